@@ -1,0 +1,30 @@
+# Two commands: `make run` (the app on embedded defaults) and `make test` (the whole suite).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run test install clean
+
+run: $(VENV)/.runtime
+	$(PY) manage.py serve
+
+test: $(VENV)/.dev
+	@sh tests/ensure-chromium.sh
+	DJANGO_SETTINGS_MODULE=config.settings_test $(PY) -m pytest -p no:cacheprovider -rs tests $(PYTEST_ARGS)
+
+install: $(VENV)/.runtime
+
+$(PY):
+	@python=$$(sh config/find-python.sh) && echo "Creating $(VENV) with $$python" && "$$python" -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $(VENV)/.runtime $@
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import api
+
+app_name = "api"
+
+urlpatterns = [
+    path("routes", api.routes, name="routes"),
+    path("comparisons", api.comparisons, name="comparisons"),
+    path("comparisons/<int:pk>", api.comparison, name="comparison"),
+]

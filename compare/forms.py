@@ -1,0 +1,141 @@
+"""One validation for the compare page, the JSON API and the command line."""
+
+from django import forms
+
+from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, parse_size
+
+from . import routes as route_catalog
+
+SIZE_CHOICES = [
+    ("square", "Square 1024×1024"),
+    ("portrait", "Portrait 1024×1536"),
+    ("landscape", "Landscape 1536×1024"),
+    ("custom", "Custom W×H"),
+]
+MAX_N = 4
+
+
+class ComparisonForm(forms.Form):
+    prompt = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A red fox in fresh snow, golden hour"}),
+        error_messages={"required": "Type a prompt: it cannot be empty."},
+    )
+    routes = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Pick at least one route.",
+                        "invalid_choice": "Unknown route %(value)s."},
+    )
+    size = forms.CharField(initial="square", max_length=20,
+                           help_text="square, portrait, landscape, custom, or WIDTHxHEIGHT")
+    width = forms.IntegerField(required=False, min_value=16, max_value=8192)
+    height = forms.IntegerField(required=False, min_value=16, max_value=8192)
+    quality = forms.ChoiceField(choices=[(q, q) for q in QUALITIES], initial="auto")
+    output_format = forms.ChoiceField(choices=[(f, f) for f in FORMATS], initial="png")
+    n = forms.IntegerField(initial=1, min_value=1, max_value=MAX_N,
+                           error_messages={"min_value": "n must be between 1 and 4.",
+                                           "max_value": "n must be between 1 and 4."})
+    seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.route_map = route_catalog.available_routes()
+        self.fields["routes"].choices = [(key, route.label) for key, route in self.route_map.items()]
+
+    def clean_size(self):
+        value = self.cleaned_data["size"].strip().lower()
+        if value == "custom" or value in SIZE_PRESETS:
+            return value
+        try:
+            width, height = parse_size(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return f"{width}x{height}"
+
+    def requested_dimensions(self):
+        """(width, height) from the cleaned size, or None if it cannot be known yet."""
+        size = self.cleaned_data.get("size")
+        if size is None:
+            return None
+        if size == "custom":
+            width, height = self.cleaned_data.get("width"), self.cleaned_data.get("height")
+            return (width, height) if width and height else None
+        return parse_size(size)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("size") == "custom" and self.requested_dimensions() is None:
+            self.add_error("size", "A custom size needs both a width and a height.")
+        prompt = data.get("prompt")
+        keys = data.get("routes") or []
+        dims = self.requested_dimensions()
+        if not prompt or dims is None or self.errors:
+            return data
+        request = self.image_request()
+        for key in keys:
+            route = self.route_map[key]
+            missing = route.missing_credentials(route_catalog.provider_env())
+            if missing:
+                self.add_error("routes", f"{key} is not configured: set {', '.join(missing)}.")
+            limit = route.capabilities.prompt_limit
+            if len(prompt) > limit:
+                self.add_error("prompt", f"The prompt has {len(prompt):,} characters; {key} accepts at most {limit:,}.")
+            for problem in route.capabilities.problems(request):
+                if not problem.startswith("prompts of"):
+                    self.add_error("routes", f"{key} cannot do {problem}.")
+        return data
+
+    def image_request(self):
+        width, height = self.requested_dimensions()
+        d = self.cleaned_data
+        return ImageRequest(prompt=d["prompt"], width=width, height=height, quality=d["quality"],
+                            output_format=d["output_format"], n=d["n"], seed=d.get("seed"))
+
+    def params(self):
+        """The parameters stored with the comparison (the same for every route)."""
+        request = self.image_request()
+        return {"size": request.size, "quality": request.quality, "output_format": request.output_format,
+                "n": request.n, "seed": request.seed}
+
+
+API_PARAMS = {"size", "quality", "n", "output_format", "seed"}
+
+
+def form_from_json(payload):
+    """The API's {"prompt", "routes", "params"} body as a bound ComparisonForm, or an errors dict."""
+    if not isinstance(payload, dict):
+        return None, {"__all__": ["The body must be a JSON object."]}
+    errors = {}
+    unknown = set(payload) - {"prompt", "routes", "params"}
+    if unknown:
+        errors["__all__"] = [f"Unknown field(s): {', '.join(sorted(unknown))}."]
+    params = payload.get("params") or {}
+    if not isinstance(params, dict):
+        errors["params"] = ["params must be an object."]
+        params = {}
+    unknown = set(params) - API_PARAMS
+    if unknown:
+        errors["params"] = [f"Unknown parameter(s): {', '.join(sorted(unknown))}; use {', '.join(sorted(API_PARAMS))}."]
+    routes = payload.get("routes")
+    if routes is not None and (not isinstance(routes, list) or not all(isinstance(r, str) for r in routes)):
+        errors["routes"] = ["routes must be a list of route keys."]
+    prompt = payload.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        errors["prompt"] = ["prompt must be a string."]
+    if errors:
+        return None, errors
+    data = {"prompt": prompt or "", "routes": routes or [], "size": "1024x1024", "quality": "auto",
+            "output_format": "png", "n": 1}
+    data.update({k: v for k, v in params.items() if v is not None})
+    return ComparisonForm(data=_as_querydict(data)), None
+
+
+def _as_querydict(data):
+    from django.http import QueryDict
+
+    qd = QueryDict(mutable=True)
+    for key, value in data.items():
+        if isinstance(value, list):
+            qd.setlist(key, [str(v) for v in value])
+        else:
+            qd[key] = str(value)
+    return qd

@@ -1,0 +1,68 @@
+"""Compare routes from a script: validates like the form, prints a table of the results."""
+
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from compare import services
+from compare.forms import ComparisonForm, _as_querydict
+from compare.models import Comparison
+from compare.templatetags.compare_tags import ms, usd
+
+
+class Command(BaseCommand):
+    help = 'Run a comparison: compare "PROMPT" --route KEY --route KEY [--size --quality --n --format] [--wait]'
+
+    def add_arguments(self, parser):
+        parser.add_argument("prompt")
+        parser.add_argument("--route", action="append", dest="routes", default=[], help="route key (repeat)")
+        parser.add_argument("--size", default="1024x1024", help="square, portrait, landscape or WxH")
+        parser.add_argument("--quality", default="auto", choices=["low", "medium", "high", "auto"])
+        parser.add_argument("--n", type=int, default=1)
+        parser.add_argument("--format", dest="output_format", default="png", choices=["png", "jpeg", "webp"])
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--user", help="username to record as the author")
+        parser.add_argument("--wait", action="store_true", help="wait until every route has finished")
+        parser.add_argument("--timeout", type=float, default=900, help="seconds to wait at most (with --wait)")
+
+    def handle(self, *args, prompt, routes, size, quality, n, output_format, seed, user, wait, timeout, **options):
+        author = None
+        if user:
+            author = get_user_model().objects.filter(username=user).first()
+            if author is None:
+                raise CommandError(f"No user named {user!r}.")
+        data = {"prompt": prompt, "routes": routes, "size": size, "quality": quality, "n": n,
+                "output_format": output_format}
+        if seed is not None:
+            data["seed"] = seed
+        form = ComparisonForm(data=_as_querydict(data))
+        if not form.is_valid():
+            lines = [f"{field}: {msg}" for field, msgs in form.errors.items() for msg in msgs]
+            raise CommandError("Invalid comparison:\n  " + "\n  ".join(lines))
+        comparison = services.create_from_form(form, author)
+        self.stdout.write(f"Comparison #{comparison.pk}: {settings.SITE_URL}{comparison.get_absolute_url()}")
+        if wait:
+            deadline = time.monotonic() + timeout
+            while Comparison.objects.get(pk=comparison.pk).status != "done":
+                if time.monotonic() > deadline:
+                    self.print_table(comparison)
+                    raise CommandError(f"Still running after {timeout:g} s (is a Celery worker running?).")
+                time.sleep(0.25)
+        self.print_table(comparison)
+
+    def print_table(self, comparison):
+        rows = [("ROUTE", "STATUS", "LATENCY", "QUEUE", "COST", "SOURCE")]
+        for r in comparison.results.all():
+            if r.is_terminal:
+                cost, source = (usd(r.cost_usd) if r.cost_source != "unknown" else "unknown"), r.cost_source
+            else:
+                cost, source = f"{usd(r.estimated_cost_usd)} est.", "-"
+            rows.append((r.route_key, r.status, ms(r.latency_ms), ms(r.queue_ms), cost, source))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        for r in comparison.results.all():
+            if r.error:
+                self.stdout.write(f"{r.route_key}: {r.error}")

@@ -1,0 +1,78 @@
+"""`make run`: migrate, make a local account, start a Celery worker and the web server together."""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the app locally: migrate, ensure a local account, start a Celery worker and the web server."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
+        parser.add_argument("--no-worker", action="store_true", help="serve pages only")
+
+    def handle(self, *args, host, port, no_worker, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        login = self.ensure_local_account()
+        worker = None if no_worker else self.start_worker()
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        url = f"http://{host}:{port}/"
+        self.stdout.write(self.style.SUCCESS(f"\nImage Provider Compare is running at {url}"))
+        self.stdout.write(f"Log in as {login}")
+        if worker:
+            self.stdout.write(f"Celery worker pid {worker.pid}: pool={settings.CELERY_WORKER_POOL}, "
+                              f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, broker={_safe_broker()}")
+        self.stdout.write("Press Ctrl+C to stop.\n")
+        try:
+            call_command("runserver", f"{host}:{port}", use_reloader=False, skip_checks=True)
+        finally:
+            if worker and worker.poll() is None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+
+    def start_worker(self):
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
+            "--pool", settings.CELERY_WORKER_POOL, "--concurrency", str(settings.CELERY_WORKER_CONCURRENCY),
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]
+        return subprocess.Popen(command, cwd=settings.BASE_DIR)
+
+    def ensure_local_account(self):
+        """Create the local account on first run; say how to log in on every run."""
+        User = get_user_model()
+        username = settings.LOCAL_USERNAME
+        account_file = settings.VAR_DIR / "local-account.txt"
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            password = secrets.token_urlsafe(12)
+            User.objects.create_superuser(username=username, password=password, email="")
+            account_file.write_text(f"username: {username}\npassword: {password}\n")
+            account_file.chmod(0o600)
+            return f"{username!r} with password {password!r} (created now; also in {account_file})"
+        if account_file.exists():
+            stored = dict(line.split(": ", 1) for line in account_file.read_text().splitlines() if ": " in line)
+            if stored.get("username") == username and user.check_password(stored.get("password", "")):
+                return f"{username!r} with password {stored['password']!r} (from {account_file})"
+        return (f"{username!r} with the password you set (forgot it? "
+                f"`.venv/bin/python manage.py changepassword {username}`)")
+
+
+def _safe_broker():
+    """The broker URL without credentials."""
+    url = settings.CELERY_BROKER_URL
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if "@" in rest else url

@@ -1,0 +1,205 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED)
+
+
+class CostSource(models.TextChoices):
+    ESTIMATED = "estimated"
+    REPORTED = "reported"
+    UNKNOWN = "unknown"
+
+
+class ComparisonQuerySet(models.QuerySet):
+    def search(self, text):
+        return self.filter(prompt__icontains=text) if text else self
+
+    def with_route(self, route_key):
+        return self.filter(results__route_key=route_key).distinct() if route_key else self
+
+    def with_status(self, status):
+        """'running' = some result not terminal; 'done' = all terminal; else any result in status."""
+        if not status:
+            return self
+        if status == "running":
+            return self.filter(results__status__in=[Status.QUEUED, Status.RUNNING]).distinct()
+        if status == "done":
+            return self.exclude(results__status__in=[Status.QUEUED, Status.RUNNING])
+        return self.filter(results__status=status).distinct()
+
+
+class Comparison(models.Model):
+    prompt = models.TextField()
+    # size "WxH", quality, output_format, n, seed: the common parameters sent to every route.
+    params = models.JSONField(default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+
+    objects = ComparisonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"#{self.pk} {self.prompt[:40]}"
+
+    def get_absolute_url(self):
+        return reverse("compare:detail", args=[self.pk])
+
+    @property
+    def status(self):
+        statuses = [r.status for r in self.results.all()]
+        return "done" if statuses and all(s in TERMINAL for s in statuses) else "running"
+
+    @property
+    def route_keys(self):
+        return [r.route_key for r in self.results.all()]
+
+
+class Result(models.Model):
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="results")
+    position = models.PositiveSmallIntegerField(default=0)
+    route_key = models.CharField(max_length=200, db_index=True)
+    route_label = models.CharField(max_length=200)
+    sandbox = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)  # a short human reason, cleaned of secrets
+
+    # Wall-clock moments (for display and our queue wait) ...
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)  # the Celery worker that ran it
+    # ... and durations in ms: queue_ms is ours (enqueue -> task start), latency_ms is the
+    # provider call measured with perf_counter; provider_timings holds the rest (see Timings).
+    queue_ms = models.FloatField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    provider_timings = models.JSONField(default=dict, blank=True)
+
+    estimated_cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    cost_source = models.CharField(max_length=16, choices=CostSource.choices, default=CostSource.UNKNOWN)
+    usage = models.JSONField(default=dict, blank=True)
+
+    # What makes the result reproducible.
+    request_sent = models.JSONField(default=dict, blank=True)
+    provider_request_id = models.CharField(max_length=200, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    notes = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"{self.route_key} ({self.status})"
+
+    @property
+    def is_terminal(self):
+        return self.status in TERMINAL
+
+    def claim(self, worker=""):
+        """queued -> running, atomically. False if another delivery already claimed it."""
+        now = timezone.now()
+        won = (Result.objects.filter(pk=self.pk, status=Status.QUEUED)
+               .update(status=Status.RUNNING, started_at=now, worker=worker[:200]))
+        if won:
+            self.refresh_from_db()
+            if self.enqueued_at:
+                self.queue_ms = (self.started_at - self.enqueued_at).total_seconds() * 1000
+                Result.objects.filter(pk=self.pk).update(queue_ms=self.queue_ms)
+        return bool(won)
+
+    def finish(self, status, **fields):
+        """running -> a terminal status with the given fields; False if it was not running."""
+        assert status in TERMINAL
+        fields.update(status=status, finished_at=timezone.now())
+        won = Result.objects.filter(pk=self.pk, status=Status.RUNNING).update(**fields)
+        if won:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(won)
+
+    def elapsed_seconds(self):
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return max(0, int((end - self.started_at).total_seconds()))
+
+
+def image_path(instance, filename):
+    return f"results/{instance.result.comparison_id}/{instance.result_id}/{filename}"
+
+
+class ResultImage(models.Model):
+    result = models.ForeignKey(Result, on_delete=models.CASCADE, related_name="images")
+    index = models.PositiveSmallIntegerField(default=0)
+    original = models.FileField(upload_to=image_path, max_length=300)
+    thumbnail = models.FileField(upload_to=image_path, max_length=300)
+    # As read by Pillow, never as claimed by the provider.
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=16)
+    bytes = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    source_url = models.URLField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["index"]
+
+    def get_absolute_url(self):
+        return reverse("compare:image", args=[self.pk])
+
+    def get_thumbnail_url(self):
+        return reverse("compare:thumbnail", args=[self.pk])
+
+
+def _hash_token(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def user_for(self, token):
+        """The active user owning this token, or None. Marks the token as used."""
+        found = self.filter(key_hash=_hash_token(token), user__is_active=True).select_related("user").first()
+        if found is None:
+            return None
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+        return found.user
+
+
+class ApiToken(models.Model):
+    """A per-user API token. Only its SHA-256 is stored; the token is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.user})"
+
+    @classmethod
+    def issue(cls, user):
+        """Create a token for user; returns (ApiToken, the plain token to show once)."""
+        token = "ipc_" + secrets.token_urlsafe(32)
+        return cls.objects.create(user=user, key_hash=_hash_token(token), prefix=token[:8]), token

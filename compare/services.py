@@ -1,0 +1,153 @@
+"""Orchestration that crosses boundaries: create rows, choose adapters, enqueue, store."""
+
+import logging
+
+import httpx
+from celery import group
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from providers import runner
+from providers.base import ImageRequest, ProviderError, ProviderTimeoutError, parse_size, redact
+from providers.registry import UnknownRoute
+
+from . import routes as route_catalog
+from .images import ImageRejected, check_image
+from .models import Comparison, CostSource, Result, ResultImage, Status
+
+log = logging.getLogger(__name__)
+
+
+def create_comparison(*, user, prompt, route_keys, params, rerun_of=None):
+    """One transaction creates the comparison and a queued result per route; the tasks are
+    enqueued only once that transaction has committed."""
+    request = image_request(prompt, params)
+    route_map = route_catalog.available_routes()
+    with transaction.atomic():
+        comparison = Comparison.objects.create(
+            prompt=prompt, params=params, created_by=user if user and user.is_authenticated else None,
+            rerun_of=rerun_of,
+        )
+        for position, key in enumerate(route_keys):
+            route = route_map[key]
+            Result.objects.create(
+                comparison=comparison, position=position, route_key=key, route_label=route.label,
+                sandbox=route.sandbox, estimated_cost_usd=route_catalog.estimate(key, request),
+            )
+        transaction.on_commit(lambda: enqueue(comparison.pk))
+    return comparison
+
+
+def create_from_form(form, user, rerun_of=None):
+    return create_comparison(user=user, prompt=form.cleaned_data["prompt"],
+                             route_keys=form.cleaned_data["routes"], params=form.params(), rerun_of=rerun_of)
+
+
+def rerun(comparison, user):
+    return create_comparison(user=user, prompt=comparison.prompt, route_keys=comparison.route_keys,
+                             params=comparison.params, rerun_of=comparison)
+
+
+def enqueue(comparison_id):
+    """One Celery task per result, sent together as a group."""
+    from .tasks import run_result
+
+    ids = list(Result.objects.filter(comparison_id=comparison_id, status=Status.QUEUED).values_list("pk", flat=True))
+    Result.objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
+    group(run_result.si(pk) for pk in ids).apply_async()
+
+
+def image_request(prompt, params):
+    width, height = parse_size(params.get("size", "1024x1024"))
+    return ImageRequest(prompt=prompt, width=width, height=height, quality=params.get("quality", "auto"),
+                        output_format=params.get("output_format", "png"), n=int(params.get("n", 1)),
+                        seed=params.get("seed"))
+
+
+def http_client():
+    timeout = httpx.Timeout(settings.PROVIDER_READ_TIMEOUT, connect=settings.PROVIDER_CONNECT_TIMEOUT)
+    return httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": "image-provider-compare"})
+
+
+def execute_result(result_id, worker=""):
+    """Claim a result, call its provider once, store what came back, end in a terminal state."""
+    result = Result.objects.select_related("comparison").filter(pk=result_id).first()
+    if result is None or not result.claim(worker):
+        return  # gone, or another delivery of this message already has it
+    try:
+        route = route_catalog.get_route(result.route_key)
+    except UnknownRoute:
+        result.finish(Status.FAILED, error_code="unknown_route",
+                      error=f"The route {result.route_key} is not available on this installation any more.")
+        return
+    request = image_request(result.comparison.prompt, result.comparison.params)
+    env = route_catalog.provider_env()
+    with http_client() as client:
+        provider = route.build(client=client, env=env)
+        secrets = list(provider.credentials.values())
+        try:
+            outcome = runner.execute(provider, request, max_image_bytes=settings.MAX_IMAGE_BYTES)
+        except ProviderError as exc:
+            status = Status.TIMED_OUT if isinstance(exc, ProviderTimeoutError) else Status.FAILED
+            result.finish(status, error_code=exc.code, error=redact(exc.message, secrets), latency_ms=exc.elapsed_ms)
+            return
+        except Exception as exc:  # a bug in an adapter must not leave the card spinning
+            log.exception("route %s crashed on result %s", result.route_key, result.pk)
+            result.finish(Status.FAILED, error_code="internal",
+                          error=f"The {route.provider.name} adapter crashed ({type(exc).__name__}); see the worker log.")
+            return
+
+    common = dict(
+        latency_ms=outcome.timings.total_ms,
+        provider_timings=outcome.timings.as_dict(),
+        usage=_usage_dict(outcome.usage),
+        request_sent=redact(dict(outcome.request_sent), secrets),
+        provider_request_id=(outcome.request_id or "")[:200],
+        response_headers=redact(dict(outcome.response_headers), secrets),
+        notes=list(outcome.notes),
+    )
+    if outcome.usage is not None and outcome.usage.cost_usd is not None:
+        cost = dict(cost_usd=outcome.usage.cost_usd, cost_source=CostSource.REPORTED)
+    elif result.estimated_cost_usd is not None:
+        cost = dict(cost_usd=result.estimated_cost_usd, cost_source=CostSource.ESTIMATED)
+    else:
+        cost = dict(cost_usd=None, cost_source=CostSource.UNKNOWN)
+
+    try:
+        checked = [check_image(image.data) for image in outcome.images]
+    except ImageRejected as exc:
+        # The provider was paid for the call, so its timing and cost are kept with the failure.
+        result.finish(Status.FAILED, error_code="bad_image", error=str(exc), **common, **cost)
+        return
+
+    stored = []
+    for index, (image, check) in enumerate(zip(outcome.images, checked)):
+        row = ResultImage(result=result, index=index, width=check.width, height=check.height,
+                          format=check.format, bytes=check.bytes, sha256=check.sha256,
+                          source_url=(image.url or "")[:2000])
+        row.original.save(f"{index}.{check.format}", ContentFile(check.data), save=False)
+        row.thumbnail.save(f"{index}-thumb.webp", ContentFile(check.thumbnail), save=False)
+        row.save()
+        stored.append(row)
+    mismatched = [f"#{i + 1} is {c.width}x{c.height}" for i, c in enumerate(checked)
+                  if (c.width, c.height) != (request.width, request.height)]
+    if mismatched:
+        common["notes"].append(f"Asked for {request.size}; received " + ", ".join(mismatched) + ".")
+    if not result.finish(Status.SUCCEEDED, **common, **cost):
+        for row in stored:  # cancelled meanwhile: keep nothing half-done
+            row.original.delete(save=False)
+            row.thumbnail.delete(save=False)
+            row.delete()
+
+
+def _usage_dict(usage):
+    if usage is None:
+        return {}
+    return {
+        "cost_usd": None if usage.cost_usd is None else str(usage.cost_usd),
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "raw": dict(usage.raw),
+    }

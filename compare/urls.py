@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "compare"
+
+urlpatterns = [
+    path("", views.new_comparison, name="new"),
+    path("comparisons/", views.history, name="history"),
+    path("comparisons/<int:pk>/", views.comparison_detail, name="detail"),
+    path("comparisons/<int:pk>/summary", views.comparison_summary, name="summary"),
+    path("comparisons/<int:pk>/rerun", views.rerun_comparison, name="rerun"),
+    path("results/<int:pk>/card", views.result_card, name="result-card"),
+    path("images/<int:pk>", views.image_original, name="image"),
+    path("images/<int:pk>/thumbnail", views.image_thumbnail, name="thumbnail"),
+]

@@ -1,0 +1,150 @@
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, parse_size
+
+from . import routes as route_catalog
+from . import services
+from .auth import session_or_token
+from .forms import SIZE_CHOICES, ComparisonForm
+from .models import Comparison, Result, ResultImage, Status
+
+
+def _picker_context(form):
+    """Routes with their estimated cost for whatever parameters the form holds right now."""
+    draft = _draft_request(form.data if form.is_bound else form.initial)
+    choices = route_catalog.route_choices(draft)
+    selected = set(form.data.getlist("routes")) if form.is_bound else set(form.initial.get("routes", []))
+    picked = [c for c in choices if c.key in selected]
+    known = [c.estimate_usd for c in picked if c.estimate_usd is not None]
+    return {"form": form, "choices": choices, "selected": selected, "draft": draft, "size_choices": SIZE_CHOICES,
+            "param_fields": [form[name] for name in ("size", "width", "height", "quality", "output_format", "n", "seed")],
+            "total_estimate": sum(known) if known else None,
+            "unknown_estimates": [c.key for c in picked if c.estimate_usd is None]}
+
+
+def _draft_request(data):
+    """An ImageRequest from the form's raw values, leniently, for live estimates while typing."""
+    size = (data.get("size") or "square").strip().lower()
+    try:
+        dims = (int(data.get("width")), int(data.get("height"))) if size == "custom" else parse_size(size)
+    except (TypeError, ValueError):
+        dims = SIZE_PRESETS["square"]
+    try:
+        n = min(max(int(data.get("n") or 1), 1), 10)
+    except ValueError:
+        n = 1
+    quality = data.get("quality") if data.get("quality") in QUALITIES else "auto"
+    output_format = data.get("output_format") if data.get("output_format") in FORMATS else "png"
+    return ImageRequest(prompt=data.get("prompt") or "", width=dims[0], height=dims[1], quality=quality,
+                        output_format=output_format, n=n)
+
+
+def new_comparison(request):
+    if request.method == "POST":
+        form = ComparisonForm(request.POST)
+        if form.is_valid():
+            comparison = services.create_from_form(form, request.user)
+            return redirect(comparison)
+        status = 400
+    else:
+        if request.htmx:
+            form = ComparisonForm(request.GET)
+        else:
+            form = ComparisonForm(initial=_initial_from(request.GET.get("from")))
+        status = 200
+    template = "compare/new.html#route-picker" if request.htmx and request.method == "GET" else "compare/new.html"
+    return render(request, template, _picker_context(form), status=status)
+
+
+def _initial_from(pk):
+    """Prefill the form from an earlier comparison ("Edit & run")."""
+    if not (pk and pk.isdigit()):
+        return {"size": "square", "quality": "auto", "output_format": "png", "n": 1}
+    earlier = get_object_or_404(Comparison, pk=pk)
+    params = earlier.params
+    size = next((name for name, dims in SIZE_PRESETS.items() if f"{dims[0]}x{dims[1]}" == params.get("size")), None)
+    width, height = parse_size(params.get("size", "1024x1024"))
+    return {"prompt": earlier.prompt, "routes": earlier.route_keys, "size": size or "custom",
+            "width": None if size else width, "height": None if size else height,
+            "quality": params.get("quality"), "output_format": params.get("output_format"),
+            "n": params.get("n"), "seed": params.get("seed")}
+
+
+def comparison_detail(request, pk):
+    comparison = get_object_or_404(Comparison.objects.select_related("created_by", "rerun_of"), pk=pk)
+    context = _summary_context(comparison)
+    context["results"] = comparison.results.prefetch_related("images")
+    return render(request, "compare/detail.html", context)
+
+
+def comparison_summary(request, pk):
+    comparison = get_object_or_404(Comparison, pk=pk)
+    response = render(request, "compare/detail.html#summary", _summary_context(comparison))
+    return HttpResponseStopPolling(response.content) if comparison.status == "done" else response
+
+
+def _summary_context(comparison):
+    results = list(comparison.results.all())
+    return {"comparison": comparison, "results": results,
+            "finished": sum(r.is_terminal for r in results),
+            "succeeded": sum(r.status == Status.SUCCEEDED for r in results)}
+
+
+def result_card(request, pk):
+    result = get_object_or_404(Result.objects.prefetch_related("images"), pk=pk)
+    response = render(request, "compare/detail.html#result-card", {"result": result})
+    return HttpResponseStopPolling(response.content) if result.is_terminal else response
+
+
+@require_POST
+def rerun_comparison(request, pk):
+    comparison = get_object_or_404(Comparison, pk=pk)
+    unavailable = set(comparison.route_keys) - set(route_catalog.available_routes())
+    if unavailable:
+        messages.error(request, f"Cannot run again: {', '.join(sorted(unavailable))} is not available any more.")
+        return redirect(comparison)
+    return redirect(services.rerun(comparison, request.user))
+
+
+def history(request):
+    query = request.GET.get("q", "").strip()
+    route = request.GET.get("route", "")
+    status = request.GET.get("status", "")
+    comparisons = (Comparison.objects.search(query).with_route(route).with_status(status)
+                   .select_related("created_by").prefetch_related("results"))
+    page = Paginator(comparisons, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    known_routes = sorted(set(Result.objects.values_list("route_key", flat=True).distinct()))
+    context = {"page": page, "q": query, "route": route, "status": status, "known_routes": known_routes,
+               "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED,)]}
+    template = "compare/history.html#history-list" if request.htmx else "compare/history.html"
+    return render(request, template, context)
+
+
+def _image_file(pk, field):
+    image = get_object_or_404(ResultImage, pk=pk)
+    file = getattr(image, field)
+    try:
+        handle = file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The image file is missing from storage.") from None
+    content_type = "image/webp" if field == "thumbnail" else f"image/{image.format}"
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@session_or_token
+def image_original(request, pk):
+    return _image_file(pk, "original")
+
+
+@session_or_token
+def image_thumbnail(request, pk):
+    return _image_file(pk, "thumbnail")

@@ -1,0 +1,1 @@
+"""Provider adapters for Image Provider Compare: plain Python, importable without Django."""

@@ -1,0 +1,288 @@
+"""The contract every provider adapter speaks.
+
+Plain Python: no Django import. An adapter receives an ``ImageRequest``, an injected
+``httpx.Client`` and its credentials, and returns an ``ImageResult`` or raises a
+``ProviderError``. Timing is not the adapter's job: ``providers.runner.execute`` measures it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar, Mapping
+
+QUALITIES = ("low", "medium", "high", "auto")
+FORMATS = ("png", "jpeg", "webp")
+MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+# The common size names of the compare form, as GPT Image 2 defines them.
+SIZE_PRESETS = {
+    "square": (1024, 1024),
+    "portrait": (1024, 1536),
+    "landscape": (1536, 1024),
+}
+
+_SIZE_RE = re.compile(r"^\s*(\d{2,5})\s*[xX×]\s*(\d{2,5})\s*$")
+
+
+def parse_size(value: str) -> tuple[int, int]:
+    """'1024x1536' or a preset name -> (width, height); ValueError if neither."""
+    if value in SIZE_PRESETS:
+        return SIZE_PRESETS[value]
+    match = _SIZE_RE.match(value or "")
+    if not match:
+        raise ValueError(f"{value!r} is not a size: use WIDTHxHEIGHT, e.g. 1024x1024")
+    return int(match.group(1)), int(match.group(2))
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    prompt: str
+    width: int = 1024
+    height: int = 1024
+    quality: str = "auto"
+    output_format: str = "png"
+    n: int = 1
+    seed: int | None = None
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    """One image as the provider gave it: bytes, or a URL the runner downloads."""
+
+    data: bytes | None = None
+    url: str | None = None
+    mime: str | None = None
+
+    def __repr__(self) -> str:  # never dump megabytes into a log line
+        size = f"{len(self.data)} bytes" if self.data is not None else self.url
+        return f"GeneratedImage({size}, mime={self.mime!r})"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the provider reported about what it billed. cost_usd is None unless reported."""
+
+    cost_usd: Decimal | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds. ``total_ms`` and ``download_ms`` are ours (perf_counter in the runner);
+    ``provider_queue_ms`` and ``provider_generation_ms`` are what the provider says it spent."""
+
+    total_ms: float | None = None
+    download_ms: float | None = None
+    provider_queue_ms: float | None = None
+    provider_generation_ms: float | None = None
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    images: tuple[GeneratedImage, ...]
+    usage: Usage | None = None
+    timings: Timings = Timings()
+    request_id: str | None = None
+    # What was sent, with every secret removed, so a result can be reproduced.
+    request_sent: Mapping[str, Any] = field(default_factory=dict)
+    response_headers: Mapping[str, str] = field(default_factory=dict)
+    # Where the route could not do exactly what was asked ("not equivalent").
+    notes: tuple[str, ...] = ()
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """A provider call that did not produce images. ``retryable`` says whether trying the
+    same call again could succeed (429, 5xx, timeouts) or cannot (auth, bad input, policy)."""
+
+    retryable: ClassVar[bool] = False
+    code: ClassVar[str] = "provider_error"
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.elapsed_ms: float | None = None  # set by the runner: how long the failed call took
+
+
+class AuthenticationError(ProviderError):
+    code = "auth"
+
+
+class InvalidRequestError(ProviderError):
+    code = "invalid_request"
+
+
+class ContentPolicyError(ProviderError):
+    code = "content_policy"
+
+
+class RateLimitError(ProviderError):
+    retryable = True
+    code = "rate_limited"
+
+
+class ProviderUnavailableError(ProviderError):
+    retryable = True
+    code = "unavailable"
+
+
+class ProviderTimeoutError(ProviderError):
+    retryable = True
+    code = "timeout"
+
+
+class BadResponseError(ProviderError):
+    """The provider answered, but not with something we can use."""
+
+    code = "bad_response"
+
+
+# --- capabilities ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """Arbitrary WxH sizes a route accepts."""
+
+    multiple: int = 16
+    min_side: int = 256
+    max_side: int = 3840
+    max_ratio: float = 3.0
+    min_pixels: int = 0
+    max_pixels: int = 3840 * 2160
+
+    def problem(self, width: int, height: int) -> str | None:
+        if width % self.multiple or height % self.multiple:
+            return f"both sides must be multiples of {self.multiple}"
+        if min(width, height) < self.min_side or max(width, height) > self.max_side:
+            return f"each side must be between {self.min_side} and {self.max_side} pixels"
+        if max(width, height) / min(width, height) > self.max_ratio:
+            return f"the aspect ratio must be at most {self.max_ratio:g}:1"
+        if not self.min_pixels <= width * height <= self.max_pixels:
+            return f"the image must have between {self.min_pixels:,} and {self.max_pixels:,} pixels"
+        return None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    sizes: tuple[tuple[int, int], ...] = tuple(SIZE_PRESETS.values())
+    custom_size: SizeRule | None = None
+    qualities: tuple[str, ...] = QUALITIES
+    formats: tuple[str, ...] = FORMATS
+    max_n: int = 4
+    prompt_limit: int = 32_000
+    edit: bool = False
+    mask: bool = False
+
+    def problems(self, request: ImageRequest) -> list[str]:
+        """Why this route cannot do the request, in words a user understands; [] if it can."""
+        found = []
+        if len(request.prompt) > self.prompt_limit:
+            found.append(f"prompts of at most {self.prompt_limit:,} characters")
+        if (request.width, request.height) not in self.sizes:
+            rule_problem = (
+                self.custom_size.problem(request.width, request.height)
+                if self.custom_size
+                else "only " + ", ".join(f"{w}x{h}" for w, h in self.sizes)
+            )
+            if rule_problem:
+                found.append(f"size {request.size}: {rule_problem}")
+        if request.quality not in self.qualities:
+            found.append(f"quality {request.quality}: only " + ", ".join(self.qualities))
+        if request.output_format not in self.formats:
+            found.append(f"format {request.output_format}: only " + ", ".join(self.formats))
+        if not 1 <= request.n <= self.max_n:
+            found.append(f"n={request.n}: at most {self.max_n} image(s) per call")
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        rule = self.custom_size
+        return {
+            "sizes": [f"{w}x{h}" for w, h in self.sizes],
+            "custom_size": None if rule is None else dict(rule.__dict__),
+            "qualities": list(self.qualities),
+            "formats": list(self.formats),
+            "max_n": self.max_n,
+            "prompt_limit": self.prompt_limit,
+            "edit": self.edit,
+            "mask": self.mask,
+        }
+
+
+class Provider:
+    """One hosted API. Subclasses declare identity and capabilities as attributes and
+    implement ``generate``. They take an injected ``httpx.Client`` and their credentials, and
+    never read settings, environment or database themselves."""
+
+    slug: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    sandbox: ClassVar[bool] = False
+    # Environment variable names that must be set for the route to be usable.
+    credential_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, route: "Route", *, client=None, credentials: Mapping[str, str] | None = None):
+        self.route = route
+        self.client = client
+        self.credentials = dict(credentials or {})
+
+    def generate(self, request: ImageRequest) -> ImageResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Route:
+    """A provider plus a model on it: what the user ticks."""
+
+    key: str
+    provider: type[Provider]
+    model: str
+    label: str
+    capabilities: Capabilities
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def provider_slug(self) -> str:
+        return self.provider.slug
+
+    @property
+    def sandbox(self) -> bool:
+        return self.provider.sandbox
+
+    def missing_credentials(self, env: Mapping[str, str]) -> list[str]:
+        return [name for name in self.provider.credential_names if not env.get(name)]
+
+    def build(self, *, client=None, env: Mapping[str, str] | None = None) -> Provider:
+        env = env or {}
+        credentials = {name: env[name] for name in self.provider.credential_names if env.get(name)}
+        return self.provider(self, client=client, credentials=credentials)
+
+
+def redact(value, secrets):
+    """value with every secret string replaced by '***' (strings, dicts and lists, deeply)."""
+    secrets = [s for s in secrets if s and len(s) >= 4]
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {k: redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v, secrets) for v in value]
+    return value

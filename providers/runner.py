@@ -1,0 +1,76 @@
+"""The one place a provider call is timed.
+
+``execute`` wraps an adapter's ``generate`` with ``time.perf_counter``: ``total_ms`` is the
+whole provider call including downloading URL images (the user of a provider waits for those
+too), and ``download_ms`` is the download part alone. Transport failures of httpx become the
+shared error types, so callers deal with ``ProviderError`` only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import httpx
+
+from .base import (
+    BadResponseError,
+    GeneratedImage,
+    ImageRequest,
+    ImageResult,
+    Provider,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+)
+
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+
+
+def execute(provider: Provider, request: ImageRequest, *, max_image_bytes: int = MAX_IMAGE_BYTES) -> ImageResult:
+    started = time.perf_counter()
+    try:
+        result = provider.generate(request)
+        if not result.images:
+            raise BadResponseError("The provider answered without any image.")
+        download_started = time.perf_counter()
+        images = tuple(_fetch(provider.client, image, max_image_bytes) for image in result.images)
+        finished = time.perf_counter()
+    except ProviderError as exc:
+        error = exc
+    except httpx.TimeoutException as exc:
+        error = ProviderTimeoutError(f"The provider did not answer in time ({type(exc).__name__}).")
+    except httpx.TransportError as exc:
+        error = ProviderUnavailableError(f"Could not reach the provider ({type(exc).__name__}).")
+    else:
+        downloaded = any(image.url for image in result.images)
+        timings = dataclasses.replace(
+            result.timings,
+            total_ms=(finished - started) * 1000,
+            download_ms=(finished - download_started) * 1000 if downloaded else None,
+        )
+        return dataclasses.replace(result, images=images, timings=timings)
+    error.elapsed_ms = (time.perf_counter() - started) * 1000
+    raise error
+
+
+def _fetch(client: httpx.Client | None, image: GeneratedImage, limit: int) -> GeneratedImage:
+    if image.data is not None:
+        if len(image.data) > limit:
+            raise BadResponseError(f"An image of {len(image.data):,} bytes is over the {limit:,} byte cap.")
+        return image
+    if not image.url:
+        raise BadResponseError("The provider returned an image entry with neither data nor URL.")
+    if client is None:
+        raise BadResponseError("The provider returned an image URL but no HTTP client was given.")
+    chunks, size = [], 0
+    with client.stream("GET", image.url) as response:
+        if response.status_code != 200:
+            raise BadResponseError(f"Downloading the image failed with HTTP {response.status_code}.")
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise BadResponseError(f"The image download is over the {limit:,} byte cap.")
+            chunks.append(chunk)
+        mime = response.headers.get("content-type", image.mime)
+    return GeneratedImage(data=b"".join(chunks), url=image.url, mime=mime)

@@ -1,0 +1,178 @@
+"""The offline provider: real images drawn with Pillow, a simulated latency, $0.
+
+Sandbox routes let anyone use the whole product with no key and no network. Each route has a
+latency profile (and optionally a failure rate), declared in one spec string so an operator or a
+test can add routes:
+
+    "fast=0.8-2; steady=3-5 presets; slow=6-12; flaky=1-3 fail=0.34"
+
+``MIN-MAX`` is the simulated provider latency in seconds (scaled by ``latency_scale``),
+``presets`` limits the route to the three standard sizes, ``fail=R`` fails that share of calls
+with a simulated 503.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import secrets
+import textwrap
+import time
+from decimal import Decimal
+
+from PIL import Image, ImageDraw, ImageFont
+
+from .base import (
+    Capabilities,
+    GeneratedImage,
+    ImageRequest,
+    ImageResult,
+    MIME_TYPES,
+    Provider,
+    ProviderUnavailableError,
+    Route,
+    SizeRule,
+    Timings,
+    Usage,
+)
+
+DEFAULT_SPEC = "fast=0.8-2; steady=3-5 presets; slow=6-12; flaky=1-3 fail=0.34"
+
+# GPT Image 2's own size rule, so sandbox comparisons exercise the same validation.
+GPT_IMAGE_2_SIZES = SizeRule(multiple=16, min_side=256, max_side=3840, max_ratio=3.0,
+                             min_pixels=655_360, max_pixels=8_294_400)
+
+QUALITY_LATENCY = {"low": 0.5, "medium": 1.0, "high": 1.6, "auto": 1.0}
+
+
+def parse_spec(spec: str) -> list[dict]:
+    """Parse a sandbox route spec; ValueError with the offending part if it is malformed."""
+    profiles = []
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        name, sep, rest = part.partition("=")
+        name = name.strip()
+        tokens = rest.split()
+        if not sep or not name.replace("-", "").isalnum() or not tokens:
+            raise ValueError(f"sandbox route {part!r}: expected NAME=MIN-MAX [presets] [fail=R]")
+        low, _, high = tokens[0].partition("-")
+        try:
+            latency = (float(low), float(high or low))
+            fail = 0.0
+            presets = False
+            for token in tokens[1:]:
+                if token == "presets":
+                    presets = True
+                elif token.startswith("fail="):
+                    fail = float(token[5:])
+                else:
+                    raise ValueError(token)
+        except ValueError as exc:
+            raise ValueError(f"sandbox route {part!r}: cannot read {exc}") from None
+        if latency[0] < 0 or latency[1] < latency[0] or not 0 <= fail <= 1:
+            raise ValueError(f"sandbox route {part!r}: need 0 <= MIN <= MAX and 0 <= fail <= 1")
+        profiles.append({"name": name, "latency": latency, "fail": fail, "presets": presets})
+    return profiles
+
+
+def routes(spec: str = DEFAULT_SPEC, latency_scale: float = 1.0) -> list[Route]:
+    found = []
+    for profile in parse_spec(spec):
+        low, high = profile["latency"]
+        caps = Capabilities(custom_size=None if profile["presets"] else GPT_IMAGE_2_SIZES)
+        pace = f"{low:g}-{high:g} s" if low != high else f"{low:g} s"
+        extra = f", fails {profile['fail']:.0%}" if profile["fail"] else ""
+        found.append(Route(
+            key=f"sandbox:{profile['name']}",
+            provider=SandboxProvider,
+            model=profile["name"],
+            label=f"Sandbox {profile['name']} ({pace}{extra})",
+            capabilities=caps,
+            options={**profile, "latency_scale": latency_scale},
+        ))
+    return found
+
+
+class SandboxProvider(Provider):
+    slug = "sandbox"
+    name = "Sandbox (offline)"
+    sandbox = True
+    sleep = staticmethod(time.sleep)
+
+    def generate(self, request: ImageRequest) -> ImageResult:
+        options = self.route.options
+        low, high = options["latency"]
+        latency = random.uniform(low, high) * QUALITY_LATENCY.get(request.quality, 1.0)
+        latency *= options.get("latency_scale", 1.0)
+        self.sleep(latency)
+        if options.get("fail") and random.random() < options["fail"]:
+            raise ProviderUnavailableError(
+                "Sandbox simulated an outage (HTTP 503 Service Unavailable).", status=503)
+        images = tuple(
+            GeneratedImage(data=draw(request, self.route.key, index), mime=MIME_TYPES[request.output_format])
+            for index in range(request.n)
+        )
+        return ImageResult(
+            images=images,
+            usage=Usage(cost_usd=Decimal("0"), raw={"images": request.n}),
+            timings=Timings(provider_generation_ms=latency * 1000),
+            request_id="sbx_" + secrets.token_hex(8),
+            request_sent={
+                "model": self.route.model,
+                "prompt": request.prompt,
+                "size": request.size,
+                "quality": request.quality,
+                "output_format": request.output_format,
+                "n": request.n,
+                "seed": request.seed,
+            },
+            response_headers={"x-sandbox-latency-ms": f"{latency * 1000:.0f}"},
+        )
+
+
+def draw(request: ImageRequest, route_key: str, index: int = 0) -> bytes:
+    """A real image, the same bytes for the same prompt, seed, size, format and index."""
+    digest = hashlib.sha256(
+        f"{request.prompt}\x00{request.seed}\x00{request.size}\x00{request.quality}\x00{index}".encode()
+    ).digest()
+    rng = random.Random(digest)
+    width, height = request.width, request.height
+
+    def colour():
+        return tuple(rng.randrange(30, 230) for _ in range(3))
+
+    corners = Image.new("RGB", (2, 2))
+    corners.putdata([colour() for _ in range(4)])
+    image = corners.resize((width, height), Image.Resampling.BICUBIC).convert("RGBA")
+
+    overlay = Image.new("RGBA", (width, height))
+    pen = ImageDraw.Draw(overlay)
+    detail = {"low": 6, "medium": 12, "high": 24}.get(request.quality, 12)
+    for _ in range(detail):
+        x, y = rng.randrange(width), rng.randrange(height)
+        r = rng.randrange(min(width, height) // 20, min(width, height) // 4)
+        box = (x - r, y - r, x + r, y + r)
+        fill = colour() + (rng.randrange(60, 160),)
+        (pen.ellipse if rng.random() < 0.6 else pen.rectangle)(box, fill=fill)
+    image = Image.alpha_composite(image, overlay)
+
+    pen = ImageDraw.Draw(image)
+    font_size = max(14, min(width, height) // 22)
+    font = ImageFont.load_default(size=font_size)
+    small = ImageFont.load_default(size=max(12, font_size // 2))
+    columns = max(12, int(width / (font_size * 0.55)))
+    lines = textwrap.wrap(request.prompt, columns)[:6] or [""]
+    y = height // 8
+    for line in lines:
+        pen.text((width // 16 + 2, y + 2), line, font=font, fill=(0, 0, 0, 160))
+        pen.text((width // 16, y), line, font=font, fill=(255, 255, 255, 255))
+        y += int(font_size * 1.3)
+    caption = f"SANDBOX · {route_key} · {request.size} · {request.quality} · #{index + 1}"
+    pen.text((width // 16, height - font_size * 2), caption, font=small, fill=(255, 255, 255, 230))
+
+    out = io.BytesIO()
+    if request.output_format == "png":
+        image.save(out, "PNG")
+    else:
+        image.convert("RGB").save(out, request.output_format.upper(), quality=90)
+    return out.getvalue()

@@ -1,0 +1,36 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from compare.models import ApiToken, Comparison
+
+pytestmark = pytest.mark.django_db
+
+
+def test_api_token_prints_a_token_that_authenticates(alice, capsys, client):
+    call_command("api_token", "alice")
+    token = capsys.readouterr().out.strip()
+    assert ApiToken.objects.user_for(token) == alice
+    assert client.get("/api/routes", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_api_token_for_nobody_is_an_error():
+    with pytest.raises(CommandError, match="No user named 'nobody'"):
+        call_command("api_token", "nobody")
+
+
+def test_compare_validates_like_the_form():
+    with pytest.raises(CommandError, match="routes: Pick at least one route"):
+        call_command("compare", "a fox")
+    with pytest.raises(CommandError, match="sandbox:steady cannot do size 1280x720"):
+        call_command("compare", "a fox", "--route", "sandbox:steady", "--size", "1280x720")
+    assert not Comparison.objects.exists()
+
+
+def test_compare_creates_the_comparison_and_prints_its_table(capsys, alice):
+    call_command("compare", "a fox", "--route", "sandbox:fast", "--route", "sandbox:slow", "--quality", "low",
+                 "--n", "2", "--user", "alice")
+    out = capsys.readouterr().out
+    comparison = Comparison.objects.get()
+    assert f"Comparison #{comparison.pk}: /comparisons/{comparison.pk}/" in out
+    assert "ROUTE" in out and "sandbox:slow  queued" in out and "$0.00 est." in out
+    assert comparison.params["n"] == 2 and comparison.created_by == alice

@@ -1,0 +1,48 @@
+import subprocess
+import sys
+
+import pytest
+
+from providers.base import Capabilities, ImageRequest, SizeRule, parse_size, redact
+
+
+def test_parse_size_reads_presets_and_wxh():
+    assert parse_size("square") == (1024, 1024)
+    assert parse_size("landscape") == (1536, 1024)
+    assert parse_size("1024x1536") == (1024, 1536)
+    assert parse_size(" 2048 X 1152 ") == (2048, 1152)
+
+
+@pytest.mark.parametrize("value", ["", "big", "1024", "1024x", "x1024", "-5x10"])
+def test_parse_size_refuses_what_is_not_a_size(value):
+    with pytest.raises(ValueError, match="is not a size"):
+        parse_size(value)
+
+
+def test_a_size_rule_explains_each_violation():
+    rule = SizeRule(multiple=16, min_side=256, max_side=3840, max_ratio=3.0, min_pixels=655_360, max_pixels=8_294_400)
+    assert rule.problem(1024, 1024) is None
+    assert "multiples of 16" in rule.problem(1000, 1024)
+    assert "aspect ratio" in rule.problem(3840, 1024)
+    assert "between 256 and 3840" in rule.problem(4096, 2048)
+    assert "pixels" in rule.problem(512, 512)
+
+
+def test_capabilities_list_every_problem_of_a_request():
+    caps = Capabilities(qualities=("high",), formats=("png",), max_n=1, prompt_limit=10)
+    problems = caps.problems(ImageRequest("a much too long prompt", 1000, 700, "low", "webp", 2))
+    assert len(problems) == 5
+    assert any(p.startswith("size 1000x700: only 1024x1024") for p in problems)
+    assert caps.problems(ImageRequest("short", 1024, 1536, "high", "png", 1)) == []
+
+
+def test_redact_removes_secrets_deeply():
+    value = {"headers": {"Authorization": "Bearer sk-123456"}, "list": ["x sk-123456 y"], "n": 1}
+    assert redact(value, ["sk-123456"]) == {"headers": {"Authorization": "Bearer ***"}, "list": ["x *** y"], "n": 1}
+    assert redact("nothing to hide", []) == "nothing to hide"
+
+
+def test_the_providers_package_imports_without_django():
+    code = ("import sys, providers.registry, providers.runner, providers.sandbox; "
+            "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

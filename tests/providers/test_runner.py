@@ -1,0 +1,109 @@
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from providers import runner
+from providers.base import (
+    BadResponseError,
+    GeneratedImage,
+    ImageRequest,
+    ImageResult,
+    Provider,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    Route,
+    Capabilities,
+    Timings,
+)
+from tests.helpers import image_bytes
+
+
+class OneShot(Provider):
+    """A provider that returns (or raises) whatever the test gives it, using the injected client."""
+
+    slug = "oneshot"
+    name = "One shot"
+
+    def generate(self, request):
+        outcome = self.route.options["outcome"]
+        if callable(outcome):
+            return outcome(self.client)
+        return outcome
+
+
+def build(outcome, transport=None):
+    route = Route("oneshot:test", OneShot, "test", "One shot", Capabilities(), {"outcome": outcome})
+    client = httpx.Client(transport=transport) if transport else None
+    return route.build(client=client)
+
+
+def failing_closed(handlers):
+    """A MockTransport that answers only the requests it was told about."""
+
+    def handle(request):
+        key = (request.method, str(request.url))
+        if key not in handlers:
+            raise AssertionError(f"unexpected request {key}")
+        return handlers[key](request)
+
+    return httpx.MockTransport(handle)
+
+
+def test_it_times_the_call_and_keeps_the_providers_own_timings():
+    outcome = ImageResult(images=(GeneratedImage(data=image_bytes()),), timings=Timings(provider_generation_ms=12.0))
+    result = runner.execute(build(outcome), ImageRequest("x"))
+    assert result.timings.total_ms > 0
+    assert result.timings.provider_generation_ms == 12.0
+    assert result.timings.download_ms is None
+
+
+def test_it_downloads_url_images_with_the_injected_client_and_times_the_download():
+    png = image_bytes()
+    transport = failing_closed({("GET", "http://127.0.0.1/img/1.png"):
+                                lambda r: httpx.Response(200, content=png, headers={"content-type": "image/png"})})
+    outcome = ImageResult(images=(GeneratedImage(url="http://127.0.0.1/img/1.png"),))
+    result = runner.execute(build(outcome, transport), ImageRequest("x"))
+    assert result.images[0].data == png and result.images[0].mime == "image/png"
+    assert 0 <= result.timings.download_ms <= result.timings.total_ms
+
+
+def test_a_failed_download_is_a_bad_response():
+    transport = failing_closed({("GET", "http://127.0.0.1/gone.png"): lambda r: httpx.Response(404)})
+    outcome = ImageResult(images=(GeneratedImage(url="http://127.0.0.1/gone.png"),))
+    with pytest.raises(BadResponseError, match="HTTP 404"):
+        runner.execute(build(outcome, transport), ImageRequest("x"))
+
+
+def test_an_image_over_the_cap_is_refused_while_downloading():
+    transport = failing_closed({("GET", "http://127.0.0.1/big.png"): lambda r: httpx.Response(200, content=b"x" * 5000)})
+    outcome = ImageResult(images=(GeneratedImage(url="http://127.0.0.1/big.png"),))
+    with pytest.raises(BadResponseError, match="cap"):
+        runner.execute(build(outcome, transport), ImageRequest("x"), max_image_bytes=1000)
+
+
+def test_an_answer_without_images_is_a_bad_response_with_its_elapsed_time():
+    with pytest.raises(BadResponseError, match="without any image") as caught:
+        runner.execute(build(ImageResult(images=())), ImageRequest("x"))
+    assert caught.value.elapsed_ms >= 0
+
+
+def test_transport_timeouts_and_connection_errors_become_retryable_provider_errors():
+    def timeout(client):
+        raise httpx.ReadTimeout("slow")
+
+    def refused(client):
+        raise httpx.ConnectError("refused")
+
+    with pytest.raises(ProviderTimeoutError) as caught:
+        runner.execute(build(timeout), ImageRequest("x"))
+    assert caught.value.retryable and caught.value.elapsed_ms is not None
+    with pytest.raises(ProviderUnavailableError):
+        runner.execute(build(refused), ImageRequest("x"))
+
+
+def test_reported_usage_passes_through_unchanged():
+    from providers.base import Usage
+
+    outcome = ImageResult(images=(GeneratedImage(data=image_bytes()),), usage=Usage(cost_usd=Decimal("0.053")))
+    assert runner.execute(build(outcome), ImageRequest("x")).usage.cost_usd == Decimal("0.053")
