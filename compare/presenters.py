@@ -24,6 +24,7 @@ def result_dict(result, request=None):
         "error_code": result.error_code or None,
         "notes": result.notes,
         "provider_request_id": result.provider_request_id or None,
+        "worker": result.worker or None,
         "started_at": result.started_at,
         "finished_at": result.finished_at,
         "images": [

@@ -131,9 +131,9 @@ class SandboxProvider(Provider):
 
 
 def draw(request: ImageRequest, route_key: str, index: int = 0) -> bytes:
-    """A real image, the same bytes for the same prompt, seed, size, format and index."""
+    """A real image: the same bytes for the same route, prompt, seed, size, quality, format and index."""
     digest = hashlib.sha256(
-        f"{request.prompt}\x00{request.seed}\x00{request.size}\x00{request.quality}\x00{index}".encode()
+        f"{route_key}\x00{request.prompt}\x00{request.seed}\x00{request.size}\x00{request.quality}\x00{index}".encode()
     ).digest()
     rng = random.Random(digest)
     width, height = request.width, request.height

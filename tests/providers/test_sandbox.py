@@ -69,3 +69,8 @@ def test_a_presets_profile_refuses_custom_sizes():
 def test_a_malformed_spec_is_refused_with_the_part_named(spec):
     with pytest.raises(ValueError, match="sandbox route"):
         sandbox.parse_spec(spec)
+
+
+def test_each_sandbox_route_draws_its_own_picture_of_the_prompt():
+    request = ImageRequest("a lighthouse", seed=1)
+    assert sandbox.draw(request, "sandbox:fast") != sandbox.draw(request, "sandbox:slow")

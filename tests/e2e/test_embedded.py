@@ -1,0 +1,66 @@
+"""The whole product on embedded defaults, with a real Celery worker (never eager mode)."""
+
+import io
+import time
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.e2e.stack import parse_time
+
+pytestmark = pytest.mark.e2e
+
+
+def test_ten_routes_all_start_within_half_a_second_of_submit(embedded_stack):
+    routes = [f"sandbox:r{n}" for n in range(10)]  # each takes 1 s
+    submitted = time.time()
+    created = embedded_stack.submit("fan out", routes, quality="medium")
+    done = embedded_stack.wait_done(created["id"])
+    finished = time.time()
+    starts = [parse_time(r["started_at"]) - submitted for r in done["results"]]
+    assert all(r["status"] == "succeeded" for r in done["results"]), done
+    assert max(starts) < 0.5, f"calls started {sorted(round(s, 3) for s in starts)} s after submit"
+    assert finished - submitted < 3, "ten 1-second calls must run side by side, not one after another"
+    assert all(0 <= r["queue_ms"] < 500 for r in done["results"])
+
+
+def test_a_comparison_ends_with_images_latency_and_cost_per_route(embedded_stack):
+    created = embedded_stack.submit("a lighthouse in a storm", ["sandbox:fast", "sandbox:slow", "sandbox:flaky"],
+                                    size="1536x1024", quality="low", n=2, output_format="webp")
+    assert [r["status"] for r in created["results"]] == ["queued"] * 3
+    done = embedded_stack.wait_done(created["id"])
+    by_route = {r["route"]: r for r in done["results"]}
+    fast, slow, flaky = by_route["sandbox:fast"], by_route["sandbox:slow"], by_route["sandbox:flaky"]
+    for result in (fast, slow):
+        assert result["status"] == "succeeded"
+        assert result["cost_usd"] == "0" and result["cost_source"] == "reported"
+        assert len(result["images"]) == 2
+        assert {(i["width"], i["height"], i["format"]) for i in result["images"]} == {(1536, 1024, "webp")}
+    assert slow["latency_ms"] > fast["latency_ms"] + 300  # their latency profiles show through
+    # the flaky route fails alone, with its reason, and the others are untouched
+    assert flaky["status"] == "failed" and "outage" in flaky["error"] and flaky["cost_source"] == "unknown"
+    image = fast["images"][0]
+    response = embedded_stack.http.get(image["url"])
+    assert response.status_code == 200
+    assert Image.open(io.BytesIO(response.content)).size == (1536, 1024)
+    assert httpx.get(image["url"]).status_code == 401  # no token, no image
+    assert embedded_stack.http.get(image["thumbnail_url"]).headers["content-type"] == "image/webp"
+
+
+def test_the_command_line_compares_and_waits(embedded_stack):
+    out = embedded_stack.manage("compare", "from a script", "--route", "sandbox:fast", "--route", "sandbox:steady",
+                                "--size", "portrait", "--quality", "low", "--wait", "--timeout", "60").stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("Comparison #")
+    assert lines[1].split() == ["ROUTE", "STATUS", "LATENCY", "QUEUE", "COST", "SOURCE"]
+    assert lines[2].split()[:2] == ["sandbox:fast", "succeeded"]
+    assert lines[3].split()[:2] == ["sandbox:steady", "succeeded"]
+    assert "reported" in lines[2]
+
+
+def test_a_bad_submission_enqueues_nothing(embedded_stack):
+    before = embedded_stack.http.get("/api/comparisons").json()["count"]
+    response = embedded_stack.http.post("/api/comparisons", json={"prompt": "", "routes": ["sandbox:fast"]})
+    assert response.status_code == 400 and "prompt" in response.json()["errors"]
+    assert embedded_stack.http.get("/api/comparisons").json()["count"] == before
