@@ -85,10 +85,11 @@ def execute_result(result_id, worker=""):
     request = image_request(result.comparison.prompt, result.comparison.params)
     env = route_catalog.provider_env()
     with http_client() as client:
-        provider = route.build(client=client, env=env)
+        provider = route.build(client=client, env=env, deadline=settings.PROVIDER_DEADLINE_SECONDS)
         secrets = list(provider.credentials.values())
         try:
-            outcome = runner.execute(provider, request, max_image_bytes=settings.MAX_IMAGE_BYTES)
+            outcome = runner.execute(provider, request, max_image_bytes=settings.MAX_IMAGE_BYTES,
+                                     allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS)
         except ProviderError as exc:
             status = Status.TIMED_OUT if isinstance(exc, ProviderTimeoutError) else Status.FAILED
             result.finish(status, error_code=exc.code, error=redact(exc.message, secrets), latency_ms=exc.elapsed_ms)

@@ -201,6 +201,10 @@ SANDBOX_ROUTES = env_str("SANDBOX_ROUTES", "")
 SANDBOX_LATENCY_SCALE = env_float("SANDBOX_LATENCY_SCALE", 1.0)
 PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 10.0)
 PROVIDER_READ_TIMEOUT = env_float("PROVIDER_READ_TIMEOUT", 300.0)
+# Overall seconds a provider call may take, polling included (per route defaults come later).
+PROVIDER_DEADLINE_SECONDS = env_float("PROVIDER_DEADLINE_SECONDS", 600.0)
+# Allow http and private/loopback image URLs (local fakes, self-hosted servers). Off in production.
+ALLOW_PRIVATE_PROVIDER_URLS = env_bool("ALLOW_PRIVATE_PROVIDER_URLS", False)
 MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 50 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
 THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 512)

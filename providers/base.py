@@ -8,6 +8,7 @@ Plain Python: no Django import. An adapter receives an ``ImageRequest``, an inje
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar, Mapping
@@ -131,6 +132,10 @@ class ContentPolicyError(ProviderError):
     code = "content_policy"
 
 
+class InsufficientCreditError(ProviderError):
+    code = "insufficient_credit"
+
+
 class RateLimitError(ProviderError):
     retryable = True
     code = "rate_limited"
@@ -176,6 +181,12 @@ class SizeRule:
         if not self.min_pixels <= width * height <= self.max_pixels:
             return f"the image must have between {self.min_pixels:,} and {self.max_pixels:,} pixels"
         return None
+
+
+# GPT Image 2's documented size rule: multiples of 16, ratio up to 3:1, edges up to 3840,
+# 655,360 to 8,294,400 pixels (providers.md section 2.2).
+GPT_IMAGE_2_SIZES = SizeRule(multiple=16, min_side=256, max_side=3840, max_ratio=3.0,
+                             min_pixels=655_360, max_pixels=8_294_400)
 
 
 @dataclass(frozen=True)
@@ -226,19 +237,31 @@ class Capabilities:
 
 class Provider:
     """One hosted API. Subclasses declare identity and capabilities as attributes and
-    implement ``generate``. They take an injected ``httpx.Client`` and their credentials, and
-    never read settings, environment or database themselves."""
+    implement ``generate``. They take an injected ``httpx.Client``, their credentials and base
+    URL, and never read settings, environment or database themselves."""
 
     slug: ClassVar[str] = ""
     name: ClassVar[str] = ""
     sandbox: ClassVar[bool] = False
     # Environment variable names that must be set for the route to be usable.
     credential_names: ClassVar[tuple[str, ...]] = ()
+    # Optional variables the adapter reads when set (organisation ids, api versions, ...).
+    optional_names: ClassVar[tuple[str, ...]] = ()
+    # The variable that overrides the base URL, and the provider's public default.
+    base_url_name: ClassVar[str] = ""
+    default_base_url: ClassVar[str] = ""
+    # Seconds between status polls for asynchronous protocols (the provider's recommended pace).
+    poll_interval: ClassVar[float] = 1.0
 
-    def __init__(self, route: "Route", *, client=None, credentials: Mapping[str, str] | None = None):
+    def __init__(self, route: "Route", *, client=None, credentials: Mapping[str, str] | None = None,
+                 base_url: str | None = None, deadline: float = 600.0):
         self.route = route
         self.client = client
         self.credentials = dict(credentials or {})
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self.deadline = deadline  # seconds this call may take in all, polling included
+        self.sleep = time.sleep
+        self.clock = time.monotonic
 
     def generate(self, request: ImageRequest) -> ImageResult:  # pragma: no cover - interface
         raise NotImplementedError
@@ -263,13 +286,20 @@ class Route:
     def sandbox(self) -> bool:
         return self.provider.sandbox
 
-    def missing_credentials(self, env: Mapping[str, str]) -> list[str]:
-        return [name for name in self.provider.credential_names if not env.get(name)]
+    @property
+    def credential_names(self) -> tuple[str, ...]:
+        """The variables this route needs (a configured route may name its own)."""
+        return tuple(self.options.get("credential_names", self.provider.credential_names))
 
-    def build(self, *, client=None, env: Mapping[str, str] | None = None) -> Provider:
+    def missing_credentials(self, env: Mapping[str, str]) -> list[str]:
+        return [name for name in self.credential_names if not env.get(name)]
+
+    def build(self, *, client=None, env: Mapping[str, str] | None = None, deadline: float = 600.0) -> Provider:
         env = env or {}
-        credentials = {name: env[name] for name in self.provider.credential_names if env.get(name)}
-        return self.provider(self, client=client, credentials=credentials)
+        names = self.credential_names + self.provider.optional_names
+        credentials = {name: env[name] for name in names if env.get(name)}
+        base_url = self.options.get("base_url") or env.get(self.provider.base_url_name or "") or None
+        return self.provider(self, client=client, credentials=credentials, base_url=base_url, deadline=deadline)
 
 
 def redact(value, secrets):

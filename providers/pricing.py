@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -14,11 +14,28 @@ from .base import ImageRequest
 CATALOG_PATH = Path(__file__).with_name("pricing.json")
 
 
+TOKEN_KINDS = ("text_input", "image_input", "text_output", "image_output")
+
+
 @dataclass(frozen=True)
 class Price:
     per_image: Mapping[str, Mapping[str, Decimal]]  # quality -> size -> USD, '*' = any
     source: str
     as_of: str
+    per_token: Mapping[str, Decimal] = field(default_factory=dict)  # TOKEN_KINDS -> USD per token
+    multiplier: Decimal = Decimal(1)  # e.g. 0.5 for a batch discount, applied to both
+
+    def cost_of_tokens(self, **tokens: int | None) -> Decimal | None:
+        """USD for reported token counts (text_input=..., image_output=...); None if unpriced."""
+        if not self.per_token or not any(tokens.values()):
+            return None
+        total = Decimal(0)
+        for kind, count in tokens.items():
+            if count:
+                if kind not in self.per_token:
+                    return None
+                total += self.per_token[kind] * count
+        return total * self.multiplier
 
     def per_image_usd(self, request: ImageRequest) -> Decimal | None:
         by_size = self.per_image.get(request.quality) or self.per_image.get("*")
@@ -29,11 +46,13 @@ class Price:
     def estimate(self, request: ImageRequest) -> Decimal | None:
         """Estimated USD for the whole request (n images); None when the catalog can't say."""
         each = self.per_image_usd(request)
-        return None if each is None else each * request.n
+        return None if each is None else each * request.n * self.multiplier
 
     def as_dict(self) -> dict:
         return {
             "per_image_usd": {q: {s: str(v) for s, v in t.items()} for q, t in self.per_image.items()},
+            "per_token_usd": {k: str(v) for k, v in self.per_token.items()},
+            "multiplier": str(self.multiplier),
             "source": self.source,
             "as_of": self.as_of,
         }
@@ -47,7 +66,11 @@ def _catalog() -> dict[str, Price]:
         if key.startswith("_"):
             continue
         table = {q: {s: Decimal(v) for s, v in sizes.items()} for q, sizes in entry["per_image"].items()}
-        catalog[key] = Price(per_image=table, source=entry["source"], as_of=entry["as_of"])
+        catalog[key] = Price(
+            per_image=table, source=entry["source"], as_of=entry["as_of"],
+            per_token={k: Decimal(v) for k, v in entry.get("per_token", {}).items()},
+            multiplier=Decimal(entry.get("multiplier", "1")),
+        )
     return catalog
 
 

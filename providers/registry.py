@@ -1,14 +1,20 @@
 """Every route by key. Routes are built from an environment mapping given by the caller
-(the Django app passes os.environ), so this package never reads settings itself."""
+(the Django app passes os.environ), so this package never reads settings itself.
+
+Each module in PROVIDER_MODULES has ``routes(env) -> list[Route]``; it is imported lazily.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import import_module
 from typing import Mapping
 
 from . import sandbox
 from .base import Route
 from .pricing import Price, price_for
+
+PROVIDER_MODULES = ("openai", "compatible")
 
 
 class UnknownRoute(KeyError):
@@ -21,12 +27,13 @@ def _sandbox_routes(spec: str, scale: float) -> tuple[Route, ...]:
 
 
 def all_routes(env: Mapping[str, str]) -> dict[str, Route]:
-    """Route key -> Route, in display order."""
+    """Route key -> Route, in display order: sandbox first, then each provider."""
     spec = env.get("SANDBOX_ROUTES") or sandbox.DEFAULT_SPEC
     scale = float(env.get("SANDBOX_LATENCY_SCALE") or 1.0)
-    found: dict[str, Route] = {}
-    for route in _sandbox_routes(spec, scale):
-        found[route.key] = route
+    found: dict[str, Route] = {route.key: route for route in _sandbox_routes(spec, scale)}
+    for name in PROVIDER_MODULES:
+        for route in import_module(f"{__package__}.{name}").routes(env):
+            found[route.key] = route
     return found
 
 
@@ -38,4 +45,4 @@ def get_route(key: str, env: Mapping[str, str]) -> Route:
 
 
 def route_price(route: Route) -> Price | None:
-    return price_for(route.key)
+    return price_for(route.options.get("price_key") or route.key)

@@ -23,18 +23,21 @@ from .base import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
+from .urls import check_download_url, decode_data_url
 
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
+MAX_REDIRECTS = 3
 
 
-def execute(provider: Provider, request: ImageRequest, *, max_image_bytes: int = MAX_IMAGE_BYTES) -> ImageResult:
+def execute(provider: Provider, request: ImageRequest, *, max_image_bytes: int = MAX_IMAGE_BYTES,
+            allow_private_urls: bool = False) -> ImageResult:
     started = time.perf_counter()
     try:
         result = provider.generate(request)
         if not result.images:
             raise BadResponseError("The provider answered without any image.")
         download_started = time.perf_counter()
-        images = tuple(_fetch(provider.client, image, max_image_bytes) for image in result.images)
+        images = tuple(_fetch(provider.client, image, max_image_bytes, allow_private_urls) for image in result.images)
         finished = time.perf_counter()
     except ProviderError as exc:
         error = exc
@@ -54,7 +57,10 @@ def execute(provider: Provider, request: ImageRequest, *, max_image_bytes: int =
     raise error
 
 
-def _fetch(client: httpx.Client | None, image: GeneratedImage, limit: int) -> GeneratedImage:
+def _fetch(client: httpx.Client | None, image: GeneratedImage, limit: int, allow_private: bool) -> GeneratedImage:
+    if image.data is None and image.url and image.url.startswith("data:"):
+        data, mime = decode_data_url(image.url)
+        image = GeneratedImage(data=data, mime=image.mime or mime)
     if image.data is not None:
         if len(image.data) > limit:
             raise BadResponseError(f"An image of {len(image.data):,} bytes is over the {limit:,} byte cap.")
@@ -63,14 +69,24 @@ def _fetch(client: httpx.Client | None, image: GeneratedImage, limit: int) -> Ge
         raise BadResponseError("The provider returned an image entry with neither data nor URL.")
     if client is None:
         raise BadResponseError("The provider returned an image URL but no HTTP client was given.")
-    chunks, size = [], 0
-    with client.stream("GET", image.url) as response:
-        if response.status_code != 200:
-            raise BadResponseError(f"Downloading the image failed with HTTP {response.status_code}.")
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise BadResponseError(f"The image download is over the {limit:,} byte cap.")
-            chunks.append(chunk)
-        mime = response.headers.get("content-type", image.mime)
-    return GeneratedImage(data=b"".join(chunks), url=image.url, mime=mime)
+    url = image.url
+    for _ in range(MAX_REDIRECTS + 1):
+        check_download_url(url, allow_private=allow_private)
+        with client.stream("GET", url, follow_redirects=False) as response:
+            if response.is_redirect and response.headers.get("location"):
+                url = str(response.url.join(response.headers["location"]))
+                continue
+            if response.status_code != 200:
+                raise BadResponseError(f"Downloading the image failed with HTTP {response.status_code}.")
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise BadResponseError(f"The image is {int(declared):,} bytes, over the {limit:,} byte cap.")
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise BadResponseError(f"The image download is over the {limit:,} byte cap.")
+                chunks.append(chunk)
+            mime = response.headers.get("content-type", image.mime)
+            return GeneratedImage(data=b"".join(chunks), url=image.url, mime=mime)
+    raise BadResponseError(f"The image URL redirected more than {MAX_REDIRECTS} times.")

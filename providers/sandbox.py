@@ -24,6 +24,7 @@ from decimal import Decimal
 from PIL import Image, ImageDraw, ImageFont
 
 from .base import (
+    GPT_IMAGE_2_SIZES,
     Capabilities,
     GeneratedImage,
     ImageRequest,
@@ -32,16 +33,12 @@ from .base import (
     Provider,
     ProviderUnavailableError,
     Route,
-    SizeRule,
     Timings,
     Usage,
 )
 
 DEFAULT_SPEC = "fast=0.8-2; steady=3-5 presets; slow=6-12; flaky=1-3 fail=0.34"
 
-# GPT Image 2's own size rule, so sandbox comparisons exercise the same validation.
-GPT_IMAGE_2_SIZES = SizeRule(multiple=16, min_side=256, max_side=3840, max_ratio=3.0,
-                             min_pixels=655_360, max_pixels=8_294_400)
 
 QUALITY_LATENCY = {"low": 0.5, "medium": 1.0, "high": 1.6, "auto": 1.0}
 

@@ -63,7 +63,7 @@ def test_it_downloads_url_images_with_the_injected_client_and_times_the_download
     transport = failing_closed({("GET", "http://127.0.0.1/img/1.png"):
                                 lambda r: httpx.Response(200, content=png, headers={"content-type": "image/png"})})
     outcome = ImageResult(images=(GeneratedImage(url="http://127.0.0.1/img/1.png"),))
-    result = runner.execute(build(outcome, transport), ImageRequest("x"))
+    result = runner.execute(build(outcome, transport), ImageRequest("x"), allow_private_urls=True)
     assert result.images[0].data == png and result.images[0].mime == "image/png"
     assert 0 <= result.timings.download_ms <= result.timings.total_ms
 
@@ -72,14 +72,14 @@ def test_a_failed_download_is_a_bad_response():
     transport = failing_closed({("GET", "http://127.0.0.1/gone.png"): lambda r: httpx.Response(404)})
     outcome = ImageResult(images=(GeneratedImage(url="http://127.0.0.1/gone.png"),))
     with pytest.raises(BadResponseError, match="HTTP 404"):
-        runner.execute(build(outcome, transport), ImageRequest("x"))
+        runner.execute(build(outcome, transport), ImageRequest("x"), allow_private_urls=True)
 
 
 def test_an_image_over_the_cap_is_refused_while_downloading():
     transport = failing_closed({("GET", "http://127.0.0.1/big.png"): lambda r: httpx.Response(200, content=b"x" * 5000)})
     outcome = ImageResult(images=(GeneratedImage(url="http://127.0.0.1/big.png"),))
     with pytest.raises(BadResponseError, match="cap"):
-        runner.execute(build(outcome, transport), ImageRequest("x"), max_image_bytes=1000)
+        runner.execute(build(outcome, transport), ImageRequest("x"), max_image_bytes=1000, allow_private_urls=True)
 
 
 def test_an_answer_without_images_is_a_bad_response_with_its_elapsed_time():
@@ -107,3 +107,35 @@ def test_reported_usage_passes_through_unchanged():
 
     outcome = ImageResult(images=(GeneratedImage(data=image_bytes()),), usage=Usage(cost_usd=Decimal("0.053")))
     assert runner.execute(build(outcome), ImageRequest("x")).usage.cost_usd == Decimal("0.053")
+
+
+def test_production_downloads_refuse_plain_http_and_local_addresses():
+    outcome = ImageResult(images=(GeneratedImage(url="http://example.com/a.png"),))
+    with pytest.raises(BadResponseError, match="plain-http"):
+        runner.execute(build(outcome, failing_closed({})), ImageRequest("x"))
+    outcome = ImageResult(images=(GeneratedImage(url="https://127.0.0.1/a.png"),))
+    with pytest.raises(BadResponseError, match="private or local"):
+        runner.execute(build(outcome, failing_closed({})), ImageRequest("x"))
+
+
+def test_every_redirect_hop_is_checked_and_hops_are_limited():
+    png = image_bytes()
+    transport = failing_closed({
+        ("GET", "http://127.0.0.1/a"): lambda r: httpx.Response(302, headers={"location": "/b"}),
+        ("GET", "http://127.0.0.1/b"): lambda r: httpx.Response(200, content=png),
+        ("GET", "http://127.0.0.1/loop"): lambda r: httpx.Response(302, headers={"location": "/loop"}),
+    })
+    outcome = ImageResult(images=(GeneratedImage(url="http://127.0.0.1/a"),))
+    assert runner.execute(build(outcome, transport), ImageRequest("x"), allow_private_urls=True).images[0].data == png
+    outcome = ImageResult(images=(GeneratedImage(url="http://127.0.0.1/loop"),))
+    with pytest.raises(BadResponseError, match="redirected more than"):
+        runner.execute(build(outcome, transport), ImageRequest("x"), allow_private_urls=True)
+
+
+def test_data_urls_are_decoded_without_any_request():
+    import base64
+
+    png = image_bytes()
+    url = "data:image/png;base64," + base64.b64encode(png).decode()
+    result = runner.execute(build(ImageResult(images=(GeneratedImage(url=url),))), ImageRequest("x"))
+    assert result.images[0].data == png and result.images[0].mime == "image/png"

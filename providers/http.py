@@ -1,0 +1,130 @@
+"""The one HTTP choke point adapters use: send a request, map failures to the shared errors,
+read JSON, and poll an asynchronous job under a deadline.
+
+Retry policy is not here: a failed call raises with ``retryable`` set, and the caller decides.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any, Callable
+
+import httpx
+
+from .base import (
+    AuthenticationError,
+    BadResponseError,
+    ContentPolicyError,
+    InsufficientCreditError,
+    InvalidRequestError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+
+MAX_MESSAGE = 500
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from retry-after-ms, or retry-after as seconds or an HTTP date."""
+    if headers.get("retry-after-ms"):
+        try:
+            return float(headers["retry-after-ms"]) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def error_message(response: httpx.Response) -> str:
+    """The provider's own words from a JSON error body of any common shape, else the raw text."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:MAX_MESSAGE] or response.reason_phrase
+    return _find_message(body)[:MAX_MESSAGE] or response.reason_phrase
+
+
+def _find_message(body: Any) -> str:
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list):
+        return "; ".join(filter(None, (_find_message(item) for item in body)))
+    if isinstance(body, dict):
+        for key in ("message", "msg", "detail", "error", "title", "failMsg", "errorMessage"):
+            if body.get(key):
+                found = _find_message(body[key])
+                if found:
+                    return found
+    return ""
+
+
+def error_for(status: int, message: str, *, retry_after_s: float | None = None) -> ProviderError:
+    """The shared error type for an HTTP status (adapters refine with their own codes)."""
+    if status in (401, 403):
+        kind = AuthenticationError
+    elif status == 402:
+        kind = InsufficientCreditError
+    elif status == 429:
+        kind = RateLimitError
+    elif status in (408, 504):
+        kind = ProviderTimeoutError
+    elif status >= 500:
+        kind = ProviderUnavailableError
+    elif status in (451,):
+        kind = ContentPolicyError
+    else:
+        kind = InvalidRequestError
+    return kind(f"HTTP {status}: {message}", status=status, retry_after=retry_after_s)
+
+
+def send(client: httpx.Client, method: str, url: str, *,
+         raise_for: Callable[[httpx.Response], None] | None = None, **kwargs) -> httpx.Response:
+    """Send one request; a status >= 400 raises the mapped error (``raise_for`` may raise a more
+    precise one first, from the provider's own error codes)."""
+    response = client.request(method, url, **kwargs)
+    if response.status_code >= 400:
+        if raise_for is not None:
+            raise_for(response)
+        raise error_for(response.status_code, error_message(response), retry_after_s=retry_after(response.headers))
+    return response
+
+
+def json_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        snippet = response.text[:200].strip()
+        raise BadResponseError(f"The provider answered HTTP {response.status_code} with non-JSON: {snippet!r}") from None
+
+
+def poll(check: Callable[[], Any], *, interval: float, deadline_at: float, clock: Callable[[], float],
+         sleep: Callable[[float], None], max_interval: float | None = None, growth: float = 1.0,
+         on_give_up: Callable[[], None] | None = None) -> Any:
+    """Call ``check`` until it returns something other than None, sleeping ``interval`` (growing
+    by ``growth`` up to ``max_interval``) between calls. At the deadline, ``on_give_up`` runs
+    (cancel the job at the provider) and ProviderTimeoutError is raised."""
+    wait = interval
+    while True:
+        outcome = check()
+        if outcome is not None:
+            return outcome
+        remaining = deadline_at - clock()
+        if remaining <= 0:
+            if on_give_up is not None:
+                try:
+                    on_give_up()
+                except (ProviderError, httpx.HTTPError):
+                    pass  # the timeout is what we report; a failed cancel changes nothing for the user
+            raise ProviderTimeoutError("The provider's job did not finish before our deadline; it was cancelled.")
+        sleep(min(wait, remaining))
+        wait = min(wait * growth, max_interval or wait * growth)

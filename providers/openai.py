@@ -1,0 +1,202 @@
+"""OpenAI Images API, direct: ``POST {OPENAI_BASE_URL}/images/generations``, base64 images,
+token usage priced from the catalog (providers.md section 2).
+
+The functions at module level speak the OpenAI Images *shape*, which several other routes share
+(Azure OpenAI, Vercel AI Gateway, PiAPI, any OpenAI-compatible server): those adapters call them
+instead of inheriting from this class.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Mapping
+
+import httpx
+
+from . import http
+from .base import (
+    GPT_IMAGE_2_SIZES,
+    MIME_TYPES,
+    AuthenticationError,
+    BadResponseError,
+    Capabilities,
+    ContentPolicyError,
+    GeneratedImage,
+    ImageRequest,
+    ImageResult,
+    InsufficientCreditError,
+    InvalidRequestError,
+    Provider,
+    RateLimitError,
+    Route,
+    Timings,
+    Usage,
+)
+from .pricing import price_for
+
+CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000)
+# Response headers worth keeping with a result, for reproducing it or asking the provider.
+KEPT_HEADERS = ("x-request-id", "openai-processing-ms", "openai-version", "openai-model",
+                "x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens", "x-litellm-response-cost",
+                "x-litellm-model-api-base", "apim-request-id", "x-ms-region")
+
+
+def routes(env: Mapping[str, str]) -> list[Route]:
+    return [Route("openai:gpt-image-2", OpenAIProvider, "gpt-image-2", "OpenAI GPT Image 2 (direct)", CAPABILITIES)]
+
+
+class OpenAIProvider(Provider):
+    slug = "openai"
+    name = "OpenAI"
+    credential_names = ("OPENAI_API_KEY",)
+    optional_names = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
+    base_url_name = "OPENAI_BASE_URL"
+    default_base_url = "https://api.openai.com/v1"
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.credentials['OPENAI_API_KEY']}"}
+        if self.credentials.get("OPENAI_ORG_ID"):
+            headers["OpenAI-Organization"] = self.credentials["OPENAI_ORG_ID"]
+        if self.credentials.get("OPENAI_PROJECT_ID"):
+            headers["OpenAI-Project"] = self.credentials["OPENAI_PROJECT_ID"]
+        return headers
+
+    def generate(self, request: ImageRequest) -> ImageResult:
+        body = images_body(self.route.model, request)
+        url = f"{self.base_url}/images/generations"
+        response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_openai_error)
+        return images_result(response, request, self.route, body, url)
+
+
+def images_body(model: str, request: ImageRequest, **extra: Any) -> dict[str, Any]:
+    """The generations body. Quality is always explicit, never the provider's default."""
+    body = {
+        "model": model,
+        "prompt": request.prompt,
+        "n": request.n,
+        "size": request.size,
+        "quality": request.quality,
+        "output_format": request.output_format,
+    }
+    body.update(extra)
+    return body
+
+
+def raise_for_openai_error(response: httpx.Response) -> None:
+    """Map the ``{"error": {message, type, code}}`` envelope to the shared errors."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return  # not the OpenAI shape: the generic mapping applies
+    if not isinstance(error, dict):
+        return
+    message = str(error.get("message") or response.reason_phrase)[: http.MAX_MESSAGE]
+    code = str(error.get("code") or "")
+    kind = str(error.get("type") or "")
+    status = response.status_code
+    retry = http.retry_after(response.headers)
+    text = f"HTTP {status}: {message}"
+    if code in ("moderation_blocked", "content_policy_violation", "content_filter") or "safety system" in message:
+        raise ContentPolicyError(text, status=status)
+    if code == "insufficient_quota" or kind == "insufficient_quota" or code == "billing_hard_limit_reached":
+        raise InsufficientCreditError(text, status=status)
+    if status in (401, 403):
+        raise AuthenticationError(text, status=status)
+    if status == 429:
+        raise RateLimitError(text, status=status, retry_after=retry)
+    if status in (400, 404, 409, 422):
+        raise InvalidRequestError(text, status=status)
+
+
+def images_result(response: httpx.Response, request: ImageRequest, route: Route, body: Mapping[str, Any],
+                  url: str, *, reported_cost: Any = None) -> ImageResult:
+    """Read an OpenAI-shaped images response: ``data[].b64_json`` or ``data[].url``, ``usage``."""
+    payload = http.json_body(response)
+    if not isinstance(payload, dict):
+        raise BadResponseError("The provider's answer is not a JSON object.")
+    if isinstance(payload.get("error"), dict):  # an error inside HTTP 200
+        raise_for_openai_error(httpx.Response(400, json=payload))
+        raise BadResponseError(f"The provider answered 200 with an error: {http.error_message(response)}")
+    images = []
+    for item in payload.get("data") or []:
+        if not isinstance(item, dict):
+            continue
+        mime = item.get("media_type") or MIME_TYPES.get(str(payload.get("output_format") or request.output_format))
+        if item.get("b64_json"):
+            try:
+                images.append(GeneratedImage(data=base64.b64decode(item["b64_json"]), mime=mime))
+            except (binascii.Error, ValueError):
+                raise BadResponseError("The provider's b64_json does not decode.") from None
+        elif item.get("url"):
+            images.append(GeneratedImage(url=item["url"], mime=mime))
+    if not images:
+        raise BadResponseError("The provider answered without any image in data[].")
+
+    usage_raw = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+    usage = usage_from(route.key, usage_raw, reported_cost)
+    headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+    processing = response.headers.get("openai-processing-ms")
+    notes = echo_notes(request, payload)
+    return ImageResult(
+        images=tuple(images),
+        usage=usage,
+        timings=Timings(provider_generation_ms=float(processing) if _is_number(processing) else None),
+        request_id=response.headers.get("x-request-id") or payload.get("id"),
+        request_sent={"method": "POST", "url": url, "json": dict(body)},
+        response_headers=headers,
+        notes=tuple(notes),
+    )
+
+
+def usage_from(route_key: str, raw: Mapping[str, Any], reported_cost: Any = None) -> Usage | None:
+    """Usage with a cost: the provider's own figure if it gave one, else its reported token
+    counts times the catalog's token prices; no cost when neither is there."""
+    if not raw and reported_cost is None:
+        return None
+    input_details = raw.get("input_tokens_details") or {}
+    output_details = raw.get("output_tokens_details") or {}
+    input_tokens = raw.get("input_tokens", raw.get("prompt_tokens"))
+    output_tokens = raw.get("output_tokens", raw.get("completion_tokens"))
+    cost = None
+    if reported_cost is not None:
+        cost = _decimal(reported_cost)
+    else:
+        price = price_for(route_key)
+        if price is not None and isinstance(output_tokens, int):
+            image_out = output_details.get("image_tokens", output_tokens)
+            text_out = output_details.get("text_tokens", output_tokens - image_out if isinstance(image_out, int) else 0)
+            text_in = input_details.get("text_tokens", input_tokens if not input_details else 0)
+            cost = price.cost_of_tokens(text_input=text_in, image_input=input_details.get("image_tokens"),
+                                        image_output=image_out, text_output=text_out)
+    return Usage(cost_usd=cost, input_tokens=input_tokens if isinstance(input_tokens, int) else None,
+                 output_tokens=output_tokens if isinstance(output_tokens, int) else None, raw=dict(raw))
+
+
+def echo_notes(request: ImageRequest, payload: Mapping[str, Any]) -> list[str]:
+    """Where the provider says it did something other than what was asked."""
+    notes = []
+    for field, asked in (("size", request.size), ("quality", request.quality), ("output_format", request.output_format)):
+        said = payload.get(field)
+        if said and said != asked and not (field == "quality" and asked == "auto"):
+            notes.append(f"asked {field} {asked}, the provider used {said}")
+        elif said and field == "quality" and asked == "auto":
+            notes.append(f"quality auto: the provider chose {said}")
+    return notes
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _decimal(value: Any):
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
