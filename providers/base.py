@@ -316,3 +316,24 @@ def redact(value, secrets):
     if isinstance(value, (list, tuple)):
         return [redact(v, secrets) for v in value]
     return value
+
+
+def snap_aspect_ratio(width: int, height: int, allowed: tuple[str, ...]) -> tuple[str, bool]:
+    """The allowed "W:H" ratio nearest to width/height (compared on a log scale), and whether
+    it is exact. Adapters of aspect-ratio protocols note a snap as "not equivalent"."""
+    import math
+
+    target = math.log(width / height)
+
+    def distance(ratio: str) -> float:
+        w, h = (float(x) for x in ratio.split(":"))
+        return abs(math.log(w / h) - target)
+
+    best = min(allowed, key=distance)
+    return best, distance(best) < 1e-3
+
+
+def resolution_tier(width: int, height: int) -> str:
+    """"1K", "2K" or "4K" by the longer edge, for protocols that take a resolution tier."""
+    edge = max(width, height)
+    return "1K" if edge <= 1536 else "2K" if edge <= 2560 else "4K"

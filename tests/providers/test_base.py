@@ -46,3 +46,12 @@ def test_the_providers_package_imports_without_django():
     code = ("import sys, providers.registry, providers.runner, providers.sandbox; "
             "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_aspect_ratios_snap_to_the_nearest_allowed_and_say_whether_exact():
+    from providers.base import resolution_tier, snap_aspect_ratio
+
+    assert snap_aspect_ratio(1536, 1024, ("1:1", "3:2", "2:3")) == ("3:2", True)
+    assert snap_aspect_ratio(1280, 720, ("1:1", "3:2", "2:3")) == ("3:2", False)
+    assert snap_aspect_ratio(1024, 1792, ("1:1", "16:9", "9:16")) == ("9:16", False)
+    assert [resolution_tier(*s) for s in ((1024, 1024), (2048, 1152), (3840, 2160))] == ["1K", "2K", "4K"]

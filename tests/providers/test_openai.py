@@ -4,7 +4,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from providers import registry
+from providers import compatible, openai, registry
 from providers.base import InsufficientCreditError, RateLimitError
 from tests.fakes.openai import FakeOpenAI
 from tests.providers.contract import ProviderContract
@@ -13,6 +13,7 @@ BASE = "https://fake-openai.test/v1"
 
 
 class TestOpenAI(ProviderContract):
+    module = openai
     route_key = "openai:gpt-image-2"
     reports_cost = True
     secret = "sk-test-key"
@@ -84,6 +85,7 @@ class TestOpenAI(ProviderContract):
 
 
 class TestCompatible(ProviderContract):
+    module = compatible
     route_key = "compatible:litellm"
     reports_cost = True
     secret = "sk-litellm-key"
