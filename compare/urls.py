@@ -7,6 +7,7 @@ app_name = "compare"
 urlpatterns = [
     path("", views.new_comparison, name="new"),
     path("comparisons/", views.history, name="history"),
+    path("routes/", views.route_list, name="routes"),
     path("comparisons/<int:pk>/", views.comparison_detail, name="detail"),
     path("comparisons/<int:pk>/summary", views.comparison_summary, name="summary"),
     path("comparisons/<int:pk>/rerun", views.rerun_comparison, name="rerun"),

@@ -76,6 +76,15 @@ def _initial_from(pk):
             "n": params.get("n"), "seed": params.get("seed")}
 
 
+def route_list(request):
+    """Every route we know, configured or not, with what it needs and where its price comes
+    from; and the sellers we cannot call, with the reason."""
+    from providers.unsupported import UNSUPPORTED
+
+    return render(request, "compare/routes.html", {"choices": route_catalog.route_choices(),
+                                                   "unsupported": UNSUPPORTED})
+
+
 def comparison_detail(request, pk):
     comparison = get_object_or_404(Comparison.objects.select_related("created_by", "rerun_of"), pk=pk)
     context = _summary_context(comparison)

@@ -134,7 +134,7 @@ def images_result(response: httpx.Response, request: ImageRequest, route: Route,
         raise BadResponseError("The provider answered without any image in data[].")
 
     usage_raw = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
-    usage = usage_from(route.key, usage_raw, reported_cost)
+    usage = usage_from(route.options.get("price_key") or route.key, usage_raw, reported_cost)
     headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
     processing = response.headers.get("openai-processing-ms")
     notes = echo_notes(request, payload)

@@ -7,14 +7,17 @@ register = template.Library()
 
 @register.filter
 def usd(value):
-    """$0.053 for money; small amounts keep their significant digits."""
+    """$1.23, $0.2111, $0.053, $0.10: cents always, up to four decimals below a dollar."""
     if value is None or value == "":
         return "unknown"
     value = Decimal(value)
     if value == 0:
         return "$0.00"
-    places = 2 if value >= 1 else 3 if value >= Decimal("0.001") else 5
-    return f"${value:,.{places}f}"
+    if value >= 1:
+        return f"${value:,.2f}"
+    text = f"{value:.4f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"
 
 
 @register.filter

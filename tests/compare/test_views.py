@@ -120,3 +120,10 @@ def test_edit_and_run_prefills_the_form(alice_client, alice):
 
 def test_an_unknown_comparison_is_404(alice_client):
     assert alice_client.get("/comparisons/999/").status_code == 404
+
+
+def test_the_routes_page_shows_every_route_and_what_cannot_be_compared(alice_client):
+    html = alice_client.get("/routes/").content.decode()
+    assert "sandbox:fast" in html and "openai:gpt-image-2" in html
+    assert "needs OPENAI_API_KEY" in html
+    assert "Not supported, and why" in html and "Picsart" in html

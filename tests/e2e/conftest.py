@@ -1,18 +1,40 @@
+import json
 import uuid
 
 import pytest
 
 from tests.conftest import skip_or_fail
 from tests.e2e.stack import Stack, reachable
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.server import LoopbackServer
 
 TEN_ROUTES = "; ".join(f"r{n}=1-1" for n in range(10))
+FAKE_KEY = "sk-e2e-fake-key"
 
 
 @pytest.fixture(scope="session")
-def embedded_stack(tmp_path_factory):
+def fake_openai():
+    """A loopback fake of the OpenAI Images API; every call takes one second server-side."""
+    fake = FakeOpenAI(api_key=FAKE_KEY, delay=1.0)
+    with LoopbackServer(fake) as server:
+        fake.url = server.url
+        yield fake
+
+
+def fake_routes(fake, count):
+    """`count` OpenAI-compatible routes, all served by the loopback fake."""
+    return json.dumps([{"name": f"fake{n}", "base_url": f"{fake.url}/v1", "model": "gpt-image-2",
+                        "api_key_env": "FAKE_OPENAI_KEY", "price_as": "openai:gpt-image-2"} for n in range(count)])
+
+
+@pytest.fixture(scope="session")
+def embedded_stack(tmp_path_factory, fake_openai):
     """`make run`'s own process: SQLite, the filesystem broker, local media, one worker."""
     stack = Stack(tmp_path_factory.mktemp("embedded"), env={
         "SANDBOX_ROUTES": "fast=0.2-0.4; steady=0.5-0.8 presets; slow=1-1.5; flaky=0.1-0.2 fail=1; " + TEN_ROUTES,
+        "OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": f"{fake_openai.url}/v1",
+        "COMPATIBLE_ROUTES": fake_routes(fake_openai, 10), "FAKE_OPENAI_KEY": FAKE_KEY,
+        "ALLOW_PRIVATE_PROVIDER_URLS": "1",
     })
     stack.start()
     yield stack
