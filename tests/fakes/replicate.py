@@ -1,0 +1,195 @@
+"""A fake of Replicate's predictions API for ``openai/gpt-image-2`` (providers.md section 5).
+
+Speaks ``POST {prefix}/models/openai/gpt-image-2/predictions`` (Bearer auth, ``Prefer: wait``),
+``GET {prefix}/predictions/{id}`` and ``POST {prefix}/predictions/{id}/cancel``; validates the
+input against one of the two observed schema versions (``schema="early"`` or ``"later"``);
+moves a prediction starting -> processing -> succeeded over successive polls (``finish_after``
+polls; 0 finishes inside the ``Prefer: wait`` create call); serves its output images itself
+(``GET /files/...``, like replicate.delivery); answers errors as RFC 7807 problem JSON and model
+failures as ``status: "failed"`` with an ``error`` string.
+"""
+
+import json
+import re
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+from tests.fakes.openai import draw
+
+MODEL = "openai/gpt-image-2"
+EARLY_RATIOS = ("1:1", "3:2", "2:3")
+LATER_RATIOS = EARLY_RATIOS + ("16:9", "9:16", "auto", "1024x1024", "1536x1024", "1024x1536", "2048x2048",
+                               "2048x1152", "1152x2048", "3840x2160", "2160x3840")
+RATIO_SIZES = {"1:1": (1024, 1024), "3:2": (1536, 1024), "2:3": (1024, 1536), "16:9": (1536, 864),
+               "9:16": (864, 1536), "auto": (1024, 1024)}
+QUEUE_S, PREDICT_S = 0.25, 1.5  # the timestamps and metrics every prediction reports
+
+PROBLEMS = {
+    "auth": (401, "Unauthenticated", "You did not pass a valid authentication token"),
+    "insufficient_credit": (402, "Insufficient credit", "You have insufficient credit to run this model. "
+                            "Go to https://replicate.com/account/billing#billing to purchase credit."),
+    "rate_limit": (429, "Request was throttled.", "Request was throttled. Expected available in 7 seconds."),
+    "server": (503, "Service Unavailable", "Replicate is temporarily unavailable. Please try again."),
+}
+FAILURES = {  # a prediction that runs, then ends "failed" with the model's own error string
+    "policy": "The input or output was flagged as sensitive. Please try again with different inputs. (E005)",
+    "failed_job": "Prediction failed: upstream image generation returned an error, please retry.",
+}
+
+
+def _iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def problem(status, title, detail, **extra):
+    return httpx.Response(status, json={"type": None, "title": title, "status": status, "detail": detail, **extra},
+                          headers={"content-type": "application/problem+json"})
+
+
+class FakeReplicate:
+    def __init__(self, api_token="r8_test-token", prefix="/v1", delay=0.0, scenario=None, schema="later",
+                 finish_after=2, output_shape="list", cap_outputs=None):
+        self.api_token = api_token
+        self.prefix = prefix
+        self.delay = delay  # seconds, or a function of the request body
+        self.scenario = scenario  # None, PROBLEMS keys, FAILURES keys, "invalid", "timeout", "garbage", "stuck"
+        self.schema = schema
+        self.finish_after = finish_after  # GET polls before success; 0: done within Prefer: wait
+        self.output_shape = output_shape  # "list" (documented) or "string"
+        self.cap_outputs = cap_outputs  # return at most this many images
+        self.failure_message = None  # overrides FAILURES[scenario] for a "failed" prediction
+        self.urls_origin = None  # put urls.get/cancel on another origin (a relay's upstream)
+        self.calls = []
+        self.files = {}
+        self.predictions = {}
+        self.lock = threading.Lock()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.startswith("/files/"):  # replicate.delivery: no auth
+            data = self.files.get(path)
+            mime = "image/" + path.rsplit(".", 1)[-1]
+            return httpx.Response(200, content=data, headers={"content-type": mime}) if data else httpx.Response(404)
+        body = json.loads(request.content) if request.content else {}
+        with self.lock:
+            self.calls.append({"arrived": time.time(), "method": request.method, "path": path, "json": body,
+                               "host": request.url.netloc.decode(), "headers": dict(request.headers)})
+        delay = self.delay(body) if callable(self.delay) else self.delay
+        if delay:
+            time.sleep(delay)
+        if self.scenario == "timeout":
+            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if request.headers.get("authorization") != f"Bearer {self.api_token}":
+            return problem(*PROBLEMS["auth"])
+        if (request.method, path) == ("POST", f"{self.prefix}/models/{MODEL}/predictions"):
+            return self.create(request, body)
+        match = re.fullmatch(rf"{re.escape(self.prefix)}/predictions/([a-z0-9]+)(/cancel)?", path)
+        if match and match.group(1) in self.predictions:
+            if match.group(2) and request.method == "POST":
+                return self.cancel(match.group(1))
+            if not match.group(2) and request.method == "GET":
+                return self.poll(match.group(1))
+        return problem(404, "Not found", "The requested resource could not be found.")
+
+    # --- endpoints ------------------------------------------------------------------------
+
+    def create(self, request, body):
+        if self.scenario in PROBLEMS:
+            response = problem(*PROBLEMS[self.scenario])
+            if self.scenario == "rate_limit":
+                response.headers["retry-after"] = "7"
+            return response
+        invalid = self.validate(body)
+        if invalid:
+            detail = "- " + "\n- ".join(f"{field}: {text}" for field, text in invalid)
+            fields = [{"type": "invalid", "field": field, "description": text} for field, text in invalid]
+            return problem(422, "Input validation failed", detail, invalid_fields=fields)
+        prediction_id = uuid.uuid4().hex[:26]
+        origin = self.urls_origin or f"{request.url.scheme}://{request.url.netloc.decode()}"
+        created = datetime.now(timezone.utc)
+        public_input = {k: ("[REDACTED]" if k == "openai_api_key" else v) for k, v in body["input"].items()}
+        self.predictions[prediction_id] = state = {
+            "polls": 0, "origin": f"{request.url.scheme}://{request.url.netloc.decode()}", "prediction": {
+                "id": prediction_id, "model": MODEL, "version": "hidden", "input": public_input, "logs": "",
+                "output": None, "error": None, "status": "starting", "data_removed": False,
+                "created_at": _iso(created), "started_at": None, "completed_at": None,
+                "urls": {"get": f"{origin}{self.prefix}/predictions/{prediction_id}",
+                         "cancel": f"{origin}{self.prefix}/predictions/{prediction_id}/cancel",
+                         "stream": f"https://stream.replicate.example/v1/streams/{prediction_id}",
+                         "web": f"https://replicate.com/p/{prediction_id}"}}}
+        if self.finish_after == 0 and request.headers.get("prefer", "").startswith("wait"):
+            self.advance(state, finish=True)
+        return httpx.Response(201, json=state["prediction"])
+
+    def poll(self, prediction_id):
+        state = self.predictions[prediction_id]
+        if state["prediction"]["status"] not in ("succeeded", "failed", "canceled"):
+            state["polls"] += 1
+            self.advance(state, finish=state["polls"] >= self.finish_after and self.scenario != "stuck")
+        return httpx.Response(200, json=state["prediction"])
+
+    def cancel(self, prediction_id):
+        prediction = self.predictions[prediction_id]["prediction"]
+        if prediction["status"] in ("starting", "processing"):
+            prediction.update(status="canceled", completed_at=_iso(datetime.now(timezone.utc)))
+        return httpx.Response(200, json=prediction)
+
+    # --- behaviour --------------------------------------------------------------------------
+
+    def validate(self, body):
+        """(field, message) for each input the schema version refuses, as Cog's validator words it."""
+        extra = sorted(set(body) - {"input", "webhook", "webhook_events_filter", "stream"})
+        if extra:
+            return [("", f"Additional property {extra[0]} is not allowed")]
+        given = body.get("input")
+        if not isinstance(given, dict):
+            return [("", "input is required")]
+        ratios = EARLY_RATIOS if self.schema == "early" else LATER_RATIOS
+        most = 1 if self.schema == "early" else 10
+        found = [] if given.get("prompt") else [("input", "prompt is required")]
+        checks = (("aspect_ratio", ratios), ("quality", ("low", "medium", "high", "auto")),
+                  ("output_format", ("webp", "png", "jpeg")))
+        for field, allowed in checks:
+            if field in given and given[field] not in allowed:
+                found.append((f"input.{field}", f"{field} must be one of the following: "
+                              + ", ".join(f'"{a}"' for a in allowed)))
+        count = given.get("number_of_images", 1)
+        if not isinstance(count, int) or not 1 <= count <= most:
+            found.append(("input.number_of_images", f"Must be less than or equal to {most}"))
+        if self.scenario == "invalid":
+            found.append(("input.aspect_ratio", "aspect_ratio must be one of the following: "
+                          + ", ".join(f'"{a}"' for a in ratios)))
+        return found
+
+    def advance(self, state, finish):
+        prediction = state["prediction"]
+        created = datetime.strptime(prediction["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        prediction.update(status="processing", started_at=_iso(created + timedelta(seconds=QUEUE_S)),
+                          logs="Generating image...\n")
+        if not finish:
+            return
+        completed = _iso(created + timedelta(seconds=QUEUE_S + PREDICT_S))
+        metrics = {"predict_time": PREDICT_S, "total_time": QUEUE_S + PREDICT_S}
+        if self.scenario in FAILURES:
+            error = self.failure_message or FAILURES[self.scenario]
+            prediction.update(status="failed", error=error, completed_at=completed, metrics=metrics)
+            return
+        given = prediction["input"]
+        fmt = given.get("output_format", "webp")  # the model's default format
+        ratio = given.get("aspect_ratio", "1:1")
+        width, height = RATIO_SIZES.get(ratio) or tuple(int(x) for x in ratio.split("x"))
+        count = given.get("number_of_images", 1)
+        if self.cap_outputs:
+            count = min(count, self.cap_outputs)
+        urls = []
+        for index in range(count):
+            name = f"/files/{prediction['id']}/output_{index}.{fmt}"
+            self.files[name] = b"not an image at all" if self.scenario == "garbage" else draw(width, height, fmt, given["prompt"])
+            urls.append(f"{state['origin']}{name}")
+        output = urls[0] if self.output_shape == "string" else urls
+        prediction.update(status="succeeded", output=output, completed_at=completed, metrics=metrics,
+                          logs=f"Generating image...\nGenerated {count} images\n")

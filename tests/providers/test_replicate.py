@@ -1,0 +1,249 @@
+import httpx
+import pytest
+
+from providers import registry, replicate, runner
+from providers.base import (
+    AuthenticationError,
+    ContentPolicyError,
+    ImageRequest,
+    InsufficientCreditError,
+    InvalidRequestError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+from tests.fakes.replicate import FakeReplicate
+from tests.fakes.server import LoopbackServer
+from tests.providers.contract import ProviderContract
+
+BASE = "https://fake-replicate.test/v1"
+CREATE_PATH = "/v1/models/openai/gpt-image-2/predictions"
+OPENAI_KEY = "sk-byok-secret-openai-key"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class TestReplicate(ProviderContract):
+    module = replicate
+    route_key = "replicate:openai/gpt-image-2"
+    reports_cost = False
+    secret = "r8_test-token"
+
+    def make_fake(self):
+        return FakeReplicate(api_token=self.secret)
+
+    def env(self, fake):
+        return {"REPLICATE_API_TOKEN": self.secret, "REPLICATE_BASE_URL": BASE}
+
+    def quality_sent(self, fake):
+        return self.create_call(fake)["json"]["input"]["quality"]
+
+    def create_call(self, fake):
+        return [c for c in fake.calls if c["path"] == CREATE_PATH][-1]
+
+    def api_calls(self, fake):
+        return [(c["method"], c["path"]) for c in fake.calls]
+
+    def build(self, fake, env=None, deadline=60):
+        env = env or self.env(fake)
+        route = self.route(env)
+        provider = route.build(client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env, deadline=deadline)
+        provider.sleep = lambda seconds: None
+        return provider
+
+    # --- the request on the wire --------------------------------------------------------------
+
+    def test_it_posts_the_input_with_bearer_auth_and_prefer_wait(self, fake):
+        self.run(fake, width=1536, height=1024, quality="high", output_format="webp", n=2)
+        call = self.create_call(fake)
+        assert call["headers"]["authorization"] == "Bearer r8_test-token"
+        assert call["headers"]["prefer"] == "wait=60"
+        assert call["json"] == {"input": {"prompt": "a red fox in fresh snow", "aspect_ratio": "3:2",
+                                          "number_of_images": 2, "quality": "high", "output_format": "webp"}}
+
+    @pytest.mark.parametrize("size,ratio", [((1024, 1024), "1:1"), ((1536, 1024), "3:2"), ((1024, 1536), "2:3")])
+    def test_each_standard_size_is_sent_as_the_ratio_both_schema_versions_accept(self, size, ratio):
+        fake = FakeReplicate(api_token=self.secret, schema="early")
+        result = self.run(fake, width=size[0], height=size[1])
+        assert self.create_call(fake)["json"]["input"]["aspect_ratio"] == ratio
+        assert result.images and result.notes == ()
+
+    def test_only_the_three_standard_sizes_are_declared(self):
+        capabilities = self.route({}).capabilities
+        assert sorted(capabilities.sizes) == [(1024, 1024), (1024, 1536), (1536, 1024)]
+        assert capabilities.custom_size is None
+        assert capabilities.problems(ImageRequest(prompt="x", width=2048, height=2048))
+
+    def test_png_is_asked_for_explicitly_since_replicates_default_is_webp(self, fake):
+        result = self.run(fake, output_format="png")
+        assert self.create_call(fake)["json"]["input"]["output_format"] == "png"
+        assert result.images[0].data.startswith(b"\x89PNG")
+
+    def test_the_token_is_not_kept_in_what_was_sent(self, fake):
+        result = self.run(fake)
+        assert result.request_sent["url"] == f"{BASE}/models/openai/gpt-image-2/predictions"
+        assert result.request_sent["headers"] == {"Prefer": "wait=60"}
+        assert self.secret not in repr(result)
+
+    def test_a_short_deadline_shortens_prefer_wait(self, fake):
+        self.build(fake, deadline=12).generate(self.request())
+        assert self.create_call(fake)["headers"]["prefer"] == "wait=12"
+
+    # --- bring your own OpenAI key -----------------------------------------------------------
+
+    def test_a_byok_openai_key_is_sent_as_input_but_never_kept(self, fake):
+        env = {**self.env(fake), "REPLICATE_OPENAI_API_KEY": OPENAI_KEY}
+        result = self.build(fake, env).generate(self.request())
+        assert self.create_call(fake)["json"]["input"]["openai_api_key"] == OPENAI_KEY
+        assert result.request_sent["json"]["input"]["openai_api_key"] == "***"
+        assert OPENAI_KEY not in repr((result.request_sent, result.notes, result.response_headers))
+        assert any("REPLICATE_OPENAI_API_KEY" in note for note in result.notes)
+
+    def test_without_byok_no_openai_key_input_is_sent(self, fake):
+        self.run(fake)
+        assert "openai_api_key" not in self.create_call(fake)["json"]["input"]
+
+    def test_a_byok_key_echoed_in_a_failure_is_redacted(self, fake):
+        fake.scenario = "failed_job"
+        fake.failure_message = f"Error code: 401 - Incorrect API key provided: {OPENAI_KEY}"
+        env = {**self.env(fake), "REPLICATE_OPENAI_API_KEY": OPENAI_KEY}
+        with pytest.raises(AuthenticationError) as caught:
+            self.build(fake, env).generate(self.request())
+        assert OPENAI_KEY not in caught.value.message and "***" in caught.value.message
+
+    # --- polling, sync answers and provider timings -------------------------------------------
+
+    def test_a_pending_prediction_is_polled_until_it_succeeds(self):
+        fake = FakeReplicate(api_token=self.secret, finish_after=3)
+        result = self.run(fake)
+        prediction_id = result.request_id
+        get = ("GET", f"/v1/predictions/{prediction_id}")
+        assert self.api_calls(fake) == [("POST", CREATE_PATH), get, get, get]
+
+    def test_a_prediction_finished_within_prefer_wait_needs_no_poll(self):
+        fake = FakeReplicate(api_token=self.secret, finish_after=0)
+        result = self.run(fake)
+        assert self.api_calls(fake) == [("POST", CREATE_PATH)]
+        assert len(result.images) == 1
+
+    def test_provider_timings_come_from_metrics_and_timestamps(self, fake):
+        result = self.run(fake)
+        assert result.timings.provider_generation_ms == pytest.approx(1500.0)
+        assert result.timings.provider_queue_ms == pytest.approx(250.0)
+        assert result.usage.cost_usd is None and result.usage.raw["metrics"]["predict_time"] == 1.5
+
+    def test_poll_urls_on_another_origin_are_not_followed(self, fake):
+        fake.urls_origin = "https://elsewhere.example"
+        self.run(fake)
+        assert {c["host"] for c in fake.calls} == {"fake-replicate.test"}
+
+    def test_the_prediction_is_cancelled_when_our_deadline_passes(self):
+        fake = FakeReplicate(api_token=self.secret, scenario="stuck")
+        provider = self.build(fake, deadline=30)
+        clock = FakeClock()
+        provider.clock, provider.sleep = clock, clock.sleep
+        with pytest.raises(ProviderTimeoutError):
+            provider.generate(self.request())
+        prediction_id = next(iter(fake.predictions))
+        assert self.api_calls(fake)[-1] == ("POST", f"/v1/predictions/{prediction_id}/cancel")
+        assert fake.predictions[prediction_id]["prediction"]["status"] == "canceled"
+        assert 30 <= clock.now - 1000.0 < 31.5  # polled at 0.5 s growing to 1 s, up to the deadline
+
+    def test_a_single_output_string_is_accepted(self):
+        fake = FakeReplicate(api_token=self.secret, output_shape="string")
+        result = self.run(fake)
+        assert len(result.images) == 1 and result.images[0].data
+
+    def test_fewer_images_than_asked_are_noted(self):
+        fake = FakeReplicate(api_token=self.secret, cap_outputs=1)
+        result = self.run(fake, n=3)
+        assert len(result.images) == 1
+        assert "asked for 3 images, Replicate returned 1" in result.notes
+
+    def test_a_seed_is_noted_as_not_sent(self, fake):
+        result = self.run(fake, seed=42)
+        assert "seed" not in self.create_call(fake)["json"]["input"]
+        assert any("seed 42" in note for note in result.notes)
+
+    # --- errors -----------------------------------------------------------------------------
+
+    def test_more_than_one_image_on_the_early_schema_is_refused_in_replicates_words(self):
+        fake = FakeReplicate(api_token=self.secret, schema="early")
+        with pytest.raises(InvalidRequestError) as caught:
+            self.run(fake, n=2)
+        assert caught.value.status == 422 and "number_of_images" in caught.value.message
+
+    def test_a_bad_token_is_an_authentication_error_with_replicates_detail(self, fake):
+        fake.scenario = "auth"
+        with pytest.raises(AuthenticationError) as caught:
+            self.run(fake)
+        assert "valid authentication token" in caught.value.message
+
+    def test_insufficient_credit_is_not_retryable(self, fake):
+        fake.scenario = "insufficient_credit"
+        with pytest.raises(InsufficientCreditError) as caught:
+            self.run(fake)
+        assert not caught.value.retryable and "insufficient credit" in caught.value.message
+
+    def test_a_rate_limit_carries_retry_after(self, fake):
+        fake.scenario = "rate_limit"
+        with pytest.raises(RateLimitError) as caught:
+            self.run(fake)
+        assert caught.value.retry_after == 7.0 and "throttled" in caught.value.message
+
+    def test_a_sensitive_content_failure_is_a_content_policy_error(self, fake):
+        fake.scenario = "policy"
+        with pytest.raises(ContentPolicyError) as caught:
+            self.run(fake)
+        assert "flagged as sensitive" in caught.value.message
+
+    def test_openais_safety_refusal_relayed_as_a_failure_is_a_content_policy_error(self):
+        error = replicate.failure_error("failed", "Error code: 400 - Your request was rejected by the safety system. "
+                                                  "code: moderation_blocked")
+        assert isinstance(error, ContentPolicyError)
+
+    def test_an_invalid_moderation_value_is_not_mistaken_for_a_refusal(self):
+        error = replicate.failure_error("failed", "Input validation error: moderation must be one of auto, low")
+        assert isinstance(error, InvalidRequestError)
+
+    def test_another_failed_prediction_is_retryable_with_the_models_error(self, fake):
+        fake.scenario = "failed_job"
+        with pytest.raises(ProviderUnavailableError) as caught:
+            self.run(fake)
+        assert caught.value.retryable and "upstream image generation" in caught.value.message
+
+    def test_a_prediction_cancelled_at_replicate_is_an_error(self):
+        def handle(request):
+            return httpx.Response(201, json={"id": "abc", "status": "canceled", "error": None, "output": None})
+
+        provider = self.route({}).build(client=httpx.Client(transport=httpx.MockTransport(handle)),
+                                        env={"REPLICATE_API_TOKEN": self.secret})
+        with pytest.raises(ProviderUnavailableError, match="canceled"):
+            provider.generate(self.request())
+
+    def test_the_route_is_listed_but_needs_only_the_replicate_token(self):
+        route = self.route({})
+        assert route.missing_credentials({}) == ["REPLICATE_API_TOKEN"]
+        assert route.missing_credentials({"REPLICATE_API_TOKEN": "r8_x"}) == []
+        assert registry.route_price(route) is None  # no sourced price: unknown, never $0
+
+
+def test_the_fake_serves_the_same_protocol_over_loopback():
+    fake = FakeReplicate(api_token="r8_loop", finish_after=1)
+    with LoopbackServer(fake) as server:
+        env = {"REPLICATE_API_TOKEN": "r8_loop", "REPLICATE_BASE_URL": f"{server.url}/v1"}
+        route = replicate.routes(env)[0]
+        with httpx.Client(timeout=5) as client:
+            provider = route.build(client=client, env=env)
+            provider.sleep = lambda seconds: None
+            result = runner.execute(provider, ImageRequest(prompt="loop", output_format="jpeg"), allow_private_urls=True)
+    assert result.images[0].data.startswith(b"\xff\xd8") and result.timings.download_ms is not None
