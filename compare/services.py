@@ -18,6 +18,7 @@ from .images import ImageRejected, check_image
 from .models import Comparison, CostSource, Result, ResultImage, Status
 
 log = logging.getLogger(__name__)
+SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 
 
 def create_comparison(*, user, prompt, route_keys, params, rerun_of=None):
@@ -86,7 +87,8 @@ def execute_result(result_id, worker=""):
     env = route_catalog.provider_env()
     with http_client() as client:
         provider = route.build(client=client, env=env, deadline=settings.PROVIDER_DEADLINE_SECONDS)
-        secrets = list(provider.credentials.values())
+        # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.
+        secrets = [v for k, v in provider.credentials.items() if any(w in k for w in SECRET_WORDS)]
         try:
             outcome = runner.execute(provider, request, max_image_bytes=settings.MAX_IMAGE_BYTES,
                                      allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS)

@@ -1,0 +1,157 @@
+"""Azure OpenAI: GPT Image 2 on your own Azure resource, one route per deployment
+(providers.md section 3).
+
+Two URL styles, chosen by ``AZURE_OPENAI_API_STYLE``:
+
+- ``deployments`` (default, classic): ``POST {endpoint}/openai/deployments/{deployment}/images/
+  generations?api-version={OPENAI_API_VERSION or 2025-04-01-preview}``;
+- ``v1``: ``POST {endpoint}/openai/v1/images/generations`` with the deployment name as the body's
+  ``model`` and no ``api-version``.
+
+Both authenticate with ``api-key: <key>`` and speak the OpenAI Images shape, so the body, the
+response reading and the base error mapping are the functions of ``providers.openai``; this module
+adds Azure's own error shapes (``inner_error`` / ``ResponsibleAIPolicyViolation``, the 403
+"resource temporarily blocked", rate-limit messages that carry the wait in words).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Mapping
+
+import httpx
+
+from . import http
+from .base import (
+    AuthenticationError,
+    ContentPolicyError,
+    ImageRequest,
+    ImageResult,
+    Provider,
+    RateLimitError,
+    Route,
+)
+from .openai import CAPABILITIES, images_body, images_result, raise_for_openai_error
+
+DEFAULT_API_VERSION = "2025-04-01-preview"
+API_STYLES = {"deployments": "deployments", "deployment": "deployments", "classic": "deployments", "v1": "v1"}
+# Azure bills GPT Image 2 on Global deployments at OpenAI's token rates (providers.md section 3).
+PRICE_KEY = "openai:gpt-image-2"
+# Response headers worth keeping beyond the OpenAI ones (the deployment that answered).
+EXTRA_KEPT_HEADERS = ("x-ms-deployment-name",)
+POLICY_CODES = ("moderation_blocked", "content_policy_violation", "content_filter", "contentfilter",
+                "responsibleaipolicyviolation")
+_RETRY_IN_WORDS = re.compile(r"retry after (\d+(?:\.\d+)?) second", re.IGNORECASE)
+
+
+def deployment_names(env: Mapping[str, str]) -> list[str]:
+    """AZURE_OPENAI_DEPLOYMENTS (comma-separated), else AZURE_OPENAI_DEPLOYMENT, in order, once each."""
+    text = env.get("AZURE_OPENAI_DEPLOYMENTS") or env.get("AZURE_OPENAI_DEPLOYMENT") or ""
+    names: list[str] = []
+    for name in (part.strip() for part in text.split(",")):
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def api_style(env: Mapping[str, str]) -> str:
+    value = (env.get("AZURE_OPENAI_API_STYLE") or "deployments").strip().lower()
+    if value not in API_STYLES:
+        raise ValueError(f"AZURE_OPENAI_API_STYLE is {value!r}: use 'deployments' (the classic "
+                         "/openai/deployments/... URLs) or 'v1' (the /openai/v1/... API).")
+    return API_STYLES[value]
+
+
+def routes(env: Mapping[str, str]) -> list[Route]:
+    style = api_style(env)
+    api_version = (env.get("OPENAI_API_VERSION") or "").strip()
+    return [
+        Route(key=f"azure:{name}", provider=AzureOpenAIProvider, model=name, label=f"Azure OpenAI {name}",
+              capabilities=CAPABILITIES,
+              options={"api_style": style, "api_version": api_version, "price_key": PRICE_KEY})
+        for name in deployment_names(env)
+    ]
+
+
+class AzureOpenAIProvider(Provider):
+    slug = "azure"
+    name = "Azure OpenAI"
+    credential_names = ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT")
+    # The resource endpoint is the root the documented /openai/... paths are appended to, and it
+    # has no public default: every Azure resource has its own host.
+    base_url_name = "AZURE_OPENAI_ENDPOINT"
+    default_base_url = ""
+
+    def endpoint(self) -> str:
+        """The resource root, also when given as the SDK's .../openai or .../openai/v1 base URL."""
+        root = self.base_url.rstrip("/")
+        for suffix in ("/openai/v1", "/openai"):
+            if root.endswith(suffix):
+                return root[: -len(suffix)]
+        return root
+
+    def url(self) -> tuple[str, dict[str, str]]:
+        """The generations URL and its query parameters for this route's API style."""
+        version = self.route.options.get("api_version") or ""
+        if self.route.options.get("api_style") == "v1":
+            # v1 takes no dated api-version; only the SDK's "preview"/"latest" channels apply.
+            return f"{self.endpoint()}/openai/v1/images/generations", (
+                {"api-version": version} if version in ("preview", "latest") else {})
+        deployment = self.route.model
+        return (f"{self.endpoint()}/openai/deployments/{deployment}/images/generations",
+                {"api-version": version or DEFAULT_API_VERSION})
+
+    def generate(self, request: ImageRequest) -> ImageResult:
+        body = images_body(self.route.model, request)
+        url, params = self.url()
+        response = http.send(self.client, "POST", url, params=params, json=body,
+                             headers={"api-key": self.credentials["AZURE_OPENAI_API_KEY"]},
+                             raise_for=raise_for_azure_error)
+        sent_url = str(httpx.URL(url, params=params))
+        result = images_result(response, request, self.route, body, sent_url)
+        headers = dict(result.response_headers)
+        headers.update({k: v for k, v in response.headers.items() if k.lower() in EXTRA_KEPT_HEADERS})
+        return dataclasses.replace(
+            result,
+            request_id=response.headers.get("x-request-id") or response.headers.get("apim-request-id") or result.request_id,
+            response_headers=headers,
+        )
+
+
+def raise_for_azure_error(response: httpx.Response) -> None:
+    """Azure's own error shapes first, then the OpenAI envelope (``raise_for_openai_error``);
+    what neither recognises falls to the generic status mapping of ``http.send``."""
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    status = response.status_code
+    message = http.error_message(response)
+    text = f"HTTP {status}: {message}"
+    if isinstance(error, dict):
+        inner = error.get("inner_error") or error.get("innererror") or {}
+        codes = {str(error.get("code") or "").lower(), str(inner.get("code") or "").lower() if isinstance(inner, dict) else ""}
+        if codes & set(POLICY_CODES):
+            filtered = _filtered_categories(inner if isinstance(inner, dict) else {})
+            raise ContentPolicyError(text + (f" (filtered: {', '.join(filtered)})" if filtered else ""), status=status)
+    if status == 403 and "temporarily blocked" in message.lower():
+        # The whole resource is blocked (aggregate abuse detection), not this prompt: nothing
+        # the user can change in the request, and retrying will not help for days.
+        raise AuthenticationError(text, status=status)
+    if status == 429:
+        wait = http.retry_after(response.headers)
+        if wait is None:
+            said = _RETRY_IN_WORDS.search(message)
+            wait = float(said.group(1)) if said else None
+        raise RateLimitError(text, status=status, retry_after=wait)
+    raise_for_openai_error(response)
+
+
+def _filtered_categories(inner: Mapping[str, Any]) -> list[str]:
+    """The content-filter categories Azure marked ``filtered: true`` (either field spelling)."""
+    results = inner.get("content_filter_results") or inner.get("content_filter_result") or {}
+    if not isinstance(results, dict):
+        return []
+    return sorted(name for name, verdict in results.items() if isinstance(verdict, dict) and verdict.get("filtered"))

@@ -1,0 +1,152 @@
+"""A fake of an Azure OpenAI resource serving image deployments (providers.md section 3).
+
+Answers ``POST /openai/deployments/{deployment}/images/generations?api-version=...`` and
+``POST /openai/v1/images/generations`` (deployment in the body's ``model``), authenticated by the
+``api-key`` header (the v1 API also takes the key as a Bearer token, as the plain OpenAI SDK sends
+it). Success bodies are the OpenAI Images shape with base64 images drawn by Pillow (or URLs it
+serves itself, as Azure's DALL-E deployments answered); headers carry Azure's ``apim-request-id``,
+``x-request-id``, ``x-ms-region``, ``x-ms-deployment-name`` and rate-limit counters. Errors use
+Azure's bodies: ``{"error": {"code": "401", ...}}``, ``DeploymentNotFound``, the gpt-image
+``moderation_blocked`` refusal, the content-filter ``inner_error``, the 403 resource block, and
+429 whose message says how long to wait.
+"""
+
+import base64
+import json
+import threading
+import time
+import uuid
+
+import httpx
+
+from providers.base import parse_size
+from tests.fakes.openai import OUTPUT_TOKENS, draw
+
+RATE_LIMIT_MESSAGE = ("Requests to the ImageGenerations_Create Operation under Azure OpenAI API version "
+                      "2025-04-01-preview have exceeded call rate limit of your current OpenAI S0 pricing tier. "
+                      "Please retry after 6 seconds. Please go here: https://aka.ms/oai/quotaincrease if you "
+                      "would like to further increase the default rate limit.")
+
+ERRORS = {
+    "auth": (401, {"code": "401", "message": "Access denied due to invalid subscription key or wrong API endpoint. "
+                   "Make sure to provide a valid key for an active subscription and use a correct regional API "
+                   "endpoint for your resource."}),
+    "invalid": (400, {"message": "Invalid value: '1000x1000'. Supported values are: multiples of 16.",
+                      "type": "invalid_request_error", "param": "size", "code": "invalid_value"}),
+    "policy": (400, {"message": "Your request was rejected by the safety system. If you believe this is an error, "
+                     "open an Azure support ticket. safety_violations=[violence].",
+                     "type": "image_generation_user_error", "param": None, "code": "moderation_blocked"}),
+    "content_filter": (400, {"code": "content_policy_violation", "message": "Your request was rejected as a result "
+                             "of our safety system. Your prompt may contain text that is not allowed by our safety system.",
+                             "inner_error": {"code": "ResponsibleAIPolicyViolation", "content_filter_results": {
+                                 "hate": {"filtered": False, "severity": "safe"},
+                                 "sexual": {"filtered": False, "severity": "safe"},
+                                 "violence": {"filtered": True, "severity": "medium"},
+                                 "self_harm": {"filtered": False, "severity": "safe"}}}}),
+    "resource_blocked": (403, {"code": "Forbidden", "message": "Your resource has been temporarily blocked because we "
+                               "detected behavior that may violate our content policy. For more details on Azure "
+                               "OpenAI service content policy, please visit https://aka.ms/aoaicodeofconduct"}),
+    "rate_limit": (429, {"code": "429", "message": RATE_LIMIT_MESSAGE}),
+    "rate_limit_ms": (429, {"code": "429", "message": RATE_LIMIT_MESSAGE}),
+    "rate_limit_unsaid": (429, {"code": "429", "message": RATE_LIMIT_MESSAGE}),
+    "server": (500, {"code": "InternalServerError", "message": "The service is temporarily unable to process your "
+                     "request. Please try again later."}),
+}
+NOT_FOUND = {"code": "404", "message": "Resource not found"}
+NO_DEPLOYMENT = {"code": "DeploymentNotFound", "message": "The API deployment for this resource does not exist. If you "
+                 "created the deployment within the last 5 minutes, please wait a moment and try again."}
+
+
+class FakeAzureOpenAI:
+    def __init__(self, api_key="azure-test-key", deployments=("gpt-image-2",), delay=0.0, scenario=None,
+                 image_mode="b64_json", request_id_header=True, region="Sweden Central"):
+        self.api_key = api_key
+        self.deployments = tuple(deployments)
+        self.delay = delay  # seconds, or a function of the request body
+        self.scenario = scenario
+        self.image_mode = image_mode  # "b64_json" (gpt-image) or "url" (as Azure's DALL-E answered)
+        self.request_id_header = request_id_header  # False: only apim-request-id, as some gateways answer
+        self.region = region
+        self.calls = []
+        self.files = {}
+        self.lock = threading.Lock()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        arrived = time.time()
+        path = request.url.path
+        if request.method == "GET" and path.startswith("/files/"):
+            data = self.files.get(path)
+            return httpx.Response(200, content=data, headers={"content-type": "image/png"}) if data else httpx.Response(404)
+        body = json.loads(request.content) if request.content else {}
+        with self.lock:
+            self.calls.append({"arrived": arrived, "method": request.method, "path": path,
+                               "params": dict(request.url.params), "json": body, "headers": dict(request.headers)})
+        delay = self.delay(body) if callable(self.delay) else self.delay
+        if delay:
+            time.sleep(delay)
+        if self.scenario == "timeout":
+            raise httpx.ReadTimeout("the fake never answers", request=request)
+        deployment = self.route(request, body)
+        if deployment is None:
+            return self.answer(404, NOT_FOUND)
+        if not self.authorised(request, v1=path.startswith("/openai/v1/")):
+            return self.error("auth")
+        if deployment not in self.deployments:
+            return self.answer(404, NO_DEPLOYMENT)
+        if self.scenario in ERRORS:
+            return self.error(self.scenario)
+        return self.generations(request, body, deployment)
+
+    def route(self, request, body):
+        """The deployment a request addresses, or None when the path or api-version is unknown."""
+        if request.method != "POST":
+            return None
+        parts = request.url.path.strip("/").split("/")
+        if parts[:2] == ["openai", "deployments"] and parts[3:] == ["images", "generations"] and len(parts) == 5:
+            return parts[2] if request.url.params.get("api-version") else None
+        if parts == ["openai", "v1", "images", "generations"]:
+            return str(body.get("model") or "")
+        return None
+
+    def authorised(self, request, *, v1):
+        if request.headers.get("api-key") == self.api_key:
+            return True
+        return v1 and request.headers.get("authorization") == f"Bearer {self.api_key}"
+
+    def answer(self, status, error, headers=None):
+        return httpx.Response(status, json={"error": error}, headers={"apim-request-id": str(uuid.uuid4()), **(headers or {})})
+
+    def error(self, name):
+        status, error = ERRORS[name]
+        headers = {"retry-after": "7", "x-ratelimit-remaining-requests": "0"} if name == "rate_limit" else {}
+        if name == "rate_limit_ms":
+            headers = {"retry-after-ms": "1500", "retry-after": "2"}
+        return self.answer(status, error, headers)
+
+    def generations(self, request, body, deployment):
+        if not body.get("prompt"):
+            return self.answer(400, {"message": "Missing required parameter: 'prompt'.", "type": "invalid_request_error",
+                                     "param": "prompt", "code": "missing_required_parameter"})
+        width, height = parse_size(body.get("size", "1024x1024"))
+        fmt = body.get("output_format", "png")
+        quality = body.get("quality", "auto")
+        data = []
+        for _ in range(int(body.get("n", 1))):
+            image = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, body["prompt"])
+            if self.image_mode == "url":
+                name = f"/files/{uuid.uuid4().hex}.{fmt}"
+                self.files[name] = image
+                data.append({"url": f"{request.url.scheme}://{request.url.netloc.decode()}{name}"})
+            else:
+                data.append({"b64_json": base64.b64encode(image).decode()})
+        output_tokens = OUTPUT_TOKENS[quality] * len(data)
+        usage = {"input_tokens": 20, "input_tokens_details": {"text_tokens": 20, "image_tokens": 0},
+                 "output_tokens": output_tokens, "total_tokens": 20 + output_tokens}
+        request_id = str(uuid.uuid4())
+        headers = {"apim-request-id": request_id, "x-ms-region": self.region, "x-ms-deployment-name": deployment,
+                   "x-ratelimit-remaining-requests": "4", "x-ratelimit-remaining-tokens": "79000"}
+        if self.request_id_header:
+            headers["x-request-id"] = request_id
+        return httpx.Response(200, headers=headers, json={
+            "created": int(time.time()), "data": data, "usage": usage, "size": f"{width}x{height}",
+            "quality": "high" if quality == "auto" else quality, "output_format": fmt, "background": "opaque"})

@@ -1,0 +1,188 @@
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from providers import azure, registry, runner
+from providers.base import (
+    AuthenticationError,
+    ContentPolicyError,
+    InvalidRequestError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+from tests.fakes.azure import FakeAzureOpenAI
+from tests.fakes.server import LoopbackServer
+from tests.providers.contract import ProviderContract
+
+ENDPOINT = "https://myres.openai.azure.com"
+KEY = "azure-test-key-0123"
+
+
+class AzureCase(ProviderContract):
+    module = azure
+    route_key = "azure:gpt-image-2"
+    reports_cost = True
+    secret = KEY
+    style = "deployments"
+
+    def make_fake(self):
+        return FakeAzureOpenAI(api_key=self.secret, deployments=("gpt-image-2", "img2-eu"))
+
+    def env(self, fake):
+        return {"AZURE_OPENAI_API_KEY": self.secret, "AZURE_OPENAI_ENDPOINT": ENDPOINT,
+                "AZURE_OPENAI_DEPLOYMENTS": "gpt-image-2, img2-eu", "AZURE_OPENAI_API_STYLE": self.style}
+
+    def quality_sent(self, fake):
+        return fake.calls[-1]["json"]["quality"]
+
+    def failure(self, fake, scenario, kind):
+        fake.scenario = scenario
+        with pytest.raises(kind) as caught:
+            self.run(fake)
+        return caught.value
+
+
+class TestAzureDeployments(AzureCase):
+    def test_it_posts_the_openai_body_to_the_deployment_path_with_the_api_key_header(self, fake):
+        self.run(fake, width=1536, height=1024, quality="high", output_format="webp", n=2)
+        call = fake.calls[-1]
+        assert call["path"] == "/openai/deployments/gpt-image-2/images/generations"
+        assert call["params"] == {"api-version": "2025-04-01-preview"}
+        assert call["headers"]["api-key"] == KEY and "authorization" not in call["headers"]
+        assert call["json"] == {"model": "gpt-image-2", "prompt": "a red fox in fresh snow", "n": 2,
+                                "size": "1536x1024", "quality": "high", "output_format": "webp"}
+
+    def test_openai_api_version_overrides_the_default_api_version(self, fake):
+        env = {**self.env(fake), "OPENAI_API_VERSION": "2025-06-01-preview"}
+        route = {r.key: r for r in azure.routes(env)}["azure:img2-eu"]
+        provider = route.build(client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env)
+        result = provider.generate(self.request())
+        assert fake.calls[-1]["path"] == "/openai/deployments/img2-eu/images/generations"
+        assert fake.calls[-1]["params"] == {"api-version": "2025-06-01-preview"}
+        assert result.request_sent["url"] == (f"{ENDPOINT}/openai/deployments/img2-eu/images/generations"
+                                              "?api-version=2025-06-01-preview")
+
+    def test_an_endpoint_given_as_the_sdk_base_url_is_reduced_to_the_resource_root(self, fake):
+        for given in (f"{ENDPOINT}/", f"{ENDPOINT}/openai", f"{ENDPOINT}/openai/v1/"):
+            env = {**self.env(fake), "AZURE_OPENAI_ENDPOINT": given}
+            self.route(env).build(client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env).generate(self.request())
+            assert fake.calls[-1]["path"] == "/openai/deployments/gpt-image-2/images/generations"
+
+    def test_the_cost_is_usage_tokens_at_openais_token_rates(self, fake):
+        result = self.run(fake, quality="high")
+        # 20 text tokens at $5/M + 7034 image tokens at $30/M (the catalog's openai:gpt-image-2 rates)
+        assert result.usage.cost_usd == Decimal("0.0001") + Decimal("0.21102")
+        assert result.usage.output_tokens == 7034
+        price = registry.route_price(self.route(self.env(fake)))
+        assert price is not None and price.per_token["image_output"] == Decimal("0.00003")
+
+    def test_it_keeps_azures_request_id_region_and_deployment_but_never_the_key(self, fake):
+        result = self.run(fake)
+        headers = result.response_headers
+        assert result.request_id == headers["apim-request-id"] == headers["x-request-id"]
+        assert headers["x-ms-region"] == "Sweden Central" and headers["x-ms-deployment-name"] == "gpt-image-2"
+        assert KEY not in repr(result.request_sent) and "api-key" not in repr(result.request_sent)
+
+    def test_without_x_request_id_the_apim_request_id_is_the_request_id(self, fake):
+        fake.request_id_header = False
+        result = self.run(fake)
+        assert result.request_id and result.request_id == result.response_headers["apim-request-id"]
+
+    def test_auto_quality_notes_what_azure_chose(self, fake):
+        assert "quality auto: the provider chose high" in self.run(fake, quality="auto").notes
+
+    def test_url_images_as_azures_dalle_deployments_answered_are_downloaded(self, fake):
+        fake.image_mode = "url"
+        result = self.run(fake, n=2)
+        assert len(result.images) == 2 and result.timings.download_ms is not None
+
+    def test_a_gpt_image_refusal_is_a_content_policy_error(self, fake):
+        error = self.failure(fake, "policy", ContentPolicyError)
+        assert "Azure support ticket" in error.message and error.status == 400
+
+    def test_an_azure_content_filter_refusal_names_the_filtered_categories(self, fake):
+        error = self.failure(fake, "content_filter", ContentPolicyError)
+        assert "rejected as a result of our safety system" in error.message
+        assert error.message.endswith("(filtered: violence)")
+
+    def test_a_blocked_resource_is_not_blamed_on_the_prompt(self, fake):
+        error = self.failure(fake, "resource_blocked", AuthenticationError)
+        assert not isinstance(error, ContentPolicyError) and not error.retryable
+        assert "temporarily blocked" in error.message and error.status == 403
+
+    def test_a_bad_key_is_azures_access_denied(self, fake):
+        env = {**self.env(fake), "AZURE_OPENAI_API_KEY": "wrong-key-9999"}
+        provider = self.route(env).build(client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env)
+        with pytest.raises(AuthenticationError, match="Access denied due to invalid subscription key"):
+            provider.generate(self.request())
+
+    def test_an_unknown_deployment_is_an_invalid_request_in_azures_words(self, fake):
+        fake.deployments = ("something-else",)
+        error = self.failure(fake, None, InvalidRequestError)
+        assert "API deployment for this resource does not exist" in error.message and error.status == 404
+
+    @pytest.mark.parametrize("scenario,wait", [("rate_limit", 7.0), ("rate_limit_ms", 1.5), ("rate_limit_unsaid", 6.0)])
+    def test_a_rate_limit_carries_the_wait_from_headers_or_from_azures_message(self, fake, scenario, wait):
+        error = self.failure(fake, scenario, RateLimitError)
+        assert error.retry_after == wait and error.retryable and "exceeded call rate limit" in error.message
+
+    def test_a_server_error_is_retryable_in_azures_words(self, fake):
+        error = self.failure(fake, "server", ProviderUnavailableError)
+        assert error.retryable and "temporarily unable to process" in error.message
+
+
+class TestAzureV1(AzureCase):
+    style = "v1"
+
+    def test_it_posts_to_the_v1_path_with_the_deployment_as_model_and_no_api_version(self, fake):
+        env = {**self.env(fake), "OPENAI_API_VERSION": "2025-04-01-preview"}  # a dated version is for the classic URLs
+        route = {r.key: r for r in azure.routes(env)}["azure:img2-eu"]
+        result = route.build(client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env).generate(
+            self.request(quality="medium"))
+        call = fake.calls[-1]
+        assert call["path"] == "/openai/v1/images/generations" and call["params"] == {}
+        assert call["headers"]["api-key"] == KEY
+        assert call["json"]["model"] == "img2-eu" and call["json"]["quality"] == "medium"
+        assert result.request_sent["url"] == f"{ENDPOINT}/openai/v1/images/generations"
+        assert result.response_headers["x-ms-deployment-name"] == "img2-eu"
+
+    def test_the_preview_channel_is_passed_as_api_version(self, fake):
+        env = {**self.env(fake), "OPENAI_API_VERSION": "preview"}
+        self.route(env).build(client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env).generate(self.request())
+        assert fake.calls[-1]["params"] == {"api-version": "preview"}
+
+    def test_it_works_over_real_http_on_loopback(self, fake):
+        with LoopbackServer(fake) as server, httpx.Client(timeout=10) as client:
+            env = {**self.env(fake), "AZURE_OPENAI_ENDPOINT": server.url}
+            provider = self.route(env).build(client=client, env=env)
+            result = runner.execute(provider, self.request(n=2), allow_private_urls=True)
+        assert len(result.images) == 2 and result.images[0].data.startswith(b"\x89PNG")
+
+
+class TestAzureRoutes:
+    def test_there_is_one_route_per_listed_deployment(self):
+        found = azure.routes({"AZURE_OPENAI_DEPLOYMENTS": " gpt-image-2 ,img2-eu,,gpt-image-2"})
+        assert [r.key for r in found] == ["azure:gpt-image-2", "azure:img2-eu"]
+        assert [r.label for r in found] == ["Azure OpenAI gpt-image-2", "Azure OpenAI img2-eu"]
+        assert found[1].model == "img2-eu" and found[1].capabilities.max_n == 10
+        assert found[0].options["price_key"] == "openai:gpt-image-2"
+
+    def test_a_single_deployment_variable_is_enough(self):
+        assert [r.key for r in azure.routes({"AZURE_OPENAI_DEPLOYMENT": "prod-image"})] == ["azure:prod-image"]
+
+    def test_without_deployments_there_is_no_route(self):
+        assert azure.routes({"AZURE_OPENAI_API_KEY": "k", "AZURE_OPENAI_ENDPOINT": ENDPOINT}) == []
+
+    def test_a_route_needs_both_the_key_and_the_endpoint(self):
+        route = azure.routes({"AZURE_OPENAI_DEPLOYMENT": "d"})[0]
+        assert route.missing_credentials({"AZURE_OPENAI_API_KEY": "k"}) == ["AZURE_OPENAI_ENDPOINT"]
+        assert route.missing_credentials({}) == ["AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"]
+
+    def test_sizes_follow_gpt_image_2s_rule(self):
+        capabilities = azure.routes({"AZURE_OPENAI_DEPLOYMENT": "d"})[0].capabilities
+        assert capabilities.custom_size.max_pixels == 8_294_400 and capabilities.custom_size.multiple == 16
+
+    def test_an_unknown_api_style_is_refused_with_the_variable_name(self):
+        with pytest.raises(ValueError, match="AZURE_OPENAI_API_STYLE"):
+            azure.routes({"AZURE_OPENAI_DEPLOYMENT": "d", "AZURE_OPENAI_API_STYLE": "v2"})
