@@ -1,0 +1,231 @@
+"""fal.ai queue protocol for ``openai/gpt-image-2`` (providers.md section 4).
+
+Submit ``POST {FAL_QUEUE_BASE_URL}/openai/gpt-image-2`` with ``Authorization: Key <FAL_KEY>``;
+the answer names ``status_url``, ``response_url`` and ``cancel_url``. Poll the status until
+``COMPLETED`` (a failed request also ends ``COMPLETED``, with ``error``/``error_type`` set), then
+GET the result ``{"images": [{url, content_type, width, height, ...}]}``; at our deadline PUT the
+cancel URL. fal reports no cost: the price comes from the catalog; ``metrics.inference_time``
+(seconds, only on ``COMPLETED``) is the provider's own generation time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import httpx
+
+from . import http
+from .base import (
+    GPT_IMAGE_2_SIZES,
+    MIME_TYPES,
+    AuthenticationError,
+    BadResponseError,
+    Capabilities,
+    ContentPolicyError,
+    GeneratedImage,
+    ImageRequest,
+    ImageResult,
+    InsufficientCreditError,
+    InvalidRequestError,
+    Provider,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+    Route,
+    Timings,
+)
+
+ENDPOINT = "openai/gpt-image-2"
+# Any size the GPT Image 2 rule allows goes as {"width", "height"} (providers.md 4.4).
+CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=4, prompt_limit=32_000)
+KEPT_HEADERS = ("x-fal-request-id", "x-fal-billable-units", "x-fal-error-type", "x-fal-retryable")
+DONE = "COMPLETED"
+FAILED = ("FAILED", "CANCELED", "CANCELLED", "ERROR")  # not in fal's SDK; tolerated [I]
+# error_type values of fal's request errors (fal docs "Request Error Types").
+TIMEOUT_TYPES = ("request_timeout", "startup_timeout", "runner_connection_timeout")
+INVALID_TYPES = ("bad_request",)
+# 403 bodies that mean "no credit", not "bad key": "User is locked. Reason: Exhausted balance..."
+CREDIT_WORDS = ("exhausted balance", "reason: top_up", "top up your balance")
+
+
+def routes(env: Mapping[str, str]) -> list[Route]:
+    return [Route(f"fal:{ENDPOINT}", FalProvider, ENDPOINT, "fal.ai GPT Image 2 (queue)", CAPABILITIES)]
+
+
+class FalProvider(Provider):
+    slug = "fal"
+    name = "fal.ai"
+    credential_names = ("FAL_KEY",)
+    base_url_name = "FAL_QUEUE_BASE_URL"
+    default_base_url = "https://queue.fal.run"
+    poll_interval = 0.5  # fal's own client polls every 0.1 s; half a second is gentler [I]
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Key {self.credentials['FAL_KEY']}"}
+
+    def generate(self, request: ImageRequest) -> ImageResult:
+        body = input_body(request)
+        submit_url = f"{self.base_url}/{self.route.model}"
+        submitted = http.send(self.client, "POST", submit_url, json=body, headers=self.headers(),
+                              raise_for=raise_for_fal_error)
+        job = http.json_body(submitted)
+        if not isinstance(job, dict) or not job.get("request_id"):
+            raise BadResponseError("fal accepted the request but named no request_id.")
+        urls = job_urls(self.base_url, self.route.model, job)
+
+        def check() -> dict | None:
+            response = http.send(self.client, "GET", urls["status_url"], headers=self.headers(),
+                                 raise_for=raise_for_fal_error)
+            status = http.json_body(response)
+            if not isinstance(status, dict):
+                raise BadResponseError("fal's status answer is not a JSON object.")
+            state = str(status.get("status") or "").upper()
+            if state == DONE or state in FAILED:
+                return status
+            return None  # IN_QUEUE (queue_position) or IN_PROGRESS: keep polling
+
+        def cancel() -> None:
+            http.send(self.client, "PUT", urls["cancel_url"], headers=self.headers(), raise_for=raise_for_fal_error)
+
+        status = http.poll(check, interval=self.poll_interval, deadline_at=self.clock() + self.deadline,
+                           clock=self.clock, sleep=self.sleep, on_give_up=cancel)
+        raise_for_failed_status(status)
+        result = http.send(self.client, "GET", urls["response_url"], headers=self.headers(),
+                           raise_for=raise_for_fal_error)
+        output = http.json_body(result)
+        return ImageResult(
+            images=tuple(images_from(output, request)),
+            timings=Timings(provider_generation_ms=inference_ms(status)),
+            request_id=str(job["request_id"]),
+            request_sent={"method": "POST", "url": submit_url, "json": body},
+            response_headers=kept_headers(submitted, result),
+            notes=tuple(notes_for(request, output)),
+        )
+
+
+def input_body(request: ImageRequest) -> dict[str, Any]:
+    """fal's ``GptImage2Input``. Quality always explicit: fal's own default is ``high``."""
+    return {
+        "prompt": request.prompt,
+        "image_size": {"width": request.width, "height": request.height},
+        "quality": request.quality,  # low | medium | high | auto (fal-js GptImage2Input, Aug 2026)
+        "num_images": request.n,
+        "output_format": request.output_format,
+    }
+
+
+def job_urls(base_url: str, endpoint: str, job: Mapping[str, Any]) -> dict[str, str]:
+    """The URLs fal returned; rebuilt from the request id only where missing. The rebuilt form
+    is ``{base}/{owner}/{alias}/requests/{id}``: a sub-path such as ``/edit`` is dropped."""
+    owner_alias = "/".join(endpoint.split("/")[:2])
+    root = f"{base_url}/{owner_alias}/requests/{job['request_id']}"
+    rebuilt = {"response_url": root, "status_url": f"{root}/status", "cancel_url": f"{root}/cancel"}
+    return {name: str(job.get(name) or url) for name, url in rebuilt.items()}
+
+
+def raise_for_failed_status(status: Mapping[str, Any]) -> None:
+    """``COMPLETED`` with ``error`` set (or a FAILED/CANCELED status) is a failed request."""
+    state = str(status.get("status") or "").upper()
+    error, error_type = status.get("error"), str(status.get("error_type") or "")
+    if state == DONE and not error:
+        return
+    message = str(error or f"fal reports the request {state}.")[: http.MAX_MESSAGE]
+    text = f"fal request failed ({error_type or state}): {message}"
+    raise error_for_type(error_type, text) or ProviderUnavailableError(text)
+
+
+def error_for_type(error_type: str, text: str, status: int | None = None) -> ProviderError | None:
+    if "content_policy" in error_type:
+        return ContentPolicyError(text, status=status)
+    if error_type in TIMEOUT_TYPES:
+        return ProviderTimeoutError(text, status=status)
+    if error_type in INVALID_TYPES:
+        return InvalidRequestError(text, status=status)
+    if error_type.startswith("runner_") or error_type == "internal_error":
+        return ProviderUnavailableError(text, status=status)
+    return None
+
+
+def raise_for_fal_error(response: httpx.Response) -> None:
+    """Map fal's error bodies: ``{"detail": [{loc, msg, type, ...}]}`` (model errors, 422) or
+    ``{"detail": str, "error_type": str}`` (request errors; also in ``X-Fal-Error-Type``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    types = []
+    if isinstance(detail, list):
+        types = [str(item.get("type") or "") for item in detail if isinstance(item, dict)]
+    if isinstance(body, dict) and body.get("error_type"):
+        types.append(str(body["error_type"]))
+    if response.headers.get("x-fal-error-type"):
+        types.append(response.headers["x-fal-error-type"])
+    status = response.status_code
+    text = f"HTTP {status}: {detail_message(detail) or http.error_message(response)}"
+    for error_type in types:
+        error = error_for_type(error_type, text, status)
+        if error is not None:
+            raise error
+    if status in (402, 403) and any(word in text.lower() for word in CREDIT_WORDS):
+        raise InsufficientCreditError(text, status=status)
+    if status in (401, 403):
+        raise AuthenticationError(text, status=status)
+    if status == 429:
+        raise RateLimitError(text, status=status, retry_after=http.retry_after(response.headers))
+    if status in (400, 404, 409, 422):
+        raise InvalidRequestError(text, status=status)
+
+
+def detail_message(detail: Any) -> str:
+    """fal's ``msg`` texts (never ``input``, which echoes the whole prompt back)."""
+    if isinstance(detail, str):
+        return detail[: http.MAX_MESSAGE]
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict) and item.get("msg"):
+                where = ".".join(str(part) for part in item.get("loc") or [] if part != "body")
+                parts.append(f"{where}: {item['msg']}" if where else str(item["msg"]))
+        return "; ".join(parts)[: http.MAX_MESSAGE]
+    return ""
+
+
+def images_from(output: Any, request: ImageRequest) -> list[GeneratedImage]:
+    if not isinstance(output, dict):
+        raise BadResponseError("fal's result is not a JSON object.")
+    images = []
+    for item in output.get("images") or []:
+        if isinstance(item, dict) and item.get("url"):  # a CDN URL, or a data: URI with sync_mode
+            mime = item.get("content_type") or MIME_TYPES.get(request.output_format)
+            images.append(GeneratedImage(url=str(item["url"]), mime=mime))
+    if not images:
+        raise BadResponseError("fal's result has no image in images[].")
+    return images
+
+
+def inference_ms(status: Mapping[str, Any]) -> float | None:
+    metrics = status.get("metrics")
+    value = metrics.get("inference_time") if isinstance(metrics, dict) else None
+    try:
+        return float(value) * 1000 if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def kept_headers(*responses: httpx.Response) -> dict[str, str]:
+    kept = {}
+    for response in responses:
+        kept.update({k.lower(): v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS})
+    return kept
+
+
+def notes_for(request: ImageRequest, output: Mapping[str, Any]) -> list[str]:
+    notes = []
+    if request.quality == "auto":
+        notes.append("quality auto sent as auto: fal lets the model choose and does not report which quality it used")
+    got = len(output.get("images") or [])
+    if got != request.n:
+        notes.append(f"asked for {request.n} image(s), fal returned {got}")
+    return notes

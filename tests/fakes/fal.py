@@ -1,0 +1,234 @@
+"""A fake of fal.ai's queue protocol for ``openai/gpt-image-2`` (providers.md section 4).
+
+Paths, relative to the queue root (``FAL_QUEUE_BASE_URL``):
+``POST /openai/gpt-image-2`` (submit), ``GET /openai/gpt-image-2/requests/{id}/status``,
+``GET /openai/gpt-image-2/requests/{id}`` (result), ``PUT .../requests/{id}/cancel``, and
+``GET /files/...`` for the images it drew (its own "CDN"). Auth is ``Authorization: Key <key>``.
+
+A job is ``IN_QUEUE`` for ``queue_polls`` status polls, ``IN_PROGRESS`` for ``progress_polls``
+more (and until ``delay`` seconds have passed since submit), then ``COMPLETED`` with
+``metrics.inference_time``. Error answers use fal's two documented envelopes: model errors
+``{"detail": [{loc, msg, type, url}]}`` and request errors ``{"detail": str, "error_type": str}``
+with ``X-Fal-Error-Type``. Where fal's wire is inferred it says so [I].
+"""
+
+import io
+import json
+import threading
+import time
+import uuid
+
+import httpx
+from PIL import Image, ImageDraw
+
+ENDPOINT = "/openai/gpt-image-2"
+PRESETS = {"square_hd": (1024, 1024), "square": (512, 512), "landscape_4_3": (1024, 768),
+           "landscape_16_9": (1024, 576), "portrait_4_3": (768, 1024), "portrait_16_9": (576, 1024),
+           "auto": (1024, 1024)}
+POLICY_DETAIL = [{"loc": ["body", "prompt"], "type": "content_policy_violation",
+                  "msg": "The content could not be processed because it contained material flagged by a content checker.",
+                  "url": "https://docs.fal.ai/errors#content_policy_violation"}]
+# Submit-time answers per scenario: (status, body, headers).
+SUBMIT_ERRORS = {
+    "auth": (401, {"detail": "No user found for Key ID and Secret"}, {}),
+    "insufficient_credit": (403, {"detail": "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai/dashboard/billing."}, {}),
+    "invalid": (422, {"detail": [{"loc": ["body", "num_images"], "msg": "Input should be less than or equal to 4",
+                                  "type": "less_than_equal", "ctx": {"le": 4}}]}, {}),
+    "rate_limit": (429, {"detail": "Too many concurrent requests; please slow down."}, {}),  # body text [I]
+    "server": (503, {"detail": "No runner could be allocated to handle the request.",
+                     "error_type": "runner_scheduling_failure"}, {"x-fal-error-type": "runner_scheduling_failure"}),
+}
+# Scenarios where the job is accepted and fails later: (error, error_type) on the COMPLETED
+# status, and the (status, body) the result GET then answers.
+JOB_FAILURES = {
+    # Observed on fal (third-party record): COMPLETED with no error, the result GET answers 422.
+    "policy": (None, None, 422, {"detail": POLICY_DETAIL}),
+    "policy_in_status": ("The content could not be processed because it contained material flagged by a content checker.",
+                         "content_policy_violation", 422, {"detail": POLICY_DETAIL}),  # [I]
+    "failed_job": ("The runner disconnected unexpectedly during processing.", "runner_disconnected",
+                   503, {"detail": "The runner disconnected unexpectedly during processing.", "error_type": "runner_disconnected"}),
+    "job_timeout": ("Request timed out", "request_timeout", 504, {"detail": "Request timed out", "error_type": "request_timeout"}),
+}
+
+
+def draw(width, height, fmt, text=""):
+    image = Image.new("RGB", (width, height), (30, 120, 90))
+    ImageDraw.Draw(image).text((10, 10), text[:60], fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, {"jpeg": "JPEG", "webp": "WEBP"}.get(fmt, "PNG"))
+    return out.getvalue()
+
+
+def size_of(image_size):
+    if isinstance(image_size, dict):
+        return int(image_size["width"]), int(image_size["height"])
+    return PRESETS[image_size or "landscape_4_3"]
+
+
+def size_problem(width, height):
+    if width % 16 or height % 16:
+        return "Both dimensions must be multiples of 16"
+    if max(width, height) > 3840 or max(width, height) / min(width, height) > 3:
+        return "Max edge is 3840px and the aspect ratio must be at most 3:1"
+    if not 655_360 <= width * height <= 8_294_400:
+        return "Total pixels must be between 655,360 and 8,294,400"
+    return None
+
+
+class FakeFal:
+    def __init__(self, api_key="fal-test-key", delay=0.0, scenario=None, queue_polls=1, progress_polls=1,
+                 inference_time=3.25, with_urls=True, metrics=True):
+        self.api_key = api_key
+        self.delay = delay  # seconds a job takes, or a function of the input body
+        self.scenario = scenario
+        self.queue_polls = queue_polls
+        self.progress_polls = progress_polls
+        self.inference_time = inference_time
+        self.with_urls = with_urls  # False: submit answers with the request_id only
+        self.metrics = metrics  # False: a legacy app's COMPLETED status without metrics
+        self.calls = []
+        self.jobs = {}
+        self.files = {}
+        self.lock = threading.Lock()
+
+    # --- dispatch ---------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.startswith("/files/"):
+            data = self.files.get(path)
+            if data is None:
+                return httpx.Response(404)
+            return httpx.Response(200, content=data, headers={"content-type": self.mime_of(path)})
+        body = json.loads(request.content) if request.content else {}
+        with self.lock:
+            self.calls.append({"arrived": time.time(), "method": request.method, "path": path, "json": body,
+                               "headers": dict(request.headers)})
+        if self.scenario == "timeout":
+            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if request.headers.get("authorization") != f"Key {self.api_key}":
+            return self.respond(*SUBMIT_ERRORS["auth"])
+        if (request.method, path) == ("POST", ENDPOINT):
+            return self.submit(request, body)
+        prefix = f"{ENDPOINT}/requests/"
+        if path.startswith(prefix):
+            request_id, _, action = path[len(prefix):].partition("/")
+            job = self.jobs.get(request_id)
+            if job is None:
+                return httpx.Response(404, json={"detail": f"Request {request_id} not found"})
+            if (request.method, action) == ("GET", "status"):
+                return self.status(job)
+            if (request.method, action) == ("GET", ""):
+                return self.result(job)
+            if (request.method, action) == ("PUT", "cancel"):
+                return self.cancel(job)
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    def respond(self, status, body, headers):
+        return httpx.Response(status, json=body, headers={"x-fal-request-id": str(uuid.uuid4()), **headers})
+
+    # --- the queue --------------------------------------------------------------------------
+
+    def submit(self, request, body):
+        if self.scenario in SUBMIT_ERRORS:
+            return self.respond(*SUBMIT_ERRORS[self.scenario])
+        problem = self.validate(body)
+        if problem:
+            return self.respond(422, {"detail": [problem]}, {})
+        request_id = str(uuid.uuid4())
+        delay = self.delay(body) if callable(self.delay) else self.delay
+        with self.lock:
+            self.jobs[request_id] = {"id": request_id, "body": body, "polls": 0, "ready_at": time.time() + delay,
+                                     "state": "IN_QUEUE", "host": f"{request.url.scheme}://{request.url.netloc.decode()}",
+                                     "images": None}
+        root = f"{self.jobs[request_id]['host']}{ENDPOINT}/requests/{request_id}"
+        answer = {"request_id": request_id, "gateway_request_id": request_id, "queue_position": self.queue_polls}
+        if self.with_urls:
+            answer.update(response_url=root, status_url=f"{root}/status", cancel_url=f"{root}/cancel")
+        return httpx.Response(200, json=answer, headers={"x-fal-request-id": request_id})
+
+    def validate(self, body):
+        if not isinstance(body.get("prompt"), str) or not body["prompt"]:
+            return {"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"}
+        if body.get("quality", "high") not in ("auto", "low", "medium", "high"):
+            return {"loc": ["body", "quality"], "msg": "Input should be 'auto', 'low', 'medium' or 'high'", "type": "enum"}
+        if body.get("output_format", "png") not in ("jpeg", "png", "webp"):
+            return {"loc": ["body", "output_format"], "msg": "Input should be 'jpeg', 'png' or 'webp'", "type": "enum"}
+        if not 1 <= int(body.get("num_images", 1)) <= 4:
+            return {"loc": ["body", "num_images"], "msg": "Input should be less than or equal to 4", "type": "less_than_equal"}
+        image_size = body.get("image_size", "landscape_4_3")
+        if isinstance(image_size, dict):
+            problem = size_problem(*size_of(image_size))
+            if problem:
+                return {"loc": ["body", "image_size"], "msg": problem, "type": "value_error"}
+        elif image_size not in PRESETS:
+            return {"loc": ["body", "image_size"], "msg": "Unknown image size preset", "type": "enum"}
+        return None
+
+    def advance(self, job):
+        with self.lock:
+            if job["state"] in ("COMPLETED", "CANCELED"):
+                return
+            job["polls"] += 1
+            if job["polls"] <= self.queue_polls:
+                job["state"] = "IN_QUEUE"
+            elif job["polls"] <= self.queue_polls + self.progress_polls or time.time() < job["ready_at"]:
+                job["state"] = "IN_PROGRESS"
+            else:
+                job["state"] = "COMPLETED"
+
+    def status(self, job):
+        self.advance(job)
+        state = job["state"]
+        if state == "IN_QUEUE":
+            return httpx.Response(202, json={"status": state, "queue_position": self.queue_polls - job["polls"],
+                                             "response_url": self.root(job)})  # 202 while pending [I]
+        if state == "IN_PROGRESS":
+            return httpx.Response(202, json={"status": state, "logs": None, "response_url": self.root(job)})
+        failure = JOB_FAILURES.get(self.scenario)
+        answer = {"status": "COMPLETED", "logs": None, "response_url": self.root(job),
+                  "error": failure[0] if failure else None, "error_type": failure[1] if failure else None}
+        if self.metrics:
+            answer["metrics"] = {"inference_time": self.inference_time}
+        return httpx.Response(200, json=answer)
+
+    def result(self, job):
+        if job["state"] != "COMPLETED":
+            return httpx.Response(400, json={"detail": "Request is still in progress"})
+        failure = JOB_FAILURES.get(self.scenario)
+        if failure:
+            status, body = failure[2], failure[3]
+            headers = {"x-fal-error-type": body["error_type"]} if isinstance(body.get("detail"), str) else {}
+            return self.respond(status, body, headers)
+        if job["images"] is None:
+            job["images"] = self.render(job)
+        return httpx.Response(200, json={"images": job["images"]}, headers={"x-fal-request-id": job["id"]})
+
+    def cancel(self, job):
+        with self.lock:
+            if job["state"] == "COMPLETED":
+                return httpx.Response(400, json={"status": "ALREADY_COMPLETED"})
+            job["state"] = "CANCELED"
+        return httpx.Response(202, json={"status": "CANCELLATION_REQUESTED"})
+
+    # --- images -----------------------------------------------------------------------------
+
+    def render(self, job):
+        body = job["body"]
+        width, height = size_of(body.get("image_size", "landscape_4_3"))
+        fmt = body.get("output_format", "png")
+        images = []
+        for _ in range(int(body.get("num_images", 1))):
+            data = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, body["prompt"])
+            name = f"/files/{uuid.uuid4().hex}.{fmt}"
+            self.files[name] = data
+            images.append({"url": f"{job['host']}{name}", "content_type": self.mime_of(name),
+                           "file_name": name.rsplit("/", 1)[1], "file_size": len(data), "width": width, "height": height})
+        return images
+
+    def root(self, job):
+        return f"{job['host']}{ENDPOINT}/requests/{job['id']}"
+
+    @staticmethod
+    def mime_of(path):
+        return {"jpeg": "image/jpeg", "webp": "image/webp"}.get(path.rsplit(".", 1)[-1], "image/png")

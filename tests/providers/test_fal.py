@@ -1,0 +1,270 @@
+import base64
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from providers import fal, runner
+from providers.base import (
+    ContentPolicyError,
+    ImageRequest,
+    InsufficientCreditError,
+    InvalidRequestError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+from tests.fakes.fal import FakeFal
+from tests.fakes.server import LoopbackServer
+from tests.providers.contract import ProviderContract
+
+BASE = "https://queue.fal.test"
+ROUTE = "fal:openai/gpt-image-2"
+
+
+def kind(method, path):
+    """Which queue operation a call to the fake was."""
+    if method == "POST":
+        return "submit"
+    if "/requests/" not in path:
+        return "other"
+    return {"status": "status", "cancel": "cancel"}.get(path.rsplit("/", 1)[-1], "result")
+
+
+def kinds(fake):
+    return [kind(call["method"], call["path"]) for call in fake.calls]
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class TestFal(ProviderContract):
+    module = fal
+    route_key = ROUTE
+    reports_cost = False
+    secret = "fal-test-key"
+
+    def make_fake(self):
+        return FakeFal(api_key=self.secret)
+
+    def env(self, fake):
+        return {"FAL_KEY": self.secret, "FAL_QUEUE_BASE_URL": BASE}
+
+    def quality_sent(self, fake):
+        return self.submits(fake)[-1]["json"]["quality"]
+
+    def submits(self, fake):
+        return [call for call in fake.calls if call["method"] == "POST"]
+
+    # --- the wire ---------------------------------------------------------------------------
+
+    def test_it_submits_fals_input_with_key_auth_and_explicit_quality(self, fake):
+        self.run(fake, width=1536, height=1024, quality="high", output_format="webp", n=2)
+        call = self.submits(fake)[0]
+        assert call["path"] == "/openai/gpt-image-2"
+        assert call["headers"]["authorization"] == "Key fal-test-key"
+        assert call["json"] == {"prompt": "a red fox in fresh snow", "image_size": {"width": 1536, "height": 1024},
+                                "quality": "high", "num_images": 2, "output_format": "webp"}
+
+    def test_a_custom_size_goes_as_width_and_height_and_comes_back_at_that_size(self, fake):
+        result = self.run(fake, width=2048, height=1152, output_format="jpeg")
+        assert self.submits(fake)[0]["json"]["image_size"] == {"width": 2048, "height": 1152}
+        image = Image.open(io.BytesIO(result.images[0].data))
+        assert image.size == (2048, 1152) and image.format == "JPEG"
+        assert result.images[0].mime == "image/jpeg"
+
+    def test_every_queue_call_carries_the_key_header(self, fake):
+        self.run(fake)
+        assert {call["headers"]["authorization"] for call in fake.calls} == {"Key fal-test-key"}
+
+    def test_it_polls_the_status_through_the_queue_then_fetches_the_result(self, fake):
+        fake.queue_polls, fake.progress_polls = 2, 3
+        provider = self.provider(fake)
+        slept = []
+        provider.sleep = slept.append
+        provider.generate(self.request())
+        assert kinds(fake) == ["submit"] + ["status"] * 6 + ["result"]
+        assert slept == [0.5] * 5  # fal's status is polled every poll_interval until COMPLETED
+
+    def test_the_providers_inference_time_is_its_generation_time_and_nothing_else(self, fake):
+        fake.inference_time = 4.2
+        result = self.run(fake)
+        assert result.timings.provider_generation_ms == pytest.approx(4200.0)
+        assert result.timings.provider_queue_ms is None  # fal does not report its queue time
+
+    def test_a_completed_status_without_metrics_leaves_the_generation_time_unknown(self, fake):
+        fake.metrics = False
+        assert self.run(fake).timings.provider_generation_ms is None
+
+    def test_it_keeps_the_request_id_the_sent_input_and_fal_headers_without_the_key(self, fake):
+        result = self.run(fake)
+        request_id = next(iter(fake.jobs))
+        assert result.request_id == request_id
+        assert result.response_headers == {"x-fal-request-id": request_id}
+        assert result.request_sent["url"] == f"{BASE}/openai/gpt-image-2"
+        assert "authorization" not in repr(result.request_sent).lower()
+
+    def test_the_urls_fal_returns_are_preferred_over_rebuilt_ones(self, fake):
+        def elsewhere(request):  # fal names its own handle URLs: follow them, wherever they point
+            if request.url.host == "queue.fal.test" and request.method == "POST":
+                response = fake.handle(request)
+                job = response.json()
+                for name in ("status_url", "response_url", "cancel_url"):
+                    job[name] = job[name].replace("queue.fal.test", "handles.fal.test")
+                return httpx.Response(200, json=job)
+            return fake.handle(request)
+
+        provider = fal.routes({})[0].build(client=httpx.Client(transport=httpx.MockTransport(elsewhere)),
+                                           env=self.env(fake))
+        provider.sleep = lambda seconds: None
+        provider.generate(self.request())
+        assert {call["headers"]["host"] for call in fake.calls[1:]} == {"handles.fal.test"}
+
+    def test_the_handle_urls_are_rebuilt_from_the_request_id_when_missing(self, fake):
+        fake.with_urls = False
+        result = self.run(fake)
+        request_id = result.request_id
+        assert {call["path"] for call in fake.calls[1:] if call["method"] == "GET"} == {
+            f"/openai/gpt-image-2/requests/{request_id}/status", f"/openai/gpt-image-2/requests/{request_id}"}
+
+    def test_at_the_deadline_it_cancels_the_job_at_fal_and_times_out(self, fake):
+        fake.queue_polls = 10**6
+        provider = self.provider(fake)
+        clock = FakeClock()
+        provider.clock, provider.sleep, provider.deadline = clock, clock.sleep, 3.0
+        with pytest.raises(ProviderTimeoutError):
+            provider.generate(self.request())
+        assert kinds(fake)[-1] == "cancel" and fake.calls[-1]["method"] == "PUT"
+        assert next(iter(fake.jobs.values()))["state"] == "CANCELED"
+        assert sum(clock.slept) == pytest.approx(3.0)
+
+    # --- parameters that are not one-to-one ------------------------------------------------
+
+    def test_auto_quality_is_sent_as_auto_with_a_note(self, fake):
+        result = self.run(fake, quality="auto")
+        assert self.quality_sent(fake) == "auto"
+        assert any("quality auto" in note for note in result.notes)
+
+    def test_exact_parameters_need_no_note(self, fake):
+        assert self.run(fake, quality="medium", n=3).notes == ()
+
+    def test_up_to_four_images_per_request(self, fake):
+        result = self.run(fake, n=4)
+        assert len(result.images) == 4 and result.timings.download_ms is not None
+        route = self.route(self.env(fake))
+        assert route.capabilities.problems(self.request(n=5)) == ["n=5: at most 4 image(s) per call"]
+
+    def test_sizes_follow_gpt_image_2s_rule(self, fake):
+        caps = self.route(self.env(fake)).capabilities
+        assert caps.problems(self.request(width=3840, height=2160)) == []
+        assert caps.problems(self.request(width=1000, height=1000))  # not multiples of 16
+        assert caps.problems(self.request(width=3840, height=1024))  # ratio above 3:1
+
+    def test_a_data_uri_image_from_sync_mode_is_accepted(self, fake):
+        def handle(request):
+            response = fake.handle(request)
+            if kind(request.method, request.url.path) == "result" and response.status_code == 200:
+                data = fake.files[response.json()["images"][0]["url"].split(BASE)[-1]]
+                uri = "data:image/png;base64," + base64.b64encode(data).decode()
+                return httpx.Response(200, json={"images": [{"url": uri, "content_type": "image/png"}]})
+            return response
+
+        provider = fal.routes({})[0].build(client=httpx.Client(transport=httpx.MockTransport(handle)), env=self.env(fake))
+        provider.sleep = lambda seconds: None
+        result = runner.execute(provider, self.request())
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+
+    # --- errors -----------------------------------------------------------------------------
+
+    def test_a_422_validation_detail_is_an_invalid_request_in_fals_words(self, fake):
+        fake.scenario = "invalid"
+        with pytest.raises(InvalidRequestError, match=r"HTTP 422: num_images: Input should be less than or equal to 4"):
+            self.run(fake)
+
+    def test_a_content_refusal_on_the_result_is_a_policy_error_without_echoing_the_prompt(self, fake):
+        fake.scenario = "policy"
+        with pytest.raises(ContentPolicyError) as caught:
+            self.run(fake, prompt="a very specific secret prompt")
+        assert "flagged by a content checker" in caught.value.message
+        assert "very specific secret prompt" not in caught.value.message
+        assert caught.value.status == 422
+
+    def test_a_content_refusal_named_in_the_status_is_a_policy_error(self, fake):
+        fake.scenario = "policy_in_status"
+        with pytest.raises(ContentPolicyError, match="content_policy_violation"):
+            self.run(fake)
+
+    def test_a_completed_status_with_a_runner_error_is_retryable_unavailability(self, fake):
+        fake.scenario = "failed_job"
+        with pytest.raises(ProviderUnavailableError, match="runner disconnected unexpectedly") as caught:
+            self.run(fake)
+        assert caught.value.retryable
+        assert "result" not in kinds(fake)  # the status already said it failed
+
+    def test_a_completed_status_with_request_timeout_is_a_provider_timeout(self, fake):
+        fake.scenario = "job_timeout"
+        with pytest.raises(ProviderTimeoutError, match="request_timeout"):
+            self.run(fake)
+
+    def test_a_failed_or_canceled_status_is_tolerated_as_a_failure(self):
+        def handle(request):
+            if request.method == "POST":
+                return httpx.Response(200, json={"request_id": "r1"})
+            return httpx.Response(200, json={"status": "FAILED", "error": "boom", "error_type": None})
+
+        provider = fal.routes({})[0].build(client=httpx.Client(transport=httpx.MockTransport(handle)), env=self.env(None))
+        with pytest.raises(ProviderUnavailableError, match="fal request failed \\(FAILED\\): boom"):
+            provider.generate(self.request())
+
+    def test_an_exhausted_balance_is_insufficient_credit_not_a_bad_key(self, fake):
+        fake.scenario = "insufficient_credit"
+        with pytest.raises(InsufficientCreditError, match="Exhausted balance") as caught:
+            self.run(fake)
+        assert not caught.value.retryable
+
+    def test_a_rate_limit_is_retryable_with_fals_message(self, fake):
+        fake.scenario = "rate_limit"
+        with pytest.raises(RateLimitError, match="Too many concurrent requests"):
+            self.run(fake)
+
+    def test_a_request_error_type_decides_over_the_status_code(self, fake):
+        fake.scenario = "server"
+        with pytest.raises(ProviderUnavailableError, match="No runner could be allocated") as caught:
+            self.run(fake)
+        assert caught.value.status == 503
+
+    def test_a_wrong_key_is_an_authentication_error(self, fake):
+        env = {"FAL_KEY": "wrong-key", "FAL_QUEUE_BASE_URL": BASE}
+        provider = fal.routes(env)[0].build(client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env)
+        with pytest.raises(Exception, match="No user found for Key ID and Secret") as caught:
+            provider.generate(self.request())
+        assert caught.value.code == "auth"
+
+    def test_the_fake_fails_closed_on_paths_fal_does_not_have(self, fake):
+        client = httpx.Client(transport=httpx.MockTransport(fake.handle))
+        headers = {"authorization": f"Key {self.secret}"}
+        assert client.post(f"{BASE}/openai/gpt-image-1", json={}, headers=headers).status_code == 404
+        assert client.get(f"{BASE}/openai/gpt-image-2/requests/nope/status", headers=headers).status_code == 404
+
+    # --- over a real socket -----------------------------------------------------------------
+
+    def test_it_runs_end_to_end_over_loopback(self):
+        fake = FakeFal(api_key=self.secret, queue_polls=0, progress_polls=0)
+        with LoopbackServer(fake) as server, httpx.Client(timeout=10) as client:
+            env = {"FAL_KEY": self.secret, "FAL_QUEUE_BASE_URL": server.url}
+            provider = fal.routes(env)[0].build(client=client, env=env, deadline=10)
+            result = runner.execute(provider, ImageRequest(prompt="a lighthouse", width=1024, height=1536),
+                                    allow_private_urls=True)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
+        assert result.timings.provider_generation_ms == pytest.approx(3250.0)
