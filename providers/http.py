@@ -125,6 +125,7 @@ def poll(check: Callable[[], Any], *, interval: float, deadline_at: float, clock
                     on_give_up()
                 except (ProviderError, httpx.HTTPError):
                     pass  # the timeout is what we report; a failed cancel changes nothing for the user
-            raise ProviderTimeoutError("The provider's job did not finish before our deadline; it was cancelled.")
+            cancelled = "; we cancelled it at the provider" if on_give_up is not None else ""
+            raise ProviderTimeoutError(f"The provider's job did not finish before our deadline{cancelled}.")
         sleep(min(wait, remaining))
         wait = min(wait * growth, max_interval or wait * growth)

@@ -5,7 +5,9 @@ import pytest
 
 from tests.conftest import skip_or_fail
 from tests.e2e.stack import Stack, reachable
+from tests.fakes.fal import FakeFal
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.replicate import FakeReplicate
 from tests.fakes.server import LoopbackServer
 
 TEN_ROUTES = "; ".join(f"r{n}=1-1" for n in range(10))
@@ -21,6 +23,24 @@ def fake_openai():
         yield fake
 
 
+@pytest.fixture(scope="session")
+def fake_fal():
+    """fal's queue protocol on loopback; jobs take two seconds (the slow route)."""
+    fake = FakeFal(api_key="fal-e2e-key", delay=2.0)
+    with LoopbackServer(fake) as server:
+        fake.url = server.url
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_replicate():
+    """Replicate's predictions protocol on loopback."""
+    fake = FakeReplicate(api_token="r8_e2e-token")
+    with LoopbackServer(fake) as server:
+        fake.url = server.url
+        yield fake
+
+
 def fake_routes(fake, count):
     """`count` OpenAI-compatible routes, all served by the loopback fake."""
     return json.dumps([{"name": f"fake{n}", "base_url": f"{fake.url}/v1", "model": "gpt-image-2",
@@ -28,12 +48,14 @@ def fake_routes(fake, count):
 
 
 @pytest.fixture(scope="session")
-def embedded_stack(tmp_path_factory, fake_openai):
+def embedded_stack(tmp_path_factory, fake_openai, fake_fal, fake_replicate):
     """`make run`'s own process: SQLite, the filesystem broker, local media, one worker."""
     stack = Stack(tmp_path_factory.mktemp("embedded"), env={
         "SANDBOX_ROUTES": "fast=0.2-0.4; steady=0.5-0.8 presets; slow=1-1.5; flaky=0.1-0.2 fail=1; " + TEN_ROUTES,
         "OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": f"{fake_openai.url}/v1",
         "COMPATIBLE_ROUTES": fake_routes(fake_openai, 10), "FAKE_OPENAI_KEY": FAKE_KEY,
+        "FAL_KEY": "fal-e2e-key", "FAL_QUEUE_BASE_URL": fake_fal.url,
+        "REPLICATE_API_TOKEN": "r8_e2e-token", "REPLICATE_BASE_URL": f"{fake_replicate.url}/v1",
         "ALLOW_PRIVATE_PROVIDER_URLS": "1",
     })
     stack.start()

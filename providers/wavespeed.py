@@ -1,0 +1,228 @@
+"""WaveSpeed AI (providers.md section 11): asynchronous predictions for ``openai/gpt-image-2``.
+
+Submit ``POST {WAVESPEED_BASE_URL}/openai/gpt-image-2/text-to-image`` with Bearer auth and
+``{prompt, aspect_ratio, resolution, quality, output_format}``; poll
+``GET {WAVESPEED_BASE_URL}/predictions/{id}/result`` every 2 s. Every answer is the envelope
+``{"code", "message", "data": {id, status: created|processing|completed|failed, outputs: [urls],
+error, timings: {inference: ms}, has_nsfw_contents}}``; a ``code`` other than 200 inside an
+HTTP 200 answer is an error too (as WaveSpeed's own clients treat it).
+
+Mapping, and where it is not exact (each noted on the result):
+
+* size -> ``aspect_ratio`` (the nearest of the ten the text-to-image page lists) and
+  ``resolution`` ``1k``/``2k``/``4k`` by the longer edge; WaveSpeed picks the pixel size.
+* quality: ``low|medium|high`` only, no ``auto``: ``auto`` is sent as ``high``, the quality
+  the price catalog assumes for auto everywhere.
+* n: one image per prediction, so n > 1 submits n predictions and polls them together.
+
+Cost: the answer carries no price, so ``cost_usd`` stays None (the catalog estimates it).
+No cancel endpoint is documented, so predictions still running at our deadline are left alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Mapping
+
+import httpx
+
+from . import http
+from .base import (
+    GPT_IMAGE_2_SIZES,
+    MIME_TYPES,
+    AuthenticationError,
+    BadResponseError,
+    Capabilities,
+    ContentPolicyError,
+    GeneratedImage,
+    ImageRequest,
+    ImageResult,
+    InsufficientCreditError,
+    InvalidRequestError,
+    Provider,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    Route,
+    Timings,
+    resolution_tier,
+    snap_aspect_ratio,
+)
+
+# The text-to-image page lists these ten; the edit page adds 1:2, 2:1, 1:3, 3:1 and 9:21.
+ASPECT_RATIOS = ("1:1", "3:2", "2:3", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, qualities=("low", "medium", "high", "auto"),
+                            formats=("png", "jpeg", "webp"), max_n=4, prompt_limit=32_000)
+KEPT_HEADERS = ("x-request-id", "x-trace-id", "retry-after", "x-ratelimit-remaining")
+POLICY_WORDS = ("nsfw", "content policy", "policy violation", "safety", "moderation", "sensitive", "flagged")
+CREDIT_WORDS = ("top up", "top-up", "topup", "insufficient", "balance", "recharge")
+
+
+def routes(env: Mapping[str, str]) -> list[Route]:
+    return [Route("wavespeed:openai/gpt-image-2", WaveSpeedProvider, "openai/gpt-image-2",
+                  "WaveSpeed AI GPT Image 2", CAPABILITIES)]
+
+
+class WaveSpeedProvider(Provider):
+    slug = "wavespeed"
+    name = "WaveSpeed AI"
+    credential_names = ("WAVESPEED_API_KEY",)
+    base_url_name = "WAVESPEED_BASE_URL"
+    default_base_url = "https://api.wavespeed.ai/api/v3"
+    poll_interval = 2.0  # WaveSpeed's clients poll /result every 1-2 s
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.credentials['WAVESPEED_API_KEY']}"}
+
+    def generate(self, request: ImageRequest) -> ImageResult:
+        body, notes = request_body(request)
+        url = f"{self.base_url}/{self.route.model}/text-to-image"
+        ids, submitted = [], None
+        for _ in range(request.n):  # one image per prediction
+            submitted = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_wavespeed_error)
+            data = envelope_data(submitted)
+            if not data.get("id"):
+                raise BadResponseError("WaveSpeed accepted the prediction without an id.")
+            ids.append(str(data["id"]))
+        done: dict[str, dict] = {}
+
+        def check():
+            for prediction_id in ids:
+                if prediction_id not in done:
+                    answer = http.send(self.client, "GET", f"{self.base_url}/predictions/{prediction_id}/result",
+                                       headers=self.headers(), raise_for=raise_for_wavespeed_error)
+                    data = envelope_data(answer)
+                    if finished(data):
+                        done[prediction_id] = data
+            return done if len(done) == len(ids) else None
+
+        deadline_at = self.clock() + self.deadline
+        try:
+            http.poll(check, interval=self.poll_interval, deadline_at=deadline_at, clock=self.clock, sleep=self.sleep)
+        except ProviderTimeoutError:
+            if self.clock() < deadline_at:
+                raise  # a timeout answered by WaveSpeed itself, not our deadline
+            raise ProviderTimeoutError(f"WaveSpeed prediction(s) {', '.join(i for i in ids if i not in done)} did not "
+                                       "finish before our deadline; WaveSpeed has no documented cancel, so they may "
+                                       "still complete (and be billed).") from None
+        results = [done[prediction_id] for prediction_id in ids]
+        images = [image for data in results for image in images_of(data, request.output_format)]
+        if not images:
+            raise BadResponseError("WaveSpeed completed the prediction without any output.")
+        flagged = sum(1 for data in results for flag in data.get("has_nsfw_contents") or [] if flag is True)
+        if flagged:
+            notes.append(f"WaveSpeed flagged {flagged} output(s) as NSFW")
+        if request.n > 1:
+            notes.append(f"asked n={request.n}: WaveSpeed makes one image per request, so {request.n} predictions were sent")
+        inference = [ms for data in results if (ms := inference_ms(data)) is not None]
+        return ImageResult(
+            images=tuple(images),
+            usage=None,  # WaveSpeed's answer carries no price or usage
+            timings=Timings(provider_generation_ms=max(inference) if inference else None),  # predictions run side by side
+            request_id=",".join(ids),
+            request_sent={"method": "POST", "url": url, "json": body, "requests": len(ids),
+                          "poll": f"GET {self.base_url}/predictions/{{id}}/result"},
+            response_headers={k: v for k, v in submitted.headers.items() if k.lower() in KEPT_HEADERS},
+            notes=tuple(notes),
+        )
+
+
+def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
+    """The prediction input and the notes on what could not be sent as asked."""
+    ratio, exact = snap_aspect_ratio(request.width, request.height, ASPECT_RATIOS)
+    resolution = resolution_tier(request.width, request.height).lower()
+    notes = []
+    if not exact:
+        notes.append(f"asked size {request.size}; WaveSpeed takes an aspect ratio and a resolution tier: "
+                     f"sent {ratio} at {resolution}, WaveSpeed chooses the pixel size")
+    quality = request.quality
+    if quality == "auto":
+        quality = "high"
+        notes.append("quality auto is not offered by WaveSpeed: sent high (the catalog prices auto as high)")
+    return {"prompt": request.prompt, "aspect_ratio": ratio, "resolution": resolution, "quality": quality,
+            "output_format": request.output_format}, notes
+
+
+def envelope_data(response: httpx.Response) -> dict[str, Any]:
+    """``data`` of a ``{code, message, data}`` answer; a code other than 200 is an error."""
+    payload = http.json_body(response)
+    if not isinstance(payload, dict):
+        raise BadResponseError("WaveSpeed's answer is not a JSON object.")
+    code = payload.get("code")
+    if isinstance(code, int) and code != 200:
+        raise error_for_code(code, str(payload.get("message") or "no message"), response.headers)
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise BadResponseError("WaveSpeed's answer has no data object.")
+    return data
+
+
+def finished(data: Mapping[str, Any]) -> bool:
+    status = str(data.get("status") or "").lower()
+    if status == "completed":
+        return True
+    if status == "failed":
+        raise failure_error(str(data.get("error") or "the prediction failed without a reason"))
+    if status in ("created", "processing", "pending", "queued", ""):
+        return False
+    raise BadResponseError(f"WaveSpeed answered an unknown prediction status {status!r}.")
+
+
+def failure_error(message: str) -> ProviderError:
+    text = f"WaveSpeed prediction failed: {message}"[: http.MAX_MESSAGE]
+    lowered = message.lower()
+    if any(word in lowered for word in POLICY_WORDS):
+        return ContentPolicyError(text)
+    if "invalid" in lowered or "must be" in lowered:
+        return InvalidRequestError(text)
+    return ProviderUnavailableError(text)  # an upstream failure: another try may succeed
+
+
+def error_for_code(code: int, message: str, headers: httpx.Headers) -> ProviderError:
+    """The shared error for a WaveSpeed code (the HTTP status, or ``code`` inside a 200)."""
+    lowered = message.lower()
+    if code in (401, 402, 403) and any(word in lowered for word in CREDIT_WORDS):
+        return InsufficientCreditError(f"HTTP {code}: {message}"[: http.MAX_MESSAGE], status=code)
+    if code == 401:  # WaveSpeed also says 401 to a key whose account was never topped up
+        return AuthenticationError(f"HTTP 401: {message} (a WaveSpeed key also gets 401 until the account "
+                                   "has been topped up)"[: http.MAX_MESSAGE], status=401)
+    if 400 <= code < 500 and code != 429 and any(word in lowered for word in POLICY_WORDS):
+        return ContentPolicyError(f"HTTP {code}: {message}"[: http.MAX_MESSAGE], status=code)
+    if code < 400:
+        return BadResponseError(f"WaveSpeed answered code {code}: {message}"[: http.MAX_MESSAGE])
+    return http.error_for(code, message[: http.MAX_MESSAGE], retry_after_s=http.retry_after(headers))
+
+
+def raise_for_wavespeed_error(response: httpx.Response) -> None:
+    try:
+        payload = response.json()
+    except ValueError:
+        return  # not WaveSpeed's envelope: the generic mapping applies
+    message = http.error_message(response) if isinstance(payload, (dict, list)) else str(payload)
+    raise error_for_code(response.status_code, message, response.headers)
+
+
+def images_of(data: Mapping[str, Any], output_format: str) -> list[GeneratedImage]:
+    """``outputs``: URLs, or base64 strings when ``enable_base64_output`` was on."""
+    mime = MIME_TYPES.get(output_format)
+    images = []
+    for output in data.get("outputs") or []:
+        if isinstance(output, dict):
+            output = output.get("url") or output.get("b64_json") or ""
+        if not isinstance(output, str) or not output:
+            continue
+        if output.startswith(("http://", "https://", "data:")):
+            images.append(GeneratedImage(url=output, mime=mime))
+        else:
+            try:
+                images.append(GeneratedImage(data=base64.b64decode(output, validate=True), mime=mime))
+            except (binascii.Error, ValueError):
+                raise BadResponseError("WaveSpeed returned an output that is neither a URL nor base64.") from None
+    return images
+
+
+def inference_ms(data: Mapping[str, Any]) -> float | None:
+    timings = data.get("timings")
+    value = timings.get("inference") if isinstance(timings, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None

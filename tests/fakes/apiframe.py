@@ -1,0 +1,159 @@
+"""A fake of Apiframe's v2 job API for ``model: "gpt-image-2"`` (providers.md section 10,
+checked against Apiframe's OpenAPI spec in apiframe-ai/apiframe-nodejs-sdk).
+
+``POST {prefix}/images/generate`` (``X-API-Key``) validates the body like Apiframe's schema and
+answers **202** ``{jobId, status: "QUEUED"}``; ``GET {prefix}/jobs/{id}`` moves the job
+QUEUED -> PROCESSING -> COMPLETED over successive polls, with ``result``, ``creditCost`` (4/9/23/23
+credits per image) and ``createdAt``/``completedAt``. Images are drawn by Pillow at the size
+the aspect ratio gives and served by the fake itself under ``/files/``. Errors use Apiframe's
+``{"error": ...}`` envelope; a content refusal is a FAILED job.
+"""
+
+import json
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+from tests.fakes.openai import draw
+
+CREDITS = {"low": 4, "medium": 9, "high": 23, "auto": 23}
+SIZES = {"1:1": (1024, 1024), "3:2": (1536, 1024), "2:3": (1024, 1536)}
+ENUMS = {"quality": ("low", "medium", "high", "auto"), "aspect_ratio": tuple(SIZES),
+         "output_format": ("png", "jpeg", "webp"), "background": ("auto", "opaque"), "moderation": ("auto", "low")}
+KNOWN_PARAMS = set(ENUMS) | {"input_images", "number_of_images"}
+FAILURES = {
+    "policy": "Provider returned an error: content policy violation",
+    "failed_job": "Provider returned an error: prediction failed unexpectedly",
+}
+HTTP_ERRORS = {
+    "auth": (401, {"error": "Invalid API key"}),
+    "invalid": (400, {"error": "Validation failed", "details": {"gptImage2Params.aspect_ratio": ["Invalid enum value. Expected '1:1' | '3:2' | '2:3', received '16:9'"]}}),
+    "insufficient_credit": (402, {"error": "Insufficient credits", "creditsRequired": 23, "creditsAvailable": 5}),
+    "rate_limit": (429, {"error": "Rate limit exceeded"}),
+    "server": (503, {"error": "Service temporarily unavailable"}),
+}
+
+
+def iso(moment):
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class FakeApiframe:
+    def __init__(self, api_key="afk_test_key", prefix="/v2", delay=0.0, scenario=None, result_shape="images",
+                 polls_to_finish=2, generation_seconds=12.5):
+        self.api_key = api_key
+        self.prefix = prefix
+        self.delay = delay  # seconds before each answer
+        self.scenario = scenario
+        self.result_shape = result_shape  # "images": {"images": [urls]}; "string": one URL string (older docs)
+        self.polls_to_finish = polls_to_finish  # polls answered QUEUED/PROCESSING before the terminal state
+        self.generation_seconds = generation_seconds  # completedAt - createdAt
+        self.calls = []
+        self.jobs = {}
+        self.files = {}
+        self.lock = threading.Lock()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.startswith("/files/"):
+            data = self.files.get(path)
+            mime = {"jpeg": "image/jpeg", "webp": "image/webp"}.get(path.rsplit(".", 1)[-1], "image/png")
+            return httpx.Response(200, content=data, headers={"content-type": mime}) if data else httpx.Response(404)
+        try:
+            body = json.loads(request.content) if request.content else {}
+        except ValueError:
+            body = None
+        with self.lock:
+            self.calls.append({"arrived": time.time(), "method": request.method, "path": path, "json": body,
+                               "headers": dict(request.headers)})
+        if self.delay:
+            time.sleep(self.delay)
+        if self.scenario == "timeout":
+            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if request.headers.get("x-api-key") != self.api_key:
+            return self.http_error("auth")
+        if (request.method, path) == ("POST", f"{self.prefix}/images/generate"):
+            return self.submit(request, body)
+        if request.method == "GET" and path.startswith(f"{self.prefix}/jobs/"):
+            return self.job(request, path.rsplit("/", 1)[-1])
+        return httpx.Response(404, json={"error": f"Route {request.method} {path} not found"})
+
+    def http_error(self, name):
+        status, payload = HTTP_ERRORS[name]
+        headers = {"x-request-id": f"req_{uuid.uuid4().hex[:12]}"}
+        if name == "rate_limit":
+            headers["retry-after"] = "7"
+        return httpx.Response(status, json=payload, headers=headers)
+
+    def problems(self, body):
+        if not isinstance(body, dict):
+            return {"": ["Expected object"]}
+        found = {}
+        if body.get("model") != "gpt-image-2":
+            found["model"] = ["Invalid discriminator value"]
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not 1 <= len(prompt) <= 2000:
+            found["prompt"] = ["String must contain between 1 and 2000 character(s)"]
+        params = body.get("gptImage2Params") or {}
+        for key, value in params.items():
+            if key not in KNOWN_PARAMS:
+                found[f"gptImage2Params.{key}"] = ["Unrecognized key"]
+            elif key in ENUMS and value not in ENUMS[key]:
+                found[f"gptImage2Params.{key}"] = [f"Invalid enum value, received '{value}'"]
+        n = params.get("number_of_images", 1)
+        if not isinstance(n, int) or not 1 <= n <= 10:
+            found["gptImage2Params.number_of_images"] = ["Number must be between 1 and 10"]
+        return found
+
+    def submit(self, request, body):
+        if self.scenario in HTTP_ERRORS:
+            return self.http_error(self.scenario)
+        found = self.problems(body)
+        if found:
+            return httpx.Response(400, json={"error": "Validation failed", "details": found})
+        job_id = str(uuid.uuid4())
+        self.jobs[job_id] = {"body": body, "polls": 0, "created": datetime.now(timezone.utc),
+                             "host": f"{request.url.scheme}://{request.url.netloc.decode()}"}
+        return httpx.Response(202, json={"jobId": job_id, "status": "QUEUED"},
+                              headers={"x-request-id": f"req_{uuid.uuid4().hex[:12]}"})
+
+    def job(self, request, job_id):
+        job = self.jobs.get(job_id)
+        if job is None:
+            return httpx.Response(404, json={"error": "Job not found"})
+        job["polls"] += 1
+        params = job["body"].get("gptImage2Params") or {}
+        quality = params.get("quality", "auto")
+        n = params.get("number_of_images", 1)
+        state = {"id": job_id, "model": "gpt-image-2", "progress": 0, "result": None, "error": None,
+                 "creditCost": CREDITS[quality] * n, "webhookStatus": None, "createdAt": iso(job["created"]),
+                 "completedAt": None, "input": job["body"]}
+        if self.scenario == "never_finishes" or job["polls"] <= self.polls_to_finish:
+            state.update(status="QUEUED" if job["polls"] == 1 else "PROCESSING", progress=min(90, 40 * (job["polls"] - 1)))
+            return httpx.Response(200, json=state)
+        completed = iso(job["created"] + timedelta(seconds=self.generation_seconds))
+        if self.scenario in FAILURES:
+            state.update(status="FAILED", error=FAILURES[self.scenario], creditCost=0, completedAt=completed)
+            return httpx.Response(200, json=state)
+        if self.scenario == "cancelled":
+            state.update(status="CANCELLED", creditCost=0, completedAt=completed)
+            return httpx.Response(200, json=state)
+        urls = job.get("urls") or self.render(job, params, n)
+        job["urls"] = urls
+        result = urls[0] if self.result_shape == "string" else {"images": urls}
+        state.update(status="COMPLETED", progress=100, result=result, completedAt=completed)
+        return httpx.Response(200, json=state)
+
+    def render(self, job, params, n):
+        width, height = SIZES[params.get("aspect_ratio", "1:1")]
+        fmt = params.get("output_format", "webp")
+        urls = []
+        for _ in range(1 if self.result_shape == "string" else n):
+            image = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, job["body"]["prompt"])
+            name = f"/files/{uuid.uuid4().hex}.{fmt}"
+            self.files[name] = image
+            urls.append(f"{job['host']}{name}")
+        return urls

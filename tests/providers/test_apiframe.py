@@ -1,0 +1,187 @@
+import io
+from decimal import Decimal
+
+import httpx
+import pytest
+from PIL import Image
+
+from providers import apiframe, runner
+from providers.base import (
+    BadResponseError,
+    ContentPolicyError,
+    InsufficientCreditError,
+    InvalidRequestError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+from tests.fakes.apiframe import FakeApiframe
+from tests.fakes.server import LoopbackServer
+from tests.providers.contract import ProviderContract
+
+BASE = "https://fake-apiframe.test/v2"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class TestApiframe(ProviderContract):
+    module = apiframe
+    route_key = "apiframe:gpt-image-2"
+    reports_cost = True
+    secret = "afk_test_key"
+
+    def make_fake(self):
+        return FakeApiframe(api_key=self.secret)
+
+    def env(self, fake):
+        return {"APIFRAME_API_KEY": self.secret, "APIFRAME_BASE_URL": BASE}
+
+    def quality_sent(self, fake):
+        return self.submitted(fake)["gptImage2Params"]["quality"]
+
+    def submitted(self, fake):
+        return [call for call in fake.calls if call["method"] == "POST"][-1]["json"]
+
+    def test_it_posts_the_documented_body_with_the_x_api_key_header(self, fake):
+        self.run(fake, width=1536, height=1024, quality="high", output_format="webp", n=2)
+        post = [call for call in fake.calls if call["method"] == "POST"][-1]
+        assert post["path"] == "/v2/images/generate"
+        assert post["headers"]["x-api-key"] == self.secret
+        assert "authorization" not in post["headers"]
+        assert post["json"] == {"model": "gpt-image-2", "prompt": "a red fox in fresh snow",
+                                "gptImage2Params": {"quality": "high", "aspect_ratio": "3:2",
+                                                    "output_format": "webp", "number_of_images": 2}}
+
+    @pytest.mark.parametrize("width,height,ratio", [(1024, 1024, "1:1"), (1536, 1024, "3:2"), (1024, 1536, "2:3")])
+    def test_each_standard_size_is_sent_as_its_aspect_ratio_and_comes_back_at_that_size(self, fake, width, height, ratio):
+        result = self.run(fake, width=width, height=height)
+        assert self.submitted(fake)["gptImage2Params"]["aspect_ratio"] == ratio
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (width, height)
+        assert result.notes == ()
+
+    def test_only_the_three_standard_sizes_and_2000_character_prompts_are_accepted(self):
+        caps = self.route(self.env(None)).capabilities
+        assert caps.problems(self.request(width=2048, height=2048))
+        assert caps.problems(self.request(prompt="x" * 2001))
+        assert caps.problems(self.request(n=10)) == [] and caps.problems(self.request(n=11))
+
+    def test_it_polls_the_job_until_completed_and_keeps_the_job_id(self, fake):
+        result = self.run(fake, n=3)
+        polls = [call for call in fake.calls if call["method"] == "GET" and "/jobs/" in call["path"]]
+        job_id = polls[0]["path"].rsplit("/", 1)[-1]
+        assert len(polls) == 3  # QUEUED, PROCESSING, COMPLETED
+        assert result.request_id == job_id
+        assert result.request_sent["poll"] == f"GET {BASE}/jobs/{job_id}"
+        assert len(result.images) == 3
+
+    def test_polling_waits_apiframes_recommended_interval(self, fake):
+        provider = self.provider(fake)
+        clock = FakeClock()
+        provider.clock, provider.sleep = clock, clock.sleep
+        provider.generate(self.request())
+        assert clock.slept == [2.0, 2.0]
+
+    def test_credit_cost_is_the_reported_cost_at_one_cent_per_credit(self, fake):
+        result = self.run(fake, quality="medium", n=2)
+        assert result.usage.raw["creditCost"] == 18
+        assert result.usage.cost_usd == Decimal("0.18")
+        assert "[S" in result.usage.raw["credit_price_source"]
+
+    def test_the_providers_job_time_comes_from_created_and_completed_at(self, fake):
+        assert self.run(fake).timings.provider_generation_ms == pytest.approx(12500.0)
+
+    def test_a_result_given_as_one_url_string_is_read_too(self, fake):
+        fake.result_shape = "string"
+        result = self.run(fake)
+        assert len(result.images) == 1 and result.images[0].data
+
+    def test_fewer_images_than_asked_are_noted(self, fake):
+        fake.result_shape = "string"
+        assert "asked n=2, Apiframe returned 1 image(s)" in self.run(fake, n=2).notes
+
+    def test_auto_quality_is_sent_and_noted_as_billed_as_high(self, fake):
+        result = self.run(fake, quality="auto")
+        assert self.quality_sent(fake) == "auto"
+        assert any("bills auto as high" in note for note in result.notes)
+        assert result.usage.raw["creditCost"] == 23
+
+    def test_a_size_outside_the_three_ratios_is_snapped_and_noted_when_called_directly(self, fake):
+        provider = self.provider(fake)
+        result = provider.generate(self.request(width=1920, height=1088))
+        assert self.submitted(fake)["gptImage2Params"]["aspect_ratio"] == "3:2"
+        assert any("sent 3:2" in note for note in result.notes)
+
+    def test_a_content_refusal_is_a_failed_job_with_apiframes_words(self, fake):
+        fake.scenario = "policy"
+        with pytest.raises(ContentPolicyError, match="content policy violation"):
+            self.run(fake)
+
+    def test_another_failed_job_is_a_retryable_provider_failure(self, fake):
+        fake.scenario = "failed_job"
+        with pytest.raises(ProviderUnavailableError, match="prediction failed unexpectedly") as caught:
+            self.run(fake)
+        assert caught.value.retryable
+
+    def test_a_cancelled_job_is_an_error(self, fake):
+        fake.scenario = "cancelled"
+        with pytest.raises(ProviderError, match="cancelled"):
+            self.run(fake)
+
+    def test_insufficient_credits_say_how_many_were_needed(self, fake):
+        fake.scenario = "insufficient_credit"
+        with pytest.raises(InsufficientCreditError, match="needs 23 credits, 5 available") as caught:
+            self.run(fake)
+        assert not caught.value.retryable
+
+    def test_validation_details_are_kept_in_the_message(self, fake):
+        fake.scenario = "invalid"
+        with pytest.raises(InvalidRequestError, match="gptImage2Params.aspect_ratio: Invalid enum value"):
+            self.run(fake)
+
+    def test_a_rate_limit_carries_retry_after(self, fake):
+        fake.scenario = "rate_limit"
+        with pytest.raises(RateLimitError) as caught:
+            self.run(fake)
+        assert caught.value.retry_after == 7.0 and "Rate limit exceeded" in caught.value.message
+
+    def test_at_the_deadline_polling_stops_and_says_the_job_may_still_finish(self, fake):
+        fake.scenario = "never_finishes"
+        provider = self.provider(fake)
+        clock = FakeClock()
+        provider.clock, provider.sleep, provider.deadline = clock, clock.sleep, 30
+        with pytest.raises(ProviderTimeoutError, match="cannot cancel jobs"):
+            provider.generate(self.request())
+        assert sum(clock.slept) == pytest.approx(30)
+        assert not any(call["method"] in ("DELETE", "POST") and "/jobs/" in call["path"] for call in fake.calls)
+
+    def test_a_completed_job_without_images_is_a_bad_response(self):
+        def handle(request):
+            if request.method == "POST":
+                return httpx.Response(202, json={"jobId": "j1", "status": "QUEUED"})
+            return httpx.Response(200, json={"id": "j1", "status": "COMPLETED", "result": {"images": []}})
+
+        route = self.route(self.env(None))
+        provider = route.build(client=httpx.Client(transport=httpx.MockTransport(handle)), env=self.env(None))
+        with pytest.raises(BadResponseError, match="without any image"):
+            provider.generate(self.request())
+
+    def test_it_works_against_the_fake_over_real_loopback_http(self):
+        fake = FakeApiframe(api_key=self.secret)
+        with LoopbackServer(fake) as server:
+            env = {"APIFRAME_API_KEY": self.secret, "APIFRAME_BASE_URL": f"{server.url}/v2"}
+            provider = self.route(env).build(client=httpx.Client(timeout=10), env=env, deadline=30)
+            provider.sleep = lambda seconds: None
+            result = runner.execute(provider, self.request(), allow_private_urls=True)
+        assert result.images[0].data.startswith(b"\x89PNG")

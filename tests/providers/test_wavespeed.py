@@ -1,0 +1,170 @@
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from providers import runner, wavespeed
+from providers.base import (
+    AuthenticationError,
+    ContentPolicyError,
+    InsufficientCreditError,
+    InvalidRequestError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+from tests.fakes.server import LoopbackServer
+from tests.fakes.wavespeed import FakeWaveSpeed, size_for
+from tests.providers.contract import ProviderContract
+
+BASE = "https://fake-wavespeed.test/api/v3"
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 500.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class TestWaveSpeed(ProviderContract):
+    module = wavespeed
+    route_key = "wavespeed:openai/gpt-image-2"
+    reports_cost = False
+    secret = "ws-test-key"
+
+    def make_fake(self):
+        return FakeWaveSpeed(api_key=self.secret)
+
+    def env(self, fake):
+        return {"WAVESPEED_API_KEY": self.secret, "WAVESPEED_BASE_URL": BASE}
+
+    def quality_sent(self, fake):
+        return self.submitted(fake)["quality"]
+
+    def submissions(self, fake):
+        return [call for call in fake.calls if call["method"] == "POST"]
+
+    def submitted(self, fake):
+        return self.submissions(fake)[-1]["json"]
+
+    def test_it_posts_the_documented_input_with_bearer_auth(self, fake):
+        self.run(fake, width=1536, height=1024, quality="high", output_format="webp")
+        post = self.submissions(fake)[-1]
+        assert post["path"] == "/api/v3/openai/gpt-image-2/text-to-image"
+        assert post["headers"]["authorization"] == f"Bearer {self.secret}"
+        assert post["json"] == {"prompt": "a red fox in fresh snow", "aspect_ratio": "3:2", "resolution": "1k",
+                                "quality": "high", "output_format": "webp"}
+
+    @pytest.mark.parametrize("width,height,ratio,resolution", [
+        (1024, 1024, "1:1", "1k"), (1024, 1536, "2:3", "1k"), (2048, 2048, "1:1", "2k"),
+        (3840, 2160, "16:9", "4k"), (1152, 1536, "3:4", "1k"), (2016, 864, "21:9", "2k")])
+    def test_the_size_becomes_an_exact_aspect_ratio_and_a_lower_case_resolution_tier(self, fake, width, height, ratio, resolution):
+        result = self.run(fake, width=width, height=height)
+        assert (self.submitted(fake)["aspect_ratio"], self.submitted(fake)["resolution"]) == (ratio, resolution)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == size_for(ratio, resolution)
+        assert result.notes == ()
+
+    def test_a_ratio_wavespeed_does_not_list_is_snapped_and_noted(self, fake):
+        result = self.run(fake, width=1024, height=3072)  # 1:3 is offered by the edit page only
+        assert self.submitted(fake)["aspect_ratio"] == "9:16"
+        assert any("sent 9:16 at 4k" in note for note in result.notes)
+
+    def test_auto_quality_is_sent_as_high_and_noted(self, fake):
+        result = self.run(fake, quality="auto")
+        assert self.quality_sent(fake) == "high"
+        assert any("quality auto is not offered" in note for note in result.notes)
+
+    def test_it_polls_the_result_url_and_keeps_wavespeeds_inference_time(self, fake):
+        result = self.run(fake)
+        prediction_id = result.request_id
+        polls = [call["path"] for call in fake.calls if call["method"] == "GET" and call["path"].startswith("/api/v3/")]
+        assert polls == [f"/api/v3/predictions/{prediction_id}/result"] * 3  # created, processing, completed
+        assert result.timings.provider_generation_ms == 4321.0
+        assert result.usage is None
+
+    def test_polling_waits_two_seconds(self, fake):
+        provider = self.provider(fake)
+        clock = FakeClock()
+        provider.clock, provider.sleep = clock, clock.sleep
+        provider.generate(self.request())
+        assert clock.slept == [2.0, 2.0]
+
+    def test_n_images_are_n_predictions_polled_together_and_noted(self, fake):
+        fake.inference_ms = lambda index: 3000 + 1000 * index
+        result = self.run(fake, n=3)
+        assert len(self.submissions(fake)) == 3 and len(result.images) == 3
+        assert len(result.request_id.split(",")) == 3
+        assert result.timings.provider_generation_ms == 5000.0  # the slowest of predictions run side by side
+        assert any("3 predictions were sent" in note for note in result.notes)
+
+    def test_base64_outputs_are_read_too(self, fake):
+        fake.output_mode = "base64"
+        result = self.run(fake)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+
+    def test_a_failed_prediction_with_a_safety_message_is_a_content_refusal(self, fake):
+        fake.scenario = "policy"
+        with pytest.raises(ContentPolicyError, match="safety system"):
+            self.run(fake)
+
+    def test_another_failed_prediction_is_a_retryable_provider_failure(self, fake):
+        fake.scenario = "failed_job"
+        with pytest.raises(ProviderUnavailableError, match="Model error") as caught:
+            self.run(fake)
+        assert caught.value.retryable
+
+    def test_an_error_code_inside_http_200_is_an_error(self, fake):
+        fake.scenario = "envelope_error"
+        with pytest.raises(InvalidRequestError, match="prompt is required"):
+            self.run(fake)
+
+    def test_a_bad_key_says_401_can_also_mean_no_top_up(self, fake):
+        fake.scenario = "auth"
+        with pytest.raises(AuthenticationError, match="topped up"):
+            self.run(fake)
+
+    def test_a_401_asking_for_a_top_up_is_insufficient_credit(self, fake):
+        fake.scenario = "no_topup"
+        with pytest.raises(InsufficientCreditError, match="top up") as caught:
+            self.run(fake)
+        assert not caught.value.retryable
+
+    def test_a_rate_limit_is_retryable_with_wavespeeds_words(self, fake):
+        fake.scenario = "rate_limit"
+        with pytest.raises(RateLimitError, match="Too many requests"):
+            self.run(fake)
+
+    def test_at_the_deadline_polling_stops_and_says_the_prediction_may_still_finish(self, fake):
+        fake.scenario = "never_finishes"
+        provider = self.provider(fake)
+        clock = FakeClock()
+        provider.clock, provider.sleep, provider.deadline = clock, clock.sleep, 20
+        with pytest.raises(ProviderTimeoutError, match="no documented cancel"):
+            provider.generate(self.request())
+        assert sum(clock.slept) == pytest.approx(20)
+
+    def test_an_unreadable_answer_is_a_bad_response(self):
+        def handle(request):
+            return httpx.Response(200, text="<html>gateway</html>")
+
+        route = self.route(self.env(None))
+        provider = route.build(client=httpx.Client(transport=httpx.MockTransport(handle)), env=self.env(None))
+        with pytest.raises(Exception, match="non-JSON"):
+            provider.generate(self.request())
+
+    def test_it_works_against_the_fake_over_real_loopback_http(self):
+        fake = FakeWaveSpeed(api_key=self.secret)
+        with LoopbackServer(fake) as server:
+            env = {"WAVESPEED_API_KEY": self.secret, "WAVESPEED_BASE_URL": f"{server.url}/api/v3"}
+            provider = self.route(env).build(client=httpx.Client(timeout=10), env=env, deadline=30)
+            provider.sleep = lambda seconds: None
+            result = runner.execute(provider, self.request(output_format="jpeg"), allow_private_urls=True)
+        assert result.images[0].data.startswith(b"\xff\xd8")  # a JPEG
