@@ -1,0 +1,153 @@
+"""A fake of Kie.ai's market jobs API (providers.md section 9), also standing in for APIPass's
+Kie-compatible copy (section 13).
+
+Speaks ``POST {prefix}/jobs/createTask`` -> ``{"code": 200, "msg", "data": {"taskId"}}`` and
+``GET {prefix}/jobs/recordInfo?taskId=`` -> ``{"code", "message", "data": {taskId, model, state,
+param, resultJson, failCode, failMsg, createTime, completeTime, updateTime}}``, the state moving
+along ``states`` one step per poll. Errors come the way Kie sends them: HTTP 200 with the code in
+the body (``http_errors=True`` sends the same code as the HTTP status too). Images are drawn with
+Pillow at a plausible size for the ratio and tier and served from the fake's own ``/files/``.
+"""
+
+import json
+import threading
+import time
+import uuid
+from urllib.parse import parse_qs
+
+import httpx
+
+from tests.fakes.openai import draw
+
+MODELS = ("gpt-image-2-text-to-image", "gpt-image-2-image-to-image")
+# The 16 ratios newer public Kie clients list for GPT Image 2 (providers.md 9 says 16 [S]).
+RATIOS = ("auto", "1:1", "3:2", "2:3", "4:3", "3:4", "5:4", "4:5", "16:9", "9:16",
+          "2:1", "1:2", "3:1", "1:3", "21:9", "9:21")
+# Pixels GPT Image 2 makes for ratio x tier, as a public gateway's mapping table lists them.
+SIZES = {
+    ("1:1", "1K"): (1024, 1024), ("3:2", "1K"): (1536, 1024), ("2:3", "1K"): (1024, 1536),
+    ("4:3", "1K"): (1024, 768), ("3:4", "1K"): (768, 1024), ("16:9", "1K"): (1536, 864),
+    ("9:16", "1K"): (864, 1536), ("1:1", "2K"): (2048, 2048), ("3:2", "2K"): (2048, 1360),
+    ("2:3", "2K"): (1360, 2048), ("4:3", "2K"): (2048, 1536), ("3:4", "2K"): (1536, 2048),
+    ("16:9", "2K"): (2048, 1152), ("9:16", "2K"): (1152, 2048), ("16:9", "4K"): (3840, 2160),
+    ("9:16", "4K"): (2160, 3840),
+}
+GENERATION_MS = 8421  # completeTime - createTime of every finished task
+
+# Kie's documented codes and its own words for them.
+CODES = {
+    "auth": (401, "You do not have access permissions"),
+    "insufficient_credit": (402, "The current credits are insufficient. Please top up."),
+    "invalid": (422, "aspect_ratio is not within the range of allowed options"),
+    "rate_limit": (429, "Rate limited: request limit has been exceeded for this resource"),
+    "maintenance": (455, "Service unavailable: the system is undergoing maintenance"),
+    "server": (500, "Server error: an unexpected error occurred while processing the request"),
+}
+FAILURES = {
+    "policy": ("400", "Your prompt was flagged by the content moderation system as violating content policies."),
+    "failed_job": ("501", "Generation failed, please try again later"),
+}
+
+
+def plausible_size(ratio, tier):
+    if ratio == "auto":
+        ratio = "1:1"
+    if (ratio, tier) in SIZES:
+        return SIZES[ratio, tier]
+    w, h = (int(x) for x in ratio.split(":"))
+    long_edge = {"1K": 1536, "2K": 2048, "4K": 3840}[tier]
+    scale = long_edge / max(w, h)
+    while (w * scale) * (h * scale) > 8_294_400:
+        scale *= 0.95
+    return int(w * scale) // 16 * 16, int(h * scale) // 16 * 16
+
+
+class FakeKie:
+    def __init__(self, api_key="kie-test-key", prefix="/api/v1", delay=0.0, scenario=None, result_as="string",
+                 states=("waiting", "queuing", "generating", "success"), http_errors=False):
+        self.api_key = api_key
+        self.prefix = prefix
+        self.delay = delay  # seconds before each answer
+        self.scenario = scenario
+        self.result_as = result_as  # "string" (Kie) or "object" (what APIPass clients see)
+        self.states = states  # APIPass: ("queuing", "generating", "success")
+        self.http_errors = http_errors
+        self.calls = []
+        self.tasks = {}
+        self.files = {}
+        self.lock = threading.Lock()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.startswith("/files/"):
+            data = self.files.get(path)
+            return httpx.Response(200, content=data, headers={"content-type": "image/png"}) if data else httpx.Response(404)
+        body = json.loads(request.content) if request.content else None
+        query = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
+        with self.lock:
+            self.calls.append({"method": request.method, "path": path, "json": body, "query": query,
+                               "headers": dict(request.headers), "arrived": time.time()})
+        if self.delay:
+            time.sleep(self.delay)
+        if self.scenario == "timeout":
+            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self.error("auth")
+        if (request.method, path) == ("POST", f"{self.prefix}/jobs/createTask"):
+            return self.create(body or {})
+        if (request.method, path) == ("GET", f"{self.prefix}/jobs/recordInfo"):
+            return self.record(request, query.get("taskId"))
+        return httpx.Response(404, json={"code": 404, "msg": f"Not Found: {request.method} {path}"})
+
+    def error(self, name):
+        code, message = CODES[name]
+        return httpx.Response(code if self.http_errors else 200, json={"code": code, "msg": message, "data": None})
+
+    def invalid(self, message):
+        return httpx.Response(422 if self.http_errors else 200, json={"code": 422, "msg": message, "data": None})
+
+    def create(self, body):
+        if self.scenario in CODES:
+            return self.error(self.scenario)
+        task = body.get("input") if isinstance(body.get("input"), dict) else {}
+        if body.get("model") not in MODELS:
+            return self.invalid(f"model {body.get('model')!r} is not supported")
+        if not task.get("prompt"):
+            return self.invalid("input.prompt is required")
+        ratio, tier = task.get("aspect_ratio", "auto"), task.get("resolution", "1K")
+        if ratio not in RATIOS or tier not in ("1K", "2K", "4K") or (ratio == "1:1" and tier == "4K"):
+            return self.invalid(f"aspect_ratio {ratio} with resolution {tier} is not supported")
+        task_id = uuid.uuid4().hex
+        with self.lock:
+            self.tasks[task_id] = {"body": body, "polls": 0, "created": int(time.time() * 1000)}
+        return httpx.Response(200, json={"code": 200, "msg": "success", "data": {"taskId": task_id}})
+
+    def record(self, request, task_id):
+        task = self.tasks.get(task_id)
+        if task is None:
+            return httpx.Response(200, json={"code": 404, "message": f"task {task_id} not found", "data": None})
+        with self.lock:
+            task["polls"] += 1
+            step = min(task["polls"], len(self.states)) - 1
+        state = "generating" if self.scenario == "stuck" else self.states[step]
+        data = {"taskId": task_id, "model": task["body"]["model"], "state": state,
+                "param": json.dumps(task["body"]), "resultJson": "", "failCode": "", "failMsg": "",
+                "createTime": task["created"], "completeTime": None, "updateTime": task["created"]}
+        if state == "success" and self.scenario in FAILURES:
+            data["state"] = "fail"
+            data["failCode"], data["failMsg"] = FAILURES[self.scenario]
+            data["completeTime"] = task["created"] + 1200
+        elif state == "success":
+            if "url" not in task:
+                task["url"] = self.store(request, task["body"]["input"])
+            result = {"resultUrls": [task["url"]]}
+            data["resultJson"] = json.dumps(result) if self.result_as == "string" else result
+            data["completeTime"] = data["updateTime"] = task["created"] + GENERATION_MS
+        return httpx.Response(200, json={"code": 200, "message": "success", "data": data})
+
+    def store(self, request, task):
+        width, height = plausible_size(task.get("aspect_ratio", "auto"), task.get("resolution", "1K"))
+        image = b"this is not an image" if self.scenario == "garbage" else draw(width, height, "png", task["prompt"])
+        name = f"/files/{uuid.uuid4().hex}.png"
+        self.files[name] = image
+        return f"{request.url.scheme}://{request.url.netloc.decode()}{name}"
