@@ -23,6 +23,7 @@ def _picker_context(form):
     picked = [c for c in choices if c.key in selected]
     known = [c.estimate_usd for c in picked if c.estimate_usd is not None]
     return {"form": form, "choices": choices, "selected": selected, "draft": draft, "size_choices": SIZE_CHOICES,
+            "unconfigured": [c for c in choices if not c.configured],
             "param_fields": [form[name] for name in ("size", "width", "height", "quality", "output_format", "n", "seed")],
             "total_estimate": sum(known) if known else None,
             "unknown_estimates": [c.key for c in picked if c.estimate_usd is None]}
