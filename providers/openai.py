@@ -89,8 +89,8 @@ def raise_for_openai_error(response: httpx.Response) -> None:
         error = response.json().get("error") or {}
     except (ValueError, AttributeError):
         return  # not the OpenAI shape: the generic mapping applies
-    if not isinstance(error, dict):
-        return
+    if not isinstance(error, dict) or not error:
+        return  # no OpenAI error object: the generic mapping keeps the body's own words
     message = str(error.get("message") or response.reason_phrase)[: http.MAX_MESSAGE]
     code = str(error.get("code") or "")
     kind = str(error.get("type") or "")

@@ -1,0 +1,221 @@
+"""OpenRouter's dedicated Images API for ``openai/gpt-image-2`` (providers.md section 6).
+
+``POST {OPENROUTER_BASE_URL}/images`` (image-only models are served only there, 6.1) takes an
+``aspect_ratio`` from a fixed list instead of pixels; ``size`` and ``output_format`` go along as
+extras OpenRouter tolerates and passes upstream, with no promise they are honoured. Images come
+back base64 with a ``media_type``; ``usage.cost`` is the amount charged (credits = USD) and, for
+BYOK calls, ``usage.cost_details.upstream_inference_cost`` what the upstream billed on the user's
+own key (6.3). Errors are ``{"error": {code, message, metadata}}`` with HTTP status = code, or
+inside an HTTP 200 once generation has started (6.3).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+
+import httpx
+
+from . import http
+from .base import (
+    GPT_IMAGE_2_SIZES,
+    MIME_TYPES,
+    AuthenticationError,
+    BadResponseError,
+    Capabilities,
+    ContentPolicyError,
+    GeneratedImage,
+    ImageRequest,
+    ImageResult,
+    InsufficientCreditError,
+    InvalidRequestError,
+    Provider,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+    Route,
+    Usage,
+    snap_aspect_ratio,
+)
+
+# The ratios OpenRouter's image API accepts (6.1, from LiteLLM's OpenRouter transformation).
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+# The standard GPT Image 2 sizes, whose ratio OpenRouter can express exactly.
+STANDARD_SIZES = {(1024, 1024): "1:1", (1024, 1536): "2:3", (1536, 1024): "3:2"}
+# Any size GPT Image 2 allows is accepted; what is sent is its nearest ratio (noted when not exact).
+CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000)
+KEPT_HEADERS = ("x-generation-id", "x-request-id", "retry-after", "x-ratelimit-limit",
+                "x-ratelimit-remaining", "x-ratelimit-reset")
+MODERATION_WORDS = ("moderation", "flagged", "guardrail", "safety system", "content policy", "moderation_blocked")
+
+
+def routes(env: Mapping[str, str]) -> list[Route]:
+    return [Route("openrouter:openai/gpt-image-2", OpenRouterProvider, "openai/gpt-image-2",
+                  "OpenRouter · GPT Image 2", CAPABILITIES)]
+
+
+class OpenRouterProvider(Provider):
+    slug = "openrouter"
+    name = "OpenRouter"
+    credential_names = ("OPENROUTER_API_KEY",)
+    base_url_name = "OPENROUTER_BASE_URL"
+    default_base_url = "https://openrouter.ai/api/v1"
+
+    def generate(self, request: ImageRequest) -> ImageResult:
+        body, notes = images_body(self.route.model, request)
+        url = f"{self.base_url}/images"
+        headers = {"Authorization": f"Bearer {self.credentials['OPENROUTER_API_KEY']}"}
+        response = http.send(self.client, "POST", url, json=body, headers=headers, raise_for=raise_for_openrouter_error)
+        payload = http.json_body(response)
+        if not isinstance(payload, dict):
+            raise BadResponseError("OpenRouter's answer is not a JSON object.")
+        if isinstance(payload.get("error"), dict):  # an error after generation started: HTTP 200 (6.3)
+            raise openrouter_error(payload["error"], response.status_code, response.headers)
+        images = parse_images(payload, request)
+        notes += result_notes(request, images)
+        usage, usage_notes = usage_from(payload.get("usage"))
+        return ImageResult(
+            images=tuple(images),
+            usage=usage,
+            request_id=payload.get("id") or response.headers.get("x-generation-id") or response.headers.get("x-request-id"),
+            request_sent={"method": "POST", "url": url, "json": body},
+            response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
+            notes=tuple(notes + usage_notes),
+        )
+
+
+def images_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
+    """The request body and the notes on what could not be expressed exactly."""
+    ratio, exact = snap_aspect_ratio(request.width, request.height, ASPECT_RATIOS)
+    body = {
+        "model": model,
+        "prompt": request.prompt,
+        "n": request.n,
+        "aspect_ratio": ratio,
+        "quality": request.quality,  # OpenRouter reuses OpenAI's auto/low/medium/high (6.1)
+        # Extras OpenRouter tolerates and passes upstream; it does not promise to honour them.
+        "size": request.size,
+        "output_format": request.output_format,
+    }
+    notes = []
+    if not exact:
+        notes.append(f"asked size {request.size}; OpenRouter takes an aspect ratio, so the nearest one, "
+                     f"{ratio}, was sent (size went along as a pass-through extra)")
+    elif STANDARD_SIZES.get((request.width, request.height)) != ratio:
+        notes.append(f"asked size {request.size}; OpenRouter takes an aspect ratio, so {ratio} was sent "
+                     f"(size went along as a pass-through extra; the resolution is OpenRouter's choice)")
+    return body, notes
+
+
+def parse_images(payload: Mapping[str, Any], request: ImageRequest) -> list[GeneratedImage]:
+    """``data[].b64_json`` (+``media_type``); a ``url`` (https or data:) is accepted too."""
+    images = []
+    for item in payload.get("data") or []:
+        if not isinstance(item, dict):
+            continue
+        mime = item.get("media_type") or MIME_TYPES.get(request.output_format)
+        encoded = item.get("b64_json")
+        if isinstance(encoded, str) and encoded.startswith("data:"):
+            images.append(GeneratedImage(url=encoded, mime=mime))
+        elif encoded:
+            try:
+                images.append(GeneratedImage(data=base64.b64decode(encoded), mime=mime))
+            except (binascii.Error, ValueError):
+                raise BadResponseError("OpenRouter's b64_json does not decode.") from None
+        elif item.get("url"):
+            images.append(GeneratedImage(url=item["url"], mime=mime))
+    if not images:
+        raise BadResponseError("OpenRouter answered without any image in data[].")
+    return images
+
+
+def result_notes(request: ImageRequest, images: list[GeneratedImage]) -> list[str]:
+    notes = []
+    if len(images) != request.n:
+        notes.append(f"asked n={request.n}, OpenRouter returned {len(images)} image(s)")
+    asked = MIME_TYPES.get(request.output_format)
+    got = {image.mime for image in images if image.mime}
+    if asked and got and got != {asked}:
+        notes.append(f"asked output_format {request.output_format}, OpenRouter returned {', '.join(sorted(got))}")
+    return notes
+
+
+def usage_from(raw: Any) -> tuple[Usage | None, list[str]]:
+    """``usage.cost`` is what OpenRouter charged. On a BYOK call that is only OpenRouter's fee:
+    ``cost_details.upstream_inference_cost`` (billed on the user's own key) is added, so the
+    cost shown is what the image cost in all. Without ``usage.cost`` the catalog estimates."""
+    if not isinstance(raw, dict) or not raw:
+        return None, []
+    cost = _decimal(raw.get("cost"))
+    notes = []
+    details = raw.get("cost_details") if isinstance(raw.get("cost_details"), dict) else {}
+    upstream = _decimal(details.get("upstream_inference_cost"))
+    if raw.get("is_byok") is True and upstream:
+        notes.append(f"BYOK: OpenRouter charged ${cost or 0} and the upstream provider ${upstream} on your own key; "
+                     "the cost shown is their sum")
+        cost = (cost or Decimal(0)) + upstream
+    output_details = raw.get("completion_tokens_details") if isinstance(raw.get("completion_tokens_details"), dict) else {}
+    output = output_details.get("image_tokens", raw.get("completion_tokens"))
+    prompt = raw.get("prompt_tokens")
+    return Usage(cost_usd=cost, input_tokens=prompt if isinstance(prompt, int) else None,
+                 output_tokens=output if isinstance(output, int) else None, raw=dict(raw)), notes
+
+
+def raise_for_openrouter_error(response: httpx.Response) -> None:
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return  # not OpenRouter's envelope: the generic mapping applies
+    if isinstance(error, dict):
+        raise openrouter_error(error, response.status_code, response.headers)
+
+
+def openrouter_error(error: Mapping[str, Any], status: int, headers: httpx.Headers) -> ProviderError:
+    """The shared error for an OpenRouter error object. Inside an HTTP 200, ``error.code`` is
+    the status. The provider's words include the upstream's own (``metadata.raw``)."""
+    if status < 400:
+        try:
+            status = int(error.get("code"))
+        except (TypeError, ValueError):
+            status = 502
+        if status < 400:
+            status = 502  # no usable code after generation started: the upstream failed
+    metadata = error.get("metadata") if isinstance(error.get("metadata"), dict) else {}
+    message = str(error.get("message") or "OpenRouter reported an error")
+    raw = metadata.get("raw")
+    if raw:
+        who = metadata.get("provider_name") or "upstream"
+        message = f"{message} ({who}: {raw if isinstance(raw, str) else raw!r})"
+    if metadata.get("reasons"):
+        message = f"{message} [reasons: {', '.join(map(str, metadata['reasons']))}]"
+    text = f"HTTP {status}: {message}"[: http.MAX_MESSAGE]
+    retry = http.retry_after(headers)
+    moderation = bool(metadata.get("reasons") or metadata.get("flagged_input")) or any(
+        word in message.lower() for word in MODERATION_WORDS)
+    if moderation and status in (400, 403, 422, 451):
+        return ContentPolicyError(text, status=status)
+    if status == 401 or status == 403:
+        return AuthenticationError(text, status=status)  # 403 without a moderation flag: permissions
+    if status == 402:
+        return InsufficientCreditError(text, status=status)
+    if status == 408:
+        return ProviderTimeoutError(text, status=status)
+    if status == 429:
+        return RateLimitError(text, status=status, retry_after=retry)
+    if status >= 500:
+        return ProviderUnavailableError(text, status=status, retry_after=retry)
+    if 400 <= status < 500:
+        return InvalidRequestError(text, status=status)
+    return http.error_for(status, message, retry_after_s=retry)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None

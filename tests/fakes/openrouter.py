@@ -1,0 +1,138 @@
+"""A fake of OpenRouter's dedicated Images API (providers.md section 6).
+
+Speaks ``POST {prefix}/images`` with Bearer auth and a body ``{model, prompt, n, aspect_ratio,
+quality, ...extras}``; draws real images with Pillow at a plausible GPT Image 2 size for the
+ratio; answers ``data[].b64_json`` + ``media_type`` and ``usage`` with ``cost`` and
+``cost_details.upstream_inference_cost``; errors as ``{"error": {code, message, metadata}}``
+with HTTP status = code, and one failure inside HTTP 200 ("failed_in_200"), as OpenRouter
+documents for errors that happen after generation started.
+"""
+
+import base64
+import json
+import threading
+import time
+import uuid
+
+import httpx
+
+from tests.fakes.openai import OUTPUT_TOKENS, draw
+
+# The pixels a ratio plausibly gives on GPT Image 2 (multiples of 16, about 1-2 megapixels).
+RATIO_SIZES = {
+    "1:1": (1024, 1024), "2:3": (1024, 1536), "3:2": (1536, 1024), "3:4": (1152, 1536), "4:3": (1536, 1152),
+    "4:5": (1024, 1280), "5:4": (1280, 1024), "9:16": (1008, 1792), "16:9": (1792, 1008), "21:9": (1680, 720),
+}
+QUALITIES = ("auto", "low", "medium", "high")
+MODELS = ("openai/gpt-image-2",)
+
+ERRORS = {
+    "auth": (401, {"code": 401, "message": "User not found."}),
+    "forbidden": (403, {"code": 403, "message": "This API key is not allowed to use this model."}),
+    "invalid": (400, {"code": 400, "message": "Invalid aspect_ratio: must be one of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9, 21:9"}),
+    "policy": (403, {"code": 403, "message": "openai/gpt-image-2 requires moderation on OpenAI. Your input was flagged for \"violence\". No credits were charged.",
+                     "metadata": {"reasons": ["violence"], "flagged_input": "a red fox in...snow", "provider_name": "OpenAI",
+                                  "model_slug": "openai/gpt-image-2"}}),
+    "upstream_policy": (400, {"code": 400, "message": "Provider returned error", "metadata": {
+        "provider_name": "OpenAI",
+        "raw": json.dumps({"error": {"message": "Your request was rejected by the safety system. safety_violations=[violence].",
+                                     "type": "image_generation_user_error", "code": "moderation_blocked"}})}}),
+    "insufficient_credit": (402, {"code": 402, "message": "Insufficient credits. Add more using https://openrouter.ai/settings/credits"}),
+    "request_timeout": (408, {"code": 408, "message": "Request timed out. Please try again."}),
+    "rate_limit": (429, {"code": 429, "message": "Rate limit exceeded: free-images-per-min. Slow down."}),
+    "server": (502, {"code": 502, "message": "Provider returned error", "metadata": {"provider_name": "OpenAI", "raw": "upstream connect error"}}),
+    "no_provider": (503, {"code": 503, "message": "No endpoints found that can handle the requested parameters."}),
+}
+RETRY_AFTER = {"rate_limit": "7", "no_provider": "3"}
+
+
+class FakeOpenRouter:
+    def __init__(self, api_key="sk-or-v1-test", prefix="/api/v1", delay=0.0, scenario=None, image_mode="b64_json",
+                 honours_extras=True, max_images=10):
+        self.api_key = api_key
+        self.prefix = prefix
+        self.delay = delay  # seconds, or a function of the request body
+        self.scenario = scenario
+        self.image_mode = image_mode  # "b64_json" (what OpenRouter documents) or "url" (tolerated shape)
+        self.honours_extras = honours_extras  # whether the pass-through size/output_format reach the upstream
+        self.max_images = max_images
+        self.calls = []
+        self.files = {}
+        self.lock = threading.Lock()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        arrived = time.time()
+        path = request.url.path
+        if request.method == "GET" and path.startswith("/files/"):
+            data = self.files.get(path)
+            return httpx.Response(200, content=data, headers={"content-type": "image/png"}) if data else httpx.Response(404)
+        try:
+            body = json.loads(request.content) if request.content else {}
+        except ValueError:
+            body = None
+        with self.lock:
+            self.calls.append({"arrived": arrived, "method": request.method, "path": path, "json": body,
+                               "headers": dict(request.headers)})
+        delay = self.delay(body) if callable(self.delay) else self.delay
+        if delay:
+            time.sleep(delay)
+        if self.scenario == "timeout":
+            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return self.error("auth")
+        if (request.method, path) != ("POST", f"{self.prefix}/images"):
+            return httpx.Response(404, json={"error": {"code": 404, "message": "Not Found"}})
+        if self.scenario in ERRORS:
+            return self.error(self.scenario)
+        problem = self.validate(body)
+        if problem:
+            return httpx.Response(400, json={"error": {"code": 400, "message": problem}})
+        if self.scenario == "failed_in_200":
+            return httpx.Response(200, json={"error": {"code": 502, "message": "Provider returned error",
+                                                       "metadata": {"provider_name": "OpenAI", "raw": "stream reset by upstream"}}})
+        return self.images(request, body)
+
+    def validate(self, body):
+        if not isinstance(body, dict):
+            return "Invalid JSON body"
+        if body.get("model") not in MODELS:
+            return f"{body.get('model')} is not a valid model ID"
+        if not body.get("prompt"):
+            return "prompt is required"
+        if body.get("aspect_ratio", "1:1") not in RATIO_SIZES:
+            return ERRORS["invalid"][1]["message"]
+        if body.get("quality", "auto") not in QUALITIES:
+            return "quality must be one of auto, low, medium, high"
+        if not isinstance(body.get("n", 1), int) or not 1 <= body.get("n", 1) <= 10:
+            return "n must be an integer between 1 and 10"
+        return None
+
+    def error(self, name):
+        status, error = ERRORS[name]
+        headers = {"retry-after": RETRY_AFTER[name]} if name in RETRY_AFTER else {}
+        return httpx.Response(status, json={"error": error}, headers=headers)
+
+    def images(self, request, body):
+        width, height = RATIO_SIZES[body.get("aspect_ratio", "1:1")]
+        fmt = body.get("output_format", "png") if self.honours_extras else "png"
+        quality = body.get("quality", "auto")
+        data = []
+        for _ in range(min(body.get("n", 1), self.max_images)):
+            image = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, body["prompt"])
+            media_type = f"image/{fmt}"
+            if self.image_mode == "url":
+                name = f"/files/{uuid.uuid4().hex}.{fmt}"
+                self.files[name] = image
+                data.append({"url": f"{request.url.scheme}://{request.url.netloc.decode()}{name}", "media_type": media_type})
+            else:
+                data.append({"b64_json": base64.b64encode(image).decode(), "media_type": media_type})
+        image_tokens = OUTPUT_TOKENS[quality] * len(data)
+        cost = round(20 * 5e-6 + image_tokens * 30e-6, 8)
+        usage = {"prompt_tokens": 20, "completion_tokens": image_tokens, "total_tokens": 20 + image_tokens,
+                 "completion_tokens_details": {"image_tokens": image_tokens},
+                 "cost": cost, "is_byok": False, "cost_details": {"upstream_inference_cost": cost}}
+        if self.scenario == "byok":  # OpenRouter charges its fee; the upstream bills the user's own key
+            usage.update(cost=round(cost * 0.05, 8), is_byok=True)
+        elif self.scenario == "no_cost":
+            usage = {k: v for k, v in usage.items() if k not in ("cost", "cost_details", "is_byok")}
+        return httpx.Response(200, json={"created": int(time.time()), "model": body["model"], "data": data, "usage": usage})

@@ -1,0 +1,151 @@
+"""A fake of Pixazo's GPT Image 2 route (providers.md section 12).
+
+``POST /gpt-image-2/v1/text-to-image`` behind an Azure-API-Management-style gateway
+(``Ocp-Apim-Subscription-Key``; APIM's ``{statusCode, message}`` bodies for 401 and 429). It
+answers in one of the two shapes the route may use (``mode``): Pixazo's queue pattern (202
+``{request_id, status, polling_url}``, then ``GET /v2/requests/status/{id}`` going QUEUED ->
+PROCESSING -> COMPLETED with ``output.media_url``) or a direct answer (``direct_shape``: fal-style
+``images[{url}]``, ``output.media_url`` or a single ``imageUrl``). Images are real, drawn with
+Pillow, and served from ``/files/`` on the fake's own host.
+"""
+
+import json
+import threading
+import time
+import uuid
+
+import httpx
+
+from providers.base import parse_size
+from tests.fakes.openai import draw
+
+SUBMIT = "/gpt-image-2/v1/text-to-image"
+STATUS_PREFIX = "/v2/requests/status/"
+SIZES = {"1024x1024", "1024x1536", "1536x1024"}
+
+APIM = {
+    "auth": (401, "Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription."),
+    "rate_limit": (429, "Rate limit is exceeded. Try again in 7 seconds."),
+    "quota": (403, "Out of call volume quota. Quota will be replenished in 00:00:59."),
+    "server": (500, "Internal server error"),
+}
+BACKEND = {
+    "invalid": (400, "Invalid image_size '1000x1000'. Allowed values: 1024x1024, 1024x1536, 1536x1024."),
+    "insufficient_credit": (402, "Insufficient balance. Please add funds to your Pixazo account to continue."),
+}
+POLICY_MESSAGE = "Your request was rejected by the safety system: content policy violation."
+FAILED_MESSAGE = "Generation failed: upstream provider error."
+
+
+class FakePixazo:
+    def __init__(self, api_key="pixazo-test-key", mode="async", direct_shape="fal", polls_to_finish=3,
+                 delay=0.0, scenario=None):
+        self.api_key = api_key
+        self.mode = mode  # "async" (202 + polling) or "direct" (images in the POST answer)
+        self.direct_shape = direct_shape  # "fal", "media_url" or "image_url"
+        self.polls_to_finish = polls_to_finish  # status polls until COMPLETED
+        self.delay = delay
+        self.scenario = scenario
+        self.calls = []
+        self.jobs = {}
+        self.files = {}
+        self.lock = threading.Lock()
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.startswith("/files/"):
+            data = self.files.get(path)
+            return httpx.Response(200, content=data, headers={"content-type": "image/png"}) if data else httpx.Response(404)
+        body = json.loads(request.content) if request.content else {}
+        with self.lock:
+            self.calls.append({"method": request.method, "path": path, "json": body, "headers": dict(request.headers)})
+        if self.delay:
+            time.sleep(self.delay)
+        if self.scenario == "timeout":
+            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if self.scenario == "auth" or request.headers.get("ocp-apim-subscription-key") != self.api_key:
+            return self.apim("auth")
+        if self.scenario in ("rate_limit", "quota", "server"):
+            return self.apim(self.scenario)
+        if (request.method, path) == ("POST", SUBMIT):
+            return self.submit(request, body)
+        if request.method == "GET" and path.startswith(STATUS_PREFIX):
+            return self.status(request, path[len(STATUS_PREFIX):])
+        return httpx.Response(404, json={"statusCode": 404, "message": "Resource not found"})
+
+    def apim(self, name):
+        status, message = APIM[name]
+        headers = {"apim-request-id": str(uuid.uuid4())}
+        if name == "rate_limit":
+            headers["retry-after"] = "7"
+        return httpx.Response(status, json={"statusCode": status, "message": message}, headers=headers)
+
+    def backend_error(self, status, message):
+        return httpx.Response(status, json={"error": message}, headers={"apim-request-id": str(uuid.uuid4())})
+
+    def submit(self, request, body):
+        if self.scenario in BACKEND:
+            return self.backend_error(*BACKEND[self.scenario])
+        problem = self.invalid(body)
+        if problem:
+            return self.backend_error(400, problem)
+        if self.mode == "direct" and self.scenario == "policy":
+            return self.backend_error(400, POLICY_MESSAGE)
+        request_id = str(uuid.uuid4())
+        job = {"body": body, "polls": 0, "urls": self.render(request, body)}
+        with self.lock:
+            self.jobs[request_id] = job
+        if self.mode == "direct":
+            return httpx.Response(200, json=self.direct(job), headers={"apim-request-id": request_id})
+        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        return httpx.Response(202, json={"request_id": request_id, "status": "QUEUED",
+                                         "polling_url": f"{origin}{STATUS_PREFIX}{request_id}"})
+
+    def invalid(self, body):
+        if not body.get("prompt"):
+            return "prompt is required."
+        if body.get("image_size", "1024x1024") not in SIZES:
+            return BACKEND["invalid"][1]
+        if body.get("quality", "high") not in ("low", "medium", "high"):
+            return f"Invalid quality '{body.get('quality')}'. Allowed values: low, medium, high."
+        if not 1 <= int(body.get("num_images", 1)) <= 4:
+            return "num_images must be between 1 and 4."
+        if body.get("output_format", "png") not in ("png", "jpeg", "webp"):
+            return "output_format must be png, jpeg or webp."
+        return None
+
+    def render(self, request, body):
+        width, height = parse_size(body.get("image_size", "1024x1024"))
+        fmt = body.get("output_format", "png")
+        urls = []
+        for _ in range(int(body.get("num_images", 1))):
+            data = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, body["prompt"])
+            name = f"/files/{uuid.uuid4().hex}.{fmt}"
+            self.files[name] = data
+            urls.append(f"{request.url.scheme}://{request.url.netloc.decode()}{name}")
+        return urls
+
+    def direct(self, job):
+        urls, body = job["urls"], job["body"]
+        width, height = parse_size(body.get("image_size", "1024x1024"))
+        fmt = body.get("output_format", "png")
+        if self.direct_shape == "media_url":
+            return {"status": "COMPLETED", "output": {"media_url": urls, "media_type": "image"}}
+        if self.direct_shape == "image_url":
+            return {"imageUrl": urls[0]}
+        return {"images": [{"url": url, "content_type": f"image/{fmt}", "width": width, "height": height}
+                           for url in urls]}
+
+    def status(self, request, request_id):
+        job = self.jobs.get(request_id)
+        if job is None:
+            return httpx.Response(404, json={"error": f"Request {request_id} not found"})
+        job["polls"] += 1
+        answer = {"request_id": request_id, "model_id": "gpt-image-2", "error": None, "output": None}
+        if job["polls"] < self.polls_to_finish:
+            answer["status"] = "QUEUED" if job["polls"] == 1 else "PROCESSING"
+        elif self.scenario in ("policy", "failed_job"):
+            answer.update(status="FAILED", error=POLICY_MESSAGE if self.scenario == "policy" else FAILED_MESSAGE)
+        else:
+            answer.update(status="COMPLETED", output={"media_url": job["urls"], "media_type": "image"})
+        return httpx.Response(200, json=answer)

@@ -1,0 +1,155 @@
+import io
+
+import httpx
+import pytest
+
+from PIL import Image
+
+from providers import gptimage2ai, runner
+from providers.base import (
+    BadResponseError,
+    ContentPolicyError,
+    ImageRequest,
+    InsufficientCreditError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+from tests.fakes.gptimage2ai import FakeGPTImage2AI
+from tests.fakes.server import LoopbackServer
+from tests.providers.contract import ProviderContract
+
+BASE = "https://fake-gptimage2.test/api"
+KEY = "g2-test-key"
+
+
+class TestGPTImage2AI(ProviderContract):
+    module = gptimage2ai
+    route_key = "gptimage2ai:gpt-image-2"
+    reports_cost = False  # it reports credits, not dollars
+    secret = KEY
+
+    def make_fake(self):
+        return FakeGPTImage2AI(api_key=KEY)
+
+    def env(self, fake):
+        return {"GPTIMAGE2AI_API_KEY": KEY, "GPTIMAGE2AI_BASE_URL": BASE}
+
+    def quality_sent(self, fake):
+        return self.submits(fake)[-1]["json"].get("quality")
+
+    def submits(self, fake):
+        return [call for call in fake.calls if call["method"] == "POST"]
+
+    def test_contract_quality_is_sent_explicitly(self, fake):
+        """Overrides the contract: gptimage2.ai has no quality parameter at all. The route
+        declares only "auto" (the provider chooses), sends no invented field, and says so."""
+        result = self.run(fake, quality="medium")
+        assert self.quality_sent(fake) is None
+        assert self.route(self.env(fake)).capabilities.qualities == ("auto",)
+        assert "quality medium asked: gptimage2.ai has no quality option; the provider chose" in result.notes
+
+    def test_it_posts_the_documented_body_with_bearer_auth(self, fake):
+        self.run(fake, quality="auto", n=3)
+        call = self.submits(fake)[-1]
+        assert call["path"] == "/api/generate"
+        assert call["headers"]["authorization"] == f"Bearer {KEY}"
+        assert call["json"] == {"prompt": "a red fox in fresh snow", "mode": "text-to-image", "ratio": "1:1", "count": 3}
+
+    def test_the_job_is_polled_through_202s_until_200_with_its_images(self, fake):
+        result = self.run(fake, quality="auto", n=2)
+        polls = [call for call in fake.calls if call["method"] == "GET"]
+        assert [call["path"] for call in polls] == [f"/api/generate/{result.request_id}"] * 3
+        assert all(call["headers"]["authorization"] == f"Bearer {KEY}" for call in polls)
+        assert len(result.images) == 2 and all(image.data.startswith(b"\x89PNG") for image in result.images)
+
+    def test_reported_credits_are_kept_but_no_dollar_cost_is_invented(self, fake):
+        result = self.run(fake, quality="auto", n=2)
+        assert result.usage.raw == {"credits": 20} and result.usage.cost_usd is None
+
+    @pytest.mark.parametrize("envelope,url_items", [(False, "objects"), (True, "strings"), (True, "objects")])
+    def test_enveloped_answers_and_url_objects_are_read_too(self, envelope, url_items):
+        fake = FakeGPTImage2AI(api_key=KEY, envelope=envelope, url_items=url_items)
+        result = self.run(fake, quality="auto")
+        assert len(result.images) == 1 and result.images[0].data.startswith(b"\x89PNG")
+
+    @pytest.mark.parametrize("size,ratio,snapped", [("1536x1024", "4:3", True), ("1024x1536", "3:4", True),
+                                                    ("1536x864", "16:9", False), ("864x1536", "9:16", False)])
+    def test_sizes_are_sent_as_the_nearest_ratio_with_a_note_when_not_exact(self, fake, size, ratio, snapped):
+        width, height = (int(x) for x in size.split("x"))
+        result = self.run(fake, width=width, height=height, quality="auto")
+        assert self.submits(fake)[-1]["json"]["ratio"] == ratio
+        snap_note = f"size {size} asked: gptimage2.ai takes only a ratio (1:1, 16:9, 9:16, 4:3, 3:4); sent the nearest, {ratio}"
+        assert (snap_note in result.notes) == snapped
+
+    def test_large_sizes_note_that_resolution_cannot_be_chosen(self, fake):
+        result = self.run(fake, width=2048, height=2048, quality="auto")
+        assert any("no resolution option" in note for note in result.notes)
+
+    def test_the_output_format_is_noted_as_not_selectable(self, fake):
+        result = self.run(fake, quality="auto", output_format="webp")
+        assert any(note.startswith("output_format webp asked: gptimage2.ai has no format option") for note in result.notes)
+
+    def test_a_moderation_failure_is_a_content_policy_error_with_the_providers_words(self, fake):
+        fake.scenario = "policy"
+        with pytest.raises(ContentPolicyError, match="rejected by content moderation"):
+            self.run(fake)
+
+    def test_a_failed_job_is_retryable_with_the_providers_message(self, fake):
+        fake.scenario = "failed_job"
+        with pytest.raises(ProviderUnavailableError, match="Generation failed. Credits have been refunded") as caught:
+            self.run(fake)
+        assert caught.value.retryable
+
+    def test_no_credit_left_is_an_insufficient_credit_error(self, fake):
+        fake.scenario = "insufficient_credit"
+        with pytest.raises(InsufficientCreditError, match="10 credits per image") as caught:
+            self.run(fake)
+        assert caught.value.status == 402
+
+    def test_a_rate_limit_carries_retry_after(self, fake):
+        fake.scenario = "rate_limit"
+        with pytest.raises(RateLimitError) as caught:
+            self.run(fake)
+        assert caught.value.retry_after == 7.0
+
+    def test_a_job_still_running_at_our_deadline_times_out(self):
+        fake = FakeGPTImage2AI(api_key=KEY, polls_to_finish=10_000)
+        provider = self.provider(fake)
+        now = [0.0]
+        provider.clock = lambda: now[0]
+        provider.sleep = lambda seconds: now.__setitem__(0, now[0] + seconds)
+        with pytest.raises(ProviderTimeoutError):
+            provider.generate(self.request(quality="auto"))
+        assert now[0] >= provider.deadline
+
+    def test_an_answer_without_a_job_id_is_a_bad_response(self):
+        transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"ok": True}))
+        provider = self.route(self.env(None)).build(client=httpx.Client(transport=transport), env=self.env(None))
+        with pytest.raises(BadResponseError, match="without a job id"):
+            provider.generate(ImageRequest("x"))
+
+    def test_a_200_with_neither_images_nor_error_is_a_bad_response(self):
+        def handle(request):
+            if request.method == "POST":
+                return httpx.Response(200, json={"jobId": "j1"})
+            return httpx.Response(200, json={"jobId": "j1", "status": "completed"})
+
+        provider = self.route(self.env(None)).build(client=httpx.Client(transport=httpx.MockTransport(handle)),
+                                                    env=self.env(None))
+        with pytest.raises(BadResponseError, match="neither images nor an error"):
+            provider.generate(ImageRequest("x"))
+
+    def test_the_public_api_is_the_default_and_gptimage2ai_base_url_overrides_it(self):
+        route = self.route({})
+        assert route.build(env={"GPTIMAGE2AI_API_KEY": KEY}).base_url == "https://gptimage2.ai/api"
+        assert route.build(env={"GPTIMAGE2AI_API_KEY": KEY, "GPTIMAGE2AI_BASE_URL": BASE + "/"}).base_url == BASE
+
+    def test_the_fake_speaks_the_protocol_over_loopback(self):
+        fake = FakeGPTImage2AI(api_key=KEY)
+        with LoopbackServer(fake) as server, httpx.Client(timeout=10) as client:
+            env = {"GPTIMAGE2AI_API_KEY": KEY, "GPTIMAGE2AI_BASE_URL": f"{server.url}/api"}
+            provider = self.route(env).build(client=client, env=env)
+            provider.sleep = lambda seconds: None
+            result = runner.execute(provider, self.request(width=864, height=1536, quality="auto"), allow_private_urls=True)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (864, 1536)

@@ -1,0 +1,201 @@
+import base64
+import io
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+from PIL import Image
+
+from providers import openrouter, runner
+from providers.base import (
+    AuthenticationError,
+    ContentPolicyError,
+    ImageRequest,
+    InsufficientCreditError,
+    InvalidRequestError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+from tests.fakes.openrouter import FakeOpenRouter
+from tests.fakes.server import LoopbackServer
+from tests.providers.contract import ProviderContract
+
+BASE = "https://fake-openrouter.test/api/v1"
+KEY = "sk-or-v1-test-key"
+
+
+class TestOpenRouter(ProviderContract):
+    module = openrouter
+    route_key = "openrouter:openai/gpt-image-2"
+    reports_cost = True
+    secret = KEY
+
+    def make_fake(self):
+        return FakeOpenRouter(api_key=KEY)
+
+    def env(self, fake):
+        return {"OPENROUTER_API_KEY": KEY, "OPENROUTER_BASE_URL": BASE}
+
+    def quality_sent(self, fake):
+        return fake.calls[-1]["json"]["quality"]
+
+    def provider_answering(self, handle):
+        route = self.route(self.env(None))
+        return route.build(client=httpx.Client(transport=httpx.MockTransport(handle)), env=self.env(None))
+
+    # --- the wire ----------------------------------------------------------------------------
+
+    def test_it_posts_an_aspect_ratio_explicit_quality_and_the_tolerated_extras_with_bearer_auth(self, fake):
+        self.run(fake, width=1536, height=1024, quality="high", output_format="webp", n=2)
+        call = fake.calls[-1]
+        assert call["path"] == "/api/v1/images"
+        assert call["headers"]["authorization"] == f"Bearer {KEY}"
+        assert call["json"] == {"model": "openai/gpt-image-2", "prompt": "a red fox in fresh snow", "n": 2,
+                                "aspect_ratio": "3:2", "quality": "high", "size": "1536x1024", "output_format": "webp"}
+
+    @pytest.mark.parametrize("width,height,ratio", [(1024, 1024, "1:1"), (1024, 1536, "2:3"), (1536, 1024, "3:2")])
+    def test_the_standard_sizes_map_to_their_exact_ratio_without_a_note(self, fake, width, height, ratio):
+        result = self.run(fake, width=width, height=height)
+        assert fake.calls[-1]["json"]["aspect_ratio"] == ratio
+        assert result.notes == ()
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (width, height)
+
+    def test_a_size_without_an_allowed_ratio_is_snapped_to_the_nearest_and_noted(self, fake):
+        result = self.run(fake, width=1024, height=1360)  # 0.753: nearest allowed is 3:4
+        assert fake.calls[-1]["json"]["aspect_ratio"] == "3:4"
+        assert fake.calls[-1]["json"]["size"] == "1024x1360"
+        assert any("1024x1360" in note and "3:4" in note for note in result.notes)
+
+    def test_an_exact_ratio_at_another_resolution_is_noted(self, fake):
+        result = self.run(fake, width=2048, height=2048)
+        assert fake.calls[-1]["json"]["aspect_ratio"] == "1:1"
+        assert any("2048x2048" in note and "resolution" in note for note in result.notes)
+
+    def test_a_format_the_upstream_did_not_honour_is_noted_and_the_real_type_kept(self, fake):
+        fake.honours_extras = False
+        result = self.run(fake, output_format="jpeg")
+        assert result.images[0].mime == "image/png"
+        assert "asked output_format jpeg, OpenRouter returned image/png" in result.notes
+
+    def test_fewer_images_than_asked_are_noted(self, fake):
+        fake.max_images = 1
+        result = self.run(fake, n=3)
+        assert len(result.images) == 1
+        assert "asked n=3, OpenRouter returned 1 image(s)" in result.notes
+
+    def test_a_url_answer_is_downloaded_too(self, fake):
+        fake.image_mode = "url"
+        result = self.run(fake)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+        assert result.timings.download_ms is not None
+
+    def test_a_data_url_in_b64_json_is_decoded(self):
+        png = io.BytesIO()
+        Image.new("RGB", (1024, 1024)).save(png, "PNG")
+        encoded = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+        provider = self.provider_answering(lambda request: httpx.Response(200, json={"data": [{"b64_json": encoded}]}))
+        result = runner.execute(provider, self.request())
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+
+    # --- cost, ids --------------------------------------------------------------------------
+
+    def test_the_reported_cost_is_usage_cost(self, fake):
+        result = self.run(fake, quality="high")
+        assert result.usage.cost_usd == Decimal(str(round(20 * 5e-6 + 7034 * 30e-6, 8)))
+        assert result.usage.output_tokens == 7034 and result.usage.input_tokens == 20
+
+    def test_byok_adds_the_upstream_charge_to_openrouters_fee_and_says_so(self, fake):
+        fake.scenario = "byok"
+        result = self.run(fake, quality="low")
+        upstream = Decimal(str(round(20 * 5e-6 + 200 * 30e-6, 8)))
+        fee = Decimal(str(round(float(upstream) * 0.05, 8)))
+        assert result.usage.cost_usd == fee + upstream
+        assert any(note.startswith("BYOK") for note in result.notes)
+
+    def test_without_usage_cost_the_catalog_estimates(self, fake):
+        fake.scenario = "no_cost"
+        result = self.run(fake)
+        assert result.usage.cost_usd is None and result.usage.output_tokens == 200
+
+    def test_the_request_sent_is_kept_without_the_key_and_a_body_id_is_the_request_id(self):
+        png = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(png, "PNG")
+        answer = {"id": "gen-123", "data": [{"b64_json": base64.b64encode(png.getvalue()).decode()}]}
+        provider = self.provider_answering(lambda request: httpx.Response(200, json=answer))
+        result = provider.generate(self.request())
+        assert result.request_id == "gen-123"
+        assert result.request_sent["url"] == f"{BASE}/images"
+        assert KEY not in json.dumps(result.request_sent)
+
+    # --- errors -----------------------------------------------------------------------------
+
+    def test_a_moderation_flag_is_a_content_refusal_with_the_reasons(self, fake):
+        fake.scenario = "policy"
+        with pytest.raises(ContentPolicyError) as caught:
+            self.run(fake)
+        assert caught.value.status == 403 and "violence" in caught.value.message
+
+    def test_an_upstream_safety_refusal_in_metadata_raw_is_a_content_refusal(self, fake):
+        fake.scenario = "upstream_policy"
+        with pytest.raises(ContentPolicyError) as caught:
+            self.run(fake)
+        assert "safety system" in caught.value.message and "OpenAI" in caught.value.message
+
+    def test_a_403_without_a_moderation_flag_is_a_permission_error(self, fake):
+        fake.scenario = "forbidden"
+        with pytest.raises(AuthenticationError):
+            self.run(fake)
+
+    def test_insufficient_credits_are_not_retryable(self, fake):
+        fake.scenario = "insufficient_credit"
+        with pytest.raises(InsufficientCreditError) as caught:
+            self.run(fake)
+        assert not caught.value.retryable and "credits" in caught.value.message
+
+    def test_a_rate_limit_carries_retry_after(self, fake):
+        fake.scenario = "rate_limit"
+        with pytest.raises(RateLimitError) as caught:
+            self.run(fake)
+        assert caught.value.retry_after == 7.0 and "Rate limit exceeded" in caught.value.message
+
+    def test_openrouters_408_is_a_retryable_timeout(self, fake):
+        fake.scenario = "request_timeout"
+        with pytest.raises(ProviderTimeoutError) as caught:
+            self.run(fake)
+        assert caught.value.retryable and caught.value.status == 408
+
+    @pytest.mark.parametrize("scenario,status", [("server", 502), ("no_provider", 503)])
+    def test_a_model_down_or_no_provider_is_retryable_unavailability(self, fake, scenario, status):
+        fake.scenario = scenario
+        with pytest.raises(ProviderUnavailableError) as caught:
+            self.run(fake)
+        assert caught.value.status == status and caught.value.retryable
+
+    def test_an_error_inside_http_200_is_raised_with_the_upstreams_words(self, fake):
+        fake.scenario = "failed_in_200"
+        with pytest.raises(ProviderUnavailableError) as caught:
+            self.run(fake)
+        assert caught.value.status == 502 and "stream reset by upstream" in caught.value.message
+
+    def test_a_parameter_the_fake_refuses_is_an_invalid_request(self, fake):
+        provider = self.provider(fake)
+        with pytest.raises(InvalidRequestError):
+            runner.execute(provider, ImageRequest(prompt="", width=1024, height=1024, quality="low"))
+
+    # --- over real HTTP ---------------------------------------------------------------------
+
+    def test_it_works_over_loopback_http_through_the_runner(self):
+        fake = FakeOpenRouter(api_key=KEY)
+        with LoopbackServer(fake) as server:
+            env = {"OPENROUTER_API_KEY": KEY, "OPENROUTER_BASE_URL": f"{server.url}/api/v1"}
+            provider = self.route(env).build(client=httpx.Client(timeout=10), env=env)
+            result = runner.execute(provider, self.request(width=1536, height=1024), allow_private_urls=True)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1536, 1024)
+        assert result.usage.cost_usd > 0
+
+    def test_the_route_is_listed_but_not_configured_without_a_key(self):
+        route = self.route({})
+        assert route.missing_credentials({}) == ["OPENROUTER_API_KEY"]
+        assert route.build(env={}).base_url == "https://openrouter.ai/api/v1"

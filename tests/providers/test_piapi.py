@@ -1,0 +1,142 @@
+import base64
+import io
+from decimal import Decimal
+
+import httpx
+import pytest
+from PIL import Image
+
+from providers import piapi, pricing, runner
+from providers.base import AuthenticationError, InsufficientCreditError, InvalidRequestError, RateLimitError
+from tests.fakes.piapi import FakePiAPI
+from tests.fakes.server import LoopbackServer
+from tests.providers.contract import ProviderContract
+
+BASE = "https://fake-piapi.test/v1"
+KEY = "piapi-test-secret-key"
+ENV = {"PIAPI_API_KEY": KEY, "PIAPI_BASE_URL": BASE}
+
+def png_b64(width=8, height=8):
+    out = io.BytesIO()
+    Image.new("RGB", (width, height)).save(out, "PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+class PiAPIContract(ProviderContract):
+    module = piapi
+    secret = KEY
+
+    def make_fake(self):
+        return FakePiAPI(api_key=KEY)
+
+    def env(self, fake):
+        return dict(ENV)
+
+    def quality_sent(self, fake):
+        return fake.calls[-1]["json"]["quality"]
+
+    def provider_answering(self, handle):
+        return self.route(ENV).build(client=httpx.Client(transport=httpx.MockTransport(handle)), env=ENV)
+
+
+class TestPiAPI(PiAPIContract):
+    route_key = "piapi:gpt-image-2"
+    reports_cost = True
+
+    def test_it_posts_the_openai_body_with_bearer_auth(self, fake):
+        self.run(fake, width=1536, height=1024, quality="high", output_format="jpeg", n=2)
+        call = fake.calls[-1]
+        assert call["path"] == "/v1/images/generations"
+        assert call["headers"]["authorization"] == f"Bearer {KEY}"
+        assert call["json"] == {"model": "gpt-image-2", "prompt": "a red fox in fresh snow", "n": 2,
+                                "size": "1536x1024", "quality": "high", "output_format": "jpeg"}
+
+    def test_url_images_are_downloaded_from_piapis_host(self, fake):
+        result = self.run(fake, n=2)
+        assert len(result.images) == 2 and result.timings.download_ms is not None
+        assert all(image.url.startswith("https://fake-piapi.test/files/") for image in result.images)
+
+    def test_base64_images_are_accepted_too(self, fake):
+        fake.image_mode = "b64_json"
+        result = self.run(fake)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+        assert result.timings.download_ms is None
+
+    def test_usage_tokens_are_priced_at_piapis_published_token_rates(self, fake):
+        result = self.run(fake, quality="high")
+        assert result.usage.cost_usd == Decimal("0.0001") + Decimal("0.21102")  # 20 x $5/M + 7034 x $30/M
+        assert result.usage.input_tokens == 20 and result.usage.output_tokens == 7034
+
+    def test_a_cost_in_usage_wins_over_the_token_rates(self):
+        answer = {"data": [{"b64_json": png_b64()}], "usage": {"input_tokens": 20, "output_tokens": 200, "cost": 0.0123}}
+        result = self.provider_answering(lambda request: httpx.Response(200, json=answer)).generate(self.request())
+        assert result.usage.cost_usd == Decimal("0.0123")
+
+    def test_custom_sizes_and_several_images_are_offered(self):
+        caps = self.route(ENV).capabilities
+        assert caps.problems(self.request(width=2048, height=1152, n=4)) == []
+
+    def test_an_exhausted_balance_is_not_retryable(self, fake):
+        fake.scenario = "insufficient_credit"
+        with pytest.raises(InsufficientCreditError) as caught:
+            self.run(fake)
+        assert not caught.value.retryable and "top up" in caught.value.message
+
+    def test_an_openai_quota_error_is_an_exhausted_balance(self, fake):
+        fake.scenario = "quota"
+        with pytest.raises(InsufficientCreditError):
+            self.run(fake)
+
+    def test_a_rate_limit_carries_retry_after(self, fake):
+        fake.scenario = "rate_limit"
+        with pytest.raises(RateLimitError) as caught:
+            self.run(fake)
+        assert caught.value.retry_after == 7.0
+
+    def test_a_task_api_style_error_inside_http_200_is_raised(self):
+        answer = {"code": 400, "message": "prompt is required", "data": None}
+        provider = self.provider_answering(lambda request: httpx.Response(200, json=answer))
+        with pytest.raises(InvalidRequestError, match="prompt is required"):
+            provider.generate(self.request())
+
+    def test_a_task_api_style_auth_error_keeps_piapis_words(self):
+        answer = {"code": 401, "message": "Invalid API key"}
+        provider = self.provider_answering(lambda request: httpx.Response(401, json=answer))
+        with pytest.raises(AuthenticationError, match="Invalid API key"):
+            provider.generate(self.request())
+
+    def test_it_works_over_loopback_http_through_the_runner(self):
+        fake = FakePiAPI(api_key=KEY)
+        with LoopbackServer(fake) as server:
+            env = {"PIAPI_API_KEY": KEY, "PIAPI_BASE_URL": f"{server.url}/v1"}
+            provider = self.route(env).build(client=httpx.Client(timeout=10), env=env)
+            result = runner.execute(provider, self.request(width=1024, height=1536), allow_private_urls=True)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
+        assert result.usage.cost_usd > 0
+
+    def test_the_route_is_listed_but_not_configured_without_a_key(self):
+        route = self.route({})
+        assert route.missing_credentials({}) == ["PIAPI_API_KEY"]
+        assert route.build(env={}).base_url == "https://api.piapi.ai/v1"
+
+
+class TestPiAPIPreview(PiAPIContract):
+    route_key = "piapi:gpt-image-2-preview"
+    reports_cost = False  # a flat fee: tokens do not determine it, so the catalog estimates
+
+    def test_it_posts_the_preview_model(self, fake):
+        self.run(fake, quality="medium")
+        assert fake.calls[-1]["json"]["model"] == "gpt-image-2-preview"
+        assert fake.calls[-1]["json"]["quality"] == "medium"
+
+    def test_tokens_are_kept_but_the_cost_is_the_catalogs_flat_price(self, fake):
+        result = self.run(fake, quality="high")
+        assert result.usage.cost_usd is None and result.usage.output_tokens == 7034
+        price = pricing.price_for(self.route_key)
+        assert price.estimate(self.request(quality="high", width=1536, height=1024)) == Decimal("0.10")
+
+    def test_only_the_documented_sizes_and_one_image_are_offered(self):
+        caps = self.route(ENV).capabilities
+        assert caps.problems(self.request(width=1024, height=1536)) == []
+        assert caps.problems(self.request(width=2048, height=1152))
+        assert caps.problems(self.request(n=2))
