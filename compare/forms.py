@@ -2,9 +2,14 @@
 
 from django import forms
 
-from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, parse_size
+import io
+
+from PIL import Image
+
+from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, InputImage, parse_size
 
 from . import routes as route_catalog
+from .images import ImageRejected, check_image
 
 SIZE_CHOICES = [
     ("square", "Square 1024×1024"),
@@ -13,6 +18,35 @@ SIZE_CHOICES = [
     ("custom", "Custom W×H"),
 ]
 MAX_N = 4
+MAX_REFERENCES = 16
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class ImagesField(forms.FileField):
+    """Several uploaded images, each opened with Pillow: a list of CheckedImage."""
+
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        files = [f for f in (data if isinstance(data, (list, tuple)) else [data]) if f]
+        if len(files) > MAX_REFERENCES:
+            raise forms.ValidationError(f"At most {MAX_REFERENCES} reference images.")
+        return [_checked_upload(super(ImagesField, self).clean(f, initial)) for f in files]
+
+
+def _checked_upload(upload):
+    try:
+        return check_image(upload.read())
+    except ImageRejected as exc:
+        raise forms.ValidationError(f"{upload.name}: {str(exc).replace('The provider returned', 'This is')}") from None
+
+
+def _has_alpha(data):
+    with Image.open(io.BytesIO(data)) as image:
+        return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
 
 
 class ComparisonForm(forms.Form):
@@ -35,11 +69,47 @@ class ComparisonForm(forms.Form):
                            error_messages={"min_value": "n must be between 1 and 4.",
                                            "max_value": "n must be between 1 and 4."})
     seed = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1)
+    reference_images = ImagesField(required=False, label="Reference images (for an edit)")
+    mask = forms.FileField(required=False, label="Mask (PNG with transparency, for the first image)")
+    references_from = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.route_map = route_catalog.available_routes()
         self.fields["routes"].choices = [(key, route.label) for key, route in self.route_map.items()]
+
+    def clean_mask(self):
+        upload = self.cleaned_data.get("mask")
+        if not upload:
+            return None
+        checked = _checked_upload(upload)
+        if checked.format != "png" or not _has_alpha(checked.data):
+            raise forms.ValidationError("The mask must be a PNG with transparency (transparent = the area to edit).")
+        return checked
+
+    def clean_references_from(self):
+        """Reuse the reference images of an earlier comparison ("Edit & run", "Run again")."""
+        pk = self.cleaned_data.get("references_from")
+        if not pk:
+            return None
+        from .models import Comparison
+
+        earlier = Comparison.objects.filter(pk=pk).first()
+        if earlier is None:
+            raise forms.ValidationError("That earlier comparison does not exist.")
+        return earlier
+
+    def references(self):
+        """(reference images, mask) as CheckedImage, uploaded now or reused from an earlier run."""
+        uploaded = self.cleaned_data.get("reference_images") or []
+        mask = self.cleaned_data.get("mask")
+        earlier = self.cleaned_data.get("references_from")
+        if not uploaded and earlier is not None:
+            from .services import stored_references
+
+            uploaded, stored_mask = stored_references(earlier)
+            mask = mask or stored_mask
+        return uploaded, mask
 
     def clean_size(self):
         value = self.cleaned_data["size"].strip().lower()
@@ -70,6 +140,12 @@ class ComparisonForm(forms.Form):
         dims = self.requested_dimensions()
         if not prompt or dims is None or self.errors:
             return data
+        images, mask = self.references()
+        if mask is not None and not images:
+            self.add_error("mask", "A mask needs a reference image to apply to.")
+        elif mask is not None and (mask.width, mask.height) != (images[0].width, images[0].height):
+            self.add_error("mask", f"The mask is {mask.width}x{mask.height}; it must match the first reference "
+                                   f"image, {images[0].width}x{images[0].height}.")
         request = self.image_request()
         for key in keys:
             route = self.route_map[key]
@@ -87,8 +163,11 @@ class ComparisonForm(forms.Form):
     def image_request(self):
         width, height = self.requested_dimensions()
         d = self.cleaned_data
+        images, mask = self.references()
         return ImageRequest(prompt=d["prompt"], width=width, height=height, quality=d["quality"],
-                            output_format=d["output_format"], n=d["n"], seed=d.get("seed"))
+                            output_format=d["output_format"], n=d["n"], seed=d.get("seed"),
+                            images=tuple(InputImage(c.data, f"image/{c.format}") for c in images),
+                            mask=InputImage(mask.data) if mask else None)
 
     def params(self):
         """The parameters stored with the comparison (the same for every route)."""
@@ -105,7 +184,7 @@ def form_from_json(payload):
     if not isinstance(payload, dict):
         return None, {"__all__": ["The body must be a JSON object."]}
     errors = {}
-    unknown = set(payload) - {"prompt", "routes", "params"}
+    unknown = set(payload) - {"prompt", "routes", "params", "images", "mask"}
     if unknown:
         errors["__all__"] = [f"Unknown field(s): {', '.join(sorted(unknown))}."]
     params = payload.get("params") or {}
@@ -121,12 +200,39 @@ def form_from_json(payload):
     prompt = payload.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         errors["prompt"] = ["prompt must be a string."]
+    files, file_errors = _files_from_data_urls(payload.get("images"), payload.get("mask"))
+    errors.update(file_errors)
     if errors:
         return None, errors
     data = {"prompt": prompt or "", "routes": routes or [], "size": "1024x1024", "quality": "auto",
             "output_format": "png", "n": 1}
     data.update({k: v for k, v in params.items() if v is not None})
-    return ComparisonForm(data=_as_querydict(data)), None
+    return ComparisonForm(data=_as_querydict(data), files=files), None
+
+
+def _files_from_data_urls(images, mask):
+    """The API's "images": [data URL, ...] and "mask": data URL as uploaded files."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils.datastructures import MultiValueDict
+
+    from providers.base import BadResponseError
+    from providers.urls import decode_data_url
+
+    files, errors = MultiValueDict(), {}
+    if images is not None and (not isinstance(images, list) or not all(isinstance(i, str) for i in images)):
+        return files, {"images": ["images must be a list of data: URLs (data:image/png;base64,...)."]}
+    for field, values in (("reference_images", images or []), ("mask", [mask] if mask else [])):
+        for n, value in enumerate(values):
+            try:
+                if not isinstance(value, str) or not value.startswith("data:"):
+                    raise BadResponseError("not a data: URL")
+                content, mime = decode_data_url(value)
+            except BadResponseError:
+                errors.setdefault("images" if field == "reference_images" else "mask", []).append(
+                    f"Item {n + 1} is not a base64 data: URL.")
+                continue
+            files.appendlist(field, SimpleUploadedFile(f"{field}-{n + 1}", content, content_type=mime))
+    return files, errors
 
 
 def _as_querydict(data):

@@ -143,6 +143,34 @@ class Result(models.Model):
         return max(0, int((end - self.started_at).total_seconds()))
 
 
+def reference_path(instance, filename):
+    return f"references/{instance.comparison_id}/{filename}"
+
+
+class ReferenceImage(models.Model):
+    """An input of an edit comparison: a reference image, or the mask for the first one.
+    Checked with Pillow on the way in, like every image we keep."""
+
+    IMAGE = "image"
+    MASK = "mask"
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="references")
+    role = models.CharField(max_length=8, choices=[(IMAGE, "reference image"), (MASK, "mask")], default=IMAGE)
+    index = models.PositiveSmallIntegerField(default=0)
+    file = models.FileField(upload_to=reference_path, max_length=300)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=16)
+    bytes = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["role", "index"]
+
+    def get_absolute_url(self):
+        return reverse("compare:reference", args=[self.pk])
+
+
 def image_path(instance, filename):
     return f"results/{instance.result.comparison_id}/{instance.result_id}/{filename}"
 

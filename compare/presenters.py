@@ -53,6 +53,11 @@ def comparison_dict(comparison, request=None, with_results=True):
         "url": absolute(request, comparison.get_absolute_url()),
         "api_url": absolute(request, reverse("api:comparison", args=[comparison.pk])),
         "rerun_of": comparison.rerun_of_id,
+        "references": [
+            {"role": ref.role, "url": absolute(request, ref.get_absolute_url()), "width": ref.width,
+             "height": ref.height, "format": ref.format, "bytes": ref.bytes}
+            for ref in comparison.references.all()
+        ],
     }
     if with_results:
         data["results"] = [result_dict(r, request) for r in comparison.results.all()]

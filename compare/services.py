@@ -1,29 +1,34 @@
 """Orchestration that crosses boundaries: create rows, choose adapters, enqueue, store."""
 
+import dataclasses
 import logging
 
 import httpx
 from celery import group
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core import signing
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from providers import runner
-from providers.base import ImageRequest, ProviderError, ProviderTimeoutError, parse_size, redact
+from providers.base import ImageRequest, InputImage, ProviderError, ProviderTimeoutError, parse_size, redact
 from providers.registry import UnknownRoute
 
 from . import routes as route_catalog
 from .images import ImageRejected, check_image
-from .models import Comparison, CostSource, Result, ResultImage, Status
+from .models import Comparison, CostSource, ReferenceImage, Result, ResultImage, Status
 
 log = logging.getLogger(__name__)
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+REFERENCE_SALT = "compare.reference"
+REFERENCE_LINK_SECONDS = 24 * 3600
 
 
-def create_comparison(*, user, prompt, route_keys, params, rerun_of=None):
-    """One transaction creates the comparison and a queued result per route; the tasks are
-    enqueued only once that transaction has committed."""
+def create_comparison(*, user, prompt, route_keys, params, rerun_of=None, references=(), mask=None):
+    """One transaction creates the comparison, its reference images (an edit) and a queued
+    result per route; the tasks are enqueued only once that transaction has committed."""
     request = image_request(prompt, params)
     route_map = route_catalog.available_routes()
     with transaction.atomic():
@@ -31,6 +36,14 @@ def create_comparison(*, user, prompt, route_keys, params, rerun_of=None):
             prompt=prompt, params=params, created_by=user if user and user.is_authenticated else None,
             rerun_of=rerun_of,
         )
+        inputs = [(ReferenceImage.IMAGE, n, checked) for n, checked in enumerate(references)]
+        inputs += [(ReferenceImage.MASK, 0, mask)] if mask is not None else []
+        for role, index, checked in inputs:
+            row = ReferenceImage(comparison=comparison, role=role, index=index, width=checked.width,
+                                 height=checked.height, format=checked.format, bytes=checked.bytes,
+                                 sha256=checked.sha256)
+            row.file.save(f"{role}-{index}.{checked.format}", ContentFile(checked.data), save=False)
+            row.save()
         for position, key in enumerate(route_keys):
             route = route_map[key]
             Result.objects.create(
@@ -42,13 +55,48 @@ def create_comparison(*, user, prompt, route_keys, params, rerun_of=None):
 
 
 def create_from_form(form, user, rerun_of=None):
-    return create_comparison(user=user, prompt=form.cleaned_data["prompt"],
-                             route_keys=form.cleaned_data["routes"], params=form.params(), rerun_of=rerun_of)
+    references, mask = form.references()
+    return create_comparison(user=user, prompt=form.cleaned_data["prompt"], route_keys=form.cleaned_data["routes"],
+                             params=form.params(), rerun_of=rerun_of, references=references, mask=mask)
 
 
 def rerun(comparison, user):
+    references, mask = stored_references(comparison)
     return create_comparison(user=user, prompt=comparison.prompt, route_keys=comparison.route_keys,
-                             params=comparison.params, rerun_of=comparison)
+                             params=comparison.params, rerun_of=comparison, references=references, mask=mask)
+
+
+def stored_references(comparison):
+    """The comparison's reference images and mask, re-read and re-checked from storage."""
+    images, mask = [], None
+    for row in comparison.references.all():
+        with row.file.open("rb") as handle:
+            checked = check_image(handle.read())
+        if row.role == ReferenceImage.MASK:
+            mask = checked
+        else:
+            images.append(checked)
+    return images, mask
+
+
+def request_for(comparison):
+    """The ImageRequest a worker sends: parameters plus the reference images, each with an
+    expiring public link when SITE_URL is set (for protocols that fetch inputs by URL)."""
+    request = image_request(comparison.prompt, comparison.params)
+    images, mask = [], None
+    for row in comparison.references.all():
+        with row.file.open("rb") as handle:
+            data = handle.read()
+        url = None
+        if settings.SITE_URL:
+            token = signing.dumps(row.pk, salt=REFERENCE_SALT)
+            url = settings.SITE_URL.rstrip("/") + reverse("compare:reference-public", args=[token])
+        item = InputImage(data=data, mime=f"image/{row.format}", filename=f"{row.role}-{row.index}.{row.format}", url=url)
+        if row.role == ReferenceImage.MASK:
+            mask = item
+        else:
+            images.append(item)
+    return dataclasses.replace(request, images=tuple(images), mask=mask)
 
 
 def enqueue(comparison_id):
@@ -83,7 +131,7 @@ def execute_result(result_id, worker=""):
         result.finish(Status.FAILED, error_code="unknown_route",
                       error=f"The route {result.route_key} is not available on this installation any more.")
         return
-    request = image_request(result.comparison.prompt, result.comparison.params)
+    request = request_for(result.comparison)
     env = route_catalog.provider_env()
     with http_client() as client:
         provider = route.build(client=client, env=env, deadline=settings.PROVIDER_DEADLINE_SECONDS)

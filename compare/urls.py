@@ -13,5 +13,7 @@ urlpatterns = [
     path("comparisons/<int:pk>/rerun", views.rerun_comparison, name="rerun"),
     path("results/<int:pk>/card", views.result_card, name="result-card"),
     path("images/<int:pk>", views.image_original, name="image"),
+    path("references/<int:pk>", views.reference_image, name="reference"),
+    path("inputs/<str:token>", views.reference_public, name="reference-public"),
     path("images/<int:pk>/thumbnail", views.image_thumbnail, name="thumbnail"),
 ]

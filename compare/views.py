@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core import signing
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
@@ -12,7 +14,7 @@ from . import routes as route_catalog
 from . import services
 from .auth import session_or_token
 from .forms import SIZE_CHOICES, ComparisonForm
-from .models import Comparison, Result, ResultImage, Status
+from .models import Comparison, ReferenceImage, Result, ResultImage, Status
 
 
 def _picker_context(form):
@@ -25,6 +27,7 @@ def _picker_context(form):
     return {"form": form, "choices": choices, "selected": selected, "draft": draft, "size_choices": SIZE_CHOICES,
             "unconfigured": [c for c in choices if not c.configured],
             "param_fields": [form[name] for name in ("size", "width", "height", "quality", "output_format", "n", "seed")],
+            "edit_fields": [form[name] for name in ("reference_images", "mask", "references_from")],
             "total_estimate": sum(known) if known else None,
             "unknown_estimates": [c.key for c in picked if c.estimate_usd is None]}
 
@@ -48,7 +51,7 @@ def _draft_request(data):
 
 def new_comparison(request):
     if request.method == "POST":
-        form = ComparisonForm(request.POST)
+        form = ComparisonForm(request.POST, request.FILES)
         if form.is_valid():
             comparison = services.create_from_form(form, request.user)
             return redirect(comparison)
@@ -74,7 +77,8 @@ def _initial_from(pk):
     return {"prompt": earlier.prompt, "routes": earlier.route_keys, "size": size or "custom",
             "width": None if size else width, "height": None if size else height,
             "quality": params.get("quality"), "output_format": params.get("output_format"),
-            "n": params.get("n"), "seed": params.get("seed")}
+            "n": params.get("n"), "seed": params.get("seed"),
+            "references_from": earlier.pk if earlier.references.exists() else None}
 
 
 def route_list(request):
@@ -138,16 +142,37 @@ def history(request):
 
 def _image_file(pk, field):
     image = get_object_or_404(ResultImage, pk=pk)
-    file = getattr(image, field)
+    content_type = "image/webp" if field == "thumbnail" else f"image/{image.format}"
+    return _file_response(getattr(image, field), content_type)
+
+
+def _file_response(file, content_type):
     try:
         handle = file.open("rb")
     except FileNotFoundError:
         raise Http404("The image file is missing from storage.") from None
-    content_type = "image/webp" if field == "thumbnail" else f"image/{image.format}"
     response = FileResponse(handle, content_type=content_type)
     response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@session_or_token
+def reference_image(request, pk):
+    row = get_object_or_404(ReferenceImage, pk=pk)
+    return _file_response(row.file, f"image/{row.format}")
+
+
+@login_not_required
+def reference_public(request, token):
+    """An expiring, unguessable link to one reference image, for providers that fetch edit
+    inputs by URL. Signed with SECRET_KEY; it opens nothing else."""
+    try:
+        pk = signing.loads(token, salt=services.REFERENCE_SALT, max_age=services.REFERENCE_LINK_SECONDS)
+    except signing.BadSignature:
+        raise Http404("This link is not valid or has expired.") from None
+    row = get_object_or_404(ReferenceImage, pk=pk)
+    return _file_response(row.file, f"image/{row.format}")
 
 
 @session_or_token

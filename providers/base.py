@@ -38,6 +38,25 @@ def parse_size(value: str) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class InputImage:
+    """A reference image (or a mask) for an edit. ``url`` is a public, expiring link to the same
+    bytes, set by the app when it can serve one, for protocols that take URLs only."""
+
+    data: bytes
+    mime: str = "image/png"
+    filename: str = "image.png"
+    url: str | None = None
+
+    def data_url(self) -> str:
+        import base64
+
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode()}"
+
+    def __repr__(self) -> str:
+        return f"InputImage({self.filename!r}, {len(self.data)} bytes, {self.mime})"
+
+
+@dataclass(frozen=True)
 class ImageRequest:
     prompt: str
     width: int = 1024
@@ -46,10 +65,17 @@ class ImageRequest:
     output_format: str = "png"
     n: int = 1
     seed: int | None = None
+    # An edit when reference images are given; the mask (if any) applies to the first image.
+    images: tuple[InputImage, ...] = ()
+    mask: InputImage | None = None
 
     @property
     def size(self) -> str:
         return f"{self.width}x{self.height}"
+
+    @property
+    def is_edit(self) -> bool:
+        return bool(self.images)
 
 
 @dataclass(frozen=True)
@@ -199,6 +225,7 @@ class Capabilities:
     prompt_limit: int = 32_000
     edit: bool = False
     mask: bool = False
+    max_input_images: int = 16
 
     def problems(self, request: ImageRequest) -> list[str]:
         """Why this route cannot do the request, in words a user understands; [] if it can."""
@@ -219,6 +246,12 @@ class Capabilities:
             found.append(f"format {request.output_format}: only " + ", ".join(self.formats))
         if not 1 <= request.n <= self.max_n:
             found.append(f"n={request.n}: at most {self.max_n} image(s) per call")
+        if request.images and not self.edit:
+            found.append("edits with reference images")
+        elif len(request.images) > self.max_input_images:
+            found.append(f"{len(request.images)} reference images: at most {self.max_input_images}")
+        if request.mask is not None and not self.mask:
+            found.append("a mask")
         return found
 
     def as_dict(self) -> dict[str, Any]:
@@ -232,6 +265,7 @@ class Capabilities:
             "prompt_limit": self.prompt_limit,
             "edit": self.edit,
             "mask": self.mask,
+            "max_input_images": self.max_input_images,
         }
 
 

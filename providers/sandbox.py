@@ -76,7 +76,7 @@ def routes(spec: str = DEFAULT_SPEC, latency_scale: float = 1.0) -> list[Route]:
     found = []
     for profile in parse_spec(spec):
         low, high = profile["latency"]
-        caps = Capabilities(custom_size=None if profile["presets"] else GPT_IMAGE_2_SIZES)
+        caps = Capabilities(custom_size=None if profile["presets"] else GPT_IMAGE_2_SIZES, edit=True, mask=True)
         pace = f"{low:g}-{high:g} s" if low != high else f"{low:g} s"
         extra = f", fails {profile['fail']:.0%}" if profile["fail"] else ""
         found.append(Route(
@@ -122,6 +122,8 @@ class SandboxProvider(Provider):
                 "output_format": request.output_format,
                 "n": request.n,
                 "seed": request.seed,
+                "images": [repr(i) for i in request.images],
+                "mask": repr(request.mask) if request.mask else None,
             },
             response_headers={"x-sandbox-latency-ms": f"{latency * 1000:.0f}"},
         )
@@ -141,6 +143,10 @@ def draw(request: ImageRequest, route_key: str, index: int = 0) -> bytes:
     corners = Image.new("RGB", (2, 2))
     corners.putdata([colour() for _ in range(4)])
     image = corners.resize((width, height), Image.Resampling.BICUBIC).convert("RGBA")
+    if request.images:  # an edit: start from the first reference image
+        with Image.open(io.BytesIO(request.images[0].data)) as reference:
+            image = reference.convert("RGBA").resize((width, height), Image.Resampling.LANCZOS)
+        original = image.copy()
 
     overlay = Image.new("RGBA", (width, height))
     pen = ImageDraw.Draw(overlay)
@@ -152,6 +158,11 @@ def draw(request: ImageRequest, route_key: str, index: int = 0) -> bytes:
         fill = colour() + (rng.randrange(60, 160),)
         (pen.ellipse if rng.random() < 0.6 else pen.rectangle)(box, fill=fill)
     image = Image.alpha_composite(image, overlay)
+    if request.images and request.mask is not None:
+        # Only the mask's transparent pixels may change; the rest stays the reference.
+        with Image.open(io.BytesIO(request.mask.data)) as mask:
+            keep = mask.convert("RGBA").resize((width, height)).getchannel("A")
+        image = Image.composite(original, image, keep)
 
     pen = ImageDraw.Draw(image)
     font_size = max(14, min(width, height) // 22)
@@ -164,7 +175,8 @@ def draw(request: ImageRequest, route_key: str, index: int = 0) -> bytes:
         pen.text((width // 16 + 2, y + 2), line, font=font, fill=(0, 0, 0, 160))
         pen.text((width // 16, y), line, font=font, fill=(255, 255, 255, 255))
         y += int(font_size * 1.3)
-    caption = f"SANDBOX · {route_key} · {request.size} · {request.quality} · #{index + 1}"
+    kind = "edit" if request.images else "new"
+    caption = f"SANDBOX · {route_key} · {request.size} · {request.quality} · {kind} #{index + 1}"
     pen.text((width // 16, height - font_size * 2), caption, font=small, fill=(255, 255, 255, 230))
 
     out = io.BytesIO()

@@ -55,3 +55,16 @@ def test_aspect_ratios_snap_to_the_nearest_allowed_and_say_whether_exact():
     assert snap_aspect_ratio(1280, 720, ("1:1", "3:2", "2:3")) == ("3:2", False)
     assert snap_aspect_ratio(1024, 1792, ("1:1", "16:9", "9:16")) == ("9:16", False)
     assert [resolution_tier(*s) for s in ((1024, 1024), (2048, 1152), (3840, 2160))] == ["1K", "2K", "4K"]
+
+
+def test_an_edit_needs_a_route_that_edits_and_a_mask_one_that_masks():
+    from providers.base import InputImage
+
+    reference = InputImage(b"png-bytes")
+    plain = Capabilities()
+    assert "edits with reference images" in plain.problems(ImageRequest("x", images=(reference,)))
+    editing = Capabilities(edit=True, max_input_images=1)
+    assert editing.problems(ImageRequest("x", images=(reference,))) == []
+    assert "2 reference images: at most 1" in editing.problems(ImageRequest("x", images=(reference, reference)))
+    assert "a mask" in editing.problems(ImageRequest("x", images=(reference,), mask=reference))
+    assert reference.data_url() == "data:image/png;base64,cG5nLWJ5dGVz"

@@ -74,3 +74,19 @@ def test_a_malformed_spec_is_refused_with_the_part_named(spec):
 def test_each_sandbox_route_draws_its_own_picture_of_the_prompt():
     request = ImageRequest("a lighthouse", seed=1)
     assert sandbox.draw(request, "sandbox:fast") != sandbox.draw(request, "sandbox:slow")
+
+
+def test_an_edit_starts_from_the_reference_and_a_mask_protects_the_rest():
+    from providers.base import InputImage
+    from tests.helpers import image_bytes
+
+    reference = InputImage(image_bytes(1024, 1024, "PNG", colour=(0, 200, 0)))
+    out = io.BytesIO()
+    mask = Image.new("RGBA", (1024, 1024), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (0, 0, 512, 1024))  # only the left half may change
+    mask.save(out, "PNG")
+    request = ImageRequest("add a moon", images=(reference,), mask=InputImage(out.getvalue()), seed=1)
+    edited = Image.open(io.BytesIO(sandbox.draw(request, "sandbox:x"))).convert("RGB")
+    assert edited.getpixel((1000, 500)) == (0, 200, 0)  # protected by the mask: the reference, untouched
+    assert edited.getpixel((1000, 500)) != Image.open(io.BytesIO(sandbox.draw(
+        ImageRequest("add a moon", seed=1), "sandbox:x"))).convert("RGB").getpixel((1000, 500))
