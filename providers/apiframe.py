@@ -34,12 +34,9 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
-    InsufficientCreditError,
-    InvalidRequestError,
     Provider,
     ProviderError,
     ProviderTimeoutError,
-    ProviderUnavailableError,
     Route,
     Timings,
     Usage,
@@ -147,15 +144,8 @@ def finished(job: Any) -> bool:
 
 def failure_error(message: str) -> ProviderError:
     """The shared error for a FAILED job's ``error`` text (Apiframe refunds failed jobs)."""
-    text = f"Apiframe job failed: {message}"[: http.MAX_MESSAGE]
-    lowered = message.lower()
-    if any(word in lowered for word in POLICY_WORDS):
-        return ContentPolicyError(text)
-    if "insufficient credit" in lowered:
-        return InsufficientCreditError(text)
-    if "invalid" in lowered or "validation" in lowered:
-        return InvalidRequestError(text)
-    return ProviderUnavailableError(text)  # an upstream failure: another try may succeed
+    return http.failed_job_error(f"Apiframe job failed: {message}"[: http.MAX_MESSAGE], message, policy=POLICY_WORDS,
+                                 credit=("insufficient credit",), invalid=("invalid", "validation"))
 
 
 def raise_for_apiframe_error(response: httpx.Response) -> None:

@@ -30,7 +30,6 @@ from .base import (
     InsufficientCreditError,
     Provider,
     ProviderError,
-    ProviderUnavailableError,
     Route,
     Usage,
     resolution_tier,
@@ -135,11 +134,8 @@ def raise_for_error(response: httpx.Response) -> None:
 
 
 def failure_error(message: str) -> ProviderError:
-    if POLICY_WORDS.search(message):
-        return ContentPolicyError(message)
-    if CREDIT_WORDS.search(message):
-        return InsufficientCreditError(message)
-    return ProviderUnavailableError(message)  # the credits are refunded; trying again may work
+    # the credits are refunded; trying again may work
+    return http.failed_job_error(message, policy=POLICY_WORDS, credit=CREDIT_WORDS)
 
 
 def _images_unless_failed(payload: dict) -> list[GeneratedImage]:

@@ -7,6 +7,7 @@ Retry policy is not here: a failed call raises with ``retryable`` set, and the c
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from typing import Any, Callable
 
@@ -85,6 +86,34 @@ def error_for(status: int, message: str, *, retry_after_s: float | None = None) 
     else:
         kind = InvalidRequestError
     return kind(f"HTTP {status}: {message}", status=status, retry_after=retry_after_s)
+
+
+# Words that classify a message: lower-case substrings, or a compiled (case-insensitive) pattern.
+Words = tuple[str, ...] | re.Pattern[str]
+
+
+def mentions(message: str, words: Words) -> bool:
+    """True when ``message`` contains one of ``words`` (lower-case substrings) or, for a compiled
+    pattern, when the pattern finds something in it."""
+    if isinstance(words, re.Pattern):
+        return words.search(message) is not None
+    lowered = message.lower()
+    return any(word in lowered for word in words)
+
+
+def failed_job_error(text: str, message: str | None = None, *, policy: Words = (), auth: Words = (),
+                     credit: Words = (), rate_limit: Words = (), invalid: Words = ()) -> ProviderError:
+    """The shared error for a job (task, prediction) the provider reports as failed, classified by
+    the words of its error ``message`` (``text`` itself when not given), checked in this order: a
+    content refusal, bad credentials, missing credit, a rate limit, an invalid request. Anything
+    else is a failure another try may cure (ProviderUnavailableError). ``text`` is the error's own
+    message."""
+    message = text if message is None else message
+    for words, kind in ((policy, ContentPolicyError), (auth, AuthenticationError), (credit, InsufficientCreditError),
+                        (rate_limit, RateLimitError), (invalid, InvalidRequestError)):
+        if words and mentions(message, words):
+            return kind(text)
+    return ProviderUnavailableError(text)
 
 
 def send(client: httpx.Client, method: str, url: str, *,

@@ -31,7 +31,6 @@ from .base import (
     InsufficientCreditError,
     Provider,
     ProviderError,
-    ProviderUnavailableError,
     RateLimitError,
     Route,
 )
@@ -143,11 +142,7 @@ def raise_for_pixazo_error(response: httpx.Response) -> None:
 
 def failure_error(message: str) -> ProviderError:
     """A job the provider reports as failed: a refusal, or a failure worth retrying."""
-    if POLICY_WORDS.search(message):
-        return ContentPolicyError(message)
-    if CREDIT_WORDS.search(message):
-        return InsufficientCreditError(message)
-    return ProviderUnavailableError(message)
+    return http.failed_job_error(message, policy=POLICY_WORDS, credit=CREDIT_WORDS)
 
 
 def _raise_if_failed(payload: dict) -> None:

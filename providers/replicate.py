@@ -22,19 +22,15 @@ import httpx
 from . import http
 from .base import (
     MIME_TYPES,
-    AuthenticationError,
     BadResponseError,
     Capabilities,
     ContentPolicyError,
     GeneratedImage,
     ImageRequest,
     ImageResult,
-    InsufficientCreditError,
-    InvalidRequestError,
     Provider,
     ProviderError,
     ProviderUnavailableError,
-    RateLimitError,
     Route,
     Timings,
     Usage,
@@ -202,23 +198,13 @@ def provider_timings(prediction: Mapping[str, Any]) -> Timings:
 
 def failure_error(text: str, message: str) -> ProviderError:
     """A ``failed`` prediction's ``error`` string, classified by its words (no codes exist)."""
-    lowered = message.lower()
-    if _mentions_policy(message):
-        return ContentPolicyError(text)
-    if "invalid_api_key" in lowered or "incorrect api key" in lowered:
-        return AuthenticationError(text)
-    if "insufficient_quota" in lowered or "billing" in lowered:
-        return InsufficientCreditError(text)
-    if "rate limit" in lowered or "rate_limit" in lowered:
-        return RateLimitError(text)
-    if "input validation" in lowered or "invalid value" in lowered:
-        return InvalidRequestError(text)
-    return ProviderUnavailableError(text)  # a model-side failure: another attempt may succeed
+    return http.failed_job_error(text, message, policy=POLICY_WORDS, auth=("invalid_api_key", "incorrect api key"),
+                                 credit=("insufficient_quota", "billing"), rate_limit=("rate limit", "rate_limit"),
+                                 invalid=("input validation", "invalid value"))
 
 
 def _mentions_policy(message: str) -> bool:
-    lowered = message.lower()
-    return any(word in lowered for word in POLICY_WORDS)
+    return http.mentions(message, POLICY_WORDS)
 
 
 def _float(value: Any) -> float | None:

@@ -39,11 +39,9 @@ from .base import (
     ImageRequest,
     ImageResult,
     InsufficientCreditError,
-    InvalidRequestError,
     Provider,
     ProviderError,
     ProviderTimeoutError,
-    ProviderUnavailableError,
     Route,
     Timings,
     resolution_tier,
@@ -170,13 +168,8 @@ def finished(data: Mapping[str, Any]) -> bool:
 
 
 def failure_error(message: str) -> ProviderError:
-    text = f"WaveSpeed prediction failed: {message}"[: http.MAX_MESSAGE]
-    lowered = message.lower()
-    if any(word in lowered for word in POLICY_WORDS):
-        return ContentPolicyError(text)
-    if "invalid" in lowered or "must be" in lowered:
-        return InvalidRequestError(text)
-    return ProviderUnavailableError(text)  # an upstream failure: another try may succeed
+    return http.failed_job_error(f"WaveSpeed prediction failed: {message}"[: http.MAX_MESSAGE], message,
+                                 policy=POLICY_WORDS, invalid=("invalid", "must be"))
 
 
 def error_for_code(code: int, message: str, headers: httpx.Headers) -> ProviderError:

@@ -9,15 +9,13 @@ the aspect ratio gives and served by the fake itself under ``/files/``. Errors u
 ``{"error": ...}`` envelope; a content refusal is a FAILED job.
 """
 
-import json
 import threading
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from tests.fakes.openai import draw
+from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
 
 CREDITS = {"low": 4, "medium": 9, "high": 23, "auto": 23}
 SIZES = {"1:1": (1024, 1024), "3:2": (1536, 1024), "2:3": (1024, 1536)}
@@ -51,28 +49,14 @@ class FakeApiframe:
         self.result_shape = result_shape  # "images": {"images": [urls]}; "string": one URL string (older docs)
         self.polls_to_finish = polls_to_finish  # polls answered QUEUED/PROCESSING before the terminal state
         self.generation_seconds = generation_seconds  # completedAt - createdAt
-        self.calls = []
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.jobs = {}
-        self.files = {}
-        self.lock = threading.Lock()
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if request.method == "GET" and path.startswith("/files/"):
-            data = self.files.get(path)
-            mime = {"jpeg": "image/jpeg", "webp": "image/webp"}.get(path.rsplit(".", 1)[-1], "image/png")
-            return httpx.Response(200, content=data, headers={"content-type": mime}) if data else httpx.Response(404)
-        try:
-            body = json.loads(request.content) if request.content else {}
-        except ValueError:
-            body = None
-        with self.lock:
-            self.calls.append({"arrived": time.time(), "method": request.method, "path": path, "json": body,
-                               "headers": dict(request.headers)})
-        if self.delay:
-            time.sleep(self.delay)
-        if self.scenario == "timeout":
-            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if (served := serve_file(self.files, request)) is not None:
+            return served
+        body = receive(self, request, delay=self.delay, tolerant=True)
         if request.headers.get("x-api-key") != self.api_key:
             return self.http_error("auth")
         if (request.method, path) == ("POST", f"{self.prefix}/images/generate"):
@@ -116,7 +100,7 @@ class FakeApiframe:
             return httpx.Response(400, json={"error": "Validation failed", "details": found})
         job_id = str(uuid.uuid4())
         self.jobs[job_id] = {"body": body, "polls": 0, "created": datetime.now(timezone.utc),
-                             "host": f"{request.url.scheme}://{request.url.netloc.decode()}"}
+                             "host": origin(request)}
         return httpx.Response(202, json={"jobId": job_id, "status": "QUEUED"},
                               headers={"x-request-id": f"req_{uuid.uuid4().hex[:12]}"})
 
@@ -152,8 +136,6 @@ class FakeApiframe:
         fmt = params.get("output_format", "webp")
         urls = []
         for _ in range(1 if self.result_shape == "string" else n):
-            image = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, job["body"]["prompt"])
-            name = f"/files/{uuid.uuid4().hex}.{fmt}"
-            self.files[name] = image
-            urls.append(f"{job['host']}{name}")
+            image = image_or_garbage(self.scenario, width, height, fmt, job["body"]["prompt"])
+            urls.append(publish(self.files, job["host"], image, fmt))
         return urls

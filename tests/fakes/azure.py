@@ -12,7 +12,6 @@ Azure's bodies: ``{"error": {"code": "401", ...}}``, ``DeploymentNotFound``, the
 """
 
 import base64
-import json
 import threading
 import time
 import uuid
@@ -20,7 +19,8 @@ import uuid
 import httpx
 
 from providers.base import parse_size
-from tests.fakes.openai import OUTPUT_TOKENS, draw
+from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
+from tests.fakes.openai import OUTPUT_TOKENS
 
 RATE_LIMIT_MESSAGE = ("Requests to the ImageGenerations_Create Operation under Azure OpenAI API version "
                       "2025-04-01-preview have exceeded call rate limit of your current OpenAI S0 pricing tier. "
@@ -67,25 +67,13 @@ class FakeAzureOpenAI:
         self.image_mode = image_mode  # "b64_json" (gpt-image) or "url" (as Azure's DALL-E answered)
         self.request_id_header = request_id_header  # False: only apim-request-id, as some gateways answer
         self.region = region
-        self.calls = []
-        self.files = {}
-        self.lock = threading.Lock()
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        arrived = time.time()
         path = request.url.path
-        if request.method == "GET" and path.startswith("/files/"):
-            data = self.files.get(path)
-            return httpx.Response(200, content=data, headers={"content-type": "image/png"}) if data else httpx.Response(404)
-        body = json.loads(request.content) if request.content else {}
-        with self.lock:
-            self.calls.append({"arrived": arrived, "method": request.method, "path": path,
-                               "params": dict(request.url.params), "json": body, "headers": dict(request.headers)})
-        delay = self.delay(body) if callable(self.delay) else self.delay
-        if delay:
-            time.sleep(delay)
-        if self.scenario == "timeout":
-            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if (served := serve_file(self.files, request, mime="image/png")) is not None:
+            return served
+        body = receive(self, request, delay=self.delay, params=dict(request.url.params))
         deployment = self.route(request, body)
         if deployment is None:
             return self.answer(404, NOT_FOUND)
@@ -132,11 +120,9 @@ class FakeAzureOpenAI:
         quality = body.get("quality", "auto")
         data = []
         for _ in range(int(body.get("n", 1))):
-            image = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, body["prompt"])
+            image = image_or_garbage(self.scenario, width, height, fmt, body["prompt"])
             if self.image_mode == "url":
-                name = f"/files/{uuid.uuid4().hex}.{fmt}"
-                self.files[name] = image
-                data.append({"url": f"{request.url.scheme}://{request.url.netloc.decode()}{name}"})
+                data.append({"url": publish(self.files, origin(request), image, fmt)})
             else:
                 data.append({"b64_json": base64.b64encode(image).decode()})
         output_tokens = OUTPUT_TOKENS[quality] * len(data)

@@ -12,14 +12,13 @@ more (and until ``delay`` seconds have passed since submit), then ``COMPLETED`` 
 with ``X-Fal-Error-Type``. Where fal's wire is inferred it says so [I].
 """
 
-import io
-import json
 import threading
 import time
 import uuid
 
 import httpx
-from PIL import Image, ImageDraw
+
+from tests.fakes.common import image_or_garbage, mime_of, origin, publish, receive, serve_file
 
 ENDPOINT = "/openai/gpt-image-2"
 PRESETS = {"square_hd": (1024, 1024), "square": (512, 512), "landscape_4_3": (1024, 768),
@@ -51,12 +50,7 @@ JOB_FAILURES = {
 }
 
 
-def draw(width, height, fmt, text=""):
-    image = Image.new("RGB", (width, height), (30, 120, 90))
-    ImageDraw.Draw(image).text((10, 10), text[:60], fill=(255, 255, 255))
-    out = io.BytesIO()
-    image.save(out, {"jpeg": "JPEG", "webp": "WEBP"}.get(fmt, "PNG"))
-    return out.getvalue()
+BACKGROUND = (30, 120, 90)  # fal's images are green, OpenAI's blue
 
 
 def size_of(image_size):
@@ -86,26 +80,16 @@ class FakeFal:
         self.inference_time = inference_time
         self.with_urls = with_urls  # False: submit answers with the request_id only
         self.metrics = metrics  # False: a legacy app's COMPLETED status without metrics
-        self.calls = []
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.jobs = {}
-        self.files = {}
-        self.lock = threading.Lock()
 
     # --- dispatch ---------------------------------------------------------------------------
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if request.method == "GET" and path.startswith("/files/"):
-            data = self.files.get(path)
-            if data is None:
-                return httpx.Response(404)
-            return httpx.Response(200, content=data, headers={"content-type": self.mime_of(path)})
-        body = json.loads(request.content) if request.content else {}
-        with self.lock:
-            self.calls.append({"arrived": time.time(), "method": request.method, "path": path, "json": body,
-                               "headers": dict(request.headers)})
-        if self.scenario == "timeout":
-            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if (served := serve_file(self.files, request)) is not None:
+            return served
+        body = receive(self, request)  # no delay here: ``delay`` is how long a job takes
         if request.headers.get("authorization") != f"Key {self.api_key}":
             return self.respond(*SUBMIT_ERRORS["auth"])
         if (request.method, path) == ("POST", ENDPOINT):
@@ -139,7 +123,7 @@ class FakeFal:
         delay = self.delay(body) if callable(self.delay) else self.delay
         with self.lock:
             self.jobs[request_id] = {"id": request_id, "body": body, "polls": 0, "ready_at": time.time() + delay,
-                                     "state": "IN_QUEUE", "host": f"{request.url.scheme}://{request.url.netloc.decode()}",
+                                     "state": "IN_QUEUE", "host": origin(request),
                                      "images": None}
         root = f"{self.jobs[request_id]['host']}{ENDPOINT}/requests/{request_id}"
         answer = {"request_id": request_id, "gateway_request_id": request_id, "queue_position": self.queue_polls}
@@ -219,16 +203,11 @@ class FakeFal:
         fmt = body.get("output_format", "png")
         images = []
         for _ in range(int(body.get("num_images", 1))):
-            data = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, body["prompt"])
-            name = f"/files/{uuid.uuid4().hex}.{fmt}"
-            self.files[name] = data
-            images.append({"url": f"{job['host']}{name}", "content_type": self.mime_of(name),
-                           "file_name": name.rsplit("/", 1)[1], "file_size": len(data), "width": width, "height": height})
+            data = image_or_garbage(self.scenario, width, height, fmt, body["prompt"], background=BACKGROUND)
+            url = publish(self.files, job["host"], data, fmt)
+            images.append({"url": url, "content_type": mime_of(url),
+                           "file_name": url.rsplit("/", 1)[1], "file_size": len(data), "width": width, "height": height})
         return images
 
     def root(self, job):
         return f"{job['host']}{ENDPOINT}/requests/{job['id']}"
-
-    @staticmethod
-    def mime_of(path):
-        return {"jpeg": "image/jpeg", "webp": "image/webp"}.get(path.rsplit(".", 1)[-1], "image/png")

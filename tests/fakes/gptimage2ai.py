@@ -8,14 +8,12 @@ envelope, and ``url_items`` between URL strings and ``{url}`` objects. Images ar
 Pillow at a plausible size for the ratio and served from the fake's own host.
 """
 
-import json
 import threading
-import time
 import uuid
 
 import httpx
 
-from tests.fakes.openai import draw
+from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
 
 RATIO_SIZES = {"1:1": (1024, 1024), "16:9": (1536, 864), "9:16": (864, 1536), "4:3": (1024, 768), "3:4": (768, 1024)}
 ERRORS = {
@@ -41,23 +39,14 @@ class FakeGPTImage2AI:
         self.polls_to_finish = polls_to_finish
         self.delay = delay
         self.scenario = scenario
-        self.calls = []
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.jobs = {}
-        self.files = {}
-        self.lock = threading.Lock()
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if request.method == "GET" and path.startswith("/files/"):
-            data = self.files.get(path)
-            return httpx.Response(200, content=data, headers={"content-type": "image/png"}) if data else httpx.Response(404)
-        body = json.loads(request.content) if request.content else {}
-        with self.lock:
-            self.calls.append({"method": request.method, "path": path, "json": body, "headers": dict(request.headers)})
-        if self.delay:
-            time.sleep(self.delay)
-        if self.scenario == "timeout":
-            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if (served := serve_file(self.files, request, mime="image/png")) is not None:
+            return served
+        body = receive(self, request, delay=self.delay)
         if self.scenario == "auth" or request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self.error("auth")
         if self.scenario in ("rate_limit", "server"):
@@ -91,10 +80,8 @@ class FakeGPTImage2AI:
         width, height = RATIO_SIZES[body.get("ratio", "1:1")]
         urls = []
         for _ in range(int(body.get("count", 1))):
-            data = b"this is not an image" if self.scenario == "garbage" else draw(width, height, "png", body["prompt"])
-            name = f"/files/{uuid.uuid4().hex}.png"
-            self.files[name] = data
-            urls.append(f"{request.url.scheme}://{request.url.netloc.decode()}{name}")
+            data = image_or_garbage(self.scenario, width, height, "png", body["prompt"])
+            urls.append(publish(self.files, origin(request), data, "png"))
         with self.lock:
             self.jobs[job_id] = {"polls": 0, "urls": urls, "count": len(urls)}
         return self.answer(200, {"jobId": job_id, "status": "pending"})

@@ -9,14 +9,12 @@ while queued, 400 once started. Errors are FastAPI-style ``{"detail": ...}``; 40
 credits" as the SDK reads it. Images are drawn for the aspect ratio and resolution tier sent.
 """
 
-import json
 import threading
-import time
 import uuid
 
 import httpx
 
-from tests.fakes.openai import draw
+from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
 
 RATIOS = {"1:1": (1, 1), "3:2": (3, 2), "2:3": (2, 3), "4:3": (4, 3), "3:4": (3, 4), "16:9": (16, 9), "9:16": (9, 16)}
 PENDING_STATES = ("queued", "in_progress")
@@ -50,24 +48,14 @@ class FakeHiggsfield:
         self.polls_to_finish = polls_to_finish
         self.delay = delay
         self.scenario = scenario  # also "failed_job", "stuck" (stays queued), "flaky_status" (one 502 while polling)
-        self.calls = []
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.requests = {}
-        self.files = {}
-        self.lock = threading.Lock()
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if request.method == "GET" and path.startswith("/files/"):
-            data = self.files.get(path)
-            return httpx.Response(200, content=data, headers={"content-type": "image/png"}) if data else httpx.Response(404)
-        body = json.loads(request.content) if request.content else {}
-        with self.lock:
-            self.calls.append({"method": request.method, "path": path, "query": dict(request.url.params),
-                               "json": body, "headers": dict(request.headers)})
-        if self.delay:
-            time.sleep(self.delay)
-        if self.scenario == "timeout":
-            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if (served := serve_file(self.files, request, mime="image/png")) is not None:
+            return served
+        body = receive(self, request, delay=self.delay, query=dict(request.url.params))
         if self.scenario == "auth" or request.headers.get("authorization") != f"Key {self.credentials}":
             return self.error("auth")
         if self.scenario in ("rate_limit", "server"):
@@ -101,13 +89,12 @@ class FakeHiggsfield:
         if problems:
             return httpx.Response(422, json={"detail": problems})
         request_id = str(uuid.uuid4())
-        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        base = origin(request)
         width, height = size_for(body.get("aspect_ratio", "1:1"), body.get("resolution", "1k"))
-        data = b"this is not an image" if self.scenario == "garbage" else draw(width, height, "png", body["prompt"])
-        name = f"/files/{uuid.uuid4().hex}.png"
-        self.files[name] = data
+        data = image_or_garbage(self.scenario, width, height, "png", body["prompt"])
+        url = publish(self.files, base, data, "png")
         with self.lock:
-            self.requests[request_id] = {"polls": 0, "status": "queued", "url": f"{origin}{name}", "origin": origin}
+            self.requests[request_id] = {"polls": 0, "status": "queued", "url": url, "origin": base}
         return httpx.Response(200, json=self.view(request_id))
 
     def view(self, request_id):

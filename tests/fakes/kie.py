@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from tests.fakes.openai import draw
+from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
 
 MODELS = ("gpt-image-2-text-to-image", "gpt-image-2-image-to-image")
 # The 16 ratios newer public Kie clients list for GPT Image 2 (providers.md 9 says 16 [S]).
@@ -72,25 +72,15 @@ class FakeKie:
         self.result_as = result_as  # "string" (Kie) or "object" (what APIPass clients see)
         self.states = states  # APIPass: ("queuing", "generating", "success")
         self.http_errors = http_errors
-        self.calls = []
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.tasks = {}
-        self.files = {}
-        self.lock = threading.Lock()
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if request.method == "GET" and path.startswith("/files/"):
-            data = self.files.get(path)
-            return httpx.Response(200, content=data, headers={"content-type": "image/png"}) if data else httpx.Response(404)
-        body = json.loads(request.content) if request.content else None
+        if (served := serve_file(self.files, request, mime="image/png")) is not None:
+            return served
         query = {k: v[0] for k, v in parse_qs(request.url.query.decode()).items()}
-        with self.lock:
-            self.calls.append({"method": request.method, "path": path, "json": body, "query": query,
-                               "headers": dict(request.headers), "arrived": time.time()})
-        if self.delay:
-            time.sleep(self.delay)
-        if self.scenario == "timeout":
-            raise httpx.ReadTimeout("the fake never answers", request=request)
+        body = receive(self, request, delay=self.delay, empty=lambda: None, query=query)
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self.error("auth")
         if (request.method, path) == ("POST", f"{self.prefix}/jobs/createTask"):
@@ -147,7 +137,5 @@ class FakeKie:
 
     def store(self, request, task):
         width, height = plausible_size(task.get("aspect_ratio", "auto"), task.get("resolution", "1K"))
-        image = b"this is not an image" if self.scenario == "garbage" else draw(width, height, "png", task["prompt"])
-        name = f"/files/{uuid.uuid4().hex}.png"
-        self.files[name] = image
-        return f"{request.url.scheme}://{request.url.netloc.decode()}{name}"
+        image = image_or_garbage(self.scenario, width, height, "png", task["prompt"])
+        return publish(self.files, origin(request), image, "png")

@@ -6,16 +6,14 @@ Pillow at the requested size and format, token usage, ``x-request-id`` and
 """
 
 import base64
-import io
-import json
 import threading
 import time
 import uuid
 
 import httpx
-from PIL import Image, ImageDraw
 
 from providers.base import parse_size
+from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
 
 # Output image tokens per image, chosen so that tokens x $30/M gives OpenAI's published
 # per-image estimate for 1024x1024 (low $0.006, medium $0.053, high $0.211).
@@ -37,14 +35,6 @@ ERRORS = {
 }
 
 
-def draw(width, height, fmt, text=""):
-    image = Image.new("RGB", (width, height), (40, 90, 160))
-    ImageDraw.Draw(image).text((10, 10), text[:60], fill=(255, 255, 255))
-    out = io.BytesIO()
-    image.save(out, {"jpeg": "JPEG", "webp": "WEBP"}.get(fmt, "PNG"))
-    return out.getvalue()
-
-
 class FakeOpenAI:
     def __init__(self, api_key="sk-test-key", prefix="/v1", delay=0.0, scenario=None, extra_headers=None,
                  image_mode="b64_json"):
@@ -54,25 +44,13 @@ class FakeOpenAI:
         self.scenario = scenario
         self.extra_headers = extra_headers or {}
         self.image_mode = image_mode  # "b64_json" or "url" (LocalAI and relays answer with URLs)
-        self.calls = []
-        self.files = {}
-        self.lock = threading.Lock()
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        arrived = time.time()
         path = request.url.path
-        if request.method == "GET" and path.startswith("/files/"):
-            data = self.files.get(path)
-            return httpx.Response(200, content=data, headers={"content-type": "image/png"}) if data else httpx.Response(404)
-        body = json.loads(request.content or b"{}") if request.content else {}
-        with self.lock:
-            self.calls.append({"arrived": arrived, "method": request.method, "path": path, "json": body,
-                               "headers": dict(request.headers)})
-        delay = self.delay(body) if callable(self.delay) else self.delay
-        if delay:
-            time.sleep(delay)
-        if self.scenario == "timeout":
-            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if (served := serve_file(self.files, request, mime="image/png")) is not None:
+            return served
+        body = receive(self, request, delay=self.delay)
         if self.api_key and request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self.error("auth")
         if (request.method, path) != ("POST", f"{self.prefix}/images/generations"):
@@ -99,11 +77,9 @@ class FakeOpenAI:
         chosen = "high" if quality == "auto" else quality
         data = []
         for n in range(int(body.get("n", 1))):
-            image = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, body["prompt"])
+            image = image_or_garbage(self.scenario, width, height, fmt, body["prompt"])
             if self.image_mode == "url":
-                name = f"/files/{uuid.uuid4().hex}.{fmt}"
-                self.files[name] = image
-                data.append({"url": f"{request.url.scheme}://{request.url.netloc.decode()}{name}"})
+                data.append({"url": publish(self.files, origin(request), image, fmt)})
             else:
                 data.append({"b64_json": base64.b64encode(image).decode()})
         n = len(data)

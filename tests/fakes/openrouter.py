@@ -12,11 +12,11 @@ import base64
 import json
 import threading
 import time
-import uuid
 
 import httpx
 
-from tests.fakes.openai import OUTPUT_TOKENS, draw
+from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
+from tests.fakes.openai import OUTPUT_TOKENS
 
 # The pixels a ratio plausibly gives on GPT Image 2 (multiples of 16, about 1-2 megapixels).
 RATIO_SIZES = {
@@ -56,28 +56,13 @@ class FakeOpenRouter:
         self.image_mode = image_mode  # "b64_json" (what OpenRouter documents) or "url" (tolerated shape)
         self.honours_extras = honours_extras  # whether the pass-through size/output_format reach the upstream
         self.max_images = max_images
-        self.calls = []
-        self.files = {}
-        self.lock = threading.Lock()
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        arrived = time.time()
         path = request.url.path
-        if request.method == "GET" and path.startswith("/files/"):
-            data = self.files.get(path)
-            return httpx.Response(200, content=data, headers={"content-type": "image/png"}) if data else httpx.Response(404)
-        try:
-            body = json.loads(request.content) if request.content else {}
-        except ValueError:
-            body = None
-        with self.lock:
-            self.calls.append({"arrived": arrived, "method": request.method, "path": path, "json": body,
-                               "headers": dict(request.headers)})
-        delay = self.delay(body) if callable(self.delay) else self.delay
-        if delay:
-            time.sleep(delay)
-        if self.scenario == "timeout":
-            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if (served := serve_file(self.files, request, mime="image/png")) is not None:
+            return served
+        body = receive(self, request, delay=self.delay, tolerant=True)
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self.error("auth")
         if (request.method, path) != ("POST", f"{self.prefix}/images"):
@@ -118,12 +103,10 @@ class FakeOpenRouter:
         quality = body.get("quality", "auto")
         data = []
         for _ in range(min(body.get("n", 1), self.max_images)):
-            image = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, body["prompt"])
+            image = image_or_garbage(self.scenario, width, height, fmt, body["prompt"])
             media_type = f"image/{fmt}"
             if self.image_mode == "url":
-                name = f"/files/{uuid.uuid4().hex}.{fmt}"
-                self.files[name] = image
-                data.append({"url": f"{request.url.scheme}://{request.url.netloc.decode()}{name}", "media_type": media_type})
+                data.append({"url": publish(self.files, origin(request), image, fmt), "media_type": media_type})
             else:
                 data.append({"b64_json": base64.b64encode(image).decode(), "media_type": media_type})
         image_tokens = OUTPUT_TOKENS[quality] * len(data)

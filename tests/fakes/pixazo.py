@@ -9,15 +9,13 @@ PROCESSING -> COMPLETED with ``output.media_url``) or a direct answer (``direct_
 Pillow, and served from ``/files/`` on the fake's own host.
 """
 
-import json
 import threading
-import time
 import uuid
 
 import httpx
 
 from providers.base import parse_size
-from tests.fakes.openai import draw
+from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
 
 SUBMIT = "/gpt-image-2/v1/text-to-image"
 STATUS_PREFIX = "/v2/requests/status/"
@@ -46,23 +44,14 @@ class FakePixazo:
         self.polls_to_finish = polls_to_finish  # status polls until COMPLETED
         self.delay = delay
         self.scenario = scenario
-        self.calls = []
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.jobs = {}
-        self.files = {}
-        self.lock = threading.Lock()
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if request.method == "GET" and path.startswith("/files/"):
-            data = self.files.get(path)
-            return httpx.Response(200, content=data, headers={"content-type": "image/png"}) if data else httpx.Response(404)
-        body = json.loads(request.content) if request.content else {}
-        with self.lock:
-            self.calls.append({"method": request.method, "path": path, "json": body, "headers": dict(request.headers)})
-        if self.delay:
-            time.sleep(self.delay)
-        if self.scenario == "timeout":
-            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if (served := serve_file(self.files, request, mime="image/png")) is not None:
+            return served
+        body = receive(self, request, delay=self.delay)
         if self.scenario == "auth" or request.headers.get("ocp-apim-subscription-key") != self.api_key:
             return self.apim("auth")
         if self.scenario in ("rate_limit", "quota", "server"):
@@ -97,9 +86,8 @@ class FakePixazo:
             self.jobs[request_id] = job
         if self.mode == "direct":
             return httpx.Response(200, json=self.direct(job), headers={"apim-request-id": request_id})
-        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
         return httpx.Response(202, json={"request_id": request_id, "status": "QUEUED",
-                                         "polling_url": f"{origin}{STATUS_PREFIX}{request_id}"})
+                                         "polling_url": f"{origin(request)}{STATUS_PREFIX}{request_id}"})
 
     def invalid(self, body):
         if not body.get("prompt"):
@@ -119,10 +107,8 @@ class FakePixazo:
         fmt = body.get("output_format", "png")
         urls = []
         for _ in range(int(body.get("num_images", 1))):
-            data = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, body["prompt"])
-            name = f"/files/{uuid.uuid4().hex}.{fmt}"
-            self.files[name] = data
-            urls.append(f"{request.url.scheme}://{request.url.netloc.decode()}{name}")
+            data = image_or_garbage(self.scenario, width, height, fmt, body["prompt"])
+            urls.append(publish(self.files, origin(request), data, fmt))
         return urls
 
     def direct(self, job):

@@ -9,16 +9,14 @@ polls; 0 finishes inside the ``Prefer: wait`` create call); serves its output im
 failures as ``status: "failed"`` with an ``error`` string.
 """
 
-import json
 import re
 import threading
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from tests.fakes.openai import draw
+from tests.fakes.common import draw, origin, receive, serve_file
 
 MODEL = "openai/gpt-image-2"
 EARLY_RATIOS = ("1:1", "3:2", "2:3")
@@ -63,26 +61,14 @@ class FakeReplicate:
         self.cap_outputs = cap_outputs  # return at most this many images
         self.failure_message = None  # overrides FAILURES[scenario] for a "failed" prediction
         self.urls_origin = None  # put urls.get/cancel on another origin (a relay's upstream)
-        self.calls = []
-        self.files = {}
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.predictions = {}
-        self.lock = threading.Lock()
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if request.method == "GET" and path.startswith("/files/"):  # replicate.delivery: no auth
-            data = self.files.get(path)
-            mime = "image/" + path.rsplit(".", 1)[-1]
-            return httpx.Response(200, content=data, headers={"content-type": mime}) if data else httpx.Response(404)
-        body = json.loads(request.content) if request.content else {}
-        with self.lock:
-            self.calls.append({"arrived": time.time(), "method": request.method, "path": path, "json": body,
-                               "host": request.url.netloc.decode(), "headers": dict(request.headers)})
-        delay = self.delay(body) if callable(self.delay) else self.delay
-        if delay:
-            time.sleep(delay)
-        if self.scenario == "timeout":
-            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if (served := serve_file(self.files, request)) is not None:  # replicate.delivery: no auth
+            return served
+        body = receive(self, request, delay=self.delay, host=request.url.netloc.decode())
         if request.headers.get("authorization") != f"Bearer {self.api_token}":
             return problem(*PROBLEMS["auth"])
         if (request.method, path) == ("POST", f"{self.prefix}/models/{MODEL}/predictions"):
@@ -109,16 +95,16 @@ class FakeReplicate:
             fields = [{"type": "invalid", "field": field, "description": text} for field, text in invalid]
             return problem(422, "Input validation failed", detail, invalid_fields=fields)
         prediction_id = uuid.uuid4().hex[:26]
-        origin = self.urls_origin or f"{request.url.scheme}://{request.url.netloc.decode()}"
+        urls_origin = self.urls_origin or origin(request)
         created = datetime.now(timezone.utc)
         public_input = {k: ("[REDACTED]" if k == "openai_api_key" else v) for k, v in body["input"].items()}
         self.predictions[prediction_id] = state = {
-            "polls": 0, "origin": f"{request.url.scheme}://{request.url.netloc.decode()}", "prediction": {
+            "polls": 0, "origin": origin(request), "prediction": {
                 "id": prediction_id, "model": MODEL, "version": "hidden", "input": public_input, "logs": "",
                 "output": None, "error": None, "status": "starting", "data_removed": False,
                 "created_at": _iso(created), "started_at": None, "completed_at": None,
-                "urls": {"get": f"{origin}{self.prefix}/predictions/{prediction_id}",
-                         "cancel": f"{origin}{self.prefix}/predictions/{prediction_id}/cancel",
+                "urls": {"get": f"{urls_origin}{self.prefix}/predictions/{prediction_id}",
+                         "cancel": f"{urls_origin}{self.prefix}/predictions/{prediction_id}/cancel",
                          "stream": f"https://stream.replicate.example/v1/streams/{prediction_id}",
                          "web": f"https://replicate.com/p/{prediction_id}"}}}
         if self.finish_after == 0 and request.headers.get("prefer", "").startswith("wait"):

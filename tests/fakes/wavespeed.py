@@ -12,16 +12,14 @@ Which words WaveSpeed uses for a refusal or for a missing top-up is not document
 """
 
 import base64
-import json
 import math
 import threading
-import time
 import uuid
 from datetime import datetime, timezone
 
 import httpx
 
-from tests.fakes.openai import draw
+from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
 
 RATIOS = ("1:1", "3:2", "2:3", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 PIXELS = {"1k": 1024 * 1024, "2k": 2048 * 2048, "4k": 3840 * 2160}
@@ -57,28 +55,14 @@ class FakeWaveSpeed:
         self.polls_to_finish = polls_to_finish
         self.inference_ms = inference_ms  # a number, or a function of the prediction's index
         self.output_mode = output_mode  # "url" or "base64" (enable_base64_output)
-        self.calls = []
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.predictions = {}
-        self.files = {}
-        self.lock = threading.Lock()
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if request.method == "GET" and path.startswith("/files/"):
-            data = self.files.get(path)
-            mime = {"jpeg": "image/jpeg", "webp": "image/webp"}.get(path.rsplit(".", 1)[-1], "image/png")
-            return httpx.Response(200, content=data, headers={"content-type": mime}) if data else httpx.Response(404)
-        try:
-            body = json.loads(request.content) if request.content else {}
-        except ValueError:
-            body = None
-        with self.lock:
-            self.calls.append({"arrived": time.time(), "method": request.method, "path": path, "json": body,
-                               "headers": dict(request.headers)})
-        if self.delay:
-            time.sleep(self.delay)
-        if self.scenario == "timeout":
-            raise httpx.ReadTimeout("the fake never answers", request=request)
+        if (served := serve_file(self.files, request)) is not None:
+            return served
+        body = receive(self, request, delay=self.delay, tolerant=True)
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self.envelope_error(*HTTP_ERRORS["auth"])
         if (request.method, path) == ("POST", f"{self.prefix}/openai/gpt-image-2/text-to-image"):
@@ -101,7 +85,7 @@ class FakeWaveSpeed:
             if key in body and body[key] not in allowed:
                 return self.envelope_error(400, f"{key} must be one of {', '.join(allowed)}")
         prediction_id = uuid.uuid4().hex
-        host = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        host = origin(request)
         self.predictions[prediction_id] = {"input": body, "polls": 0, "host": host, "index": len(self.predictions),
                                            "created_at": datetime.now(timezone.utc).isoformat()}
         return httpx.Response(200, json={"code": 200, "message": "success", "data": self.data(prediction_id, "created")})
@@ -135,9 +119,7 @@ class FakeWaveSpeed:
         body = prediction["input"]
         width, height = size_for(body.get("aspect_ratio", "1:1"), body.get("resolution", "1k"))
         fmt = body.get("output_format", "jpeg")
-        image = b"this is not an image" if self.scenario == "garbage" else draw(width, height, fmt, body["prompt"])
+        image = image_or_garbage(self.scenario, width, height, fmt, body["prompt"])
         if self.output_mode == "base64":
             return [base64.b64encode(image).decode()]
-        name = f"/files/{uuid.uuid4().hex}.{fmt}"
-        self.files[name] = image
-        return [f"{prediction['host']}{name}"]
+        return [publish(self.files, prediction["host"], image, fmt)]

@@ -66,8 +66,21 @@ class ProviderContract:
         provider.sleep = lambda seconds: None
         return provider
 
+    def provider_answering(self, handle):
+        """A provider on this route whose every request ``handle`` answers (a hand-written server)."""
+        env = self.env(None)
+        return self.route(env).build(client=httpx.Client(transport=httpx.MockTransport(handle)), env=env)
+
     def run(self, fake, **changes):
         return runner.execute(self.provider(fake), self.request(**changes), allow_private_urls=True)
+
+    def failure(self, fake, scenario, kind, match=None, **changes):
+        """The error of ``kind`` (its message matching ``match``) a run in ``scenario`` raises; the
+        test fails if it raises none."""
+        fake.scenario = scenario
+        with pytest.raises(kind, match=match) as caught:
+            self.run(fake, **changes)
+        return caught.value
 
     # --- the contract ---------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from providers import apiframe, runner
+from providers import apiframe
 from providers.base import (
     BadResponseError,
     ContentPolicyError,
@@ -17,23 +17,10 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.apiframe import FakeApiframe
-from tests.fakes.server import LoopbackServer
+from tests.helpers import FakeClock, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-apiframe.test/v2"
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-        self.slept = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 class TestApiframe(ProviderContract):
@@ -124,37 +111,25 @@ class TestApiframe(ProviderContract):
         assert any("sent 3:2" in note for note in result.notes)
 
     def test_a_content_refusal_is_a_failed_job_with_apiframes_words(self, fake):
-        fake.scenario = "policy"
-        with pytest.raises(ContentPolicyError, match="content policy violation"):
-            self.run(fake)
+        self.failure(fake, "policy", ContentPolicyError, match="content policy violation")
 
     def test_another_failed_job_is_a_retryable_provider_failure(self, fake):
-        fake.scenario = "failed_job"
-        with pytest.raises(ProviderUnavailableError, match="prediction failed unexpectedly") as caught:
-            self.run(fake)
-        assert caught.value.retryable
+        error = self.failure(fake, "failed_job", ProviderUnavailableError, match="prediction failed unexpectedly")
+        assert error.retryable
 
     def test_a_cancelled_job_is_an_error(self, fake):
-        fake.scenario = "cancelled"
-        with pytest.raises(ProviderError, match="cancelled"):
-            self.run(fake)
+        self.failure(fake, "cancelled", ProviderError, match="cancelled")
 
     def test_insufficient_credits_say_how_many_were_needed(self, fake):
-        fake.scenario = "insufficient_credit"
-        with pytest.raises(InsufficientCreditError, match="needs 23 credits, 5 available") as caught:
-            self.run(fake)
-        assert not caught.value.retryable
+        error = self.failure(fake, "insufficient_credit", InsufficientCreditError, match="needs 23 credits, 5 available")
+        assert not error.retryable
 
     def test_validation_details_are_kept_in_the_message(self, fake):
-        fake.scenario = "invalid"
-        with pytest.raises(InvalidRequestError, match="gptImage2Params.aspect_ratio: Invalid enum value"):
-            self.run(fake)
+        self.failure(fake, "invalid", InvalidRequestError, match="gptImage2Params.aspect_ratio: Invalid enum value")
 
     def test_a_rate_limit_carries_retry_after(self, fake):
-        fake.scenario = "rate_limit"
-        with pytest.raises(RateLimitError) as caught:
-            self.run(fake)
-        assert caught.value.retry_after == 7.0 and "Rate limit exceeded" in caught.value.message
+        error = self.failure(fake, "rate_limit", RateLimitError)
+        assert error.retry_after == 7.0 and "Rate limit exceeded" in error.message
 
     def test_at_the_deadline_polling_stops_and_says_the_job_may_still_finish(self, fake):
         fake.scenario = "never_finishes"
@@ -172,16 +147,13 @@ class TestApiframe(ProviderContract):
                 return httpx.Response(202, json={"jobId": "j1", "status": "QUEUED"})
             return httpx.Response(200, json={"id": "j1", "status": "COMPLETED", "result": {"images": []}})
 
-        route = self.route(self.env(None))
-        provider = route.build(client=httpx.Client(transport=httpx.MockTransport(handle)), env=self.env(None))
+        provider = self.provider_answering(handle)
         with pytest.raises(BadResponseError, match="without any image"):
             provider.generate(self.request())
 
     def test_it_works_against_the_fake_over_real_loopback_http(self):
         fake = FakeApiframe(api_key=self.secret)
-        with LoopbackServer(fake) as server:
-            env = {"APIFRAME_API_KEY": self.secret, "APIFRAME_BASE_URL": f"{server.url}/v2"}
-            provider = self.route(env).build(client=httpx.Client(timeout=10), env=env, deadline=30)
-            provider.sleep = lambda seconds: None
-            result = runner.execute(provider, self.request(), allow_private_urls=True)
+        result = run_over_loopback(fake, self.route, lambda url: {"APIFRAME_API_KEY": self.secret,
+                                                                  "APIFRAME_BASE_URL": f"{url}/v2"},
+                                   self.request(), deadline=30)
         assert result.images[0].data.startswith(b"\x89PNG")

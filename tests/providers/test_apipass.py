@@ -66,10 +66,8 @@ class TestAPIPass(ProviderContract):
     @pytest.mark.parametrize("scenario,kind", [("auth", AuthenticationError),
                                                ("insufficient_credit", InsufficientCreditError)])
     def test_errors_in_http_200_bodies_are_errors_named_after_apipass(self, fake, scenario, kind):
-        fake.scenario = scenario
-        with pytest.raises(kind) as caught:
-            self.run(fake)
-        assert caught.value.message.startswith("APIPass code ")
+        error = self.failure(fake, scenario, kind)
+        assert error.message.startswith("APIPass code ")
 
     def test_it_shares_kies_capabilities_and_has_its_own_credentials_and_url(self):
         route = self.route({})

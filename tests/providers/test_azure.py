@@ -3,7 +3,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from providers import azure, registry, runner
+from providers import azure, registry
 from providers.base import (
     AuthenticationError,
     ContentPolicyError,
@@ -12,7 +12,7 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.azure import FakeAzureOpenAI
-from tests.fakes.server import LoopbackServer
+from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
 
 ENDPOINT = "https://myres.openai.azure.com"
@@ -35,12 +35,6 @@ class AzureCase(ProviderContract):
 
     def quality_sent(self, fake):
         return fake.calls[-1]["json"]["quality"]
-
-    def failure(self, fake, scenario, kind):
-        fake.scenario = scenario
-        with pytest.raises(kind) as caught:
-            self.run(fake)
-        return caught.value
 
 
 class TestAzureDeployments(AzureCase):
@@ -153,10 +147,8 @@ class TestAzureV1(AzureCase):
         assert fake.calls[-1]["params"] == {"api-version": "preview"}
 
     def test_it_works_over_real_http_on_loopback(self, fake):
-        with LoopbackServer(fake) as server, httpx.Client(timeout=10) as client:
-            env = {**self.env(fake), "AZURE_OPENAI_ENDPOINT": server.url}
-            provider = self.route(env).build(client=client, env=env)
-            result = runner.execute(provider, self.request(n=2), allow_private_urls=True)
+        result = run_over_loopback(fake, self.route, lambda url: {**self.env(fake), "AZURE_OPENAI_ENDPOINT": url},
+                                   self.request(n=2))
         assert len(result.images) == 2 and result.images[0].data.startswith(b"\x89PNG")
 
 

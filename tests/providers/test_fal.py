@@ -16,7 +16,7 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.fal import FakeFal
-from tests.fakes.server import LoopbackServer
+from tests.helpers import FakeClock, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://queue.fal.test"
@@ -34,19 +34,6 @@ def kind(method, path):
 
 def kinds(fake):
     return [kind(call["method"], call["path"]) for call in fake.calls]
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-        self.slept = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 class TestFal(ProviderContract):
@@ -188,34 +175,24 @@ class TestFal(ProviderContract):
     # --- errors -----------------------------------------------------------------------------
 
     def test_a_422_validation_detail_is_an_invalid_request_in_fals_words(self, fake):
-        fake.scenario = "invalid"
-        with pytest.raises(InvalidRequestError, match=r"HTTP 422: num_images: Input should be less than or equal to 4"):
-            self.run(fake)
+        self.failure(fake, "invalid", InvalidRequestError, match=r"HTTP 422: num_images: Input should be less than or equal to 4")
 
     def test_a_content_refusal_on_the_result_is_a_policy_error_without_echoing_the_prompt(self, fake):
-        fake.scenario = "policy"
-        with pytest.raises(ContentPolicyError) as caught:
-            self.run(fake, prompt="a very specific secret prompt")
-        assert "flagged by a content checker" in caught.value.message
-        assert "very specific secret prompt" not in caught.value.message
-        assert caught.value.status == 422
+        error = self.failure(fake, "policy", ContentPolicyError, prompt="a very specific secret prompt")
+        assert "flagged by a content checker" in error.message
+        assert "very specific secret prompt" not in error.message
+        assert error.status == 422
 
     def test_a_content_refusal_named_in_the_status_is_a_policy_error(self, fake):
-        fake.scenario = "policy_in_status"
-        with pytest.raises(ContentPolicyError, match="content_policy_violation"):
-            self.run(fake)
+        self.failure(fake, "policy_in_status", ContentPolicyError, match="content_policy_violation")
 
     def test_a_completed_status_with_a_runner_error_is_retryable_unavailability(self, fake):
-        fake.scenario = "failed_job"
-        with pytest.raises(ProviderUnavailableError, match="runner disconnected unexpectedly") as caught:
-            self.run(fake)
-        assert caught.value.retryable
+        error = self.failure(fake, "failed_job", ProviderUnavailableError, match="runner disconnected unexpectedly")
+        assert error.retryable
         assert "result" not in kinds(fake)  # the status already said it failed
 
     def test_a_completed_status_with_request_timeout_is_a_provider_timeout(self, fake):
-        fake.scenario = "job_timeout"
-        with pytest.raises(ProviderTimeoutError, match="request_timeout"):
-            self.run(fake)
+        self.failure(fake, "job_timeout", ProviderTimeoutError, match="request_timeout")
 
     def test_a_failed_or_canceled_status_is_tolerated_as_a_failure(self):
         def handle(request):
@@ -228,21 +205,15 @@ class TestFal(ProviderContract):
             provider.generate(self.request())
 
     def test_an_exhausted_balance_is_insufficient_credit_not_a_bad_key(self, fake):
-        fake.scenario = "insufficient_credit"
-        with pytest.raises(InsufficientCreditError, match="Exhausted balance") as caught:
-            self.run(fake)
-        assert not caught.value.retryable
+        error = self.failure(fake, "insufficient_credit", InsufficientCreditError, match="Exhausted balance")
+        assert not error.retryable
 
     def test_a_rate_limit_is_retryable_with_fals_message(self, fake):
-        fake.scenario = "rate_limit"
-        with pytest.raises(RateLimitError, match="Too many concurrent requests"):
-            self.run(fake)
+        self.failure(fake, "rate_limit", RateLimitError, match="Too many concurrent requests")
 
     def test_a_request_error_type_decides_over_the_status_code(self, fake):
-        fake.scenario = "server"
-        with pytest.raises(ProviderUnavailableError, match="No runner could be allocated") as caught:
-            self.run(fake)
-        assert caught.value.status == 503
+        error = self.failure(fake, "server", ProviderUnavailableError, match="No runner could be allocated")
+        assert error.status == 503
 
     def test_a_wrong_key_is_an_authentication_error(self, fake):
         env = {"FAL_KEY": "wrong-key", "FAL_QUEUE_BASE_URL": BASE}
@@ -261,10 +232,8 @@ class TestFal(ProviderContract):
 
     def test_it_runs_end_to_end_over_loopback(self):
         fake = FakeFal(api_key=self.secret, queue_polls=0, progress_polls=0)
-        with LoopbackServer(fake) as server, httpx.Client(timeout=10) as client:
-            env = {"FAL_KEY": self.secret, "FAL_QUEUE_BASE_URL": server.url}
-            provider = fal.routes(env)[0].build(client=client, env=env, deadline=10)
-            result = runner.execute(provider, ImageRequest(prompt="a lighthouse", width=1024, height=1536),
-                                    allow_private_urls=True)
+        result = run_over_loopback(fake, lambda env: fal.routes(env)[0],
+                                   lambda url: {"FAL_KEY": self.secret, "FAL_QUEUE_BASE_URL": url},
+                                   ImageRequest(prompt="a lighthouse", width=1024, height=1536), deadline=10)
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
         assert result.timings.provider_generation_ms == pytest.approx(3250.0)

@@ -5,7 +5,7 @@ import pytest
 
 from PIL import Image
 
-from providers import gptimage2ai, runner
+from providers import gptimage2ai
 from providers.base import (
     BadResponseError,
     ContentPolicyError,
@@ -16,7 +16,7 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.gptimage2ai import FakeGPTImage2AI
-from tests.fakes.server import LoopbackServer
+from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-gptimage2.test/api"
@@ -91,27 +91,19 @@ class TestGPTImage2AI(ProviderContract):
         assert any(note.startswith("output_format webp asked: gptimage2.ai has no format option") for note in result.notes)
 
     def test_a_moderation_failure_is_a_content_policy_error_with_the_providers_words(self, fake):
-        fake.scenario = "policy"
-        with pytest.raises(ContentPolicyError, match="rejected by content moderation"):
-            self.run(fake)
+        self.failure(fake, "policy", ContentPolicyError, match="rejected by content moderation")
 
     def test_a_failed_job_is_retryable_with_the_providers_message(self, fake):
-        fake.scenario = "failed_job"
-        with pytest.raises(ProviderUnavailableError, match="Generation failed. Credits have been refunded") as caught:
-            self.run(fake)
-        assert caught.value.retryable
+        error = self.failure(fake, "failed_job", ProviderUnavailableError, match="Generation failed. Credits have been refunded")
+        assert error.retryable
 
     def test_no_credit_left_is_an_insufficient_credit_error(self, fake):
-        fake.scenario = "insufficient_credit"
-        with pytest.raises(InsufficientCreditError, match="10 credits per image") as caught:
-            self.run(fake)
-        assert caught.value.status == 402
+        error = self.failure(fake, "insufficient_credit", InsufficientCreditError, match="10 credits per image")
+        assert error.status == 402
 
     def test_a_rate_limit_carries_retry_after(self, fake):
-        fake.scenario = "rate_limit"
-        with pytest.raises(RateLimitError) as caught:
-            self.run(fake)
-        assert caught.value.retry_after == 7.0
+        error = self.failure(fake, "rate_limit", RateLimitError)
+        assert error.retry_after == 7.0
 
     def test_a_job_still_running_at_our_deadline_times_out(self):
         fake = FakeGPTImage2AI(api_key=KEY, polls_to_finish=10_000)
@@ -135,8 +127,7 @@ class TestGPTImage2AI(ProviderContract):
                 return httpx.Response(200, json={"jobId": "j1"})
             return httpx.Response(200, json={"jobId": "j1", "status": "completed"})
 
-        provider = self.route(self.env(None)).build(client=httpx.Client(transport=httpx.MockTransport(handle)),
-                                                    env=self.env(None))
+        provider = self.provider_answering(handle)
         with pytest.raises(BadResponseError, match="neither images nor an error"):
             provider.generate(ImageRequest("x"))
 
@@ -147,9 +138,7 @@ class TestGPTImage2AI(ProviderContract):
 
     def test_the_fake_speaks_the_protocol_over_loopback(self):
         fake = FakeGPTImage2AI(api_key=KEY)
-        with LoopbackServer(fake) as server, httpx.Client(timeout=10) as client:
-            env = {"GPTIMAGE2AI_API_KEY": KEY, "GPTIMAGE2AI_BASE_URL": f"{server.url}/api"}
-            provider = self.route(env).build(client=client, env=env)
-            provider.sleep = lambda seconds: None
-            result = runner.execute(provider, self.request(width=864, height=1536, quality="auto"), allow_private_urls=True)
+        result = run_over_loopback(fake, self.route,
+                                   lambda url: {"GPTIMAGE2AI_API_KEY": KEY, "GPTIMAGE2AI_BASE_URL": f"{url}/api"},
+                                   self.request(width=864, height=1536, quality="auto"))
         assert Image.open(io.BytesIO(result.images[0].data)).size == (864, 1536)

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from providers import higgsfield, registry, runner
+from providers import higgsfield, registry
 from providers.base import (
     ContentPolicyError,
     InsufficientCreditError,
@@ -14,7 +14,7 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.higgsfield import FakeHiggsfield
-from tests.fakes.server import LoopbackServer
+from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-higgsfield.test"
@@ -92,29 +92,21 @@ class TestHiggsfield(ProviderContract):
         assert any("sent 4:3 at 1k (nearest ratio)" in note for note in result.notes)
 
     def test_nsfw_is_a_content_policy_error(self, fake):
-        fake.scenario = "policy"
-        with pytest.raises(ContentPolicyError, match="nsfw"):
-            self.run(fake)
+        self.failure(fake, "policy", ContentPolicyError, match="nsfw")
 
     def test_a_failed_request_carries_higgsfields_error(self, fake):
-        fake.scenario = "failed_job"
-        with pytest.raises(ProviderUnavailableError, match="failed: Generation fail message"):
-            self.run(fake)
+        self.failure(fake, "failed_job", ProviderUnavailableError, match="failed: Generation fail message")
 
     def test_a_5xx_while_polling_is_polled_through_as_the_sdk_does(self, fake):
         fake.scenario = "flaky_status"
         assert len(self.run(fake).images) == 1
 
     def test_403_is_not_enough_credits_as_the_sdk_reads_it(self, fake):
-        fake.scenario = "insufficient_credit"
-        with pytest.raises(InsufficientCreditError, match="Not enough credits"):
-            self.run(fake)
+        self.failure(fake, "insufficient_credit", InsufficientCreditError, match="Not enough credits")
 
     def test_validation_details_reach_the_message(self, fake):
-        fake.scenario = "invalid"
-        with pytest.raises(InvalidRequestError, match="Input should be '1:1'") as caught:
-            self.run(fake)
-        assert caught.value.status == 422
+        error = self.failure(fake, "invalid", InvalidRequestError, match="Input should be '1:1'")
+        assert error.status == 422
 
     def test_an_unknown_model_path_says_what_to_check(self, fake):
         env = {**self.env(fake), "HIGGSFIELD_MODEL_PATHS": "openai/nope"}
@@ -124,10 +116,8 @@ class TestHiggsfield(ProviderContract):
             provider.generate(self.request())
 
     def test_a_rate_limit_carries_retry_after(self, fake):
-        fake.scenario = "rate_limit"
-        with pytest.raises(RateLimitError) as caught:
-            self.run(fake)
-        assert caught.value.retry_after == 7.0
+        error = self.failure(fake, "rate_limit", RateLimitError)
+        assert error.retry_after == 7.0
 
     def test_a_request_still_queued_at_our_deadline_is_cancelled_at_higgsfield(self, fake):
         fake.scenario = "stuck"
@@ -154,10 +144,7 @@ class TestHiggsfield(ProviderContract):
         assert self.route(env).build(env={**env, "HIGGSFIELD_BASE_URL": BASE + "/"}).base_url == BASE
 
     def test_the_fake_speaks_the_protocol_over_loopback(self, fake):
-        with LoopbackServer(fake) as server, httpx.Client(timeout=10) as client:
-            env = {**self.env(fake), "HIGGSFIELD_BASE_URL": server.url}
-            provider = self.route(env).build(client=client, env=env)
-            provider.sleep = lambda seconds: None
-            result = runner.execute(provider, self.request(width=1024, height=1536), allow_private_urls=True)
+        result = run_over_loopback(fake, self.route, lambda url: {**self.env(fake), "HIGGSFIELD_BASE_URL": url},
+                                   self.request(width=1024, height=1536))
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
         assert [c["path"] for c in fake.calls if c["method"] == "GET"][-1] == f"/requests/{result.request_id}/status"

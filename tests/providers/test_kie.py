@@ -16,26 +16,11 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.kie import GENERATION_MS, FakeKie
-from tests.fakes.server import LoopbackServer
+from tests.helpers import FakeClock, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-kie.test/api/v1"
 KEY = "kie-test-key-4f1c9a"
-
-
-class FakeClock:
-    """provider.clock / provider.sleep that advance virtual time and remember each sleep."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
 
 
 class TestKie(ProviderContract):
@@ -91,7 +76,7 @@ class TestKie(ProviderContract):
         provider, clock = self.provider(fake), FakeClock()
         provider.clock, provider.sleep = clock, clock.sleep
         runner.execute(provider, self.request(), allow_private_urls=True)
-        assert clock.sleeps == [3.0, 4.5, 6.75, 8.0, 8.0, 8.0, 8.0]
+        assert [round(s, 3) for s in clock.slept] == [3.0, 4.5, 6.75, 8.0, 8.0, 8.0, 8.0]
 
     def test_at_the_deadline_it_stops_waiting_and_says_kie_cannot_cancel(self, fake):
         fake.scenario = "stuck"
@@ -101,7 +86,7 @@ class TestKie(ProviderContract):
             provider.generate(self.request())
         assert caught.value.retryable
         assert "no cancel" in caught.value.message and "billed" in caught.value.message
-        assert sum(clock.sleeps) == pytest.approx(30)
+        assert sum(clock.slept) == pytest.approx(30)
         assert {c["path"] for c in fake.calls} == {"/api/v1/jobs/createTask", "/api/v1/jobs/recordInfo"}
 
     @pytest.mark.parametrize("result_as", ["string", "object"])
@@ -177,21 +162,15 @@ class TestKie(ProviderContract):
             self.run(fake)
 
     def test_a_failed_task_is_a_retryable_generation_failure_with_kies_message(self, fake):
-        fake.scenario = "failed_job"
-        with pytest.raises(ProviderUnavailableError) as caught:
-            self.run(fake)
-        assert caught.value.retryable and "failCode 501" in caught.value.message
-        assert "Generation failed, please try again later" in caught.value.message
+        error = self.failure(fake, "failed_job", ProviderUnavailableError)
+        assert error.retryable and "failCode 501" in error.message
+        assert "Generation failed, please try again later" in error.message
 
     def test_a_flagged_prompt_fails_the_task_as_a_content_policy_refusal(self, fake):
-        fake.scenario = "policy"
-        with pytest.raises(ContentPolicyError, match="violating content policies"):
-            self.run(fake)
+        self.failure(fake, "policy", ContentPolicyError, match="violating content policies")
 
     def test_a_gateway_error_page_maps_by_http_status(self):
-        provider = self.route(self.env(None)).build(
-            client=httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(502, text="<html>Bad gateway</html>"))),
-            env=self.env(None))
+        provider = self.provider_answering(lambda r: httpx.Response(502, text="<html>Bad gateway</html>"))
         with pytest.raises(ProviderUnavailableError, match="502"):
             provider.generate(self.request())
 
@@ -204,8 +183,7 @@ class TestKie(ProviderContract):
             calls.append(request)
             return httpx.Response(200, json=answer)
 
-        provider = self.route(self.env(None)).build(client=httpx.Client(transport=httpx.MockTransport(handle)),
-                                                    env=self.env(None))
+        provider = self.provider_answering(handle)
         with pytest.raises(BadResponseError, match="no taskId"):
             provider.generate(self.request())
         assert len(calls) == 1
@@ -218,8 +196,7 @@ class TestKie(ProviderContract):
             return httpx.Response(200, json={"code": 200, "msg": "success",
                                              "data": {"taskId": "t1", "state": "success", "resultJson": result_json}})
 
-        provider = self.route(self.env(None)).build(client=httpx.Client(transport=httpx.MockTransport(handle)),
-                                                    env=self.env(None))
+        provider = self.provider_answering(handle)
         with pytest.raises(BadResponseError):
             provider.generate(self.request())
 
@@ -237,11 +214,7 @@ class TestKie(ProviderContract):
 
     def test_the_fake_speaks_the_protocol_over_loopback(self):
         fake = FakeKie(api_key=KEY)
-        with LoopbackServer(fake) as server:
-            env = {"KIE_API_KEY": KEY, "KIE_BASE_URL": f"{server.url}/api/v1"}
-            with httpx.Client(timeout=10) as client:
-                provider = self.route(env).build(client=client, env=env)
-                provider.sleep = lambda seconds: None
-                result = runner.execute(provider, self.request(width=1024, height=1536), allow_private_urls=True)
+        result = run_over_loopback(fake, self.route, lambda url: {"KIE_API_KEY": KEY, "KIE_BASE_URL": f"{url}/api/v1"},
+                                   self.request(width=1024, height=1536))
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
         assert result.timings.download_ms is not None

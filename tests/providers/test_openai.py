@@ -52,16 +52,12 @@ class TestOpenAI(ProviderContract):
         assert "quality auto: the provider chose high" in self.run(fake, quality="auto").notes
 
     def test_a_rate_limit_carries_retry_after(self, fake):
-        fake.scenario = "rate_limit"
-        with pytest.raises(RateLimitError) as caught:
-            self.run(fake)
-        assert caught.value.retry_after == 7.0 and "images per minute" in caught.value.message
+        error = self.failure(fake, "rate_limit", RateLimitError)
+        assert error.retry_after == 7.0 and "images per minute" in error.message
 
     def test_an_exhausted_quota_is_not_retryable(self, fake):
-        fake.scenario = "quota"
-        with pytest.raises(InsufficientCreditError) as caught:
-            self.run(fake)
-        assert not caught.value.retryable
+        error = self.failure(fake, "quota", InsufficientCreditError)
+        assert not error.retryable
 
     def test_organisation_and_project_headers_are_sent_when_set(self, fake):
         env = {**self.env(fake), "OPENAI_ORG_ID": "org-1", "OPENAI_PROJECT_ID": "proj-1"}

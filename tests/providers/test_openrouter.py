@@ -19,7 +19,7 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.openrouter import FakeOpenRouter
-from tests.fakes.server import LoopbackServer
+from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-openrouter.test/api/v1"
@@ -40,10 +40,6 @@ class TestOpenRouter(ProviderContract):
 
     def quality_sent(self, fake):
         return fake.calls[-1]["json"]["quality"]
-
-    def provider_answering(self, handle):
-        route = self.route(self.env(None))
-        return route.build(client=httpx.Client(transport=httpx.MockTransport(handle)), env=self.env(None))
 
     # --- the wire ----------------------------------------------------------------------------
 
@@ -132,52 +128,36 @@ class TestOpenRouter(ProviderContract):
     # --- errors -----------------------------------------------------------------------------
 
     def test_a_moderation_flag_is_a_content_refusal_with_the_reasons(self, fake):
-        fake.scenario = "policy"
-        with pytest.raises(ContentPolicyError) as caught:
-            self.run(fake)
-        assert caught.value.status == 403 and "violence" in caught.value.message
+        error = self.failure(fake, "policy", ContentPolicyError)
+        assert error.status == 403 and "violence" in error.message
 
     def test_an_upstream_safety_refusal_in_metadata_raw_is_a_content_refusal(self, fake):
-        fake.scenario = "upstream_policy"
-        with pytest.raises(ContentPolicyError) as caught:
-            self.run(fake)
-        assert "safety system" in caught.value.message and "OpenAI" in caught.value.message
+        error = self.failure(fake, "upstream_policy", ContentPolicyError)
+        assert "safety system" in error.message and "OpenAI" in error.message
 
     def test_a_403_without_a_moderation_flag_is_a_permission_error(self, fake):
-        fake.scenario = "forbidden"
-        with pytest.raises(AuthenticationError):
-            self.run(fake)
+        self.failure(fake, "forbidden", AuthenticationError)
 
     def test_insufficient_credits_are_not_retryable(self, fake):
-        fake.scenario = "insufficient_credit"
-        with pytest.raises(InsufficientCreditError) as caught:
-            self.run(fake)
-        assert not caught.value.retryable and "credits" in caught.value.message
+        error = self.failure(fake, "insufficient_credit", InsufficientCreditError)
+        assert not error.retryable and "credits" in error.message
 
     def test_a_rate_limit_carries_retry_after(self, fake):
-        fake.scenario = "rate_limit"
-        with pytest.raises(RateLimitError) as caught:
-            self.run(fake)
-        assert caught.value.retry_after == 7.0 and "Rate limit exceeded" in caught.value.message
+        error = self.failure(fake, "rate_limit", RateLimitError)
+        assert error.retry_after == 7.0 and "Rate limit exceeded" in error.message
 
     def test_openrouters_408_is_a_retryable_timeout(self, fake):
-        fake.scenario = "request_timeout"
-        with pytest.raises(ProviderTimeoutError) as caught:
-            self.run(fake)
-        assert caught.value.retryable and caught.value.status == 408
+        error = self.failure(fake, "request_timeout", ProviderTimeoutError)
+        assert error.retryable and error.status == 408
 
     @pytest.mark.parametrize("scenario,status", [("server", 502), ("no_provider", 503)])
     def test_a_model_down_or_no_provider_is_retryable_unavailability(self, fake, scenario, status):
-        fake.scenario = scenario
-        with pytest.raises(ProviderUnavailableError) as caught:
-            self.run(fake)
-        assert caught.value.status == status and caught.value.retryable
+        error = self.failure(fake, scenario, ProviderUnavailableError)
+        assert error.status == status and error.retryable
 
     def test_an_error_inside_http_200_is_raised_with_the_upstreams_words(self, fake):
-        fake.scenario = "failed_in_200"
-        with pytest.raises(ProviderUnavailableError) as caught:
-            self.run(fake)
-        assert caught.value.status == 502 and "stream reset by upstream" in caught.value.message
+        error = self.failure(fake, "failed_in_200", ProviderUnavailableError)
+        assert error.status == 502 and "stream reset by upstream" in error.message
 
     def test_a_parameter_the_fake_refuses_is_an_invalid_request(self, fake):
         provider = self.provider(fake)
@@ -188,10 +168,9 @@ class TestOpenRouter(ProviderContract):
 
     def test_it_works_over_loopback_http_through_the_runner(self):
         fake = FakeOpenRouter(api_key=KEY)
-        with LoopbackServer(fake) as server:
-            env = {"OPENROUTER_API_KEY": KEY, "OPENROUTER_BASE_URL": f"{server.url}/api/v1"}
-            provider = self.route(env).build(client=httpx.Client(timeout=10), env=env)
-            result = runner.execute(provider, self.request(width=1536, height=1024), allow_private_urls=True)
+        result = run_over_loopback(fake, self.route,
+                                   lambda url: {"OPENROUTER_API_KEY": KEY, "OPENROUTER_BASE_URL": f"{url}/api/v1"},
+                                   self.request(width=1536, height=1024))
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1536, 1024)
         assert result.usage.cost_usd > 0
 

@@ -6,10 +6,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from providers import piapi, pricing, runner
+from providers import piapi, pricing
 from providers.base import AuthenticationError, InsufficientCreditError, InvalidRequestError, RateLimitError
 from tests.fakes.piapi import FakePiAPI
-from tests.fakes.server import LoopbackServer
+from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-piapi.test/v1"
@@ -34,9 +34,6 @@ class PiAPIContract(ProviderContract):
 
     def quality_sent(self, fake):
         return fake.calls[-1]["json"]["quality"]
-
-    def provider_answering(self, handle):
-        return self.route(ENV).build(client=httpx.Client(transport=httpx.MockTransport(handle)), env=ENV)
 
 
 class TestPiAPI(PiAPIContract):
@@ -77,21 +74,15 @@ class TestPiAPI(PiAPIContract):
         assert caps.problems(self.request(width=2048, height=1152, n=4)) == []
 
     def test_an_exhausted_balance_is_not_retryable(self, fake):
-        fake.scenario = "insufficient_credit"
-        with pytest.raises(InsufficientCreditError) as caught:
-            self.run(fake)
-        assert not caught.value.retryable and "top up" in caught.value.message
+        error = self.failure(fake, "insufficient_credit", InsufficientCreditError)
+        assert not error.retryable and "top up" in error.message
 
     def test_an_openai_quota_error_is_an_exhausted_balance(self, fake):
-        fake.scenario = "quota"
-        with pytest.raises(InsufficientCreditError):
-            self.run(fake)
+        self.failure(fake, "quota", InsufficientCreditError)
 
     def test_a_rate_limit_carries_retry_after(self, fake):
-        fake.scenario = "rate_limit"
-        with pytest.raises(RateLimitError) as caught:
-            self.run(fake)
-        assert caught.value.retry_after == 7.0
+        error = self.failure(fake, "rate_limit", RateLimitError)
+        assert error.retry_after == 7.0
 
     def test_a_task_api_style_error_inside_http_200_is_raised(self):
         answer = {"code": 400, "message": "prompt is required", "data": None}
@@ -107,10 +98,8 @@ class TestPiAPI(PiAPIContract):
 
     def test_it_works_over_loopback_http_through_the_runner(self):
         fake = FakePiAPI(api_key=KEY)
-        with LoopbackServer(fake) as server:
-            env = {"PIAPI_API_KEY": KEY, "PIAPI_BASE_URL": f"{server.url}/v1"}
-            provider = self.route(env).build(client=httpx.Client(timeout=10), env=env)
-            result = runner.execute(provider, self.request(width=1024, height=1536), allow_private_urls=True)
+        result = run_over_loopback(fake, self.route, lambda url: {"PIAPI_API_KEY": KEY, "PIAPI_BASE_URL": f"{url}/v1"},
+                                   self.request(width=1024, height=1536))
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
         assert result.usage.cost_usd > 0
 

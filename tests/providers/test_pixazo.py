@@ -4,7 +4,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from providers import pixazo, runner
+from providers import pixazo
 from providers.base import (
     BadResponseError,
     ContentPolicyError,
@@ -15,7 +15,7 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.pixazo import FakePixazo
-from tests.fakes.server import LoopbackServer
+from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-pixazo.test"
@@ -79,9 +79,7 @@ class TestPixazo(ProviderContract):
         assert provider.status_url("abc", f"{BASE}/v2/requests/status/abc?x=1") == f"{BASE}/v2/requests/status/abc?x=1"
 
     def test_a_failed_job_raises_with_pixazos_message(self, fake):
-        fake.scenario = "failed_job"
-        with pytest.raises(ProviderUnavailableError, match="FAILED: Generation failed: upstream provider error"):
-            self.run(fake)
+        self.failure(fake, "failed_job", ProviderUnavailableError, match="FAILED: Generation failed: upstream provider error")
 
     def test_a_refusal_in_a_direct_answer_is_a_content_policy_error(self):
         fake = FakePixazo(api_key=KEY, mode="direct", scenario="policy")
@@ -89,21 +87,15 @@ class TestPixazo(ProviderContract):
             self.run(fake)
 
     def test_apim_throttling_carries_retry_after(self, fake):
-        fake.scenario = "rate_limit"
-        with pytest.raises(RateLimitError) as caught:
-            self.run(fake)
-        assert caught.value.retry_after == 7.0 and "Rate limit is exceeded" in caught.value.message
+        error = self.failure(fake, "rate_limit", RateLimitError)
+        assert error.retry_after == 7.0 and "Rate limit is exceeded" in error.message
 
     def test_an_exhausted_apim_quota_is_a_rate_limit_not_a_bad_key(self, fake):
-        fake.scenario = "quota"
-        with pytest.raises(RateLimitError, match="Out of call volume quota"):
-            self.run(fake)
+        self.failure(fake, "quota", RateLimitError, match="Out of call volume quota")
 
     def test_an_empty_balance_is_an_insufficient_credit_error(self, fake):
-        fake.scenario = "insufficient_credit"
-        with pytest.raises(InsufficientCreditError, match="Insufficient balance") as caught:
-            self.run(fake)
-        assert caught.value.status == 402 and not caught.value.retryable
+        error = self.failure(fake, "insufficient_credit", InsufficientCreditError, match="Insufficient balance")
+        assert error.status == 402 and not error.retryable
 
     def test_a_job_that_never_completes_times_out_at_our_deadline(self):
         fake = FakePixazo(api_key=KEY, polls_to_finish=10_000)
@@ -131,11 +123,8 @@ class TestPixazo(ProviderContract):
     @pytest.mark.parametrize("mode", ["async", "direct"])
     def test_the_fake_speaks_the_protocol_over_loopback(self, mode):
         fake = FakePixazo(api_key=KEY, mode=mode)
-        with LoopbackServer(fake) as server, httpx.Client(timeout=10) as client:
-            env = {"PIXAZO_API_KEY": KEY, "PIXAZO_BASE_URL": server.url}
-            provider = self.route(env).build(client=client, env=env)
-            provider.sleep = lambda seconds: None
-            result = runner.execute(provider, self.request(width=1024, height=1536), allow_private_urls=True)
+        result = run_over_loopback(fake, self.route, lambda url: {"PIXAZO_API_KEY": KEY, "PIXAZO_BASE_URL": url},
+                                   self.request(width=1024, height=1536))
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
         if mode == "async":  # the absolute polling_url on the gateway's own host was followed
             assert [c["path"] for c in fake.calls if c["method"] == "GET"][-1] == f"/v2/requests/status/{result.request_id}"

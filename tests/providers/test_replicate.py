@@ -1,7 +1,7 @@
 import httpx
 import pytest
 
-from providers import registry, replicate, runner
+from providers import registry, replicate
 from providers.base import (
     AuthenticationError,
     ContentPolicyError,
@@ -13,23 +13,12 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.replicate import FakeReplicate
-from tests.fakes.server import LoopbackServer
+from tests.helpers import FakeClock, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-replicate.test/v1"
 CREATE_PATH = "/v1/models/openai/gpt-image-2/predictions"
 OPENAI_KEY = "sk-byok-secret-openai-key"
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 class TestReplicate(ProviderContract):
@@ -183,28 +172,20 @@ class TestReplicate(ProviderContract):
         assert caught.value.status == 422 and "number_of_images" in caught.value.message
 
     def test_a_bad_token_is_an_authentication_error_with_replicates_detail(self, fake):
-        fake.scenario = "auth"
-        with pytest.raises(AuthenticationError) as caught:
-            self.run(fake)
-        assert "valid authentication token" in caught.value.message
+        error = self.failure(fake, "auth", AuthenticationError)
+        assert "valid authentication token" in error.message
 
     def test_insufficient_credit_is_not_retryable(self, fake):
-        fake.scenario = "insufficient_credit"
-        with pytest.raises(InsufficientCreditError) as caught:
-            self.run(fake)
-        assert not caught.value.retryable and "insufficient credit" in caught.value.message
+        error = self.failure(fake, "insufficient_credit", InsufficientCreditError)
+        assert not error.retryable and "insufficient credit" in error.message
 
     def test_a_rate_limit_carries_retry_after(self, fake):
-        fake.scenario = "rate_limit"
-        with pytest.raises(RateLimitError) as caught:
-            self.run(fake)
-        assert caught.value.retry_after == 7.0 and "throttled" in caught.value.message
+        error = self.failure(fake, "rate_limit", RateLimitError)
+        assert error.retry_after == 7.0 and "throttled" in error.message
 
     def test_a_sensitive_content_failure_is_a_content_policy_error(self, fake):
-        fake.scenario = "policy"
-        with pytest.raises(ContentPolicyError) as caught:
-            self.run(fake)
-        assert "flagged as sensitive" in caught.value.message
+        error = self.failure(fake, "policy", ContentPolicyError)
+        assert "flagged as sensitive" in error.message
 
     def test_openais_safety_refusal_relayed_as_a_failure_is_a_content_policy_error(self):
         error = replicate.failure_error("failed", "Error code: 400 - Your request was rejected by the safety system. "
@@ -216,10 +197,8 @@ class TestReplicate(ProviderContract):
         assert isinstance(error, InvalidRequestError)
 
     def test_another_failed_prediction_is_retryable_with_the_models_error(self, fake):
-        fake.scenario = "failed_job"
-        with pytest.raises(ProviderUnavailableError) as caught:
-            self.run(fake)
-        assert caught.value.retryable and "upstream image generation" in caught.value.message
+        error = self.failure(fake, "failed_job", ProviderUnavailableError)
+        assert error.retryable and "upstream image generation" in error.message
 
     def test_a_prediction_cancelled_at_replicate_is_an_error(self):
         def handle(request):
@@ -239,11 +218,7 @@ class TestReplicate(ProviderContract):
 
 def test_the_fake_serves_the_same_protocol_over_loopback():
     fake = FakeReplicate(api_token="r8_loop", finish_after=1)
-    with LoopbackServer(fake) as server:
-        env = {"REPLICATE_API_TOKEN": "r8_loop", "REPLICATE_BASE_URL": f"{server.url}/v1"}
-        route = replicate.routes(env)[0]
-        with httpx.Client(timeout=5) as client:
-            provider = route.build(client=client, env=env)
-            provider.sleep = lambda seconds: None
-            result = runner.execute(provider, ImageRequest(prompt="loop", output_format="jpeg"), allow_private_urls=True)
+    result = run_over_loopback(fake, lambda env: replicate.routes(env)[0],
+                               lambda url: {"REPLICATE_API_TOKEN": "r8_loop", "REPLICATE_BASE_URL": f"{url}/v1"},
+                               ImageRequest(prompt="loop", output_format="jpeg"), timeout=5)
     assert result.images[0].data.startswith(b"\xff\xd8") and result.timings.download_ms is not None

@@ -1,11 +1,9 @@
 import io
 from decimal import Decimal
 
-import httpx
-import pytest
 from PIL import Image
 
-from providers import runner, vercel
+from providers import vercel
 from providers.base import (
     AuthenticationError,
     ContentPolicyError,
@@ -14,7 +12,7 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.fakes.server import LoopbackServer
+from tests.helpers import run_over_loopback
 from tests.fakes.vercel import FakeVercelGateway
 from tests.providers.contract import ProviderContract
 
@@ -88,52 +86,37 @@ class TestVercelGateway(ProviderContract):
     # --- errors -----------------------------------------------------------------------------
 
     def test_an_openai_refusal_passed_through_is_a_content_refusal(self, fake):
-        fake.scenario = "policy"
-        with pytest.raises(ContentPolicyError) as caught:
-            self.run(fake)
-        assert "safety system" in caught.value.message
+        error = self.failure(fake, "policy", ContentPolicyError)
+        assert "safety system" in error.message
 
     def test_a_rate_limit_carries_retry_after(self, fake):
-        fake.scenario = "rate_limit"
-        with pytest.raises(RateLimitError) as caught:
-            self.run(fake)
-        assert caught.value.retry_after == 7.0
+        error = self.failure(fake, "rate_limit", RateLimitError)
+        assert error.retry_after == 7.0
 
     def test_insufficient_funds_are_not_retryable(self, fake):
-        fake.scenario = "quota"
-        with pytest.raises(InsufficientCreditError) as caught:
-            self.run(fake)
-        assert not caught.value.retryable
+        error = self.failure(fake, "quota", InsufficientCreditError)
+        assert not error.retryable
 
     def test_a_failed_upstream_dependency_is_retryable_unavailability(self, fake):
-        fake.scenario = "failed_dependency"
-        with pytest.raises(ProviderUnavailableError) as caught:
-            self.run(fake)
-        assert caught.value.status == 424 and "upstream connect error" in caught.value.message
+        error = self.failure(fake, "failed_dependency", ProviderUnavailableError)
+        assert error.status == 424 and "upstream connect error" in error.message
 
     def test_a_team_rule_forbidding_the_call_is_a_permission_error(self, fake):
-        fake.scenario = "forbidden"
-        with pytest.raises(AuthenticationError):
-            self.run(fake)
+        self.failure(fake, "forbidden", AuthenticationError)
 
     def test_an_unknown_model_is_an_invalid_request(self, fake):
-        fake.scenario = "unknown_model"
-        with pytest.raises(InvalidRequestError) as caught:
-            self.run(fake)
-        assert "not found" in caught.value.message
+        error = self.failure(fake, "unknown_model", InvalidRequestError)
+        assert "not found" in error.message
 
     def test_an_error_inside_http_200_is_raised_by_its_type(self, fake):
-        fake.scenario = "failed_in_200"
-        with pytest.raises(ProviderUnavailableError) as caught:
-            self.run(fake)
-        assert caught.value.status == 424
+        error = self.failure(fake, "failed_in_200", ProviderUnavailableError)
+        assert error.status == 424
 
     def test_it_works_over_loopback_http_through_the_runner(self):
         fake = FakeVercelGateway(api_key=KEY)
-        with LoopbackServer(fake) as server:
-            env = {"AI_GATEWAY_API_KEY": KEY, "AI_GATEWAY_BASE_URL": f"{server.url}/v1"}
-            provider = self.route(env).build(client=httpx.Client(timeout=10), env=env)
-            result = runner.execute(provider, self.request(width=1024, height=1536), allow_private_urls=True)
+        result = run_over_loopback(fake, self.route,
+                                   lambda url: {"AI_GATEWAY_API_KEY": KEY, "AI_GATEWAY_BASE_URL": f"{url}/v1"},
+                                   self.request(width=1024, height=1536))
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
 
     def test_the_route_is_listed_but_not_configured_without_a_key(self):

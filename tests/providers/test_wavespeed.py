@@ -4,7 +4,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from providers import runner, wavespeed
+from providers import wavespeed
 from providers.base import (
     AuthenticationError,
     ContentPolicyError,
@@ -14,24 +14,11 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.fakes.server import LoopbackServer
 from tests.fakes.wavespeed import FakeWaveSpeed, size_for
+from tests.helpers import FakeClock, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-wavespeed.test/api/v3"
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 500.0
-        self.slept = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 class TestWaveSpeed(ProviderContract):
@@ -92,7 +79,7 @@ class TestWaveSpeed(ProviderContract):
 
     def test_polling_waits_two_seconds(self, fake):
         provider = self.provider(fake)
-        clock = FakeClock()
+        clock = FakeClock(now=500.0)
         provider.clock, provider.sleep = clock, clock.sleep
         provider.generate(self.request())
         assert clock.slept == [2.0, 2.0]
@@ -111,41 +98,29 @@ class TestWaveSpeed(ProviderContract):
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
 
     def test_a_failed_prediction_with_a_safety_message_is_a_content_refusal(self, fake):
-        fake.scenario = "policy"
-        with pytest.raises(ContentPolicyError, match="safety system"):
-            self.run(fake)
+        self.failure(fake, "policy", ContentPolicyError, match="safety system")
 
     def test_another_failed_prediction_is_a_retryable_provider_failure(self, fake):
-        fake.scenario = "failed_job"
-        with pytest.raises(ProviderUnavailableError, match="Model error") as caught:
-            self.run(fake)
-        assert caught.value.retryable
+        error = self.failure(fake, "failed_job", ProviderUnavailableError, match="Model error")
+        assert error.retryable
 
     def test_an_error_code_inside_http_200_is_an_error(self, fake):
-        fake.scenario = "envelope_error"
-        with pytest.raises(InvalidRequestError, match="prompt is required"):
-            self.run(fake)
+        self.failure(fake, "envelope_error", InvalidRequestError, match="prompt is required")
 
     def test_a_bad_key_says_401_can_also_mean_no_top_up(self, fake):
-        fake.scenario = "auth"
-        with pytest.raises(AuthenticationError, match="topped up"):
-            self.run(fake)
+        self.failure(fake, "auth", AuthenticationError, match="topped up")
 
     def test_a_401_asking_for_a_top_up_is_insufficient_credit(self, fake):
-        fake.scenario = "no_topup"
-        with pytest.raises(InsufficientCreditError, match="top up") as caught:
-            self.run(fake)
-        assert not caught.value.retryable
+        error = self.failure(fake, "no_topup", InsufficientCreditError, match="top up")
+        assert not error.retryable
 
     def test_a_rate_limit_is_retryable_with_wavespeeds_words(self, fake):
-        fake.scenario = "rate_limit"
-        with pytest.raises(RateLimitError, match="Too many requests"):
-            self.run(fake)
+        self.failure(fake, "rate_limit", RateLimitError, match="Too many requests")
 
     def test_at_the_deadline_polling_stops_and_says_the_prediction_may_still_finish(self, fake):
         fake.scenario = "never_finishes"
         provider = self.provider(fake)
-        clock = FakeClock()
+        clock = FakeClock(now=500.0)
         provider.clock, provider.sleep, provider.deadline = clock, clock.sleep, 20
         with pytest.raises(ProviderTimeoutError, match="no documented cancel"):
             provider.generate(self.request())
@@ -155,16 +130,13 @@ class TestWaveSpeed(ProviderContract):
         def handle(request):
             return httpx.Response(200, text="<html>gateway</html>")
 
-        route = self.route(self.env(None))
-        provider = route.build(client=httpx.Client(transport=httpx.MockTransport(handle)), env=self.env(None))
+        provider = self.provider_answering(handle)
         with pytest.raises(Exception, match="non-JSON"):
             provider.generate(self.request())
 
     def test_it_works_against_the_fake_over_real_loopback_http(self):
         fake = FakeWaveSpeed(api_key=self.secret)
-        with LoopbackServer(fake) as server:
-            env = {"WAVESPEED_API_KEY": self.secret, "WAVESPEED_BASE_URL": f"{server.url}/api/v3"}
-            provider = self.route(env).build(client=httpx.Client(timeout=10), env=env, deadline=30)
-            provider.sleep = lambda seconds: None
-            result = runner.execute(provider, self.request(output_format="jpeg"), allow_private_urls=True)
+        result = run_over_loopback(fake, self.route, lambda url: {"WAVESPEED_API_KEY": self.secret,
+                                                                  "WAVESPEED_BASE_URL": f"{url}/api/v3"},
+                                   self.request(output_format="jpeg"), deadline=30)
         assert result.images[0].data.startswith(b"\xff\xd8")  # a JPEG
