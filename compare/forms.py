@@ -1,6 +1,7 @@
 """One validation for the compare page, the JSON API and the command line."""
 
 from django import forms
+from django.conf import settings
 
 import io
 
@@ -158,6 +159,9 @@ class ComparisonForm(forms.Form):
             for problem in route.capabilities.problems(request):
                 if not problem.startswith("prompts of"):
                     self.add_error("routes", f"{key} cannot do {problem}.")
+            if request.images and route.capabilities.edit_needs_public_url and not settings.SITE_URL:
+                self.add_error("routes", f"{key} fetches reference images by URL: set SITE_URL to this app's public "
+                                         "address so it can.")
         return data
 
     def image_request(self):

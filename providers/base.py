@@ -226,6 +226,9 @@ class Capabilities:
     edit: bool = False
     mask: bool = False
     max_input_images: int = 16
+    # The protocol takes reference images as URLs it fetches itself (no bytes, no data: URLs):
+    # the app must be able to hand out public links (SITE_URL).
+    edit_needs_public_url: bool = False
 
     def problems(self, request: ImageRequest) -> list[str]:
         """Why this route cannot do the request, in words a user understands; [] if it can."""
@@ -266,6 +269,7 @@ class Capabilities:
             "edit": self.edit,
             "mask": self.mask,
             "max_input_images": self.max_input_images,
+            "edit_needs_public_url": self.edit_needs_public_url,
         }
 
 

@@ -121,3 +121,19 @@ def test_references_get_an_expiring_public_link_only_when_site_url_is_set(alice_
     assert client.get(path).status_code == 200  # no login: the provider fetches it
     assert client.get(path[:-3] + "xyz").status_code == 404
     assert client.get(comparison.references.get().get_absolute_url()).status_code == 401
+
+
+def test_a_route_that_fetches_references_by_url_needs_site_url(alice_client, monkeypatch, settings):
+    from compare import routes as route_catalog
+    from providers.base import Capabilities, Route
+    from providers.sandbox import SandboxProvider
+
+    by_url = Route("sandbox:byurl", SandboxProvider, "byurl", "By URL",
+                   Capabilities(edit=True, edit_needs_public_url=True), {"latency": (0, 0)})
+    real = route_catalog.available_routes
+    monkeypatch.setattr(route_catalog, "available_routes", lambda: {**real(), "sandbox:byurl": by_url})
+    settings.SITE_URL = ""
+    response = post(alice_client, routes=["sandbox:byurl"], reference_images=[upload()])
+    assert "sandbox:byurl fetches reference images by URL: set SITE_URL" in response.content.decode()
+    settings.SITE_URL = "https://compare.example.com"
+    assert post(alice_client, routes=["sandbox:byurl"], reference_images=[upload()]).status_code == 302
