@@ -78,6 +78,6 @@ def route_choices(request: ImageRequest | None = None):
     return choices
 
 
-def estimate(route_key, request: ImageRequest):
-    price = registry.route_price(get_route(route_key))
+def estimate(route: Route, request: ImageRequest):
+    price = registry.route_price(route)
     return price.estimate(request) if price else None

@@ -48,7 +48,7 @@ def create_comparison(*, user, prompt, route_keys, params, rerun_of=None, refere
             route = route_map[key]
             Result.objects.create(
                 comparison=comparison, position=position, route_key=key, route_label=route.label,
-                sandbox=route.sandbox, estimated_cost_usd=route_catalog.estimate(key, request),
+                sandbox=route.sandbox, estimated_cost_usd=route_catalog.estimate(route, request),
             )
         transaction.on_commit(lambda: enqueue(comparison.pk))
     return comparison
