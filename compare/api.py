@@ -45,3 +45,12 @@ def comparisons(request):
 def comparison(request, pk):
     found = get_object_or_404(Comparison.objects.select_related("created_by"), pk=pk)
     return JsonResponse(comparison_dict(found, request))
+
+
+@api_view(["POST"])
+def cancel(request, pk):
+    found = get_object_or_404(Comparison, pk=pk)
+    cancelled, asked = found.cancel()
+    body = comparison_dict(found, request)
+    body["cancel"] = {"cancelled": cancelled, "stopping": asked}
+    return JsonResponse(body)

@@ -8,4 +8,5 @@ urlpatterns = [
     path("routes", api.routes, name="routes"),
     path("comparisons", api.comparisons, name="comparisons"),
     path("comparisons/<int:pk>", api.comparison, name="comparison"),
+    path("comparisons/<int:pk>/cancel", api.cancel, name="cancel"),
 ]

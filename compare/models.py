@@ -71,6 +71,17 @@ class Comparison(models.Model):
     def route_keys(self):
         return [r.route_key for r in self.results.all()]
 
+    def cancel(self):
+        """Queued results end cancelled at once; running ones are asked to stop (their worker
+        cancels the job at the provider at its next poll). Returns (cancelled, asked)."""
+        now = timezone.now()
+        cancelled = self.results.filter(status=Status.QUEUED).update(
+            status=Status.CANCELLED, finished_at=now, error_code="cancelled",
+            error="Cancelled before it started: the provider was never called.")
+        asked = self.results.filter(status=Status.RUNNING, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=now)
+        return cancelled, asked
+
 
 class Result(models.Model):
     comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="results")
@@ -87,6 +98,7 @@ class Result(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)  # the Celery worker that ran it
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     # ... and durations in ms: queue_ms is ours (enqueue -> task start), latency_ms is the
     # provider call measured with perf_counter; provider_timings holds the rest (see Timings).
     queue_ms = models.FloatField(null=True, blank=True)
@@ -135,6 +147,9 @@ class Result(models.Model):
             for name, value in fields.items():
                 setattr(self, name, value)
         return bool(won)
+
+    def cancel_requested(self):
+        return Result.objects.filter(pk=self.pk, cancel_requested_at__isnull=False).exists()
 
     def elapsed_seconds(self):
         if self.started_at is None:

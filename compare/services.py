@@ -2,6 +2,7 @@
 
 import dataclasses
 import logging
+import time
 
 import httpx
 from celery import group
@@ -13,7 +14,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from providers import runner
-from providers.base import ImageRequest, InputImage, ProviderError, ProviderTimeoutError, parse_size, redact
+from providers.base import (
+    ImageRequest,
+    InputImage,
+    ProviderCancelledError,
+    ProviderError,
+    ProviderTimeoutError,
+    parse_size,
+    redact,
+)
 from providers.registry import UnknownRoute
 
 from . import routes as route_catalog
@@ -135,13 +144,15 @@ def execute_result(result_id, worker=""):
     env = route_catalog.provider_env()
     with http_client() as client:
         provider = route.build(client=client, env=env, deadline=settings.PROVIDER_DEADLINE_SECONDS)
+        provider.sleep = cancellable_sleep(result)
         # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.
         secrets = [v for k, v in provider.credentials.items() if any(w in k for w in SECRET_WORDS)]
         try:
             outcome = runner.execute(provider, request, max_image_bytes=settings.MAX_IMAGE_BYTES,
                                      allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS)
         except ProviderError as exc:
-            status = Status.TIMED_OUT if isinstance(exc, ProviderTimeoutError) else Status.FAILED
+            status = {ProviderTimeoutError: Status.TIMED_OUT, ProviderCancelledError: Status.CANCELLED}.get(
+                type(exc), Status.FAILED)
             result.finish(status, error_code=exc.code, error=redact(exc.message, secrets), latency_ms=exc.elapsed_ms)
             return
         except Exception as exc:  # a bug in an adapter must not leave the card spinning
@@ -186,11 +197,32 @@ def execute_result(result_id, worker=""):
                   if (c.width, c.height) != (request.width, request.height)]
     if mismatched:
         common["notes"].append(f"Asked for {request.size}; received " + ", ".join(mismatched) + ".")
+    if result.cancel_requested():
+        common["notes"].append("Cancel was asked while this provider was answering; its call could not be "
+                               "interrupted, so the answer it gave (and billed) is kept.")
     if not result.finish(Status.SUCCEEDED, **common, **cost):
         for row in stored:  # cancelled meanwhile: keep nothing half-done
             row.original.delete(save=False)
             row.thumbnail.delete(save=False)
             row.delete()
+
+
+def cancellable_sleep(result, *, slice_seconds=0.5, sleep=time.sleep):
+    """The sleep an adapter waits with between polls (and the sandbox's simulated latency): it
+    looks at the database every half second and raises ProviderCancelledError once the user has
+    cancelled, so the adapter cancels the job at the provider."""
+
+    def wait(seconds):
+        end = time.monotonic() + seconds
+        while True:
+            if result.cancel_requested():
+                raise ProviderCancelledError("Cancelled by the user while the provider was working")
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            sleep(min(slice_seconds, left))
+
+    return wait
 
 
 def _usage_dict(usage):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("comparisons/<int:pk>/", views.comparison_detail, name="detail"),
     path("comparisons/<int:pk>/summary", views.comparison_summary, name="summary"),
     path("comparisons/<int:pk>/rerun", views.rerun_comparison, name="rerun"),
+    path("comparisons/<int:pk>/cancel", views.cancel_comparison, name="cancel"),
     path("results/<int:pk>/card", views.result_card, name="result-card"),
     path("images/<int:pk>", views.image_original, name="image"),
     path("references/<int:pk>", views.reference_image, name="reference"),

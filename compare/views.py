@@ -117,6 +117,17 @@ def result_card(request, pk):
 
 
 @require_POST
+def cancel_comparison(request, pk):
+    comparison = get_object_or_404(Comparison, pk=pk)
+    cancelled, asked = comparison.cancel()
+    if cancelled or asked:
+        messages.info(request, f"Cancelled {cancelled} queued route(s); asked {asked} running route(s) to stop.")
+    else:
+        messages.info(request, "Nothing to cancel: every route had already finished.")
+    return redirect(comparison)
+
+
+@require_POST
 def rerun_comparison(request, pk):
     comparison = get_object_or_404(Comparison, pk=pk)
     unavailable = set(comparison.route_keys) - set(route_catalog.available_routes())

@@ -177,6 +177,12 @@ class ProviderTimeoutError(ProviderError):
     code = "timeout"
 
 
+class ProviderCancelledError(ProviderError):
+    """The user cancelled while the call was under way (raised from the injected ``sleep``)."""
+
+    code = "cancelled"
+
+
 class BadResponseError(ProviderError):
     """The provider answered, but not with something we can use."""
 

@@ -19,6 +19,7 @@ from .base import (
     ContentPolicyError,
     InsufficientCreditError,
     InvalidRequestError,
+    ProviderCancelledError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -141,7 +142,8 @@ def poll(check: Callable[[], Any], *, interval: float, deadline_at: float, clock
          on_give_up: Callable[[], None] | None = None) -> Any:
     """Call ``check`` until it returns something other than None, sleeping ``interval`` (growing
     by ``growth`` up to ``max_interval``) between calls. At the deadline, ``on_give_up`` runs
-    (cancel the job at the provider) and ProviderTimeoutError is raised."""
+    (cancel the job at the provider) and ProviderTimeoutError is raised. When the user cancels
+    (``sleep`` raises ProviderCancelledError), the job is cancelled at the provider the same way."""
     wait = interval
     while True:
         outcome = check()
@@ -149,12 +151,23 @@ def poll(check: Callable[[], Any], *, interval: float, deadline_at: float, clock
             return outcome
         remaining = deadline_at - clock()
         if remaining <= 0:
-            if on_give_up is not None:
-                try:
-                    on_give_up()
-                except (ProviderError, httpx.HTTPError):
-                    pass  # the timeout is what we report; a failed cancel changes nothing for the user
-            cancelled = "; we cancelled it at the provider" if on_give_up is not None else ""
-            raise ProviderTimeoutError(f"The provider's job did not finish before our deadline{cancelled}.")
-        sleep(min(wait, remaining))
+            gave_up = _give_up(on_give_up)
+            raise ProviderTimeoutError(f"The provider's job did not finish before our deadline{gave_up}.")
+        try:
+            sleep(min(wait, remaining))
+        except ProviderCancelledError as exc:
+            exc.message += _give_up(on_give_up)
+            exc.args = (exc.message,)
+            raise
         wait = min(wait * growth, max_interval or wait * growth)
+
+
+def _give_up(on_give_up: Callable[[], None] | None) -> str:
+    """Cancel the job at the provider if the protocol can; say what happened."""
+    if on_give_up is None:
+        return "; this provider has no cancel, so its job may still run (and bill)"
+    try:
+        on_give_up()
+    except (ProviderError, httpx.HTTPError):
+        return "; cancelling it at the provider failed"
+    return "; we cancelled it at the provider"

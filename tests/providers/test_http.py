@@ -1,0 +1,82 @@
+import httpx
+import pytest
+
+from providers import http
+from providers.base import (
+    AuthenticationError,
+    InsufficientCreditError,
+    InvalidRequestError,
+    ProviderCancelledError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+from tests.helpers import FakeClock
+
+
+def test_poll_returns_the_first_answer_and_waits_between_checks():
+    clock, answers = FakeClock(), iter([None, None, "done"])
+    assert http.poll(lambda: next(answers), interval=1, deadline_at=clock() + 60, clock=clock,
+                     sleep=clock.sleep, growth=2, max_interval=3) == "done"
+    assert clock.slept == [1, 2]
+
+
+def test_poll_cancels_at_the_provider_when_the_deadline_passes():
+    clock, cancelled = FakeClock(), []
+    with pytest.raises(ProviderTimeoutError, match="we cancelled it at the provider"):
+        http.poll(lambda: None, interval=5, deadline_at=clock() + 12, clock=clock, sleep=clock.sleep,
+                  on_give_up=lambda: cancelled.append(True))
+    assert cancelled == [True] and clock.slept == [5, 5, 2]
+
+
+def test_poll_says_when_a_provider_cannot_cancel():
+    clock = FakeClock()
+    with pytest.raises(ProviderTimeoutError, match="no cancel, so its job may still run"):
+        http.poll(lambda: None, interval=5, deadline_at=clock() + 1, clock=clock, sleep=clock.sleep)
+
+
+def test_a_user_cancel_during_a_wait_cancels_the_job_at_the_provider():
+    clock, cancelled = FakeClock(), []
+
+    def sleep(seconds):
+        raise ProviderCancelledError("Cancelled by the user while the provider was working")
+
+    with pytest.raises(ProviderCancelledError, match="working; we cancelled it at the provider"):
+        http.poll(lambda: None, interval=1, deadline_at=clock() + 60, clock=clock, sleep=sleep,
+                  on_give_up=lambda: cancelled.append(True))
+    assert cancelled == [True]
+
+
+def test_a_failing_cancel_is_reported_not_raised():
+    def refuse():
+        raise httpx.ConnectError("down")
+
+    clock = FakeClock()
+    with pytest.raises(ProviderTimeoutError, match="cancelling it at the provider failed"):
+        http.poll(lambda: None, interval=1, deadline_at=clock(), clock=clock, sleep=clock.sleep, on_give_up=refuse)
+
+
+@pytest.mark.parametrize("headers,seconds", [
+    ({"retry-after-ms": "1500"}, 1.5), ({"retry-after": "7"}, 7.0), ({}, None),
+    ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
+])
+def test_retry_after_reads_milliseconds_seconds_and_dates(headers, seconds):
+    assert http.retry_after(httpx.Headers(headers)) == seconds
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"error": {"message": "bad key"}}, "bad key"),
+    ({"detail": [{"msg": "field required"}, {"msg": "too long"}]}, "field required; too long"),
+    ({"title": "Unauthenticated"}, "Unauthenticated"),
+])
+def test_error_messages_are_found_in_every_common_envelope(body, message):
+    assert http.error_message(httpx.Response(400, json=body)) == message
+
+
+@pytest.mark.parametrize("status,kind,retryable", [
+    (401, AuthenticationError, False), (402, InsufficientCreditError, False), (422, InvalidRequestError, False),
+    (429, RateLimitError, True), (503, ProviderUnavailableError, True), (504, ProviderTimeoutError, True),
+])
+def test_statuses_map_to_the_shared_errors(status, kind, retryable):
+    error = http.error_for(status, "words")
+    assert isinstance(error, kind) and error.retryable is retryable and error.message == f"HTTP {status}: words"
