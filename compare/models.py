@@ -99,6 +99,8 @@ class Result(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)  # the Celery worker that ran it
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    # A long-running provider job (batch id and the like, no secrets), checked by scheduled tasks.
+    job = models.JSONField(default=dict, blank=True)
     # ... and durations in ms: queue_ms is ours (enqueue -> task start), latency_ms is the
     # provider call measured with perf_counter; provider_timings holds the rest (see Timings).
     queue_ms = models.FloatField(null=True, blank=True)

@@ -1,8 +1,14 @@
 from celery import shared_task
 
-from . import services
+from . import execution
 
 
 @shared_task(bind=True, ignore_result=True, acks_late=True)
 def run_result(self, result_id):
-    services.execute_result(result_id, worker=self.request.hostname or "")
+    execution.execute_result(result_id, worker=self.request.hostname or "")
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def check_result(result_id):
+    """One scheduled check of a long-running provider job (OpenAI's Batch API)."""
+    execution.check_long_job(result_id)

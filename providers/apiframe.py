@@ -12,6 +12,11 @@ Errors are ``{"error": "..."}`` (400 adds ``details``, 402 adds ``creditsRequire
 cancel endpoint, so a job still running at our deadline is left to finish (credits are only
 kept for completed jobs).
 
+Edits: the same endpoint with ``gptImage2Params.input_images``, an array of URLs Apiframe fetches
+(its OpenAPI schema: ``format: uri`` strings, no count limit; GPT Image 2's own limit of 16 is
+assumed). Only links are sent, never bytes: the app's expiring public links (SITE_URL). GPT Image
+2 takes no mask here (Apiframe's ``/images/edit`` inpainting endpoint is Flux Fill only).
+
 Cost: ``creditCost`` is what Apiframe says it billed for the job. It is turned into USD at
 $0.01 per credit, the pay-as-you-go credit price, which is [S] in providers.md (a 2026
 market article, not confirmed by Apiframe); ``Usage.raw`` keeps the credits and that price.
@@ -22,6 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -34,6 +40,8 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
+    InputImage,
+    InvalidRequestError,
     Provider,
     ProviderError,
     ProviderTimeoutError,
@@ -44,12 +52,18 @@ from .base import (
 )
 
 ASPECT_RATIOS = ("1:1", "3:2", "2:3")
+# input_images has no maxItems in Apiframe's schema; GPT Image 2 itself takes up to 16 [I].
+MAX_INPUT_IMAGES = 16
 CAPABILITIES = Capabilities(
     sizes=((1024, 1024), (1536, 1024), (1024, 1536)),  # what 1:1, 3:2 and 2:3 produce
     qualities=("low", "medium", "high", "auto"),
     formats=("png", "jpeg", "webp"),
     max_n=10,
     prompt_limit=2000,
+    edit=True,
+    mask=False,
+    max_input_images=MAX_INPUT_IMAGES,
+    edit_needs_public_url=True,
 )
 # Pay-as-you-go price of one Apiframe credit [S]: providers.md section 10.
 USD_PER_CREDIT = Decimal("0.01")
@@ -75,6 +89,10 @@ class ApiframeProvider(Provider):
 
     def generate(self, request: ImageRequest) -> ImageResult:
         body, notes = request_body(self.route.model, request)
+        kept_body = body
+        if request.is_edit:
+            kept_body = {**body, "gptImage2Params": {**body["gptImage2Params"],
+                                                     "input_images": [recorded_url(i) for i in request.images]}}
         url = f"{self.base_url}/images/generate"
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_apiframe_error)
         accepted = http.json_body(response)
@@ -107,7 +125,7 @@ class ApiframeProvider(Provider):
             usage=usage_of(job),
             timings=Timings(provider_generation_ms=duration_ms(job.get("createdAt"), job.get("completedAt"))),
             request_id=str(job_id),
-            request_sent={"method": "POST", "url": url, "json": body, "poll": f"GET {job_url}"},
+            request_sent={"method": "POST", "url": url, "json": kept_body, "poll": f"GET {job_url}"},
             response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
             notes=tuple(notes),
         )
@@ -123,7 +141,33 @@ def request_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], lis
         notes.append("quality auto: Apiframe does not say what it chose and bills auto as high (23 credits per image)")
     params = {"quality": request.quality, "aspect_ratio": ratio, "output_format": request.output_format,
               "number_of_images": request.n}
+    if request.is_edit:
+        params["input_images"] = input_images(request)
     return {"model": model, "prompt": request.prompt, "gptImage2Params": params}, notes
+
+
+def input_images(request: ImageRequest) -> list[str]:
+    """The reference images' public URLs for ``input_images``; refuses what Apiframe cannot take."""
+    if request.mask is not None:
+        raise InvalidRequestError("Apiframe takes no mask for GPT Image 2 (only reference images).")
+    if len(request.images) > MAX_INPUT_IMAGES:
+        raise InvalidRequestError(f"Apiframe is sent at most {MAX_INPUT_IMAGES} reference images; "
+                                  f"{len(request.images)} were given.")
+    missing = [image.filename for image in request.images if not image.url]
+    if missing:
+        raise InvalidRequestError(f"Apiframe fetches reference images by URL and {', '.join(missing)} has no public "
+                                  "link: set SITE_URL to this app's public address.")
+    unusable = [image.filename for image in request.images if not image.url.startswith(("https://", "http://"))]
+    if unusable:
+        raise InvalidRequestError(f"Apiframe needs http(s) links to reference images; {', '.join(unusable)} has another kind.")
+    return [image.url for image in request.images]
+
+
+def recorded_url(image: InputImage) -> str:
+    """A reference image's link as we keep it: the signed last path segment and query elided."""
+    parts = urlsplit(image.url or "")
+    head = parts.path.rsplit("/", 1)[0]
+    return f"{parts.scheme}://{parts.netloc}{head}/… ({image.mime}, {len(image.data)} bytes)"
 
 
 def finished(job: Any) -> bool:

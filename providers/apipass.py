@@ -5,6 +5,9 @@ The protocol code is Kie's (providers/kie.py): the same body, polling, notes and
 ``resultJson`` may arrive as an object here, which kie.result_urls accepts. The GPT Image 2 model
 id on APIPass is not documented: Kie's ``gpt-image-2-text-to-image`` is assumed, and
 ``APIPASS_MODEL`` overrides it without a code change.
+
+Edits: Kie's ``gpt-image-2-image-to-image`` with ``input.input_urls`` (URLs only, no mask) is
+assumed the same way [I: providers.md 13], and ``APIPASS_EDIT_MODEL`` overrides that id.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from . import kie
 from .base import ImageRequest, ImageResult, Provider, Route
 
 DEFAULT_MODEL = kie.MODEL
+DEFAULT_EDIT_MODEL = kie.EDIT_MODEL
 
 
 def routes(env: Mapping[str, str]) -> list[Route]:
     model = env.get("APIPASS_MODEL") or DEFAULT_MODEL
+    edit_model = env.get("APIPASS_EDIT_MODEL") or DEFAULT_EDIT_MODEL
     return [Route("apipass:gpt-image-2", APIPassProvider, model, "APIPass GPT Image 2 (Kie-compatible)",
-                  kie.CAPABILITIES)]
+                  kie.CAPABILITIES, {"edit_model": edit_model})]
 
 
 class APIPassProvider(Provider):

@@ -8,8 +8,13 @@ Two URL styles, chosen by ``AZURE_OPENAI_API_STYLE``:
 - ``v1``: ``POST {endpoint}/openai/v1/images/generations`` with the deployment name as the body's
   ``model`` and no ``api-version``.
 
+An edit goes to the same place with ``images/edits`` for ``images/generations``, as OpenAI's
+multipart/form-data (reference images as ``image`` / ``image[]`` file parts, optional ``mask``;
+providers.md section 3 says "multipart as in OpenAI" [I]).
+
 Both authenticate with ``api-key: <key>`` and speak the OpenAI Images shape, so the body, the
-response reading and the base error mapping are the functions of ``providers.openai``; this module
+multipart edit parts, the response reading and the base error mapping are the functions of
+``providers.openai``; this module
 adds Azure's own error shapes (``inner_error`` / ``ResponsibleAIPolicyViolation``, the 403
 "resource temporarily blocked", rate-limit messages that carry the wait in words).
 """
@@ -32,7 +37,7 @@ from .base import (
     RateLimitError,
     Route,
 )
-from .openai import CAPABILITIES, images_body, images_result, raise_for_openai_error
+from .openai import CAPABILITIES, check_edit, edit_parts, images_body, images_result, raise_for_openai_error
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
 API_STYLES = {"deployments": "deployments", "deployment": "deployments", "classic": "deployments", "v1": "v1"}
@@ -91,25 +96,38 @@ class AzureOpenAIProvider(Provider):
                 return root[: -len(suffix)]
         return root
 
-    def url(self) -> tuple[str, dict[str, str]]:
-        """The generations URL and its query parameters for this route's API style."""
+    def url(self, operation: str = "generations") -> tuple[str, dict[str, str]]:
+        """The URL of ``images/<operation>`` (generations or edits) and its query parameters for
+        this route's API style."""
         version = self.route.options.get("api_version") or ""
         if self.route.options.get("api_style") == "v1":
             # v1 takes no dated api-version; only the SDK's "preview"/"latest" channels apply.
-            return f"{self.endpoint()}/openai/v1/images/generations", (
+            return f"{self.endpoint()}/openai/v1/images/{operation}", (
                 {"api-version": version} if version in ("preview", "latest") else {})
         deployment = self.route.model
-        return (f"{self.endpoint()}/openai/deployments/{deployment}/images/generations",
+        return (f"{self.endpoint()}/openai/deployments/{deployment}/images/{operation}",
                 {"api-version": version or DEFAULT_API_VERSION})
 
     def generate(self, request: ImageRequest) -> ImageResult:
-        body = images_body(self.route.model, request)
-        url, params = self.url()
-        response = http.send(self.client, "POST", url, params=params, json=body,
-                             headers={"api-key": self.credentials["AZURE_OPENAI_API_KEY"]},
-                             raise_for=raise_for_azure_error)
-        sent_url = str(httpx.URL(url, params=params))
-        result = images_result(response, request, self.route, body, sent_url)
+        headers = {"api-key": self.credentials["AZURE_OPENAI_API_KEY"]}
+        if request.is_edit or request.mask is not None:
+            check_edit(self.route, request, self.name)
+            # On the deployments URLs the deployment is in the path; the model field is sent
+            # all the same (the OpenAI SDK sends it; v1 needs it to pick the deployment).
+            parts = edit_parts(self.route.model, request)
+            url, params = self.url("edits")
+            response = http.send(self.client, "POST", url, params=params, **parts.send_kwargs(), headers=headers,
+                                 raise_for=raise_for_azure_error)
+            sent_url = str(httpx.URL(url, params=params))
+            result = images_result(response, request, self.route, parts.form, sent_url,
+                                   request_sent=parts.sent(sent_url))
+        else:
+            body = images_body(self.route.model, request)
+            url, params = self.url()
+            response = http.send(self.client, "POST", url, params=params, json=body, headers=headers,
+                                 raise_for=raise_for_azure_error)
+            sent_url = str(httpx.URL(url, params=params))
+            result = images_result(response, request, self.route, body, sent_url)
         headers = dict(result.response_headers)
         headers.update({k: v for k, v in response.headers.items() if k.lower() in EXTRA_KEPT_HEADERS})
         return dataclasses.replace(

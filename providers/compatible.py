@@ -1,8 +1,12 @@
 """Any OpenAI-compatible images server: LiteLLM proxy, LocalAI, Helicone, a self-hosted relay
 (providers.md section 15). Each is configured, not coded: ``COMPATIBLE_ROUTES`` holds a JSON
-list of ``{"name", "base_url", "model", "api_key_env"?, "label"?, "price_as"?}``; the route key
-is ``compatible:<name>``. Answers may carry ``b64_json`` or ``url``; LiteLLM's
+list of ``{"name", "base_url", "model", "api_key_env"?, "label"?, "price_as"?, "edit"?, "mask"?}``;
+the route key is ``compatible:<name>``. Answers may carry ``b64_json`` or ``url``; LiteLLM's
 ``x-litellm-response-cost`` header is read as the reported cost.
+
+Edits are OpenAI's ``POST {base}/images/edits`` multipart (``image`` / ``image[]`` file parts, an
+optional ``mask`` file; providers.md section 15). A server that has no edits endpoint (or no
+mask) is configured with ``"edit": false`` (or ``"mask": false``); both default to true.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Mapping
 
 from . import http
 from .base import Capabilities, GPT_IMAGE_2_SIZES, ImageRequest, ImageResult, Provider, Route
-from .openai import images_body, images_result, raise_for_openai_error
+from .openai import MAX_EDIT_IMAGES, check_edit, edit_parts, images_body, images_result, raise_for_openai_error
 
 
 class ConfigurationError(ValueError):
@@ -30,6 +34,9 @@ def parse_config(text: str) -> list[dict]:
     for entry in entries:
         if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k] for k in ("name", "base_url", "model")):
             raise ConfigurationError(f"COMPATIBLE_ROUTES entry {entry!r} needs name, base_url and model.")
+        for flag in ("edit", "mask"):
+            if flag in entry and not isinstance(entry[flag], bool):
+                raise ConfigurationError(f"COMPATIBLE_ROUTES entry {entry['name']!r}: {flag!r} must be true or false.")
     return entries
 
 
@@ -40,12 +47,14 @@ def routes(env: Mapping[str, str]) -> list[Route]:
     found = []
     for entry in parse_config(text):
         key_env = entry.get("api_key_env")
+        edit = entry.get("edit", True)
         found.append(Route(
             key=f"compatible:{entry['name']}",
             provider=CompatibleProvider,
             model=entry["model"],
             label=entry.get("label") or f"{entry['name']} ({entry['model']}, OpenAI-compatible)",
-            capabilities=Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10),
+            capabilities=Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, edit=edit,
+                                      mask=edit and entry.get("mask", True), max_input_images=MAX_EDIT_IMAGES),
             options={"base_url": entry["base_url"], "credential_names": (key_env,) if key_env else (),
                      "key_env": key_env, "price_key": entry.get("price_as") or f"compatible:{entry['name']}"},
         ))
@@ -57,10 +66,19 @@ class CompatibleProvider(Provider):
     name = "OpenAI-compatible server"
 
     def generate(self, request: ImageRequest) -> ImageResult:
-        body = images_body(self.route.model, request)
-        url = f"{self.base_url}/images/generations"
         key_env = self.route.options.get("key_env")
         headers = {"Authorization": f"Bearer {self.credentials[key_env]}"} if key_env else {}
+        if request.is_edit or request.mask is not None:
+            check_edit(self.route, request, self.name)
+            parts = edit_parts(self.route.model, request)
+            url = f"{self.base_url}/images/edits"
+            response = http.send(self.client, "POST", url, **parts.send_kwargs(), headers=headers,
+                                 raise_for=raise_for_openai_error)
+            cost = response.headers.get("x-litellm-response-cost")
+            return images_result(response, request, self.route, parts.form, url, reported_cost=cost,
+                                 request_sent=parts.sent(url))
+        body = images_body(self.route.model, request)
+        url = f"{self.base_url}/images/generations"
         response = http.send(self.client, "POST", url, json=body, headers=headers, raise_for=raise_for_openai_error)
         cost = response.headers.get("x-litellm-response-cost")
         return images_result(response, request, self.route, body, url, reported_cost=cost)

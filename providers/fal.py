@@ -11,6 +11,7 @@ cancel URL. fal reports no cost: the price comes from the catalog; ``metrics.inf
 from __future__ import annotations
 
 from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -24,6 +25,7 @@ from .base import (
     ContentPolicyError,
     GeneratedImage,
     ImageRequest,
+    InputImage,
     ImageResult,
     InsufficientCreditError,
     InvalidRequestError,
@@ -37,8 +39,12 @@ from .base import (
 )
 
 ENDPOINT = "openai/gpt-image-2"
-# Any size the GPT Image 2 rule allows goes as {"width", "height"} (providers.md 4.4).
-CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=4, prompt_limit=32_000)
+EDIT_SUBPATH = "edit"  # openai/gpt-image-2/edit (providers.md 4.5)
+MAX_INPUT_IMAGES = 16  # GptImage2EditInput.image_urls: up to 16
+# Any size the GPT Image 2 rule allows goes as {"width", "height"} (providers.md 4.4), for edits
+# too. Edits take reference images as URLs or data: URIs and a mask (``mask_url``).
+CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=4, prompt_limit=32_000,
+                            edit=True, mask=True, max_input_images=MAX_INPUT_IMAGES)
 KEPT_HEADERS = ("x-fal-request-id", "x-fal-billable-units", "x-fal-error-type", "x-fal-retryable")
 DONE = "COMPLETED"
 FAILED = ("FAILED", "CANCELED", "CANCELLED", "ERROR")  # not in fal's SDK; tolerated [I]
@@ -66,13 +72,14 @@ class FalProvider(Provider):
 
     def generate(self, request: ImageRequest) -> ImageResult:
         body = input_body(request)
-        submit_url = f"{self.base_url}/{self.route.model}"
+        endpoint = f"{self.route.model}/{EDIT_SUBPATH}" if request.is_edit else self.route.model
+        submit_url = f"{self.base_url}/{endpoint}"
         submitted = http.send(self.client, "POST", submit_url, json=body, headers=self.headers(),
                               raise_for=raise_for_fal_error)
         job = http.json_body(submitted)
         if not isinstance(job, dict) or not job.get("request_id"):
             raise BadResponseError("fal accepted the request but named no request_id.")
-        urls = job_urls(self.base_url, self.route.model, job)
+        urls = job_urls(self.base_url, endpoint, job)  # rebuilt ones drop "/edit"
 
         def check() -> dict | None:
             response = http.send(self.client, "GET", urls["status_url"], headers=self.headers(),
@@ -98,21 +105,62 @@ class FalProvider(Provider):
             images=tuple(images_from(output, request)),
             timings=Timings(provider_generation_ms=inference_ms(status)),
             request_id=str(job["request_id"]),
-            request_sent={"method": "POST", "url": submit_url, "json": body},
+            request_sent={"method": "POST", "url": submit_url, "json": kept_body(body, request)},
             response_headers=kept_headers(submitted, result),
             notes=tuple(notes_for(request, output)),
         )
 
 
 def input_body(request: ImageRequest) -> dict[str, Any]:
-    """fal's ``GptImage2Input``. Quality always explicit: fal's own default is ``high``."""
-    return {
-        "prompt": request.prompt,
+    """fal's ``GptImage2Input``, or ``GptImage2EditInput`` for an edit. Quality always explicit:
+    fal's own default is ``high``.
+
+    The edit endpoint's ``image_size`` defaults to ``auto`` (the size inferred from the inputs);
+    the explicit ``{"width", "height"}`` the user asked for is sent instead, so an edit comes back
+    at the same size on every route being compared, as on the text-to-image endpoint."""
+    if request.mask is not None and not request.images:
+        raise InvalidRequestError("A mask needs a reference image to apply to.")
+    if len(request.images) > MAX_INPUT_IMAGES:
+        raise InvalidRequestError(f"fal's edit endpoint takes at most {MAX_INPUT_IMAGES} reference images, "
+                                  f"not {len(request.images)}.")
+    body: dict[str, Any] = {"prompt": request.prompt}
+    if request.images:
+        body["image_urls"] = [input_url(image) for image in request.images]
+        if request.mask is not None:
+            body["mask_url"] = input_url(request.mask)
+    body.update({
         "image_size": {"width": request.width, "height": request.height},
         "quality": request.quality,  # low | medium | high | auto (fal-js GptImage2Input, Aug 2026)
         "num_images": request.n,
         "output_format": request.output_format,
-    }
+    })
+    return body
+
+
+def input_url(image: InputImage) -> str:
+    """The image's public link when the app has one, else its bytes inline as a data: URI."""
+    return image.url or image.data_url()
+
+
+def kept_body(body: Mapping[str, Any], request: ImageRequest) -> dict[str, Any]:
+    """The body as sent, minus the reference bytes: data: URIs become their prefix and size,
+    links lose their query and most of their signed last segment."""
+    kept = dict(body)
+    if "image_urls" in kept:
+        kept["image_urls"] = [describe_input(url, image) for url, image in zip(body["image_urls"], request.images)]
+    if "mask_url" in kept and request.mask is not None:
+        kept["mask_url"] = describe_input(body["mask_url"], request.mask)
+    return kept
+
+
+def describe_input(url: str, image: InputImage) -> str:
+    if url.startswith("data:"):
+        return f"{url.split(',', 1)[0]},... ({len(image.data)} bytes)"
+    parts = urlsplit(url)
+    head, _, last = parts.path.rpartition("/")
+    if len(last) > 12:
+        last = last[:6] + "..."
+    return urlunsplit((parts.scheme, parts.netloc, f"{head}/{last}", "", ""))
 
 
 def job_urls(base_url: str, endpoint: str, job: Mapping[str, Any]) -> dict[str, str]:

@@ -8,13 +8,18 @@ The API takes only a ratio (1:1, 16:9, 9:16, 4:3, 3:4): sizes are snapped to the
 and the provider picks the pixels. It has no quality and no output-format option, so the route
 declares quality "auto" only (the provider chooses) and notes what it could not send. The exact
 JSON shapes of the answers are not documented in what we found: they are read tolerantly [I].
+
+Edits: the same call with ``mode: "image-to-image"`` and ``imageUrls: [urls]`` (providers.md 14,
+gptimage2.ai's API docs). The API takes public URLs it fetches, not bytes or data: URLs, so the
+route needs the app's public links (``edit_needs_public_url``). No mask field and no image limit
+are documented: no mask is offered, and GPT Image 2's own 16 images is the assumed ceiling [I].
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -28,6 +33,7 @@ from .base import (
     ImageRequest,
     ImageResult,
     InsufficientCreditError,
+    InvalidRequestError,
     Provider,
     ProviderError,
     Route,
@@ -37,7 +43,8 @@ from .base import (
 )
 
 RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4")
-CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, qualities=("auto",), max_n=4)
+CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, qualities=("auto",), max_n=4,
+                            edit=True, mask=False, max_input_images=16, edit_needs_public_url=True)
 PENDING = {"pending", "running", "queued", "processing", "in_progress", "submitted", "waiting"}
 FAILED = {"failed", "failure", "error", "canceled", "cancelled"}
 ID_KEYS = ("jobId", "job_id", "id", "taskId", "task_id")
@@ -68,6 +75,11 @@ class GPTImage2AIProvider(Provider):
         deadline_at = self.clock() + self.deadline
         body, notes = request_body(request)
         url = f"{self.base_url}/generate"
+        sent: dict[str, Any] = {"method": "POST", "url": url, "json": body}
+        if request.is_edit or request.mask is not None:
+            body.update(mode="image-to-image", imageUrls=image_urls(request, self.route.capabilities))
+            sent = {"method": "POST", "url": url, "json": {**body, "imageUrls": [elide(u) for u in body["imageUrls"]]},
+                    "imageUrls": [f"{i.filename} ({len(i.data)} bytes, {i.mime})" for i in request.images]}
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_error)
         payload = _unwrap(http.json_body(response))
         kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
@@ -83,7 +95,7 @@ class GPTImage2AIProvider(Provider):
             images=tuple(images),
             usage=Usage(raw={"credits": credits}) if credits is not None else None,  # credits, not USD
             request_id=job_id,
-            request_sent={"method": "POST", "url": url, "json": body},
+            request_sent=sent,
             response_headers=kept,
             notes=tuple(notes),
         )
@@ -120,6 +132,27 @@ def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
                  "the image is in the format the provider returned")
     body = {"prompt": request.prompt, "mode": "text-to-image", "ratio": ratio, "count": request.n}
     return body, notes
+
+
+def image_urls(request: ImageRequest, capabilities: Capabilities) -> list[str]:
+    """The public URLs of the reference images, or InvalidRequestError for what image-to-image
+    mode cannot take: a mask, more images than declared, an image without a public URL."""
+    if request.mask is not None:
+        raise InvalidRequestError("gptimage2.ai's image-to-image mode has no mask field; send the edit without a mask.")
+    if len(request.images) > capabilities.max_input_images:
+        raise InvalidRequestError(f"{len(request.images)} reference images: gptimage2.ai takes at most "
+                                  f"{capabilities.max_input_images} here.")
+    missing = [image.filename for image in request.images if not image.url]
+    if missing:
+        raise InvalidRequestError("gptimage2.ai takes reference images only as public URLs it fetches, and "
+                                  f"there is none for {', '.join(missing)}: set SITE_URL so the app can serve them.")
+    return [str(image.url) for image in request.images]
+
+
+def elide(url: str) -> str:
+    """A URL fit to keep: its query (where signatures live) replaced by an ellipsis."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?..." if parts.query else url
 
 
 def raise_for_error(response: httpx.Response) -> None:

@@ -11,6 +11,11 @@ Whether GPT Image 2 is callable on this API, and under which path, is unverified
 default route. ``HIGGSFIELD_MODEL_PATHS`` (comma-separated) makes one route per path. The input
 fields ``prompt``, ``aspect_ratio``, ``resolution`` (1k/2k/4k) and ``quality`` are inferred from
 Higgsfield's other image models and its app's GPT Image settings [I].
+
+No edits (``edit=False``): no reference-image field is documented for a GPT Image model path on
+this API, and public material shows differently named fields per model (``image_references`` on
+the legacy v1 API, ``image_url`` / ``input_image_urls`` in third-party clients), so none can be
+assumed. An edit reaching this adapter is refused rather than sent as a plain generation.
 """
 
 from __future__ import annotations
@@ -94,6 +99,9 @@ class HiggsfieldProvider(Provider):
         return {"Authorization": f"Key {single}"}
 
     def generate(self, request: ImageRequest) -> ImageResult:
+        if request.images or request.mask is not None:
+            raise InvalidRequestError("Edits are not offered on Higgsfield routes: no reference-image field is "
+                                      "documented for a GPT Image model on Higgsfield's API.")
         deadline_at = self.clock() + self.deadline
         body, notes = request_body(request)
         url = f"{self.base_url}/{self.route.model}"

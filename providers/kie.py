@@ -11,6 +11,11 @@ What the protocol cannot express, and how this adapter says so in ``ImageResult.
 - output format: no field either; Kie returns its own format;
 - n: one image per task, so n tasks are submitted and polled together.
 
+Edits use the sibling model ``gpt-image-2-image-to-image`` with ``input.input_urls``: Kie fetches
+the reference images itself, so it takes URLs only (no bytes, no data: URLs; at most 16, JPEG,
+PNG or WebP up to 10 MB each, as Kie's image-to-image pages say). The app hands out an expiring
+public link per image (``InputImage.url``, SITE_URL); there is no mask field.
+
 Errors come as HTTP 200 with a ``code`` in the body as often as with an HTTP status; both are
 mapped. There is no documented cancel, so a job we stop waiting for may still be billed.
 """
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -31,6 +37,8 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
+    InputImage,
+    InvalidRequestError,
     Provider,
     ProviderError,
     ProviderTimeoutError,
@@ -42,12 +50,17 @@ from .base import (
 )
 
 MODEL = "gpt-image-2-text-to-image"
+EDIT_MODEL = "gpt-image-2-image-to-image"
+# Kie's image-to-image pages: at most 16 input URLs per task [V: docs.kie.ai gpt-image 1.5 image-to-image;
+# the gpt-image-2 OpenAPI summary on ezkit.app says the same].
+MAX_INPUT_URLS = 16
 # Ratios that Kie's GPT Image 2 page and public clients agree on (providers.md 9 lists 4:5 too,
 # but a public client saw createTask answer 422 to an explicit 4:5, so it is not offered here).
 ASPECT_RATIOS = ("1:1", "3:2", "2:3", "4:3", "3:4", "16:9", "9:16")
 # Ratios without a 4K tier (1:1 at 4K exceeds GPT Image 2's pixel limit): sent at 2K instead.
 NO_4K = ("1:1",)
-CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=4, prompt_limit=20_000)
+CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=4, prompt_limit=20_000, edit=True, mask=False,
+                            max_input_images=MAX_INPUT_URLS, edit_needs_public_url=True)
 PENDING = ("waiting", "queuing", "queueing", "generating", "pending", "processing", "running")
 KEPT_HEADERS = ("x-request-id", "retry-after")
 POLICY_WORDS = ("content polic", "flagged", "sensitive", "nsfw", "moderation", "safety", "violat")
@@ -56,7 +69,8 @@ UNAVAILABLE_CODES = (455, 500, 501, 505)
 
 
 def routes(env: Mapping[str, str]) -> list[Route]:
-    return [Route("kie:gpt-image-2", KieProvider, MODEL, "Kie.ai GPT Image 2", CAPABILITIES)]
+    return [Route("kie:gpt-image-2", KieProvider, MODEL, "Kie.ai GPT Image 2", CAPABILITIES,
+                  {"edit_model": EDIT_MODEL})]
 
 
 class KieProvider(Provider):
@@ -98,12 +112,43 @@ def task_input(request: ImageRequest, provider_name: str) -> tuple[dict[str, Any
     return {"prompt": request.prompt, "aspect_ratio": ratio, "resolution": tier}, notes
 
 
+def input_urls(request: ImageRequest, name: str) -> list[str]:
+    """The reference images' public URLs for ``input_urls``; refuses what the protocol cannot take."""
+    if request.mask is not None:
+        raise InvalidRequestError(f"{name} takes no mask for GPT Image 2: its image-to-image model has "
+                                  "reference images only.")
+    if len(request.images) > MAX_INPUT_URLS:
+        raise InvalidRequestError(f"{name} takes at most {MAX_INPUT_URLS} reference images; "
+                                  f"{len(request.images)} were given.")
+    missing = [image.filename for image in request.images if not image.url]
+    if missing:
+        raise InvalidRequestError(f"{name} fetches reference images by URL and {', '.join(missing)} has no public "
+                                  "link: set SITE_URL to this app's public address.")
+    unusable = [image.filename for image in request.images if not image.url.startswith(("https://", "http://"))]
+    if unusable:
+        raise InvalidRequestError(f"{name} needs http(s) links to reference images; {', '.join(unusable)} has another kind.")
+    return [image.url for image in request.images]
+
+
+def recorded_url(image: InputImage) -> str:
+    """A reference image's link as we keep it: the signed last path segment and query elided."""
+    parts = urlsplit(image.url or "")
+    head = parts.path.rsplit("/", 1)[0]
+    return f"{parts.scheme}://{parts.netloc}{head}/… ({image.mime}, {len(image.data)} bytes)"
+
+
 def run_jobs(provider: Provider, request: ImageRequest, api_key: str) -> ImageResult:
-    """Submit ``request.n`` tasks, poll them together, return their result URLs."""
+    """Submit ``request.n`` tasks, poll them together, return their result URLs. An edit goes to
+    the route's ``edit_model`` with the reference images' URLs in ``input_urls``."""
     name = provider.name
     headers = {"Authorization": f"Bearer {api_key}"}
     task, notes = task_input(request, name)
-    body = {"model": provider.route.model, "input": task}
+    model, recorded = provider.route.model, task
+    if request.is_edit:
+        model = provider.route.options.get("edit_model") or EDIT_MODEL
+        task = {**task, "input_urls": input_urls(request, name)}
+        recorded = {**task, "input_urls": [recorded_url(image) for image in request.images]}
+    body = {"model": model, "input": task}
     create_url = f"{provider.base_url}/jobs/createTask"
     task_ids, kept = [], {}
     for _ in range(request.n):
@@ -146,7 +191,8 @@ def run_jobs(provider: Provider, request: ImageRequest, api_key: str) -> ImageRe
         usage=None,  # no per-task cost in the answer: the catalog's per-tier price is the estimate
         timings=Timings(provider_generation_ms=generation_ms(records.values())),
         request_id=",".join(task_ids),
-        request_sent={"method": "POST", "url": create_url, "json": body, **({"times": request.n} if request.n > 1 else {})},
+        request_sent={"method": "POST", "url": create_url, "json": {"model": model, "input": recorded},
+                      **({"times": request.n} if request.n > 1 else {})},
         response_headers=kept,
         notes=tuple(notes),
     )

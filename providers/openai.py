@@ -1,5 +1,8 @@
-"""OpenAI Images API, direct: ``POST {OPENAI_BASE_URL}/images/generations``, base64 images,
-token usage priced from the catalog (providers.md section 2).
+"""OpenAI Images API, direct: ``POST {OPENAI_BASE_URL}/images/generations`` (JSON) and, for an
+edit, ``POST {OPENAI_BASE_URL}/images/edits`` (multipart/form-data: the reference images as file
+parts, ``image`` for one and ``image[]`` for several, an optional ``mask`` file, and the
+generation fields as text fields); base64 images, token usage priced from the catalog
+(providers.md sections 2, 2.3).
 
 The functions at module level speak the OpenAI Images *shape*, which several other routes share
 (Azure OpenAI, Vercel AI Gateway, PiAPI, any OpenAI-compatible server): those adapters call them
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import httpx
@@ -25,6 +29,7 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
+    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     Provider,
@@ -35,7 +40,10 @@ from .base import (
 )
 from .pricing import price_for
 
-CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000)
+# Edits: up to 16 reference images and a PNG mask on the first (providers.md section 2.3).
+MAX_EDIT_IMAGES = 16
+CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000,
+                            edit=True, mask=True, max_input_images=MAX_EDIT_IMAGES)
 # Response headers worth keeping with a result, for reproducing it or asking the provider.
 KEPT_HEADERS = ("x-request-id", "openai-processing-ms", "openai-version", "openai-model",
                 "x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens", "x-litellm-response-cost",
@@ -63,6 +71,13 @@ class OpenAIProvider(Provider):
         return headers
 
     def generate(self, request: ImageRequest) -> ImageResult:
+        if request.is_edit or request.mask is not None:
+            check_edit(self.route, request, self.name)
+            parts = edit_parts(self.route.model, request)
+            url = f"{self.base_url}/images/edits"
+            response = http.send(self.client, "POST", url, **parts.send_kwargs(), headers=self.headers(),
+                                 raise_for=raise_for_openai_error)
+            return images_result(response, request, self.route, parts.form, url, request_sent=parts.sent(url))
         body = images_body(self.route.model, request)
         url = f"{self.base_url}/images/generations"
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_openai_error)
@@ -81,6 +96,78 @@ def images_body(model: str, request: ImageRequest, **extra: Any) -> dict[str, An
     }
     body.update(extra)
     return body
+
+
+# --- edits: the multipart shape of POST /images/edits (providers.md section 2.3) ----------------
+
+
+@dataclass(frozen=True)
+class EditParts:
+    """An edits request as multipart/form-data: ``form`` holds the text fields (strings),
+    ``files`` the file parts as httpx takes them: ``(field, (filename, bytes, mime))``."""
+
+    form: dict[str, str]
+    files: list[tuple[str, tuple[str, bytes, str]]]
+
+    def send_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments for ``httpx.Client.request`` (httpx builds the multipart body)."""
+        return {"data": self.form, "files": self.files}
+
+    def sent(self, url: str, **extra: Any) -> dict[str, Any]:
+        """What was sent, for ``ImageResult.request_sent``: the text fields and, per file part,
+        its field, name, type and size; never the bytes."""
+        return {
+            "method": "POST",
+            "url": url,
+            "content_type": "multipart/form-data",
+            "form": dict(self.form),
+            "files": [{"field": field, "filename": name, "mime": mime, "bytes": len(data)}
+                      for field, (name, data, mime) in self.files],
+            **extra,
+        }
+
+
+def edit_parts(model: str, request: ImageRequest, *, image_field: str = "image", array_field: str = "image[]",
+               mask_field: str | None = "mask", **extra: Any) -> EditParts:
+    """The edits request: the generations fields as text fields (quality explicit, as for
+    generations; ``input_fidelity`` never, gpt-image-2 always works at high fidelity), one
+    reference image as ``image_field`` or several as repeated ``array_field`` parts (the OpenAI
+    SDK's "brackets" array format), then the mask (applied to the first image) as ``mask_field``.
+    ``extra`` adds or overrides text fields; a None value drops a field."""
+    form = {key: str(value) for key, value in images_body(model, request, **extra).items() if value is not None}
+    field = image_field if len(request.images) == 1 else array_field
+    files = [(field, file_part(image, index)) for index, image in enumerate(request.images, start=1)]
+    if request.mask is not None and mask_field:
+        files.append((mask_field, file_part(request.mask, 0, stem="mask")))
+    return EditParts(form=form, files=files)
+
+
+def file_part(image: InputImage, index: int, *, stem: str = "image") -> tuple[str, bytes, str]:
+    """``(filename, bytes, mime)`` for one file part; a name with the type's extension when the
+    image has none (servers that sniff by extension then agree with the content type)."""
+    extension = {"image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}.get(image.mime, "png")
+    name = image.filename if image.filename and "." in image.filename else f"{stem}-{index}.{extension}"
+    return name, image.data, image.mime or "image/png"
+
+
+def check_edit(route: Route, request: ImageRequest, provider_name: str) -> None:
+    """Refuse, before anything is sent, an edit this route cannot do as asked (the form checks
+    the same capabilities; this is the adapter's own guard): no edits at all, too many reference
+    images, a mask where the protocol has none, a mask without an image, or URL-only protocols
+    without public links."""
+    caps = route.capabilities
+    if request.mask is not None and not request.images:
+        raise InvalidRequestError("A mask needs a reference image to apply to.")
+    if not caps.edit:
+        raise InvalidRequestError(f"{provider_name} ({route.model}) does not take reference images on this route.")
+    if len(request.images) > caps.max_input_images:
+        raise InvalidRequestError(f"{provider_name} ({route.model}) takes at most {caps.max_input_images} reference "
+                                  f"image(s); {len(request.images)} were given.")
+    if request.mask is not None and not caps.mask:
+        raise InvalidRequestError(f"{provider_name} ({route.model}) takes no mask: its edit protocol has none.")
+    if caps.edit_needs_public_url and any(not image.url for image in request.images):
+        raise InvalidRequestError(f"{provider_name} fetches reference images by URL, and this app has no public "
+                                  "address to give it (set SITE_URL).")
 
 
 def raise_for_openai_error(response: httpx.Response) -> None:
@@ -110,8 +197,10 @@ def raise_for_openai_error(response: httpx.Response) -> None:
 
 
 def images_result(response: httpx.Response, request: ImageRequest, route: Route, body: Mapping[str, Any],
-                  url: str, *, reported_cost: Any = None) -> ImageResult:
-    """Read an OpenAI-shaped images response: ``data[].b64_json`` or ``data[].url``, ``usage``."""
+                  url: str, *, reported_cost: Any = None, request_sent: Mapping[str, Any] | None = None) -> ImageResult:
+    """Read an OpenAI-shaped images response (generations and edits answer alike):
+    ``data[].b64_json`` or ``data[].url``, ``usage``. ``request_sent`` replaces the default record
+    of a JSON ``body`` (an edit's multipart record, ``EditParts.sent``)."""
     payload = http.json_body(response)
     if not isinstance(payload, dict):
         raise BadResponseError("The provider's answer is not a JSON object.")
@@ -143,7 +232,7 @@ def images_result(response: httpx.Response, request: ImageRequest, route: Route,
         usage=usage,
         timings=Timings(provider_generation_ms=float(processing) if _is_number(processing) else None),
         request_id=response.headers.get("x-request-id") or payload.get("id"),
-        request_sent={"method": "POST", "url": url, "json": dict(body)},
+        request_sent=dict(request_sent) if request_sent is not None else {"method": "POST", "url": url, "json": dict(body)},
         response_headers=headers,
         notes=tuple(notes),
     )

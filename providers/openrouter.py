@@ -7,6 +7,11 @@ back base64 with a ``media_type``; ``usage.cost`` is the amount charged (credits
 BYOK calls, ``usage.cost_details.upstream_inference_cost`` what the upstream billed on the user's
 own key (6.3). Errors are ``{"error": {code, message, metadata}}`` with HTTP status = code, or
 inside an HTTP 200 once generation has started (6.3).
+
+Edits go to the same endpoint with ``input_references: [{"type": "image_url", "image_url":
+{"url": ...}}]`` (6.1 [I]: the shape public clients of ``/images`` send; OpenRouter's own image
+inputs use this ``image_url`` part everywhere). Each reference is the app's public link when it
+has one, else a data: URL (which those clients send too). The API has no mask field.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import base64
 import binascii
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -29,6 +35,7 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
+    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     Provider,
@@ -46,7 +53,10 @@ ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9"
 # The standard GPT Image 2 sizes, whose ratio OpenRouter can express exactly.
 STANDARD_SIZES = {(1024, 1024): "1:1", (1024, 1536): "2:3", (1536, 1024): "3:2"}
 # Any size GPT Image 2 allows is accepted; what is sent is its nearest ratio (noted when not exact).
-CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000)
+# OpenRouter states no maximum of input_references for this model; GPT Image 2 takes 16 (2.3) [I].
+MAX_INPUT_IMAGES = 16
+CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000,
+                            edit=True, mask=False, max_input_images=MAX_INPUT_IMAGES)
 KEPT_HEADERS = ("x-generation-id", "x-request-id", "retry-after", "x-ratelimit-limit",
                 "x-ratelimit-remaining", "x-ratelimit-reset")
 MODERATION_WORDS = ("moderation", "flagged", "guardrail", "safety system", "content policy", "moderation_blocked")
@@ -81,7 +91,7 @@ class OpenRouterProvider(Provider):
             images=tuple(images),
             usage=usage,
             request_id=payload.get("id") or response.headers.get("x-generation-id") or response.headers.get("x-request-id"),
-            request_sent={"method": "POST", "url": url, "json": body},
+            request_sent={"method": "POST", "url": url, "json": kept_body(body, request)},
             response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
             notes=tuple(notes + usage_notes),
         )
@@ -89,6 +99,10 @@ class OpenRouterProvider(Provider):
 
 def images_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
     """The request body and the notes on what could not be expressed exactly."""
+    if request.mask is not None:
+        raise InvalidRequestError("OpenRouter's image API has no mask input; edit without a mask on this route.")
+    if len(request.images) > MAX_INPUT_IMAGES:
+        raise InvalidRequestError(f"At most {MAX_INPUT_IMAGES} reference images on this route, not {len(request.images)}.")
     ratio, exact = snap_aspect_ratio(request.width, request.height, ASPECT_RATIOS)
     body = {
         "model": model,
@@ -100,6 +114,9 @@ def images_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], list
         "size": request.size,
         "output_format": request.output_format,
     }
+    if request.images:
+        body["input_references"] = [{"type": "image_url", "image_url": {"url": image.url or image.data_url()}}
+                                    for image in request.images]
     notes = []
     if not exact:
         notes.append(f"asked size {request.size}; OpenRouter takes an aspect ratio, so the nearest one, "
@@ -108,6 +125,26 @@ def images_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], list
         notes.append(f"asked size {request.size}; OpenRouter takes an aspect ratio, so {ratio} was sent "
                      f"(size went along as a pass-through extra; the resolution is OpenRouter's choice)")
     return body, notes
+
+
+def kept_body(body: Mapping[str, Any], request: ImageRequest) -> dict[str, Any]:
+    """The body as sent, minus the reference bytes (data: URLs become their prefix and size) and
+    the links' query and signed last segment."""
+    if "input_references" not in body:
+        return dict(body)
+    kept = [{"type": "image_url", "image_url": {"url": describe_input(ref["image_url"]["url"], image)}}
+            for ref, image in zip(body["input_references"], request.images)]
+    return {**body, "input_references": kept}
+
+
+def describe_input(url: str, image: InputImage) -> str:
+    if url.startswith("data:"):
+        return f"{url.split(',', 1)[0]},... ({len(image.data)} bytes)"
+    parts = urlsplit(url)
+    head, _, last = parts.path.rpartition("/")
+    if len(last) > 12:
+        last = last[:6] + "..."
+    return urlunsplit((parts.scheme, parts.netloc, f"{head}/{last}", "", ""))
 
 
 def parse_images(payload: Mapping[str, Any], request: ImageRequest) -> list[GeneratedImage]:

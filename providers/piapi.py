@@ -10,6 +10,16 @@ Two routes:
 - ``gpt-image-2-preview``: a flat $0.10 per image whatever the tokens, so tokens say nothing about
   the price: cost stays None and the catalog's flat per-image price is the estimate.
 
+Edits: ``POST {PIAPI_BASE_URL}/images/edits`` as multipart/form-data, the reference image as a
+file field named ``image`` [V: piapi.ai/docs/gpt-image/gpt-image-api, whose one example is a
+``gpt-image-2-preview`` edit with a single ``image`` file and the fields model, prompt, n, size,
+response_format]. What each route is offered:
+- ``gpt-image-2-preview``: exactly what the example shows, one reference image and no mask.
+- ``gpt-image-2``: the OpenAI model behind an OpenAI-compatible endpoint (PiAPI bills its image
+  input tokens), so several reference images go as OpenAI's repeated ``image[]`` parts, up to
+  OpenAI's 16 [I]; one image is the documented ``image``. No mask on either: PiAPI documents none
+  (providers.md section 16), and a mask a relay silently dropped would make the comparison unfair.
+
 The error envelope of this endpoint is not documented; OpenAI's ``{"error": {...}}`` is assumed
 [I], and the ``{"code", "message"}`` body of PiAPI's task API is understood too.
 """
@@ -31,12 +41,13 @@ from .base import (
     Provider,
     Route,
 )
-from .openai import images_body, images_result, raise_for_openai_error
+from .openai import MAX_EDIT_IMAGES, check_edit, edit_parts, images_body, images_result, raise_for_openai_error
 
-CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000)
+CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000,
+                            edit=True, mask=False, max_input_images=MAX_EDIT_IMAGES)
 # The preview's docs show only standard sizes and n=1 and bill a flat fee per call/image, so
-# only what is shown is offered [I].
-PREVIEW_CAPABILITIES = Capabilities(max_n=1, prompt_limit=32_000)
+# only what is shown is offered [I]; its edit example takes one ``image`` file and no mask.
+PREVIEW_CAPABILITIES = Capabilities(max_n=1, prompt_limit=32_000, edit=True, mask=False, max_input_images=1)
 CREDIT_WORDS = ("insufficient credit", "insufficient balance", "insufficient funds", "insufficient quota",
                 "not enough credit", "balance is not enough", "top up", "recharge")
 
@@ -57,15 +68,26 @@ class PiAPIProvider(Provider):
     default_base_url = "https://api.piapi.ai/v1"
 
     def generate(self, request: ImageRequest) -> ImageResult:
-        body = images_body(self.route.model, request)
-        url = f"{self.base_url}/images/generations"
         headers = {"Authorization": f"Bearer {self.credentials['PIAPI_API_KEY']}"}
-        response = http.send(self.client, "POST", url, json=body, headers=headers, raise_for=raise_for_piapi_error)
+        if request.is_edit or request.mask is not None:
+            check_edit(self.route, request, self.name)
+            parts = edit_parts(self.route.model, request)
+            body: Mapping[str, Any] = parts.form
+            url = f"{self.base_url}/images/edits"
+            sent = parts.sent(url)
+            response = http.send(self.client, "POST", url, **parts.send_kwargs(), headers=headers,
+                                 raise_for=raise_for_piapi_error)
+        else:
+            body = images_body(self.route.model, request)
+            url = f"{self.base_url}/images/generations"
+            sent = None
+            response = http.send(self.client, "POST", url, json=body, headers=headers, raise_for=raise_for_piapi_error)
         payload = http.json_body(response)
         if isinstance(payload, dict) and _task_api_failure(payload):  # {"code": 4xx, "message"} inside HTTP 200
             raise_for_piapi_error(httpx.Response(int(payload["code"]), json=payload))
         usage = payload.get("usage") if isinstance(payload, dict) and isinstance(payload.get("usage"), dict) else {}
-        result = images_result(response, request, self.route, body, url, reported_cost=usage.get("cost"))
+        result = images_result(response, request, self.route, body, url, reported_cost=usage.get("cost"),
+                               request_sent=sent)
         if len(result.images) != request.n:
             notes = result.notes + (f"asked n={request.n}, PiAPI returned {len(result.images)} image(s)",)
             result = dataclasses.replace(result, notes=notes)

@@ -7,6 +7,14 @@ the fields of Pixazo's GPT Image 1.5 route, assumed here [I]. Whether the route 
 image directly or with Pixazo's queue pattern (202 ``{request_id, status, polling_url}``, then
 ``GET /v2/requests/status/{id}`` -> ``{status, output: {media_url: [...]}, error}``) is unknown,
 so both are accepted, and several plausible direct shapes too.
+
+Edits (image-to-image): ``POST {base}/gpt-image-2-image-to-image/v1/gpt-image-2-image-to-image/generate``
+with ``{"prompt", "input_images": [urls]}`` (providers.md 12; Pixazo's own GPT Image 2 page shows
+exactly this request). The route takes public URLs it fetches, never bytes or data: URLs, so it
+needs the app's public links (``edit_needs_public_url``). No mask field and no image limit are
+documented: no mask is offered, and GPT Image 2's own 16 images is the assumed ceiling [I]. The
+same optional fields as text-to-image are sent with it [I], and the answer is read the same way
+(direct or queued).
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from .base import (
     ImageRequest,
     ImageResult,
     InsufficientCreditError,
+    InvalidRequestError,
     Provider,
     ProviderError,
     RateLimitError,
@@ -36,10 +45,12 @@ from .base import (
 )
 
 SUBMIT_PATH = "/gpt-image-2/v1/text-to-image"
+EDIT_PATH = "/gpt-image-2-image-to-image/v1/gpt-image-2-image-to-image/generate"
 STATUS_PATH = "/v2/requests/status/{request_id}"
 # The three sizes Pixazo's GPT Image 1.5 route shows as image_size strings; larger GPT Image 2
 # sizes are not documented on Pixazo, so they are not offered.
-CAPABILITIES = Capabilities(sizes=((1024, 1024), (1024, 1536), (1536, 1024)), max_n=4)
+CAPABILITIES = Capabilities(sizes=((1024, 1024), (1024, 1536), (1536, 1024)), max_n=4,
+                            edit=True, mask=False, max_input_images=16, edit_needs_public_url=True)
 SENT_QUALITIES = ("low", "medium", "high")  # the 1.5 route's values; no "auto" shown [I]
 DONE = {"COMPLETED", "SUCCEEDED", "SUCCESS", "DONE"}
 FAILED = {"FAILED", "ERROR", "CANCELED", "CANCELLED"}
@@ -69,6 +80,12 @@ class PixazoProvider(Provider):
         deadline_at = self.clock() + self.deadline
         body, notes = request_body(request)
         url = f"{self.base_url}{SUBMIT_PATH}"
+        sent: dict[str, Any] = {"method": "POST", "url": url, "json": body}
+        if request.is_edit or request.mask is not None:
+            body["input_images"] = input_image_urls(request, self.route.capabilities)
+            url = f"{self.base_url}{EDIT_PATH}"
+            sent = {"method": "POST", "url": url, "json": {**body, "input_images": [elide(u) for u in body["input_images"]]},
+                    "input_images": [f"{i.filename} ({len(i.data)} bytes, {i.mime})" for i in request.images]}
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_pixazo_error)
         payload = _object(http.json_body(response))
         kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
@@ -86,7 +103,7 @@ class PixazoProvider(Provider):
         return ImageResult(
             images=tuple(GeneratedImage(data=i.data, url=i.url, mime=i.mime or mime) for i in images),
             request_id=str(request_id) if request_id else response.headers.get("apim-request-id"),
-            request_sent={"method": "POST", "url": url, "json": body},
+            request_sent=sent,
             response_headers=kept,
             notes=tuple(notes),
         )
@@ -124,6 +141,30 @@ def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
     body = {"prompt": request.prompt, "image_size": request.size, "quality": quality,
             "num_images": request.n, "output_format": request.output_format}
     return body, notes
+
+
+def input_image_urls(request: ImageRequest, capabilities: Capabilities) -> list[str]:
+    """The public URLs of the reference images, or InvalidRequestError for what the image-to-image
+    route cannot take: a mask, more images than declared, an image without a public URL."""
+    if request.mask is not None:
+        raise InvalidRequestError("Pixazo's GPT Image 2 image-to-image route has no mask field; "
+                                  "send the edit without a mask.")
+    if len(request.images) > capabilities.max_input_images:
+        raise InvalidRequestError(f"{len(request.images)} reference images: Pixazo's route takes at most "
+                                  f"{capabilities.max_input_images}.")
+    missing = [image.filename for image in request.images if not image.url]
+    if missing:
+        raise InvalidRequestError("Pixazo takes reference images only as public URLs it fetches, and "
+                                  f"there is none for {', '.join(missing)}: set SITE_URL so the app can serve them.")
+    return [str(image.url) for image in request.images]
+
+
+def elide(url: str) -> str:
+    """A URL fit to keep: its query (where signatures live) replaced by an ellipsis."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?..."
 
 
 def raise_for_pixazo_error(response: httpx.Response) -> None:

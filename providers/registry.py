@@ -14,7 +14,7 @@ from . import sandbox
 from .base import Route
 from .pricing import Price, price_for
 
-PROVIDER_MODULES = ("openai", "azure", "fal", "replicate", "apiframe", "wavespeed", "kie", "apipass", "openrouter", "vercel", "piapi", "pixazo", "gptimage2ai", "higgsfield", "compatible")
+PROVIDER_MODULES = ("openai", "openai_batch", "azure", "fal", "replicate", "apiframe", "wavespeed", "kie", "apipass", "openrouter", "vercel", "piapi", "pixazo", "gptimage2ai", "higgsfield", "compatible")
 
 
 class UnknownRoute(KeyError):

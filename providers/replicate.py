@@ -9,13 +9,20 @@ single string is tolerated). Errors: RFC 7807 problem JSON; model failures are H
 
 Sizes: the model takes ``aspect_ratio``. Only ``1:1``, ``3:2`` and ``2:3`` exist in both observed
 schema versions (5.2), so the route declares just GPT Image 2's three standard sizes.
+
+Edits: the model's ``input_images`` array (both schema versions, 5.2) takes file inputs the way
+Replicate documents them (5.1, replicate.com/docs/topics/predictions/input-files): an https URL,
+a ``data:`` URI (recommended below 1 MB), or a file uploaded with ``POST /v1/files`` (multipart
+part ``content``) whose ``urls.get`` is passed on, as replicate-python does by default. A reference
+goes as the app's public link when it has one, else inline when small, else uploaded. The model
+has no mask input.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -28,6 +35,8 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
+    InputImage,
+    InvalidRequestError,
     Provider,
     ProviderError,
     ProviderUnavailableError,
@@ -39,7 +48,11 @@ from .base import (
 
 # (width, height) -> the aspect_ratio value both schema versions accept (providers.md 5.2).
 ASPECT_RATIOS = {(1024, 1024): "1:1", (1536, 1024): "3:2", (1024, 1536): "2:3"}
-CAPABILITIES = Capabilities(sizes=tuple(ASPECT_RATIOS), max_n=10, prompt_limit=32_000)
+# The schema names no maximum for input_images; GPT Image 2 itself takes up to 16 (2.3) [I].
+MAX_INPUT_IMAGES = 16
+CAPABILITIES = Capabilities(sizes=tuple(ASPECT_RATIOS), max_n=10, prompt_limit=32_000,
+                            edit=True, mask=False, max_input_images=MAX_INPUT_IMAGES)
+INLINE_LIMIT = 1_000_000  # bytes: Replicate recommends data: URIs only for files under 1 MB
 TERMINAL = ("succeeded", "failed", "canceled", "aborted")
 MAX_WAIT = 60  # seconds Replicate holds a request open with Prefer: wait (5.1)
 KEPT_HEADERS = ("x-request-id", "preference-applied", "retry-after")
@@ -72,8 +85,10 @@ class ReplicateProvider(Provider):
         return {"Authorization": f"Bearer {self.credentials['REPLICATE_API_TOKEN']}"}
 
     def generate(self, request: ImageRequest) -> ImageResult:
+        check_edit(request)
         deadline_at = self.clock() + self.deadline
-        body, notes = prediction_body(request, self.credentials.get("REPLICATE_OPENAI_API_KEY"))
+        references, kept_references, uploads = self.reference_inputs(request.images)
+        body, notes = prediction_body(request, self.credentials.get("REPLICATE_OPENAI_API_KEY"), references)
         url = f"{self.base_url}/models/{self.route.model}/predictions"
         wait = max(1, min(MAX_WAIT, int(self.deadline)))
         headers = {**self.headers(), "Prefer": f"wait={wait}"}
@@ -94,11 +109,53 @@ class ReplicateProvider(Provider):
             usage=Usage(raw={"metrics": metrics}) if metrics else None,
             timings=provider_timings(prediction),
             request_id=prediction_id or None,
-            request_sent={"method": "POST", "url": url, "headers": {"Prefer": headers["Prefer"]},
-                          "json": redact(body, self.secrets)},
+            request_sent=self.kept_request(url, headers["Prefer"], body, kept_references, uploads),
             response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
             notes=tuple(redact(notes, self.secrets)),
         )
+
+    def kept_request(self, url: str, prefer: str, body: Mapping[str, Any], kept_references: list[str],
+                     uploads: list[dict[str, Any]]) -> dict[str, Any]:
+        """What was sent, without the token, the BYOK key or the reference bytes."""
+        kept = redact(body, self.secrets)
+        if kept_references:  # a new dict: redact() hands the body itself back when there is no secret
+            kept = {**kept, "input": {**kept["input"], "input_images": kept_references}}
+        sent = {"method": "POST", "url": url, "headers": {"Prefer": prefer}, "json": kept}
+        if uploads:
+            sent["uploads"] = uploads
+        return sent
+
+    # --- reference images ---------------------------------------------------------------------
+
+    def reference_inputs(self, images: tuple[InputImage, ...]) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """(what goes in ``input_images``, how each is kept in request_sent, the uploads made)."""
+        sent, kept, uploads = [], [], []
+        for image in images:
+            if image.url:
+                sent.append(image.url)
+                kept.append(elide_url(image.url))
+            elif len(image.data) < INLINE_LIMIT:
+                sent.append(image.data_url())
+                kept.append(f"data:{image.mime};base64,... ({len(image.data)} bytes)")
+            else:
+                file_url = self.upload(image)
+                sent.append(file_url)
+                kept.append(file_url)
+                uploads.append({"method": "POST", "url": f"{self.base_url}/files", "filename": image.filename,
+                                "content_type": image.mime, "bytes": len(image.data), "urls.get": file_url})
+        return sent, kept, uploads
+
+    def upload(self, image: InputImage) -> str:
+        """``POST {base}/files`` with the bytes as multipart part ``content`` (replicate-python
+        ``files.create``); the file's ``urls.get`` is what a prediction input takes."""
+        response = http.send(self.client, "POST", f"{self.base_url}/files", headers=self.headers(),
+                             files={"content": (image.filename, image.data, image.mime)}, raise_for=self.raise_for)
+        file = http.json_body(response)
+        urls = file.get("urls") if isinstance(file, dict) else None
+        url = urls.get("get") if isinstance(urls, dict) else None
+        if not isinstance(url, str) or not url:
+            raise BadResponseError("Replicate stored the reference image but named no urls.get for it.")
+        return url
 
     # --- polling ------------------------------------------------------------------------------
 
@@ -154,8 +211,19 @@ class ReplicateProvider(Provider):
         raise http.error_for(status, message, retry_after_s=http.retry_after(response.headers))
 
 
-def prediction_body(request: ImageRequest, openai_key: str | None) -> tuple[dict[str, Any], list[str]]:
-    """The create body. Quality and format are always explicit (Replicate defaults: auto, webp)."""
+def check_edit(request: ImageRequest) -> None:
+    """What the model cannot take, refused before anything is sent (the form normally prevents it)."""
+    if request.mask is not None:
+        raise InvalidRequestError("Replicate's openai/gpt-image-2 has no mask input; edit without a mask on this route.")
+    if len(request.images) > MAX_INPUT_IMAGES:
+        raise InvalidRequestError(f"At most {MAX_INPUT_IMAGES} reference images on this route, not {len(request.images)}.")
+
+
+def prediction_body(request: ImageRequest, openai_key: str | None,
+                    input_images: list[str] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The create body. Quality and format are always explicit (Replicate defaults: auto, webp).
+    An edit adds ``input_images``; the aspect ratio stays the one asked for (not ``auto``, which
+    would follow the inputs), as on every other route of the comparison."""
     inputs: dict[str, Any] = {
         "prompt": request.prompt,
         "aspect_ratio": ASPECT_RATIOS[(request.width, request.height)],
@@ -163,6 +231,8 @@ def prediction_body(request: ImageRequest, openai_key: str | None) -> tuple[dict
         "quality": request.quality,
         "output_format": request.output_format,
     }
+    if input_images:
+        inputs["input_images"] = list(input_images)
     notes = []
     if openai_key:
         inputs["openai_api_key"] = openai_key
@@ -170,6 +240,15 @@ def prediction_body(request: ImageRequest, openai_key: str | None) -> tuple[dict
     if request.seed is not None:
         notes.append(f"seed {request.seed} not sent: the model has no seed input")
     return {"input": inputs}, notes
+
+
+def elide_url(url: str) -> str:
+    """A link as kept: no query, and its last (signed) path segment shortened."""
+    parts = urlsplit(url)
+    head, _, last = parts.path.rpartition("/")
+    if len(last) > 12:
+        last = last[:6] + "..."
+    return urlunsplit((parts.scheme, parts.netloc, f"{head}/{last}", "", ""))
 
 
 def output_images(output: Any, output_format: str) -> list[GeneratedImage]:
@@ -200,7 +279,7 @@ def failure_error(text: str, message: str) -> ProviderError:
     """A ``failed`` prediction's ``error`` string, classified by its words (no codes exist)."""
     return http.failed_job_error(text, message, policy=POLICY_WORDS, auth=("invalid_api_key", "incorrect api key"),
                                  credit=("insufficient_quota", "billing"), rate_limit=("rate limit", "rate_limit"),
-                                 invalid=("input validation", "invalid value"))
+                                 invalid=("input validation", "invalid value", "invalid image", "invalid_image"))
 
 
 def _mentions_policy(message: str) -> bool:

@@ -90,3 +90,26 @@ def _fetch(client: httpx.Client | None, image: GeneratedImage, limit: int, allow
             mime = response.headers.get("content-type", image.mime)
             return GeneratedImage(data=b"".join(chunks), url=image.url, mime=mime)
     raise BadResponseError(f"The image URL redirected more than {MAX_REDIRECTS} times.")
+
+
+def complete(provider: Provider, result: ImageResult, *, submitted_at: float, max_image_bytes: int = MAX_IMAGE_BYTES,
+             allow_private_urls: bool = False, clock=time.time) -> ImageResult:
+    """Finish a long-running job's result (checked across several tasks and processes): download
+    its URL images like ``execute`` does, and time it with the wall clock from ``submitted_at``
+    (epoch seconds), since no monotonic clock spans processes."""
+    download_started = time.perf_counter()
+    try:
+        images = tuple(_fetch(provider.client, image, max_image_bytes, allow_private_urls) for image in result.images)
+    except httpx.TimeoutException as exc:
+        raise ProviderTimeoutError(f"Downloading the image timed out ({type(exc).__name__}).") from None
+    except httpx.TransportError as exc:
+        raise ProviderUnavailableError(f"Could not download the image ({type(exc).__name__}).") from None
+    if not images:
+        raise BadResponseError("The provider answered without any image.")
+    downloaded = any(image.url for image in result.images)
+    timings = dataclasses.replace(
+        result.timings,
+        total_ms=(clock() - submitted_at) * 1000,
+        download_ms=(time.perf_counter() - download_started) * 1000 if downloaded else None,
+    )
+    return dataclasses.replace(result, images=images, timings=timings)

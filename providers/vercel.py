@@ -14,6 +14,14 @@ Errors: the gateway envelope ``{"error": {message, type, param, code}, "generati
 types ``authentication_error``, ``invalid_request_error``, ``rate_limit_exceeded``,
 ``model_not_found``, ``forbidden``, ``internal_server_error``, ``failed_dependency`` (vercel/ai
 ``packages/gateway`` ``createGatewayErrorFromResponse``); OpenAI's own refusal codes pass through.
+
+No edits on this route (``edit=False``): whether the gateway serves ``/v1/images/edits`` is not
+documented by Vercel (its docs name only ``/v1/images/generations`` for image-only models and chat
+completions for multimodal ones); the JSON ``images: [{image_url}]`` shape seen in a public client
+is another gateway's. Vercel's own edit protocol is the AI SDK's ``POST /v3/ai/image-model`` with
+``files`` (vercel/ai ``packages/gateway/src/gateway-image-model.ts``), a different endpoint and
+answer shape; its ``mask`` is reported silently ignored for OpenAI models (vercel/ai issue #14360).
+An edit reaching this adapter is refused rather than sent as a plain generation.
 """
 
 from __future__ import annotations
@@ -65,6 +73,9 @@ class VercelGatewayProvider(Provider):
     default_base_url = "https://ai-gateway.vercel.sh/v1"
 
     def generate(self, request: ImageRequest) -> ImageResult:
+        if request.images or request.mask is not None:
+            raise InvalidRequestError("Edits are not offered on the Vercel AI Gateway route: an images edit endpoint "
+                                      "for openai/gpt-image-2 is not documented by Vercel.")
         body = images_body(self.route.model, request)
         url = f"{self.base_url}/images/generations"
         headers = {"Authorization": f"Bearer {self.credentials['AI_GATEWAY_API_KEY']}"}

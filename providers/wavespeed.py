@@ -15,6 +15,14 @@ Mapping, and where it is not exact (each noted on the result):
   the price catalog assumes for auto everywhere.
 * n: one image per prediction, so n > 1 submits n predictions and polls them together.
 
+Edits: ``POST {WAVESPEED_BASE_URL}/openai/gpt-image-2/edit`` with the same fields plus ``images``
+(required), a list of URLs WaveSpeed fetches [V: WaveSpeed's gpt-image-2 edit docs, "List of URLs
+of input images"]. Whether it also takes data: URLs or base64 is not documented for this model,
+so only the app's expiring public links (SITE_URL) are sent. No mask field; no documented limit on
+the number of images (GPT Image 2's own 16 is assumed [I]). The aspect ratio is sent as for
+text-to-image (the edit page lists the same ten in one version and five more in another), so the
+output follows the size asked rather than WaveSpeed's auto-detection from the input.
+
 Cost: the answer carries no price, so ``cost_usd`` stays None (the catalog estimates it).
 No cancel endpoint is documented, so predictions still running at our deadline are left alone.
 """
@@ -24,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -38,7 +47,9 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
+    InputImage,
     InsufficientCreditError,
+    InvalidRequestError,
     Provider,
     ProviderError,
     ProviderTimeoutError,
@@ -48,10 +59,14 @@ from .base import (
     snap_aspect_ratio,
 )
 
-# The text-to-image page lists these ten; the edit page adds 1:2, 2:1, 1:3, 3:1 and 9:21.
+# The text-to-image page lists these ten. providers.md 11 says the edit page adds 1:2, 2:1, 1:3, 3:1
+# and 9:21, but WaveSpeed's edit docs page lists these ten only: edits use the same ten.
 ASPECT_RATIOS = ("1:1", "3:2", "2:3", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+# Reference images per edit: not documented by WaveSpeed; GPT Image 2's own limit [I].
+MAX_INPUT_IMAGES = 16
 CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, qualities=("low", "medium", "high", "auto"),
-                            formats=("png", "jpeg", "webp"), max_n=4, prompt_limit=32_000)
+                            formats=("png", "jpeg", "webp"), max_n=4, prompt_limit=32_000, edit=True, mask=False,
+                            max_input_images=MAX_INPUT_IMAGES, edit_needs_public_url=True)
 KEPT_HEADERS = ("x-request-id", "x-trace-id", "retry-after", "x-ratelimit-remaining")
 POLICY_WORDS = ("nsfw", "content policy", "policy violation", "safety", "moderation", "sensitive", "flagged")
 CREDIT_WORDS = ("top up", "top-up", "topup", "insufficient", "balance", "recharge")
@@ -75,7 +90,11 @@ class WaveSpeedProvider(Provider):
 
     def generate(self, request: ImageRequest) -> ImageResult:
         body, notes = request_body(request)
-        url = f"{self.base_url}/{self.route.model}/text-to-image"
+        kept_body = body
+        if request.is_edit:
+            body = {**body, "images": input_images(request)}
+            kept_body = {**body, "images": [recorded_url(image) for image in request.images]}
+        url = f"{self.base_url}/{self.route.model}/{'edit' if request.is_edit else 'text-to-image'}"
         ids, submitted = [], None
         for _ in range(request.n):  # one image per prediction
             submitted = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_wavespeed_error)
@@ -119,7 +138,7 @@ class WaveSpeedProvider(Provider):
             usage=None,  # WaveSpeed's answer carries no price or usage
             timings=Timings(provider_generation_ms=max(inference) if inference else None),  # predictions run side by side
             request_id=",".join(ids),
-            request_sent={"method": "POST", "url": url, "json": body, "requests": len(ids),
+            request_sent={"method": "POST", "url": url, "json": kept_body, "requests": len(ids),
                           "poll": f"GET {self.base_url}/predictions/{{id}}/result"},
             response_headers={k: v for k, v in submitted.headers.items() if k.lower() in KEPT_HEADERS},
             notes=tuple(notes),
@@ -140,6 +159,30 @@ def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
         notes.append("quality auto is not offered by WaveSpeed: sent high (the catalog prices auto as high)")
     return {"prompt": request.prompt, "aspect_ratio": ratio, "resolution": resolution, "quality": quality,
             "output_format": request.output_format}, notes
+
+
+def input_images(request: ImageRequest) -> list[str]:
+    """The reference images' public URLs for ``images``; refuses what WaveSpeed cannot take."""
+    if request.mask is not None:
+        raise InvalidRequestError("WaveSpeed's GPT Image 2 edit takes no mask (only reference images).")
+    if len(request.images) > MAX_INPUT_IMAGES:
+        raise InvalidRequestError(f"WaveSpeed is sent at most {MAX_INPUT_IMAGES} reference images; "
+                                  f"{len(request.images)} were given.")
+    missing = [image.filename for image in request.images if not image.url]
+    if missing:
+        raise InvalidRequestError(f"WaveSpeed fetches reference images by URL and {', '.join(missing)} has no public "
+                                  "link: set SITE_URL to this app's public address.")
+    unusable = [image.filename for image in request.images if not image.url.startswith(("https://", "http://"))]
+    if unusable:
+        raise InvalidRequestError(f"WaveSpeed needs http(s) links to reference images; {', '.join(unusable)} has another kind.")
+    return [image.url for image in request.images]
+
+
+def recorded_url(image: InputImage) -> str:
+    """A reference image's link as we keep it: the signed last path segment and query elided."""
+    parts = urlsplit(image.url or "")
+    head = parts.path.rsplit("/", 1)[0]
+    return f"{parts.scheme}://{parts.netloc}{head}/… ({image.mime}, {len(image.data)} bytes)"
 
 
 def envelope_data(response: httpx.Response) -> dict[str, Any]:

@@ -62,10 +62,10 @@ def test_malformed_json_is_a_400(client, alice_token):
 
 
 def test_a_comparison_reads_back_with_every_result_field(client, alice, alice_token):
-    from compare import services
+    from compare import execution
 
     c = factories.comparison(alice, routes=["sandbox:fast"])
-    services.execute_result(c.results.get().pk)
+    execution.execute_result(c.results.get().pk)
     body = client.get(f"/api/comparisons/{c.pk}", headers={"Authorization": f"Bearer {alice_token}"}).json()
     assert body["status"] == "done" and body["prompt"] == "a red fox in snow"
     result = body["results"][0]
@@ -77,10 +77,10 @@ def test_a_comparison_reads_back_with_every_result_field(client, alice, alice_to
 
 
 def test_image_urls_answer_to_the_token_and_the_session_and_to_nobody_else(client, alice, alice_token):
-    from compare import services
+    from compare import execution
 
     c = factories.comparison(alice, routes=["sandbox:fast"])
-    services.execute_result(c.results.get().pk)
+    execution.execute_result(c.results.get().pk)
     image = c.results.get().images.get()
     assert client.get(image.get_absolute_url()).status_code == 401
     assert client.get(image.get_absolute_url(), headers={"Authorization": "Bearer wrong"}).status_code == 401

@@ -1,7 +1,7 @@
 import pytest
 from django.utils import timezone
 
-from compare import services
+from compare import execution
 from compare.models import Result, Status
 from providers.base import ProviderCancelledError
 from tests.compare import factories
@@ -18,7 +18,7 @@ def test_cancelling_ends_queued_results_and_asks_running_ones_to_stop(alice_clie
     queued.refresh_from_db(), running.refresh_from_db()
     assert queued.status == Status.CANCELLED and "provider was never called" in queued.error
     assert running.status == Status.RUNNING and running.cancel_requested_at is not None
-    services.execute_result(queued.pk)  # its task arrives later: it finds nothing to do
+    execution.execute_result(queued.pk)  # its task arrives later: it finds nothing to do
     assert Result.objects.get(pk=queued.pk).status == Status.CANCELLED
 
 
@@ -33,7 +33,7 @@ def test_a_running_result_stops_at_its_next_wait(alice):
         if len(waits) == 2:
             comparison.cancel()  # the user clicks Cancel during the second half-second
 
-    wait = services.cancellable_sleep(result, sleep=fake_sleep)
+    wait = execution.cancellable_sleep(result, sleep=fake_sleep)
     with pytest.raises(ProviderCancelledError):
         wait(5)
     assert waits == [0.5, 0.5]  # noticed within half a second, not after the whole wait
@@ -44,7 +44,7 @@ def test_the_task_body_ends_cancelled_with_the_reason(alice, settings):
     comparison = factories.comparison(alice, routes=["sandbox:fast"])
     result = comparison.results.get()
     Result.objects.filter(pk=result.pk).update(cancel_requested_at=timezone.now())
-    services.execute_result(result.pk)
+    execution.execute_result(result.pk)
     result.refresh_from_db()
     assert result.status == Status.CANCELLED and result.error_code == "cancelled"
     assert "Cancelled by the user" in result.error and result.latency_ms < 600

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from compare import services
+from compare import execution, services
 from compare.models import Comparison, ReferenceImage, Result
 from tests.helpers import image_bytes
 
@@ -41,7 +41,7 @@ def test_an_edit_keeps_its_references_and_every_route_gets_them(alice_client):
     request = services.request_for(comparison)
     assert len(request.images) == 2 and request.mask is not None and request.images[0].url is None
     result = comparison.results.get()
-    services.execute_result(result.pk)
+    execution.execute_result(result.pk)
     result = Result.objects.get(pk=result.pk)
     assert result.status == "succeeded" and len(result.request_sent["images"]) == 2
     html = alice_client.get(comparison.get_absolute_url()).content.decode()

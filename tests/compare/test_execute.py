@@ -3,7 +3,7 @@
 import pytest
 
 from compare import routes as route_catalog
-from compare import services
+from compare import execution
 from compare.models import Result, Status
 from providers.base import (
     Capabilities,
@@ -51,7 +51,7 @@ def scripted(monkeypatch):
 
 def run_one(user, **params):
     result = factories.comparison(user, routes=["sandbox:fast"], **params).results.get()
-    services.execute_result(result.pk, worker="w1")
+    execution.execute_result(result.pk, worker="w1")
     return Result.objects.get(pk=result.pk)
 
 
@@ -70,7 +70,7 @@ def test_a_sandbox_result_succeeds_with_images_timings_and_reported_cost(alice):
 def test_a_redelivered_task_never_calls_the_provider_twice(alice, scripted):
     scripted(ImageResult(images=(GeneratedImage(data=image_bytes()),)))
     result = run_one(alice)
-    services.execute_result(result.pk)
+    execution.execute_result(result.pk)
     assert Scripted.calls == 1 and result.status == Status.SUCCEEDED
 
 
@@ -112,7 +112,7 @@ def test_unknown_cost_stays_unknown_never_zero(alice, scripted):
     scripted(ImageResult(images=(GeneratedImage(data=image_bytes()),)))
     result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
     Result.objects.filter(pk=result.pk).update(estimated_cost_usd=None)
-    services.execute_result(result.pk)
+    execution.execute_result(result.pk)
     result.refresh_from_db()
     assert (result.cost_usd, result.cost_source) == (None, "unknown")
 
@@ -123,7 +123,7 @@ def test_an_estimated_cost_is_labelled_as_such(alice, scripted):
     scripted(ImageResult(images=(GeneratedImage(data=image_bytes()),)))
     result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
     Result.objects.filter(pk=result.pk).update(estimated_cost_usd=Decimal("0.053"))
-    services.execute_result(result.pk)
+    execution.execute_result(result.pk)
     result.refresh_from_db()
     assert (result.cost_usd, result.cost_source) == (Decimal("0.053"), "estimated")
 

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from compare import services
+from compare import execution
 from compare.models import Comparison, Result
 from tests.compare import factories
 
@@ -68,7 +68,7 @@ def test_a_card_polls_until_terminal_then_stops_polling(alice_client, alice):
     result.claim()
     assert re.search(r"Running · <span class=\"elapsed\">\d+ s", alice_client.get(url).content.decode())
     Result.objects.filter(pk=result.pk).update(status="queued")  # let the real task body claim and finish it
-    services.execute_result(result.pk)
+    execution.execute_result(result.pk)
     response = alice_client.get(url, headers={"HX-Request": "true"})
     html = response.content.decode()
     assert response.status_code == 286  # htmx: stop polling
@@ -82,7 +82,7 @@ def test_a_failed_card_shows_the_reason(alice_client, alice, monkeypatch):
 
     monkeypatch.setattr(settings, "SANDBOX_ROUTES", "down=0-0 fail=1")
     result = factories.comparison(alice, routes=["sandbox:down"]).results.get()
-    services.execute_result(result.pk)
+    execution.execute_result(result.pk)
     html = alice_client.get(f"/results/{result.pk}/card").content.decode()
     assert "Failed:" in html and "simulated an outage" in html
     assert "Cost</dt><dd>unknown" in html

@@ -7,6 +7,7 @@ from tests.conftest import skip_or_fail
 from tests.e2e.stack import Stack, reachable
 from tests.fakes.fal import FakeFal
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.openai_batch import FakeOpenAIBatch
 from tests.fakes.replicate import FakeReplicate
 from tests.fakes.server import LoopbackServer
 
@@ -14,11 +15,25 @@ TEN_ROUTES = "; ".join(f"r{n}=1-1" for n in range(10))
 FAKE_KEY = "sk-e2e-fake-key"
 
 
+class OpenAIPlatform:
+    """One loopback OpenAI: the Images API and the Batch API behind the same base URL."""
+
+    def __init__(self, images, batch):
+        self.images, self.batch = images, batch
+
+    def handle(self, request):
+        path = request.url.path
+        wanted = self.batch if path.startswith(("/v1/files", "/v1/batches")) else self.images
+        return wanted.handle(request)
+
+
 @pytest.fixture(scope="session")
 def fake_openai():
-    """A loopback fake of the OpenAI Images API; every call takes one second server-side."""
+    """A loopback fake of the OpenAI Images API (every call takes one second server-side) and
+    of its Batch API (a batch completes on its third check)."""
     fake = FakeOpenAI(api_key=FAKE_KEY, delay=1.0)
-    with LoopbackServer(fake) as server:
+    fake.batch = FakeOpenAIBatch(api_key=FAKE_KEY, checks_until_done=3)
+    with LoopbackServer(OpenAIPlatform(fake, fake.batch)) as server:
         fake.url = server.url
         yield fake
 
@@ -52,7 +67,7 @@ def embedded_stack(tmp_path_factory, fake_openai, fake_fal, fake_replicate):
     """`make run`'s own process: SQLite, the filesystem broker, local media, one worker."""
     stack = Stack(tmp_path_factory.mktemp("embedded"), env={
         "SANDBOX_ROUTES": "fast=0.2-0.4; steady=0.5-0.8 presets; slow=1-1.5; flaky=0.1-0.2 fail=1; " + TEN_ROUTES,
-        "OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": f"{fake_openai.url}/v1",
+        "OPENAI_API_KEY": FAKE_KEY, "OPENAI_BASE_URL": f"{fake_openai.url}/v1", "OPENAI_BATCH_POLL_SECONDS": "0.3",
         "COMPATIBLE_ROUTES": fake_routes(fake_openai, 10), "FAKE_OPENAI_KEY": FAKE_KEY,
         "FAL_KEY": "fal-e2e-key", "FAL_QUEUE_BASE_URL": fake_fal.url,
         "REPLICATE_API_TOKEN": "r8_e2e-token", "REPLICATE_BASE_URL": f"{fake_replicate.url}/v1",

@@ -45,3 +45,17 @@ def test_a_provider_answering_with_a_bad_key_fails_only_its_own_card(embedded_st
     assert by_route["fal:openai/gpt-image-2"]["status"] == "failed"
     assert by_route["fal:openai/gpt-image-2"]["error_code"] == "auth"
     assert "fal-e2e-key" not in by_route["fal:openai/gpt-image-2"]["error"]
+
+
+def test_a_batch_route_is_checked_by_scheduled_tasks_until_it_completes(embedded_stack, fake_openai):
+    created = embedded_stack.submit("a fox, at half price", ["openai-batch:gpt-image-2", "openai:gpt-image-2"],
+                                    quality="low")
+    done = embedded_stack.wait_done(created["id"], timeout=60)
+    batch, direct = done["results"]
+    assert batch["status"] == "succeeded", batch
+    assert batch["cost_source"] == "reported" and batch["cost_usd"] == "0.00305"  # (20 x $5/M + 200 x $30/M) / 2
+    assert batch["provider_request_id"].startswith("batch_")
+    assert any("checked every 0.3 s" in note for note in batch["notes"])
+    checks = [c for c in fake_openai.batch.calls if c["method"] == "GET" and c["path"].startswith("/v1/batches/")]
+    assert len(checks) >= 3  # three scheduled checks, not one blocked thread
+    assert direct["status"] == "succeeded"

@@ -7,6 +7,12 @@ QUEUED -> PROCESSING -> COMPLETED over successive polls, with ``result``, ``cred
 credits per image) and ``createdAt``/``completedAt``. Images are drawn by Pillow at the size
 the aspect ratio gives and served by the fake itself under ``/files/``. Errors use Apiframe's
 ``{"error": ...}`` envelope; a content refusal is a FAILED job.
+
+Edits: ``gptImage2Params.input_images`` is an array (or null) of URL strings (``format: uri`` in
+the schema). The fake cannot fetch the app's links, so it checks each is an http(s) URL (a 400
+``Invalid url`` detail otherwise, in the schema validator's words) and records them in
+``input_images``. Scenario "unfetchable_input" fails the job as if the reference image could not
+be downloaded; those words are ours [I].
 """
 
 import threading
@@ -25,6 +31,7 @@ KNOWN_PARAMS = set(ENUMS) | {"input_images", "number_of_images"}
 FAILURES = {
     "policy": "Provider returned an error: content policy violation",
     "failed_job": "Provider returned an error: prediction failed unexpectedly",
+    "unfetchable_input": "Provider returned an error: invalid input image, it could not be downloaded",
 }
 HTTP_ERRORS = {
     "auth": (401, {"error": "Invalid API key"}),
@@ -51,6 +58,7 @@ class FakeApiframe:
         self.generation_seconds = generation_seconds  # completedAt - createdAt
         self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.jobs = {}
+        self.input_images = []  # every input_images list a job was submitted with
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -90,6 +98,12 @@ class FakeApiframe:
         n = params.get("number_of_images", 1)
         if not isinstance(n, int) or not 1 <= n <= 10:
             found["gptImage2Params.number_of_images"] = ["Number must be between 1 and 10"]
+        images = params.get("input_images")
+        if images is not None and not isinstance(images, list):
+            found["gptImage2Params.input_images"] = ["Expected array, received " + type(images).__name__]
+        for index, url in enumerate(images if isinstance(images, list) else []):
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) < 12:
+                found[f"gptImage2Params.input_images.{index}"] = ["Invalid url"]
         return found
 
     def submit(self, request, body):
@@ -98,6 +112,9 @@ class FakeApiframe:
         found = self.problems(body)
         if found:
             return httpx.Response(400, json={"error": "Validation failed", "details": found})
+        if (body.get("gptImage2Params") or {}).get("input_images"):
+            with self.lock:
+                self.input_images.append(list(body["gptImage2Params"]["input_images"]))
         job_id = str(uuid.uuid4())
         self.jobs[job_id] = {"body": body, "polls": 0, "created": datetime.now(timezone.utc),
                              "host": origin(request)}

@@ -9,18 +9,26 @@ serves itself, as Azure's DALL-E deployments answered); headers carry Azure's ``
 Azure's bodies: ``{"error": {"code": "401", ...}}``, ``DeploymentNotFound``, the gpt-image
 ``moderation_blocked`` refusal, the content-filter ``inner_error``, the 403 resource block, and
 429 whose message says how long to wait.
+
+Edits: ``POST /openai/deployments/{deployment}/images/edits?api-version=...`` and
+``POST /openai/v1/images/edits`` (deployment in the form's ``model``), multipart/form-data as
+OpenAI's (providers.md section 3 [I]); the form is checked by the OpenAI fake's rules
+(``tests.fakes.openai.edit_problem``) and answered in Azure's envelope; the images start from the
+first reference image. A multipart call is recorded with ``form`` and ``files``.
 """
 
 import base64
+import io
 import threading
 import time
 import uuid
 
 import httpx
+from PIL import Image
 
 from providers.base import parse_size
-from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
-from tests.fakes.openai import OUTPUT_TOKENS
+from tests.fakes.common import GARBAGE, image_or_garbage, origin, publish, receive, serve_file
+from tests.fakes.openai import IMAGE_INPUT_TOKENS, OUTPUT_TOKENS, edit_problem, edited, is_multipart, read_multipart
 
 RATE_LIMIT_MESSAGE = ("Requests to the ImageGenerations_Create Operation under Azure OpenAI API version "
                       "2025-04-01-preview have exceeded call rate limit of your current OpenAI S0 pricing tier. "
@@ -73,8 +81,14 @@ class FakeAzureOpenAI:
         path = request.url.path
         if (served := serve_file(self.files, request, mime="image/png")) is not None:
             return served
-        body = receive(self, request, delay=self.delay, params=dict(request.url.params))
-        deployment = self.route(request, body)
+        files = None
+        if is_multipart(request):
+            body, files = read_multipart(request)
+            receive(self, request, delay=self.delay, tolerant=True, params=dict(request.url.params), form=body,
+                    files=files)
+        else:
+            body = receive(self, request, delay=self.delay, params=dict(request.url.params))
+        deployment, operation = self.route(request, body)
         if deployment is None:
             return self.answer(404, NOT_FOUND)
         if not self.authorised(request, v1=path.startswith("/openai/v1/")):
@@ -83,18 +97,29 @@ class FakeAzureOpenAI:
             return self.answer(404, NO_DEPLOYMENT)
         if self.scenario in ERRORS:
             return self.error(self.scenario)
+        if operation == "edits":
+            if files is None:
+                return self.answer(400, {"message": "Expected multipart/form-data for images/edits.",
+                                         "type": "invalid_request_error", "param": None, "code": "invalid_content_type"})
+            refused = edit_problem(body, files)
+            if refused is not None:  # OpenAI's words, in Azure's envelope and headers
+                return self.answer(refused.status_code, refused.json()["error"])
+            references = [part["data"] for part in files if part["field"] in ("image", "image[]")]
+            return self.generations(request, dict(body), deployment, references=references)
         return self.generations(request, body, deployment)
 
     def route(self, request, body):
-        """The deployment a request addresses, or None when the path or api-version is unknown."""
+        """``(deployment, "generations" | "edits")`` a request addresses; deployment None when the
+        path or api-version is unknown."""
         if request.method != "POST":
-            return None
+            return None, None
         parts = request.url.path.strip("/").split("/")
-        if parts[:2] == ["openai", "deployments"] and parts[3:] == ["images", "generations"] and len(parts) == 5:
-            return parts[2] if request.url.params.get("api-version") else None
-        if parts == ["openai", "v1", "images", "generations"]:
-            return str(body.get("model") or "")
-        return None
+        if (parts[:2] == ["openai", "deployments"] and len(parts) == 5 and parts[3] == "images"
+                and parts[4] in ("generations", "edits")):
+            return (parts[2] if request.url.params.get("api-version") else None), parts[4]
+        if parts[:3] == ["openai", "v1", "images"] and len(parts) == 4 and parts[3] in ("generations", "edits"):
+            return str(body.get("model") or ""), parts[3]
+        return None, None
 
     def authorised(self, request, *, v1):
         if request.headers.get("api-key") == self.api_key:
@@ -111,23 +136,30 @@ class FakeAzureOpenAI:
             headers = {"retry-after-ms": "1500", "retry-after": "2"}
         return self.answer(status, error, headers)
 
-    def generations(self, request, body, deployment):
+    def generations(self, request, body, deployment, references=()):
         if not body.get("prompt"):
             return self.answer(400, {"message": "Missing required parameter: 'prompt'.", "type": "invalid_request_error",
                                      "param": "prompt", "code": "missing_required_parameter"})
-        width, height = parse_size(body.get("size", "1024x1024"))
+        if references and body.get("size", "auto") == "auto":
+            width, height = Image.open(io.BytesIO(references[0])).size
+        else:
+            width, height = parse_size(body.get("size", "1024x1024"))
         fmt = body.get("output_format", "png")
         quality = body.get("quality", "auto")
         data = []
         for _ in range(int(body.get("n", 1))):
-            image = image_or_garbage(self.scenario, width, height, fmt, body["prompt"])
+            if references:
+                image = GARBAGE if self.scenario == "garbage" else edited(references[0], width, height, fmt, body["prompt"])
+            else:
+                image = image_or_garbage(self.scenario, width, height, fmt, body["prompt"])
             if self.image_mode == "url":
                 data.append({"url": publish(self.files, origin(request), image, fmt)})
             else:
                 data.append({"b64_json": base64.b64encode(image).decode()})
         output_tokens = OUTPUT_TOKENS[quality] * len(data)
-        usage = {"input_tokens": 20, "input_tokens_details": {"text_tokens": 20, "image_tokens": 0},
-                 "output_tokens": output_tokens, "total_tokens": 20 + output_tokens}
+        image_in = IMAGE_INPUT_TOKENS * len(references)
+        usage = {"input_tokens": 20 + image_in, "input_tokens_details": {"text_tokens": 20, "image_tokens": image_in},
+                 "output_tokens": output_tokens, "total_tokens": 20 + image_in + output_tokens}
         request_id = str(uuid.uuid4())
         headers = {"apim-request-id": request_id, "x-ms-region": self.region, "x-ms-deployment-name": deployment,
                    "x-ratelimit-remaining-requests": "4", "x-ratelimit-remaining-tokens": "79000"}

@@ -5,6 +5,14 @@ Paths, relative to the queue root (``FAL_QUEUE_BASE_URL``):
 ``GET /openai/gpt-image-2/requests/{id}`` (result), ``PUT .../requests/{id}/cancel``, and
 ``GET /files/...`` for the images it drew (its own "CDN"). Auth is ``Authorization: Key <key>``.
 
+Edits: ``POST /openai/gpt-image-2/edit`` (``GptImage2EditInput``, providers.md 4.5) requires
+``image_urls`` (1-16 https URLs or data: URIs) and takes an optional ``mask_url``; its jobs are
+handled under the owner/alias root without the sub-path, as fal's queue does
+(``/openai/gpt-image-2/requests/{id}``); ``/openai/gpt-image-2/edit/requests/...`` is unknown
+here (404) [I]. Inline references are decoded and must be images; an inline mask must be a PNG
+with an alpha channel and the first image's size (what OpenAI's edit endpoint behind it demands,
+2.3) [I for fal's wording]. ``image_size: "auto"`` comes back at the first image's size.
+
 A job is ``IN_QUEUE`` for ``queue_polls`` status polls, ``IN_PROGRESS`` for ``progress_polls``
 more (and until ``delay`` seconds have passed since submit), then ``COMPLETED`` with
 ``metrics.inference_time``. Error answers use fal's two documented envelopes: model errors
@@ -12,15 +20,21 @@ more (and until ``delay`` seconds have passed since submit), then ``COMPLETED`` 
 with ``X-Fal-Error-Type``. Where fal's wire is inferred it says so [I].
 """
 
+import base64
+import binascii
+import io
 import threading
 import time
 import uuid
 
 import httpx
+from PIL import Image
 
 from tests.fakes.common import image_or_garbage, mime_of, origin, publish, receive, serve_file
 
 ENDPOINT = "/openai/gpt-image-2"
+EDIT_ENDPOINT = f"{ENDPOINT}/edit"
+MAX_IMAGE_URLS = 16
 PRESETS = {"square_hd": (1024, 1024), "square": (512, 512), "landscape_4_3": (1024, 768),
            "landscape_16_9": (1024, 576), "portrait_4_3": (768, 1024), "portrait_16_9": (576, 1024),
            "auto": (1024, 1024)}
@@ -94,6 +108,8 @@ class FakeFal:
             return self.respond(*SUBMIT_ERRORS["auth"])
         if (request.method, path) == ("POST", ENDPOINT):
             return self.submit(request, body)
+        if (request.method, path) == ("POST", EDIT_ENDPOINT):
+            return self.submit(request, body, edit=True)
         prefix = f"{ENDPOINT}/requests/"
         if path.startswith(prefix):
             request_id, _, action = path[len(prefix):].partition("/")
@@ -113,10 +129,13 @@ class FakeFal:
 
     # --- the queue --------------------------------------------------------------------------
 
-    def submit(self, request, body):
+    def submit(self, request, body, edit=False):
         if self.scenario in SUBMIT_ERRORS:
             return self.respond(*SUBMIT_ERRORS[self.scenario])
-        problem = self.validate(body)
+        problem = self.validate(body, edit)
+        inputs = None
+        if not problem and edit:
+            problem, inputs = self.validate_edit(body)
         if problem:
             return self.respond(422, {"detail": [problem]}, {})
         request_id = str(uuid.uuid4())
@@ -124,14 +143,17 @@ class FakeFal:
         with self.lock:
             self.jobs[request_id] = {"id": request_id, "body": body, "polls": 0, "ready_at": time.time() + delay,
                                      "state": "IN_QUEUE", "host": origin(request),
-                                     "images": None}
+                                     "images": None, "edit": edit, "inputs": inputs}
         root = f"{self.jobs[request_id]['host']}{ENDPOINT}/requests/{request_id}"
         answer = {"request_id": request_id, "gateway_request_id": request_id, "queue_position": self.queue_polls}
         if self.with_urls:
             answer.update(response_url=root, status_url=f"{root}/status", cancel_url=f"{root}/cancel")
         return httpx.Response(200, json=answer, headers={"x-fal-request-id": request_id})
 
-    def validate(self, body):
+    def validate(self, body, edit=False):
+        if not edit and ("image_urls" in body or "mask_url" in body):  # GptImage2Input has neither
+            field = "image_urls" if "image_urls" in body else "mask_url"
+            return {"loc": ["body", field], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
         if not isinstance(body.get("prompt"), str) or not body["prompt"]:
             return {"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"}
         if body.get("quality", "high") not in ("auto", "low", "medium", "high"):
@@ -148,6 +170,58 @@ class FakeFal:
         elif image_size not in PRESETS:
             return {"loc": ["body", "image_size"], "msg": "Unknown image size preset", "type": "enum"}
         return None
+
+    def validate_edit(self, body):
+        """(problem, inputs): the first problem with ``image_urls``/``mask_url`` as a fal detail item,
+        and what was received: per image its kind ("url" or "data") and decoded size (None for a URL,
+        which the fake does not fetch), and the mask's."""
+        urls = body.get("image_urls")
+        if not isinstance(urls, list) or not urls:
+            return {"loc": ["body", "image_urls"], "msg": "Field required" if urls is None else
+                    "List should have at least 1 item after validation, not 0", "type": "missing" if urls is None
+                    else "too_short"}, None
+        if len(urls) > MAX_IMAGE_URLS:
+            return {"loc": ["body", "image_urls"], "msg": f"List should have at most {MAX_IMAGE_URLS} items after "
+                    f"validation, not {len(urls)}", "type": "too_long"}, None
+        inputs = {"images": [], "mask": None}
+        for index, url in enumerate(urls):
+            received, problem = self.read_input(url, ["body", "image_urls", index])
+            if problem:
+                return problem, None
+            inputs["images"].append(received)
+        if "mask_url" in body:
+            mask, problem = self.read_input(body["mask_url"], ["body", "mask_url"])
+            if problem:
+                return problem, None
+            first = inputs["images"][0]["size"]
+            if mask["size"] is not None:
+                if mask["format"] != "PNG" or not mask["alpha"]:
+                    return {"loc": ["body", "mask_url"], "msg": "The mask must be a PNG image with an alpha channel",
+                            "type": "image_load_error"}, None
+                if first is not None and mask["size"] != first:
+                    return {"loc": ["body", "mask_url"], "msg": "The mask must have the same dimensions as the "
+                            "first image", "type": "value_error"}, None
+            inputs["mask"] = mask
+        return None, inputs
+
+    def read_input(self, url, loc):
+        """A received file input: an http(s) URL (recorded, not fetched) or a data: URI (decoded)."""
+        if not isinstance(url, str):
+            return None, {"loc": loc, "msg": "Input should be a valid string", "type": "string_type"}
+        if url.startswith(("https://", "http://")):
+            return {"kind": "url", "url": url, "size": None}, None
+        if not url.startswith("data:") or ";base64," not in url:
+            return None, {"loc": loc, "msg": "Input should be a valid URL", "type": "url_parsing"}
+        try:
+            data = base64.b64decode(url.split(",", 1)[1], validate=True)
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                return {"kind": "data", "mime": url[5:url.index(";")], "bytes": len(data), "size": image.size,
+                        "format": image.format, "alpha": "A" in image.getbands()}, None
+        except (binascii.Error, ValueError, OSError):
+            return None, {"loc": loc, "msg": "Failed to load the image. Please ensure the image file is not "
+                          "corrupted and is in a supported format.", "type": "image_load_error",
+                          "url": "https://docs.fal.ai/errors#image_load_error"}
 
     def advance(self, job):
         with self.lock:
@@ -199,11 +273,18 @@ class FakeFal:
 
     def render(self, job):
         body = job["body"]
-        width, height = size_of(body.get("image_size", "landscape_4_3"))
+        if job["edit"]:  # the edit endpoint's default is auto: the first input's size
+            image_size = body.get("image_size", "auto")
+            first = job["inputs"]["images"][0]["size"]
+            width, height = first if image_size == "auto" and first else size_of(image_size)
+            text = f"edit of {len(body['image_urls'])}: {body['prompt']}"
+        else:
+            width, height = size_of(body.get("image_size", "landscape_4_3"))
+            text = body["prompt"]
         fmt = body.get("output_format", "png")
         images = []
         for _ in range(int(body.get("num_images", 1))):
-            data = image_or_garbage(self.scenario, width, height, fmt, body["prompt"], background=BACKGROUND)
+            data = image_or_garbage(self.scenario, width, height, fmt, text, background=BACKGROUND)
             url = publish(self.files, job["host"], data, fmt)
             images.append({"url": url, "content_type": mime_of(url),
                            "file_name": url.rsplit("/", 1)[1], "file_size": len(data), "width": width, "height": height})

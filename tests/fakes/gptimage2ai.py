@@ -6,6 +6,10 @@ with the image URLs or with a failure (credits refunded). The exact JSON is not 
 what we found, so ``envelope`` switches between a flat answer and a ``{"success", "data"}``
 envelope, and ``url_items`` between URL strings and ``{url}`` objects. Images are drawn with
 Pillow at a plausible size for the ratio and served from the fake's own host.
+
+Edits: ``mode: "image-to-image"`` needs ``imageUrls``, a non-empty list of public http(s) URLs (no
+data: URLs, no bytes); the result follows ``ratio`` as for text-to-image. What an edit received is
+kept in ``edits`` (its imageUrls).
 """
 
 import threading
@@ -41,6 +45,7 @@ class FakeGPTImage2AI:
         self.scenario = scenario
         self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.jobs = {}
+        self.edits = []  # the imageUrls of each image-to-image job received
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -72,6 +77,14 @@ class FakeGPTImage2AI:
             return self.error(self.scenario)
         if not body.get("prompt") or body.get("mode") not in ("text-to-image", "image-to-image"):
             return httpx.Response(400, json={"success": False, "error": "prompt and mode are required"})
+        if body["mode"] == "image-to-image":
+            refs = body.get("imageUrls")
+            if not isinstance(refs, list) or not refs:
+                return httpx.Response(400, json={"success": False, "error": "imageUrls is required for image-to-image mode"})
+            if not all(isinstance(u, str) and u.startswith(("https://", "http://")) for u in refs):
+                return httpx.Response(400, json={"success": False, "error": "imageUrls must be public http(s) image URLs"})
+            with self.lock:
+                self.edits.append(list(refs))
         if body.get("ratio", "1:1") not in RATIO_SIZES:
             return self.error("invalid")
         if not 1 <= int(body.get("count", 1)) <= 4:

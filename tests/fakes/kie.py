@@ -7,6 +7,12 @@ param, resultJson, failCode, failMsg, createTime, completeTime, updateTime}}``, 
 along ``states`` one step per poll. Errors come the way Kie sends them: HTTP 200 with the code in
 the body (``http_errors=True`` sends the same code as the HTTP status too). Images are drawn with
 Pillow at a plausible size for the ratio and tier and served from the fake's own ``/files/``.
+
+Edits: model ``gpt-image-2-image-to-image`` needs ``input.input_urls``, 1 to 16 http(s) URLs
+(Kie fetches them itself; the fake cannot fetch the app's links, so it checks their form and
+records them in ``input_urls``). The text-to-image model takes no ``input_urls``. The words of
+those 422 answers, and of scenario "unfetchable_input" (a task that fails because Kie could not
+download a reference image), are ours [I]: Kie documents the codes, not these messages.
 """
 
 import json
@@ -19,7 +25,9 @@ import httpx
 
 from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
 
-MODELS = ("gpt-image-2-text-to-image", "gpt-image-2-image-to-image")
+TEXT_MODEL, EDIT_MODEL = "gpt-image-2-text-to-image", "gpt-image-2-image-to-image"
+MODELS = (TEXT_MODEL, EDIT_MODEL)
+MAX_INPUT_URLS = 16
 # The 16 ratios newer public Kie clients list for GPT Image 2 (providers.md 9 says 16 [S]).
 RATIOS = ("auto", "1:1", "3:2", "2:3", "4:3", "3:4", "5:4", "4:5", "16:9", "9:16",
           "2:1", "1:2", "3:1", "1:3", "21:9", "9:21")
@@ -46,6 +54,7 @@ CODES = {
 FAILURES = {
     "policy": ("400", "Your prompt was flagged by the content moderation system as violating content policies."),
     "failed_job": ("501", "Generation failed, please try again later"),
+    "unfetchable_input": ("422", "input_urls: the image could not be downloaded (HTTP 403)"),
 }
 
 
@@ -74,6 +83,7 @@ class FakeKie:
         self.http_errors = http_errors
         self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.tasks = {}
+        self.input_urls = []  # every input_urls list an image-to-image task was created with
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -104,6 +114,14 @@ class FakeKie:
             return self.invalid(f"model {body.get('model')!r} is not supported")
         if not task.get("prompt"):
             return self.invalid("input.prompt is required")
+        if body["model"] == EDIT_MODEL:
+            problem = self.input_urls_problem(task.get("input_urls"))
+            if problem:
+                return self.invalid(problem)
+            with self.lock:
+                self.input_urls.append(list(task["input_urls"]))
+        elif "input_urls" in task:
+            return self.invalid(f"input_urls is not a parameter of {TEXT_MODEL}")
         ratio, tier = task.get("aspect_ratio", "auto"), task.get("resolution", "1K")
         if ratio not in RATIOS or tier not in ("1K", "2K", "4K") or (ratio == "1:1" and tier == "4K"):
             return self.invalid(f"aspect_ratio {ratio} with resolution {tier} is not supported")
@@ -111,6 +129,17 @@ class FakeKie:
         with self.lock:
             self.tasks[task_id] = {"body": body, "polls": 0, "created": int(time.time() * 1000)}
         return httpx.Response(200, json={"code": 200, "msg": "success", "data": {"taskId": task_id}})
+
+    @staticmethod
+    def input_urls_problem(urls):
+        if not isinstance(urls, list) or not urls:
+            return "input.input_urls is required"
+        if len(urls) > MAX_INPUT_URLS:
+            return f"input.input_urls accepts at most {MAX_INPUT_URLS} URLs"
+        for url in urls:
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) < 12:
+                return "input.input_urls must be a list of http(s) URLs"
+        return None
 
     def record(self, request, task_id):
         task = self.tasks.get(task_id)

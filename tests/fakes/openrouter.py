@@ -6,14 +6,24 @@ ratio; answers ``data[].b64_json`` + ``media_type`` and ``usage`` with ``cost`` 
 ``cost_details.upstream_inference_cost``; errors as ``{"error": {code, message, metadata}}``
 with HTTP status = code, and one failure inside HTTP 200 ("failed_in_200"), as OpenRouter
 documents for errors that happen after generation started.
+
+Edits: ``input_references`` is an array of ``{"type": "image_url", "image_url": {"url": ...}}``
+(6.1 [I]), at most 16 [I]; each url is an http(s) link (recorded, not fetched) or a data: URL
+(decoded; one that is no image is refused the way OpenRouter relays an upstream 400, with OpenAI's
+words in ``metadata.raw``). Unknown fields such as ``mask`` are tolerated (passed through), as
+OpenRouter does. What each call received is kept in ``inputs``; reference images add input image
+tokens to ``usage``.
 """
 
 import base64
+import binascii
+import io
 import json
 import threading
 import time
 
 import httpx
+from PIL import Image
 
 from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
 from tests.fakes.openai import OUTPUT_TOKENS
@@ -44,6 +54,12 @@ ERRORS = {
     "no_provider": (503, {"code": 503, "message": "No endpoints found that can handle the requested parameters."}),
 }
 RETRY_AFTER = {"rate_limit": "7", "no_provider": "3"}
+MAX_REFERENCES = 16
+INPUT_IMAGE_TOKENS = 765  # per reference image, priced at the image input rate ($8/M) [I]
+BAD_IMAGE = {"code": 400, "message": "Provider returned error", "metadata": {
+    "provider_name": "OpenAI",
+    "raw": json.dumps({"error": {"message": "Invalid image file or mode for image 1, please check your image file.",
+                                 "type": "invalid_request_error", "param": "image", "code": "invalid_image_file"}})}}
 
 
 class FakeOpenRouter:
@@ -57,6 +73,7 @@ class FakeOpenRouter:
         self.honours_extras = honours_extras  # whether the pass-through size/output_format reach the upstream
         self.max_images = max_images
         self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.inputs = []  # per accepted call: what each input reference was
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -72,6 +89,10 @@ class FakeOpenRouter:
         problem = self.validate(body)
         if problem:
             return httpx.Response(400, json={"error": {"code": 400, "message": problem}})
+        references, bad_image = self.read_references(body.get("input_references", []))
+        if bad_image:
+            return httpx.Response(400, json={"error": BAD_IMAGE})
+        self.inputs.append(references)
         if self.scenario == "failed_in_200":
             return httpx.Response(200, json={"error": {"code": 502, "message": "Provider returned error",
                                                        "metadata": {"provider_name": "OpenAI", "raw": "stream reset by upstream"}}})
@@ -90,7 +111,35 @@ class FakeOpenRouter:
             return "quality must be one of auto, low, medium, high"
         if not isinstance(body.get("n", 1), int) or not 1 <= body.get("n", 1) <= 10:
             return "n must be an integer between 1 and 10"
+        references = body.get("input_references", [])
+        if not isinstance(references, list):
+            return "input_references must be an array"
+        if len(references) > MAX_REFERENCES:
+            return f"input_references: at most {MAX_REFERENCES} items are allowed for this model"
+        for index, item in enumerate(references):
+            url = item.get("image_url", {}).get("url") if isinstance(item, dict) and isinstance(item.get("image_url"), dict) else None
+            if not isinstance(item, dict) or item.get("type") != "image_url" or not isinstance(url, str):
+                return f"input_references[{index}]: expected {{type: 'image_url', image_url: {{url: string}}}}"
+            if not url.startswith(("https://", "http://", "data:image/")):
+                return f"input_references[{index}].image_url.url must be an http(s) URL or a data:image URL"
         return None
+
+    def read_references(self, references):
+        """([what each was], whether an inline one is no image)."""
+        received = []
+        for item in references:
+            url = item["image_url"]["url"]
+            if not url.startswith("data:"):
+                received.append({"kind": "url", "url": url})
+                continue
+            try:
+                data = base64.b64decode(url.split(",", 1)[1], validate=True)
+                with Image.open(io.BytesIO(data)) as image:
+                    image.load()
+                    received.append({"kind": "data", "mime": url[5:url.find(";")], "bytes": len(data), "size": image.size})
+            except (binascii.Error, ValueError, IndexError, OSError):
+                return received, True
+        return received, False
 
     def error(self, name):
         status, error = ERRORS[name]
@@ -110,8 +159,11 @@ class FakeOpenRouter:
             else:
                 data.append({"b64_json": base64.b64encode(image).decode(), "media_type": media_type})
         image_tokens = OUTPUT_TOKENS[quality] * len(data)
-        cost = round(20 * 5e-6 + image_tokens * 30e-6, 8)
-        usage = {"prompt_tokens": 20, "completion_tokens": image_tokens, "total_tokens": 20 + image_tokens,
+        input_image_tokens = INPUT_IMAGE_TOKENS * len(body.get("input_references", []))
+        prompt_tokens = 20 + input_image_tokens
+        cost = round(20 * 5e-6 + input_image_tokens * 8e-6 + image_tokens * 30e-6, 8)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": image_tokens,
+                 "total_tokens": prompt_tokens + image_tokens,
                  "completion_tokens_details": {"image_tokens": image_tokens},
                  "cost": cost, "is_byok": False, "cost_details": {"upstream_inference_cost": cost}}
         if self.scenario == "byok":  # OpenRouter charges its fee; the upstream bills the user's own key

@@ -7,6 +7,11 @@ answers in one of the two shapes the route may use (``mode``): Pixazo's queue pa
 PROCESSING -> COMPLETED with ``output.media_url``) or a direct answer (``direct_shape``: fal-style
 ``images[{url}]``, ``output.media_url`` or a single ``imageUrl``). Images are real, drawn with
 Pillow, and served from ``/files/`` on the fake's own host.
+
+Edits: ``POST /gpt-image-2-image-to-image/v1/gpt-image-2-image-to-image/generate`` with
+``{"prompt", "input_images": [urls]}``: at least one image, each a public http(s) URL (no data:
+URLs, no bytes); the result follows ``image_size`` and is answered in the same ``mode``. What an
+edit received is kept in ``edits`` (its input_images).
 """
 
 import threading
@@ -18,6 +23,7 @@ from providers.base import parse_size
 from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
 
 SUBMIT = "/gpt-image-2/v1/text-to-image"
+EDIT = "/gpt-image-2-image-to-image/v1/gpt-image-2-image-to-image/generate"
 STATUS_PREFIX = "/v2/requests/status/"
 SIZES = {"1024x1024", "1024x1536", "1536x1024"}
 
@@ -46,6 +52,7 @@ class FakePixazo:
         self.scenario = scenario
         self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.jobs = {}
+        self.edits = []  # the input_images of each edit received
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -57,6 +64,13 @@ class FakePixazo:
         if self.scenario in ("rate_limit", "quota", "server"):
             return self.apim(self.scenario)
         if (request.method, path) == ("POST", SUBMIT):
+            return self.submit(request, body)
+        if (request.method, path) == ("POST", EDIT):
+            problem = self.invalid_edit(body)
+            if problem:
+                return self.backend_error(400, problem)
+            with self.lock:
+                self.edits.append(list(body["input_images"]))
             return self.submit(request, body)
         if request.method == "GET" and path.startswith(STATUS_PREFIX):
             return self.status(request, path[len(STATUS_PREFIX):])
@@ -100,6 +114,15 @@ class FakePixazo:
             return "num_images must be between 1 and 4."
         if body.get("output_format", "png") not in ("png", "jpeg", "webp"):
             return "output_format must be png, jpeg or webp."
+        return None
+
+    def invalid_edit(self, body):
+        images = body.get("input_images")
+        if not isinstance(images, list) or not images:
+            return "input_images is required: a list of at least one image URL."
+        for item in images:
+            if not isinstance(item, str) or not item.startswith(("https://", "http://")):
+                return "input_images must be publicly accessible image URLs (http or https)."
         return None
 
     def render(self, request, body):

@@ -7,14 +7,29 @@ moves a prediction starting -> processing -> succeeded over successive polls (``
 polls; 0 finishes inside the ``Prefer: wait`` create call); serves its output images itself
 (``GET /files/...``, like replicate.delivery); answers errors as RFC 7807 problem JSON and model
 failures as ``status: "failed"`` with an ``error`` string.
+
+Edits: ``input.input_images`` must be an array of URI strings (both schema versions). ``POST
+{prefix}/files`` takes a multipart upload (part ``content``, as replicate-python sends it) and
+answers a file object whose ``urls.get`` (``{prefix}/files/{id}``) a prediction may name. When a
+prediction runs, each input is resolved: a data: URI is decoded, an uploaded file looked up, any
+other https URL recorded without being fetched; an input that is no image fails the prediction
+with the model's error string [I: wording]. Resolved inputs are kept in ``inputs[prediction_id]``.
+The model has no ``mask`` input: Cog refuses it as an additional property.
 """
 
+import base64
+import binascii
+import hashlib
+import io
 import re
 import threading
 import uuid
 from datetime import datetime, timedelta, timezone
+from email.parser import BytesParser
+from email.policy import HTTP
 
 import httpx
+from PIL import Image
 
 from tests.fakes.common import draw, origin, receive, serve_file
 
@@ -22,6 +37,9 @@ MODEL = "openai/gpt-image-2"
 EARLY_RATIOS = ("1:1", "3:2", "2:3")
 LATER_RATIOS = EARLY_RATIOS + ("16:9", "9:16", "auto", "1024x1024", "1536x1024", "1024x1536", "2048x2048",
                                "2048x1152", "1152x2048", "3840x2160", "2160x3840")
+INPUT_KEYS = ("prompt", "openai_api_key", "aspect_ratio", "input_images", "number_of_images", "quality", "background",
+              "output_format", "output_compression", "moderation", "user_id")
+MAX_UPLOAD = 100 * 1024 * 1024  # bytes Replicate takes per uploaded file
 RATIO_SIZES = {"1:1": (1024, 1024), "3:2": (1536, 1024), "2:3": (1024, 1536), "16:9": (1536, 864),
                "9:16": (864, 1536), "auto": (1024, 1024)}
 QUEUE_S, PREDICT_S = 0.25, 1.5  # the timestamps and metrics every prediction reports
@@ -63,16 +81,23 @@ class FakeReplicate:
         self.urls_origin = None  # put urls.get/cancel on another origin (a relay's upstream)
         self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.predictions = {}
+        self.uploads = {}  # file id -> {"name", "content_type", "data"}
+        self.inputs = {}  # prediction id -> the resolved input_images
+        self.max_upload = MAX_UPLOAD
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if (served := serve_file(self.files, request)) is not None:  # replicate.delivery: no auth
             return served
-        body = receive(self, request, delay=self.delay, host=request.url.netloc.decode())
+        body = receive(self, request, delay=self.delay, tolerant=True, host=request.url.netloc.decode())
         if request.headers.get("authorization") != f"Bearer {self.api_token}":
             return problem(*PROBLEMS["auth"])
         if (request.method, path) == ("POST", f"{self.prefix}/models/{MODEL}/predictions"):
+            if not isinstance(body, dict):
+                return problem(400, "Bad request", "The request body is not valid JSON.")
             return self.create(request, body)
+        if (request.method, path) == ("POST", f"{self.prefix}/files"):
+            return self.upload(request)
         match = re.fullmatch(rf"{re.escape(self.prefix)}/predictions/([a-z0-9]+)(/cancel)?", path)
         if match and match.group(1) in self.predictions:
             if match.group(2) and request.method == "POST":
@@ -124,6 +149,30 @@ class FakeReplicate:
             prediction.update(status="canceled", completed_at=_iso(datetime.now(timezone.utc)))
         return httpx.Response(200, json=prediction)
 
+    def upload(self, request):
+        """``POST /v1/files``: multipart/form-data with the file in part ``content``."""
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            return problem(400, "Bad request", "Expected a multipart/form-data body with a content part.")
+        message = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + request.content)
+        parts = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+        part = parts.get("content")
+        if part is None:
+            return problem(400, "Bad request", "The multipart body has no content part.")
+        data = part.get_payload(decode=True) or b""
+        if len(data) > self.max_upload:
+            return problem(413, "Request Entity Too Large", f"File size exceeds the limit of {self.max_upload} bytes.")
+        file_id = uuid.uuid4().hex[:20]
+        name = part.get_filename() or "file"
+        self.uploads[file_id] = {"name": name, "content_type": part.get_content_type(), "data": data}
+        created = datetime.now(timezone.utc)
+        return httpx.Response(201, json={
+            "id": file_id, "name": name, "content_type": part.get_content_type(), "size": len(data),
+            "etag": hashlib.md5(data).hexdigest(), "checksums": {"sha256": hashlib.sha256(data).hexdigest()},
+            "metadata": {}, "created_at": _iso(created), "expires_at": _iso(created + timedelta(days=1)),
+            "urls": {"get": f"{origin(request)}{self.prefix}/files/{file_id}"}})
+
     # --- behaviour --------------------------------------------------------------------------
 
     def validate(self, body):
@@ -134,6 +183,9 @@ class FakeReplicate:
         given = body.get("input")
         if not isinstance(given, dict):
             return [("", "input is required")]
+        unknown = sorted(set(given) - set(INPUT_KEYS))
+        if unknown:
+            return [("input", f"Additional property {unknown[0]} is not allowed")]
         ratios = EARLY_RATIOS if self.schema == "early" else LATER_RATIOS
         most = 1 if self.schema == "early" else 10
         found = [] if given.get("prompt") else [("input", "prompt is required")]
@@ -143,6 +195,13 @@ class FakeReplicate:
             if field in given and given[field] not in allowed:
                 found.append((f"input.{field}", f"{field} must be one of the following: "
                               + ", ".join(f'"{a}"' for a in allowed)))
+        images = given.get("input_images", [])
+        if not isinstance(images, list):
+            found.append(("input.input_images", f"Invalid type. Expected: array, given: {type(images).__name__}"))
+        else:
+            for index, url in enumerate(images):
+                if not isinstance(url, str) or not re.match(r"^(https?://|data:)", url):
+                    found.append((f"input.input_images.{index}", "Does not match format 'uri'"))
         count = given.get("number_of_images", 1)
         if not isinstance(count, int) or not 1 <= count <= most:
             found.append(("input.number_of_images", f"Must be less than or equal to {most}"))
@@ -165,6 +224,11 @@ class FakeReplicate:
             prediction.update(status="failed", error=error, completed_at=completed, metrics=metrics)
             return
         given = prediction["input"]
+        inputs, broken = self.resolve(given.get("input_images", []))
+        self.inputs[prediction["id"]] = inputs
+        if broken:
+            prediction.update(status="failed", error=broken, completed_at=completed, metrics=metrics)
+            return
         fmt = given.get("output_format", "webp")  # the model's default format
         ratio = given.get("aspect_ratio", "1:1")
         width, height = RATIO_SIZES.get(ratio) or tuple(int(x) for x in ratio.split("x"))
@@ -174,8 +238,39 @@ class FakeReplicate:
         urls = []
         for index in range(count):
             name = f"/files/{prediction['id']}/output_{index}.{fmt}"
-            self.files[name] = b"not an image at all" if self.scenario == "garbage" else draw(width, height, fmt, given["prompt"])
+            text = f"edit of {len(inputs)}: {given['prompt']}" if inputs else given["prompt"]
+            self.files[name] = b"not an image at all" if self.scenario == "garbage" else draw(width, height, fmt, text)
             urls.append(f"{state['origin']}{name}")
         output = urls[0] if self.output_shape == "string" else urls
         prediction.update(status="succeeded", output=output, completed_at=completed, metrics=metrics,
                           logs=f"Generating image...\nGenerated {count} images\n")
+
+    def resolve(self, urls):
+        """([what each input was], the failed prediction's error or None)."""
+        inputs = []
+        for index, url in enumerate(urls):
+            own = re.fullmatch(rf"https?://[^/]+{re.escape(self.prefix)}/files/([a-z0-9]+)", url)
+            if url.startswith("data:"):
+                try:
+                    data = base64.b64decode(url.split(",", 1)[1], validate=True)
+                except (binascii.Error, ValueError, IndexError):
+                    return inputs, f"Prediction failed: input_images[{index}] is not a valid data URI"
+                record = {"kind": "data", "mime": url[5:url.find(";")], "bytes": len(data)}
+            elif own:
+                upload = self.uploads.get(own.group(1))
+                if upload is None:
+                    return inputs, f"Prediction failed: could not download input_images[{index}]: 404 Not Found"
+                data = upload["data"]
+                record = {"kind": "upload", "name": upload["name"], "bytes": len(data)}
+            else:
+                inputs.append({"kind": "url", "url": url})
+                continue
+            try:
+                with Image.open(io.BytesIO(data)) as image:
+                    image.load()
+                    record["size"] = image.size
+            except OSError:
+                return inputs, (f"Prediction failed: Error code: 400 - Invalid image file or mode for image {index + 1}, "
+                                "please check your image file.")
+            inputs.append(record)
+        return inputs, None

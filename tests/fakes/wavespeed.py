@@ -9,6 +9,12 @@ successive polls, with ``outputs`` (image URLs served by the fake under ``/files
 tier (about 1, 4 or 8.3 megapixels; 1:1 at 1k is 1024x1024). Errors use the same envelope with
 the HTTP status as ``code``; scenario "envelope_error" answers HTTP 200 with ``code`` 400.
 Which words WaveSpeed uses for a refusal or for a missing top-up is not documented [I].
+
+Edits: ``POST {prefix}/openai/gpt-image-2/edit`` takes the same input plus ``images`` (required,
+a list of URLs WaveSpeed fetches). The fake cannot fetch the app's links, so it checks each is an
+http(s) URL and records them in ``images``; it accepts the 15 ratios providers.md lists for the
+edit page. Scenario "unfetchable_input" fails the prediction as if a reference image could not
+be downloaded; those words are ours [I].
 """
 
 import base64
@@ -22,6 +28,7 @@ import httpx
 from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
 
 RATIOS = ("1:1", "3:2", "2:3", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+EDIT_RATIOS = RATIOS + ("1:2", "2:1", "1:3", "3:1", "9:21")
 PIXELS = {"1k": 1024 * 1024, "2k": 2048 * 2048, "4k": 3840 * 2160}
 ENUMS = {"aspect_ratio": RATIOS, "resolution": tuple(PIXELS), "quality": ("low", "medium", "high"),
          "output_format": ("jpeg", "png", "webp")}
@@ -35,6 +42,7 @@ HTTP_ERRORS = {
 FAILURES = {
     "policy": "Your request was rejected as a result of our safety system (NSFW content detected).",
     "failed_job": "Model error: upstream inference failed",
+    "unfetchable_input": "Invalid input: failed to download the image at images[0] (HTTP 403)",
 }
 
 
@@ -57,6 +65,7 @@ class FakeWaveSpeed:
         self.output_mode = output_mode  # "url" or "base64" (enable_base64_output)
         self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.predictions = {}
+        self.images = []  # every images list an edit was submitted with
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -66,7 +75,9 @@ class FakeWaveSpeed:
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self.envelope_error(*HTTP_ERRORS["auth"])
         if (request.method, path) == ("POST", f"{self.prefix}/openai/gpt-image-2/text-to-image"):
-            return self.submit(request, body)
+            return self.submit(request, body, "text-to-image")
+        if (request.method, path) == ("POST", f"{self.prefix}/openai/gpt-image-2/edit"):
+            return self.submit(request, body, "edit")
         if request.method == "GET" and path.startswith(f"{self.prefix}/predictions/") and path.endswith("/result"):
             return self.result(path.split("/")[-2])
         return self.envelope_error(404, f"Not found: {request.method} {path}")
@@ -74,25 +85,37 @@ class FakeWaveSpeed:
     def envelope_error(self, status, message, http_status=None):
         return httpx.Response(http_status or status, json={"code": status, "message": message, "data": None})
 
-    def submit(self, request, body):
+    def submit(self, request, body, task):
         if self.scenario in HTTP_ERRORS:
             return self.envelope_error(*HTTP_ERRORS[self.scenario])
         if self.scenario == "envelope_error":
             return self.envelope_error(400, "prompt is required", http_status=200)
         if not isinstance(body, dict) or not body.get("prompt"):
             return self.envelope_error(400, "prompt is required")
-        for key, allowed in ENUMS.items():
+        enums = dict(ENUMS, aspect_ratio=EDIT_RATIOS) if task == "edit" else ENUMS
+        for key, allowed in enums.items():
             if key in body and body[key] not in allowed:
                 return self.envelope_error(400, f"{key} must be one of {', '.join(allowed)}")
+        if task == "edit":
+            images = body.get("images")
+            if not isinstance(images, list) or not images:
+                return self.envelope_error(400, "images is required")
+            if not all(isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) >= 12
+                       for url in images):
+                return self.envelope_error(400, "images must be a list of image URLs")
+            with self.lock:
+                self.images.append(list(images))
+        elif "images" in body:
+            return self.envelope_error(400, "images is not an input of openai/gpt-image-2/text-to-image")
         prediction_id = uuid.uuid4().hex
         host = origin(request)
         self.predictions[prediction_id] = {"input": body, "polls": 0, "host": host, "index": len(self.predictions),
-                                           "created_at": datetime.now(timezone.utc).isoformat()}
+                                           "task": task, "created_at": datetime.now(timezone.utc).isoformat()}
         return httpx.Response(200, json={"code": 200, "message": "success", "data": self.data(prediction_id, "created")})
 
     def data(self, prediction_id, status, outputs=(), error="", inference=0):
         prediction = self.predictions[prediction_id]
-        return {"id": prediction_id, "model": "openai/gpt-image-2/text-to-image", "status": status,
+        return {"id": prediction_id, "model": f"openai/gpt-image-2/{prediction['task']}", "status": status,
                 "input": prediction["input"], "outputs": list(outputs),
                 "urls": {"get": f"{prediction['host']}{self.prefix}/predictions/{prediction_id}/result"},
                 "has_nsfw_contents": [False] * len(outputs), "error": error,

@@ -9,6 +9,7 @@ from providers import apiframe
 from providers.base import (
     BadResponseError,
     ContentPolicyError,
+    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     ProviderError,
@@ -17,10 +18,17 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.apiframe import FakeApiframe
-from tests.helpers import FakeClock, run_over_loopback
+from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-apiframe.test/v2"
+SIGNED = "https://compare.example.com/inputs/eyJwayI6M30:1uSig:SeCrEtSiGnAtUrE"
+
+
+def reference(index=0, url=True):
+    """A reference image as the app hands it over: bytes plus an expiring public link."""
+    return InputImage(data=image_bytes(64 + index, 48), filename=f"image-{index}.png",
+                      url=f"{SIGNED}{index}" if url else None)
 
 
 class TestApiframe(ProviderContract):
@@ -157,3 +165,62 @@ class TestApiframe(ProviderContract):
                                                                   "APIFRAME_BASE_URL": f"{url}/v2"},
                                    self.request(), deadline=30)
         assert result.images[0].data.startswith(b"\x89PNG")
+
+    # --- edits --------------------------------------------------------------------------------
+
+    def test_an_edit_sends_the_reference_urls_as_input_images(self, fake):
+        self.run(fake, width=1024, height=1536, quality="high", images=(reference(0), reference(1)))
+        post = [call for call in fake.calls if call["method"] == "POST"][-1]
+        assert post["path"] == "/v2/images/generate"
+        assert post["json"] == {"model": "gpt-image-2", "prompt": "a red fox in fresh snow",
+                                "gptImage2Params": {"quality": "high", "aspect_ratio": "2:3", "output_format": "png",
+                                                    "number_of_images": 1,
+                                                    "input_images": [f"{SIGNED}0", f"{SIGNED}1"]}}
+        assert fake.input_images == [[f"{SIGNED}0", f"{SIGNED}1"]]
+
+    def test_an_edit_runs_through_the_runner_and_its_images_decode_at_the_size_asked(self, fake):
+        result = self.run(fake, width=1536, height=1024, n=2, images=(reference(),))
+        assert len(result.images) == 2
+        for image in result.images:
+            assert Image.open(io.BytesIO(image.data)).size == (1536, 1024)
+        assert result.usage.raw["creditCost"] == 8  # 4 credits per low-quality image
+
+    def test_what_we_keep_of_an_edit_elides_the_signed_links(self, fake):
+        image = reference()
+        result = self.run(fake, images=(image,))
+        assert "SeCrEtSiGnAtUrE" not in repr(result.request_sent)
+        assert result.request_sent["json"]["gptImage2Params"]["input_images"] == [
+            f"https://compare.example.com/inputs/… (image/png, {len(image.data)} bytes)"]
+        assert "input_images" not in self.run(fake).request_sent["json"]["gptImage2Params"]
+
+    def test_edit_capabilities_are_url_only_without_a_mask(self):
+        capabilities = self.route(self.env(None)).capabilities
+        assert (capabilities.edit, capabilities.mask, capabilities.max_input_images,
+                capabilities.edit_needs_public_url) == (True, False, 16, True)
+        assert capabilities.problems(self.request(images=(reference(),))) == []
+        assert capabilities.problems(self.request(images=(reference(),), mask=reference(9))) == ["a mask"]
+        assert capabilities.problems(self.request(images=tuple(reference(i) for i in range(17)))) == [
+            "17 reference images: at most 16"]
+
+    @pytest.mark.parametrize("changes,match", [
+        ({"images": (reference(0, url=False),)}, r"image-0\.png has no public link: set SITE_URL"),
+        ({"images": (reference(),), "mask": reference(9)}, "takes no mask"),
+        ({"images": tuple(reference(i) for i in range(17))}, "at most 16 reference images; 17 were given"),
+        ({"images": (InputImage(b"x", url="data:image/png;base64,eA=="),)}, "needs http\\(s\\) links"),
+    ])
+    def test_an_edit_apiframe_cannot_take_is_refused_before_any_call(self, fake, changes, match):
+        with pytest.raises(InvalidRequestError, match=match) as caught:
+            self.run(fake, **changes)
+        assert not caught.value.retryable
+        assert fake.calls == []
+
+    def test_a_reference_image_apiframe_cannot_download_is_a_failed_job_and_an_invalid_request(self, fake):
+        error = self.failure(fake, "unfetchable_input", InvalidRequestError, images=(reference(),))
+        assert not error.retryable and "could not be downloaded" in error.message
+
+    def test_the_fake_refuses_input_images_that_are_not_http_urls_in_apiframes_words(self, fake):
+        provider = self.provider(fake)
+        response = provider.client.post(f"{BASE}/images/generate", headers={"X-API-Key": self.secret}, json={
+            "model": "gpt-image-2", "prompt": "x", "gptImage2Params": {"input_images": ["data:image/png;base64,eA=="]}})
+        assert response.status_code == 400
+        assert response.json()["details"] == {"gptImage2Params.input_images.0": ["Invalid url"]}

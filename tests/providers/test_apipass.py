@@ -1,13 +1,18 @@
+import io
+
 import httpx
 import pytest
+from PIL import Image
 
-from providers import apipass, kie
-from providers.base import AuthenticationError, InsufficientCreditError, InvalidRequestError
+from providers import apipass, kie, runner
+from providers.base import AuthenticationError, InputImage, InsufficientCreditError, InvalidRequestError
 from tests.fakes.kie import GENERATION_MS, FakeKie
+from tests.helpers import image_bytes
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-apipass.test/api/v1"
 KEY = "apipass-test-key-77d2"
+LINK = "https://compare.example.com/inputs/eyJwayI6N30:1uSig:SiGnEdPaRt"
 
 
 def apipass_fake(**changes):
@@ -75,3 +80,30 @@ class TestAPIPass(ProviderContract):
         assert route.missing_credentials({"KIE_API_KEY": "x"}) == ["APIPASS_API_KEY"]
         assert route.build(env={"APIPASS_API_KEY": KEY}).base_url == "https://api.apipass.dev/api/v1"
         assert route.build(env={"APIPASS_API_KEY": KEY, "APIPASS_BASE_URL": BASE}).base_url == BASE
+
+    # --- edits (Kie's image-to-image model, assumed on APIPass) -------------------------------
+
+    def edit(self, url=LINK):
+        return self.request(width=1024, height=1536, images=(InputImage(image_bytes(), url=url),))
+
+    def test_an_edit_posts_kies_image_to_image_body_with_the_reference_url(self, fake):
+        result = runner.execute(self.provider(fake), self.edit(), allow_private_urls=True)
+        assert fake.calls[0]["json"] == {"model": "gpt-image-2-image-to-image",
+                                         "input": {"prompt": "a red fox in fresh snow", "aspect_ratio": "2:3",
+                                                   "resolution": "1K", "input_urls": [LINK]}}
+        assert fake.input_urls == [[LINK]]
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
+        assert "SiGnEdPaRt" not in repr(result.request_sent)
+
+    def test_apipass_edit_model_overrides_the_inferred_edit_model_id(self, fake):
+        env = {**self.env(fake), "APIPASS_EDIT_MODEL": "gpt-image-2-edit"}
+        provider = self.route(env).build(client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env)
+        with pytest.raises(InvalidRequestError, match="not supported"):  # the fake knows Kie's ids only
+            provider.generate(self.edit())
+        assert fake.calls[-1]["json"]["model"] == "gpt-image-2-edit"
+        assert self.route(env).model == "gpt-image-2-text-to-image"  # text-to-image keeps its own id
+
+    def test_an_edit_without_a_public_link_is_refused_in_apipass_words(self, fake):
+        with pytest.raises(InvalidRequestError, match="APIPass fetches reference images by URL.*SITE_URL"):
+            self.run(fake, images=(InputImage(image_bytes()),))
+        assert fake.calls == []

@@ -1,7 +1,9 @@
+import io
 from decimal import Decimal
 
 import httpx
 import pytest
+from PIL import Image
 
 from providers import azure, registry
 from providers.base import (
@@ -12,6 +14,7 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.azure import FakeAzureOpenAI
+from tests.fakes.openai import RED, mask, reference
 from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
 
@@ -125,6 +128,51 @@ class TestAzureDeployments(AzureCase):
         error = self.failure(fake, "server", ProviderUnavailableError)
         assert error.retryable and "temporarily unable to process" in error.message
 
+    # --- edits ------------------------------------------------------------------------------
+
+    def test_an_edit_posts_openais_multipart_to_the_deployments_edits_path(self, fake):
+        first, second = reference(name="a.png"), reference(fmt="JPEG", name="b.jpg")
+        result = self.run(fake, images=(first, second), mask=mask(), width=1024, height=1536, quality="high")
+        call = fake.calls[-1]
+        assert call["path"] == "/openai/deployments/gpt-image-2/images/edits"
+        assert call["params"] == {"api-version": "2025-04-01-preview"}
+        assert call["headers"]["api-key"] == KEY and "authorization" not in call["headers"]
+        assert call["headers"]["content-type"].startswith("multipart/form-data")
+        assert call["form"] == {"model": "gpt-image-2", "prompt": "a red fox in fresh snow", "n": "1",
+                                "size": "1024x1536", "quality": "high", "output_format": "png"}
+        assert [(f["field"], f["filename"], f["data"]) for f in call["files"]] == [
+            ("image[]", "a.png", first.data), ("image[]", "b.jpg", second.data), ("mask", "mask.png", mask().data)]
+        assert result.request_sent["url"] == (f"{ENDPOINT}/openai/deployments/gpt-image-2/images/edits"
+                                              "?api-version=2025-04-01-preview")
+        assert [f["bytes"] for f in result.request_sent["files"]] == [len(first.data), len(second.data), len(mask().data)]
+        assert KEY not in repr(result.request_sent)
+
+    def test_an_edit_runs_end_to_end_with_the_reference_tokens_priced(self, fake):
+        result = self.run(fake, images=(reference(),), quality="high")
+        decoded = Image.open(io.BytesIO(result.images[0].data))
+        assert decoded.size == (1024, 1024) and decoded.convert("RGB").getpixel((512, 900)) == RED
+        # 20 text tokens at $5/M + 1000 image input tokens at $8/M + 7034 image tokens at $30/M
+        assert result.usage.cost_usd == Decimal("0.0001") + Decimal("0.008") + Decimal("0.21102")
+        assert result.response_headers["x-ms-deployment-name"] == "gpt-image-2"
+
+    def test_the_deployments_declare_edits_with_a_mask_from_uploaded_bytes(self, fake):
+        caps = self.route(self.env(fake)).capabilities
+        assert (caps.edit, caps.mask, caps.max_input_images, caps.edit_needs_public_url) == (True, True, 16, False)
+
+    def test_too_many_reference_images_are_refused_before_sending(self, fake):
+        with pytest.raises(InvalidRequestError, match="at most 16"):
+            self.run(fake, images=(reference(),) * 17)
+        assert fake.calls == []
+
+    def test_a_content_filtered_edit_names_the_categories(self, fake):
+        error = self.failure(fake, "content_filter", ContentPolicyError, images=(reference(),))
+        assert error.message.endswith("(filtered: violence)")
+        assert fake.calls[-1]["path"].endswith("/images/edits")
+
+    def test_a_mask_of_another_size_is_refused_in_azures_envelope(self, fake):
+        error = self.failure(fake, None, InvalidRequestError, images=(reference(),), mask=mask(48, 48))
+        assert "does not match image size 64x48" in error.message and error.status == 400
+
 
 class TestAzureV1(AzureCase):
     style = "v1"
@@ -145,6 +193,23 @@ class TestAzureV1(AzureCase):
         env = {**self.env(fake), "OPENAI_API_VERSION": "preview"}
         self.route(env).build(client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env).generate(self.request())
         assert fake.calls[-1]["params"] == {"api-version": "preview"}
+
+    def test_an_edit_posts_to_the_v1_edits_path_with_the_deployment_as_model(self, fake):
+        env = {**self.env(fake), "OPENAI_API_VERSION": "2025-04-01-preview"}
+        route = {r.key: r for r in azure.routes(env)}["azure:img2-eu"]
+        result = route.build(client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env).generate(
+            self.request(images=(reference(),), mask=mask()))
+        call = fake.calls[-1]
+        assert call["path"] == "/openai/v1/images/edits" and call["params"] == {}
+        assert call["form"]["model"] == "img2-eu" and [f["field"] for f in call["files"]] == ["image", "mask"]
+        assert result.request_sent["url"] == f"{ENDPOINT}/openai/v1/images/edits"
+        assert result.response_headers["x-ms-deployment-name"] == "img2-eu"
+
+    def test_an_edit_works_over_real_http_on_loopback(self, fake):
+        result = run_over_loopback(fake, self.route, lambda url: {**self.env(fake), "AZURE_OPENAI_ENDPOINT": url},
+                                   self.request(images=(reference(), reference(fmt="WEBP")), mask=mask(), n=2))
+        assert len(result.images) == 2 and result.images[0].data.startswith(b"\x89PNG")
+        assert [f["field"] for f in fake.calls[-1]["files"]] == ["image[]", "image[]", "mask"]
 
     def test_it_works_over_real_http_on_loopback(self, fake):
         result = run_over_loopback(fake, self.route, lambda url: {**self.env(fake), "AZURE_OPENAI_ENDPOINT": url},

@@ -9,6 +9,7 @@ from providers import fal, runner
 from providers.base import (
     ContentPolicyError,
     ImageRequest,
+    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     ProviderTimeoutError,
@@ -16,11 +17,25 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.fal import FakeFal
-from tests.helpers import FakeClock, run_over_loopback
+from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://queue.fal.test"
 ROUTE = "fal:openai/gpt-image-2"
+LINK = "https://compare.example/inputs/MTI:1w2x3y:a-long-signature-nobody-should-keep"
+
+
+def png_mask(width=64, height=48):
+    """A mask: opaque, with a fully transparent (editable) square in the middle."""
+    mask = Image.new("RGBA", (width, height), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (width // 4, height // 4, width * 3 // 4, height * 3 // 4))
+    out = io.BytesIO()
+    mask.save(out, "PNG")
+    return out.getvalue()
+
+
+def reference(url=None, **size):
+    return InputImage(data=image_bytes(**size), mime="image/png", filename="image-0.png", url=url)
 
 
 def kind(method, path):
@@ -228,6 +243,93 @@ class TestFal(ProviderContract):
         assert client.post(f"{BASE}/openai/gpt-image-1", json={}, headers=headers).status_code == 404
         assert client.get(f"{BASE}/openai/gpt-image-2/requests/nope/status", headers=headers).status_code == 404
 
+    # --- edits ------------------------------------------------------------------------------
+
+    def test_an_edit_posts_image_urls_and_mask_url_to_the_edit_sub_path(self, fake):
+        first, second = reference(url=LINK), reference(url=LINK + "2", colour=(0, 0, 200))
+        mask = InputImage(data=png_mask(), filename="mask-0.png")
+        self.run(fake, images=(first, second), mask=mask, width=1536, height=1024, quality="high", n=2)
+        call = self.submits(fake)[0]
+        assert call["path"] == "/openai/gpt-image-2/edit"
+        assert call["headers"]["authorization"] == "Key fal-test-key"
+        assert call["json"] == {"prompt": "a red fox in fresh snow", "image_urls": [LINK, LINK + "2"],
+                                "mask_url": mask.data_url(), "image_size": {"width": 1536, "height": 1024},
+                                "quality": "high", "num_images": 2, "output_format": "png"}
+        job = next(iter(fake.jobs.values()))
+        assert [item["kind"] for item in job["inputs"]["images"]] == ["url", "url"]
+        assert job["inputs"]["mask"]["size"] == (64, 48) and job["inputs"]["mask"]["alpha"]
+
+    def test_references_without_a_public_link_go_inline_as_data_uris(self, fake):
+        image = reference(width=80, height=80)
+        self.run(fake, images=(image,))
+        assert self.submits(fake)[0]["json"]["image_urls"] == [image.data_url()]
+        received = next(iter(fake.jobs.values()))["inputs"]["images"][0]
+        assert received == {"kind": "data", "mime": "image/png", "bytes": len(image.data), "size": (80, 80),
+                            "format": "PNG", "alpha": False}
+
+    def test_an_edit_runs_end_to_end_at_the_asked_size_through_the_queue_root_without_the_sub_path(self, fake):
+        result = runner.execute(self.provider(fake), self.request(images=(reference(),), width=1024, height=1536,
+                                                                  output_format="webp"), allow_private_urls=True)
+        decoded = Image.open(io.BytesIO(result.images[0].data))
+        assert decoded.size == (1024, 1536) and decoded.format == "WEBP"
+        request_id = result.request_id
+        assert {call["path"] for call in fake.calls if call["method"] == "GET"} == {
+            f"/openai/gpt-image-2/requests/{request_id}/status", f"/openai/gpt-image-2/requests/{request_id}"}
+        assert result.request_sent["url"] == f"{BASE}/openai/gpt-image-2/edit"
+
+    def test_an_edits_handle_urls_are_rebuilt_without_the_sub_path_when_missing(self, fake):
+        fake.with_urls = False
+        result = self.run(fake, images=(reference(),))
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+        assert all("/edit/" not in call["path"] for call in fake.calls[1:])
+
+    def test_text_to_image_stays_on_the_base_endpoint_without_image_fields(self, fake):
+        self.run(fake)
+        call = self.submits(fake)[0]
+        assert call["path"] == "/openai/gpt-image-2"
+        assert "image_urls" not in call["json"] and "mask_url" not in call["json"]
+
+    def test_what_is_kept_of_an_edit_has_neither_the_reference_bytes_nor_the_links_signature(self, fake):
+        inline = reference(width=80, height=80)
+        result = self.run(fake, images=(inline, reference(url=LINK + "?sig=abc")), mask=InputImage(data=png_mask(80, 80)))
+        kept = result.request_sent["json"]
+        assert kept["image_urls"] == [f"data:image/png;base64,... ({len(inline.data)} bytes)",
+                                      "https://compare.example/inputs/MTI:1w..."]
+        assert kept["mask_url"].startswith("data:image/png;base64,... (")
+        sent = repr(result.request_sent)
+        assert base64.b64encode(inline.data).decode()[:40] not in sent
+        assert "signature" not in sent and "sig=abc" not in sent
+
+    def test_the_route_declares_edits_with_a_mask_and_up_to_sixteen_inline_or_linked_images(self, fake):
+        caps = self.route(self.env(fake)).capabilities
+        assert (caps.edit, caps.mask, caps.max_input_images, caps.edit_needs_public_url) == (True, True, 16, False)
+        assert caps.problems(self.request(images=(reference(),) * 16, mask=InputImage(data=png_mask()))) == []
+        assert caps.problems(self.request(images=(reference(),) * 17)) == ["17 reference images: at most 16"]
+
+    def test_the_adapter_refuses_seventeen_images_or_a_mask_alone_before_calling_fal(self, fake):
+        with pytest.raises(InvalidRequestError, match="at most 16 reference images"):
+            self.run(fake, images=(reference(),) * 17)
+        with pytest.raises(InvalidRequestError, match="mask needs a reference image"):
+            self.run(fake, mask=InputImage(data=png_mask()))
+        assert fake.calls == []
+
+    def test_a_mask_of_another_size_is_refused_by_fal_as_an_invalid_request(self, fake):
+        error = self.failure(fake, None, InvalidRequestError, images=(reference(width=64, height=48),),
+                             mask=InputImage(data=png_mask(32, 32)))
+        assert error.status == 422
+        assert error.message == "HTTP 422: mask_url: The mask must have the same dimensions as the first image"
+        assert fake.jobs == {}
+
+    def test_an_inline_reference_that_is_no_image_is_fals_image_load_error(self, fake):
+        broken = InputImage(data=b"not an image at all")
+        error = self.failure(fake, None, InvalidRequestError, images=(reference(), broken))
+        assert "image_urls.1: Failed to load the image" in error.message
+        assert base64.b64encode(b"not an image at all").decode() not in error.message
+
+    def test_a_content_refusal_of_an_edit_is_a_policy_error(self, fake):
+        error = self.failure(fake, "policy", ContentPolicyError, images=(reference(),))
+        assert "flagged by a content checker" in error.message
+
     # --- over a real socket -----------------------------------------------------------------
 
     def test_it_runs_end_to_end_over_loopback(self):
@@ -237,3 +339,12 @@ class TestFal(ProviderContract):
                                    ImageRequest(prompt="a lighthouse", width=1024, height=1536), deadline=10)
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
         assert result.timings.provider_generation_ms == pytest.approx(3250.0)
+
+    def test_an_edit_runs_end_to_end_over_loopback(self):
+        fake = FakeFal(api_key=self.secret, queue_polls=0, progress_polls=0)
+        request = ImageRequest(prompt="make it night", width=1536, height=1024, images=(reference(width=96, height=64),),
+                               mask=InputImage(data=png_mask(96, 64)))
+        result = run_over_loopback(fake, lambda env: fal.routes(env)[0],
+                                   lambda url: {"FAL_KEY": self.secret, "FAL_QUEUE_BASE_URL": url}, request, deadline=10)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1536, 1024)
+        assert fake.calls[0]["path"] == "/openai/gpt-image-2/edit"

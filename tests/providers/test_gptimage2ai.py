@@ -10,17 +10,26 @@ from providers.base import (
     BadResponseError,
     ContentPolicyError,
     ImageRequest,
+    InputImage,
     InsufficientCreditError,
+    InvalidRequestError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
 )
 from tests.fakes.gptimage2ai import FakeGPTImage2AI
-from tests.helpers import run_over_loopback
+from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-gptimage2.test/api"
 KEY = "g2-test-key"
+
+
+def reference(name="fox.png", url=True):
+    """A reference image as the app hands it over: bytes plus (when it has a public address) a
+    signed, expiring URL to the same bytes."""
+    link = f"https://app.example/media/edits/{name}?expires=1700000000&signature=s3cr3tsig" if url else None
+    return InputImage(data=image_bytes(), mime="image/png", filename=name, url=link)
 
 
 class TestGPTImage2AI(ProviderContract):
@@ -142,3 +151,73 @@ class TestGPTImage2AI(ProviderContract):
                                    lambda url: {"GPTIMAGE2AI_API_KEY": KEY, "GPTIMAGE2AI_BASE_URL": f"{url}/api"},
                                    self.request(width=864, height=1536, quality="auto"))
         assert Image.open(io.BytesIO(result.images[0].data)).size == (864, 1536)
+
+    # --- edits ------------------------------------------------------------------------------
+
+    def test_an_edit_posts_image_to_image_mode_with_the_reference_urls(self, fake):
+        images = (reference("fox.png"), reference("snow.png"))
+        self.run(fake, images=images, quality="auto", width=1536, height=864, n=2)
+        call = self.submits(fake)[-1]
+        assert call["path"] == "/api/generate"
+        assert call["headers"]["authorization"] == f"Bearer {KEY}"
+        assert call["json"] == {"prompt": "a red fox in fresh snow", "mode": "image-to-image", "ratio": "16:9", "count": 2,
+                                "imageUrls": [i.url for i in images]}
+        assert fake.edits == [[i.url for i in images]]
+
+    def test_an_edit_runs_end_to_end_and_its_images_decode(self, fake):
+        result = self.run(fake, images=(reference(),), quality="auto", width=864, height=1536)
+        assert len(result.images) == 1
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (864, 1536)
+        assert len([c for c in fake.calls if c["method"] == "GET"]) == 3  # the edit job was polled like any other
+
+    def test_what_is_kept_of_an_edit_names_the_images_without_bytes_or_url_signatures(self, fake):
+        result = self.run(fake, images=(reference("fox.png"),), quality="auto")
+        kept = repr(result.request_sent)
+        assert result.request_sent["json"]["imageUrls"] == ["https://app.example/media/edits/fox.png?..."]
+        assert result.request_sent["imageUrls"] == [f"fox.png ({len(image_bytes())} bytes, image/png)"]
+        assert "s3cr3tsig" not in kept and KEY not in kept and "base64" not in kept
+
+    def test_the_route_declares_url_only_edits_without_a_mask(self):
+        capabilities = self.route(self.env(None)).capabilities
+        assert capabilities.edit and capabilities.edit_needs_public_url
+        assert not capabilities.mask
+        assert capabilities.max_input_images == 16
+        mask = InputImage(data=image_bytes(), filename="mask.png")
+        assert capabilities.problems(self.request(quality="auto", images=(reference(),), mask=mask)) == ["a mask"]
+
+    @pytest.mark.parametrize("images", [(reference(),), ()], ids=["with_images", "mask_alone"])
+    def test_a_mask_is_refused_before_anything_is_sent(self, fake, images):
+        mask = InputImage(data=image_bytes(), filename="mask.png", url="https://app.example/media/mask.png")
+        with pytest.raises(InvalidRequestError, match="no mask field"):
+            self.provider(fake).generate(self.request(quality="auto", images=images, mask=mask))
+        assert fake.calls == []
+
+    def test_more_reference_images_than_declared_are_refused(self, fake):
+        images = tuple(reference(f"ref{i}.png") for i in range(17))
+        with pytest.raises(InvalidRequestError, match="17 reference images: gptimage2.ai takes at most 16"):
+            self.provider(fake).generate(self.request(quality="auto", images=images))
+        assert fake.calls == []
+
+    def test_an_edit_without_public_urls_is_refused_naming_site_url(self, fake):
+        with pytest.raises(InvalidRequestError, match="only as public URLs.*none for fox.png: set SITE_URL"):
+            self.provider(fake).generate(self.request(quality="auto", images=(reference("fox.png", url=False),)))
+        assert fake.calls == []
+
+    def test_a_reference_url_gptimage2ai_refuses_is_its_400_as_an_invalid_request(self, fake):
+        unfetchable = InputImage(data=image_bytes(), filename="fox.png", url="ftp://files.example/fox.png")
+        error = self.failure(fake, None, InvalidRequestError, match="imageUrls must be public", quality="auto",
+                             images=(unfetchable,))
+        assert error.status == 400 and not error.retryable
+
+    def test_a_moderated_edit_job_is_a_content_policy_error(self, fake):
+        self.failure(fake, "policy", ContentPolicyError, match="rejected by content moderation", quality="auto",
+                     images=(reference(),))
+        assert self.submits(fake)[-1]["json"]["mode"] == "image-to-image"
+
+    def test_an_edit_speaks_the_protocol_over_loopback(self):
+        fake = FakeGPTImage2AI(api_key=KEY)
+        result = run_over_loopback(fake, self.route,
+                                   lambda url: {"GPTIMAGE2AI_API_KEY": KEY, "GPTIMAGE2AI_BASE_URL": f"{url}/api"},
+                                   self.request(quality="auto", images=(reference(),)))
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+        assert fake.edits == [[reference().url]]

@@ -7,6 +7,7 @@ from PIL import Image
 from providers import higgsfield, registry
 from providers.base import (
     ContentPolicyError,
+    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     ProviderTimeoutError,
@@ -14,7 +15,7 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.higgsfield import FakeHiggsfield
-from tests.helpers import run_over_loopback
+from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-higgsfield.test"
@@ -148,3 +149,17 @@ class TestHiggsfield(ProviderContract):
                                    self.request(width=1024, height=1536))
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
         assert [c["path"] for c in fake.calls if c["method"] == "GET"][-1] == f"/requests/{result.request_id}/status"
+
+    # --- edits: not offered -----------------------------------------------------------------
+
+    def test_edits_are_not_declared_because_no_reference_image_field_is_documented(self, fake):
+        capabilities = self.route(self.env(fake)).capabilities
+        assert not capabilities.edit and not capabilities.mask
+        reference = InputImage(data=image_bytes(), filename="fox.png", url="https://app.example/media/fox.png")
+        assert capabilities.problems(self.request(images=(reference,))) == ["edits with reference images"]
+
+    def test_an_edit_reaching_the_adapter_is_refused_not_sent_as_a_generation(self, fake):
+        reference = InputImage(data=image_bytes(), filename="fox.png", url="https://app.example/media/fox.png")
+        with pytest.raises(InvalidRequestError, match="Edits are not offered on Higgsfield routes"):
+            self.provider(fake).generate(self.request(images=(reference,)))
+        assert fake.calls == []

@@ -9,6 +9,7 @@ from providers.base import (
     AuthenticationError,
     BadResponseError,
     ContentPolicyError,
+    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     ProviderTimeoutError,
@@ -16,11 +17,18 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.kie import GENERATION_MS, FakeKie
-from tests.helpers import FakeClock, run_over_loopback
+from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-kie.test/api/v1"
 KEY = "kie-test-key-4f1c9a"
+SIGNED = "https://compare.example.com/inputs/eyJwayI6MX0:1uSig:SeCrEtSiGnAtUrE"
+
+
+def reference(index=0, url=True, **changes):
+    """A reference image as the app hands it over: bytes plus an expiring public link."""
+    data = image_bytes(64 + index, 48)
+    return InputImage(data=data, filename=f"image-{index}.png", url=f"{SIGNED}{index}" if url else None, **changes)
 
 
 class TestKie(ProviderContract):
@@ -218,3 +226,73 @@ class TestKie(ProviderContract):
                                    self.request(width=1024, height=1536))
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
         assert result.timings.download_ms is not None
+
+    # --- edits --------------------------------------------------------------------------------
+
+    def test_an_edit_creates_an_image_to_image_task_with_the_reference_urls(self, fake):
+        images = (reference(0), reference(1))
+        result = self.run(fake, width=1536, height=1024, quality="auto", images=images)
+        create = self.creates(fake)[-1]
+        assert create["json"] == {"model": "gpt-image-2-image-to-image",
+                                  "input": {"prompt": "a red fox in fresh snow", "aspect_ratio": "3:2", "resolution": "1K",
+                                            "input_urls": [f"{SIGNED}0", f"{SIGNED}1"]}}
+        assert fake.input_urls == [[f"{SIGNED}0", f"{SIGNED}1"]]
+        assert result.notes == ()
+
+    def test_an_edit_runs_through_the_runner_and_its_image_decodes_at_the_size_asked(self, fake):
+        result = self.run(fake, width=1024, height=1536, images=(reference(),))
+        assert len(result.images) == 1
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
+
+    def test_what_we_keep_of_an_edit_elides_the_signed_links_and_holds_no_bytes(self, fake):
+        image = reference()
+        result = self.run(fake, images=(image,))
+        kept = repr(result.request_sent)
+        assert "SeCrEtSiGnAtUrE" not in kept and KEY not in kept
+        assert result.request_sent["json"]["input"]["input_urls"] == [
+            f"https://compare.example.com/inputs/… (image/png, {len(image.data)} bytes)"]
+        assert result.request_sent["json"]["model"] == "gpt-image-2-image-to-image"
+
+    def test_n_edits_are_n_image_to_image_tasks_with_the_same_urls(self, fake):
+        result = self.run(fake, n=2, images=(reference(),))
+        assert [c["json"]["input"]["input_urls"] for c in self.creates(fake)] == [[f"{SIGNED}0"]] * 2
+        assert len(result.images) == 2
+
+    def test_edit_capabilities_are_url_only_without_a_mask_and_at_most_16_images(self):
+        capabilities = self.route({}).capabilities
+        assert (capabilities.edit, capabilities.mask, capabilities.max_input_images,
+                capabilities.edit_needs_public_url) == (True, False, 16, True)
+        assert capabilities.problems(self.request(images=tuple(reference(i) for i in range(16)))) == []
+        assert capabilities.problems(self.request(images=tuple(reference(i) for i in range(17)))) == [
+            "17 reference images: at most 16"]
+        assert capabilities.problems(self.request(images=(reference(),), mask=reference(9))) == ["a mask"]
+
+    @pytest.mark.parametrize("changes,match", [
+        ({"images": (reference(0), reference(1, url=False))}, r"image-1\.png has no public link: set SITE_URL"),
+        ({"images": (reference(),), "mask": reference(9)}, "takes no mask"),
+        ({"images": tuple(reference(i) for i in range(17))}, "at most 16 reference images; 17 were given"),
+        ({"images": (InputImage(b"x", url="data:image/png;base64,eA=="),)}, "needs http\\(s\\) links"),
+    ])
+    def test_an_edit_kie_cannot_take_is_refused_before_any_call(self, fake, changes, match):
+        with pytest.raises(InvalidRequestError, match=match) as caught:
+            self.run(fake, **changes)
+        assert not caught.value.retryable
+        assert fake.calls == []
+
+    def test_a_reference_image_kie_cannot_download_fails_the_task_as_an_invalid_request(self, fake):
+        error = self.failure(fake, "unfetchable_input", InvalidRequestError, images=(reference(),))
+        assert not error.retryable
+        assert "failCode 422" in error.message and "could not be downloaded" in error.message
+
+    def test_the_fake_refuses_an_image_to_image_task_without_input_urls(self, fake):
+        provider = self.provider(fake)
+        response = provider.client.post(f"{BASE}/jobs/createTask", headers={"Authorization": f"Bearer {KEY}"},
+                                        json={"model": "gpt-image-2-image-to-image", "input": {"prompt": "x"}})
+        assert response.json() == {"code": 422, "msg": "input.input_urls is required", "data": None}
+
+    def test_an_edit_works_against_the_fake_over_real_loopback_http(self):
+        fake = FakeKie(api_key=KEY)
+        result = run_over_loopback(fake, self.route, lambda url: {"KIE_API_KEY": KEY, "KIE_BASE_URL": f"{url}/api/v1"},
+                                   self.request(images=(reference(),)))
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+        assert fake.input_urls == [[f"{SIGNED}0"]]

@@ -12,6 +12,7 @@ from providers.base import (
     AuthenticationError,
     ContentPolicyError,
     ImageRequest,
+    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     ProviderTimeoutError,
@@ -19,11 +20,16 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.openrouter import FakeOpenRouter
-from tests.helpers import run_over_loopback
+from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-openrouter.test/api/v1"
 KEY = "sk-or-v1-test-key"
+LINK = "https://compare.example/inputs/MTI:1w2x3y:a-long-signature-nobody-should-keep"
+
+
+def reference(url=None, **size):
+    return InputImage(data=image_bytes(**size), filename="image-0.png", url=url)
 
 
 class TestOpenRouter(ProviderContract):
@@ -164,6 +170,60 @@ class TestOpenRouter(ProviderContract):
         with pytest.raises(InvalidRequestError):
             runner.execute(provider, ImageRequest(prompt="", width=1024, height=1024, quality="low"))
 
+    # --- edits ------------------------------------------------------------------------------
+
+    def test_an_edit_adds_input_references_as_image_url_parts_with_links_or_data_urls(self, fake):
+        inline = reference(width=80, height=60)
+        self.run(fake, images=(reference(url=LINK), inline), width=1536, height=1024, quality="high")
+        assert fake.calls[-1]["path"] == "/api/v1/images"
+        assert fake.calls[-1]["json"] == {
+            "model": "openai/gpt-image-2", "prompt": "a red fox in fresh snow", "n": 1, "aspect_ratio": "3:2",
+            "quality": "high", "size": "1536x1024", "output_format": "png",
+            "input_references": [{"type": "image_url", "image_url": {"url": LINK}},
+                                 {"type": "image_url", "image_url": {"url": inline.data_url()}}]}
+        assert fake.inputs[-1] == [{"kind": "url", "url": LINK},
+                                   {"kind": "data", "mime": "image/png", "bytes": len(inline.data), "size": (80, 60)}]
+
+    def test_text_to_image_sends_no_input_references(self, fake):
+        self.run(fake)
+        assert "input_references" not in fake.calls[-1]["json"]
+
+    def test_an_edit_runs_end_to_end_and_its_input_images_are_counted(self, fake):
+        result = self.run(fake, images=(reference(), reference(colour=(0, 0, 200))), width=1024, height=1536)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
+        assert result.usage.input_tokens == 20 + 2 * 765 and result.usage.cost_usd > 0
+        assert result.notes == ()
+
+    def test_what_is_kept_of_an_edit_has_no_reference_bytes_nor_the_links_signature(self, fake):
+        inline = reference(width=80, height=60)
+        result = self.run(fake, images=(inline, reference(url=LINK + "?sig=abc")))
+        kept = [ref["image_url"]["url"] for ref in result.request_sent["json"]["input_references"]]
+        assert kept == [f"data:image/png;base64,... ({len(inline.data)} bytes)", "https://compare.example/inputs/MTI:1w..."]
+        sent = json.dumps(result.request_sent)
+        assert base64.b64encode(inline.data).decode()[:40] not in sent
+        assert "signature" not in sent and "sig=abc" not in sent and KEY not in sent
+
+    def test_the_route_declares_edits_without_a_mask_or_a_public_link(self, fake):
+        caps = self.route(self.env(fake)).capabilities
+        assert (caps.edit, caps.mask, caps.max_input_images, caps.edit_needs_public_url) == (True, False, 16, False)
+        assert caps.problems(self.request(images=(reference(),), mask=reference())) == ["a mask"]
+        assert caps.problems(self.request(images=(reference(),) * 17)) == ["17 reference images: at most 16"]
+
+    def test_the_adapter_refuses_a_mask_or_too_many_images_before_calling_openrouter(self, fake):
+        with pytest.raises(InvalidRequestError, match="no mask input"):
+            self.run(fake, images=(reference(),), mask=reference())
+        with pytest.raises(InvalidRequestError, match="At most 16 reference images"):
+            self.run(fake, images=(reference(),) * 17)
+        assert fake.calls == []
+
+    def test_an_inline_reference_that_is_no_image_is_the_upstreams_invalid_request(self, fake):
+        error = self.failure(fake, None, InvalidRequestError, images=(InputImage(data=b"not a picture"),))
+        assert error.status == 400 and "Invalid image file or mode" in error.message and "OpenAI" in error.message
+        assert base64.b64encode(b"not a picture").decode() not in error.message
+
+    def test_a_moderation_refusal_of_an_edit_is_a_content_refusal(self, fake):
+        self.failure(fake, "policy", ContentPolicyError, images=(reference(),))
+
     # --- over real HTTP ---------------------------------------------------------------------
 
     def test_it_works_over_loopback_http_through_the_runner(self):
@@ -173,6 +233,14 @@ class TestOpenRouter(ProviderContract):
                                    self.request(width=1536, height=1024))
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1536, 1024)
         assert result.usage.cost_usd > 0
+
+    def test_an_edit_works_over_loopback_http(self):
+        fake = FakeOpenRouter(api_key=KEY)
+        result = run_over_loopback(fake, self.route,
+                                   lambda url: {"OPENROUTER_API_KEY": KEY, "OPENROUTER_BASE_URL": f"{url}/api/v1"},
+                                   self.request(images=(reference(),)))
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+        assert fake.inputs[-1][0]["kind"] == "data"
 
     def test_the_route_is_listed_but_not_configured_without_a_key(self):
         route = self.route({})

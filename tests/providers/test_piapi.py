@@ -8,6 +8,7 @@ from PIL import Image
 
 from providers import piapi, pricing
 from providers.base import AuthenticationError, InsufficientCreditError, InvalidRequestError, RateLimitError
+from tests.fakes.openai import RED, mask, reference
 from tests.fakes.piapi import FakePiAPI
 from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
@@ -108,6 +109,47 @@ class TestPiAPI(PiAPIContract):
         assert route.missing_credentials({}) == ["PIAPI_API_KEY"]
         assert route.build(env={}).base_url == "https://api.piapi.ai/v1"
 
+    # --- edits ------------------------------------------------------------------------------
+
+    def test_an_edit_of_one_image_is_the_documented_multipart_with_an_image_file(self, fake):
+        image = reference()
+        result = self.run(fake, images=(image,), width=1536, height=1024, quality="high")
+        call = fake.calls[-1]
+        assert call["path"] == "/v1/images/edits" and call["headers"]["authorization"] == f"Bearer {KEY}"
+        assert call["headers"]["content-type"].startswith("multipart/form-data")
+        assert call["form"] == {"model": "gpt-image-2", "prompt": "a red fox in fresh snow", "n": "1",
+                                "size": "1536x1024", "quality": "high", "output_format": "png"}
+        assert [(f["field"], f["filename"], f["data"]) for f in call["files"]] == [("image", "ref.png", image.data)]
+        assert result.request_sent["url"] == f"{BASE}/images/edits"
+        assert result.request_sent["files"] == [{"field": "image", "filename": "ref.png", "mime": "image/png",
+                                                 "bytes": len(image.data)}]
+
+    def test_several_reference_images_go_as_openais_image_array(self, fake):
+        self.run(fake, images=(reference(), reference(fmt="JPEG"), reference(fmt="WEBP")))
+        assert [f["field"] for f in fake.calls[-1]["files"]] == ["image[]"] * 3
+
+    def test_an_edit_runs_end_to_end_with_url_images_downloaded(self, fake):
+        result = self.run(fake, images=(reference(),), quality="high", n=2)
+        assert len(result.images) == 2 and result.timings.download_ms is not None
+        decoded = Image.open(io.BytesIO(result.images[0].data))
+        assert decoded.size == (1024, 1024) and decoded.convert("RGB").getpixel((512, 900)) == RED
+        # 20 text tokens at $5/M + 1000 image input tokens at $8/M + 2 x 7034 image tokens at $30/M
+        assert result.usage.cost_usd == Decimal("0.0001") + Decimal("0.008") + Decimal("0.42204")
+
+    def test_edits_are_declared_without_a_mask(self):
+        caps = self.route(ENV).capabilities
+        assert (caps.edit, caps.mask, caps.max_input_images, caps.edit_needs_public_url) == (True, False, 16, False)
+        assert caps.problems(self.request(images=(reference(),), mask=mask())) == ["a mask"]
+
+    def test_a_mask_is_refused_before_sending(self, fake):
+        with pytest.raises(InvalidRequestError, match="takes no mask"):
+            self.run(fake, images=(reference(),), mask=mask())
+        assert fake.calls == []
+
+    def test_an_exhausted_balance_on_an_edit_is_not_retryable(self, fake):
+        error = self.failure(fake, "insufficient_credit", InsufficientCreditError, images=(reference(),))
+        assert not error.retryable and fake.calls[-1]["path"] == "/v1/images/edits"
+
 
 class TestPiAPIPreview(PiAPIContract):
     route_key = "piapi:gpt-image-2-preview"
@@ -123,6 +165,24 @@ class TestPiAPIPreview(PiAPIContract):
         assert result.usage.cost_usd is None and result.usage.output_tokens == 7034
         price = pricing.price_for(self.route_key)
         assert price.estimate(self.request(quality="high", width=1536, height=1024)) == Decimal("0.10")
+
+    def test_a_preview_edit_sends_the_documented_single_image_field(self, fake):
+        image = reference(fmt="JPEG")
+        result = self.run(fake, images=(image,), width=1024, height=1536)
+        call = fake.calls[-1]
+        assert call["path"] == "/v1/images/edits" and call["form"]["model"] == "gpt-image-2-preview"
+        assert [(f["field"], f["content_type"], f["data"]) for f in call["files"]] == [("image", "image/jpeg", image.data)]
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
+        assert result.usage.cost_usd is None  # the flat fee is the catalog's
+
+    def test_the_preview_takes_one_reference_image_and_no_mask(self, fake):
+        caps = self.route(ENV).capabilities
+        assert (caps.edit, caps.mask, caps.max_input_images, caps.edit_needs_public_url) == (True, False, 1, False)
+        with pytest.raises(InvalidRequestError, match="at most 1 reference image"):
+            self.run(fake, images=(reference(), reference()))
+        with pytest.raises(InvalidRequestError, match="takes no mask"):
+            self.run(fake, images=(reference(),), mask=mask())
+        assert fake.calls == []
 
     def test_only_the_documented_sizes_and_one_image_are_offered(self):
         caps = self.route(ENV).capabilities

@@ -9,17 +9,27 @@ from providers.base import (
     BadResponseError,
     ContentPolicyError,
     ImageRequest,
+    InputImage,
     InsufficientCreditError,
+    InvalidRequestError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
 )
 from tests.fakes.pixazo import FakePixazo
-from tests.helpers import run_over_loopback
+from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-pixazo.test"
 KEY = "pixazo-test-key"
+EDIT_PATH = "/gpt-image-2-image-to-image/v1/gpt-image-2-image-to-image/generate"
+
+
+def reference(name="fox.png", url=True):
+    """A reference image as the app hands it over: bytes plus (when it has a public address) a
+    signed, expiring URL to the same bytes."""
+    link = f"https://app.example/media/edits/{name}?expires=1700000000&signature=s3cr3tsig" if url else None
+    return InputImage(data=image_bytes(), mime="image/png", filename=name, url=link)
 
 
 class TestPixazo(ProviderContract):
@@ -128,3 +138,75 @@ class TestPixazo(ProviderContract):
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
         if mode == "async":  # the absolute polling_url on the gateway's own host was followed
             assert [c["path"] for c in fake.calls if c["method"] == "GET"][-1] == f"/v2/requests/status/{result.request_id}"
+
+    # --- edits ------------------------------------------------------------------------------
+
+    def test_an_edit_posts_the_image_to_image_path_with_the_reference_urls(self, fake):
+        images = (reference("fox.png"), reference("snow.png"))
+        self.run(fake, images=images, width=1024, height=1536, quality="medium")
+        call = self.submits(fake)[-1]
+        assert call["path"] == EDIT_PATH
+        assert call["headers"]["ocp-apim-subscription-key"] == KEY
+        assert call["headers"]["content-type"] == "application/json"
+        assert call["json"] == {"prompt": "a red fox in fresh snow", "input_images": [i.url for i in images],
+                                "image_size": "1024x1536", "quality": "medium", "num_images": 1, "output_format": "png"}
+        assert fake.edits == [[i.url for i in images]]
+
+    @pytest.mark.parametrize("mode", ["async", "direct"])
+    def test_an_edit_runs_end_to_end_and_its_images_decode_at_the_requested_size(self, mode):
+        fake = FakePixazo(api_key=KEY, mode=mode)
+        result = self.run(fake, images=(reference(),), width=1536, height=1024, n=2)
+        assert len(result.images) == 2
+        for image in result.images:
+            assert Image.open(io.BytesIO(image.data)).size == (1536, 1024)
+        assert [c["path"] for c in fake.calls if c["method"] == "POST"] == [EDIT_PATH]
+
+    def test_what_is_kept_of_an_edit_names_the_images_without_bytes_or_url_signatures(self, fake):
+        result = self.run(fake, images=(reference("fox.png"),))
+        kept = repr(result.request_sent)
+        assert result.request_sent["url"].endswith(EDIT_PATH)
+        assert result.request_sent["json"]["input_images"] == ["https://app.example/media/edits/fox.png?..."]
+        assert result.request_sent["input_images"] == [f"fox.png ({len(image_bytes())} bytes, image/png)"]
+        assert "s3cr3tsig" not in kept and KEY not in kept and "base64" not in kept
+
+    def test_the_route_declares_url_only_edits_without_a_mask(self):
+        capabilities = self.route(self.env(None)).capabilities
+        assert capabilities.edit and capabilities.edit_needs_public_url
+        assert not capabilities.mask
+        assert capabilities.max_input_images == 16
+        mask = InputImage(data=image_bytes(), filename="mask.png")
+        assert capabilities.problems(self.request(images=(reference(),), mask=mask)) == ["a mask"]
+
+    @pytest.mark.parametrize("images", [(reference(),), ()], ids=["with_images", "mask_alone"])
+    def test_a_mask_is_refused_before_anything_is_sent(self, fake, images):
+        mask = InputImage(data=image_bytes(), filename="mask.png", url="https://app.example/media/mask.png")
+        with pytest.raises(InvalidRequestError, match="no mask field"):
+            self.provider(fake).generate(self.request(images=images, mask=mask))
+        assert fake.calls == []
+
+    def test_more_reference_images_than_declared_are_refused(self, fake):
+        images = tuple(reference(f"ref{i}.png") for i in range(17))
+        with pytest.raises(InvalidRequestError, match="17 reference images: Pixazo's route takes at most 16"):
+            self.provider(fake).generate(self.request(images=images))
+        assert fake.calls == []
+
+    def test_an_edit_without_public_urls_is_refused_naming_site_url(self, fake):
+        with pytest.raises(InvalidRequestError, match="only as public URLs.*none for fox.png: set SITE_URL"):
+            self.provider(fake).generate(self.request(images=(reference("fox.png", url=False),)))
+        assert fake.calls == []
+
+    def test_an_input_image_pixazo_cannot_fetch_is_its_400_as_an_invalid_request(self, fake):
+        unfetchable = InputImage(data=image_bytes(), filename="fox.png", url="ftp://files.example/fox.png")
+        error = self.failure(fake, None, InvalidRequestError, match="publicly accessible", images=(unfetchable,))
+        assert error.status == 400 and not error.retryable
+
+    def test_a_refused_edit_job_is_a_content_policy_error(self, fake):
+        self.failure(fake, "policy", ContentPolicyError, match="safety system", images=(reference(),))
+        assert [c["path"] for c in fake.calls if c["method"] == "POST"] == [EDIT_PATH]
+
+    def test_an_edit_speaks_the_protocol_over_loopback(self):
+        fake = FakePixazo(api_key=KEY)
+        result = run_over_loopback(fake, self.route, lambda url: {"PIXAZO_API_KEY": KEY, "PIXAZO_BASE_URL": url},
+                                   self.request(width=1024, height=1536, images=(reference(),)))
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1536)
+        assert fake.edits == [[reference().url]]

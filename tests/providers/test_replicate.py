@@ -1,11 +1,17 @@
+import base64
+import io
+import os
+
 import httpx
 import pytest
+from PIL import Image
 
 from providers import registry, replicate
 from providers.base import (
     AuthenticationError,
     ContentPolicyError,
     ImageRequest,
+    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     ProviderTimeoutError,
@@ -13,12 +19,26 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.replicate import FakeReplicate
-from tests.helpers import FakeClock, run_over_loopback
+from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-replicate.test/v1"
 CREATE_PATH = "/v1/models/openai/gpt-image-2/predictions"
 OPENAI_KEY = "sk-byok-secret-openai-key"
+LINK = "https://compare.example/inputs/MTI:1w2x3y:a-long-signature-nobody-should-keep"
+
+
+def reference(url=None, **size):
+    return InputImage(data=image_bytes(**size), filename="image-0.png", url=url)
+
+
+def large_reference():
+    """A real PNG over Replicate's 1 MB data: URI recommendation (noise does not compress)."""
+    noise = Image.frombytes("RGB", (640, 640), os.urandom(640 * 640 * 3))
+    out = io.BytesIO()
+    noise.save(out, "PNG")
+    assert len(out.getvalue()) > replicate.INLINE_LIMIT
+    return InputImage(data=out.getvalue(), filename="image-1.png")
 
 
 class TestReplicate(ProviderContract):
@@ -163,6 +183,97 @@ class TestReplicate(ProviderContract):
         assert "seed" not in self.create_call(fake)["json"]["input"]
         assert any("seed 42" in note for note in result.notes)
 
+    # --- edits ------------------------------------------------------------------------------
+
+    def test_an_edit_sends_input_images_as_links_or_small_data_uris(self, fake):
+        inline = reference(width=80, height=60)
+        self.run(fake, images=(reference(url=LINK), inline), width=1024, height=1536, quality="high")
+        assert self.create_call(fake)["json"] == {"input": {
+            "prompt": "a red fox in fresh snow", "aspect_ratio": "2:3", "number_of_images": 1, "quality": "high",
+            "output_format": "png", "input_images": [LINK, inline.data_url()]}}
+        assert [c["path"] for c in fake.calls if c["method"] == "POST"] == [CREATE_PATH]  # nothing uploaded
+        inputs = next(iter(fake.inputs.values()))
+        assert inputs == [{"kind": "url", "url": LINK},
+                          {"kind": "data", "mime": "image/png", "bytes": len(inline.data), "size": (80, 60)}]
+
+    def test_a_reference_over_one_megabyte_is_uploaded_to_the_files_api_and_passed_by_its_url(self, fake):
+        large = large_reference()
+        self.run(fake, images=(reference(), large))
+        upload, create = [c for c in fake.calls if c["method"] == "POST"]
+        assert upload["path"] == "/v1/files" and upload["headers"]["authorization"] == "Bearer r8_test-token"
+        assert upload["headers"]["content-type"].startswith("multipart/form-data")
+        (file_id, stored), = fake.uploads.items()
+        assert stored == {"name": "image-1.png", "content_type": "image/png", "data": large.data}
+        sent = create["json"]["input"]["input_images"]
+        assert sent[0].startswith("data:image/png;base64,")
+        assert sent[1] == f"https://fake-replicate.test/v1/files/{file_id}"
+        assert next(iter(fake.inputs.values()))[1] == {"kind": "upload", "name": "image-1.png",
+                                                       "bytes": len(large.data), "size": (640, 640)}
+
+    def test_an_edit_runs_end_to_end_through_the_runner_at_the_asked_ratio(self, fake):
+        result = self.run(fake, images=(reference(), large_reference()), width=1536, height=1024, n=2)
+        assert len(result.images) == 2
+        for image in result.images:
+            assert Image.open(io.BytesIO(image.data)).size == (1536, 1024)
+        assert result.notes == ()
+
+    def test_the_early_schema_takes_input_images_too(self):
+        fake = FakeReplicate(api_token=self.secret, schema="early")
+        result = self.run(fake, images=(reference(),))
+        assert result.images and len(self.create_call(fake)["json"]["input"]["input_images"]) == 1
+
+    def test_what_is_kept_of_an_edit_has_no_reference_bytes_and_names_the_uploads(self, fake):
+        inline, large = reference(width=80, height=60), large_reference()
+        result = self.run(fake, images=(reference(url=LINK + "?sig=abc"), inline, large))
+        kept = result.request_sent["json"]["input"]["input_images"]
+        file_url = self.create_call(fake)["json"]["input"]["input_images"][2]
+        assert kept == ["https://compare.example/inputs/MTI:1w...",
+                        f"data:image/png;base64,... ({len(inline.data)} bytes)", file_url]
+        assert result.request_sent["uploads"] == [{"method": "POST", "url": f"{BASE}/files", "filename": "image-1.png",
+                                                   "content_type": "image/png", "bytes": len(large.data),
+                                                   "urls.get": file_url}]
+        sent = repr(result.request_sent)
+        assert base64.b64encode(inline.data).decode()[:40] not in sent
+        assert "signature" not in sent and self.secret not in sent
+
+    def test_the_route_declares_edits_without_a_mask_or_a_public_link(self, fake):
+        caps = self.route(self.env(fake)).capabilities
+        assert (caps.edit, caps.mask, caps.max_input_images, caps.edit_needs_public_url) == (True, False, 16, False)
+        assert caps.problems(self.request(images=(reference(),), mask=reference())) == ["a mask"]
+        assert caps.problems(self.request(images=(reference(),) * 17)) == ["17 reference images: at most 16"]
+
+    def test_the_adapter_refuses_a_mask_or_too_many_images_before_calling_replicate(self, fake):
+        with pytest.raises(InvalidRequestError, match="no mask input"):
+            self.run(fake, images=(reference(),), mask=reference())
+        with pytest.raises(InvalidRequestError, match="At most 16 reference images"):
+            self.run(fake, images=(reference(),) * 17)
+        assert fake.calls == []
+
+    def test_the_fake_refuses_a_mask_input_as_cog_does(self, fake):
+        client = httpx.Client(transport=httpx.MockTransport(fake.handle))
+        response = client.post(f"{BASE}/models/openai/gpt-image-2/predictions", headers={"authorization": f"Bearer {self.secret}"},
+                               json={"input": {"prompt": "p", "input_images": [LINK], "mask": LINK}})
+        assert response.status_code == 422 and "Additional property mask is not allowed" in response.json()["detail"]
+
+    @pytest.mark.parametrize("images,field,words", [(LINK, "input.input_images", "Expected: array, given: str"),
+                                                    (["not a uri"], "input.input_images.0", "Does not match format")])
+    def test_the_fake_refuses_input_images_that_are_not_an_array_of_uris(self, fake, images, field, words):
+        client = httpx.Client(transport=httpx.MockTransport(fake.handle))
+        response = client.post(f"{BASE}/models/openai/gpt-image-2/predictions", headers={"authorization": f"Bearer {self.secret}"},
+                               json={"input": {"prompt": "p", "input_images": images}})
+        assert response.status_code == 422
+        assert response.json()["invalid_fields"][0]["field"] == field and words in response.json()["detail"]
+
+    def test_a_reference_that_is_no_image_fails_the_prediction_as_an_invalid_request(self, fake):
+        error = self.failure(fake, None, InvalidRequestError, images=(reference(), InputImage(data=b"not a picture")))
+        assert "Invalid image file or mode for image 2" in error.message and not error.retryable
+
+    def test_a_refused_upload_is_an_invalid_request_in_replicates_words(self, fake):
+        fake.max_upload = 1_000_000
+        error = self.failure(fake, None, InvalidRequestError, images=(large_reference(),))
+        assert error.status == 413 and "File size exceeds" in error.message
+        assert not [c for c in fake.calls if c["path"] == CREATE_PATH]
+
     # --- errors -----------------------------------------------------------------------------
 
     def test_more_than_one_image_on_the_early_schema_is_refused_in_replicates_words(self):
@@ -222,3 +333,12 @@ def test_the_fake_serves_the_same_protocol_over_loopback():
                                lambda url: {"REPLICATE_API_TOKEN": "r8_loop", "REPLICATE_BASE_URL": f"{url}/v1"},
                                ImageRequest(prompt="loop", output_format="jpeg"), timeout=5)
     assert result.images[0].data.startswith(b"\xff\xd8") and result.timings.download_ms is not None
+
+
+def test_an_edit_with_an_uploaded_reference_runs_over_loopback():
+    fake = FakeReplicate(api_token="r8_loop", finish_after=1)
+    result = run_over_loopback(fake, lambda env: replicate.routes(env)[0],
+                               lambda url: {"REPLICATE_API_TOKEN": "r8_loop", "REPLICATE_BASE_URL": f"{url}/v1"},
+                               ImageRequest(prompt="loop", images=(large_reference(), reference())), timeout=5)
+    assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+    assert [record["kind"] for record in next(iter(fake.inputs.values()))] == ["upload", "data"]

@@ -1,18 +1,20 @@
 import io
 from decimal import Decimal
 
+import pytest
 from PIL import Image
 
 from providers import vercel
 from providers.base import (
     AuthenticationError,
     ContentPolicyError,
+    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.helpers import run_over_loopback
+from tests.helpers import image_bytes, run_over_loopback
 from tests.fakes.vercel import FakeVercelGateway
 from tests.providers.contract import ProviderContract
 
@@ -123,3 +125,17 @@ class TestVercelGateway(ProviderContract):
         route = self.route({})
         assert route.missing_credentials({}) == ["AI_GATEWAY_API_KEY"]
         assert route.build(env={}).base_url == "https://ai-gateway.vercel.sh/v1"
+
+    # --- edits: not offered -----------------------------------------------------------------
+
+    def test_edits_are_not_declared_because_no_gateway_edit_endpoint_is_documented(self):
+        capabilities = self.route(self.env(None)).capabilities
+        assert not capabilities.edit and not capabilities.mask
+        reference = InputImage(data=image_bytes(), filename="fox.png", url="https://app.example/media/fox.png")
+        assert capabilities.problems(self.request(images=(reference,))) == ["edits with reference images"]
+
+    def test_an_edit_reaching_the_adapter_is_refused_not_sent_as_a_generation(self, fake):
+        reference = InputImage(data=image_bytes(), filename="fox.png", url="https://app.example/media/fox.png")
+        with pytest.raises(InvalidRequestError, match="Edits are not offered on the Vercel AI Gateway route"):
+            self.provider(fake).generate(self.request(images=(reference,)))
+        assert fake.calls == []

@@ -8,6 +8,7 @@ from providers import wavespeed
 from providers.base import (
     AuthenticationError,
     ContentPolicyError,
+    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     ProviderTimeoutError,
@@ -15,10 +16,17 @@ from providers.base import (
     RateLimitError,
 )
 from tests.fakes.wavespeed import FakeWaveSpeed, size_for
-from tests.helpers import FakeClock, run_over_loopback
+from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-wavespeed.test/api/v3"
+SIGNED = "https://compare.example.com/inputs/eyJwayI6NX0:1uSig:SeCrEtSiGnAtUrE"
+
+
+def reference(index=0, url=True):
+    """A reference image as the app hands it over: bytes plus an expiring public link."""
+    return InputImage(data=image_bytes(64 + index, 48), filename=f"image-{index}.png",
+                      url=f"{SIGNED}{index}" if url else None)
 
 
 class TestWaveSpeed(ProviderContract):
@@ -140,3 +148,70 @@ class TestWaveSpeed(ProviderContract):
                                                                   "WAVESPEED_BASE_URL": f"{url}/api/v3"},
                                    self.request(output_format="jpeg"), deadline=30)
         assert result.images[0].data.startswith(b"\xff\xd8")  # a JPEG
+
+    # --- edits --------------------------------------------------------------------------------
+
+    def test_an_edit_posts_the_reference_urls_as_images_to_the_edit_endpoint(self, fake):
+        self.run(fake, width=1536, height=1024, quality="high", output_format="webp", images=(reference(0), reference(1)))
+        post = self.submissions(fake)[-1]
+        assert post["path"] == "/api/v3/openai/gpt-image-2/edit"
+        assert post["headers"]["authorization"] == f"Bearer {self.secret}"
+        assert post["json"] == {"prompt": "a red fox in fresh snow", "aspect_ratio": "3:2", "resolution": "1k",
+                                "quality": "high", "output_format": "webp", "images": [f"{SIGNED}0", f"{SIGNED}1"]}
+        assert fake.images == [[f"{SIGNED}0", f"{SIGNED}1"]]
+
+    def test_an_edit_runs_through_the_runner_and_its_image_decodes_at_the_size_of_ratio_and_tier(self, fake):
+        result = self.run(fake, width=2048, height=2048, images=(reference(),))
+        assert Image.open(io.BytesIO(result.images[0].data)).size == size_for("1:1", "2k")
+        assert result.request_sent["url"] == f"{BASE}/openai/gpt-image-2/edit"
+
+    def test_n_edits_are_n_predictions_each_with_the_images(self, fake):
+        result = self.run(fake, n=2, images=(reference(),))
+        assert [call["json"]["images"] for call in self.submissions(fake)] == [[f"{SIGNED}0"]] * 2
+        assert len(result.images) == 2
+
+    def test_what_we_keep_of_an_edit_elides_the_signed_links(self, fake):
+        image = reference()
+        result = self.run(fake, images=(image,))
+        assert "SeCrEtSiGnAtUrE" not in repr(result.request_sent)
+        assert result.request_sent["json"]["images"] == [
+            f"https://compare.example.com/inputs/… (image/png, {len(image.data)} bytes)"]
+
+    def test_edit_capabilities_are_url_only_without_a_mask(self):
+        capabilities = self.route(self.env(None)).capabilities
+        assert (capabilities.edit, capabilities.mask, capabilities.max_input_images,
+                capabilities.edit_needs_public_url) == (True, False, 16, True)
+        assert capabilities.problems(self.request(images=(reference(),), mask=reference(9))) == ["a mask"]
+        assert capabilities.problems(self.request(images=tuple(reference(i) for i in range(17)))) == [
+            "17 reference images: at most 16"]
+
+    @pytest.mark.parametrize("changes,match", [
+        ({"images": (reference(0, url=False),)}, r"image-0\.png has no public link: set SITE_URL"),
+        ({"images": (reference(),), "mask": reference(9)}, "takes no mask"),
+        ({"images": tuple(reference(i) for i in range(17))}, "at most 16 reference images; 17 were given"),
+        ({"images": (InputImage(b"x", url="data:image/png;base64,eA=="),)}, "needs http\\(s\\) links"),
+    ])
+    def test_an_edit_wavespeed_cannot_take_is_refused_before_any_call(self, fake, changes, match):
+        with pytest.raises(InvalidRequestError, match=match) as caught:
+            self.run(fake, **changes)
+        assert not caught.value.retryable
+        assert fake.calls == []
+
+    def test_a_reference_image_wavespeed_cannot_download_fails_the_prediction_as_an_invalid_request(self, fake):
+        error = self.failure(fake, "unfetchable_input", InvalidRequestError, images=(reference(),))
+        assert not error.retryable and "failed to download the image" in error.message
+
+    def test_the_fake_requires_images_on_the_edit_endpoint_in_wavespeeds_envelope(self, fake):
+        provider = self.provider(fake)
+        response = provider.client.post(f"{BASE}/openai/gpt-image-2/edit", headers=provider.headers(),
+                                        json={"prompt": "x"})
+        assert response.status_code == 400
+        assert response.json() == {"code": 400, "message": "images is required", "data": None}
+
+    def test_an_edit_works_against_the_fake_over_real_loopback_http(self):
+        fake = FakeWaveSpeed(api_key=self.secret)
+        result = run_over_loopback(fake, self.route, lambda url: {"WAVESPEED_API_KEY": self.secret,
+                                                                  "WAVESPEED_BASE_URL": f"{url}/api/v3"},
+                                   self.request(images=(reference(),)), deadline=30)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+        assert fake.images == [[f"{SIGNED}0"]]

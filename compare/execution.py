@@ -1,0 +1,218 @@
+"""What a worker does with one result: claim it, call its provider once, store what came back,
+and end in a terminal state. Long-running protocols (OpenAI's Batch API) are submitted once and
+then checked by scheduled tasks, so no worker thread waits for hours."""
+
+import logging
+import time
+
+import httpx
+from django.conf import settings
+from django.core.files.base import ContentFile
+
+from providers import runner
+from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
+from providers.registry import UnknownRoute
+
+from . import routes as route_catalog
+from .images import ImageRejected, check_image
+from .models import CostSource, Result, ResultImage, Status
+from .services import request_for
+
+log = logging.getLogger(__name__)
+SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+FAILURE_STATUS = {ProviderTimeoutError: Status.TIMED_OUT, ProviderCancelledError: Status.CANCELLED}
+
+
+def http_client():
+    timeout = httpx.Timeout(settings.PROVIDER_READ_TIMEOUT, connect=settings.PROVIDER_CONNECT_TIMEOUT)
+    return httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": "image-provider-compare"})
+
+
+class Attempt:
+    """One result's provider, built with an HTTP client and its secrets known for redaction."""
+
+    def __init__(self, result):
+        self.result = result
+        self.route = route_catalog.get_route(result.route_key)
+        self.request = request_for(result.comparison)
+        self.client = http_client()
+        self.provider = self.route.build(client=self.client, env=route_catalog.provider_env(),
+                                         deadline=settings.PROVIDER_DEADLINE_SECONDS)
+        self.provider.sleep = cancellable_sleep(result)
+        # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.
+        self.secrets = [v for k, v in self.provider.credentials.items() if any(w in k for w in SECRET_WORDS)]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.client.close()
+
+    def fail(self, exc):
+        """End the result for a ProviderError, or for a crash of the adapter itself."""
+        if isinstance(exc, ProviderError):
+            self.result.finish(FAILURE_STATUS.get(type(exc), Status.FAILED), error_code=exc.code,
+                               error=redact(exc.message, self.secrets), latency_ms=exc.elapsed_ms)
+        else:
+            log.exception("route %s crashed on result %s", self.result.route_key, self.result.pk, exc_info=exc)
+            self.result.finish(Status.FAILED, error_code="internal",
+                               error=f"The {self.route.provider.name} adapter crashed ({type(exc).__name__}); "
+                                     "see the worker log.")
+
+
+def _attempt(result):
+    try:
+        return Attempt(result)
+    except UnknownRoute:
+        result.finish(Status.FAILED, error_code="unknown_route",
+                      error=f"The route {result.route_key} is not available on this installation any more.")
+        return None
+
+
+def execute_result(result_id, worker=""):
+    """Claim a result, call its provider once, store what came back, end in a terminal state."""
+    result = Result.objects.select_related("comparison").filter(pk=result_id).first()
+    if result is None or not result.claim(worker):
+        return  # gone, or another delivery of this message already has it
+    attempt = _attempt(result)
+    if attempt is None:
+        return
+    with attempt:
+        if getattr(attempt.provider, "long_running", False):
+            return _submit_long_job(attempt)
+        try:
+            outcome = runner.execute(attempt.provider, attempt.request, max_image_bytes=settings.MAX_IMAGE_BYTES,
+                                     allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS)
+        except Exception as exc:  # a bug in an adapter must not leave the card spinning either
+            return attempt.fail(exc)
+    store_outcome(result, outcome, attempt.request, attempt.secrets)
+
+
+def _submit_long_job(attempt):
+    from .tasks import check_result
+
+    try:
+        job = attempt.provider.submit(attempt.request)
+    except Exception as exc:
+        return attempt.fail(exc)
+    job = {**job, "submitted_at": time.time(), "deadline_at": time.time() + attempt.provider.long_deadline_seconds}
+    Result.objects.filter(pk=attempt.result.pk).update(job=job)
+    check_result.apply_async((attempt.result.pk,), countdown=attempt.provider.poll_interval)
+
+
+def check_long_job(result_id):
+    """One scheduled check of a long-running job: finish it, or schedule the next check."""
+    from .tasks import check_result
+
+    result = Result.objects.select_related("comparison").filter(pk=result_id, status=Status.RUNNING).first()
+    if result is None or not result.job:
+        return  # finished, cancelled, or never submitted
+    attempt = _attempt(result)
+    if attempt is None:
+        return
+    job = result.job
+    with attempt:
+        provider = attempt.provider
+        try:
+            if result.cancel_requested() or time.time() > job["deadline_at"]:
+                cancelled_by_user = result.cancel_requested()
+                try:
+                    provider.cancel(job)
+                    where = "; we cancelled it at the provider"
+                except (ProviderError, httpx.HTTPError):
+                    where = "; cancelling it at the provider failed"
+                kind = ProviderCancelledError if cancelled_by_user else ProviderTimeoutError
+                raise kind(("Cancelled by the user" if cancelled_by_user else
+                            "The provider's job did not finish before our deadline") + where)
+            outcome = provider.check(job, attempt.request)
+            if outcome is None:
+                check_result.apply_async((result.pk,), countdown=provider.poll_interval)
+                return
+            outcome = runner.complete(provider, outcome, submitted_at=job["submitted_at"],
+                                      max_image_bytes=settings.MAX_IMAGE_BYTES,
+                                      allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS)
+        except Exception as exc:
+            if isinstance(exc, ProviderError) and exc.elapsed_ms is None:
+                exc.elapsed_ms = (time.time() - job["submitted_at"]) * 1000
+            return attempt.fail(exc)
+    outcome_notes = (f"Long-running job: checked every {provider.poll_interval:g} s, so our latency "
+                     f"(submit to result, wall clock) may be up to that much late.",)
+    store_outcome(result, outcome, attempt.request, attempt.secrets, extra_notes=outcome_notes)
+
+
+def store_outcome(result, outcome, request, secrets, extra_notes=()):
+    """Check every image with Pillow, keep originals and thumbnails, record timings, cost and
+    what makes the result reproducible; end the result succeeded (or failed for a bad image)."""
+    common = dict(
+        latency_ms=outcome.timings.total_ms,
+        provider_timings=outcome.timings.as_dict(),
+        usage=_usage_dict(outcome.usage),
+        request_sent=redact(dict(outcome.request_sent), secrets),
+        provider_request_id=(outcome.request_id or "")[:200],
+        response_headers=redact(dict(outcome.response_headers), secrets),
+        notes=list(outcome.notes) + list(extra_notes),
+    )
+    if outcome.usage is not None and outcome.usage.cost_usd is not None:
+        cost = dict(cost_usd=outcome.usage.cost_usd, cost_source=CostSource.REPORTED)
+    elif result.estimated_cost_usd is not None:
+        cost = dict(cost_usd=result.estimated_cost_usd, cost_source=CostSource.ESTIMATED)
+    else:
+        cost = dict(cost_usd=None, cost_source=CostSource.UNKNOWN)
+
+    try:
+        checked = [check_image(image.data) for image in outcome.images]
+    except ImageRejected as exc:
+        # The provider was paid for the call, so its timing and cost are kept with the failure.
+        result.finish(Status.FAILED, error_code="bad_image", error=str(exc), **common, **cost)
+        return
+
+    stored = []
+    for index, (image, check) in enumerate(zip(outcome.images, checked)):
+        row = ResultImage(result=result, index=index, width=check.width, height=check.height,
+                          format=check.format, bytes=check.bytes, sha256=check.sha256,
+                          source_url=(image.url or "")[:2000])
+        row.original.save(f"{index}.{check.format}", ContentFile(check.data), save=False)
+        row.thumbnail.save(f"{index}-thumb.webp", ContentFile(check.thumbnail), save=False)
+        row.save()
+        stored.append(row)
+    mismatched = [f"#{i + 1} is {c.width}x{c.height}" for i, c in enumerate(checked)
+                  if (c.width, c.height) != (request.width, request.height)]
+    if mismatched:
+        common["notes"].append(f"Asked for {request.size}; received " + ", ".join(mismatched) + ".")
+    if result.cancel_requested():
+        common["notes"].append("Cancel was asked while this provider was answering; its call could not be "
+                               "interrupted, so the answer it gave (and billed) is kept.")
+    if not result.finish(Status.SUCCEEDED, **common, **cost):
+        for row in stored:  # cancelled meanwhile: keep nothing half-done
+            row.original.delete(save=False)
+            row.thumbnail.delete(save=False)
+            row.delete()
+
+
+def cancellable_sleep(result, *, slice_seconds=0.5, sleep=time.sleep):
+    """The sleep an adapter waits with between polls (and the sandbox's simulated latency): it
+    looks at the database every half second and raises ProviderCancelledError once the user has
+    cancelled, so the adapter cancels the job at the provider."""
+
+    def wait(seconds):
+        end = time.monotonic() + seconds
+        while True:
+            if result.cancel_requested():
+                raise ProviderCancelledError("Cancelled by the user while the provider was working")
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            sleep(min(slice_seconds, left))
+
+    return wait
+
+
+def _usage_dict(usage):
+    if usage is None:
+        return {}
+    return {
+        "cost_usd": None if usage.cost_usd is None else str(usage.cost_usd),
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "raw": dict(usage.raw),
+    }

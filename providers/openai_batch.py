@@ -1,0 +1,155 @@
+"""OpenAI's Batch API for GPT Image 2: half price, answered within 24 hours (providers.md 2.6).
+
+Upload a one-line JSONL file (``POST /files``, purpose ``batch``), create the batch
+(``POST /batches``), check it (``GET /batches/{id}``) until it is completed, then read the output
+file (``GET /files/{id}/content``): each line carries the images response for our ``custom_id``.
+
+A batch waits for minutes to hours, so this adapter is *long-running*: instead of one blocking
+``generate``, the app calls ``submit`` once, stores the returned job, and calls ``check`` from a
+scheduled task every ``poll_interval`` seconds, without holding a worker thread in between;
+``cancel`` stops the batch at OpenAI.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+import httpx
+
+from . import http
+from .base import (
+    BadResponseError,
+    ImageRequest,
+    ImageResult,
+    Provider,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    Route,
+)
+from .openai import CAPABILITIES, images_body, images_result, raise_for_openai_error
+
+ENDPOINT = "/v1/images/generations"
+CUSTOM_ID = "image-provider-compare"
+PENDING = ("validating", "in_progress", "finalizing", "cancelling")
+
+
+def routes(env: Mapping[str, str]) -> list[Route]:
+    return [Route("openai-batch:gpt-image-2", OpenAIBatchProvider, "gpt-image-2",
+                  "OpenAI GPT Image 2 (Batch API, 50% off, within 24 h)", CAPABILITIES,
+                  {"poll_interval": float(env.get("OPENAI_BATCH_POLL_SECONDS") or 60)})]
+
+
+class OpenAIBatchProvider(Provider):
+    slug = "openai-batch"
+    name = "OpenAI Batch API"
+    credential_names = ("OPENAI_API_KEY",)
+    optional_names = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
+    base_url_name = "OPENAI_BASE_URL"
+    default_base_url = "https://api.openai.com/v1"
+    long_running = True
+    # A batch is given 24 hours; we give it 25 before we cancel it and call it timed out.
+    long_deadline_seconds = 25 * 3600
+
+    @property
+    def poll_interval(self) -> float:  # type: ignore[override]
+        return self.route.options.get("poll_interval", 60.0)
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.credentials['OPENAI_API_KEY']}"}
+        if self.credentials.get("OPENAI_ORG_ID"):
+            headers["OpenAI-Organization"] = self.credentials["OPENAI_ORG_ID"]
+        if self.credentials.get("OPENAI_PROJECT_ID"):
+            headers["OpenAI-Project"] = self.credentials["OPENAI_PROJECT_ID"]
+        return headers
+
+    def submit(self, request: ImageRequest) -> dict[str, Any]:
+        """Upload the request as a batch of one and start it; returns the job to keep."""
+        body = images_body(self.route.model, request)
+        line = {"custom_id": CUSTOM_ID, "method": "POST", "url": ENDPOINT, "body": body}
+        upload = http.send(self.client, "POST", f"{self.base_url}/files", headers=self.headers(),
+                           data={"purpose": "batch"},
+                           files={"file": ("batch.jsonl", json.dumps(line).encode() + b"\n", "application/jsonl")},
+                           raise_for=raise_for_openai_error)
+        input_file_id = _field(http.json_body(upload), "id")
+        created = http.send(self.client, "POST", f"{self.base_url}/batches", headers=self.headers(),
+                            json={"input_file_id": input_file_id, "endpoint": ENDPOINT, "completion_window": "24h",
+                                  "metadata": {"source": "image-provider-compare"}},
+                            raise_for=raise_for_openai_error)
+        batch = http.json_body(created)
+        return {"batch_id": _field(batch, "id"), "input_file_id": input_file_id, "body": body,
+                "status": batch.get("status")}
+
+    def check(self, job: Mapping[str, Any], request: ImageRequest) -> ImageResult | None:
+        """None while the batch is still running; the result once it completed; an error if it
+        failed, expired or was cancelled."""
+        response = http.send(self.client, "GET", f"{self.base_url}/batches/{job['batch_id']}", headers=self.headers(),
+                             raise_for=raise_for_openai_error)
+        batch = http.json_body(response)
+        status = batch.get("status")
+        if status in PENDING:
+            return None
+        if status == "failed":
+            errors = (batch.get("errors") or {}).get("data") or [{}]
+            raise BadResponseError(f"The batch failed: {errors[0].get('message') or 'no reason given'}.")
+        if status == "expired":
+            raise ProviderTimeoutError("OpenAI did not run the batch within its 24-hour window (expired).")
+        if status == "cancelled":
+            raise ProviderUnavailableError("The batch was cancelled at OpenAI.")
+        if status != "completed":
+            raise BadResponseError(f"The batch has an unknown status {status!r}.")
+        line = self._our_line(batch)
+        answer = line.get("response") or {}
+        if line.get("error") or answer.get("status_code", 200) >= 400:
+            error_body = answer.get("body") or {"error": line.get("error") or {}}
+            failed = httpx.Response(answer.get("status_code") or 400, json=error_body)
+            raise_for_openai_error(failed)
+            raise http.error_for(failed.status_code, http.error_message(failed))
+        headers = {"x-request-id": answer.get("request_id") or ""}
+        result = images_result(httpx.Response(200, json=answer.get("body") or {}, headers=headers), request,
+                               self.route, job["body"], f"{self.base_url}/batches",
+                               request_sent={"method": "POST", "url": f"{self.base_url}/batches", "batch_line":
+                                             {"custom_id": CUSTOM_ID, "url": ENDPOINT, "body": job["body"]}})
+        return _with_batch_times(result, batch)
+
+    def cancel(self, job: Mapping[str, Any]) -> None:
+        http.send(self.client, "POST", f"{self.base_url}/batches/{job['batch_id']}/cancel", headers=self.headers(),
+                  raise_for=raise_for_openai_error)
+
+    def generate(self, request: ImageRequest) -> ImageResult:
+        """The blocking form (scripts, tests): submit, then check until done or the deadline."""
+        job = self.submit(request)
+        return http.poll(lambda: self.check(job, request), interval=self.poll_interval,
+                         deadline_at=self.clock() + self.deadline, clock=self.clock, sleep=self.sleep,
+                         on_give_up=lambda: self.cancel(job))
+
+    def _our_line(self, batch: Mapping[str, Any]) -> dict[str, Any]:
+        for key in ("output_file_id", "error_file_id"):
+            if not batch.get(key):
+                continue
+            content = http.send(self.client, "GET", f"{self.base_url}/files/{batch[key]}/content",
+                                headers=self.headers(), raise_for=raise_for_openai_error)
+            for raw in content.text.splitlines():
+                if raw.strip():
+                    line = json.loads(raw)
+                    if line.get("custom_id") == CUSTOM_ID:
+                        return line
+        raise BadResponseError("The completed batch has no output line for our request.")
+
+
+def _field(payload: Any, name: str) -> str:
+    if not isinstance(payload, dict) or not payload.get(name):
+        raise BadResponseError(f"OpenAI's answer has no {name!r}.")
+    return str(payload[name])
+
+
+def _with_batch_times(result: ImageResult, batch: Mapping[str, Any]) -> ImageResult:
+    """The provider's own split: created -> in_progress is its queue, in_progress -> completed
+    its processing (unix seconds on the batch object)."""
+    import dataclasses
+
+    created, started, finished = (batch.get(k) for k in ("created_at", "in_progress_at", "completed_at"))
+    queue = (started - created) * 1000 if isinstance(created, int) and isinstance(started, int) else None
+    work = (finished - started) * 1000 if isinstance(started, int) and isinstance(finished, int) else None
+    timings = dataclasses.replace(result.timings, provider_queue_ms=queue, provider_generation_ms=work)
+    return dataclasses.replace(result, timings=timings, request_id=batch.get("id") or result.request_id)
