@@ -27,7 +27,6 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -40,7 +39,6 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
-    InputImage,
     InvalidRequestError,
     Provider,
     ProviderError,
@@ -92,7 +90,7 @@ class ApiframeProvider(Provider):
         kept_body = body
         if request.is_edit:
             kept_body = {**body, "gptImage2Params": {**body["gptImage2Params"],
-                                                     "input_images": [recorded_url(i) for i in request.images]}}
+                                                     "input_images": [i.describe() for i in request.images]}}
         url = f"{self.base_url}/images/generate"
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_apiframe_error)
         accepted = http.json_body(response)
@@ -161,13 +159,6 @@ def input_images(request: ImageRequest) -> list[str]:
     if unusable:
         raise InvalidRequestError(f"Apiframe needs http(s) links to reference images; {', '.join(unusable)} has another kind.")
     return [image.url for image in request.images]
-
-
-def recorded_url(image: InputImage) -> str:
-    """A reference image's link as we keep it: the signed last path segment and query elided."""
-    parts = urlsplit(image.url or "")
-    head = parts.path.rsplit("/", 1)[0]
-    return f"{parts.scheme}://{parts.netloc}{head}/… ({image.mime}, {len(image.data)} bytes)"
 
 
 def finished(job: Any) -> bool:

@@ -52,6 +52,23 @@ class InputImage:
 
         return f"data:{self.mime};base64,{base64.b64encode(self.data).decode()}"
 
+    def describe(self, sent: str | None = None) -> str:
+        """What we keep of how this image was sent (``sent``: the URL or data: URL on the wire,
+        default ``self.url``): never the bytes, and a link without its query or the signed last
+        path segment, so a kept record opens nothing."""
+        from urllib.parse import urlsplit
+
+        sent = sent if sent is not None else self.url
+        size = f"{self.mime}, {len(self.data)} bytes"
+        if not sent:
+            return f"{self.filename} ({size})"
+        if sent.startswith("data:"):
+            return f"{sent.split(',', 1)[0]},... ({size})"
+        parts = urlsplit(sent)
+        head, _, last = parts.path.rpartition("/")
+        shown = last if len(last) <= 12 else last[:6] + "..."
+        return f"{parts.scheme}://{parts.netloc}{head}/{shown} ({size})"
+
     def __repr__(self) -> str:
         return f"InputImage({self.filename!r}, {len(self.data)} bytes, {self.mime})"
 

@@ -11,7 +11,6 @@ cancel URL. fal reports no cost: the price comes from the catalog; ``metrics.inf
 from __future__ import annotations
 
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -147,20 +146,10 @@ def kept_body(body: Mapping[str, Any], request: ImageRequest) -> dict[str, Any]:
     links lose their query and most of their signed last segment."""
     kept = dict(body)
     if "image_urls" in kept:
-        kept["image_urls"] = [describe_input(url, image) for url, image in zip(body["image_urls"], request.images)]
+        kept["image_urls"] = [image.describe(url) for url, image in zip(body["image_urls"], request.images)]
     if "mask_url" in kept and request.mask is not None:
-        kept["mask_url"] = describe_input(body["mask_url"], request.mask)
+        kept["mask_url"] = request.mask.describe(body["mask_url"])
     return kept
-
-
-def describe_input(url: str, image: InputImage) -> str:
-    if url.startswith("data:"):
-        return f"{url.split(',', 1)[0]},... ({len(image.data)} bytes)"
-    parts = urlsplit(url)
-    head, _, last = parts.path.rpartition("/")
-    if len(last) > 12:
-        last = last[:6] + "..."
-    return urlunsplit((parts.scheme, parts.netloc, f"{head}/{last}", "", ""))
 
 
 def job_urls(base_url: str, endpoint: str, job: Mapping[str, Any]) -> dict[str, str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -78,8 +78,8 @@ class GPTImage2AIProvider(Provider):
         sent: dict[str, Any] = {"method": "POST", "url": url, "json": body}
         if request.is_edit or request.mask is not None:
             body.update(mode="image-to-image", imageUrls=image_urls(request, self.route.capabilities))
-            sent = {"method": "POST", "url": url, "json": {**body, "imageUrls": [elide(u) for u in body["imageUrls"]]},
-                    "imageUrls": [f"{i.filename} ({len(i.data)} bytes, {i.mime})" for i in request.images]}
+            sent = {"method": "POST", "url": url, "json": {**body, "imageUrls": [i.describe(u) for u, i in
+                                                                              zip(body["imageUrls"], request.images)]}}
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_error)
         payload = _unwrap(http.json_body(response))
         kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
@@ -147,12 +147,6 @@ def image_urls(request: ImageRequest, capabilities: Capabilities) -> list[str]:
         raise InvalidRequestError("gptimage2.ai takes reference images only as public URLs it fetches, and "
                                   f"there is none for {', '.join(missing)}: set SITE_URL so the app can serve them.")
     return [str(image.url) for image in request.images]
-
-
-def elide(url: str) -> str:
-    """A URL fit to keep: its query (where signatures live) replaced by an ellipsis."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}?..." if parts.query else url
 
 
 def raise_for_error(response: httpx.Response) -> None:

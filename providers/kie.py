@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,7 +36,6 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
-    InputImage,
     InvalidRequestError,
     Provider,
     ProviderError,
@@ -130,13 +128,6 @@ def input_urls(request: ImageRequest, name: str) -> list[str]:
     return [image.url for image in request.images]
 
 
-def recorded_url(image: InputImage) -> str:
-    """A reference image's link as we keep it: the signed last path segment and query elided."""
-    parts = urlsplit(image.url or "")
-    head = parts.path.rsplit("/", 1)[0]
-    return f"{parts.scheme}://{parts.netloc}{head}/… ({image.mime}, {len(image.data)} bytes)"
-
-
 def run_jobs(provider: Provider, request: ImageRequest, api_key: str) -> ImageResult:
     """Submit ``request.n`` tasks, poll them together, return their result URLs. An edit goes to
     the route's ``edit_model`` with the reference images' URLs in ``input_urls``."""
@@ -147,7 +138,7 @@ def run_jobs(provider: Provider, request: ImageRequest, api_key: str) -> ImageRe
     if request.is_edit:
         model = provider.route.options.get("edit_model") or EDIT_MODEL
         task = {**task, "input_urls": input_urls(request, name)}
-        recorded = {**task, "input_urls": [recorded_url(image) for image in request.images]}
+        recorded = {**task, "input_urls": [image.describe() for image in request.images]}
     body = {"model": model, "input": task}
     create_url = f"{provider.base_url}/jobs/createTask"
     task_ids, kept = [], {}

@@ -20,7 +20,6 @@ import base64
 import binascii
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -35,7 +34,6 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
-    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     Provider,
@@ -132,19 +130,9 @@ def kept_body(body: Mapping[str, Any], request: ImageRequest) -> dict[str, Any]:
     the links' query and signed last segment."""
     if "input_references" not in body:
         return dict(body)
-    kept = [{"type": "image_url", "image_url": {"url": describe_input(ref["image_url"]["url"], image)}}
+    kept = [{"type": "image_url", "image_url": {"url": image.describe(ref["image_url"]["url"])}}
             for ref, image in zip(body["input_references"], request.images)]
     return {**body, "input_references": kept}
-
-
-def describe_input(url: str, image: InputImage) -> str:
-    if url.startswith("data:"):
-        return f"{url.split(',', 1)[0]},... ({len(image.data)} bytes)"
-    parts = urlsplit(url)
-    head, _, last = parts.path.rpartition("/")
-    if len(last) > 12:
-        last = last[:6] + "..."
-    return urlunsplit((parts.scheme, parts.netloc, f"{head}/{last}", "", ""))
 
 
 def parse_images(payload: Mapping[str, Any], request: ImageRequest) -> list[GeneratedImage]:

@@ -84,8 +84,8 @@ class PixazoProvider(Provider):
         if request.is_edit or request.mask is not None:
             body["input_images"] = input_image_urls(request, self.route.capabilities)
             url = f"{self.base_url}{EDIT_PATH}"
-            sent = {"method": "POST", "url": url, "json": {**body, "input_images": [elide(u) for u in body["input_images"]]},
-                    "input_images": [f"{i.filename} ({len(i.data)} bytes, {i.mime})" for i in request.images]}
+            sent = {"method": "POST", "url": url, "json": {**body, "input_images": [i.describe(u) for u, i in
+                                                                                zip(body["input_images"], request.images)]}}
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_pixazo_error)
         payload = _object(http.json_body(response))
         kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
@@ -157,14 +157,6 @@ def input_image_urls(request: ImageRequest, capabilities: Capabilities) -> list[
         raise InvalidRequestError("Pixazo takes reference images only as public URLs it fetches, and "
                                   f"there is none for {', '.join(missing)}: set SITE_URL so the app can serve them.")
     return [str(image.url) for image in request.images]
-
-
-def elide(url: str) -> str:
-    """A URL fit to keep: its query (where signatures live) replaced by an ellipsis."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    return f"{parts.scheme}://{parts.netloc}{parts.path}?..."
 
 
 def raise_for_pixazo_error(response: httpx.Response) -> None:

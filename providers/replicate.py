@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Mapping
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -133,10 +133,10 @@ class ReplicateProvider(Provider):
         for image in images:
             if image.url:
                 sent.append(image.url)
-                kept.append(elide_url(image.url))
+                kept.append(image.describe())
             elif len(image.data) < INLINE_LIMIT:
                 sent.append(image.data_url())
-                kept.append(f"data:{image.mime};base64,... ({len(image.data)} bytes)")
+                kept.append(image.describe(f"data:{image.mime};base64,"))
             else:
                 file_url = self.upload(image)
                 sent.append(file_url)
@@ -240,15 +240,6 @@ def prediction_body(request: ImageRequest, openai_key: str | None,
     if request.seed is not None:
         notes.append(f"seed {request.seed} not sent: the model has no seed input")
     return {"input": inputs}, notes
-
-
-def elide_url(url: str) -> str:
-    """A link as kept: no query, and its last (signed) path segment shortened."""
-    parts = urlsplit(url)
-    head, _, last = parts.path.rpartition("/")
-    if len(last) > 12:
-        last = last[:6] + "..."
-    return urlunsplit((parts.scheme, parts.netloc, f"{head}/{last}", "", ""))
 
 
 def output_images(output: Any, output_format: str) -> list[GeneratedImage]:

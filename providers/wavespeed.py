@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -47,7 +46,6 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
-    InputImage,
     InsufficientCreditError,
     InvalidRequestError,
     Provider,
@@ -93,7 +91,7 @@ class WaveSpeedProvider(Provider):
         kept_body = body
         if request.is_edit:
             body = {**body, "images": input_images(request)}
-            kept_body = {**body, "images": [recorded_url(image) for image in request.images]}
+            kept_body = {**body, "images": [image.describe() for image in request.images]}
         url = f"{self.base_url}/{self.route.model}/{'edit' if request.is_edit else 'text-to-image'}"
         ids, submitted = [], None
         for _ in range(request.n):  # one image per prediction
@@ -176,13 +174,6 @@ def input_images(request: ImageRequest) -> list[str]:
     if unusable:
         raise InvalidRequestError(f"WaveSpeed needs http(s) links to reference images; {', '.join(unusable)} has another kind.")
     return [image.url for image in request.images]
-
-
-def recorded_url(image: InputImage) -> str:
-    """A reference image's link as we keep it: the signed last path segment and query elided."""
-    parts = urlsplit(image.url or "")
-    head = parts.path.rsplit("/", 1)[0]
-    return f"{parts.scheme}://{parts.netloc}{head}/… ({image.mime}, {len(image.data)} bytes)"
 
 
 def envelope_data(response: httpx.Response) -> dict[str, Any]:

@@ -189,8 +189,7 @@ class TestApiframe(ProviderContract):
         image = reference()
         result = self.run(fake, images=(image,))
         assert "SeCrEtSiGnAtUrE" not in repr(result.request_sent)
-        assert result.request_sent["json"]["gptImage2Params"]["input_images"] == [
-            f"https://compare.example.com/inputs/… (image/png, {len(image.data)} bytes)"]
+        assert result.request_sent["json"]["gptImage2Params"]["input_images"] == [f"https://compare.example.com/inputs/{image.url.rsplit('/', 1)[1][:6]}... (image/png, {len(image.data)} bytes)"]
         assert "input_images" not in self.run(fake).request_sent["json"]["gptImage2Params"]
 
     def test_edit_capabilities_are_url_only_without_a_mask(self):

@@ -68,3 +68,12 @@ def test_an_edit_needs_a_route_that_edits_and_a_mask_one_that_masks():
     assert "2 reference images: at most 1" in editing.problems(ImageRequest("x", images=(reference, reference)))
     assert "a mask" in editing.problems(ImageRequest("x", images=(reference,), mask=reference))
     assert reference.data_url() == "data:image/png;base64,cG5nLWJ5dGVz"
+
+
+def test_what_we_keep_of_an_input_image_opens_nothing():
+    from providers.base import InputImage
+
+    signed = InputImage(b"12345", url="https://app.example/inputs/eyJhbGciOiJ9.SIGNATURE?x=1")
+    assert signed.describe() == "https://app.example/inputs/eyJhbG... (image/png, 5 bytes)"
+    assert signed.describe("data:image/png;base64,MTIzNDU=") == "data:image/png;base64,... (image/png, 5 bytes)"
+    assert InputImage(b"12345", filename="fox.png").describe() == "fox.png (image/png, 5 bytes)"

@@ -293,8 +293,8 @@ class TestFal(ProviderContract):
         inline = reference(width=80, height=80)
         result = self.run(fake, images=(inline, reference(url=LINK + "?sig=abc")), mask=InputImage(data=png_mask(80, 80)))
         kept = result.request_sent["json"]
-        assert kept["image_urls"] == [f"data:image/png;base64,... ({len(inline.data)} bytes)",
-                                      "https://compare.example/inputs/MTI:1w..."]
+        assert kept["image_urls"] == [f"data:image/png;base64,... (image/png, {len(inline.data)} bytes)",
+                                      "https://compare.example/inputs/MTI:1w... (image/png, 139 bytes)"]
         assert kept["mask_url"].startswith("data:image/png;base64,... (")
         sent = repr(result.request_sent)
         assert base64.b64encode(inline.data).decode()[:40] not in sent

@@ -249,8 +249,7 @@ class TestKie(ProviderContract):
         result = self.run(fake, images=(image,))
         kept = repr(result.request_sent)
         assert "SeCrEtSiGnAtUrE" not in kept and KEY not in kept
-        assert result.request_sent["json"]["input"]["input_urls"] == [
-            f"https://compare.example.com/inputs/… (image/png, {len(image.data)} bytes)"]
+        assert result.request_sent["json"]["input"]["input_urls"] == [f"https://compare.example.com/inputs/{image.url.rsplit('/', 1)[1][:6]}... (image/png, {len(image.data)} bytes)"]
         assert result.request_sent["json"]["model"] == "gpt-image-2-image-to-image"
 
     def test_n_edits_are_n_image_to_image_tasks_with_the_same_urls(self, fake):

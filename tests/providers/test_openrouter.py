@@ -198,7 +198,8 @@ class TestOpenRouter(ProviderContract):
         inline = reference(width=80, height=60)
         result = self.run(fake, images=(inline, reference(url=LINK + "?sig=abc")))
         kept = [ref["image_url"]["url"] for ref in result.request_sent["json"]["input_references"]]
-        assert kept == [f"data:image/png;base64,... ({len(inline.data)} bytes)", "https://compare.example/inputs/MTI:1w..."]
+        assert kept == [f"data:image/png;base64,... (image/png, {len(inline.data)} bytes)",
+                        "https://compare.example/inputs/MTI:1w... (image/png, 139 bytes)"]
         sent = json.dumps(result.request_sent)
         assert base64.b64encode(inline.data).decode()[:40] not in sent
         assert "signature" not in sent and "sig=abc" not in sent and KEY not in sent

@@ -227,8 +227,8 @@ class TestReplicate(ProviderContract):
         result = self.run(fake, images=(reference(url=LINK + "?sig=abc"), inline, large))
         kept = result.request_sent["json"]["input"]["input_images"]
         file_url = self.create_call(fake)["json"]["input"]["input_images"][2]
-        assert kept == ["https://compare.example/inputs/MTI:1w...",
-                        f"data:image/png;base64,... ({len(inline.data)} bytes)", file_url]
+        assert kept == ["https://compare.example/inputs/MTI:1w... (image/png, 139 bytes)",
+                        f"data:image/png;base64,... (image/png, {len(inline.data)} bytes)", file_url]
         assert result.request_sent["uploads"] == [{"method": "POST", "url": f"{BASE}/files", "filename": "image-1.png",
                                                    "content_type": "image/png", "bytes": len(large.data),
                                                    "urls.get": file_url}]
