@@ -1,6 +1,12 @@
 from celery import shared_task
+from celery.signals import worker_ready
 
 from . import execution
+
+
+@worker_ready.connect
+def warm_up(**kwargs):
+    execution.warm_up()
 
 
 @shared_task(bind=True, ignore_result=True, acks_late=True)
