@@ -76,7 +76,8 @@ class Attempt:
         """End the result for a ProviderError, or for a crash of the adapter itself."""
         if isinstance(exc, ProviderError):
             self.result.finish(FAILURE_STATUS.get(type(exc), Status.FAILED), error_code=exc.code,
-                               error=redact(exc.message, self.secrets), latency_ms=exc.elapsed_ms)
+                               error=redact(exc.message, self.secrets), latency_ms=exc.elapsed_ms,
+                               attempts=redact(list(exc.attempts[:-1]), self.secrets))
         else:
             log.exception("route %s crashed on result %s", self.result.route_key, self.result.pk, exc_info=exc)
             self.result.finish(Status.FAILED, error_code="internal",
@@ -106,7 +107,9 @@ def execute_result(result_id, worker=""):
             return _submit_long_job(attempt)
         try:
             outcome = runner.execute(attempt.provider, attempt.request, max_image_bytes=settings.MAX_IMAGE_BYTES,
-                                     allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS)
+                                     allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS,
+                                     max_attempts=settings.PROVIDER_MAX_ATTEMPTS,
+                                     backoff_base=settings.PROVIDER_BACKOFF_SECONDS)
         except Exception as exc:  # a bug in an adapter must not leave the card spinning either
             return attempt.fail(exc)
     store_outcome(result, outcome, attempt.request, attempt.secrets)
@@ -119,7 +122,8 @@ def _submit_long_job(attempt):
         job = attempt.provider.submit(attempt.request)
     except Exception as exc:
         return attempt.fail(exc)
-    job = {**job, "submitted_at": time.time(), "deadline_at": time.time() + attempt.provider.long_deadline_seconds}
+    job = {**job, "submitted_at": time.time(), "deadline_at": time.time() + attempt.provider.long_deadline_seconds,
+           "poll_interval": attempt.provider.poll_interval, "checked_at": time.time()}
     Result.objects.filter(pk=attempt.result.pk).update(job=job)
     check_result.apply_async((attempt.result.pk,), countdown=attempt.provider.poll_interval)
 
@@ -149,6 +153,7 @@ def check_long_job(result_id):
                 raise kind(("Cancelled by the user" if cancelled_by_user else
                             "The provider's job did not finish before our deadline") + where)
             outcome = provider.check(job, attempt.request)
+            Result.objects.filter(pk=result.pk).update(job={**job, "checked_at": time.time()})
             if outcome is None:
                 check_result.apply_async((result.pk,), countdown=provider.poll_interval)
                 return
@@ -175,6 +180,7 @@ def store_outcome(result, outcome, request, secrets, extra_notes=()):
         provider_request_id=(outcome.request_id or "")[:200],
         response_headers=redact(dict(outcome.response_headers), secrets),
         notes=list(outcome.notes) + list(extra_notes),
+        attempts=redact(list(outcome.attempts), secrets),
     )
     if outcome.usage is not None and outcome.usage.cost_usd is not None:
         cost = dict(cost_usd=outcome.usage.cost_usd, cost_source=CostSource.REPORTED)
@@ -211,6 +217,72 @@ def store_outcome(result, outcome, request, secrets, extra_notes=()):
             row.original.delete(save=False)
             row.thumbnail.delete(save=False)
             row.delete()
+
+
+def reap_stale():
+    """End what a lost worker left behind, and resend what a lost message left queued.
+
+    - running past its deadline (and the HTTP read timeout) plus a grace period, with no
+      long-running job: the worker died mid-call. It ends ``failed``; the provider is not called
+      again, since the first call may have billed.
+    - a long-running job whose scheduled check was lost: a new check is scheduled.
+    - queued for longer than REQUEUE_AFTER_SECONDS (the broker lost the message, or was down
+      when the comparison was submitted): the task is sent again; the claim makes a duplicate harmless.
+    Returns (ended, rechecked, resent)."""
+    from datetime import timedelta
+
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from .tasks import check_result, run_result
+
+    now = timezone.now()
+    limit = max(settings.PROVIDER_DEADLINE_SECONDS, settings.PROVIDER_READ_TIMEOUT) + settings.REAPER_GRACE_SECONDS
+    ended = 0
+    for result in Result.objects.filter(status=Status.RUNNING, started_at__lt=now - timedelta(seconds=limit)):
+        if result.job:
+            continue
+        ended += result.finish(Status.FAILED, error_code="worker_lost", error=(
+            "The worker running this call stopped before it finished (crashed, killed or restarted). "
+            "The provider was called once and may have billed it, so it is not called again."))
+    rechecked = 0
+    for result in Result.objects.filter(status=Status.RUNNING).exclude(job={}):
+        quiet = time.time() - result.job.get("checked_at", 0)
+        if quiet > max(600, 5 * result.job.get("poll_interval", 60)):
+            check_result.apply_async((result.pk,))
+            rechecked += 1
+    stale = now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
+    resend = list(Result.objects.filter(Q(enqueued_at__lt=stale) | Q(enqueued_at__isnull=True, comparison__created_at__lt=stale),
+                                        status=Status.QUEUED).values_list("pk", flat=True))
+    Result.objects.filter(pk__in=resend).update(enqueued_at=now)
+    for pk in resend:
+        run_result.apply_async((pk,))
+    return ended, rechecked, len(resend)
+
+
+def start_reaper(interval=None):
+    """A daemon thread in each worker that runs ``reap_stale`` every REAPER_INTERVAL_SECONDS
+    (several workers reaping at once is harmless: every change is a conditional update)."""
+    from django.db import close_old_connections
+
+    interval = interval or settings.REAPER_INTERVAL_SECONDS
+
+    def loop():
+        while True:
+            time.sleep(interval)
+            try:
+                ended, rechecked, resent = reap_stale()
+                if ended or rechecked or resent:
+                    log.warning("reaper: ended %s lost result(s), rechecked %s job(s), resent %s queued",
+                                ended, rechecked, resent)
+            except Exception:
+                log.exception("reaper failed; it will try again")
+            finally:
+                close_old_connections()
+
+    thread = threading.Thread(target=loop, name="result-reaper", daemon=True)
+    thread.start()
+    return thread
 
 
 def cancellable_sleep(result, *, slice_seconds=0.5, sleep=time.sleep):

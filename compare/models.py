@@ -101,6 +101,8 @@ class Result(models.Model):
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
     # A long-running provider job (batch id and the like, no secrets), checked by scheduled tasks.
     job = models.JSONField(default=dict, blank=True)
+    # Attempts the provider refused before the one that counts (429/5xx, retried with backoff).
+    attempts = models.JSONField(default=list, blank=True)
     # ... and durations in ms: queue_ms is ours (enqueue -> task start), latency_ms is the
     # provider call measured with perf_counter; provider_timings holds the rest (see Timings).
     queue_ms = models.FloatField(null=True, blank=True)

@@ -23,6 +23,7 @@ def result_dict(result, request=None):
         "error": result.error or None,
         "error_code": result.error_code or None,
         "notes": result.notes,
+        "retried_attempts": result.attempts,
         "provider_request_id": result.provider_request_id or None,
         "worker": result.worker or None,
         "started_at": result.started_at,

@@ -7,6 +7,7 @@ from . import execution
 @worker_ready.connect
 def warm_up(**kwargs):
     execution.warm_up()
+    execution.start_reaper()
 
 
 @shared_task(bind=True, ignore_result=True, acks_late=True)

@@ -203,6 +203,15 @@ PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 10.0)
 PROVIDER_READ_TIMEOUT = env_float("PROVIDER_READ_TIMEOUT", 300.0)
 # Overall seconds a provider call may take, polling included (per route defaults come later).
 PROVIDER_DEADLINE_SECONDS = env_float("PROVIDER_DEADLINE_SECONDS", 600.0)
+# Retries of a call the provider refused before any job existed (429, 5xx): attempts in all,
+# and the first backoff in seconds (doubling, with jitter; Retry-After wins when longer).
+PROVIDER_MAX_ATTEMPTS = env_int("PROVIDER_MAX_ATTEMPTS", 3)
+PROVIDER_BACKOFF_SECONDS = env_float("PROVIDER_BACKOFF_SECONDS", 1.0)
+# A result still running this long after its deadline lost its worker: the reaper ends it.
+REAPER_GRACE_SECONDS = env_int("REAPER_GRACE_SECONDS", 120)
+REAPER_INTERVAL_SECONDS = env_int("REAPER_INTERVAL_SECONDS", 60)
+# A result still queued this long was probably lost by the broker: the reaper sends it again.
+REQUEUE_AFTER_SECONDS = env_int("REQUEUE_AFTER_SECONDS", 300)
 # Allow http and private/loopback image URLs (local fakes, self-hosted servers). Off in production.
 ALLOW_PRIVATE_PROVIDER_URLS = env_bool("ALLOW_PRIVATE_PROVIDER_URLS", False)
 MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 50 * 1024 * 1024)

@@ -143,6 +143,8 @@ class ImageResult:
     response_headers: Mapping[str, str] = field(default_factory=dict)
     # Where the route could not do exactly what was asked ("not equivalent").
     notes: tuple[str, ...] = ()
+    # Earlier attempts that the provider refused and we retried (see runner.execute).
+    attempts: tuple[Mapping[str, Any], ...] = ()
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -161,6 +163,9 @@ class ProviderError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.elapsed_ms: float | None = None  # set by the runner: how long the failed call took
+        self.attempts: tuple[Mapping[str, Any], ...] = ()  # set by the runner: the attempts before
+        # True once the provider has accepted a job: trying the whole call again could bill twice.
+        self.after_submit = False
 
 
 class AuthenticationError(ProviderError):

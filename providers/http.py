@@ -6,6 +6,7 @@ Retry policy is not here: a failed call raises with ``retryable`` set, and the c
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import re
 import time
@@ -137,16 +138,54 @@ def json_body(response: httpx.Response) -> Any:
         raise BadResponseError(f"The provider answered HTTP {response.status_code} with non-JSON: {snippet!r}") from None
 
 
+@contextlib.contextmanager
+def jobs_exist_if(submitted: Callable[[], Any]):
+    """For adapters that submit several jobs in a row: an error after the first was accepted is
+    marked ``after_submit``, so the call is not retried (the accepted jobs may bill)."""
+    try:
+        yield
+    except ProviderError as exc:
+        if submitted():
+            exc.after_submit = True
+        raise
+
+
+CHECK_RETRIES = 3  # consecutive transient failures of a status check tolerated while polling
+
+
 def poll(check: Callable[[], Any], *, interval: float, deadline_at: float, clock: Callable[[], float],
          sleep: Callable[[float], None], max_interval: float | None = None, growth: float = 1.0,
          on_give_up: Callable[[], None] | None = None) -> Any:
+    """See ``_poll``. Any error leaving it is marked ``after_submit``: the job exists at the
+    provider, so the caller must not submit it again."""
+    try:
+        return _poll(check, interval=interval, deadline_at=deadline_at, clock=clock, sleep=sleep,
+                     max_interval=max_interval, growth=growth, on_give_up=on_give_up)
+    except ProviderError as exc:
+        exc.after_submit = True
+        raise
+
+
+def _poll(check: Callable[[], Any], *, interval: float, deadline_at: float, clock: Callable[[], float],
+          sleep: Callable[[float], None], max_interval: float | None, growth: float,
+          on_give_up: Callable[[], None] | None) -> Any:
     """Call ``check`` until it returns something other than None, sleeping ``interval`` (growing
     by ``growth`` up to ``max_interval``) between calls. At the deadline, ``on_give_up`` runs
     (cancel the job at the provider) and ProviderTimeoutError is raised. When the user cancels
     (``sleep`` raises ProviderCancelledError), the job is cancelled at the provider the same way."""
     wait = interval
+    failures = 0
     while True:
-        outcome = check()
+        try:
+            outcome = check()
+            failures = 0
+        except ProviderError as exc:
+            # A status check is a GET of an existing job: retrying it cannot bill twice.
+            failures += 1
+            if not exc.retryable or isinstance(exc, ProviderCancelledError) or failures > CHECK_RETRIES:
+                raise
+            outcome = None
+            wait = max(wait, exc.retry_after or 0)
         if outcome is not None:
             return outcome
         remaining = deadline_at - clock()

@@ -142,15 +142,16 @@ def run_jobs(provider: Provider, request: ImageRequest, api_key: str) -> ImageRe
     body = {"model": model, "input": task}
     create_url = f"{provider.base_url}/jobs/createTask"
     task_ids, kept = [], {}
-    for _ in range(request.n):
-        response = http.send(provider.client, "POST", create_url, json=body, headers=headers,
-                             raise_for=lambda r: raise_for_status(r, name))
-        data = envelope(response, name)
-        task_id = data.get("taskId") if isinstance(data, dict) else None
-        if not task_id:
-            raise BadResponseError(f"{name} accepted the task but gave no taskId: {response.text[:200]!r}")
-        task_ids.append(str(task_id))
-        kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+    with http.jobs_exist_if(lambda: task_ids):
+        for _ in range(request.n):
+            response = http.send(provider.client, "POST", create_url, json=body, headers=headers,
+                                 raise_for=lambda r: raise_for_status(r, name))
+            data = envelope(response, name)
+            task_id = data.get("taskId") if isinstance(data, dict) else None
+            if not task_id:
+                raise BadResponseError(f"{name} accepted the task but gave no taskId: {response.text[:200]!r}")
+            task_ids.append(str(task_id))
+            kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
 
     records: dict[str, dict] = {}
     gave_up = []

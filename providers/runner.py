@@ -1,4 +1,4 @@
-"""The one place a provider call is timed.
+"""The one place a provider call is timed, and retried.
 
 ``execute`` wraps an adapter's ``generate`` with ``time.perf_counter``: ``total_ms`` is the
 whole provider call including downloading URL images (the user of a provider waits for those
@@ -9,6 +9,7 @@ shared error types, so callers deal with ``ProviderError`` only.
 from __future__ import annotations
 
 import dataclasses
+import random
 import time
 
 import httpx
@@ -30,7 +31,49 @@ MAX_REDIRECTS = 3
 
 
 def execute(provider: Provider, request: ImageRequest, *, max_image_bytes: int = MAX_IMAGE_BYTES,
-            allow_private_urls: bool = False) -> ImageResult:
+            allow_private_urls: bool = False, max_attempts: int = 1, backoff_base: float = 1.0,
+            jitter=random.random) -> ImageResult:
+    """Run the call, retrying it while that cannot bill twice (see ``may_retry``), with
+    exponential backoff and jitter that honours Retry-After, within the provider's deadline.
+    The result's timings are the successful attempt's; the earlier ones are in ``attempts``."""
+    began = provider.clock()
+    attempts: list[dict] = []
+    for number in range(1, max_attempts + 1):
+        try:
+            result = _attempt(provider, request, max_image_bytes, allow_private_urls)
+        except ProviderError as exc:
+            attempts.append(_attempt_record(number, exc))
+            wait = _backoff(number, exc.retry_after, backoff_base, jitter)
+            in_time = provider.clock() - began + wait < provider.deadline
+            if number == max_attempts or not may_retry(exc) or not in_time:
+                exc.attempts = tuple(attempts)
+                raise
+            attempts[-1]["waited_ms"] = round(wait * 1000, 1)
+            provider.sleep(wait)
+            continue
+        return dataclasses.replace(result, attempts=tuple(attempts))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def may_retry(error: ProviderError) -> bool:
+    """Only a refusal before any job existed: the provider answered 429 or 5xx to the call
+    itself. A timeout may have been billed, and a job that was accepted must not be resubmitted."""
+    return (error.retryable and error.status is not None and (error.status == 429 or error.status >= 500)
+            and not error.after_submit)
+
+
+def _backoff(number: int, retry_after: float | None, base: float, jitter) -> float:
+    exponential = min(30.0, base * 2 ** (number - 1)) * (0.5 + jitter())
+    return max(exponential, min(retry_after or 0.0, 60.0))
+
+
+def _attempt_record(number: int, error: ProviderError) -> dict:
+    return {"attempt": number, "error_code": error.code, "status": error.status, "error": error.message[:300],
+            "ms": None if error.elapsed_ms is None else round(error.elapsed_ms, 1),
+            "retry_after_s": error.retry_after}
+
+
+def _attempt(provider: Provider, request: ImageRequest, max_image_bytes: int, allow_private_urls: bool) -> ImageResult:
     started = time.perf_counter()
     try:
         result = provider.generate(request)

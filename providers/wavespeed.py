@@ -94,12 +94,14 @@ class WaveSpeedProvider(Provider):
             kept_body = {**body, "images": [image.describe() for image in request.images]}
         url = f"{self.base_url}/{self.route.model}/{'edit' if request.is_edit else 'text-to-image'}"
         ids, submitted = [], None
-        for _ in range(request.n):  # one image per prediction
-            submitted = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_wavespeed_error)
-            data = envelope_data(submitted)
-            if not data.get("id"):
-                raise BadResponseError("WaveSpeed accepted the prediction without an id.")
-            ids.append(str(data["id"]))
+        with http.jobs_exist_if(lambda: ids):
+            for _ in range(request.n):  # one image per prediction
+                submitted = http.send(self.client, "POST", url, json=body, headers=self.headers(),
+                                      raise_for=raise_for_wavespeed_error)
+                data = envelope_data(submitted)
+                if not data.get("id"):
+                    raise BadResponseError("WaveSpeed accepted the prediction without an id.")
+                ids.append(str(data["id"]))
         done: dict[str, dict] = {}
 
         def check():

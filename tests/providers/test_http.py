@@ -80,3 +80,26 @@ def test_error_messages_are_found_in_every_common_envelope(body, message):
 def test_statuses_map_to_the_shared_errors(status, kind, retryable):
     error = http.error_for(status, "words")
     assert isinstance(error, kind) and error.retryable is retryable and error.message == f"HTTP {status}: words"
+
+
+def test_a_transient_failure_of_a_status_check_is_retried_not_fatal():
+    clock, answers = FakeClock(), iter([ProviderUnavailableError("HTTP 502", status=502), None, "done"])
+
+    def check():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert http.poll(check, interval=1, deadline_at=clock() + 60, clock=clock, sleep=clock.sleep) == "done"
+
+
+def test_errors_leaving_a_poll_are_marked_as_after_submit():
+    clock = FakeClock()
+
+    def check():
+        raise ProviderUnavailableError("HTTP 503", status=503)
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        http.poll(check, interval=1, deadline_at=clock() + 60, clock=clock, sleep=clock.sleep)
+    assert caught.value.after_submit and clock.slept == [1, 1, 1]  # three retried checks, then it gives up

@@ -16,7 +16,7 @@ from providers.base import (
     Capabilities,
     Timings,
 )
-from tests.helpers import image_bytes
+from tests.helpers import FakeClock, image_bytes
 
 
 class OneShot(Provider):
@@ -139,3 +139,61 @@ def test_data_urls_are_decoded_without_any_request():
     url = "data:image/png;base64," + base64.b64encode(png).decode()
     result = runner.execute(build(ImageResult(images=(GeneratedImage(url=url),))), ImageRequest("x"))
     assert result.images[0].data == png and result.images[0].mime == "image/png"
+
+
+class Sequence(Provider):
+    """Answers with each outcome in turn (an exception is raised); counts its calls."""
+
+    slug = "sequence"
+    name = "Sequence"
+
+    def generate(self, request):
+        outcome = self.route.options["outcomes"].pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+def sequence(*outcomes, deadline=600):
+    route = Route("sequence:test", Sequence, "test", "Sequence", Capabilities(), {"outcomes": list(outcomes)})
+    provider = route.build(deadline=deadline)
+    clock = FakeClock()
+    provider.clock, provider.sleep, provider.waits = clock, clock.sleep, clock.slept
+    return provider
+
+
+def image_result():
+    return ImageResult(images=(GeneratedImage(data=image_bytes()),))
+
+
+def test_a_refusal_before_any_job_is_retried_with_backoff_honouring_retry_after():
+    from providers.base import RateLimitError
+
+    provider = sequence(RateLimitError("HTTP 429: slow down", status=429, retry_after=7.0),
+                        ProviderUnavailableError("HTTP 503: busy", status=503), image_result())
+    result = runner.execute(provider, ImageRequest("x"), max_attempts=3, backoff_base=1.0, jitter=lambda: 0.5)
+    assert [a["status"] for a in result.attempts] == [429, 503]
+    assert provider.waits == [7.0, 2.0]  # Retry-After first, then 1 s x 2^1
+    assert result.attempts[0]["waited_ms"] == 7000.0 and result.timings.total_ms < 1000
+
+
+@pytest.mark.parametrize("error", [
+    ProviderTimeoutError("read timeout"),  # may have been billed
+    ProviderUnavailableError("HTTP 503 after the job was accepted", status=503),
+])
+def test_what_could_bill_twice_is_never_retried(error):
+    error.after_submit = "accepted" in error.message
+    provider = sequence(error, image_result())
+    with pytest.raises(type(error)) as caught:
+        runner.execute(provider, ImageRequest("x"), max_attempts=3)
+    assert provider.waits == [] and len(caught.value.attempts) == 1
+
+
+def test_retries_stop_at_the_deadline_and_the_error_lists_every_attempt():
+    from providers.base import RateLimitError
+
+    provider = sequence(RateLimitError("HTTP 429", status=429, retry_after=50.0),
+                        RateLimitError("HTTP 429", status=429, retry_after=50.0), image_result(), deadline=60)
+    with pytest.raises(RateLimitError) as caught:
+        runner.execute(provider, ImageRequest("x"), max_attempts=3, jitter=lambda: 0.5)
+    assert provider.waits == [50.0] and [a["attempt"] for a in caught.value.attempts] == [1, 2]
