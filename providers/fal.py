@@ -6,10 +6,20 @@ the answer names ``status_url``, ``response_url`` and ``cancel_url``. Poll the s
 GET the result ``{"images": [{url, content_type, width, height, ...}]}``; at our deadline PUT the
 cancel URL. fal reports no cost: the price comes from the catalog; ``metrics.inference_time``
 (seconds, only on ``COMPLETED``) is the provider's own generation time.
+
+Custom routes: ``FAL_MODELS`` (comma-separated endpoint ids, e.g. ``fal-ai/flux/dev``) adds a route
+``fal:<endpoint id>`` per id, on the same queue protocol (``FalCustomProvider``). No schema is read
+(fal's OpenAPI per endpoint lives on another host, fal.ai/api/openapi): the body carries fal's
+usual text-to-image inputs, ``prompt``, ``image_size`` ``{width, height}``, ``num_images``,
+``output_format`` (and ``seed`` when asked), which a model may ignore; the notes say so, name
+what was not sent (``quality``: fal has no common quality input) and compare what came back
+(count, the ``width``/``height`` and ``content_type`` fal reports per image) with what was asked.
+No catalog price, no edits.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 import httpx
@@ -34,6 +44,7 @@ from .base import (
     ProviderUnavailableError,
     RateLimitError,
     Route,
+    SizeRule,
     Timings,
 )
 
@@ -54,8 +65,38 @@ INVALID_TYPES = ("bad_request",)
 CREDIT_WORDS = ("exhausted balance", "reason: top_up", "top up your balance")
 
 
+# Custom routes: honest and permissive. The three standard sizes, any other up to 2048 a side in
+# multiples of 8 (what most fal image models take as {width, height}) [I]; no edits.
+CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
+                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False)
+# owner/alias[/sub/path]: letters, digits, '.', '_', '-' per segment.
+ENDPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)+$")
+
+
+class ConfigurationError(ValueError):
+    pass
+
+
+def custom_endpoint_ids(env: Mapping[str, str]) -> list[str]:
+    """The endpoint ids in ``FAL_MODELS``, checked, without repeats nor the built-in GPT Image 2 one."""
+    found = []
+    for raw in (env.get("FAL_MODELS") or "").split(","):
+        endpoint = raw.strip().strip("/")
+        if not endpoint:
+            continue
+        if not ENDPOINT_ID_RE.match(endpoint) or "requests" in endpoint.split("/"):
+            raise ConfigurationError(f"FAL_MODELS: {raw.strip()!r} is not a fal endpoint id like 'fal-ai/flux/dev'.")
+        if endpoint != ENDPOINT and endpoint not in found:
+            found.append(endpoint)
+    return found
+
+
 def routes(env: Mapping[str, str]) -> list[Route]:
-    return [Route(f"fal:{ENDPOINT}", FalProvider, ENDPOINT, "fal.ai GPT Image 2 (queue)", CAPABILITIES)]
+    found = [Route(f"fal:{ENDPOINT}", FalProvider, ENDPOINT, "fal.ai GPT Image 2 (queue)", CAPABILITIES)]
+    found += [Route(f"fal:{endpoint}", FalCustomProvider, endpoint, f"fal.ai {endpoint} (custom route)",
+                    CUSTOM_CAPABILITIES, options={"custom": True})
+              for endpoint in custom_endpoint_ids(env)]
+    return found
 
 
 class FalProvider(Provider):
@@ -69,9 +110,21 @@ class FalProvider(Provider):
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Key {self.credentials['FAL_KEY']}"}
 
+    def input_body(self, request: ImageRequest) -> dict[str, Any]:
+        return input_body(request)
+
+    def endpoint(self, request: ImageRequest) -> str:
+        return f"{self.route.model}/{EDIT_SUBPATH}" if request.is_edit else self.route.model
+
+    def images(self, output: Any, request: ImageRequest) -> list[GeneratedImage]:
+        return images_from(output, request)
+
+    def notes(self, request: ImageRequest, output: Mapping[str, Any]) -> list[str]:
+        return notes_for(request, output)
+
     def generate(self, request: ImageRequest) -> ImageResult:
-        body = input_body(request)
-        endpoint = f"{self.route.model}/{EDIT_SUBPATH}" if request.is_edit else self.route.model
+        body = self.input_body(request)
+        endpoint = self.endpoint(request)
         submit_url = f"{self.base_url}/{endpoint}"
         submitted = http.send(self.client, "POST", submit_url, json=body, headers=self.headers(),
                               raise_for=raise_for_fal_error)
@@ -101,13 +154,33 @@ class FalProvider(Provider):
                            raise_for=raise_for_fal_error)
         output = http.json_body(result)
         return ImageResult(
-            images=tuple(images_from(output, request)),
+            images=tuple(self.images(output, request)),
             timings=Timings(provider_generation_ms=inference_ms(status)),
             request_id=str(job["request_id"]),
             request_sent={"method": "POST", "url": submit_url, "json": kept_body(body, request)},
             response_headers=kept_headers(submitted, result),
-            notes=tuple(notes_for(request, output)),
+            notes=tuple(self.notes(request, output)),
         )
+
+
+class FalCustomProvider(FalProvider):
+    """Any fal model by endpoint id (``FAL_MODELS``), text to image, on the same queue protocol."""
+
+    def input_body(self, request: ImageRequest) -> dict[str, Any]:
+        return custom_input_body(request)
+
+    def endpoint(self, request: ImageRequest) -> str:
+        if request.is_edit or request.mask is not None:
+            raise InvalidRequestError(f"The custom fal route {self.route.model} does not do edits.")
+        return self.route.model
+
+    def images(self, output: Any, request: ImageRequest) -> list[GeneratedImage]:
+        if isinstance(output, dict) and not output.get("images") and isinstance(output.get("image"), dict):
+            output = {"images": [output["image"]]}  # some fal models answer one ``image``
+        return images_from(output, request)
+
+    def notes(self, request: ImageRequest, output: Mapping[str, Any]) -> list[str]:
+        return custom_notes(request, output)
 
 
 def input_body(request: ImageRequest) -> dict[str, Any]:
@@ -134,6 +207,47 @@ def input_body(request: ImageRequest) -> dict[str, Any]:
         "output_format": request.output_format,
     })
     return body
+
+
+# The inputs a custom route sends, named for the notes (no schema tells which the model takes).
+CUSTOM_SENT = ("image_size", "num_images", "output_format")
+
+
+def custom_input_body(request: ImageRequest) -> dict[str, Any]:
+    """fal's usual text-to-image inputs (FLUX, SD3, Recraft... take these names) [I for a given
+    model]: the size as ``{width, height}``, ``num_images``, ``output_format``; ``seed`` when asked.
+    No ``quality``: fal models have no common one (custom_notes says it was not sent)."""
+    body: dict[str, Any] = {
+        "prompt": request.prompt,
+        "image_size": {"width": request.width, "height": request.height},
+        "num_images": request.n,
+        "output_format": request.output_format,
+    }
+    if request.seed is not None:
+        body["seed"] = request.seed
+    return body
+
+
+def custom_notes(request: ImageRequest, output: Mapping[str, Any]) -> list[str]:
+    """What a custom route could not promise, and where fal's answer shows it was not honoured."""
+    sent = CUSTOM_SENT + (("seed",) if request.seed is not None else ())
+    notes = [f"custom fal route, no input schema read: {', '.join(sent)} were sent as fal's usual inputs; "
+             "this model may ignore any of them"]
+    notes.append(f"not sent: quality {request.quality} (fal has no common quality input; the model uses its own setting)")
+    items = output.get("images") or ([output["image"]] if isinstance(output.get("image"), dict) else [])
+    items = [item for item in items if isinstance(item, dict)]
+    if len(items) != request.n:
+        notes.append(f"asked for {request.n} image(s), fal returned {len(items)}")
+    sizes = sorted({(item["width"], item["height"]) for item in items
+                    if isinstance(item.get("width"), int) and isinstance(item.get("height"), int)})
+    if sizes and sizes != [(request.width, request.height)]:
+        got = ", ".join(f"{w}x{h}" for w, h in sizes)
+        notes.append(f"asked size {request.size}, fal returned {got} (the model did not follow image_size)")
+    asked = MIME_TYPES.get(request.output_format)
+    types = sorted({str(item["content_type"]) for item in items if item.get("content_type")})
+    if asked and types and types != [asked]:
+        notes.append(f"asked output_format {request.output_format}, fal returned {', '.join(types)}")
+    return notes
 
 
 def input_url(image: InputImage) -> str:

@@ -12,12 +12,21 @@ Edits go to the same endpoint with ``input_references: [{"type": "image_url", "i
 {"url": ...}}]`` (6.1 [I]: the shape public clients of ``/images`` send; OpenRouter's own image
 inputs use this ``image_url`` part everywhere). Each reference is the app's public link when it
 has one, else a data: URL (which those clients send too). The API has no mask field.
+
+Custom routes: ``OPENROUTER_MODELS`` (comma-separated model ids, e.g. ``google/gemini-2.5-flash-image``)
+adds a route ``openrouter:<model id>`` per model on the same endpoint (``OpenRouterCustomProvider``).
+No per-model schema is read: ``n`` and the nearest ``aspect_ratio`` are OpenRouter's own fields,
+``quality``, ``size`` and ``output_format`` (and ``seed``) go along as the pass-through extras
+OpenRouter forwards; the notes say the model may ignore any of them, and compare the count and the
+media type that came back with what was asked. ``usage.cost`` is the reported cost; there is no
+catalog price. No edits.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
@@ -42,6 +51,7 @@ from .base import (
     ProviderUnavailableError,
     RateLimitError,
     Route,
+    SizeRule,
     Usage,
     snap_aspect_ratio,
 )
@@ -60,9 +70,40 @@ KEPT_HEADERS = ("x-generation-id", "x-request-id", "retry-after", "x-ratelimit-l
 MODERATION_WORDS = ("moderation", "flagged", "guardrail", "safety system", "content policy", "moderation_blocked")
 
 
+BUILT_IN_MODEL = "openai/gpt-image-2"
+# Custom routes: honest and permissive. The three standard sizes, others up to 2048 in multiples
+# of 8 (sent as the nearest aspect ratio, noted); no edits.
+CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
+                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False)
+# author/slug, optionally with a variant (":free", ":nitro").
+MODEL_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
+
+
+class ConfigurationError(ValueError):
+    pass
+
+
+def custom_models(env: Mapping[str, str]) -> list[str]:
+    """The model ids in ``OPENROUTER_MODELS``, checked, without repeats nor the built-in one."""
+    found = []
+    for raw in (env.get("OPENROUTER_MODELS") or "").split(","):
+        model = raw.strip()
+        if not model:
+            continue
+        if not MODEL_RE.match(model):
+            raise ConfigurationError(f"OPENROUTER_MODELS: {model!r} is not an OpenRouter model id like 'author/slug'.")
+        if model != BUILT_IN_MODEL and model not in found:
+            found.append(model)
+    return found
+
+
 def routes(env: Mapping[str, str]) -> list[Route]:
-    return [Route("openrouter:openai/gpt-image-2", OpenRouterProvider, "openai/gpt-image-2",
-                  "OpenRouter · GPT Image 2", CAPABILITIES)]
+    found = [Route("openrouter:openai/gpt-image-2", OpenRouterProvider, "openai/gpt-image-2",
+                   "OpenRouter · GPT Image 2", CAPABILITIES)]
+    found += [Route(f"openrouter:{model}", OpenRouterCustomProvider, model, f"OpenRouter · {model} (custom route)",
+                    CUSTOM_CAPABILITIES, options={"custom": True})
+              for model in custom_models(env)]
+    return found
 
 
 class OpenRouterProvider(Provider):
@@ -72,8 +113,11 @@ class OpenRouterProvider(Provider):
     base_url_name = "OPENROUTER_BASE_URL"
     default_base_url = "https://openrouter.ai/api/v1"
 
+    def images_body(self, request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
+        return images_body(self.route.model, request)
+
     def generate(self, request: ImageRequest) -> ImageResult:
-        body, notes = images_body(self.route.model, request)
+        body, notes = self.images_body(request)
         url = f"{self.base_url}/images"
         headers = {"Authorization": f"Bearer {self.credentials['OPENROUTER_API_KEY']}"}
         response = http.send(self.client, "POST", url, json=body, headers=headers, raise_for=raise_for_openrouter_error)
@@ -122,6 +166,39 @@ def images_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], list
     elif STANDARD_SIZES.get((request.width, request.height)) != ratio:
         notes.append(f"asked size {request.size}; OpenRouter takes an aspect ratio, so {ratio} was sent "
                      f"(size went along as a pass-through extra; the resolution is OpenRouter's choice)")
+    return body, notes
+
+
+class OpenRouterCustomProvider(OpenRouterProvider):
+    """Any OpenRouter image model by id (``OPENROUTER_MODELS``), text to image."""
+
+    def images_body(self, request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
+        return custom_body(self.route.model, request)
+
+
+def custom_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
+    """The body for a model OpenRouter tells us nothing about, and the notes on what it may ignore."""
+    if request.is_edit or request.mask is not None:
+        raise InvalidRequestError(f"The custom OpenRouter route {model} does not do edits.")
+    ratio, exact = snap_aspect_ratio(request.width, request.height, ASPECT_RATIOS)
+    body: dict[str, Any] = {
+        "model": model,
+        "prompt": request.prompt,
+        "n": request.n,
+        "aspect_ratio": ratio,
+        # Pass-through extras (6.1): forwarded upstream, honoured only if the model takes them.
+        "quality": request.quality,
+        "size": request.size,
+        "output_format": request.output_format,
+    }
+    extras = ["quality", "size", "output_format"]
+    if request.seed is not None:
+        body["seed"] = request.seed
+        extras.append("seed")
+    how = f"so {ratio} was sent" if exact else f"so the nearest one, {ratio}, was sent"
+    notes = [f"custom OpenRouter route, no input schema: {', '.join(extras)} went along as pass-through extras "
+             f"and n as OpenRouter's own field; {model} may ignore any of them",
+             f"asked size {request.size}; OpenRouter takes an aspect ratio, {how} (the resolution is the model's choice)"]
     return body, notes
 
 

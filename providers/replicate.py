@@ -16,12 +16,30 @@ a ``data:`` URI (recommended below 1 MB), or a file uploaded with ``POST /v1/fil
 part ``content``) whose ``urls.get`` is passed on, as replicate-python does by default. A reference
 goes as the app's public link when it has one, else inline when small, else uploaded. The model
 has no mask input.
+
+Custom routes: ``REPLICATE_MODELS`` (comma-separated ``owner/name`` or ``owner/name:version``)
+adds a route ``replicate:<owner/name>`` per model (``ReplicateCustomProvider``). Each call first
+reads the model's input schema: ``GET {base}/models/{owner}/{name}`` ->
+``latest_version.openapi_schema``, or ``GET {base}/models/{owner}/{name}/versions/{version}`` ->
+``openapi_schema`` for a pinned version; ``components.schemas.Input.properties`` (Cog writes an
+enum as ``allOf: [{"$ref": "#/components/schemas/<name>"}]``, resolved here). Only inputs the
+schema has are sent (``custom_inputs``): the size as ``width``/``height`` (with ``aspect_ratio:
+"custom"`` where that is offered), else the nearest ``aspect_ratio`` the model offers, else a
+``size`` enum; the count as ``num_outputs``/``number_of_images``/``num_images``/``n``/``batch_size``
+(capped at its ``maximum``); ``quality``, ``output_format`` and ``seed`` where the model takes
+our value. Everything else is a "not sent: ..." note. Without a version the prediction goes to the
+official-model endpoint ``POST {base}/models/{owner}/{name}/predictions``; with one, to ``POST
+{base}/predictions`` with ``{"version": ..., "input": ...}`` (community models need a version).
+No catalog price (Replicate reports none), no edits. The rest (``Prefer: wait``, polling, cancel,
+errors, output) is the GPT Image 2 route's.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import httpx
@@ -41,9 +59,11 @@ from .base import (
     ProviderError,
     ProviderUnavailableError,
     Route,
+    SizeRule,
     Timings,
     Usage,
     redact,
+    snap_aspect_ratio,
 )
 
 # (width, height) -> the aspect_ratio value both schema versions accept (providers.md 5.2).
@@ -61,9 +81,50 @@ POLICY_WORDS = ("safety system", "moderation_blocked", "content policy", "conten
                 "(e005)", "nsfw", "safety_violations")
 
 
+BUILT_IN_MODEL = "openai/gpt-image-2"
+# Custom routes: honest and permissive (the model's schema decides what is sent, its own checks
+# refuse what it cannot do): the three standard sizes, others up to 2048 in multiples of 8; no edits.
+CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
+                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False)
+MODEL_RE = re.compile(r"^([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?::([0-9a-f]{64}))?$")
+# Count inputs, in the order they are looked for in a schema.
+COUNT_FIELDS = ("num_outputs", "number_of_images", "num_images", "n", "batch_size")
+RATIO_RE = re.compile(r"^\d+:\d+$")
+
+
+class ConfigurationError(ValueError):
+    pass
+
+
+def custom_models(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """``(owner/name, version or None)`` for each ``REPLICATE_MODELS`` entry, checked; the built-in
+    GPT Image 2 model (without a version) is its own route and skipped here."""
+    found: dict[str, str | None] = {}
+    for raw in (env.get("REPLICATE_MODELS") or "").split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        match = MODEL_RE.match(entry)
+        if not match:
+            raise ConfigurationError(f"REPLICATE_MODELS: {entry!r} is not a Replicate model like 'owner/name' "
+                                     "or 'owner/name:<64-character version id>'.")
+        model, version = match.group(1), match.group(2)
+        if model == BUILT_IN_MODEL and version is None:
+            continue
+        if model in found and found[model] != version:
+            raise ConfigurationError(f"REPLICATE_MODELS: {model!r} is listed twice with different versions.")
+        found[model] = version
+    return list(found.items())
+
+
 def routes(env: Mapping[str, str]) -> list[Route]:
-    return [Route("replicate:openai/gpt-image-2", ReplicateProvider, "openai/gpt-image-2",
-                  "Replicate — openai/gpt-image-2", CAPABILITIES)]
+    found = [Route("replicate:openai/gpt-image-2", ReplicateProvider, "openai/gpt-image-2",
+                   "Replicate — openai/gpt-image-2", CAPABILITIES)]
+    for model, version in custom_models(env):
+        shown = f"{model}:{version[:8]}" if version else model
+        found.append(Route(f"replicate:{model}", ReplicateCustomProvider, model, f"Replicate {shown} (custom route)",
+                           CUSTOM_CAPABILITIES, options={"custom": True, "version": version}))
+    return found
 
 
 class ReplicateProvider(Provider):
@@ -90,6 +151,13 @@ class ReplicateProvider(Provider):
         references, kept_references, uploads = self.reference_inputs(request.images)
         body, notes = prediction_body(request, self.credentials.get("REPLICATE_OPENAI_API_KEY"), references)
         url = f"{self.base_url}/models/{self.route.model}/predictions"
+        return self.run_prediction(request, url, body, notes, deadline_at, request.output_format,
+                                   kept_references=kept_references, uploads=uploads)
+
+    def run_prediction(self, request: ImageRequest, url: str, body: dict[str, Any], notes: list[str],
+                       deadline_at: float, output_format: str | None, *, kept_references: Sequence[str] = (),
+                       uploads: Sequence[dict[str, Any]] = (), extra_sent: Mapping[str, Any] | None = None) -> ImageResult:
+        """Create the prediction at ``url``, wait for it (``Prefer: wait``, then polls), and read it."""
         wait = max(1, min(MAX_WAIT, int(self.deadline)))
         headers = {**self.headers(), "Prefer": f"wait={wait}"}
         response = http.send(self.client, "POST", url, json=body, headers=headers, raise_for=self.raise_for)
@@ -100,7 +168,7 @@ class ReplicateProvider(Provider):
                 raise BadResponseError("Replicate answered without a prediction id to poll.")
             prediction = self.wait_for(prediction, deadline_at)
         self.raise_if_unsuccessful(prediction)
-        images = output_images(prediction.get("output"), request.output_format)
+        images = output_images(prediction.get("output"), output_format)
         if len(images) < request.n:
             notes.append(f"asked for {request.n} images, Replicate returned {len(images)}")
         metrics = prediction.get("metrics") if isinstance(prediction.get("metrics"), dict) else {}
@@ -109,7 +177,8 @@ class ReplicateProvider(Provider):
             usage=Usage(raw={"metrics": metrics}) if metrics else None,
             timings=provider_timings(prediction),
             request_id=prediction_id or None,
-            request_sent=self.kept_request(url, headers["Prefer"], body, kept_references, uploads),
+            request_sent={**self.kept_request(url, headers["Prefer"], body, list(kept_references), list(uploads)),
+                          **(extra_sent or {})},
             response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
             notes=tuple(redact(notes, self.secrets)),
         )
@@ -211,6 +280,184 @@ class ReplicateProvider(Provider):
         raise http.error_for(status, message, retry_after_s=http.retry_after(response.headers))
 
 
+class ReplicateCustomProvider(ReplicateProvider):
+    """Any Replicate model by ``owner/name[:version]`` (``REPLICATE_MODELS``): text to image, with
+    the inputs its own schema has."""
+
+    def generate(self, request: ImageRequest) -> ImageResult:
+        if request.is_edit or request.mask is not None:
+            raise InvalidRequestError(f"The custom Replicate route {self.route.model} does not do edits.")
+        deadline_at = self.clock() + self.deadline
+        version = self.route.options.get("version")
+        schema_url, properties = self.input_schema(version)
+        inputs, notes, output_format = custom_inputs(request, properties)
+        if version:
+            url, body = f"{self.base_url}/predictions", {"version": version, "input": inputs}
+        else:
+            url, body = f"{self.base_url}/models/{self.route.model}/predictions", {"input": inputs}
+        return self.run_prediction(request, url, body, notes, deadline_at, output_format,
+                                   extra_sent={"schema": {"method": "GET", "url": schema_url}})
+
+    def input_schema(self, version: str | None) -> tuple[str, dict[str, dict[str, Any]]]:
+        """(where it was read, the model's input properties with their $refs resolved). Read on
+        every call: a model's latest version, and so its inputs, can change at any time."""
+        model_url = f"{self.base_url}/models/{self.route.model}"
+        url = f"{model_url}/versions/{version}" if version else model_url
+        answer = http.json_body(http.send(self.client, "GET", url, headers=self.headers(), raise_for=self.raise_for))
+        holder = answer if version else (answer.get("latest_version") if isinstance(answer, dict) else None)
+        schema = holder.get("openapi_schema") if isinstance(holder, dict) else None
+        properties = input_properties(schema)
+        if properties is None:
+            hint = "" if version else "; pin a version in REPLICATE_MODELS (owner/name:version)"
+            raise BadResponseError(f"Replicate names no input schema for {self.route.model} "
+                                   f"({'openapi_schema' if version else 'latest_version.openapi_schema'}){hint}.")
+        return url, properties
+
+
+def input_properties(schema: Any) -> dict[str, dict[str, Any]] | None:
+    """``components.schemas.Input.properties``, each with ``allOf``/``$ref`` parts merged in (Cog
+    puts an enum's values in a referenced schema); None when the schema has no such object."""
+    components = schema.get("components") if isinstance(schema, dict) else None
+    schemas = components.get("schemas") if isinstance(components, dict) else None
+    input_schema = schemas.get("Input") if isinstance(schemas, dict) else None
+    properties = input_schema.get("properties") if isinstance(input_schema, dict) else None
+    if not isinstance(properties, dict):
+        return None
+
+    def resolve(node: Any, depth: int = 0) -> dict[str, Any]:
+        if not isinstance(node, dict) or depth > 5:
+            return {}
+        merged = {k: v for k, v in node.items() if k not in ("allOf", "$ref")}
+        parts = list(node.get("allOf") or []) + ([{"$ref": node["$ref"]}] if isinstance(node.get("$ref"), str) else [])
+        for part in parts:
+            ref = part.get("$ref") if isinstance(part, dict) else None
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                target = schemas.get(ref.rsplit("/", 1)[-1])
+            else:
+                target = part
+            for key, value in resolve(target, depth + 1).items():
+                merged.setdefault(key, value)
+        return merged
+
+    return {name: resolve(prop) for name, prop in properties.items()}
+
+
+def _enum(prop: Mapping[str, Any]) -> list[Any] | None:
+    values = prop.get("enum")
+    return list(values) if isinstance(values, list) else None
+
+
+def _takes_strings(prop: Mapping[str, Any]) -> bool:
+    enum = _enum(prop)
+    if enum is not None:
+        return all(isinstance(value, str) for value in enum)
+    return prop.get("type", "string") == "string"
+
+
+def custom_inputs(request: ImageRequest, properties: Mapping[str, Mapping[str, Any]]
+                  ) -> tuple[dict[str, Any], list[str], str | None]:
+    """(the ``input`` for a model with these schema properties, the notes on what could not be sent
+    as asked, the output format sent or None). The prompt is always sent."""
+    inputs: dict[str, Any] = {"prompt": request.prompt}
+    notes: list[str] = []
+    _map_size(request, properties, inputs, notes)
+    count_field = next((name for name in COUNT_FIELDS if name in properties), None)
+    if count_field:
+        most = properties[count_field].get("maximum")
+        count = request.n
+        if isinstance(most, int) and not isinstance(most, bool) and 1 <= most < request.n:
+            count = most
+            notes.append(f"asked n={request.n}; the model makes at most {most} per call ({count_field}), "
+                         f"so {most} was asked")
+        inputs[count_field] = count
+    elif request.n > 1:
+        notes.append(f"not sent: n={request.n} (the model has no count input; it makes one image per call)")
+    sent_quality = _map_choice(properties, "quality", request.quality, inputs, notes)
+    if sent_quality is None and "quality" not in properties:
+        notes.append(f"not sent: quality {request.quality} (the model has no such input)")
+    fmt = request.output_format
+    wanted = "jpg" if fmt == "jpeg" and "jpeg" not in (_enum(properties.get("output_format", {})) or ["jpeg"]) else fmt
+    sent_format = _map_choice(properties, "output_format", wanted, inputs, notes, shown=fmt)
+    if sent_format is None and "output_format" not in properties:
+        notes.append(f"not sent: output_format {fmt} (the model has no such input)")
+    if request.seed is not None:
+        if "seed" in properties:
+            inputs["seed"] = request.seed
+        else:
+            notes.append(f"not sent: seed {request.seed} (the model has no such input)")
+    return inputs, notes, fmt if sent_format is not None else None
+
+
+def _map_choice(properties: Mapping[str, Mapping[str, Any]], field: str, value: str, inputs: dict[str, Any],
+                notes: list[str], shown: str | None = None) -> str | None:
+    """Send ``value`` as ``field`` when the schema has it and takes that value; note when not."""
+    prop = properties.get(field)
+    if prop is None:
+        return None
+    shown = shown or value
+    enum = _enum(prop)
+    if not _takes_strings(prop):
+        notes.append(f"not sent: {field} {shown} (the model's {field} input is of type "
+                     f"{prop.get('type', 'unknown')}, not one of ours)")
+        return None
+    if enum is not None and value not in enum:
+        notes.append(f"not sent: {field} {shown} (the model's {field} takes only {', '.join(map(str, enum))})")
+        return None
+    inputs[field] = value
+    return value
+
+
+def _map_size(request: ImageRequest, properties: Mapping[str, Mapping[str, Any]], inputs: dict[str, Any],
+              notes: list[str]) -> None:
+    """width/height when the model has both (plus ``aspect_ratio: custom`` where offered), else an
+    ``aspect_ratio`` (exact or the nearest offered), else a ``size`` string; noted when inexact."""
+    ratio_prop = properties.get("aspect_ratio")
+    ratio_enum = _enum(ratio_prop) if ratio_prop is not None else None
+    if "width" in properties and "height" in properties:
+        inputs["width"], inputs["height"] = request.width, request.height
+        if ratio_prop is None:
+            return
+        if ratio_enum is not None and "custom" in ratio_enum:
+            inputs["aspect_ratio"] = "custom"
+            return
+        ratio, exact = _ratio_for(request, ratio_enum)
+        if ratio is not None:
+            inputs["aspect_ratio"] = ratio
+            if not exact:
+                notes.append(f"asked size {request.size}; the model also takes an aspect ratio, and the nearest it "
+                             f"offers, {ratio}, was sent with width/height (which one wins is the model's choice)")
+        return
+    if ratio_prop is not None and _takes_strings(ratio_prop):
+        ratio, exact = _ratio_for(request, ratio_enum)
+        if ratio is not None:
+            inputs["aspect_ratio"] = ratio
+            how = f"so {ratio} was sent" if exact else f"so the nearest one it offers, {ratio}, was sent"
+            notes.append(f"asked size {request.size}; the model takes an aspect ratio, {how} "
+                         "(the resolution is the model's choice)")
+            return
+    size_prop = properties.get("size")
+    if size_prop is not None and _takes_strings(size_prop):
+        size_enum = _enum(size_prop)
+        if size_enum is None or request.size in size_enum:
+            inputs["size"] = request.size
+            return
+        notes.append(f"not sent: size {request.size} (the model's size takes only {', '.join(map(str, size_enum))})")
+        return
+    notes.append(f"not sent: size {request.size} (the model has no width/height, aspect_ratio or size input)")
+
+
+def _ratio_for(request: ImageRequest, enum: list[Any] | None) -> tuple[str | None, bool]:
+    """The exact reduced "W:H" when any ratio is taken, else the nearest of the enum's ratios."""
+    if enum is None:
+        divisor = math.gcd(request.width, request.height)
+        return f"{request.width // divisor}:{request.height // divisor}", True
+    ratios = tuple(value for value in enum if isinstance(value, str) and RATIO_RE.match(value)
+                   and all(int(part) for part in value.split(":")))
+    if not ratios:
+        return None, False
+    return snap_aspect_ratio(request.width, request.height, ratios)
+
+
 def check_edit(request: ImageRequest) -> None:
     """What the model cannot take, refused before anything is sent (the form normally prevents it)."""
     if request.mask is not None:
@@ -242,11 +489,11 @@ def prediction_body(request: ImageRequest, openai_key: str | None,
     return {"input": inputs}, notes
 
 
-def output_images(output: Any, output_format: str) -> list[GeneratedImage]:
+def output_images(output: Any, output_format: str | None) -> list[GeneratedImage]:
     """``output`` is a list of URL strings (5.3); a single string and ``{"url": ...}`` items are
     tolerated. The runner downloads them (``data:`` URLs included)."""
     items = [output] if isinstance(output, (str, dict)) else output if isinstance(output, list) else []
-    mime = MIME_TYPES.get(output_format)
+    mime = MIME_TYPES.get(output_format or "")
     images = []
     for item in items:
         url = item.get("url") if isinstance(item, dict) else item

@@ -18,6 +18,16 @@ more (and until ``delay`` seconds have passed since submit), then ``COMPLETED`` 
 ``metrics.inference_time``. Error answers use fal's two documented envelopes: model errors
 ``{"detail": [{loc, msg, type, url}]}`` and request errors ``{"detail": str, "error_type": str}``
 with ``X-Fal-Error-Type``. Where fal's wire is inferred it says so [I].
+
+Generic models (custom routes): ``generic`` names the other endpoint ids the fake serves (``"*"``:
+any id of two or more segments), each as a FLUX-like text-to-image model [I: modelled on
+``fal-ai/flux/dev``'s inputs]: ``prompt`` (required), ``image_size`` (preset or ``{width, height}``,
+default ``landscape_4_3``), ``num_images`` (1-4), ``output_format`` (``jpeg`` | ``png`` only, default
+``jpeg``), ``seed``; unknown inputs are ignored, as pydantic models on fal do by default. Inputs
+named in ``generic_ignores`` are ignored too (a model that does not take them). Its jobs live under
+``/{owner}/{alias}/requests/{id}`` like every fal app; its output is FLUX's ``{"images": [...],
+"seed", "has_nsfw_concepts", "prompt"}``, or one ``{"image": ...}`` with ``single_image``. An id in
+``unknown_endpoints`` is answered 404 (no such app) [I: wording].
 """
 
 import base64
@@ -33,6 +43,7 @@ from PIL import Image
 from tests.fakes.common import image_or_garbage, mime_of, origin, publish, receive, serve_file
 
 ENDPOINT = "/openai/gpt-image-2"
+GENERIC_FORMATS = ("jpeg", "png")
 EDIT_ENDPOINT = f"{ENDPOINT}/edit"
 MAX_IMAGE_URLS = 16
 PRESETS = {"square_hd": (1024, 1024), "square": (512, 512), "landscape_4_3": (1024, 768),
@@ -85,7 +96,8 @@ def size_problem(width, height):
 
 class FakeFal:
     def __init__(self, api_key="fal-test-key", delay=0.0, scenario=None, queue_polls=1, progress_polls=1,
-                 inference_time=3.25, with_urls=True, metrics=True):
+                 inference_time=3.25, with_urls=True, metrics=True, generic=(), generic_ignores=(),
+                 single_image=False):
         self.api_key = api_key
         self.delay = delay  # seconds a job takes, or a function of the input body
         self.scenario = scenario
@@ -96,6 +108,15 @@ class FakeFal:
         self.metrics = metrics  # False: a legacy app's COMPLETED status without metrics
         self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.jobs = {}
+        self.generic = generic  # endpoint ids served as a generic model, or "*" for any
+        self.generic_ignores = set(generic_ignores)  # inputs the generic model does not take
+        self.single_image = single_image  # the generic model answers {"image": ...}
+        self.unknown_endpoints = set()
+
+    def serves_generic(self, endpoint):
+        if endpoint in self.unknown_endpoints or endpoint == ENDPOINT.strip("/"):
+            return False
+        return (self.generic == "*" and endpoint.count("/") >= 1) or endpoint in self.generic
 
     # --- dispatch ---------------------------------------------------------------------------
 
@@ -110,10 +131,16 @@ class FakeFal:
             return self.submit(request, body)
         if (request.method, path) == ("POST", EDIT_ENDPOINT):
             return self.submit(request, body, edit=True)
-        prefix = f"{ENDPOINT}/requests/"
-        if path.startswith(prefix):
-            request_id, _, action = path[len(prefix):].partition("/")
+        root, marker, rest = path.partition("/requests/")
+        if request.method == "POST" and not marker and self.serves_generic(path.strip("/")):
+            return self.submit(request, body, endpoint=path.strip("/"))
+        if request.method == "POST" and path.strip("/") in self.unknown_endpoints:
+            return self.respond(404, {"detail": f"Application '{path.strip('/')}' not found"}, {})
+        if marker:
+            request_id, _, action = rest.partition("/")
             job = self.jobs.get(request_id)
+            if job is not None and job["root"] != root:
+                job = None  # a job is only found under its own app's owner/alias
             if job is None:
                 return httpx.Response(404, json={"detail": f"Request {request_id} not found"})
             if (request.method, action) == ("GET", "status"):
@@ -129,10 +156,10 @@ class FakeFal:
 
     # --- the queue --------------------------------------------------------------------------
 
-    def submit(self, request, body, edit=False):
+    def submit(self, request, body, edit=False, endpoint=None):
         if self.scenario in SUBMIT_ERRORS:
             return self.respond(*SUBMIT_ERRORS[self.scenario])
-        problem = self.validate(body, edit)
+        problem = self.validate_generic(body) if endpoint else self.validate(body, edit)
         inputs = None
         if not problem and edit:
             problem, inputs = self.validate_edit(body)
@@ -143,8 +170,9 @@ class FakeFal:
         with self.lock:
             self.jobs[request_id] = {"id": request_id, "body": body, "polls": 0, "ready_at": time.time() + delay,
                                      "state": "IN_QUEUE", "host": origin(request),
-                                     "images": None, "edit": edit, "inputs": inputs}
-        root = f"{self.jobs[request_id]['host']}{ENDPOINT}/requests/{request_id}"
+                                     "images": None, "edit": edit, "inputs": inputs, "endpoint": endpoint,
+                                     "root": "/" + "/".join(endpoint.split("/")[:2]) if endpoint else ENDPOINT}
+        root = self.root(self.jobs[request_id])
         answer = {"request_id": request_id, "gateway_request_id": request_id, "queue_position": self.queue_polls}
         if self.with_urls:
             answer.update(response_url=root, status_url=f"{root}/status", cancel_url=f"{root}/cancel")
@@ -169,6 +197,26 @@ class FakeFal:
                 return {"loc": ["body", "image_size"], "msg": problem, "type": "value_error"}
         elif image_size not in PRESETS:
             return {"loc": ["body", "image_size"], "msg": "Unknown image size preset", "type": "enum"}
+        return None
+
+    def validate_generic(self, body):
+        """A FLUX-like model's input checks (unknown inputs ignored)."""
+        if not isinstance(body.get("prompt"), str) or not body["prompt"]:
+            return {"loc": ["body", "prompt"], "msg": "Field required", "type": "missing"}
+        if "output_format" not in self.generic_ignores and body.get("output_format", "jpeg") not in GENERIC_FORMATS:
+            return {"loc": ["body", "output_format"], "msg": "Input should be 'jpeg' or 'png'", "type": "literal_error",
+                    "ctx": {"expected": "'jpeg' or 'png'"}}
+        if "num_images" not in self.generic_ignores and not 1 <= int(body.get("num_images", 1)) <= 4:
+            return {"loc": ["body", "num_images"], "msg": "Input should be less than or equal to 4", "type": "less_than_equal"}
+        image_size = body.get("image_size", "landscape_4_3")
+        if "image_size" not in self.generic_ignores:
+            if isinstance(image_size, dict):
+                width, height = size_of(image_size)
+                if not (64 <= width <= 14142 and 64 <= height <= 14142):
+                    return {"loc": ["body", "image_size"], "msg": "Width and height must be between 64 and 14142",
+                            "type": "value_error"}
+            elif image_size not in PRESETS:
+                return {"loc": ["body", "image_size"], "msg": "Unknown image size preset", "type": "enum"}
         return None
 
     def validate_edit(self, body):
@@ -259,7 +307,15 @@ class FakeFal:
             headers = {"x-fal-error-type": body["error_type"]} if isinstance(body.get("detail"), str) else {}
             return self.respond(status, body, headers)
         if job["images"] is None:
-            job["images"] = self.render(job)
+            job["images"] = self.render_generic(job) if job["endpoint"] else self.render(job)
+        if job["endpoint"]:
+            body = job["body"]
+            answer = {"images": job["images"], "seed": body.get("seed", 42),
+                      "has_nsfw_concepts": [False] * len(job["images"]), "prompt": body["prompt"],
+                      "timings": {"inference": self.inference_time}}
+            if self.single_image:
+                answer = {"image": job["images"][0], "seed": answer["seed"]}
+            return httpx.Response(200, json=answer, headers={"x-fal-request-id": job["id"]})
         return httpx.Response(200, json={"images": job["images"]}, headers={"x-fal-request-id": job["id"]})
 
     def cancel(self, job):
@@ -270,6 +326,19 @@ class FakeFal:
         return httpx.Response(202, json={"status": "CANCELLATION_REQUESTED"})
 
     # --- images -----------------------------------------------------------------------------
+
+    def render_generic(self, job):
+        body, ignores = job["body"], self.generic_ignores
+        width, height = size_of("landscape_4_3" if "image_size" in ignores else body.get("image_size", "landscape_4_3"))
+        fmt = "jpeg" if "output_format" in ignores else body.get("output_format", "jpeg")
+        count = 1 if "num_images" in ignores else int(body.get("num_images", 1))
+        images = []
+        for _ in range(count):
+            data = image_or_garbage(self.scenario, width, height, fmt, f"{job['endpoint']}: {body['prompt']}",
+                                    background=(120, 60, 140))
+            url = publish(self.files, job["host"], data, fmt)
+            images.append({"url": url, "content_type": mime_of(url), "width": width, "height": height})
+        return images
 
     def render(self, job):
         body = job["body"]
@@ -291,4 +360,4 @@ class FakeFal:
         return images
 
     def root(self, job):
-        return f"{job['host']}{ENDPOINT}/requests/{job['id']}"
+        return f"{job['host']}{job['root']}/requests/{job['id']}"

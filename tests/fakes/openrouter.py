@@ -13,12 +13,20 @@ Edits: ``input_references`` is an array of ``{"type": "image_url", "image_url": 
 words in ``metadata.raw``). Unknown fields such as ``mask`` are tolerated (passed through), as
 OpenRouter does. What each call received is kept in ``inputs``; reference images add input image
 tokens to ``usage``.
+
+Generic models (custom routes): any other ``author/slug`` model id is served as a Gemini-like image
+model [I: behaviour modelled, not observed]: it honours ``n`` (up to ``max_images``) and
+``aspect_ratio`` at its own resolution (``GENERIC_RATIO_SIZES``), ignores the pass-through extras
+(``quality``, ``size``, ``output_format``: always PNG), and reports ``usage.cost`` at
+``GENERIC_COST`` per image. Ids in ``unknown_models`` (or not ``author/slug``) are refused with
+OpenRouter's 400 "... is not a valid model ID".
 """
 
 import base64
 import binascii
 import io
 import json
+import re
 import threading
 import time
 
@@ -35,6 +43,12 @@ RATIO_SIZES = {
 }
 QUALITIES = ("auto", "low", "medium", "high")
 MODELS = ("openai/gpt-image-2",)
+GENERIC_RATIO_SIZES = {
+    "1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184), "4:3": (1184, 864),
+    "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344), "16:9": (1344, 768), "21:9": (1536, 672),
+}
+GENERIC_COST = 0.039  # USD per image a generic model reports
+GENERIC_IMAGE_TOKENS = 1290
 
 ERRORS = {
     "auth": (401, {"code": 401, "message": "User not found."}),
@@ -74,6 +88,7 @@ class FakeOpenRouter:
         self.max_images = max_images
         self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
         self.inputs = []  # per accepted call: what each input reference was
+        self.unknown_models = set()  # model ids refused as not valid
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -101,8 +116,10 @@ class FakeOpenRouter:
     def validate(self, body):
         if not isinstance(body, dict):
             return "Invalid JSON body"
-        if body.get("model") not in MODELS:
-            return f"{body.get('model')} is not a valid model ID"
+        model = body.get("model")
+        generic = isinstance(model, str) and re.fullmatch(r"[\w.-]+/[\w.:-]+", model) and model not in self.unknown_models
+        if model not in MODELS and not generic:
+            return f"{model} is not a valid model ID"
         if not body.get("prompt"):
             return "prompt is required"
         if body.get("aspect_ratio", "1:1") not in RATIO_SIZES:
@@ -146,7 +163,26 @@ class FakeOpenRouter:
         headers = {"retry-after": RETRY_AFTER[name]} if name in RETRY_AFTER else {}
         return httpx.Response(status, json={"error": error}, headers=headers)
 
+    def generic_images(self, request, body):
+        width, height = GENERIC_RATIO_SIZES[body.get("aspect_ratio", "1:1")]
+        data = []
+        for _ in range(min(body.get("n", 1), self.max_images)):
+            image = image_or_garbage(self.scenario, width, height, "png", body["prompt"], background=(150, 110, 30))
+            if self.image_mode == "url":
+                data.append({"url": publish(self.files, origin(request), image, "png"), "media_type": "image/png"})
+            else:
+                data.append({"b64_json": base64.b64encode(image).decode(), "media_type": "image/png"})
+        tokens = GENERIC_IMAGE_TOKENS * len(data)
+        usage = {"prompt_tokens": 12, "completion_tokens": tokens, "total_tokens": 12 + tokens,
+                 "completion_tokens_details": {"image_tokens": tokens}, "cost": round(GENERIC_COST * len(data), 8),
+                 "is_byok": False, "cost_details": {"upstream_inference_cost": None}}
+        if self.scenario == "no_cost":
+            usage = {k: v for k, v in usage.items() if k not in ("cost", "cost_details", "is_byok")}
+        return httpx.Response(200, json={"created": int(time.time()), "model": body["model"], "data": data, "usage": usage})
+
     def images(self, request, body):
+        if body["model"] not in MODELS:
+            return self.generic_images(request, body)
         width, height = RATIO_SIZES[body.get("aspect_ratio", "1:1")]
         fmt = body.get("output_format", "png") if self.honours_extras else "png"
         quality = body.get("quality", "auto")

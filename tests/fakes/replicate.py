@@ -15,6 +15,17 @@ prediction runs, each input is resolved: a data: URI is decoded, an uploaded fil
 other https URL recorded without being fetched; an input that is no image fails the prediction
 with the model's error string [I: wording]. Resolved inputs are kept in ``inputs[prediction_id]``.
 The model has no ``mask`` input: Cog refuses it as an additional property.
+
+Custom models (custom routes): ``custom_models`` maps ``owner/name`` to a model with a Cog-style
+``openapi_schema`` (enums as ``allOf: [{"$ref": "#/components/schemas/<name>"}]``, as Cog writes
+them) and a version id. ``GET {prefix}/models/{owner}/{name}`` answers the model object with
+``latest_version.openapi_schema``; ``GET .../versions/{id}`` the version object; predictions are
+created at ``POST {prefix}/models/{owner}/{name}/predictions`` (official models) or ``POST
+{prefix}/predictions`` with ``version`` (an id, ``owner/name:id`` or, for an official model,
+``owner/name``; anything else: 422 "Invalid version or not permitted"). The input is checked
+against the schema (unknown inputs, enum values, integer bounds, required fields) the way the
+GPT model's is, and the prediction draws ``width`` x ``height`` when given, else the size its own
+table gives the ``aspect_ratio``, in ``output_format`` (or the model's default format).
 """
 
 import base64
@@ -42,7 +53,45 @@ INPUT_KEYS = ("prompt", "openai_api_key", "aspect_ratio", "input_images", "numbe
 MAX_UPLOAD = 100 * 1024 * 1024  # bytes Replicate takes per uploaded file
 RATIO_SIZES = {"1:1": (1024, 1024), "3:2": (1536, 1024), "2:3": (1024, 1536), "16:9": (1536, 864),
                "9:16": (864, 1536), "auto": (1024, 1024)}
-QUEUE_S, PREDICT_S = 0.25, 1.5  # the timestamps and metrics every prediction reports
+QUEUE_S, PREDICT_S = 0.25, 1.5
+# What a FLUX-like model draws for each aspect ratio (multiples of 64, about one megapixel) [I].
+CUSTOM_RATIO_SIZES = {"1:1": (1024, 1024), "16:9": (1344, 768), "9:16": (768, 1344), "21:9": (1536, 640),
+                      "9:21": (640, 1536), "3:2": (1216, 832), "2:3": (832, 1216), "4:5": (896, 1088),
+                      "5:4": (1088, 896), "3:4": (896, 1152), "4:3": (1152, 896)}
+
+
+def cog_schema(properties, enums=None, required=("prompt",)):
+    """An ``openapi_schema`` as Cog writes it: ``Input.properties``, each enum in its own
+    ``components.schemas.<name>`` referenced through ``allOf``."""
+    schemas = {"Input": {"type": "object", "title": "Input", "required": list(required), "properties": {}},
+               "Output": {"type": "array", "items": {"type": "string", "format": "uri"}, "title": "Output"}}
+    for order, (name, prop) in enumerate(properties.items()):
+        prop = {**prop, "x-order": order, "title": name.replace("_", " ").title()}
+        if name in (enums or {}):
+            schemas[name] = {"type": "string", "enum": list(enums[name]), "title": name, "description": "An enumeration."}
+            prop = {"allOf": [{"$ref": f"#/components/schemas/{name}"}], **prop}
+        schemas["Input"]["properties"][name] = prop
+    return {"openapi": "3.0.2", "info": {"title": "Cog", "version": "0.1.0"}, "paths": {},
+            "components": {"schemas": schemas}}
+
+
+# An SDXL-like model: width/height, num_outputs, a quality enum of its own, no output_format (PNG).
+SIZES_MODEL = {"version": "a" * 64, "default_format": "png", "schema": cog_schema(
+    {"prompt": {"type": "string"}, "negative_prompt": {"type": "string", "default": ""},
+     "width": {"type": "integer", "default": 1024, "minimum": 256, "maximum": 2048},
+     "height": {"type": "integer", "default": 1024, "minimum": 256, "maximum": 2048},
+     "num_outputs": {"type": "integer", "default": 1, "minimum": 1, "maximum": 4},
+     "quality": {"default": "standard"}, "seed": {"type": "integer"}},
+    enums={"quality": ("draft", "standard", "high")})}
+# A FLUX-schnell-like model: aspect_ratio enum, num_outputs up to 4, output_format webp|jpg|png.
+RATIOS_MODEL = {"version": "b" * 64, "default_format": "webp", "schema": cog_schema(
+    {"prompt": {"type": "string"}, "aspect_ratio": {"default": "1:1"},
+     "num_outputs": {"type": "integer", "default": 1, "minimum": 1, "maximum": 4},
+     "output_format": {"default": "webp"},
+     "output_quality": {"type": "integer", "default": 80, "minimum": 0, "maximum": 100},
+     "seed": {"type": "integer"}},
+    enums={"aspect_ratio": tuple(CUSTOM_RATIO_SIZES), "output_format": ("webp", "jpg", "png")})}
+CUSTOM_MODELS = {"acme/sizes-xl": SIZES_MODEL, "acme/ratios-schnell": RATIOS_MODEL}  # the timestamps and metrics every prediction reports
 
 PROBLEMS = {
     "auth": (401, "Unauthenticated", "You did not pass a valid authentication token"),
@@ -68,7 +117,7 @@ def problem(status, title, detail, **extra):
 
 class FakeReplicate:
     def __init__(self, api_token="r8_test-token", prefix="/v1", delay=0.0, scenario=None, schema="later",
-                 finish_after=2, output_shape="list", cap_outputs=None):
+                 finish_after=2, output_shape="list", cap_outputs=None, custom_models=None):
         self.api_token = api_token
         self.prefix = prefix
         self.delay = delay  # seconds, or a function of the request body
@@ -84,6 +133,8 @@ class FakeReplicate:
         self.uploads = {}  # file id -> {"name", "content_type", "data"}
         self.inputs = {}  # prediction id -> the resolved input_images
         self.max_upload = MAX_UPLOAD
+        self.custom_models = dict(CUSTOM_MODELS if custom_models is None else custom_models)
+        self.official = set(self.custom_models)  # custom models runnable without a version
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -98,6 +149,9 @@ class FakeReplicate:
             return self.create(request, body)
         if (request.method, path) == ("POST", f"{self.prefix}/files"):
             return self.upload(request)
+        custom = self.custom_route(request, path, body)
+        if custom is not None:
+            return custom
         match = re.fullmatch(rf"{re.escape(self.prefix)}/predictions/([a-z0-9]+)(/cancel)?", path)
         if match and match.group(1) in self.predictions:
             if match.group(2) and request.method == "POST":
@@ -106,15 +160,111 @@ class FakeReplicate:
                 return self.poll(match.group(1))
         return problem(404, "Not found", "The requested resource could not be found.")
 
+    # --- custom models --------------------------------------------------------------------
+
+    def custom_route(self, request, path, body):
+        """The answer for a custom model's paths, or None when the path is none of them."""
+        models = re.fullmatch(rf"{re.escape(self.prefix)}/models/([^/]+/[^/]+)(/versions/([^/]+)|/predictions)?", path)
+        if models:
+            name, tail, version = models.group(1), models.group(2) or "", models.group(3)
+            model = self.custom_models.get(name)
+            if model is None or (name == MODEL):
+                return None
+            if request.method == "GET" and not tail:
+                return httpx.Response(200, json=self.model_object(name, model))
+            if request.method == "GET" and version is not None:
+                if version != model["version"]:
+                    return problem(404, "Not found", "The requested resource could not be found.")
+                return httpx.Response(200, json=self.version_object(model))
+            if request.method == "POST" and tail == "/predictions":
+                if name not in self.official:
+                    return problem(404, "Not found", f"Model {name} is not an official model: create the "
+                                   "prediction with a version.")  # [I: wording]
+                return self.create_custom(request, body, name)
+            return None
+        if (request.method, path) == ("POST", f"{self.prefix}/predictions"):
+            asked = body.get("version") if isinstance(body, dict) else None
+            for name, model in self.custom_models.items():
+                if asked in (model["version"], f"{name}:{model['version']}") or (asked == name and name in self.official):
+                    return self.create_custom(request, {k: v for k, v in body.items() if k != "version"}, name)
+            return problem(422, "Invalid version or not permitted", "The specified version does not exist "
+                           "(or perhaps you don't have permission to use it?)")
+        return None
+
+    def model_object(self, name, model):
+        owner, _, short = name.partition("/")
+        return {"url": f"https://replicate.com/{name}", "owner": owner, "name": short, "description": "A custom model",
+                "visibility": "public", "run_count": 12345, "default_example": None,
+                "latest_version": self.version_object(model)}
+
+    def version_object(self, model):
+        return {"id": model["version"], "created_at": "2026-01-05T10:00:00.000000Z", "cog_version": "0.14.0",
+                "openapi_schema": model["schema"]}
+
+    def create_custom(self, request, body, name):
+        if not isinstance(body, dict):
+            return problem(400, "Bad request", "The request body is not valid JSON.")
+        return self.create(request, body, model=name)
+
+    def validate_custom(self, body, name):
+        """(field, message) per input the custom model's schema refuses, as Cog's validator words it."""
+        schemas = self.custom_models[name]["schema"]["components"]["schemas"]
+        properties = schemas["Input"]["properties"]
+        extra = sorted(set(body) - {"input", "webhook", "webhook_events_filter", "stream"})
+        if extra:
+            return [("", f"Additional property {extra[0]} is not allowed")]
+        given = body.get("input")
+        if not isinstance(given, dict):
+            return [("", "input is required")]
+        unknown = sorted(set(given) - set(properties))
+        if unknown:
+            return [("input", f"Additional property {unknown[0]} is not allowed")]
+        found = [("input", f"{field} is required") for field in schemas["Input"]["required"] if field not in given]
+        for field, value in given.items():
+            prop = properties[field]
+            ref = prop.get("allOf", [{}])[0].get("$ref")
+            enum = schemas[ref.rsplit("/", 1)[-1]]["enum"] if ref else None
+            if enum is not None and value not in enum:
+                found.append((f"input.{field}", f"{field} must be one of the following: "
+                              + ", ".join(f'"{a}"' for a in enum)))
+            if prop.get("type") == "integer":
+                if not isinstance(value, int) or isinstance(value, bool):
+                    found.append((f"input.{field}", f"Invalid type. Expected: integer, given: {type(value).__name__}"))
+                elif "maximum" in prop and value > prop["maximum"]:
+                    found.append((f"input.{field}", f"Must be less than or equal to {prop['maximum']}"))
+                elif "minimum" in prop and value < prop["minimum"]:
+                    found.append((f"input.{field}", f"Must be greater than or equal to {prop['minimum']}"))
+        if self.scenario == "invalid":
+            found.append(("input.prompt", "prompt is too long for this model"))
+        return found
+
+    def finish_custom(self, state, prediction, completed, metrics):
+        model = self.custom_models[state["model"]]
+        given = prediction["input"]
+        if "width" in given and "height" in given:
+            width, height = given["width"], given["height"]
+        else:
+            width, height = CUSTOM_RATIO_SIZES.get(given.get("aspect_ratio", "1:1"), (1024, 1024))
+        fmt = {"jpg": "jpeg"}.get(given.get("output_format"), given.get("output_format", model["default_format"]))
+        count = given.get("num_outputs", 1)
+        if self.cap_outputs:
+            count = min(count, self.cap_outputs)
+        urls = []
+        for index in range(count):
+            name = f"/files/{prediction['id']}/out-{index}.{fmt}"
+            self.files[name] = b"not an image at all" if self.scenario == "garbage" else draw(width, height, fmt, given["prompt"])
+            urls.append(f"{state['origin']}{name}")
+        prediction.update(status="succeeded", output=urls, completed_at=completed, metrics=metrics)
+
     # --- endpoints ------------------------------------------------------------------------
 
-    def create(self, request, body):
+    def create(self, request, body, model=MODEL):
         if self.scenario in PROBLEMS:
             response = problem(*PROBLEMS[self.scenario])
             if self.scenario == "rate_limit":
                 response.headers["retry-after"] = "7"
             return response
-        invalid = self.validate(body)
+        invalid = self.validate(body) if model == MODEL else self.validate_custom(body, model)
         if invalid:
             detail = "- " + "\n- ".join(f"{field}: {text}" for field, text in invalid)
             fields = [{"type": "invalid", "field": field, "description": text} for field, text in invalid]
@@ -123,9 +273,10 @@ class FakeReplicate:
         urls_origin = self.urls_origin or origin(request)
         created = datetime.now(timezone.utc)
         public_input = {k: ("[REDACTED]" if k == "openai_api_key" else v) for k, v in body["input"].items()}
+        version = "hidden" if model == MODEL else self.custom_models[model]["version"]
         self.predictions[prediction_id] = state = {
-            "polls": 0, "origin": origin(request), "prediction": {
-                "id": prediction_id, "model": MODEL, "version": "hidden", "input": public_input, "logs": "",
+            "polls": 0, "origin": origin(request), "model": model, "prediction": {
+                "id": prediction_id, "model": model, "version": version, "input": public_input, "logs": "",
                 "output": None, "error": None, "status": "starting", "data_removed": False,
                 "created_at": _iso(created), "started_at": None, "completed_at": None,
                 "urls": {"get": f"{urls_origin}{self.prefix}/predictions/{prediction_id}",
@@ -222,6 +373,9 @@ class FakeReplicate:
         if self.scenario in FAILURES:
             error = self.failure_message or FAILURES[self.scenario]
             prediction.update(status="failed", error=error, completed_at=completed, metrics=metrics)
+            return
+        if state["model"] != MODEL:
+            self.finish_custom(state, prediction, completed, metrics)
             return
         given = prediction["input"]
         inputs, broken = self.resolve(given.get("input_images", []))

@@ -5,7 +5,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from providers import fal, runner
+from providers import fal, registry, runner
 from providers.base import (
     ContentPolicyError,
     ImageRequest,
@@ -348,3 +348,120 @@ class TestFal(ProviderContract):
                                    lambda url: {"FAL_KEY": self.secret, "FAL_QUEUE_BASE_URL": url}, request, deadline=10)
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1536, 1024)
         assert fake.calls[0]["path"] == "/openai/gpt-image-2/edit"
+
+
+# --- custom routes (FAL_MODELS) ------------------------------------------------------------
+
+CUSTOM = "fal-ai/flux/dev"
+CUSTOM_ENV = {"FAL_KEY": "fal-test-key", "FAL_QUEUE_BASE_URL": BASE, "FAL_MODELS": f"{CUSTOM}, fal-ai/recraft/v3/text-to-image"}
+
+
+class TestFalCustomRoute(ProviderContract):
+    module = fal
+    route_key = f"fal:{CUSTOM}"
+    reports_cost = False
+    secret = "fal-test-key"
+
+    def make_fake(self):
+        return FakeFal(api_key=self.secret, generic="*")
+
+    def env(self, fake):
+        return dict(CUSTOM_ENV)
+
+    def quality_sent(self, fake):  # pragma: no cover - fal's generic inputs have no quality (see below)
+        raise AssertionError("not used")
+
+    def submit(self, fake):
+        return [call for call in fake.calls if call["method"] == "POST"][-1]
+
+    def test_contract_quality_is_sent_explicitly(self, fake):
+        """No common quality input on fal: not sent, and the result says so."""
+        result = self.run(fake, quality="medium")
+        assert "quality" not in self.submit(fake)["json"]
+        assert "not sent: quality medium (fal has no common quality input; the model uses its own setting)" in result.notes
+
+    def test_routes_come_from_fal_models_with_a_custom_label_and_no_price(self):
+        routes = {route.key: route for route in fal.routes(CUSTOM_ENV)}
+        assert list(routes) == ["fal:openai/gpt-image-2", f"fal:{CUSTOM}", "fal:fal-ai/recraft/v3/text-to-image"]
+        route = routes[f"fal:{CUSTOM}"]
+        assert route.model == CUSTOM and route.provider is fal.FalCustomProvider
+        assert route.label == "fal.ai fal-ai/flux/dev (custom route)"
+        assert route.missing_credentials({}) == ["FAL_KEY"]
+        assert registry.route_price(route) is None
+        assert routes["fal:openai/gpt-image-2"] == fal.routes({})[0]  # the GPT Image 2 route is unchanged
+        assert f"fal:{CUSTOM}" in registry.all_routes(CUSTOM_ENV)
+
+    def test_the_built_in_model_and_repeats_are_not_listed_twice(self):
+        keys = [route.key for route in fal.routes({"FAL_MODELS": f"openai/gpt-image-2,{CUSTOM},{CUSTOM}/"})]
+        assert keys == ["fal:openai/gpt-image-2", f"fal:{CUSTOM}"]
+
+    @pytest.mark.parametrize("bad", ["flux", "fal-ai/../secrets", "fal-ai/flux/requests/abc", "fal ai/flux"])
+    def test_a_malformed_endpoint_id_is_a_configuration_error(self, bad):
+        with pytest.raises(fal.ConfigurationError, match="FAL_MODELS"):
+            fal.routes({"FAL_MODELS": bad})
+
+    def test_the_capabilities_are_permissive_but_honest(self):
+        caps = fal.routes(CUSTOM_ENV)[1].capabilities
+        assert caps.problems(self.request(width=1344, height=768, n=4)) == []
+        assert caps.problems(self.request(width=1020, height=1020)) == ["size 1020x1020: both sides must be multiples of 8"]
+        assert caps.problems(self.request(width=3840, height=2160))
+        assert caps.problems(self.request(n=5)) == ["n=5: at most 4 image(s) per call"]
+        assert (caps.edit, caps.mask) == (False, False)
+
+    def test_the_common_parameters_go_as_fals_usual_inputs(self, fake):
+        result = self.run(fake, width=1536, height=1024, quality="high", output_format="png", n=2, seed=7)
+        call = self.submit(fake)
+        assert call["path"] == "/fal-ai/flux/dev" and call["headers"]["authorization"] == "Key fal-test-key"
+        assert call["json"] == {"prompt": "a red fox in fresh snow", "image_size": {"width": 1536, "height": 1024},
+                                "num_images": 2, "output_format": "png", "seed": 7}
+        assert [Image.open(io.BytesIO(image.data)).size for image in result.images] == [(1536, 1024)] * 2
+        assert result.request_sent == {"method": "POST", "url": f"{BASE}/fal-ai/flux/dev", "json": call["json"]}
+        request_id = result.request_id
+        assert {c["path"] for c in fake.calls if c["method"] == "GET"} == {
+            f"/fal-ai/flux/requests/{request_id}/status", f"/fal-ai/flux/requests/{request_id}"}
+
+    def test_the_notes_name_what_was_not_sent_and_what_the_model_may_ignore(self, fake):
+        result = self.run(fake, quality="high", output_format="jpeg", seed=3)
+        assert result.notes == (
+            "custom fal route, no input schema read: image_size, num_images, output_format, seed were sent as "
+            "fal's usual inputs; this model may ignore any of them",
+            "not sent: quality high (fal has no common quality input; the model uses its own setting)")
+
+    def test_inputs_the_model_ignored_show_in_the_notes_from_what_fal_returned(self):
+        fake = FakeFal(api_key=self.secret, generic="*", generic_ignores={"image_size", "output_format", "num_images"})
+        result = self.run(fake, width=1024, height=1536, output_format="png", n=2)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 768)
+        assert "asked for 2 image(s), fal returned 1" in result.notes
+        assert "asked size 1024x1536, fal returned 1024x768 (the model did not follow image_size)" in result.notes
+        assert "asked output_format png, fal returned image/jpeg" in result.notes
+
+    def test_a_single_image_answer_is_accepted(self):
+        fake = FakeFal(api_key=self.secret, generic="*", single_image=True)
+        result = self.run(fake, output_format="png")
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+
+    def test_the_handle_urls_are_rebuilt_under_the_owner_and_alias(self):
+        fake = FakeFal(api_key=self.secret, generic="*", with_urls=False)
+        result = self.run(fake)
+        assert result.images and all(c["path"].startswith("/fal-ai/flux/requests/") for c in fake.calls[1:])
+
+    def test_a_value_the_model_refuses_is_an_invalid_request_in_fals_words(self, fake):
+        error = self.failure(fake, None, InvalidRequestError, output_format="webp")
+        assert error.status == 422 and error.message == "HTTP 422: output_format: Input should be 'jpeg' or 'png'"
+
+    def test_an_endpoint_fal_does_not_have_is_an_invalid_request(self, fake):
+        fake.unknown_endpoints.add(CUSTOM)
+        error = self.failure(fake, None, InvalidRequestError)
+        assert error.status == 404 and "not found" in error.message
+
+    def test_edits_are_refused_before_calling_fal(self, fake):
+        with pytest.raises(InvalidRequestError, match="does not do edits"):
+            self.run(fake, images=(reference(),))
+        assert fake.calls == []
+
+    def test_it_runs_end_to_end_over_loopback(self):
+        fake = FakeFal(api_key=self.secret, generic="*", queue_polls=0, progress_polls=0)
+        result = run_over_loopback(fake, self.route, lambda url: {**CUSTOM_ENV, "FAL_QUEUE_BASE_URL": url},
+                                   ImageRequest(prompt="a lighthouse", width=832, height=1216, output_format="jpeg"),
+                                   deadline=10)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (832, 1216)

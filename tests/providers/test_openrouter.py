@@ -7,7 +7,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from providers import openrouter, runner
+from providers import openrouter, registry, runner
 from providers.base import (
     AuthenticationError,
     ContentPolicyError,
@@ -247,3 +247,92 @@ class TestOpenRouter(ProviderContract):
         route = self.route({})
         assert route.missing_credentials({}) == ["OPENROUTER_API_KEY"]
         assert route.build(env={}).base_url == "https://openrouter.ai/api/v1"
+
+
+# --- custom routes (OPENROUTER_MODELS) ------------------------------------------------------
+
+CUSTOM = "google/gemini-2.5-flash-image"
+CUSTOM_ENV = {"OPENROUTER_API_KEY": KEY, "OPENROUTER_BASE_URL": BASE,
+              "OPENROUTER_MODELS": f"{CUSTOM}, black-forest-labs/flux.2-pro:nitro"}
+
+
+class TestOpenRouterCustomRoute(ProviderContract):
+    module = openrouter
+    route_key = f"openrouter:{CUSTOM}"
+    reports_cost = True
+    secret = KEY
+
+    def make_fake(self):
+        return FakeOpenRouter(api_key=KEY)
+
+    def env(self, fake):
+        return dict(CUSTOM_ENV)
+
+    def quality_sent(self, fake):
+        return fake.calls[-1]["json"]["quality"]
+
+    def test_routes_come_from_openrouter_models_with_a_custom_label(self):
+        routes = {route.key: route for route in openrouter.routes(CUSTOM_ENV)}
+        assert list(routes) == ["openrouter:openai/gpt-image-2", f"openrouter:{CUSTOM}",
+                                "openrouter:black-forest-labs/flux.2-pro:nitro"]
+        assert routes["openrouter:openai/gpt-image-2"] == openrouter.routes({})[0]  # unchanged
+        route = routes[f"openrouter:{CUSTOM}"]
+        assert route.provider is openrouter.OpenRouterCustomProvider and route.model == CUSTOM
+        assert route.label == "OpenRouter · google/gemini-2.5-flash-image (custom route)"
+        assert registry.route_price(route) is None  # no catalog entry: only usage.cost gives a cost
+        assert (route.capabilities.edit, route.capabilities.max_n) == (False, 4)
+        assert f"openrouter:{CUSTOM}" in registry.all_routes(CUSTOM_ENV)
+
+    def test_the_built_in_model_and_repeats_are_not_listed_twice(self):
+        env = {"OPENROUTER_MODELS": f"openai/gpt-image-2,{CUSTOM},{CUSTOM}"}
+        assert [route.key for route in openrouter.routes(env)] == ["openrouter:openai/gpt-image-2", f"openrouter:{CUSTOM}"]
+
+    @pytest.mark.parametrize("bad", ["gemini", "google/gemini image", "/gemini"])
+    def test_a_malformed_model_id_is_a_configuration_error(self, bad):
+        with pytest.raises(openrouter.ConfigurationError, match="OPENROUTER_MODELS"):
+            openrouter.routes({"OPENROUTER_MODELS": bad})
+
+    def test_the_common_parameters_go_as_openrouters_fields_and_pass_through_extras(self, fake):
+        result = self.run(fake, width=1536, height=1024, quality="high", output_format="webp", n=2, seed=11)
+        call = fake.calls[-1]
+        assert call["path"] == "/api/v1/images" and call["headers"]["authorization"] == f"Bearer {KEY}"
+        assert call["json"] == {"model": CUSTOM, "prompt": "a red fox in fresh snow", "n": 2, "aspect_ratio": "3:2",
+                                "quality": "high", "size": "1536x1024", "output_format": "webp", "seed": 11}
+        assert result.notes == (
+            f"custom OpenRouter route, no input schema: quality, size, output_format, seed went along as pass-through "
+            f"extras and n as OpenRouter's own field; {CUSTOM} may ignore any of them",
+            "asked size 1536x1024; OpenRouter takes an aspect ratio, so 3:2 was sent (the resolution is the model's choice)",
+            "asked output_format webp, OpenRouter returned image/png")
+        assert [Image.open(io.BytesIO(image.data)).size for image in result.images] == [(1248, 832)] * 2
+
+    def test_a_size_without_an_allowed_ratio_is_snapped_and_noted(self, fake):
+        result = self.run(fake, width=1024, height=1360)
+        assert fake.calls[-1]["json"]["aspect_ratio"] == "3:4"
+        assert any("so the nearest one, 3:4, was sent" in note for note in result.notes)
+
+    def test_the_reported_cost_is_usage_cost_and_absent_cost_stays_unknown(self, fake):
+        assert self.run(fake, n=2).usage.cost_usd == Decimal("0.078")
+        fake.scenario = "no_cost"
+        assert self.run(fake).usage.cost_usd is None
+
+    def test_fewer_images_than_asked_are_noted(self, fake):
+        fake.max_images = 1
+        result = self.run(fake, n=3)
+        assert "asked n=3, OpenRouter returned 1 image(s)" in result.notes
+
+    def test_a_model_openrouter_does_not_know_is_an_invalid_request(self, fake):
+        fake.unknown_models.add(CUSTOM)
+        error = self.failure(fake, None, InvalidRequestError)
+        assert error.status == 400 and "is not a valid model ID" in error.message
+
+    def test_edits_are_refused_before_calling_openrouter(self, fake):
+        with pytest.raises(InvalidRequestError, match="does not do edits"):
+            self.run(fake, images=(reference(),))
+        assert fake.calls == []
+
+    def test_it_works_over_loopback_http(self):
+        fake = FakeOpenRouter(api_key=KEY)
+        result = run_over_loopback(fake, self.route,
+                                   lambda url: {**CUSTOM_ENV, "OPENROUTER_BASE_URL": f"{url}/api/v1"},
+                                   self.request(width=768, height=1344))
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (768, 1344)

@@ -9,6 +9,7 @@ from PIL import Image
 from providers import registry, replicate
 from providers.base import (
     AuthenticationError,
+    BadResponseError,
     ContentPolicyError,
     ImageRequest,
     InputImage,
@@ -342,3 +343,221 @@ def test_an_edit_with_an_uploaded_reference_runs_over_loopback():
                                ImageRequest(prompt="loop", images=(large_reference(), reference())), timeout=5)
     assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
     assert [record["kind"] for record in next(iter(fake.inputs.values()))] == ["upload", "data"]
+
+
+# --- custom routes (REPLICATE_MODELS) -------------------------------------------------------
+
+SIZES, RATIOS = "acme/sizes-xl", "acme/ratios-schnell"
+RATIOS_VERSION = "b" * 64
+CUSTOM_ENV = {"REPLICATE_API_TOKEN": "r8_test-token", "REPLICATE_BASE_URL": BASE,
+              "REPLICATE_MODELS": f"{SIZES}, {RATIOS}"}
+
+
+def custom_provider(fake, model, version=None, deadline=60):
+    entry = f"{model}:{version}" if version else model
+    env = {**CUSTOM_ENV, "REPLICATE_MODELS": entry}
+    route = {route.key: route for route in replicate.routes(env)}[f"replicate:{model}"]
+    provider = route.build(client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env, deadline=deadline)
+    provider.sleep = lambda seconds: None
+    return provider
+
+
+def custom_run(fake, model, version=None, **changes):
+    from providers import runner
+
+    base = dict(prompt="a red fox in fresh snow", width=1024, height=1024, quality="low", output_format="png", n=1)
+    return runner.execute(custom_provider(fake, model, version), ImageRequest(**{**base, **changes}),
+                          allow_private_urls=True)
+
+
+def creates(fake):
+    return [c for c in fake.calls if c["method"] == "POST"]
+
+
+class TestReplicateCustomRoute(ProviderContract):
+    """The contract on a width/height model (an SDXL-like schema in the fake)."""
+
+    module = replicate
+    route_key = f"replicate:{SIZES}"
+    reports_cost = False
+    secret = "r8_test-token"
+
+    def make_fake(self):
+        return FakeReplicate(api_token=self.secret)
+
+    def env(self, fake):
+        return dict(CUSTOM_ENV)
+
+    def quality_sent(self, fake):  # pragma: no cover - see the override below
+        raise AssertionError("not used")
+
+    def test_contract_quality_is_sent_explicitly(self, fake):
+        """Sent when the model's schema takes the value, else named in the notes as not sent."""
+        result = self.run(fake, quality="high")
+        assert creates(fake)[-1]["json"]["input"]["quality"] == "high"
+        result = self.run(fake, quality="medium")
+        assert "quality" not in creates(fake)[-1]["json"]["input"]
+        assert "not sent: quality medium (the model's quality takes only draft, standard, high)" in result.notes
+
+    def test_routes_come_from_replicate_models_with_an_optional_version(self):
+        env = {"REPLICATE_MODELS": f"{SIZES}, {RATIOS}:{RATIOS_VERSION}, openai/gpt-image-2"}
+        routes = {route.key: route for route in replicate.routes(env)}
+        assert list(routes) == ["replicate:openai/gpt-image-2", f"replicate:{SIZES}", f"replicate:{RATIOS}"]
+        assert routes["replicate:openai/gpt-image-2"] == replicate.routes({})[0]  # unchanged
+        sizes, ratios = routes[f"replicate:{SIZES}"], routes[f"replicate:{RATIOS}"]
+        assert sizes.provider is replicate.ReplicateCustomProvider and sizes.options["version"] is None
+        assert ratios.model == RATIOS and ratios.options["version"] == RATIOS_VERSION
+        assert sizes.label == "Replicate acme/sizes-xl (custom route)"
+        assert ratios.label == "Replicate acme/ratios-schnell:bbbbbbbb (custom route)"
+        assert registry.route_price(sizes) is None and sizes.missing_credentials({}) == ["REPLICATE_API_TOKEN"]
+        assert (sizes.capabilities.edit, sizes.capabilities.max_n) == (False, 4)
+        assert f"replicate:{RATIOS}" in registry.all_routes(env)
+
+    @pytest.mark.parametrize("bad", ["sdxl", "acme/sizes-xl:not-a-version", "acme/a/b", "acme/x:" + "b" * 63])
+    def test_a_malformed_model_is_a_configuration_error(self, bad):
+        with pytest.raises(replicate.ConfigurationError, match="REPLICATE_MODELS"):
+            replicate.routes({"REPLICATE_MODELS": bad})
+
+    def test_one_model_with_two_versions_is_a_configuration_error(self):
+        with pytest.raises(replicate.ConfigurationError, match="listed twice"):
+            replicate.routes({"REPLICATE_MODELS": f"{RATIOS}:{'a' * 64},{RATIOS}:{'b' * 64}"})
+
+    # --- schema-driven mapping on the wire ----------------------------------------------------
+
+    def test_a_width_height_model_gets_width_height_its_count_field_and_the_inputs_it_has(self, fake):
+        result = self.run(fake, width=1536, height=1024, quality="high", output_format="png", n=2, seed=5)
+        assert [(c["method"], c["path"]) for c in fake.calls[:2]] == [
+            ("GET", "/v1/models/acme/sizes-xl"), ("POST", "/v1/models/acme/sizes-xl/predictions")]
+        assert fake.calls[0]["headers"]["authorization"] == "Bearer r8_test-token"
+        assert creates(fake)[0]["json"] == {"input": {"prompt": "a red fox in fresh snow", "width": 1536, "height": 1024,
+                                                      "num_outputs": 2, "quality": "high", "seed": 5}}
+        assert result.notes == ("not sent: output_format png (the model has no such input)",)
+        assert [Image.open(io.BytesIO(image.data)).size for image in result.images] == [(1536, 1024)] * 2
+        assert result.images[0].mime == "image/png"  # what the download said, not what we asked
+        assert result.request_sent["schema"] == {"method": "GET", "url": f"{BASE}/models/acme/sizes-xl"}
+
+    def test_an_aspect_ratio_model_gets_the_ratio_its_format_spelling_and_notes(self, fake):
+        result = custom_run(fake, RATIOS, width=1536, height=1024, quality="low", output_format="jpeg", n=2)
+        assert creates(fake)[0]["json"] == {"input": {"prompt": "a red fox in fresh snow", "aspect_ratio": "3:2",
+                                                      "num_outputs": 2, "output_format": "jpg"}}
+        assert result.notes == (
+            "asked size 1536x1024; the model takes an aspect ratio, so 3:2 was sent (the resolution is the model's choice)",
+            "not sent: quality low (the model has no such input)")
+        image = Image.open(io.BytesIO(result.images[0].data))
+        assert image.size == (1216, 832) and image.format == "JPEG"
+
+    def test_a_ratio_the_model_does_not_offer_is_snapped_to_the_nearest_and_noted(self, fake):
+        result = custom_run(fake, RATIOS, width=1024, height=1360, output_format="webp")
+        assert creates(fake)[0]["json"]["input"]["aspect_ratio"] == "3:4"
+        assert any("nearest one it offers, 3:4" in note for note in result.notes)
+
+    def test_a_pinned_version_reads_that_versions_schema_and_creates_with_the_version(self, fake):
+        result = custom_run(fake, RATIOS, RATIOS_VERSION)
+        assert [(c["method"], c["path"]) for c in fake.calls[:2]] == [
+            ("GET", f"/v1/models/acme/ratios-schnell/versions/{RATIOS_VERSION}"), ("POST", "/v1/predictions")]
+        assert creates(fake)[0]["json"] == {"version": RATIOS_VERSION, "input": {
+            "prompt": "a red fox in fresh snow", "aspect_ratio": "1:1", "num_outputs": 1, "output_format": "png"}}
+        assert result.request_sent["url"] == f"{BASE}/predictions"
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+
+    def test_the_schema_is_read_on_every_call(self, fake):
+        self.run(fake)
+        self.run(fake)
+        assert [c["path"] for c in fake.calls if c["method"] == "GET" and "/models/" in c["path"]] == [
+            "/v1/models/acme/sizes-xl"] * 2
+
+    # --- the mapping itself ---------------------------------------------------------------------
+
+    @staticmethod
+    def mapped(properties, **changes):
+        base = dict(prompt="p", width=1536, height=1024, quality="high", output_format="webp", n=1)
+        return replicate.custom_inputs(ImageRequest(**{**base, **changes}), properties)
+
+    def test_cog_enums_behind_allof_refs_are_resolved(self):
+        from tests.fakes.replicate import RATIOS_MODEL
+
+        properties = replicate.input_properties(RATIOS_MODEL["schema"])
+        assert properties["output_format"]["enum"] == ["webp", "jpg", "png"]
+        assert properties["num_outputs"]["maximum"] == 4
+        assert replicate.input_properties({"components": {}}) is None
+
+    def test_a_custom_aspect_ratio_goes_with_width_and_height(self):
+        inputs, notes, _ = self.mapped({"prompt": {}, "aspect_ratio": {"enum": ["1:1", "custom"]},
+                                        "width": {"type": "integer"}, "height": {"type": "integer"}})
+        assert inputs == {"prompt": "p", "width": 1536, "height": 1024, "aspect_ratio": "custom"}
+        assert "not sent: quality high (the model has no such input)" in notes
+
+    def test_a_free_text_aspect_ratio_gets_the_exact_reduced_ratio(self):
+        inputs, notes, _ = self.mapped({"aspect_ratio": {"type": "string"}}, width=1344, height=768)
+        assert inputs["aspect_ratio"] == "7:4"
+        assert notes[0].startswith("asked size 1344x768; the model takes an aspect ratio, so 7:4 was sent")
+
+    def test_a_size_enum_is_used_when_it_has_the_size_else_noted(self):
+        inputs, _, _ = self.mapped({"size": {"enum": ["1024x1024", "1536x1024"]}})
+        assert inputs["size"] == "1536x1024"
+        inputs, notes, _ = self.mapped({"size": {"enum": ["1024x1024"]}})
+        assert "size" not in inputs and "not sent: size 1536x1024 (the model's size takes only 1024x1024)" in notes
+
+    def test_a_model_without_any_size_input_has_the_size_noted(self):
+        inputs, notes, fmt = self.mapped({"prompt": {}}, n=2, seed=9)
+        assert inputs == {"prompt": "p"} and fmt is None
+        assert notes == ["not sent: size 1536x1024 (the model has no width/height, aspect_ratio or size input)",
+                         "not sent: n=2 (the model has no count input; it makes one image per call)",
+                         "not sent: quality high (the model has no such input)",
+                         "not sent: output_format webp (the model has no such input)",
+                         "not sent: seed 9 (the model has no such input)"]
+
+    def test_a_count_above_the_models_maximum_is_capped_and_noted(self):
+        inputs, notes, _ = self.mapped({"number_of_images": {"type": "integer", "maximum": 1}}, n=3)
+        assert inputs["number_of_images"] == 1
+        assert "asked n=3; the model makes at most 1 per call (number_of_images), so 1 was asked" in notes
+
+    def test_a_numeric_quality_is_not_ours_and_is_noted(self):
+        inputs, notes, _ = self.mapped({"quality": {"type": "integer", "maximum": 100}})
+        assert "quality" not in inputs
+        assert "not sent: quality high (the model's quality input is of type integer, not one of ours)" in notes
+
+    # --- errors ---------------------------------------------------------------------------------
+
+    def test_an_unknown_model_is_an_invalid_request_and_nothing_is_created(self):
+        fake = FakeReplicate(api_token=self.secret, custom_models={})
+        with pytest.raises(InvalidRequestError) as caught:
+            custom_run(fake, SIZES)
+        assert caught.value.status == 404 and creates(fake) == []
+
+    def test_a_model_without_a_schema_is_a_bad_response_suggesting_a_version(self):
+        def handle(request):
+            return httpx.Response(200, json={"owner": "acme", "name": "sizes-xl", "latest_version": None})
+
+        provider = self.provider_answering(handle)
+        with pytest.raises(BadResponseError, match=r"no input schema for acme/sizes-xl .*pin a version"):
+            provider.generate(self.request())
+
+    def test_a_value_outside_the_schemas_bounds_is_refused_in_replicates_words(self):
+        from tests.fakes.replicate import SIZES_MODEL, cog_schema
+
+        small = dict(SIZES_MODEL, schema=cog_schema({"prompt": {"type": "string"},
+                                                     "width": {"type": "integer", "maximum": 1440},
+                                                     "height": {"type": "integer", "maximum": 1440}}))
+        fake = FakeReplicate(api_token=self.secret, custom_models={SIZES: small})
+        with pytest.raises(InvalidRequestError) as caught:
+            custom_run(fake, SIZES, width=2048, height=2048)
+        assert caught.value.status == 422 and "Must be less than or equal to 1440" in caught.value.message
+
+    def test_a_community_model_without_a_version_is_refused_by_replicate(self, fake):
+        fake.official.discard(RATIOS)
+        with pytest.raises(InvalidRequestError, match="not an official model"):
+            custom_run(fake, RATIOS)
+        custom_run(fake, RATIOS, RATIOS_VERSION)  # with its version it runs
+
+    def test_edits_are_refused_before_calling_replicate(self, fake):
+        with pytest.raises(InvalidRequestError, match="does not do edits"):
+            self.run(fake, images=(reference(),))
+        assert fake.calls == []
+
+    def test_it_runs_end_to_end_over_loopback(self):
+        fake = FakeReplicate(api_token="r8_loop", finish_after=1)
+        result = run_over_loopback(fake, self.route, lambda url: {**CUSTOM_ENV, "REPLICATE_API_TOKEN": "r8_loop",
+                                                                  "REPLICATE_BASE_URL": f"{url}/v1"},
+                                   ImageRequest(prompt="loop", width=832, height=1216), timeout=5)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (832, 1216)
