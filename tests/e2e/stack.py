@@ -65,9 +65,7 @@ class Stack:
         serve = [sys.executable, "manage.py", "serve", "--port", str(self.port)]
         self._spawn(serve + (["--no-worker"] if self.workers else []), "serve")
         for n in range(self.workers):
-            self._spawn([sys.executable, "-m", "celery", "-A", "config", "worker", "-n", f"w{n}@%h",
-                         "--pool", "threads", "--concurrency", str(self.worker_concurrency), "--loglevel", "INFO",
-                         "--without-gossip", "--without-mingle", "--without-heartbeat"], f"worker{n}")
+            self.spawn_worker(n)
         deadline = time.monotonic() + timeout
         while not (self._web_up() and self._workers_ready()):
             for process in self.processes:
@@ -79,6 +77,25 @@ class Stack:
         self.token = self.manage("api_token", "admin").stdout.strip()
         self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
         return self
+
+    def spawn_worker(self, n):
+        return self._spawn([sys.executable, "-m", "celery", "-A", "config", "worker", "-n", f"w{n}@%h",
+                            "--pool", "threads", "--concurrency", str(self.worker_concurrency), "--loglevel", "INFO",
+                            "--without-gossip", "--without-mingle", "--without-heartbeat"], f"worker{n}")
+
+    def kill_workers(self):
+        """SIGKILL every worker process, as a crash would: no cleanup, no acknowledgement."""
+        for process in self.processes:
+            if process.log_name.startswith("worker") and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def wait_ready_workers(self, count, timeout=60):
+        deadline = time.monotonic() + timeout
+        while self.logs().count(" ready.") < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{count} workers not ready after {timeout} s:\n{self.logs()}")
+            time.sleep(0.2)
 
     def _web_up(self):
         try:
