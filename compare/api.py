@@ -9,7 +9,7 @@ from . import routes as route_catalog
 from . import services
 from .auth import api_view, read_json
 from .forms import form_from_json
-from .models import Comparison
+from .models import Comparison, Team
 from .presenters import comparison_dict
 
 
@@ -21,7 +21,10 @@ def routes(request):
 @api_view(["GET", "POST"])
 def comparisons(request):
     if request.method == "GET":
-        queryset = (Comparison.objects.search(request.GET.get("q", "").strip())
+        queryset = Comparison.objects.visible_to(request.user)
+        if request.GET.get("team", "").isdigit():
+            queryset = queryset.filter(team_id=int(request.GET["team"]))
+        queryset = (queryset.search(request.GET.get("q", "").strip())
                     .with_route(request.GET.get("route")).with_status(request.GET.get("status"))
                     .select_related("created_by").prefetch_related("results"))
         page = Paginator(queryset, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -32,25 +35,34 @@ def comparisons(request):
     payload, error = read_json(request)
     if error:
         return error
-    form, errors = form_from_json(payload)
+    form, errors = form_from_json(payload, request.user)
     if errors:
         return JsonResponse({"errors": errors}, status=400)
     if not form.is_valid():
         return JsonResponse({"errors": {field: list(msgs) for field, msgs in form.errors.items()}}, status=400)
-    comparison = services.create_from_form(form, request.user)
+    comparison = services.create_from_form(form, request.user, form.team)
     return JsonResponse(comparison_dict(comparison, request), status=201)
 
 
 @api_view(["GET"])
 def comparison(request, pk):
-    found = get_object_or_404(Comparison.objects.select_related("created_by"), pk=pk)
+    found = get_object_or_404(Comparison.objects.visible_to(request.user).select_related("created_by"), pk=pk)
     return JsonResponse(comparison_dict(found, request))
 
 
 @api_view(["POST"])
 def cancel(request, pk):
-    found = get_object_or_404(Comparison, pk=pk)
+    found = get_object_or_404(Comparison.objects.visible_to(request.user), pk=pk)
+    if not found.team.can_run(request.user):
+        return JsonResponse({"error": f"Viewers of {found.team} cannot cancel comparisons."}, status=403)
     cancelled, asked = found.cancel()
     body = comparison_dict(found, request)
     body["cancel"] = {"cancelled": cancelled, "stopping": asked}
     return JsonResponse(body)
+
+
+@api_view(["GET"])
+def teams(request):
+    return JsonResponse({"teams": [
+        {"id": team.pk, "name": team.name, "personal": team.personal, "role": team.role_of(request.user)}
+        for team in Team.objects.of(request.user)]})

@@ -6,6 +6,7 @@ app_name = "api"
 
 urlpatterns = [
     path("routes", api.routes, name="routes"),
+    path("teams", api.teams, name="teams"),
     path("comparisons", api.comparisons, name="comparisons"),
     path("comparisons/<int:pk>", api.comparison, name="comparison"),
     path("comparisons/<int:pk>/cancel", api.cancel, name="cancel"),

@@ -74,8 +74,9 @@ class ComparisonForm(forms.Form):
     mask = forms.FileField(required=False, label="Mask (PNG with transparency, for the first image)")
     references_from = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, team=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.team, self.user = team, user
         self.route_map = route_catalog.available_routes()
         self.fields["routes"].choices = [(key, route.label) for key, route in self.route_map.items()]
 
@@ -95,7 +96,8 @@ class ComparisonForm(forms.Form):
             return None
         from .models import Comparison
 
-        earlier = Comparison.objects.filter(pk=pk).first()
+        visible = Comparison.objects.visible_to(self.user) if self.user is not None else Comparison.objects.none()
+        earlier = visible.filter(pk=pk).first()
         if earlier is None:
             raise forms.ValidationError("That earlier comparison does not exist.")
         return earlier
@@ -134,6 +136,8 @@ class ComparisonForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if self.team is not None and self.user is not None and not self.team.can_run(self.user):
+            raise forms.ValidationError(f"You are a viewer of {self.team}: only its owners and members run comparisons.")
         if data.get("size") == "custom" and self.requested_dimensions() is None:
             self.add_error("size", "A custom size needs both a width and a height.")
         prompt = data.get("prompt")
@@ -183,12 +187,20 @@ class ComparisonForm(forms.Form):
 API_PARAMS = {"size", "quality", "n", "output_format", "seed"}
 
 
-def form_from_json(payload):
-    """The API's {"prompt", "routes", "params"} body as a bound ComparisonForm, or an errors dict."""
+def form_from_json(payload, user):
+    """The API's {"prompt", "routes", "params", "team"?, "images"?, "mask"?} body as a bound
+    ComparisonForm, or an errors dict. Without "team", the user's personal team runs it."""
+    from .models import Team
+
     if not isinstance(payload, dict):
         return None, {"__all__": ["The body must be a JSON object."]}
     errors = {}
-    unknown = set(payload) - {"prompt", "routes", "params", "images", "mask"}
+    unknown = set(payload) - {"prompt", "routes", "params", "images", "mask", "team"}
+    team = Team.personal_for(user)
+    if payload.get("team") is not None:
+        team = Team.objects.of(user).filter(pk=payload["team"]).first() if isinstance(payload["team"], int) else None
+        if team is None:
+            errors["team"] = ["No team of yours has that id (GET /api/teams lists them)."]
     if unknown:
         errors["__all__"] = [f"Unknown field(s): {', '.join(sorted(unknown))}."]
     params = payload.get("params") or {}
@@ -211,7 +223,7 @@ def form_from_json(payload):
     data = {"prompt": prompt or "", "routes": routes or [], "size": "1024x1024", "quality": "auto",
             "output_format": "png", "n": 1}
     data.update({k: v for k, v in params.items() if v is not None})
-    return ComparisonForm(data=_as_querydict(data), files=files), None
+    return ComparisonForm(data=_as_querydict(data), files=files, team=team, user=user), None
 
 
 def _files_from_data_urls(images, mask):

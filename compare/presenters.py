@@ -49,6 +49,7 @@ def comparison_dict(comparison, request=None, with_results=True):
         "prompt": comparison.prompt,
         "params": comparison.params,
         "status": comparison.status,
+        "team": {"id": comparison.team_id, "name": comparison.team.name},
         "created_at": comparison.created_at,
         "created_by": comparison.created_by.get_username() if comparison.created_by else None,
         "url": absolute(request, comparison.get_absolute_url()),

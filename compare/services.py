@@ -15,21 +15,22 @@ from providers.base import ImageRequest, InputImage, parse_size
 
 from . import routes as route_catalog
 from .images import check_image
-from .models import Comparison, ReferenceImage, Result, Status
+from .models import Comparison, ReferenceImage, Result, Status, Team
 
 REFERENCE_SALT = "compare.reference"
 REFERENCE_LINK_SECONDS = 24 * 3600
 
 
-def create_comparison(*, user, prompt, route_keys, params, rerun_of=None, references=(), mask=None):
+def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=None, references=(), mask=None):
     """One transaction creates the comparison, its reference images (an edit) and a queued
     result per route; the tasks are enqueued only once that transaction has committed."""
     request = image_request(prompt, params)
     route_map = route_catalog.available_routes()
     with transaction.atomic():
+        author = user if user is not None and user.is_authenticated else None
         comparison = Comparison.objects.create(
-            prompt=prompt, params=params, created_by=user if user and user.is_authenticated else None,
-            rerun_of=rerun_of,
+            prompt=prompt, params=params, created_by=author, rerun_of=rerun_of,
+            team=team or Team.personal_for(author),
         )
         inputs = [(ReferenceImage.IMAGE, n, checked) for n, checked in enumerate(references)]
         inputs += [(ReferenceImage.MASK, 0, mask)] if mask is not None else []
@@ -49,16 +50,18 @@ def create_comparison(*, user, prompt, route_keys, params, rerun_of=None, refere
     return comparison
 
 
-def create_from_form(form, user, rerun_of=None):
+def create_from_form(form, user, team, rerun_of=None):
     references, mask = form.references()
-    return create_comparison(user=user, prompt=form.cleaned_data["prompt"], route_keys=form.cleaned_data["routes"],
-                             params=form.params(), rerun_of=rerun_of, references=references, mask=mask)
+    return create_comparison(user=user, team=team, prompt=form.cleaned_data["prompt"],
+                             route_keys=form.cleaned_data["routes"], params=form.params(), rerun_of=rerun_of,
+                             references=references, mask=mask)
 
 
 def rerun(comparison, user):
     references, mask = stored_references(comparison)
-    return create_comparison(user=user, prompt=comparison.prompt, route_keys=comparison.route_keys,
-                             params=comparison.params, rerun_of=comparison, references=references, mask=mask)
+    return create_comparison(user=user, team=comparison.team, prompt=comparison.prompt,
+                             route_keys=comparison.route_keys, params=comparison.params, rerun_of=comparison,
+                             references=references, mask=mask)
 
 
 def stored_references(comparison):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import teams, views
 
 app_name = "compare"
 
@@ -8,6 +8,15 @@ urlpatterns = [
     path("", views.new_comparison, name="new"),
     path("comparisons/", views.history, name="history"),
     path("routes/", views.route_list, name="routes"),
+    path("team/", teams.team_detail, name="team"),
+    path("team/switch", teams.switch_team, name="team-switch"),
+    path("team/new", teams.create_team, name="team-create"),
+    path("teams/<int:pk>/", teams.team_detail, name="team-detail"),
+    path("teams/<int:pk>/members", teams.add_member, name="team-add-member"),
+    path("teams/<int:pk>/members/<int:user_id>/remove", teams.remove_member, name="team-remove-member"),
+    path("teams/<int:pk>/invites", teams.create_invite, name="team-invite"),
+    path("teams/<int:pk>/invites/<int:invite_id>/revoke", teams.revoke_invite, name="team-revoke-invite"),
+    path("join/<str:token>", teams.accept_invite, name="invite"),
     path("comparisons/<int:pk>/", views.comparison_detail, name="detail"),
     path("comparisons/<int:pk>/summary", views.comparison_summary, name="summary"),
     path("comparisons/<int:pk>/rerun", views.rerun_comparison, name="rerun"),

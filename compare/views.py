@@ -11,7 +11,7 @@ from django_htmx.http import HttpResponseStopPolling
 from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, parse_size
 
 from . import routes as route_catalog
-from . import services
+from . import services, teams
 from .auth import session_or_token
 from .forms import SIZE_CHOICES, ComparisonForm
 from .models import Comparison, ReferenceImage, Result, ResultImage, Status
@@ -51,26 +51,27 @@ def _draft_request(data):
 
 def new_comparison(request):
     if request.method == "POST":
-        form = ComparisonForm(request.POST, request.FILES)
+        team = teams.current_team(request)
+        form = ComparisonForm(request.POST, request.FILES, team=team, user=request.user)
         if form.is_valid():
-            comparison = services.create_from_form(form, request.user)
+            comparison = services.create_from_form(form, request.user, team)
             return redirect(comparison)
         status = 400
     else:
         if request.htmx:
             form = ComparisonForm(request.GET)
         else:
-            form = ComparisonForm(initial=_initial_from(request.GET.get("from")))
+            form = ComparisonForm(initial=_initial_from(request.GET.get("from"), request.user))
         status = 200
     template = "compare/new.html#route-picker" if request.htmx and request.method == "GET" else "compare/new.html"
     return render(request, template, _picker_context(form), status=status)
 
 
-def _initial_from(pk):
+def _initial_from(pk, user):
     """Prefill the form from an earlier comparison ("Edit & run")."""
     if not (pk and pk.isdigit()):
         return {"size": "square", "quality": "auto", "output_format": "png", "n": 1}
-    earlier = get_object_or_404(Comparison, pk=pk)
+    earlier = get_object_or_404(Comparison.objects.visible_to(user), pk=pk)
     params = earlier.params
     size = next((name for name, dims in SIZE_PRESETS.items() if f"{dims[0]}x{dims[1]}" == params.get("size")), None)
     width, height = parse_size(params.get("size", "1024x1024"))
@@ -91,14 +92,14 @@ def route_list(request):
 
 
 def comparison_detail(request, pk):
-    comparison = get_object_or_404(Comparison.objects.select_related("created_by", "rerun_of"), pk=pk)
+    comparison = get_object_or_404(Comparison.objects.visible_to(request.user).select_related("created_by", "rerun_of", "team"), pk=pk)
     context = _summary_context(comparison)
     context["results"] = comparison.results.prefetch_related("images")
     return render(request, "compare/detail.html", context)
 
 
 def comparison_summary(request, pk):
-    comparison = get_object_or_404(Comparison, pk=pk)
+    comparison = get_object_or_404(Comparison.objects.visible_to(request.user), pk=pk)
     response = render(request, "compare/detail.html#summary", _summary_context(comparison))
     return HttpResponseStopPolling(response.content) if comparison.status == "done" else response
 
@@ -111,14 +112,18 @@ def _summary_context(comparison):
 
 
 def result_card(request, pk):
-    result = get_object_or_404(Result.objects.prefetch_related("images"), pk=pk)
+    result = get_object_or_404(Result.objects.filter(comparison__in=Comparison.objects.visible_to(request.user))
+                               .prefetch_related("images"), pk=pk)
     response = render(request, "compare/detail.html#result-card", {"result": result})
     return HttpResponseStopPolling(response.content) if result.is_terminal else response
 
 
 @require_POST
 def cancel_comparison(request, pk):
-    comparison = get_object_or_404(Comparison, pk=pk)
+    comparison = get_object_or_404(Comparison.objects.visible_to(request.user), pk=pk)
+    if not comparison.team.can_run(request.user):
+        messages.error(request, f"Viewers of {comparison.team} cannot cancel comparisons.")
+        return redirect(comparison)
     cancelled, asked = comparison.cancel()
     if cancelled or asked:
         messages.info(request, f"Cancelled {cancelled} queued route(s); asked {asked} running route(s) to stop.")
@@ -129,7 +134,10 @@ def cancel_comparison(request, pk):
 
 @require_POST
 def rerun_comparison(request, pk):
-    comparison = get_object_or_404(Comparison, pk=pk)
+    comparison = get_object_or_404(Comparison.objects.visible_to(request.user), pk=pk)
+    if not comparison.team.can_run(request.user):
+        messages.error(request, f"Viewers of {comparison.team} cannot run comparisons.")
+        return redirect(comparison)
     unavailable = set(comparison.route_keys) - set(route_catalog.available_routes())
     if unavailable:
         messages.error(request, f"Cannot run again: {', '.join(sorted(unavailable))} is not available any more.")
@@ -141,18 +149,20 @@ def history(request):
     query = request.GET.get("q", "").strip()
     route = request.GET.get("route", "")
     status = request.GET.get("status", "")
-    comparisons = (Comparison.objects.search(query).with_route(route).with_status(status)
+    team = teams.current_team(request)
+    comparisons = (Comparison.objects.filter(team=team).search(query).with_route(route).with_status(status)
                    .select_related("created_by").prefetch_related("results"))
     page = Paginator(comparisons, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    known_routes = sorted(set(Result.objects.values_list("route_key", flat=True).distinct()))
+    known_routes = sorted(set(Result.objects.filter(comparison__team=team).values_list("route_key", flat=True)))
     context = {"page": page, "q": query, "route": route, "status": status, "known_routes": known_routes,
                "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED,)]}
     template = "compare/history.html#history-list" if request.htmx else "compare/history.html"
     return render(request, template, context)
 
 
-def _image_file(pk, field):
-    image = get_object_or_404(ResultImage, pk=pk)
+def _image_file(request, pk, field):
+    visible = Comparison.objects.visible_to(request.user)
+    image = get_object_or_404(ResultImage.objects.filter(result__comparison__in=visible), pk=pk)
     content_type = "image/webp" if field == "thumbnail" else f"image/{image.format}"
     return _file_response(getattr(image, field), content_type)
 
@@ -170,7 +180,8 @@ def _file_response(file, content_type):
 
 @session_or_token
 def reference_image(request, pk):
-    row = get_object_or_404(ReferenceImage, pk=pk)
+    visible = Comparison.objects.visible_to(request.user)
+    row = get_object_or_404(ReferenceImage.objects.filter(comparison__in=visible), pk=pk)
     return _file_response(row.file, f"image/{row.format}")
 
 
@@ -188,9 +199,9 @@ def reference_public(request, token):
 
 @session_or_token
 def image_original(request, pk):
-    return _image_file(pk, "original")
+    return _image_file(request, pk, "original")
 
 
 @session_or_token
 def image_thumbnail(request, pk):
-    return _image_file(pk, "thumbnail")
+    return _image_file(request, pk, "thumbnail")

@@ -18,11 +18,11 @@ def test_api_token_for_nobody_is_an_error():
         call_command("api_token", "nobody")
 
 
-def test_compare_validates_like_the_form():
+def test_compare_validates_like_the_form(alice):
     with pytest.raises(CommandError, match="routes: Pick at least one route"):
-        call_command("compare", "a fox")
+        call_command("compare", "a fox", "--user", "alice")
     with pytest.raises(CommandError, match="sandbox:steady cannot do size 1280x720"):
-        call_command("compare", "a fox", "--route", "sandbox:steady", "--size", "1280x720")
+        call_command("compare", "a fox", "--user", "alice", "--route", "sandbox:steady", "--size", "1280x720")
     assert not Comparison.objects.exists()
 
 
@@ -34,3 +34,8 @@ def test_compare_creates_the_comparison_and_prints_its_table(capsys, alice):
     assert f"Comparison #{comparison.pk}: /comparisons/{comparison.pk}/" in out
     assert "ROUTE" in out and "sandbox:slow  queued" in out and "$0.00 est." in out
     assert comparison.params["n"] == 2 and comparison.created_by == alice
+
+
+def test_compare_needs_a_user_it_can_run_as():
+    with pytest.raises(CommandError, match="No user named 'admin': pass --user"):
+        call_command("compare", "a fox", "--route", "sandbox:fast")

@@ -61,10 +61,11 @@ def test_a_bad_size_or_quality_is_refused():
     assert "quality" in errors_of(form(quality="ultra"))
 
 
-def test_json_bodies_are_checked_for_shape_before_the_form():
-    assert form_from_json([1, 2])[1] == {"__all__": ["The body must be a JSON object."]}
-    assert "Unknown parameter(s): colour" in form_from_json({"prompt": "x", "routes": [], "params": {"colour": 1}})[1]["params"][0]
-    assert "list of route keys" in form_from_json({"prompt": "x", "routes": "sandbox:fast"})[1]["routes"][0]
-    assert "must be a string" in form_from_json({"prompt": 5, "routes": []})[1]["prompt"][0]
-    bound, errors = form_from_json({"prompt": "x", "routes": ["sandbox:fast"], "params": {"size": "1024x1536", "n": 2}})
+@pytest.mark.django_db
+def test_json_bodies_are_checked_for_shape_before_the_form(alice):
+    assert form_from_json([1, 2], alice)[1] == {"__all__": ["The body must be a JSON object."]}
+    assert "Unknown parameter(s): colour" in form_from_json({"prompt": "x", "routes": [], "params": {"colour": 1}}, alice)[1]["params"][0]
+    assert "list of route keys" in form_from_json({"prompt": "x", "routes": "sandbox:fast"}, alice)[1]["routes"][0]
+    assert "must be a string" in form_from_json({"prompt": 5, "routes": []}, alice)[1]["prompt"][0]
+    bound, errors = form_from_json({"prompt": "x", "routes": ["sandbox:fast"], "params": {"size": "1024x1536", "n": 2}}, alice)
     assert errors is None and bound.is_valid() and bound.params()["n"] == 2

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from compare import services
 from compare.forms import ComparisonForm, _as_querydict
-from compare.models import Comparison
+from compare.models import Comparison, Team
 from compare.templatetags.compare_tags import ms, usd
 
 
@@ -23,25 +23,28 @@ class Command(BaseCommand):
         parser.add_argument("--n", type=int, default=1)
         parser.add_argument("--format", dest="output_format", default="png", choices=["png", "jpeg", "webp"])
         parser.add_argument("--seed", type=int)
-        parser.add_argument("--user", help="username to record as the author")
+        parser.add_argument("--user", help="username to run as (default: LOCAL_USERNAME, the account `make run` made)")
+        parser.add_argument("--team", type=int, help="team id (default: the user's personal team)")
         parser.add_argument("--wait", action="store_true", help="wait until every route has finished")
         parser.add_argument("--timeout", type=float, default=900, help="seconds to wait at most (with --wait)")
 
-    def handle(self, *args, prompt, routes, size, quality, n, output_format, seed, user, wait, timeout, **options):
-        author = None
-        if user:
-            author = get_user_model().objects.filter(username=user).first()
-            if author is None:
-                raise CommandError(f"No user named {user!r}.")
+    def handle(self, *args, prompt, routes, size, quality, n, output_format, seed, user, team, wait, timeout, **options):
+        username = user or settings.LOCAL_USERNAME
+        author = get_user_model().objects.filter(username=username).first()
+        if author is None:
+            raise CommandError(f"No user named {username!r}: pass --user USERNAME.")
+        chosen = Team.objects.of(author).filter(pk=team).first() if team else Team.personal_for(author)
+        if chosen is None:
+            raise CommandError(f"{username} is in no team with id {team}.")
         data = {"prompt": prompt, "routes": routes, "size": size, "quality": quality, "n": n,
                 "output_format": output_format}
         if seed is not None:
             data["seed"] = seed
-        form = ComparisonForm(data=_as_querydict(data))
+        form = ComparisonForm(data=_as_querydict(data), team=chosen, user=author)
         if not form.is_valid():
             lines = [f"{field}: {msg}" for field, msgs in form.errors.items() for msg in msgs]
             raise CommandError("Invalid comparison:\n  " + "\n  ".join(lines))
-        comparison = services.create_from_form(form, author)
+        comparison = services.create_from_form(form, author, chosen)
         self.stdout.write(f"Comparison #{comparison.pk}: {settings.SITE_URL}{comparison.get_absolute_url()}")
         if wait:
             deadline = time.monotonic() + timeout

@@ -58,7 +58,9 @@ class Command(BaseCommand):
         parser.add_argument("--results-per", type=int, default=5, help="results per comparison (default 5)")
         parser.add_argument("--batch", type=int, default=2000, help="comparisons per insert batch")
         parser.add_argument("--seed", type=int, default=6)
-        parser.add_argument("--username", default=None, help="owner of the comparisons (default: none)")
+        parser.add_argument("--username", default=None,
+                            help="author of the comparisons (and, with teams, their team is the author's personal "
+                                 "team); default: no author")
 
     def handle(self, *args, comparisons, results_per, batch, seed, username, **options):
         if comparisons < 1 or not 1 <= results_per <= len(ROUTES):
@@ -68,6 +70,16 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=username).first()
             if user is None:
                 raise CommandError(f"No user named {username!r}.")
+        extra = {}
+        if any(field.name == "team" for field in Comparison._meta.get_fields()):
+            # Comparisons belong to a team once teams exist: the owner's personal team (the one
+            # its history page shows), else a team made for the generated history.
+            from compare.models import Team
+
+            if user is not None:
+                extra["team"] = Team.personal_for(user)
+            else:
+                extra["team"] = Team.objects.create(name="generated history")
         rng = random.Random(seed)
         now = timezone.now()
         span = timedelta(days=365)
@@ -85,7 +97,7 @@ class Command(BaseCommand):
                 prompt = f"{rng.choice(SUBJECTS)} {rng.choice(PLACES)}, {rng.choice(EXTRAS)} #{index}"
                 params = {"size": rng.choice(SIZES), "quality": rng.choice(QUALITIES), "output_format": "png",
                           "n": 1, "seed": None}
-                rows.append(Comparison(prompt=prompt, params=params, created_by=user, created_at=created))
+                rows.append(Comparison(prompt=prompt, params=params, created_by=user, created_at=created, **extra))
             with transaction.atomic():
                 created_rows = Comparison.objects.bulk_create(rows)
                 results = []

@@ -26,6 +26,12 @@ class CostSource(models.TextChoices):
 
 
 class ComparisonQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Comparisons of the teams the user belongs to; nothing for anyone else."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(team__memberships__user=user)
+
     def search(self, text):
         return self.filter(prompt__icontains=text) if text else self
 
@@ -47,6 +53,7 @@ class Comparison(models.Model):
     prompt = models.TextField()
     # size "WxH", quality, output_format, n, seed: the common parameters sent to every route.
     params = models.JSONField(default=dict)
+    team = models.ForeignKey("compare.Team", on_delete=models.CASCADE, related_name="comparisons")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")

@@ -1,0 +1,105 @@
+"""Teams: who shares a history (and, later, credentials, budgets and reviews).
+
+Every user belongs to at least one team: a personal team is made for each new user, however the
+user was created (sign-up, admin, createsuperuser, a shell), so isolation always holds."""
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    OWNER = "owner"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+class TeamQuerySet(models.QuerySet):
+    def of(self, user):
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user)
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100)
+    personal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TeamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-personal", "name", "id"]
+
+    def __str__(self):
+        return self.name
+
+    def role_of(self, user):
+        membership = self.memberships.filter(user=user).first() if user.is_authenticated else None
+        return membership.role if membership else None
+
+    def can_run(self, user):
+        return self.role_of(user) in (Role.OWNER, Role.MEMBER)
+
+    def is_owner(self, user):
+        return self.role_of(user) == Role.OWNER
+
+    @classmethod
+    def personal_for(cls, user):
+        """The user's personal team, made now if it is missing."""
+        team = cls.objects.filter(personal=True, memberships__user=user, memberships__role=Role.OWNER).first()
+        if team is None:
+            team = cls.objects.create(name=f"{user.get_username()}'s team", personal=True)
+            Membership.objects.create(team=team, user=user, role=Role.OWNER)
+        return team
+
+
+class Membership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team")]
+        ordering = ["team", "user__username"]
+
+    def __str__(self):
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+def _invite_token():
+    return secrets.token_urlsafe(24)
+
+
+def _in_a_week():
+    return timezone.now() + timedelta(days=7)
+
+
+class Invite(models.Model):
+    """A link an owner sends; whoever opens it logged in joins the team with the role. Once."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invites")
+    token = models.CharField(max_length=64, unique=True, default=_invite_token)
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(default=_in_a_week)
+    used_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def usable(self):
+        return self.used_at is None and self.expires_at > timezone.now()
+
+    def accept(self, user):
+        """Join the team; False if the invite was used meanwhile or has expired."""
+        won = Invite.objects.filter(pk=self.pk, used_at__isnull=True, expires_at__gt=timezone.now()).update(
+            used_by=user, used_at=timezone.now())
+        if won:
+            Membership.objects.get_or_create(team=self.team, user=user, defaults={"role": self.role})
+        return bool(won)
