@@ -1,10 +1,13 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import teams, views
 
 app_name = "compare"
 
 urlpatterns = [
+    path("", include("compare.review_urls")),
+    path("", include("compare.share_urls")),
+    path("", include("compare.insight_urls")),
     path("", views.new_comparison, name="new"),
     path("comparisons/", views.history, name="history"),
     path("routes/", views.route_list, name="routes"),

@@ -57,6 +57,10 @@ class Comparison(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+    # Blind review: route names and order hidden (shuffled per reviewer) until the reviewer has
+    # given a verdict; optionally no image is shown before every route has finished.
+    blind = models.BooleanField(default=False)
+    hold_images_until_done = models.BooleanField(default=False)
 
     objects = ComparisonQuerySet.as_manager()
 

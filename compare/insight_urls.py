@@ -1,0 +1,3 @@
+"""URLs of the insight pages (filled in by the module that owns them)."""
+
+urlpatterns = []

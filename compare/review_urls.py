@@ -1,0 +1,3 @@
+"""URLs of the review pages (filled in by the module that owns them)."""
+
+urlpatterns = []
