@@ -15,7 +15,10 @@ from .presenters import comparison_dict
 
 @api_view(["GET"])
 def routes(request):
-    return JsonResponse({"routes": [choice.as_dict() for choice in route_catalog.route_choices()]})
+    team = Team.personal_for(request.user)
+    if request.GET.get("team", "").isdigit():
+        team = get_object_or_404(Team.objects.of(request.user), pk=int(request.GET["team"]))
+    return JsonResponse({"routes": [choice.as_dict() for choice in route_catalog.route_choices(team=team)]})
 
 
 @api_view(["GET", "POST"])

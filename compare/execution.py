@@ -14,6 +14,7 @@ from providers import runner
 from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
 from providers.registry import UnknownRoute
 
+from . import limits
 from . import routes as route_catalog
 from .images import ImageRejected, check_image
 from .models import CostSource, Result, ResultImage, Status
@@ -57,10 +58,11 @@ class Attempt:
 
     def __init__(self, result):
         self.result = result
-        self.route = route_catalog.get_route(result.route_key)
+        team = result.comparison.team
+        self.route = route_catalog.get_route(result.route_key, team)
         self.request = request_for(result.comparison)
         self.client = http_client()
-        self.provider = self.route.build(client=self.client, env=route_catalog.provider_env(),
+        self.provider = self.route.build(client=self.client, env=route_catalog.provider_env(team),
                                          deadline=settings.PROVIDER_DEADLINE_SECONDS)
         self.provider.sleep = cancellable_sleep(result)
         # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.
@@ -96,9 +98,24 @@ def _attempt(result):
 
 def execute_result(result_id, worker=""):
     """Claim a result, call its provider once, store what came back, end in a terminal state."""
-    result = Result.objects.select_related("comparison").filter(pk=result_id).first()
-    if result is None or not result.claim(worker):
+    from .tasks import run_result
+
+    result = Result.objects.select_related("comparison__team").filter(pk=result_id).first()
+    if result is None or result.status != Status.QUEUED:
         return  # gone, or another delivery of this message already has it
+    if not limits.acquire(result):
+        run_result.apply_async((result.pk,), countdown=settings.ROUTE_LIMIT_RETRY_SECONDS)
+        return  # the route is at its limit: stay queued, try again shortly
+    if not result.claim(worker):
+        limits.release(result)
+        return
+    try:
+        _execute_claimed(result)
+    finally:
+        limits.release(result)
+
+
+def _execute_claimed(result):
     attempt = _attempt(result)
     if attempt is None:
         return
@@ -257,6 +274,7 @@ def reap_stale():
     Result.objects.filter(pk__in=resend).update(enqueued_at=now)
     for pk in resend:
         run_result.apply_async((pk,))
+    limits.free_lost_slots()
     return ended, rechecked, len(resend)
 
 

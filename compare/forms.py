@@ -73,11 +73,15 @@ class ComparisonForm(forms.Form):
     reference_images = ImagesField(required=False, label="Reference images (for an edit)")
     mask = forms.FileField(required=False, label="Mask (PNG with transparency, for the first image)")
     references_from = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    blind = forms.BooleanField(required=False, label="Blind review: hide route names and shuffle the cards "
+                                                    "for each reviewer until they give their verdict")
+    hold_images_until_done = forms.BooleanField(required=False, label="Hold images back until every route "
+                                                                      "has finished (speed cannot bias)")
 
     def __init__(self, *args, team=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.team, self.user = team, user
-        self.route_map = route_catalog.available_routes()
+        self.route_map = route_catalog.available_routes(team)
         self.fields["routes"].choices = [(key, route.label) for key, route in self.route_map.items()]
 
     def clean_mask(self):
@@ -152,9 +156,10 @@ class ComparisonForm(forms.Form):
             self.add_error("mask", f"The mask is {mask.width}x{mask.height}; it must match the first reference "
                                    f"image, {images[0].width}x{images[0].height}.")
         request = self.image_request()
+        self._check_budget(keys, request)
         for key in keys:
             route = self.route_map[key]
-            missing = route.missing_credentials(route_catalog.provider_env())
+            missing = route.missing_credentials(route_catalog.provider_env(self.team))
             if missing:
                 self.add_error("routes", f"{key} is not configured: set {', '.join(missing)}.")
             limit = route.capabilities.prompt_limit
@@ -167,6 +172,21 @@ class ComparisonForm(forms.Form):
                 self.add_error("routes", f"{key} fetches reference images by URL: set SITE_URL to this app's public "
                                          "address so it can.")
         return data
+
+    def _check_budget(self, keys, request):
+        """Refuse, with the numbers, what would take the team past its monthly budget. Routes
+        with no known price count as $0 here, and the message says so."""
+        if self.team is None or self.team.monthly_budget_usd is None:
+            return
+        estimates = {key: route_catalog.estimate(self.route_map[key], request) for key in keys}
+        known = sum(v for v in estimates.values() if v is not None)
+        spent, budget = self.team.spent_this_month(), self.team.monthly_budget_usd
+        left = budget - spent
+        if known > left:
+            unknown = [k for k, v in estimates.items() if v is None]
+            note = f" (plus unknown cost for {', '.join(unknown)})" if unknown else ""
+            self.add_error(None, f"Over budget: this comparison is estimated at ${known:.4f}{note}; {self.team} has "
+                                 f"spent ${spent:.4f} of its ${budget:.2f} this month, ${max(left, 0):.4f} left.")
 
     def image_request(self):
         width, height = self.requested_dimensions()
@@ -195,7 +215,7 @@ def form_from_json(payload, user):
     if not isinstance(payload, dict):
         return None, {"__all__": ["The body must be a JSON object."]}
     errors = {}
-    unknown = set(payload) - {"prompt", "routes", "params", "images", "mask", "team"}
+    unknown = set(payload) - {"prompt", "routes", "params", "images", "mask", "team", "blind", "hold_images_until_done"}
     team = Team.personal_for(user)
     if payload.get("team") is not None:
         team = Team.objects.of(user).filter(pk=payload["team"]).first() if isinstance(payload["team"], int) else None
@@ -223,6 +243,9 @@ def form_from_json(payload, user):
     data = {"prompt": prompt or "", "routes": routes or [], "size": "1024x1024", "quality": "auto",
             "output_format": "png", "n": 1}
     data.update({k: v for k, v in params.items() if v is not None})
+    for flag in ("blind", "hold_images_until_done"):
+        if payload.get(flag) is True:
+            data[flag] = "on"
     return ComparisonForm(data=_as_querydict(data), files=files, team=team, user=user), None
 
 

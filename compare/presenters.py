@@ -1,14 +1,27 @@
-"""How comparisons and results look in JSON (the API) — one place, used by every endpoint."""
+"""How comparisons and results look in JSON (the API) — one place, used by every endpoint.
+
+Blind mode holds for the API too: until the requesting user has given a verdict on a blind
+comparison, its results come in their blind order, named A, B, C, with nothing that names the
+route (key, label, cost, request id, notes, error text, timings); the team's votes and comments
+other than their own stay hidden. Held images are listed only once every route has finished."""
 
 from django.urls import reverse
+
+from .models.reviews import Review, is_masked
+
+# What a blind reviewer must not see before their verdict: all of it can name the route.
+MASKED_FIELDS = {"route": None, "label": None, "sandbox": None, "queue_ms": None, "latency_ms": None,
+                 "provider_timings_ms": {}, "cost_usd": None, "cost_source": None, "estimated_cost_usd": None,
+                 "error": None, "error_code": None, "notes": [], "retried_attempts": [],
+                 "provider_request_id": None, "worker": None, "started_at": None, "finished_at": None}
 
 
 def absolute(request, path):
     return request.build_absolute_uri(path) if request is not None else path
 
 
-def result_dict(result, request=None):
-    return {
+def result_dict(result, request=None, review=None):
+    data = {
         "id": result.pk,
         "route": result.route_key,
         "label": result.route_label,
@@ -41,6 +54,35 @@ def result_dict(result, request=None):
             for image in result.images.all()
         ],
     }
+    if review is not None:
+        data["blind_label"] = result.blind_label or None
+        if review.masked:
+            data.update(MASKED_FIELDS)
+        if review.held:
+            data["images"] = []
+        data["images_held"] = review.held
+        data["ratings"] = [{"user": name, "value": "up"} for name in result.thumbs_up] + \
+                          [{"user": name, "value": "down"} for name in result.thumbs_down]
+        data["my_rating"] = {1: "up", -1: "down"}.get(result.my_thumb)
+    return data
+
+
+def review_dict(review):
+    """The team's verdicts and comments as the requesting user may see them."""
+    def winner(verdict):
+        return None if verdict.winner is None else {"id": verdict.winner_id, "route": verdict.winner.route_key}
+
+    return {
+        "blind": review.comparison.blind,
+        "hold_images_until_done": review.comparison.hold_images_until_done,
+        "masked": review.masked,
+        "verdicts": [{"user": v.user.get_username(), "kind": v.kind, "winner": winner(v), "updated_at": v.updated_at}
+                     for v in review.verdicts],
+        "hidden_verdicts": review.hidden_verdicts,
+        "comments": [{"user": c.user.get_username(), "text": c.text, "created_at": c.created_at}
+                     for c in review.comments],
+        "hidden_comments": review.hidden_comments,
+    }
 
 
 def comparison_dict(comparison, request=None, with_results=True):
@@ -55,16 +97,23 @@ def comparison_dict(comparison, request=None, with_results=True):
         "url": absolute(request, comparison.get_absolute_url()),
         "api_url": absolute(request, reverse("api:comparison", args=[comparison.pk])),
         "rerun_of": comparison.rerun_of_id,
+        "blind": comparison.blind,
         "references": [
             {"role": ref.role, "url": absolute(request, ref.get_absolute_url()), "width": ref.width,
              "height": ref.height, "format": ref.format, "bytes": ref.bytes}
             for ref in comparison.references.all()
         ],
     }
-    if with_results:
+    user = getattr(request, "user", None)
+    if with_results and user is not None and user.is_authenticated:
+        review = Review(comparison, user)
+        data["results"] = [result_dict(r, request, review) for r in review.results]
+        data["review"] = review_dict(review)
+    elif with_results:
         data["results"] = [result_dict(r, request) for r in comparison.results.all()]
     else:
-        data["routes"] = comparison.route_keys
+        masked = user is not None and is_masked(comparison, user)  # no request: server-side, unmasked
+        data["routes"] = None if masked else comparison.route_keys
     return data
 
 

@@ -11,21 +11,25 @@ from providers import registry
 from providers.base import ImageRequest, Route
 
 
-def provider_env():
-    """The mapping the providers package reads credentials, base URLs and sandbox specs from."""
+def provider_env(team=None):
+    """The mapping the providers package reads credentials, base URLs and sandbox specs from:
+    the environment, overridden by the team's own credentials when a team is given."""
+    from .credentials import team_env
+
     env = dict(os.environ)
+    env.update(team_env(team))
     if settings.SANDBOX_ROUTES:
         env["SANDBOX_ROUTES"] = settings.SANDBOX_ROUTES
     env["SANDBOX_LATENCY_SCALE"] = str(settings.SANDBOX_LATENCY_SCALE)
     return env
 
 
-def available_routes():
-    return registry.all_routes(provider_env())
+def available_routes(team=None):
+    return registry.all_routes(provider_env(team))
 
 
-def get_route(key):
-    return registry.get_route(key, provider_env())
+def get_route(key, team=None):
+    return registry.get_route(key, provider_env(team))
 
 
 @dataclass
@@ -64,8 +68,8 @@ class RouteChoice:
         }
 
 
-def route_choices(request: ImageRequest | None = None):
-    env = provider_env()
+def route_choices(request: ImageRequest | None = None, team=None):
+    env = provider_env(team)
     choices = []
     for route in registry.all_routes(env).values():
         price = registry.route_price(route)

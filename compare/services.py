@@ -21,17 +21,18 @@ REFERENCE_SALT = "compare.reference"
 REFERENCE_LINK_SECONDS = 24 * 3600
 
 
-def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=None, references=(), mask=None):
+def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=None, references=(), mask=None,
+                      blind=False, hold_images_until_done=False):
     """One transaction creates the comparison, its reference images (an edit) and a queued
     result per route; the tasks are enqueued only once that transaction has committed."""
     request = image_request(prompt, params)
-    route_map = route_catalog.available_routes()
+    author = user if user is not None and user.is_authenticated else None
+    team = team or Team.personal_for(author)
+    route_map = route_catalog.available_routes(team)
     with transaction.atomic():
-        author = user if user is not None and user.is_authenticated else None
         comparison = Comparison.objects.create(
-            prompt=prompt, params=params, created_by=author, rerun_of=rerun_of,
-            team=team or Team.personal_for(author),
-        )
+            prompt=prompt, params=params, created_by=author, rerun_of=rerun_of, team=team,
+            blind=blind, hold_images_until_done=hold_images_until_done)
         inputs = [(ReferenceImage.IMAGE, n, checked) for n, checked in enumerate(references)]
         inputs += [(ReferenceImage.MASK, 0, mask)] if mask is not None else []
         for role, index, checked in inputs:
@@ -54,14 +55,16 @@ def create_from_form(form, user, team, rerun_of=None):
     references, mask = form.references()
     return create_comparison(user=user, team=team, prompt=form.cleaned_data["prompt"],
                              route_keys=form.cleaned_data["routes"], params=form.params(), rerun_of=rerun_of,
-                             references=references, mask=mask)
+                             references=references, mask=mask, blind=bool(form.cleaned_data.get("blind")),
+                             hold_images_until_done=bool(form.cleaned_data.get("hold_images_until_done")))
 
 
 def rerun(comparison, user):
     references, mask = stored_references(comparison)
     return create_comparison(user=user, team=comparison.team, prompt=comparison.prompt,
                              route_keys=comparison.route_keys, params=comparison.params, rerun_of=comparison,
-                             references=references, mask=mask)
+                             references=references, mask=mask, blind=comparison.blind,
+                             hold_images_until_done=comparison.hold_images_until_done)
 
 
 def stored_references(comparison):

@@ -91,6 +91,24 @@ def remove_member(request, pk, user_id):
 
 
 @require_POST
+def set_budget(request, pk):
+    from decimal import Decimal, InvalidOperation
+
+    team = _owned(request, pk)
+    raw = (request.POST.get("monthly_budget_usd") or "").strip()
+    try:
+        team.monthly_budget_usd = Decimal(raw).quantize(Decimal("0.01")) if raw else None
+        if team.monthly_budget_usd is not None and team.monthly_budget_usd < 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        messages.error(request, "A budget is an amount of USD, like 25 or 12.50 (empty: no budget).")
+        return redirect("compare:team-detail", team.pk)
+    team.save(update_fields=["monthly_budget_usd"])
+    messages.success(request, f"Monthly budget: {'none' if raw == '' else f'${team.monthly_budget_usd}'}.")
+    return redirect("compare:team-detail", team.pk)
+
+
+@require_POST
 def create_invite(request, pk):
     team = _owned(request, pk)
     role = request.POST.get("role") if request.POST.get("role") in Role.values else Role.MEMBER

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import teams, views
+from . import credentials, teams, views
 
 app_name = "compare"
 
@@ -18,8 +18,11 @@ urlpatterns = [
     path("teams/<int:pk>/members", teams.add_member, name="team-add-member"),
     path("teams/<int:pk>/members/<int:user_id>/remove", teams.remove_member, name="team-remove-member"),
     path("teams/<int:pk>/invites", teams.create_invite, name="team-invite"),
+    path("teams/<int:pk>/budget", teams.set_budget, name="team-budget"),
     path("teams/<int:pk>/invites/<int:invite_id>/revoke", teams.revoke_invite, name="team-revoke-invite"),
     path("join/<str:token>", teams.accept_invite, name="invite"),
+    path("teams/<int:pk>/credentials", credentials.edit_credentials, name="team-credentials"),
+    path("teams/<int:pk>/credentials/test", credentials.test_credential, name="team-credential-test"),
     path("comparisons/<int:pk>/", views.comparison_detail, name="detail"),
     path("comparisons/<int:pk>/summary", views.comparison_summary, name="summary"),
     path("comparisons/<int:pk>/rerun", views.rerun_comparison, name="rerun"),

@@ -15,12 +15,14 @@ from . import services, teams
 from .auth import session_or_token
 from .forms import SIZE_CHOICES, ComparisonForm
 from .models import Comparison, ReferenceImage, Result, ResultImage, Status
+from .models import reviews as reviewing
+from .models.reviews import Review
 
 
 def _picker_context(form):
     """Routes with their estimated cost for whatever parameters the form holds right now."""
     draft = _draft_request(form.data if form.is_bound else form.initial)
-    choices = route_catalog.route_choices(draft)
+    choices = route_catalog.route_choices(draft, team=form.team)
     selected = set(form.data.getlist("routes")) if form.is_bound else set(form.initial.get("routes", []))
     picked = [c for c in choices if c.key in selected]
     known = [c.estimate_usd for c in picked if c.estimate_usd is not None]
@@ -59,9 +61,10 @@ def new_comparison(request):
         status = 400
     else:
         if request.htmx:
-            form = ComparisonForm(request.GET)
+            form = ComparisonForm(request.GET, team=teams.current_team(request), user=request.user)
         else:
-            form = ComparisonForm(initial=_initial_from(request.GET.get("from"), request.user))
+            form = ComparisonForm(initial=_initial_from(request.GET.get("from"), request.user),
+                                  team=teams.current_team(request), user=request.user)
         status = 200
     template = "compare/new.html#route-picker" if request.htmx and request.method == "GET" else "compare/new.html"
     return render(request, template, _picker_context(form), status=status)
@@ -87,14 +90,16 @@ def route_list(request):
     from; and the sellers we cannot call, with the reason."""
     from providers.unsupported import UNSUPPORTED
 
-    return render(request, "compare/routes.html", {"choices": route_catalog.route_choices(),
+    return render(request, "compare/routes.html", {"choices": route_catalog.route_choices(team=teams.current_team(request)),
                                                    "unsupported": UNSUPPORTED})
 
 
 def comparison_detail(request, pk):
     comparison = get_object_or_404(Comparison.objects.visible_to(request.user).select_related("created_by", "rerun_of", "team"), pk=pk)
     context = _summary_context(comparison)
-    context["results"] = comparison.results.prefetch_related("images")
+    # Blind mode: the cards come in this reviewer's own order, labelled A, B, C (compare/models/reviews.py).
+    review = Review(comparison, request.user)
+    context.update(review=review, results=review.results)
     return render(request, "compare/detail.html", context)
 
 
@@ -113,9 +118,13 @@ def _summary_context(comparison):
 
 def result_card(request, pk):
     result = get_object_or_404(Result.objects.filter(comparison__in=Comparison.objects.visible_to(request.user))
-                               .prefetch_related("images"), pk=pk)
-    response = render(request, "compare/detail.html#result-card", {"result": result})
-    return HttpResponseStopPolling(response.content) if result.is_terminal else response
+                               .select_related("comparison__team"), pk=pk)
+    review = Review(result.comparison, request.user)
+    result = review.result(result.pk)
+    response = render(request, "compare/detail.html#result-card",
+                      {"result": result, "review": review, "comparison": result.comparison})
+    # A held card keeps polling: its images appear once every route has finished.
+    return HttpResponseStopPolling(response.content) if result.is_terminal and not review.held else response
 
 
 @require_POST
@@ -138,7 +147,7 @@ def rerun_comparison(request, pk):
     if not comparison.team.can_run(request.user):
         messages.error(request, f"Viewers of {comparison.team} cannot run comparisons.")
         return redirect(comparison)
-    unavailable = set(comparison.route_keys) - set(route_catalog.available_routes())
+    unavailable = set(comparison.route_keys) - set(route_catalog.available_routes(comparison.team))
     if unavailable:
         messages.error(request, f"Cannot run again: {', '.join(sorted(unavailable))} is not available any more.")
         return redirect(comparison)
@@ -149,20 +158,29 @@ def history(request):
     query = request.GET.get("q", "").strip()
     route = request.GET.get("route", "")
     status = request.GET.get("status", "")
+    review, winner, rating = (request.GET.get(name, "") for name in ("review", "winner", "rating"))
     team = teams.current_team(request)
     comparisons = (Comparison.objects.filter(team=team).search(query).with_route(route).with_status(status)
-                   .select_related("created_by").prefetch_related("results"))
+                   .select_related("created_by").prefetch_related("results", "verdicts"))
+    if review == "mine":
+        comparisons = reviewing.needing_review_by(comparisons, request.user) if team.can_run(request.user) \
+            else comparisons.none()
+    comparisons = reviewing.with_rating(reviewing.with_winner(comparisons, winner, request.user), rating)
+    comparisons = reviewing.with_my_verdict(comparisons, request.user)
     page = Paginator(comparisons, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     known_routes = sorted(set(Result.objects.filter(comparison__team=team).values_list("route_key", flat=True)))
     context = {"page": page, "q": query, "route": route, "status": status, "known_routes": known_routes,
-               "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED,)]}
+               "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED,)],
+               "review": review, "winner": winner, "rating": rating}
     template = "compare/history.html#history-list" if request.htmx else "compare/history.html"
     return render(request, template, context)
 
 
 def _image_file(request, pk, field):
     visible = Comparison.objects.visible_to(request.user)
-    image = get_object_or_404(ResultImage.objects.filter(result__comparison__in=visible), pk=pk)
+    image = get_object_or_404(ResultImage.objects.filter(result__comparison__in=visible).select_related("result__comparison"), pk=pk)
+    if reviewing.images_held(image.result.comparison):
+        raise Http404("Images are held back until every route has finished.")
     content_type = "image/webp" if field == "thumbnail" else f"image/{image.format}"
     return _file_response(getattr(image, field), content_type)
 

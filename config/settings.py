@@ -72,6 +72,22 @@ def _local_secret_key():
 
 
 SECRET_KEY = env_secret("SECRET_KEY") or _local_secret_key()
+
+
+def _local_credentials_key():
+    """A Fernet key kept in var/ so a local install can store team credentials at once."""
+    from cryptography.fernet import Fernet
+
+    path = VAR_DIR / "credentials_key"
+    if not path.exists():
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# Fernet keys for team credentials, comma-separated, newest first (MultiFernet): to rotate, put a
+# new key first, run `manage.py rotate_credentials`, then drop the old one.
+CREDENTIALS_KEYS = env_secret("CREDENTIALS_KEYS") or _local_credentials_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_str("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in env_str("CSRF_TRUSTED_ORIGINS").split(",") if o]
@@ -209,6 +225,9 @@ PROVIDER_DEADLINE_SECONDS = env_float("PROVIDER_DEADLINE_SECONDS", 600.0)
 # and the first backoff in seconds (doubling, with jitter; Retry-After wins when longer).
 PROVIDER_MAX_ATTEMPTS = env_int("PROVIDER_MAX_ATTEMPTS", 3)
 PROVIDER_BACKOFF_SECONDS = env_float("PROVIDER_BACKOFF_SECONDS", 1.0)
+# Per-route limits shared by all workers: "KEY=CONCURRENT/PER_MINUTE; provider:*=..." (compare/limits.py).
+ROUTE_LIMITS = env_str("ROUTE_LIMITS", "")
+ROUTE_LIMIT_RETRY_SECONDS = env_float("ROUTE_LIMIT_RETRY_SECONDS", 2.0)
 # A result still running this long after its deadline lost its worker: the reaper ends it.
 REAPER_GRACE_SECONDS = env_int("REAPER_GRACE_SECONDS", 120)
 REAPER_INTERVAL_SECONDS = env_int("REAPER_INTERVAL_SECONDS", 60)

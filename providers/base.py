@@ -332,6 +332,20 @@ class Provider:
     def generate(self, request: ImageRequest) -> ImageResult:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def verify(self) -> str:
+        """Check the credentials with the provider's cheapest safe call, and say what was
+        checked. Adapters with such a call override this; the default checks only that every
+        needed value is there and looks like a key, and says so."""
+        missing = [name for name in self.route.credential_names if not self.credentials.get(name)]
+        if missing:
+            raise AuthenticationError(f"Not set: {', '.join(missing)}.")
+        short = [name for name in self.route.credential_names
+                 if "KEY" in name or "TOKEN" in name if len(self.credentials[name].strip()) < 8]
+        if short:
+            raise AuthenticationError(f"{', '.join(short)} is too short to be a key.")
+        return ("set and well-formed (this provider offers no free call to check a key, so it was not "
+                "sent anywhere)")
+
 
 @dataclass(frozen=True)
 class Route:

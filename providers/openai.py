@@ -70,6 +70,11 @@ class OpenAIProvider(Provider):
             headers["OpenAI-Project"] = self.credentials["OPENAI_PROJECT_ID"]
         return headers
 
+    def verify(self) -> str:
+        """``GET /models``: free, and answers 401 for a bad key."""
+        http.send(self.client, "GET", f"{self.base_url}/models", headers=self.headers(), raise_for=raise_for_openai_error)
+        return "the key works (GET /models answered)"
+
     def generate(self, request: ImageRequest) -> ImageResult:
         if request.is_edit or request.mask is not None:
             check_edit(self.route, request, self.name)

@@ -176,7 +176,8 @@ def draw(request: ImageRequest, route_key: str, index: int = 0) -> bytes:
         pen.text((width // 16, y), line, font=font, fill=(255, 255, 255, 255))
         y += int(font_size * 1.3)
     kind = "edit" if request.images else "new"
-    caption = f"SANDBOX · {route_key} · {request.size} · {request.quality} · {kind} #{index + 1}"
+    # No route name in the picture: blind reviews must not be able to read it off the image.
+    caption = f"SANDBOX · {request.size} · {request.quality} · {kind} #{index + 1}"
     pen.text((width // 16, height - font_size * 2), caption, font=small, fill=(255, 255, 255, 230))
 
     out = io.BytesIO()

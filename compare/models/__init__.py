@@ -10,11 +10,16 @@ from .comparisons import (
     image_path,
     reference_path,
 )
+from .credentials import TeamCredential
+from .limits import RouteMinute, RouteSlot
 from .reviews import Comment, Rating, Thumb, Verdict, VerdictKind
+from .sharing import ExternalVote, ShareKind, ShareLink
 from .teams import Invite, Membership, Role, Team
 
 __all__ = [
     "TERMINAL", "ApiToken", "Comparison", "CostSource", "ReferenceImage", "Result", "ResultImage", "Status",
     "image_path", "reference_path", "Invite", "Membership", "Role", "Team",
     "Comment", "Rating", "Thumb", "Verdict", "VerdictKind",
+    "ExternalVote", "ShareKind", "ShareLink",
+    "TeamCredential", "RouteMinute", "RouteSlot",
 ]

@@ -4,8 +4,12 @@ Thumbs up/down is the one rating used everywhere. A verdict names the winning re
 "tie" or "all bad"; every kind counts in the scores (see compare/leaderboard.py)."""
 
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from .comparisons import Comparison, Result, Status
 
 
 class Thumb(models.IntegerChoices):
@@ -56,3 +60,208 @@ class Comment(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+
+# --- State changes -------------------------------------------------------------------------
+
+
+def _update_or_create(model, lookup, fields):
+    """One row per lookup (a unique constraint): a conditional UPDATE, else an INSERT; a
+    concurrent INSERT of the same row (a double click) ends as an UPDATE."""
+    if model.objects.filter(**lookup).update(**fields):
+        return
+    try:
+        with transaction.atomic():
+            model.objects.create(**lookup, **fields)
+    except IntegrityError:
+        model.objects.filter(**lookup).update(**fields)
+
+
+class ReviewRefused(Exception):
+    """A vote that cannot be taken, with the reason to show."""
+
+
+def rate(result, user, value):
+    """Thumb up (1) or down (-1) on a finished result; None takes the thumb back."""
+    if not result.is_terminal:
+        raise ReviewRefused("Rate a result once it has finished.")
+    if value is None:
+        Rating.objects.filter(result=result, user=user).delete()
+    elif value in Thumb.values:
+        _update_or_create(Rating, {"result": result, "user": user}, {"value": value, "updated_at": timezone.now()})
+    else:
+        raise ReviewRefused("A rating is a thumb up or a thumb down.")
+
+
+def give_verdict(comparison, user, kind, winner_id=None):
+    """The member's one verdict on the comparison (given again, it replaces the earlier one)."""
+    if kind not in VerdictKind.values:
+        raise ReviewRefused("Pick a winner, a tie or all bad.")
+    results = list(comparison.results.all())
+    if comparison.hold_images_until_done and not all(r.is_terminal for r in results):
+        raise ReviewRefused("Images are held until every route has finished: give your verdict then.")
+    winner = None
+    if kind == VerdictKind.WINNER:
+        winner = next((r for r in results if str(r.pk) == str(winner_id) and r.status == Status.SUCCEEDED), None)
+        if winner is None:
+            raise ReviewRefused("The winner must be one of this comparison's succeeded results.")
+    _update_or_create(Verdict, {"comparison": comparison, "user": user},
+                      {"kind": kind, "winner": winner, "updated_at": timezone.now()})
+
+
+def set_review_mode(comparison, blind, hold_images_until_done):
+    Comparison.objects.filter(pk=comparison.pk).update(blind=blind, hold_images_until_done=hold_images_until_done)
+    comparison.blind, comparison.hold_images_until_done = blind, hold_images_until_done
+
+
+# --- Blind mode ----------------------------------------------------------------------------
+
+
+def blind_label(index):
+    """A, B, ... Z, AA, AB, ..."""
+    label = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        label = chr(65 + rest) + label
+    return label
+
+
+def blind_order(comparison, results, user=None):
+    """The results shuffled for one reviewer: the same every time for this comparison and user,
+    different between reviewers, stored nowhere (a keyed hash of comparison, user and result).
+    user None gives the order of pages seen by no one in particular (a public share page)."""
+    who = getattr(user, "pk", None) or "anyone"
+    return sorted(results, key=lambda r: salted_hmac("compare.blind", f"{comparison.pk}:{who}:{r.pk}",
+                                                      algorithm="sha256").hexdigest())
+
+
+def is_masked(comparison, user):
+    """Route names hidden from this user: a blind comparison they have given no verdict on."""
+    if not comparison.blind:
+        return False
+    return not (user is not None and user.is_authenticated
+                and Verdict.objects.filter(comparison=comparison, user=user).exists())
+
+
+def images_held(comparison, results=None):
+    """No image shown to anyone before every route has finished (so speed cannot bias)."""
+    if not comparison.hold_images_until_done:
+        return False
+    results = comparison.results.all() if results is None else results
+    return not all(r.is_terminal for r in results)
+
+
+class Review:
+    """What one person sees of a comparison's review: route names masked in blind mode until
+    their verdict, images held until every route has finished, their own and the team's votes.
+    Each result gets blind_label, my_thumb, thumbs_up and thumbs_down (usernames)."""
+
+    def __init__(self, comparison, user, results=None):
+        self.comparison, self.user = comparison, user
+        results = list(comparison.results.prefetch_related("images") if results is None else results)
+        self.done = bool(results) and all(r.is_terminal for r in results)
+        self.can_review = comparison.team.can_run(user)
+        verdicts = list(comparison.verdicts.select_related("user", "winner").order_by("updated_at", "id"))
+        self.my_verdict = next((v for v in verdicts if v.user_id == user.pk), None)
+        self.masked = comparison.blind and self.my_verdict is None
+        self.held = images_held(comparison, results)
+        self.results = blind_order(comparison, results, user) if comparison.blind else results
+        for index, result in enumerate(self.results):
+            result.blind_label = blind_label(index) if comparison.blind else ""
+            result.display_name = result.blind_label if self.masked else result.route_label
+        # Until a blind reviewer has voted, the team's votes stay hidden too (no herding).
+        self.verdicts = [v for v in verdicts if not self.masked or v.user_id == user.pk]
+        self._thumbs(results)
+        comments = list(comparison.comments.select_related("user"))
+        self.comments = [c for c in comments if not self.masked or c.user_id == user.pk]
+        self.hidden_comments = len(comments) - len(self.comments)
+        self.hidden_verdicts = len(verdicts) - len(self.verdicts)
+        self.succeeded = [r for r in self.results if r.status == Status.SUCCEEDED]
+        self.can_vote = self.can_review and not self.held
+
+    def _thumbs(self, results):
+        by_result = {r.pk: r for r in results}
+        for result in results:
+            result.my_thumb, result.thumbs_up, result.thumbs_down = None, [], []
+        for rating in Rating.objects.filter(result__in=results).select_related("user").order_by("updated_at"):
+            result = by_result[rating.result_id]
+            if rating.user_id == self.user.pk:
+                result.my_thumb = rating.value
+            if self.masked and rating.user_id != self.user.pk:
+                continue
+            (result.thumbs_up if rating.value == Thumb.UP else result.thumbs_down).append(rating.user.get_username())
+
+    def result(self, pk):
+        return next(r for r in self.results if r.pk == pk)
+
+
+def team_summary(comparison, blind=False, reviewer=None, labels=None):
+    """The team's verdicts in counts: wins, 👍 and 👎 per result, ties, all bad. Blind: results
+    named A, B, C in blind_order(comparison, results, reviewer) and listed in that order, or by
+    the labels given ({result id: label}, the page's own, e.g. a share link's shuffle)."""
+    results = list(comparison.results.all())
+    if blind and labels:
+        order = list(labels)
+        results = sorted((r for r in results if r.pk in labels), key=lambda r: order.index(r.pk))
+    elif blind:
+        results = blind_order(comparison, results, reviewer)
+    named = labels if blind and labels else {r.pk: blind_label(n) for n, r in enumerate(results)}
+    verdicts = list(comparison.verdicts.all())
+    ratings = list(Rating.objects.filter(result__comparison=comparison).values_list("result_id", "value"))
+    rows = []
+    for result in results:
+        rows.append({
+            "result_id": result.pk, "label": named[result.pk] if blind else "",
+            "name": named[result.pk] if blind else result.route_label, "route": "" if blind else result.route_key,
+            "status": result.status,
+            "wins": sum(v.kind == VerdictKind.WINNER and v.winner_id == result.pk for v in verdicts),
+            "ups": sum(rid == result.pk and value == Thumb.UP for rid, value in ratings),
+            "downs": sum(rid == result.pk and value == Thumb.DOWN for rid, value in ratings),
+        })
+    top = max((row["wins"] for row in rows), default=0)
+    for row in rows:
+        row["leads"] = top > 0 and row["wins"] == top
+    return {"rows": rows, "verdicts": len(verdicts),
+            "ties": sum(v.kind == VerdictKind.TIE for v in verdicts),
+            "all_bad": sum(v.kind == VerdictKind.ALL_BAD for v in verdicts)}
+
+
+# --- History filters -----------------------------------------------------------------------
+
+
+def needing_review_by(comparisons, user):
+    """Finished comparisons of two routes or more on which the user has given no verdict."""
+    routes = (Result.objects.filter(comparison=OuterRef("pk")).order_by().values("comparison")
+              .annotate(n=Count("pk")).values("n"))
+    unfinished = Result.objects.filter(comparison=OuterRef("pk"), status__in=[Status.QUEUED, Status.RUNNING])
+    mine = Verdict.objects.filter(comparison=OuterRef("pk"), user=user)
+    return (comparisons.annotate(route_count=Subquery(routes)).filter(route_count__gte=2)
+            .exclude(Exists(unfinished)).exclude(Exists(mine)))
+
+
+def with_winner(comparisons, winner, user):
+    """Comparisons a member's verdict gave to this route ("tie" / "all_bad": with such a verdict).
+    Blind comparisons the user has not judged are left out: the filter would name their routes."""
+    if not winner:
+        return comparisons
+    if winner in (VerdictKind.TIE, VerdictKind.ALL_BAD):
+        verdicts = Verdict.objects.filter(comparison=OuterRef("pk"), kind=winner)
+    else:
+        verdicts = Verdict.objects.filter(comparison=OuterRef("pk"), kind=VerdictKind.WINNER,
+                                          winner__route_key=winner)
+    mine = Verdict.objects.filter(comparison=OuterRef("pk"), user=user)
+    return comparisons.filter(Exists(verdicts)).filter(Q(blind=False) | Q(Exists(mine)))
+
+
+def with_rating(comparisons, rating):
+    """"up": some result has a thumb up; "down": some result has a thumb down."""
+    value = {"up": Thumb.UP, "down": Thumb.DOWN}.get(rating)
+    if value is None:
+        return comparisons
+    return comparisons.filter(Exists(Rating.objects.filter(result__comparison=OuterRef("pk"), value=value)))
+
+
+def with_my_verdict(comparisons, user):
+    """Annotates reviewed_by_me (for history rows: blind rows stay masked until then)."""
+    return comparisons.annotate(reviewed_by_me=Exists(Verdict.objects.filter(comparison=OuterRef("pk"), user=user)))

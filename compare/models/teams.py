@@ -5,6 +5,7 @@ user was created (sign-up, admin, createsuperuser, a shell), so isolation always
 
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -28,6 +29,8 @@ class Team(models.Model):
     name = models.CharField(max_length=100)
     personal = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # USD a month; None = no budget. Checked at submit against the month's spending.
+    monthly_budget_usd = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
 
     objects = TeamQuerySet.as_manager()
 
@@ -46,6 +49,24 @@ class Team(models.Model):
 
     def is_owner(self, user):
         return self.role_of(user) == Role.OWNER
+
+    def spent_this_month(self):
+        """USD spent since the first of this month (UTC): reported costs where present, estimates
+        otherwise (for finished results and for those still queued or running)."""
+        from django.db.models import Sum
+        from django.db.models.functions import Coalesce
+
+        from .comparisons import Result
+
+        start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        results = Result.objects.filter(comparison__team=self, comparison__created_at__gte=start)
+        total = results.aggregate(total=Sum(Coalesce("cost_usd", "estimated_cost_usd")))["total"]
+        return total or Decimal(0)
+
+    def budget_left(self):
+        if self.monthly_budget_usd is None:
+            return None
+        return self.monthly_budget_usd - self.spent_this_month()
 
     @classmethod
     def personal_for(cls, user):

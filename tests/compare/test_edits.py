@@ -55,7 +55,7 @@ def test_a_route_that_cannot_edit_is_named(alice_client, monkeypatch):
 
     plain = Route("sandbox:plain", SandboxProvider, "plain", "Plain", Capabilities(), {"latency": (0, 0)})
     real = route_catalog.available_routes
-    monkeypatch.setattr(route_catalog, "available_routes", lambda: {**real(), "sandbox:plain": plain})
+    monkeypatch.setattr(route_catalog, "available_routes", lambda team=None: {**real(team), "sandbox:plain": plain})
     response = post(alice_client, routes=["sandbox:plain"], reference_images=[upload()])
     assert response.status_code == 400
     assert "sandbox:plain cannot do edits with reference images" in response.content.decode()
@@ -131,7 +131,7 @@ def test_a_route_that_fetches_references_by_url_needs_site_url(alice_client, mon
     by_url = Route("sandbox:byurl", SandboxProvider, "byurl", "By URL",
                    Capabilities(edit=True, edit_needs_public_url=True), {"latency": (0, 0)})
     real = route_catalog.available_routes
-    monkeypatch.setattr(route_catalog, "available_routes", lambda: {**real(), "sandbox:byurl": by_url})
+    monkeypatch.setattr(route_catalog, "available_routes", lambda team=None: {**real(team), "sandbox:byurl": by_url})
     settings.SITE_URL = ""
     response = post(alice_client, routes=["sandbox:byurl"], reference_images=[upload()])
     assert "sandbox:byurl fetches reference images by URL: set SITE_URL" in response.content.decode()

@@ -44,7 +44,7 @@ def scripted(monkeypatch):
 
     def use(answer):
         route = Route("sandbox:fast", Scripted, "m", "Scripted", Capabilities(), {"answer": answer})
-        monkeypatch.setattr(route_catalog, "get_route", lambda key: route)
+        monkeypatch.setattr(route_catalog, "get_route", lambda key, team=None: route)
 
     return use
 

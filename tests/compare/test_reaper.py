@@ -74,7 +74,7 @@ def test_retried_attempts_are_kept_and_shown(alice, alice_client, monkeypatch, s
             return ImageResult(images=(GeneratedImage(data=image_bytes()),))
 
     route = Route("sandbox:fast", RefusesOnce, "m", "Refuses once", Capabilities())
-    monkeypatch.setattr(route_catalog, "get_route", lambda key: route)
+    monkeypatch.setattr(route_catalog, "get_route", lambda key, team=None: route)
     result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
     execution.execute_result(result.pk)
     result.refresh_from_db()

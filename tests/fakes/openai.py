@@ -80,6 +80,8 @@ class FakeOpenAI:
             body = receive(self, request, delay=self.delay)
         if self.api_key and request.headers.get("authorization") != f"Bearer {self.api_key}":
             return self.error("auth")
+        if (request.method, path) == ("GET", f"{self.prefix}/models"):
+            return httpx.Response(200, json={"object": "list", "data": [{"id": "gpt-image-2", "object": "model"}]})
         if request.method == "POST" and path == f"{self.prefix}/images/edits":
             if not is_multipart(request):
                 return invalid("Expected multipart/form-data for /images/edits.", None, "invalid_content_type")

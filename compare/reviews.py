@@ -1,0 +1,105 @@
+"""Team review: thumbs on each finished result, one verdict per member, comments, blind mode.
+
+Owners and members act; viewers see. Everything goes through Comparison.objects.visible_to, so
+another team's comparison or result answers 404."""
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from .models import Comparison, Result
+from .models.reviews import (Comment, Review, ReviewRefused, Thumb, VerdictKind, give_verdict, rate,
+                             set_review_mode)
+
+THUMBS = {"up": Thumb.UP, "down": Thumb.DOWN, "clear": None}
+
+
+def _visible(request, pk):
+    return get_object_or_404(Comparison.objects.visible_to(request.user).select_related("team"), pk=pk)
+
+
+def _refuse(request, comparison, text):
+    """A viewer, or a vote that cannot be taken: say why (htmx: 403 with the reason)."""
+    if request.htmx:
+        return HttpResponse(text, status=403, content_type="text/plain; charset=utf-8")
+    messages.error(request, text)
+    return redirect(f"{comparison.get_absolute_url()}#review")
+
+
+def _viewer_text(comparison):
+    return f"Viewers of {comparison.team} see the review but cannot vote or comment."
+
+
+@require_POST
+def rate_result(request, pk):
+    """Thumb up or down (the same thumb again takes it back); htmx gets the card back."""
+    visible = Comparison.objects.visible_to(request.user)
+    result = get_object_or_404(Result.objects.filter(comparison__in=visible).select_related("comparison__team"), pk=pk)
+    comparison = result.comparison
+    if not comparison.team.can_run(request.user):
+        return _refuse(request, comparison, _viewer_text(comparison))
+    value = THUMBS.get(request.POST.get("value"), "bad")
+    if value is not None and result.ratings.filter(user=request.user, value=value).exists():
+        value = None  # pressing the thumb you gave again takes it back
+    try:
+        rate(result, request.user, value)
+    except ReviewRefused as exc:
+        return _refuse(request, comparison, str(exc))
+    if not request.htmx:
+        return redirect(f"{comparison.get_absolute_url()}#result-{result.pk}")
+    review = Review(comparison, request.user)
+    return render(request, "compare/detail.html#result-card",
+                  {"result": review.result(result.pk), "review": review, "comparison": comparison})
+
+
+@require_POST
+def post_verdict(request, pk):
+    comparison = _visible(request, pk)
+    if not comparison.team.can_run(request.user):
+        return _refuse(request, comparison, _viewer_text(comparison))
+    was_masked = comparison.blind and not comparison.verdicts.filter(user=request.user).exists()
+    choice = request.POST.get("verdict", "")  # a result id (its winner), "tie" or "all_bad"
+    kind, winner = (VerdictKind.WINNER, choice) if choice.isdigit() else (choice, None)
+    try:
+        give_verdict(comparison, request.user, kind, winner)
+    except ReviewRefused as exc:
+        return _refuse(request, comparison, str(exc))
+    messages.success(request, "Verdict saved: routes revealed." if was_masked else "Verdict saved.")
+    return redirect(f"{comparison.get_absolute_url()}#review")
+
+
+@require_POST
+def post_comment(request, pk):
+    comparison = _visible(request, pk)
+    if not comparison.team.can_run(request.user):
+        return _refuse(request, comparison, _viewer_text(comparison))
+    text = (request.POST.get("text") or "").strip()
+    if not text:
+        messages.error(request, "A comment cannot be empty.")
+    elif len(text) > Comment._meta.get_field("text").max_length:
+        messages.error(request, "A comment has at most 4,000 characters.")
+    else:
+        Comment.objects.create(comparison=comparison, user=request.user, text=text)
+    return redirect(f"{comparison.get_absolute_url()}#comments")
+
+
+@require_POST
+def post_review_mode(request, pk):
+    """Blind mode and holding images back, switched by a member for the whole team."""
+    comparison = _visible(request, pk)
+    if not comparison.team.can_run(request.user):
+        return _refuse(request, comparison, f"Viewers of {comparison.team} cannot change the review mode.")
+    set_review_mode(comparison, blind=request.POST.get("blind") == "on",
+                    hold_images_until_done=request.POST.get("hold_images_until_done") == "on")
+    return redirect(comparison)
+
+
+@require_GET
+def review_panel(request, pk):
+    """The verdict, votes and comments; polls while images are held back."""
+    comparison = _visible(request, pk)
+    review = Review(comparison, request.user)
+    response = render(request, "compare/detail.html#review", {"comparison": comparison, "review": review})
+    return response if review.held else HttpResponseStopPolling(response.content)

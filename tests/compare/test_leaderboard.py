@@ -1,0 +1,229 @@
+"""The leaderboard against a fixture computed by hand: three routes, six comparisons, seven votes.
+
+    comparison  fast            steady                    slow               verdicts
+    c1          ok 1000 $.04e   ok 2000 $.05r             ok 3000 ?          alice: fast, carol: fast
+    c2          ok 1200 $.04e   ok 2500 $.07r             refused            alice: fast
+    c3          ok 1400 $.04e   ok 2100 $.03e             timed out          alice: steady
+    c4          ok 1600 $.04e   failed, 2 retries         ok 4000 ?          alice: tie
+    c5          ok 1800 $.04e   ok 2200 $.03e             ok 3500 ?          alice: all bad
+    c6 (n=2)    ok 5000 $.10e   cancelled                 ok 3200 ?          -
+(e = estimated, r = reported, ? = unknown cost)"""
+
+import math
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from compare import leaderboard
+from compare.models import Comparison, Membership, Result, Role, Team, Verdict
+
+pytestmark = pytest.mark.django_db
+
+FAST, STEADY, SLOW = "sandbox:fast", "sandbox:steady", "sandbox:slow"
+
+
+def make(team, results, n=1, quality="low", size="1024x1024", days_ago=0, rerun_of=None, prompt="a fox"):
+    comparison = Comparison.objects.create(
+        prompt=prompt, team=team, params={"size": size, "quality": quality, "n": n, "output_format": "png"},
+        created_at=timezone.now() - timedelta(days=days_ago), rerun_of=rerun_of)
+    made = {}
+    for position, (route, status, latency, cost, source, extra) in enumerate(results):
+        made[route] = Result.objects.create(
+            comparison=comparison, position=position, route_key=route, route_label=route.title(), status=status,
+            latency_ms=latency, cost_usd=None if cost is None else Decimal(cost), cost_source=source, **extra)
+    return comparison, made
+
+
+def ok(route, latency, cost=None, source="unknown"):
+    return (route, "succeeded", latency, cost, source, {})
+
+
+def vote(comparison, user, kind, winner=None):
+    return Verdict.objects.create(comparison=comparison, user=user, kind=kind, winner=winner)
+
+
+@pytest.fixture
+def carol(django_user_model, alice):
+    carol = django_user_model.objects.create_user("carol")
+    Membership.objects.create(team=Team.personal_for(alice), user=carol, role=Role.MEMBER)
+    return carol
+
+
+@pytest.fixture
+def board(alice, carol):
+    team = Team.personal_for(alice)
+    c1, r1 = make(team, [ok(FAST, 1000, "0.04", "estimated"), ok(STEADY, 2000, "0.05", "reported"), ok(SLOW, 3000)])
+    c2, r2 = make(team, [ok(FAST, 1200, "0.04", "estimated"), ok(STEADY, 2500, "0.07", "reported"),
+                         (SLOW, "failed", None, None, "unknown", {"error_code": "content_policy"})])
+    c3, r3 = make(team, [ok(FAST, 1400, "0.04", "estimated"), ok(STEADY, 2100, "0.03", "estimated"),
+                         (SLOW, "timed_out", None, None, "unknown", {"error_code": "timeout"})])
+    c4, _ = make(team, [ok(FAST, 1600, "0.04", "estimated"),
+                        (STEADY, "failed", 900, None, "unknown", {"error_code": "unavailable",
+                                                                  "attempts": [{"attempt": 1}, {"attempt": 2}]}),
+                        ok(SLOW, 4000)])
+    c5, _ = make(team, [ok(FAST, 1800, "0.04", "estimated"), ok(STEADY, 2200, "0.03", "estimated"), ok(SLOW, 3500)])
+    make(team, [ok(FAST, 5000, "0.10", "estimated"), (STEADY, "cancelled", None, None, "unknown", {}),
+                ok(SLOW, 3200)], n=2)
+    vote(c1, alice, "winner", r1[FAST])
+    vote(c1, carol, "winner", r1[FAST])
+    vote(c2, alice, "winner", r2[FAST])
+    vote(c3, alice, "winner", r3[STEADY])
+    vote(c4, alice, "tie")
+    vote(c5, alice, "all_bad")
+    return team
+
+
+def rows_of(team, **filters):
+    return {row.route_key: row for row in leaderboard.build(Comparison.objects.filter(team=team),
+                                                            leaderboard.Filters(**filters))}
+
+
+def independent_scores():
+    """Plain gradient ascent on the Bradley-Terry log-likelihood with the same anchor prior, from
+    the outcomes worked out by hand: fast beat steady 3.5 times (c1 twice, c2, half of c5), steady
+    beat fast 1.5, fast beat slow 3 (c1 twice, half of c4 and c5), slow beat fast 1, steady and
+    slow half a win each way (c5)."""
+    games = {("f", "s"): 3.5, ("s", "f"): 1.5, ("f", "w"): 3.0, ("w", "f"): 1.0, ("s", "w"): 0.5, ("w", "s"): 0.5}
+    theta = {"f": 0.0, "s": 0.0, "w": 0.0}
+    for _ in range(20000):
+        grad = {k: 1 / (1 + math.exp(-(0 - theta[k]))) - 1 / (1 + math.exp(-(theta[k] - 0))) for k in theta}
+        for (a, b), n in games.items():
+            p = 1 / (1 + math.exp(-(theta[a] - theta[b])))
+            grad[a] += n * (1 - p)
+            grad[b] -= n * (1 - p)
+        theta = {k: v + 0.05 * grad[k] for k, v in theta.items()}
+    return {key: 1000 + 400 * theta[k] / math.log(10) for key, k in ((FAST, "f"), (STEADY, "s"), (SLOW, "w"))}
+
+
+def test_reliability_rates_are_shares_of_settled_calls(board):
+    rows = rows_of(board)
+    assert (rows[FAST].entered, rows[STEADY].entered, rows[SLOW].entered) == (6, 6, 6)
+    assert rows[FAST].success_rate == 1
+    assert (rows[STEADY].settled, rows[STEADY].success_rate, rows[STEADY].failure_rate) == (5, 0.8, 0.2)
+    assert rows[STEADY].cancelled == 1
+    assert rows[SLOW].success_rate == pytest.approx(4 / 6)
+    assert rows[SLOW].refusal_rate == pytest.approx(1 / 6) and rows[SLOW].timeout_rate == pytest.approx(1 / 6)
+    assert rows[SLOW].failure_rate == 0
+    assert (rows[STEADY].retries, rows[STEADY].retried_calls, rows[FAST].retries) == (2, 1, 0)
+
+
+def test_median_and_p95_latency_of_succeeded_calls(board):
+    rows = rows_of(board)
+    assert rows[FAST].median_ms == 1500  # (1400 + 1600) / 2
+    assert rows[FAST].p95_ms == pytest.approx(4200)  # rank 4.75: 1800 + 0.75 * 3200
+    assert rows[STEADY].median_ms == 2150  # the failed call's 900 ms is not a success
+    assert rows[STEADY].p95_ms == pytest.approx(2455)
+
+
+def test_cost_per_image_keeps_estimated_and_reported_apart(board):
+    rows = rows_of(board)
+    assert rows[FAST].estimated_per_image == Decimal("0.042857")  # $0.30 for 7 images (c6 asked for 2)
+    assert rows[FAST].reported_per_image is None
+    assert (rows[STEADY].reported_per_image, rows[STEADY].estimated_per_image) == (Decimal("0.06"), Decimal("0.03"))
+    assert rows[SLOW].estimated_per_image is None and rows[SLOW].reported_per_image is None
+    assert rows[SLOW].unknown_cost_calls == 4
+
+
+def test_win_rate_counts_votes_where_the_route_made_images(board):
+    rows = rows_of(board)
+    assert (rows[FAST].wins, rows[FAST].judged_votes) == (3, 6)
+    assert (rows[STEADY].wins, rows[STEADY].judged_votes) == (1, 5)
+    assert (rows[SLOW].wins, rows[SLOW].judged_votes, rows[SLOW].win_rate) == (0, 4, 0)
+
+
+def test_bradley_terry_matches_an_independent_fit_and_marks_thin_routes(board):
+    rows = rows_of(board)
+    expected = independent_scores()
+    for key in (FAST, STEADY, SLOW):
+        assert rows[key].score.score == pytest.approx(expected[key], abs=0.5)
+        assert rows[key].score.low <= rows[key].score.score <= rows[key].score.high
+    assert expected[FAST] > expected[STEADY] > expected[SLOW]
+    assert (rows[FAST].score.votes, rows[STEADY].score.votes, rows[SLOW].score.votes) == (6, 5, 4)
+    assert [rows[k].preliminary for k in (FAST, STEADY, SLOW)] == [False, False, True]
+
+
+def test_routes_are_ranked_by_the_lower_end_of_the_band(board):
+    ranked = leaderboard.build(Comparison.objects.filter(team=board))
+    assert ranked[0].route_key == FAST and [r.rank for r in ranked] == [1, 2, 3]
+    lows = [r.score.low for r in ranked]
+    assert lows == sorted(lows, reverse=True)
+
+
+def test_the_band_is_deterministic(board):
+    first, second = rows_of(board), rows_of(board)
+    assert (first[FAST].score.low, first[FAST].score.high) == (second[FAST].score.low, second[FAST].score.high)
+
+
+def test_a_route_without_votes_has_no_score_and_ranks_last(alice, board):
+    make(board, [ok("sandbox:flaky", 700)])
+    ranked = leaderboard.build(Comparison.objects.filter(team=board))
+    assert ranked[-1].route_key == "sandbox:flaky"
+    assert ranked[-1].score.score is None and ranked[-1].preliminary
+
+
+def test_filters_by_period_quality_and_size(alice, board):
+    make(board, [ok(FAST, 100)], quality="high")
+    make(board, [ok(FAST, 100)], days_ago=40)
+    make(board, [ok(FAST, 100)], size="1536x1024")
+    assert rows_of(board)[FAST].entered == 9
+    assert rows_of(board, quality="low")[FAST].entered == 8
+    assert rows_of(board, size="1024x1024")[FAST].entered == 8
+    since = timezone.localdate() - timedelta(days=30)
+    assert rows_of(board, date_from=since)[FAST].entered == 8
+    assert rows_of(board, date_to=since)[FAST].entered == 1
+    assert rows_of(board, date_from=since, quality="low", size="1024x1024")[FAST].entered == 6
+
+
+def test_the_page_shows_the_numbers_and_the_filters_work_without_js(alice_client, board):
+    page = alice_client.get("/leaderboard").content.decode()
+    assert "1,500 ms" in page and "4,200 ms" in page and "$0.0429" in page and "$0.06" in page
+    assert "preliminary" in page
+    assert page.count("<svg") >= 3
+    filtered = alice_client.get("/leaderboard", {"quality": "high"}).content.decode()
+    assert "No comparison in this period" in filtered
+    assert 'aria-current="true">all time' in page
+
+
+def test_an_htmx_request_gets_only_the_results_partial(alice_client, board):
+    response = alice_client.get("/leaderboard", {"size": "square"}, headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="leaderboard-results">') and "<html" not in body
+    assert "1,500 ms" in body  # "square" is 1024x1024
+
+
+def test_a_bad_filter_is_ignored_and_said(alice_client, board):
+    body = alice_client.get("/leaderboard", {"from": "yesterday", "quality": "=cmd"}).content.decode()
+    assert "is not a date" in body and "Unknown quality" in body and "1,500 ms" in body
+
+
+def test_bob_of_another_team_sees_none_of_alices_numbers(board, bob):
+    client = Client()
+    client.force_login(bob)
+    page = client.get("/leaderboard").content.decode()
+    assert "sandbox:fast" not in page and "No comparison" in page
+    csv_text = client.get("/leaderboard.csv").getvalue().decode()
+    assert csv_text.strip().count("\n") == 0  # the header only
+
+
+def test_anonymous_visitors_are_sent_to_log_in(board):
+    for url in ("/leaderboard", "/leaderboard.csv", "/comparisons.csv"):
+        response = Client().get(url)
+        assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_charts_are_valid_svg_with_title_and_desc(alice_client, board):
+    import re
+    from xml.etree import ElementTree
+
+    page = alice_client.get("/leaderboard").content.decode()
+    svgs = re.findall(r"<svg class=\"chart\".*?</svg>", page, flags=re.S)
+    assert len(svgs) == 3
+    ns = "{http://www.w3.org/2000/svg}"
+    for svg in svgs:
+        root = ElementTree.fromstring(svg)
+        assert root.find(f"{ns}title").text and root.find(f"{ns}desc").text
+        assert root.get("role") == "img"
+    assert "sandbox:fast" in svgs[1] and "median 1.50 s" in svgs[1]
