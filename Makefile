@@ -28,3 +28,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(PY)
 
 clean:
 	rm -rf $(VENV) var
+
+# `make bench` (issue 6): every benchmark in bench/, numbers in BENCHMARKS.md. HISTORY_N=100000
+# gives the issue's full history size (default 20000, to stay well under 15 minutes).
+.PHONY: bench
+bench: $(VENV)/.dev
+	BENCH_COMMAND="make bench$(if $(HISTORY_N), HISTORY_N=$(HISTORY_N))" $(PY) -m bench.run

@@ -29,7 +29,7 @@ def comparisons(request):
             queryset = queryset.filter(team_id=int(request.GET["team"]))
         queryset = (queryset.search(request.GET.get("q", "").strip())
                     .with_route(request.GET.get("route")).with_status(request.GET.get("status"))
-                    .select_related("created_by").prefetch_related("results"))
+                    .select_related("created_by", "team").prefetch_related("results", "references"))
         page = Paginator(queryset, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
         return JsonResponse({
             "comparisons": [comparison_dict(c, request, with_results=False) for c in page],

@@ -9,6 +9,7 @@ import time
 import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import close_old_connections
 
 from providers import runner
 from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
@@ -122,6 +123,9 @@ def _execute_claimed(result):
     with attempt:
         if getattr(attempt.provider, "long_running", False):
             return _submit_long_job(attempt)
+        # Give the database connection back while the provider works (seconds to minutes): on
+        # PostgreSQL, a worker with many threads would otherwise hold one connection per call.
+        close_old_connections()
         try:
             outcome = runner.execute(attempt.provider, attempt.request, max_image_bytes=settings.MAX_IMAGE_BYTES,
                                      allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS,

@@ -1,3 +1,5 @@
+import logging
+
 from celery import shared_task
 from celery.signals import worker_ready
 
@@ -6,8 +8,11 @@ from . import execution
 
 @worker_ready.connect
 def warm_up(**kwargs):
-    execution.warm_up()
-    execution.start_reaper()
+    execution.start_reaper()  # first: it must run even if the warm-up fails (e.g. before migrations)
+    try:
+        execution.warm_up()
+    except Exception:
+        logging.getLogger(__name__).exception("warm-up failed; the first comparison will be slower")
 
 
 @shared_task(bind=True, ignore_result=True, acks_late=True)

@@ -168,7 +168,10 @@ def history(request):
     comparisons = reviewing.with_rating(reviewing.with_winner(comparisons, winner, request.user), rating)
     comparisons = reviewing.with_my_verdict(comparisons, request.user)
     page = Paginator(comparisons, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    known_routes = sorted(set(Result.objects.filter(comparison__team=team).values_list("route_key", flat=True)))
+    # Routes this installation offers, plus any older ones the team used: a DISTINCT on an
+    # indexed column, not a read of every result row.
+    used = Result.objects.filter(comparison__team=team).order_by().values_list("route_key", flat=True).distinct()
+    known_routes = sorted(set(route_catalog.available_routes(team)) | set(used))
     context = {"page": page, "q": query, "route": route, "status": status, "known_routes": known_routes,
                "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED,)],
                "review": review, "winner": winner, "rating": rating}

@@ -1,4 +1,5 @@
 import hashlib
+from datetime import timedelta
 import secrets
 
 from django.conf import settings
@@ -238,7 +239,9 @@ class ApiTokenQuerySet(models.QuerySet):
         found = self.filter(key_hash=_hash_token(token), user__is_active=True).select_related("user").first()
         if found is None:
             return None
-        ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=1):
+            ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)  # not a write per request
         return found.user
 
 

@@ -39,3 +39,29 @@ def test_compare_creates_the_comparison_and_prints_its_table(capsys, alice):
 def test_compare_needs_a_user_it_can_run_as():
     with pytest.raises(CommandError, match="No user named 'admin': pass --user"):
         call_command("compare", "a fox", "--route", "sandbox:fast")
+
+
+def test_serve_starts_the_worker_again_when_it_exits():
+    import io
+    import threading
+
+    from compare.management.commands.serve import Command
+
+    class Exited:
+        returncode = 1
+
+        def poll(self):
+            return 1
+
+    started = []
+    command = Command(stdout=io.StringIO(), stderr=io.StringIO())
+    command.worker, command.stopping = Exited(), threading.Event()
+
+    def start_worker():
+        started.append(True)
+        command.stopping.set()  # one restart is enough for the test
+        return Exited()
+
+    command.start_worker = start_worker
+    command.keep_worker_alive()
+    assert started == [True] and "starting it again" in command.stderr.getvalue()

@@ -48,7 +48,7 @@ def test_submitting_creates_a_comparison_and_shows_a_card_per_route(alice_client
     html = alice_client.get(response["Location"]).content.decode()
     assert html.count('class="card status-queued"') == 2
     assert "a &lt;b&gt;bold&lt;/b&gt; fox" in html and "<b>bold</b>" not in html
-    assert 'hx-trigger="every 1s"' in html
+    assert 'hx-trigger="every 500ms"' in html  # a card shows its end within ~0.5 s
 
 
 def test_a_bad_submission_shows_the_errors_and_keeps_the_input(alice_client):

@@ -16,7 +16,9 @@ def test_several_workers_share_one_comparison_on_postgres_and_redis(postgres_red
     done = stack.wait_done(stack.submit("scale out", routes, quality="medium")["id"])
     results = done["results"]
     assert [r["status"] for r in results] == ["succeeded"] * 10
-    assert max(parse_time(r["started_at"]) - submitted for r in results) < 0.5
+    # The 0.5 s target is the default setup's (tests/e2e/test_embedded.py); here the point is
+    # that three worker processes share the calls, all started at once.
+    assert max(parse_time(r["started_at"]) - submitted for r in results) < 1.0
     workers = {r["worker"] for r in results}
     assert len(workers) >= 3, f"every worker process should take a share: {workers}"
     assert all(r["images"] for r in results)

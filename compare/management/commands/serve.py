@@ -5,6 +5,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -24,24 +25,37 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         login = self.ensure_local_account()
-        worker = None if no_worker else self.start_worker()
+        self.worker = None if no_worker else self.start_worker()
+        self.stopping = threading.Event()
+        if self.worker:
+            threading.Thread(target=self.keep_worker_alive, name="worker-watch", daemon=True).start()
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS(f"\nImage Provider Compare is running at {url}"))
         self.stdout.write(f"Log in as {login}")
-        if worker:
-            self.stdout.write(f"Celery worker pid {worker.pid}: pool={settings.CELERY_WORKER_POOL}, "
+        if self.worker:
+            self.stdout.write(f"Celery worker pid {self.worker.pid}: pool={settings.CELERY_WORKER_POOL}, "
                               f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, broker={_safe_broker()}")
         self.stdout.write("Press Ctrl+C to stop.\n")
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False, skip_checks=True)
         finally:
+            self.stopping.set()
+            worker = self.worker
             if worker and worker.poll() is None:
                 worker.terminate()
                 try:
                     worker.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     worker.kill()
+
+    def keep_worker_alive(self):
+        """Start the worker again if it exits while the server runs (a crash must not leave the
+        app accepting comparisons that nobody runs)."""
+        while not self.stopping.wait(1.0):
+            if self.worker.poll() is not None and not self.stopping.is_set():
+                self.stderr.write(f"The Celery worker exited with {self.worker.returncode}; starting it again.")
+                self.worker = self.start_worker()
 
     def start_worker(self):
         command = [

@@ -1,0 +1,128 @@
+"""Item 6, inside one Django process: generate a history, then time the history page, search and
+the API list with Django's test client (server time: middleware + view + queries + template, no
+network) and count their SQL queries at two page sizes.
+
+Run by bench/history.py as `python bench/history_measure.py N` with VAR_DIR (and DATABASE_URL for
+PostgreSQL) set; prints one JSON object.
+"""
+
+import json
+import re
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from compare.models import ApiToken, Comparison, Result  # noqa: E402
+
+TIMED = int(os.environ.get("BENCH_HISTORY_REPS", "20"))
+WARMUP = 2
+BUDGET_S = float(os.environ.get("BENCH_HISTORY_BUDGET_S", "6"))
+
+
+def pct(values, p):
+    values = sorted(values)
+    rank = max(1, min(len(values), int(round(p / 100 * len(values) + 0.4999))))
+    return values[rank - 1]
+
+
+def explain(sql, params):
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            return [" ".join(str(x) for x in row[1:]) for row in cursor.fetchall()][:12]
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS OFF) " + sql, params)
+        return [row[0] for row in cursor.fetchall()][:16]
+
+
+def main(n):
+    out = {"vendor": connection.vendor, "comparisons": n}
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # as `manage.py serve` does
+    user = get_user_model().objects.create_superuser("bench", password="bench-password-6")
+    token = ApiToken.issue(user)[1]
+    started = time.perf_counter()
+    call_command("generate_history", comparisons=n, results_per=5, username="bench", verbosity=0)
+    out["generate_s"] = time.perf_counter() - started
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    out["rows"] = {"comparisons": Comparison.objects.count(), "results": Result.objects.count()}
+
+    page = Client()
+    page.force_login(user)
+    api = Client(headers={"Authorization": f"Bearer {token}"})
+    htmx = {"HX-Request": "true"}
+    pages = (n + 19) // 20
+    endpoints = [
+        ("history page 1", page, "/comparisons/", {}),
+        (f"history page {pages // 2} (deep)", page, f"/comparisons/?page={pages // 2}", {}),
+        ("search 'fox' (htmx partial)", page, "/comparisons/?q=fox", htmx),
+        ("search, no match (htmx partial)", page, "/comparisons/?q=zebra", htmx),
+        ("filter by route", page, "/comparisons/?route=fal:openai/gpt-image-2", {}),
+        ("filter status=failed", page, "/comparisons/?status=failed", {}),
+        ("API list page 1", api, "/api/comparisons", {}),
+        ("API search 'fox'", api, "/api/comparisons?q=fox", {}),
+    ]
+    rows = []
+    for name, client, url, headers in endpoints:
+        for _ in range(WARMUP):
+            response = client.get(url, headers=headers)
+            assert response.status_code == 200, (url, response.status_code, response.content[:300])
+        times = []
+        budget = time.monotonic() + BUDGET_S  # at least 5 requests, at most TIMED, about BUDGET_S each
+        while len(times) < TIMED and (len(times) < 5 or time.monotonic() < budget):
+            t0 = time.perf_counter()
+            client.get(url, headers=headers)
+            times.append((time.perf_counter() - t0) * 1000)
+        queries = {}
+        slowest = None
+        for size in (20, 50):
+            with override_settings(HISTORY_PAGE_SIZE=size), CaptureQueriesContext(connection) as captured:
+                client.get(url, headers=headers)
+            queries[size] = len(captured.captured_queries)
+            if size == 20:
+                slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))
+                shapes = {}
+                for q in captured.captured_queries:
+                    shape = re.sub(r"\b\d+\b", "?", q["sql"])
+                    shapes[shape] = shapes.get(shape, 0) + 1
+                repeated = [[shape[:300], count] for shape, count in shapes.items() if count >= 10]
+        rows.append({"name": name, "url": url, "n": len(times), "p50_ms": statistics.median(times), "p95_ms": pct(times, 95),
+                     "max_ms": max(times), "queries": queries,
+                     "slowest_query_ms": float(slowest["time"]) * 1000, "slowest_query": slowest["sql"][:400],
+                     "repeated_queries": repeated, "_slowest_sql_full": slowest["sql"]})
+        print(f"  {connection.vendor} {name}: p50 {rows[-1]['p50_ms']:.1f} ms, p95 {rows[-1]['p95_ms']:.1f} ms, "
+              f"queries {queries}", file=sys.stderr, flush=True)
+    out["endpoints"] = rows
+    # The plans of the slowest query of the pages that grow with the table, for the findings.
+    plans = {}
+    for row in rows:
+        if row["name"].startswith(("history page 1", "search, no match", "filter by route", "API list")):
+            full_sql = row.pop("_slowest_sql_full")
+            try:
+                plans[f"{row['name']}: {full_sql[:160]}…"] = explain(full_sql, ())
+            except Exception as exc:  # noqa: BLE001 - a plan is a bonus
+                plans[row["name"]] = [f"EXPLAIN failed: {exc}"]
+        row.pop("_slowest_sql_full", None)
+    out["plans"] = plans
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(int(sys.argv[1]))))
