@@ -55,7 +55,7 @@ def settable_names() -> list[tuple[str, list[str]]]:
     provider declares."""
     from compare.routes import provider_env
 
-    used: dict[str, list[str]] = {}
+    used: dict[str, list[str]] = {name: ["adds routes"] for name in registry.ROUTE_CONFIG_NAMES}
     for route in registry.all_routes(provider_env()).values():
         provider = route.provider
         for name in (*route.credential_names, *provider.optional_names, provider.base_url_name):
@@ -64,8 +64,36 @@ def settable_names() -> list[tuple[str, list[str]]]:
     return sorted(used.items())
 
 
+class RefusedValue(ValueError):
+    pass
+
+
+def check_value(name, value):
+    """A team may not point the workers at private or local addresses (that would let a team
+    owner reach the server's own network), unless ALLOW_PRIVATE_PROVIDER_URLS is set."""
+    import json
+
+    from providers.base import BadResponseError
+    from providers.urls import check_download_url
+
+    urls = []
+    if name.endswith(("_BASE_URL", "_ENDPOINT")):
+        urls = [value]
+    elif name == "COMPATIBLE_ROUTES":
+        try:
+            urls = [entry.get("base_url", "") for entry in json.loads(value) if isinstance(entry, dict)]
+        except ValueError:
+            raise RefusedValue("COMPATIBLE_ROUTES must be a JSON list (see the README).") from None
+    for url in urls:
+        try:
+            check_download_url(url, allow_private=settings.ALLOW_PRIVATE_PROVIDER_URLS)
+        except BadResponseError as exc:
+            raise RefusedValue(f"{name}: {url!r} is refused: {exc}") from None
+
+
 def set_credential(team, name, value, user):
     value = value.strip()
+    check_value(name, value)
     TeamCredential.objects.update_or_create(team=team, name=name, defaults={
         "ciphertext": encrypt(value), "last4": value[-4:], "updated_by": user, "updated_at": timezone.now()})
 
@@ -96,8 +124,12 @@ def edit_credentials(request, pk):
             team.credentials.filter(name=name).delete()
             messages.success(request, f"{name} removed: this team falls back to the environment.")
         elif (request.POST.get("value") or "").strip():
-            set_credential(team, name, request.POST["value"], request.user)
-            messages.success(request, f"{name} saved (ends in {request.POST['value'].strip()[-4:]}).")
+            try:
+                set_credential(team, name, request.POST["value"], request.user)
+            except RefusedValue as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"{name} saved (ends in {request.POST['value'].strip()[-4:]}).")
         else:
             messages.error(request, "Type a value to save.")
         return redirect("compare:team-credentials", team.pk)

@@ -14,6 +14,10 @@ from . import sandbox
 from .base import Route
 from .pricing import Price, price_for
 
+# Variables that add or shape routes (custom models, deployments): a team may set them too.
+ROUTE_CONFIG_NAMES = ("FAL_MODELS", "REPLICATE_MODELS", "OPENROUTER_MODELS", "COMPATIBLE_ROUTES",
+                      "AZURE_OPENAI_DEPLOYMENTS", "HIGGSFIELD_MODEL_PATHS")
+
 PROVIDER_MODULES = ("openai", "openai_batch", "azure", "fal", "replicate", "apiframe", "wavespeed", "kie", "apipass", "openrouter", "vercel", "piapi", "pixazo", "gptimage2ai", "higgsfield", "compatible")
 
 

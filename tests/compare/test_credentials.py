@@ -16,7 +16,8 @@ KEY = "sk-alices-team-key-1234"
 
 
 @pytest.fixture
-def owner(alice):
+def owner(alice, settings):
+    settings.ALLOW_PRIVATE_PROVIDER_URLS = True  # the fakes' hosts resolve nowhere
     client = Client()
     client.force_login(alice)
     return client
@@ -102,3 +103,23 @@ def test_test_connection_makes_the_cheapest_call_and_says_what_failed(owner, ali
     html = response.content.decode()
     assert expect in html and stored not in html
     assert fake.calls[-1]["path"] == "/v1/models"
+
+
+def test_a_team_adds_its_own_custom_routes(owner, alice, bob):
+    team = Team.personal_for(alice)
+    save(owner, team, "FAL_KEY", "fal-alices-key")
+    save(owner, team, "FAL_MODELS", "fal-ai/flux/dev")
+    assert "fal:fal-ai/flux/dev" in route_catalog.available_routes(team)
+    assert "fal:fal-ai/flux/dev" not in route_catalog.available_routes(Team.personal_for(bob))
+
+
+@pytest.mark.parametrize("name,value", [
+    ("OPENAI_BASE_URL", "http://169.254.169.254/latest"),
+    ("OPENAI_BASE_URL", "https://127.0.0.1:8443/v1"),
+    ("COMPATIBLE_ROUTES", '[{"name": "x", "base_url": "http://10.0.0.5/v1", "model": "m"}]'),
+])
+def test_a_team_cannot_point_the_workers_at_private_addresses(owner, alice, settings, name, value):
+    settings.ALLOW_PRIVATE_PROVIDER_URLS = False
+    response = save(owner, Team.personal_for(alice), name, value)
+    assert not TeamCredential.objects.exists()
+    assert "is refused" in owner.get(response["Location"]).content.decode()

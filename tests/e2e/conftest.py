@@ -7,24 +7,12 @@ from tests.conftest import skip_or_fail
 from tests.e2e.stack import Stack, reachable
 from tests.fakes.fal import FakeFal
 from tests.fakes.openai import FakeOpenAI
-from tests.fakes.openai_batch import FakeOpenAIBatch
+from tests.fakes.openai_batch import FakeOpenAIBatch, OpenAIPlatform
 from tests.fakes.replicate import FakeReplicate
 from tests.fakes.server import LoopbackServer
 
 TEN_ROUTES = "; ".join(f"r{n}=1-1" for n in range(10))
 FAKE_KEY = "sk-e2e-fake-key"
-
-
-class OpenAIPlatform:
-    """One loopback OpenAI: the Images API and the Batch API behind the same base URL."""
-
-    def __init__(self, images, batch):
-        self.images, self.batch = images, batch
-
-    def handle(self, request):
-        path = request.url.path
-        wanted = self.batch if path.startswith(("/v1/files", "/v1/batches")) else self.images
-        return wanted.handle(request)
 
 
 @pytest.fixture(scope="session")

@@ -139,4 +139,13 @@ class FakeOpenAIBatch:
         return shown
 
 
+class OpenAIPlatform:
+    """One loopback OpenAI: the Images API and the Batch API behind the same base URL."""
 
+    def __init__(self, images, batch):
+        self.images, self.batch = images, batch
+
+    def handle(self, request):
+        path = request.url.path
+        wanted = self.batch if path.startswith(("/v1/files", "/v1/batches")) else self.images
+        return wanted.handle(request)
