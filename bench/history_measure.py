@@ -10,6 +10,7 @@ import json
 import re
 import os
 import statistics
+from datetime import date, timedelta
 import sys
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from compare.models import ApiToken, Comparison, Result  # noqa: E402
+from compare.models import ApiToken, Comparison, Result, Verdict  # noqa: E402
 
 TIMED = int(os.environ.get("BENCH_HISTORY_REPS", "20"))
 WARMUP = 2
@@ -62,7 +63,8 @@ def main(n):
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-    out["rows"] = {"comparisons": Comparison.objects.count(), "results": Result.objects.count()}
+    out["rows"] = {"comparisons": Comparison.objects.count(), "results": Result.objects.count(),
+                   "verdicts": Verdict.objects.count()}
 
     page = Client()
     page.force_login(user)
@@ -78,10 +80,16 @@ def main(n):
         ("filter status=failed", page, "/comparisons/?status=failed", {}),
         ("API list page 1", api, "/api/comparisons", {}),
         ("API search 'fox'", api, "/api/comparisons?q=fox", {}),
+        # compare/insights.py show_leaderboard (compare/leaderboard.py build): over all the history,
+        # then as the page's filters ask for it (htmx partial).
+        ("leaderboard, all history", page, "/leaderboard", {}),
+        ("leaderboard, last 90 days, 1024x1024 (htmx partial)", page,
+         f"/leaderboard?size=1024x1024&from={(date.today() - timedelta(days=90)).isoformat()}", htmx),
     ]
     rows = []
     for name, client, url, headers in endpoints:
-        for _ in range(WARMUP):
+        slow = name.startswith("leaderboard")  # seconds each: fewer requests, one query count
+        for _ in range(1 if slow else WARMUP):
             response = client.get(url, headers=headers)
             assert response.status_code == 200, (url, response.status_code, response.content[:300])
         times = []
@@ -92,7 +100,7 @@ def main(n):
             times.append((time.perf_counter() - t0) * 1000)
         queries = {}
         slowest = None
-        for size in (20, 50):
+        for size in ((20,) if slow else (20, 50)):
             with override_settings(HISTORY_PAGE_SIZE=size), CaptureQueriesContext(connection) as captured:
                 client.get(url, headers=headers)
             queries[size] = len(captured.captured_queries)
@@ -103,6 +111,8 @@ def main(n):
                     shape = re.sub(r"\b\d+\b", "?", q["sql"])
                     shapes[shape] = shapes.get(shape, 0) + 1
                 repeated = [[shape[:300], count] for shape, count in shapes.items() if count >= 10]
+        if slow:
+            queries[50] = queries[20]  # not paginated: the page size does not apply
         rows.append({"name": name, "url": url, "n": len(times), "p50_ms": statistics.median(times), "p95_ms": pct(times, 95),
                      "max_ms": max(times), "queries": queries,
                      "slowest_query_ms": float(slowest["time"]) * 1000, "slowest_query": slowest["sql"][:400],
@@ -110,10 +120,12 @@ def main(n):
         print(f"  {connection.vendor} {name}: p50 {rows[-1]['p50_ms']:.1f} ms, p95 {rows[-1]['p95_ms']:.1f} ms, "
               f"queries {queries}", file=sys.stderr, flush=True)
     out["endpoints"] = rows
+    out["leaderboard_parts"] = leaderboard_parts(user)
     # The plans of the slowest query of the pages that grow with the table, for the findings.
     plans = {}
     for row in rows:
-        if row["name"].startswith(("history page 1", "search, no match", "filter by route", "API list")):
+        if row["name"].startswith(("history page 1", "search, no match", "filter by route", "API list",
+                                   "leaderboard, all")):
             full_sql = row.pop("_slowest_sql_full")
             try:
                 plans[f"{row['name']}: {full_sql[:160]}…"] = explain(full_sql, ())
@@ -122,6 +134,32 @@ def main(n):
         row.pop("_slowest_sql_full", None)
     out["plans"] = plans
     return out
+
+
+def leaderboard_parts(user):
+    """Where one all-history leaderboard's time goes: compare/leaderboard.py build, step by step."""
+    from compare import leaderboard
+    from compare.models import Team
+
+    comparisons = Comparison.objects.filter(team=Team.personal_for(user))
+    results = Result.objects.filter(comparison__in=comparisons.values("pk"))
+    parts = {}
+    t = time.perf_counter()
+    rows = leaderboard._reliability_and_cost(results)
+    parts["reliability and cost (SQL aggregates)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    leaderboard._latencies(results, rows)
+    parts["latencies (every succeeded result's latency_ms, for the percentiles)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    leaderboard._retries(results, rows)
+    parts["retries"] = time.perf_counter() - t
+    t = time.perf_counter()
+    units = leaderboard._pairwise_units(comparisons, rows)
+    parts["verdicts -> pairwise outcomes"] = time.perf_counter() - t
+    t = time.perf_counter()
+    leaderboard.bradley_terry_with_band(units, list(rows))
+    parts["Bradley-Terry fit + bootstrap band"] = time.perf_counter() - t
+    return {"ms": {k: v * 1000 for k, v in parts.items()}, "units": len(units), "routes": len(rows)}
 
 
 if __name__ == "__main__":

@@ -221,7 +221,7 @@ def fanout(stack, fake, counts=(1, 5, 10, 20, 50), reps=3, delay=1.0, label="emb
     for n in counts:
         mine = [r for r in rows if r["n"] == n]
         lasts = [r["last_s"] for r in mine if r["last_s"] is not None]
-        summary[n] = {"reps": len(mine), "last_max_s": max(lasts) if lasts else None,
+        summary[str(n)] = {"reps": len(mine), "last_max_s": max(lasts) if lasts else None,
                       "last_median_s": statistics.median(lasts) if lasts else None,
                       "first_median_s": statistics.median([r["first_s"] for r in mine if r["first_s"] is not None] or [0]),
                       "submit_http_median_s": statistics.median([r["submit_http_s"] for r in mine]),
@@ -290,19 +290,44 @@ def run_floor(fake, bodies):
     return json.loads(out.stdout)
 
 
-def overhead(stack, fake, n=20, low=2.0, high=10.0, reps=3, intervals=(1.0, 1.0, 1.0, 0.5, 0.5),
-             photo=True, label="embedded"):
+CARD_TRIGGER = re.compile(r'hx-get="/results/\d+/card"[^>]*?hx-trigger="every ([\d.]+)(ms|s)"')
+TEMPLATE_TRIGGER = re.compile(r"compare:result-card[^>]*?hx-trigger=\"every ([\d.]+)(ms|s)\"")
+
+
+def card_interval(html):
+    """The card poll interval (s) that the rendered results page gives its non-terminal cards
+    (`hx-trigger="every 500ms"` on each `/results/ID/card` element), else the template's; None if
+    neither says."""
+    found = {float(v) / (1000 if unit == "ms" else 1) for v, unit in CARD_TRIGGER.findall(html)}
+    if len(found) == 1:
+        return found.pop(), "rendered page"
+    if found:
+        return max(found), f"rendered page (several: {sorted(found)})"
+    template = (ROOT / "templates" / "compare" / "detail.html").read_text()
+    found = {float(v) / (1000 if unit == "ms" else 1) for v, unit in TEMPLATE_TRIGGER.findall(template)}
+    if found:
+        return max(found), "templates/compare/detail.html"
+    return None, "not found"
+
+
+def overhead(stack, fake, n=20, low=2.0, high=10.0, reps=3, app_runs=5, photo=True, label="embedded"):
     delays = [low + (high - low) * i / (n - 1) for i in range(n)]
     runs, visible, truth, db_lag, floors = [], {}, [], [], []
     client = stack.session()
-    for rep, interval in enumerate(intervals):
+    page_interval, interval_source = None, None
+    for rep in range(app_runs):
         tag = " [photo]" if photo else ""
         prompt = f"bench overhead {label} N={n} rep={rep}{tag} {uuid.uuid4().hex[:8]}"
         fake.set_plan(prompt, {BenchFake.model(i): d for i, d in enumerate(delays)})
         created, submitted, _ = stack.submit_timed(prompt, routes(n))
-        # The browser follows the redirect to the permalink and its cards start polling.
-        client.get(f"/comparisons/{created['id']}/")
+        # The browser follows the redirect to the permalink and its cards start polling, at the
+        # interval the page itself gives them.
+        html = client.get(f"/comparisons/{created['id']}/").text
         loaded = time.time()
+        interval, source = card_interval(html)
+        if interval is None:
+            raise RuntimeError("no hx-trigger=\"every ...\" on the result cards of the page or the template")
+        page_interval, interval_source = interval, source
         poller = CardPoller(stack, [r["id"] for r in created["results"]], interval, deadline_s=high + 30).start(loaded)
         body, done_at = stack.wait_done_timed(created["id"], timeout=high + 30)
         poller.join(timeout=10)
@@ -340,7 +365,8 @@ def overhead(stack, fake, n=20, low=2.0, high=10.0, reps=3, intervals=(1.0, 1.0,
             floors.append(floor)
             log(f"floor rep={rep}: asyncio.gather of {n} calls took {floor['wall_s']:.3f} s (ratio {floor['ratio']:.3f})")
         time.sleep(0.5)
-    return {"n": n, "delays": [low, high], "runs": runs, "floors": [{"wall_s": f["wall_s"], "ratio": f["ratio"]} for f in floors],
+    return {"n": n, "delays": [low, high], "runs": runs, "page_interval_s": page_interval,
+            "interval_source": interval_source, "floors": [{"wall_s": f["wall_s"], "ratio": f["ratio"]} for f in floors],
             "visible_s": {str(k): v for k, v in visible.items()}, "db_lag_s": db_lag, "truth_ms": truth, "photo": photo}
 
 

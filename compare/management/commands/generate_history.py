@@ -6,7 +6,9 @@ Comparisons get prompts from a fixed vocabulary (so a search word matches a know
 `created_at` spread over the past year (newest has the highest id), and `--results-per` terminal
 results each on a mix of real route keys and statuses, with latency, queue wait and cost filled in.
 No image files are written: the history page and the API list never read them.
-Deterministic for a given --seed; rows are inserted with bulk_create in batches, one transaction
+With an author (--username), a share of the comparisons (--verdicts, default 0.2) also get that
+author's verdict (mostly a winner among the succeeded results, else a tie or "all bad"), so the
+leaderboard's Bradley-Terry scores have votes to fit. Deterministic for a given --seed; rows are inserted with bulk_create in batches, one transaction
 per batch.
 """
 
@@ -20,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from compare.models import Comparison, CostSource, Result, Status
+from compare.models import Comparison, CostSource, Result, Status, Verdict, VerdictKind
 
 ROUTES = [
     ("openai:gpt-image-2", "OpenAI (gpt-image-2)"),
@@ -58,11 +60,13 @@ class Command(BaseCommand):
         parser.add_argument("--results-per", type=int, default=5, help="results per comparison (default 5)")
         parser.add_argument("--batch", type=int, default=2000, help="comparisons per insert batch")
         parser.add_argument("--seed", type=int, default=6)
+        parser.add_argument("--verdicts", type=float, default=0.2,
+                            help="share of comparisons the author gives a verdict on (default 0.2; needs --username)")
         parser.add_argument("--username", default=None,
                             help="author of the comparisons (and, with teams, their team is the author's personal "
                                  "team); default: no author")
 
-    def handle(self, *args, comparisons, results_per, batch, seed, username, **options):
+    def handle(self, *args, comparisons, results_per, batch, seed, username, verdicts=0.2, **options):
         if comparisons < 1 or not 1 <= results_per <= len(ROUTES):
             raise CommandError(f"--comparisons must be >= 1 and --results-per between 1 and {len(ROUTES)}.")
         user = None
@@ -126,9 +130,35 @@ class Command(BaseCommand):
                             provider_request_id=f"req_{comparison.pk}_{position}",
                         ))
                 Result.objects.bulk_create(results, batch_size=5000)
+                if user is not None and verdicts > 0:
+                    Verdict.objects.bulk_create(self._verdicts(rng, results, results_per, user, verdicts),
+                                                batch_size=5000)
             made += count
             if options.get("verbosity", 1) >= 2:
                 self.stdout.write(f"{made} comparisons")
         elapsed = time.perf_counter() - started
         self.stdout.write(f"created {comparisons} comparisons and {comparisons * results_per} results "
                           f"in {elapsed:.1f} s")
+
+    @staticmethod
+    def _verdicts(rng, results, results_per, user, share):
+        """One verdict by `user` on about `share` of the comparisons whose results are `results`
+        (in comparison order, `results_per` each): 80 % a winner among the succeeded results (the
+        earlier positions win more often, so the scores differ), else a tie or "all bad"."""
+        out = []
+        for start in range(0, len(results), results_per):
+            if rng.random() >= share:
+                continue
+            group = results[start:start + results_per]
+            ok = [r for r in group if r.status == Status.SUCCEEDED]
+            comparison = group[0].comparison
+            draw = rng.random()
+            if ok and draw < 0.8:
+                weights = [len(ROUTES) - ROUTES.index((r.route_key, r.route_label)) for r in ok]
+                winner = rng.choices(ok, weights)[0]
+                out.append(Verdict(comparison=comparison, user=user, kind=VerdictKind.WINNER, winner=winner,
+                                   updated_at=comparison.created_at))
+            else:
+                kind = VerdictKind.TIE if ok and draw < 0.9 else VerdictKind.ALL_BAD
+                out.append(Verdict(comparison=comparison, user=user, kind=kind, updated_at=comparison.created_at))
+        return out
