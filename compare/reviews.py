@@ -98,8 +98,9 @@ def post_review_mode(request, pk):
 
 @require_GET
 def review_panel(request, pk):
-    """The verdict, votes and comments; polls while images are held back."""
+    """The verdict, votes and comments; polls while the comparison runs (so the verdict form
+    offers the results as they succeed) and while images are held back."""
     comparison = _visible(request, pk)
     review = Review(comparison, request.user)
     response = render(request, "compare/detail.html#review", {"comparison": comparison, "review": review})
-    return response if review.held else HttpResponseStopPolling(response.content)
+    return response if review.held or comparison.status != "done" else HttpResponseStopPolling(response.content)

@@ -17,6 +17,7 @@ from .forms import SIZE_CHOICES, ComparisonForm
 from .models import Comparison, ReferenceImage, Result, ResultImage, Status
 from .models import reviews as reviewing
 from .models.reviews import Review
+from .templatetags import viewing
 
 
 def _picker_context(form):
@@ -99,7 +100,12 @@ def comparison_detail(request, pk):
     context = _summary_context(comparison)
     # Blind mode: the cards come in this reviewer's own order, labelled A, B, C (compare/models/reviews.py).
     review = Review(comparison, request.user)
-    context.update(review=review, results=review.results)
+    # ?sort= reorders the cards and the race timeline (never for a blind reviewer: it would tell).
+    sort = viewing.sort_choice(request.GET.get("sort", ""), review)
+    context.update(review=review, results=viewing.sort_results(review.results, sort, review.verdicts),
+                   sort=sort, sorts=viewing.SORTS)
+    if request.htmx and request.GET.get("part") == "race":  # the timeline polling itself, with the cards' badges
+        return render(request, "compare/detail.html#race", {**context, "oob_badges": True})
     return render(request, "compare/detail.html", context)
 
 

@@ -257,3 +257,16 @@ def test_history_pages_keep_the_review_filters(studio, alice_client, settings):
     alice_client.post("/team/switch", {"team": studio.pk})
     html = alice_client.get("/comparisons/", {"review": "mine", "q": "hare"}).content.decode()
     assert "Page 1 of 2" in html and "?review=mine&amp;q=hare&amp;page=2" in html
+
+
+def test_the_review_panel_follows_a_running_comparison_until_it_is_done(alice_client, alice):
+    from compare import execution
+    from tests.compare import factories
+
+    comparison = factories.comparison(alice, routes=["sandbox:fast"])
+    url = f"/comparisons/{comparison.pk}/review"
+    running = alice_client.get(url, headers={"HX-Request": "true"})
+    assert running.status_code == 200 and 'hx-trigger="every 2s"' in running.content.decode()
+    execution.execute_result(comparison.results.get().pk)
+    done = alice_client.get(url, headers={"HX-Request": "true"})
+    assert done.status_code == 286  # htmx stops polling: the panel now offers the finished result

@@ -1,0 +1,87 @@
+"""Looking at a finished comparison in Chromium: the tab title, the race timeline, the full-size
+viewer (arrow keys, real size, Escape), sorting, and the page on a phone and in dark mode."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import skip_or_fail
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+ROUTES = ["sandbox:fast", "sandbox:steady", "sandbox:slow"]
+
+
+@pytest.fixture
+def page(tmp_path):
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(f"no Chromium at {CHROMIUM} (apt-get install chromium)", "REQUIRE_BROWSER")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=ARGS, headless=True,
+            viewport={"width": 1280, "height": 900})
+        yield browser.new_page()
+        browser.close()
+
+
+def test_a_user_watches_a_race_and_steps_through_the_images_full_size(embedded_stack, page):
+    from playwright.sync_api import expect
+
+    stack = embedded_stack
+    shots = Path(os.environ.get("SCREENSHOT_DIR") or stack.var_dir)
+    page.goto(stack.url + "/login/")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", stack.local_password())
+    page.click("button[type=submit]")
+    expect(page).not_to_have_url(re.compile(r"/login/"))
+
+    comparison = stack.submit("A lighthouse with the word VIEW on it", ROUTES,
+                              size="1024x1024", quality="low", n=1, output_format="png")
+    page.goto(f"{stack.url}/comparisons/{comparison['id']}/")
+    assert re.match(r"^[0-3]/3 done · #\d+ · A lighthouse", page.title())  # the slow route takes a second
+    expect(page.locator("article.card.status-succeeded")).to_have_count(3, timeout=30_000)
+    # The summary's swaps carry the title along (static/js/progress-title.js), so another tab shows it.
+    expect(page).to_have_title(re.compile(rf"^done · #{comparison['id']} · A lighthouse"), timeout=10_000)
+    expect(page.locator("#race svg.timeline g.race-row")).to_have_count(3)
+    expect(page.locator("#race svg.costs")).to_be_visible()
+    page.screenshot(path=str(shots / "viewing-results.png"), full_page=True)
+
+    viewer = page.locator("#viewer")
+    expect(viewer).to_be_hidden()
+    page.locator("article.card a[data-viewer]").first.click()
+    expect(viewer).to_be_visible()
+    expect(page.locator("#viewer-caption")).to_contain_text("(1 of 3)")
+    expect(page.locator("#viewer-facts")).to_contain_text("1024×1024 PNG")
+    expect(page.locator("#viewer-image")).to_have_js_property("complete", True)
+    assert page.locator("#viewer-image").evaluate("img => img.naturalWidth") == 1024
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#viewer-caption")).to_contain_text("(2 of 3)")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#viewer-caption")).to_contain_text("(3 of 3)")  # wraps around
+    download = page.locator("#viewer [data-viewer-download]")
+    expect(download).to_have_attribute("href", re.compile(r"/images/\d+$"))
+    page.click("#viewer [data-viewer-actual]")
+    expect(page.locator("#viewer [data-viewer-actual]")).to_have_attribute("aria-pressed", "true")
+    page.screenshot(path=str(shots / "viewing-full-size.png"))
+    page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
+    assert page.evaluate("document.activeElement.hasAttribute('data-viewer')")  # focus back on a thumbnail
+
+    page.click("nav.sort >> text=latency")
+    expect(page).to_have_url(re.compile(r"\?sort=latency#results$"))
+    expect(page.locator("nav.sort a[aria-current]")).to_have_text("latency")
+    expect(page.locator("article.card")).to_have_count(3)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.emulate_media(color_scheme="dark")
+    widths = page.locator("article.card").evaluate_all("cards => cards.map(c => c.getBoundingClientRect().width)")
+    assert all(width > 300 for width in widths)  # one column on a phone
+    page.screenshot(path=str(shots / "viewing-phone-dark.png"), full_page=True)
