@@ -30,6 +30,7 @@ from typing import Any, Mapping
 
 import httpx
 
+from .urls import public_input_urls
 from . import http
 from .base import (
     MIME_TYPES,
@@ -39,7 +40,6 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
-    InvalidRequestError,
     Provider,
     ProviderError,
     ProviderTimeoutError,
@@ -145,20 +145,8 @@ def request_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], lis
 
 
 def input_images(request: ImageRequest) -> list[str]:
-    """The reference images' public URLs for ``input_images``; refuses what Apiframe cannot take."""
-    if request.mask is not None:
-        raise InvalidRequestError("Apiframe takes no mask for GPT Image 2 (only reference images).")
-    if len(request.images) > MAX_INPUT_IMAGES:
-        raise InvalidRequestError(f"Apiframe is sent at most {MAX_INPUT_IMAGES} reference images; "
-                                  f"{len(request.images)} were given.")
-    missing = [image.filename for image in request.images if not image.url]
-    if missing:
-        raise InvalidRequestError(f"Apiframe fetches reference images by URL and {', '.join(missing)} has no public "
-                                  "link: set SITE_URL to this app's public address.")
-    unusable = [image.filename for image in request.images if not image.url.startswith(("https://", "http://"))]
-    if unusable:
-        raise InvalidRequestError(f"Apiframe needs http(s) links to reference images; {', '.join(unusable)} has another kind.")
-    return [image.url for image in request.images]
+    """The reference images' public URLs for ``input_images``."""
+    return public_input_urls(request, "Apiframe", MAX_INPUT_IMAGES)
 
 
 def finished(job: Any) -> bool:

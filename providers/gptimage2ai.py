@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
+from .urls import public_input_urls
 from . import http
 from .base import (
     GPT_IMAGE_2_SIZES,
@@ -33,7 +34,6 @@ from .base import (
     ImageRequest,
     ImageResult,
     InsufficientCreditError,
-    InvalidRequestError,
     Provider,
     ProviderError,
     Route,
@@ -135,18 +135,8 @@ def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
 
 
 def image_urls(request: ImageRequest, capabilities: Capabilities) -> list[str]:
-    """The public URLs of the reference images, or InvalidRequestError for what image-to-image
-    mode cannot take: a mask, more images than declared, an image without a public URL."""
-    if request.mask is not None:
-        raise InvalidRequestError("gptimage2.ai's image-to-image mode has no mask field; send the edit without a mask.")
-    if len(request.images) > capabilities.max_input_images:
-        raise InvalidRequestError(f"{len(request.images)} reference images: gptimage2.ai takes at most "
-                                  f"{capabilities.max_input_images} here.")
-    missing = [image.filename for image in request.images if not image.url]
-    if missing:
-        raise InvalidRequestError("gptimage2.ai takes reference images only as public URLs it fetches, and "
-                                  f"there is none for {', '.join(missing)}: set SITE_URL so the app can serve them.")
-    return [str(image.url) for image in request.images]
+    """The reference images' public URLs (the route fetches them itself)."""
+    return public_input_urls(request, "gptimage2.ai", capabilities.max_input_images)
 
 
 def raise_for_error(response: httpx.Response) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Mapping
 
 import httpx
 
+from .urls import public_input_urls
 from . import http
 from .base import (
     GPT_IMAGE_2_SIZES,
@@ -36,7 +37,6 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
-    InvalidRequestError,
     Provider,
     ProviderError,
     ProviderTimeoutError,
@@ -111,21 +111,8 @@ def task_input(request: ImageRequest, provider_name: str) -> tuple[dict[str, Any
 
 
 def input_urls(request: ImageRequest, name: str) -> list[str]:
-    """The reference images' public URLs for ``input_urls``; refuses what the protocol cannot take."""
-    if request.mask is not None:
-        raise InvalidRequestError(f"{name} takes no mask for GPT Image 2: its image-to-image model has "
-                                  "reference images only.")
-    if len(request.images) > MAX_INPUT_URLS:
-        raise InvalidRequestError(f"{name} takes at most {MAX_INPUT_URLS} reference images; "
-                                  f"{len(request.images)} were given.")
-    missing = [image.filename for image in request.images if not image.url]
-    if missing:
-        raise InvalidRequestError(f"{name} fetches reference images by URL and {', '.join(missing)} has no public "
-                                  "link: set SITE_URL to this app's public address.")
-    unusable = [image.filename for image in request.images if not image.url.startswith(("https://", "http://"))]
-    if unusable:
-        raise InvalidRequestError(f"{name} needs http(s) links to reference images; {', '.join(unusable)} has another kind.")
-    return [image.url for image in request.images]
+    """The reference images' public URLs for ``input_urls``."""
+    return public_input_urls(request, name, MAX_INPUT_URLS)
 
 
 def run_jobs(provider: Provider, request: ImageRequest, api_key: str) -> ImageResult:

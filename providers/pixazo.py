@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from .urls import public_input_urls
 from . import http
 from .base import (
     MIME_TYPES,
@@ -37,7 +38,6 @@ from .base import (
     ImageRequest,
     ImageResult,
     InsufficientCreditError,
-    InvalidRequestError,
     Provider,
     ProviderError,
     RateLimitError,
@@ -144,19 +144,8 @@ def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
 
 
 def input_image_urls(request: ImageRequest, capabilities: Capabilities) -> list[str]:
-    """The public URLs of the reference images, or InvalidRequestError for what the image-to-image
-    route cannot take: a mask, more images than declared, an image without a public URL."""
-    if request.mask is not None:
-        raise InvalidRequestError("Pixazo's GPT Image 2 image-to-image route has no mask field; "
-                                  "send the edit without a mask.")
-    if len(request.images) > capabilities.max_input_images:
-        raise InvalidRequestError(f"{len(request.images)} reference images: Pixazo's route takes at most "
-                                  f"{capabilities.max_input_images}.")
-    missing = [image.filename for image in request.images if not image.url]
-    if missing:
-        raise InvalidRequestError("Pixazo takes reference images only as public URLs it fetches, and "
-                                  f"there is none for {', '.join(missing)}: set SITE_URL so the app can serve them.")
-    return [str(image.url) for image in request.images]
+    """The reference images' public URLs (the route fetches them itself)."""
+    return public_input_urls(request, "Pixazo", capabilities.max_input_images)
 
 
 def raise_for_pixazo_error(response: httpx.Response) -> None:

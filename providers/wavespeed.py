@@ -35,6 +35,7 @@ from typing import Any, Mapping
 
 import httpx
 
+from .urls import public_input_urls
 from . import http
 from .base import (
     GPT_IMAGE_2_SIZES,
@@ -47,7 +48,6 @@ from .base import (
     ImageRequest,
     ImageResult,
     InsufficientCreditError,
-    InvalidRequestError,
     Provider,
     ProviderError,
     ProviderTimeoutError,
@@ -162,20 +162,8 @@ def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
 
 
 def input_images(request: ImageRequest) -> list[str]:
-    """The reference images' public URLs for ``images``; refuses what WaveSpeed cannot take."""
-    if request.mask is not None:
-        raise InvalidRequestError("WaveSpeed's GPT Image 2 edit takes no mask (only reference images).")
-    if len(request.images) > MAX_INPUT_IMAGES:
-        raise InvalidRequestError(f"WaveSpeed is sent at most {MAX_INPUT_IMAGES} reference images; "
-                                  f"{len(request.images)} were given.")
-    missing = [image.filename for image in request.images if not image.url]
-    if missing:
-        raise InvalidRequestError(f"WaveSpeed fetches reference images by URL and {', '.join(missing)} has no public "
-                                  "link: set SITE_URL to this app's public address.")
-    unusable = [image.filename for image in request.images if not image.url.startswith(("https://", "http://"))]
-    if unusable:
-        raise InvalidRequestError(f"WaveSpeed needs http(s) links to reference images; {', '.join(unusable)} has another kind.")
-    return [image.url for image in request.images]
+    """The reference images' public URLs for ``images``."""
+    return public_input_urls(request, "WaveSpeed", MAX_INPUT_IMAGES)
 
 
 def envelope_data(response: httpx.Response) -> dict[str, Any]:

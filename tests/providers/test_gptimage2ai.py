@@ -188,26 +188,26 @@ class TestGPTImage2AI(ProviderContract):
     @pytest.mark.parametrize("images", [(reference(),), ()], ids=["with_images", "mask_alone"])
     def test_a_mask_is_refused_before_anything_is_sent(self, fake, images):
         mask = InputImage(data=image_bytes(), filename="mask.png", url="https://app.example/media/mask.png")
-        with pytest.raises(InvalidRequestError, match="no mask field"):
+        with pytest.raises(InvalidRequestError, match="takes no mask"):
             self.provider(fake).generate(self.request(quality="auto", images=images, mask=mask))
         assert fake.calls == []
 
     def test_more_reference_images_than_declared_are_refused(self, fake):
         images = tuple(reference(f"ref{i}.png") for i in range(17))
-        with pytest.raises(InvalidRequestError, match="17 reference images: gptimage2.ai takes at most 16"):
+        with pytest.raises(InvalidRequestError, match="takes at most 16 reference images; 17 were given"):
             self.provider(fake).generate(self.request(quality="auto", images=images))
         assert fake.calls == []
 
     def test_an_edit_without_public_urls_is_refused_naming_site_url(self, fake):
-        with pytest.raises(InvalidRequestError, match="only as public URLs.*none for fox.png: set SITE_URL"):
+        with pytest.raises(InvalidRequestError, match="fetches reference images by URL and fox.png has no public link: set SITE_URL"):
             self.provider(fake).generate(self.request(quality="auto", images=(reference("fox.png", url=False),)))
         assert fake.calls == []
 
-    def test_a_reference_url_gptimage2ai_refuses_is_its_400_as_an_invalid_request(self, fake):
+    def test_a_reference_link_that_is_not_http_is_refused_before_sending(self, fake):
         unfetchable = InputImage(data=image_bytes(), filename="fox.png", url="ftp://files.example/fox.png")
-        error = self.failure(fake, None, InvalidRequestError, match="imageUrls must be public", quality="auto",
+        error = self.failure(fake, None, InvalidRequestError, match="needs http\\(s\\) links", quality="auto",
                              images=(unfetchable,))
-        assert error.status == 400 and not error.retryable
+        assert not error.retryable and fake.calls == []  # refused before anything was sent
 
     def test_a_moderated_edit_job_is_a_content_policy_error(self, fake):
         self.failure(fake, "policy", ContentPolicyError, match="rejected by content moderation", quality="auto",
