@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import credentials, teams, views
+from . import accounts, credentials, teams, views
 
 app_name = "compare"
 
@@ -11,6 +11,9 @@ urlpatterns = [
     path("", views.new_comparison, name="new"),
     path("comparisons/", views.history, name="history"),
     path("routes/", views.route_list, name="routes"),
+    path("tokens/", accounts.token_list, name="tokens"),
+    path("tokens/new", accounts.create_token, name="token-create"),
+    path("tokens/<int:pk>/revoke", accounts.revoke_token, name="token-revoke"),
     path("team/", teams.team_detail, name="team"),
     path("team/switch", teams.switch_team, name="team-switch"),
     path("team/new", teams.create_team, name="team-create"),
