@@ -150,6 +150,10 @@ class ImageResult:
 # --- errors -------------------------------------------------------------------------------
 
 
+class ConfigurationError(ValueError):
+    """A route-defining variable (COMPATIBLE_ROUTES, FAL_MODELS, ...) that cannot be read."""
+
+
 class ProviderError(Exception):
     """A provider call that did not produce images. ``retryable`` says whether trying the
     same call again could succeed (429, 5xx, timeouts) or cannot (auth, bad input, policy)."""

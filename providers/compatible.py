@@ -15,12 +15,9 @@ import json
 from typing import Mapping
 
 from . import http
-from .base import Capabilities, GPT_IMAGE_2_SIZES, ImageRequest, ImageResult, Provider, Route
+from .base import ConfigurationError, Capabilities, GPT_IMAGE_2_SIZES, ImageRequest, ImageResult, Provider, Route
 from .openai import MAX_EDIT_IMAGES, check_edit, edit_parts, images_body, images_result, raise_for_openai_error
 
-
-class ConfigurationError(ValueError):
-    pass
 
 
 def parse_config(text: str) -> list[dict]:

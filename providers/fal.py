@@ -26,6 +26,7 @@ import httpx
 
 from . import http
 from .base import (
+    ConfigurationError,
     GPT_IMAGE_2_SIZES,
     MIME_TYPES,
     AuthenticationError,
@@ -72,9 +73,6 @@ CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256
 # owner/alias[/sub/path]: letters, digits, '.', '_', '-' per segment.
 ENDPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)+$")
 
-
-class ConfigurationError(ValueError):
-    pass
 
 
 def custom_endpoint_ids(env: Mapping[str, str]) -> list[str]:

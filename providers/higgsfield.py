@@ -28,6 +28,7 @@ import httpx
 
 from . import http
 from .base import (
+    ConfigurationError,
     GPT_IMAGE_2_SIZES,
     BadResponseError,
     Capabilities,
@@ -52,9 +53,6 @@ PENDING = {"queued", "in_progress"}
 SINGLE_NAMES = ("HF_CREDENTIALS", "HF_KEY")
 PAIR_NAMES = ("HF_API_KEY", "HF_API_SECRET")
 
-
-class ConfigurationError(ValueError):
-    pass
 
 
 def model_paths(env: Mapping[str, str]) -> list[str]:

@@ -34,6 +34,7 @@ import httpx
 
 from . import http
 from .base import (
+    ConfigurationError,
     GPT_IMAGE_2_SIZES,
     MIME_TYPES,
     AuthenticationError,
@@ -78,9 +79,6 @@ CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256
 # author/slug, optionally with a variant (":free", ":nitro").
 MODEL_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
 
-
-class ConfigurationError(ValueError):
-    pass
 
 
 def custom_models(env: Mapping[str, str]) -> list[str]:

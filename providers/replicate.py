@@ -46,6 +46,7 @@ import httpx
 
 from . import http
 from .base import (
+    ConfigurationError,
     MIME_TYPES,
     BadResponseError,
     Capabilities,
@@ -91,9 +92,6 @@ MODEL_RE = re.compile(r"^([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?::([0-9a-f]{64
 COUNT_FIELDS = ("num_outputs", "number_of_images", "num_images", "n", "batch_size")
 RATIO_RE = re.compile(r"^\d+:\d+$")
 
-
-class ConfigurationError(ValueError):
-    pass
 
 
 def custom_models(env: Mapping[str, str]) -> list[tuple[str, str | None]]:

@@ -6,27 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import skip_or_fail
-
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
 
-
-@pytest.fixture
-def page(tmp_path):
-    if not Path(CHROMIUM).exists():
-        skip_or_fail(f"no Chromium at {CHROMIUM} (apt-get install chromium)", "REQUIRE_BROWSER")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, args=ARGS, headless=True,
-            viewport={"width": 1280, "height": 900})
-        yield browser.new_page()
-        browser.close()
 
 
 def test_a_new_user_compares_three_sandbox_routes_and_finds_them_again(embedded_stack, page):
