@@ -2,6 +2,7 @@
 their tasks, and build the request a worker sends (compare/execution.py runs it)."""
 
 import dataclasses
+import secrets
 
 from celery import group
 from django.conf import settings
@@ -41,7 +42,11 @@ def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=N
                                  sha256=checked.sha256)
             row.file.save(f"{role}-{index}.{checked.format}", ContentFile(checked.data), save=False)
             row.save()
-        for position, key in enumerate(route_keys):
+        # Rows are inserted in a random order, so a result's id says nothing of its route's place
+        # (a blind reviewer could otherwise read the route order from ids; blind may be set later).
+        rows = list(enumerate(route_keys))
+        secrets.SystemRandom().shuffle(rows)
+        for position, key in rows:
             route = route_map[key]
             Result.objects.create(
                 comparison=comparison, position=position, route_key=key, route_label=route.label,

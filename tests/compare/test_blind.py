@@ -189,3 +189,18 @@ def test_run_again_and_the_api_keep_blind_review(alice, alice_client, alice_toke
     alice_client.post(f"/comparisons/{original.pk}/rerun")
     again = Comparison.objects.exclude(pk=original.pk).get()
     assert again.blind and again.hold_images_until_done
+
+
+def test_result_ids_do_not_tell_the_route_order(studio):
+    """Rows are inserted in a random order: a blind reviewer cannot read route order from ids."""
+    from tests.compare import factories
+
+    routes = ("sandbox:fast", "sandbox:steady", "sandbox:slow", "sandbox:flaky")
+    orders = set()
+    for _ in range(6):
+        made = factories.comparison(user=user("alice"), routes=routes)
+        by_id = [r.route_key for r in made.results.order_by("pk")]
+        assert sorted(by_id) == sorted(routes)
+        assert [r.route_key for r in made.results.all()] == list(routes)  # the chosen order is kept
+        orders.add(tuple(by_id))
+    assert len(orders) > 1  # 6 draws of 24 orders: all alike has odds of 1 in 24**5
