@@ -10,7 +10,8 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	@sh tests/ensure-chromium.sh
-	DJANGO_SETTINGS_MODULE=config.settings_test $(PY) -m pytest -p no:cacheprovider -rs tests $(PYTEST_ARGS)
+	@sh tests/ensure-axe.sh
+	SCREENSHOT_DIR=$${SCREENSHOT_DIR:-$(CURDIR)/var/screenshots} DJANGO_SETTINGS_MODULE=config.settings_test $(PY) -m pytest -p no:cacheprovider -rs tests $(PYTEST_ARGS)
 
 install: $(VENV)/.runtime
 

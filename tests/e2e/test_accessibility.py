@@ -1,0 +1,73 @@
+"""The accessibility check: axe-core (npm, pinned in tests/axe/package-lock.json) runs in Chromium
+on every main page, in light and dark mode, and no serious or critical WCAG 2.1 A/AA violation is
+allowed. Installed by tests/ensure-axe.sh (`make test` runs it)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import skip_or_fail
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+AXE = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+ROUTES = ["sandbox:fast", "sandbox:steady", "sandbox:slow", "sandbox:flaky"]
+
+
+def axe_violations(page):
+    """Serious and critical violations on the page as it is now, as readable lines."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+                          ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+                          " nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' ' + (n.failureSummary || ''))})))",
+                          TAGS)
+    return [f"{v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"])
+            for v in found if v["impact"] in ("serious", "critical")]
+
+
+def check(page, url, problems):
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        problems += [f"{url} [{scheme}] {line}" for line in axe_violations(page)]
+
+
+def test_the_main_pages_pass_axe_in_light_and_dark_mode(embedded_stack, page):
+    from playwright.sync_api import expect
+
+    if not AXE.exists():
+        skip_or_fail(f"axe-core is not installed at {AXE} (sh tests/ensure-axe.sh)", "REQUIRE_BROWSER")
+    stack = embedded_stack
+    problems = []
+    check(page, stack.url + "/login/", problems)
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", stack.local_password())
+    page.click("button[type=submit]")
+    expect(page).not_to_have_url(re.compile(r"/login/"))
+
+    comparison = stack.submit("A street sign that reads ACCESS", ROUTES, size="1024x1024", quality="low", n=1,
+                              output_format="png")
+    stack.wait_done(comparison["id"])
+    detail = f"{stack.url}/comparisons/{comparison['id']}/"
+    share = stack.http.post(f"/api/comparisons/{comparison['id']}/share", json={})
+    assert share.status_code == 201, share.text
+    share_url = share.json()["url"]
+    if share_url.startswith("/"):
+        share_url = stack.url + share_url
+
+    for path in ("/", "/comparisons/", f"/comparisons/{comparison['id']}/", "/leaderboard", "/routes/", "/team/",
+                 "/team/links", "/tokens/"):
+        check(page, stack.url + path, problems)
+    # The full-size viewer, open.
+    page.goto(detail)
+    page.locator("article.card a[data-viewer]").first.click()
+    expect(page.locator("#viewer")).to_be_visible()
+    problems += [f"{detail} [viewer] {line}" for line in axe_violations(page)]
+
+    page.context.clear_cookies()
+    check(page, share_url, problems)
+    assert not problems, "axe found serious or critical violations:\n" + "\n".join(problems)
