@@ -33,6 +33,7 @@ def test_a_user_watches_a_race_and_steps_through_the_images_full_size(embedded_s
     expect(page).to_have_title(re.compile(rf"^done · #{comparison['id']} · A lighthouse"), timeout=10_000)
     expect(page.locator("#race svg.timeline g.race-row")).to_have_count(3)
     expect(page.locator("#race svg.costs")).to_be_visible()
+    check_timeline_against_the_api(page, stack.wait_done(comparison["id"]))
     page.screenshot(path=str(shots / "viewing-results.png"), full_page=True)
 
     viewer = page.locator("#viewer")
@@ -67,3 +68,33 @@ def test_a_user_watches_a_race_and_steps_through_the_images_full_size(embedded_s
     widths = page.locator("article.card").evaluate_all("cards => cards.map(c => c.getBoundingClientRect().width)")
     assert all(width > 300 for width in widths)  # one column on a phone
     page.screenshot(path=str(shots / "viewing-phone-dark.png"), full_page=True)
+
+
+def check_timeline_against_the_api(page, api):
+    """Each bar of the race timeline is the API's own timings: our queue wait is queue_ms, the
+    provider's part adds up to latency_ms, the bar ends at finished_at - created_at, and every
+    segment is drawn at one scale (pixels per ms)."""
+    from tests.e2e.stack import parse_time
+
+    created = parse_time(api["created_at"])
+    drawn = page.locator("#race svg.timeline g.race-row").evaluate_all("""rows => rows.map(row => ({
+        label: row.querySelector('text.label').textContent,
+        segs: [...row.querySelectorAll('rect.seg')].map(r => ({kind: r.classList[1], ms: +r.dataset.ms,
+                                                              x: +r.getAttribute('x'), width: +r.getAttribute('width')}))}))""")
+    by_route = {row["label"]: row["segs"] for row in drawn}
+    scales = []
+    for result in api["results"]:
+        segs = by_route[result["route"]]
+        total = lambda *kinds: sum(s["ms"] for s in segs if s["kind"] in kinds)  # noqa: E731
+        assert abs(total("queue") - result["queue_ms"]) <= 1.0, (result["route"], segs)
+        assert abs(total("provider-queue", "generation", "call", "download") - result["latency_ms"]) <= 1.0
+        end_ms = (parse_time(result["finished_at"]) - created) * 1000
+        assert abs(sum(s["ms"] for s in segs) - end_ms) <= 2.0, (result["route"], end_ms, segs)
+        for before, after in zip(segs, segs[1:]):  # drawn end to end, left to right
+            assert abs(before["x"] + before["width"] - after["x"]) <= 0.05
+        scales += [s["width"] / s["ms"] for s in segs if s["ms"] >= 50]
+    assert max(scales) - min(scales) <= 0.01 * max(scales)
+    # The slowest route's bar is the longest.
+    slowest = max(api["results"], key=lambda r: parse_time(r["finished_at"]))["route"]
+    ends = {label: segs[-1]["x"] + segs[-1]["width"] for label, segs in by_route.items()}
+    assert max(ends, key=ends.get) == slowest
