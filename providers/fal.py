@@ -148,8 +148,12 @@ class FalProvider(Provider):
         status = http.poll(check, interval=self.poll_interval, deadline_at=self.clock() + self.deadline,
                            clock=self.clock, sleep=self.sleep, on_give_up=cancel)
         raise_for_failed_status(status)
-        result = http.send(self.client, "GET", urls["response_url"], headers=self.headers(),
-                           raise_for=raise_for_fal_error)
+        # The job exists and is done: fetching its result is retried like a status check, and
+        # any failure is after_submit (a second submit would bill a second generation).
+        result = http.poll(lambda: http.send(self.client, "GET", urls["response_url"], headers=self.headers(),
+                                             raise_for=raise_for_fal_error),
+                           interval=self.poll_interval, deadline_at=self.clock() + self.deadline,
+                           clock=self.clock, sleep=self.sleep, on_give_up=lambda: None)
         output = http.json_body(result)
         return ImageResult(
             images=tuple(self.images(output, request)),

@@ -186,6 +186,15 @@ def _poll(check: Callable[[], Any], *, interval: float, deadline_at: float, cloc
                 raise
             outcome = None
             wait = max(wait, exc.retry_after or 0)
+        except httpx.TransportError as exc:
+            # A reset or timed-out check is as transient as a 5xx; past the retries it leaves as a
+            # ProviderError (so ``poll`` marks it after_submit and the job is never submitted again).
+            failures += 1
+            if failures > CHECK_RETRIES:
+                kind = ProviderTimeoutError if isinstance(exc, httpx.TimeoutException) else ProviderUnavailableError
+                raise kind(f"Checking the provider's job failed {failures} times in a row "
+                           f"({type(exc).__name__}).") from None
+            outcome = None
         if outcome is not None:
             return outcome
         remaining = deadline_at - clock()
