@@ -8,6 +8,8 @@ urlpatterns = [
     path("", include("compare.review_urls")),
     path("", include("compare.share_urls")),
     path("", include("compare.insight_urls")),
+    path("", include("compare.sidebyside_urls")),
+    path("", include("compare.batch_urls")),
     path("", views.new_comparison, name="new"),
     path("comparisons/", views.history, name="history"),
     path("routes/", views.route_list, name="routes"),

@@ -2,12 +2,12 @@
 on every main page, in light and dark mode, and no serious or critical WCAG 2.1 A/AA violation is
 allowed. Installed by tests/ensure-axe.sh (`make test` runs it)."""
 
-import re
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import skip_or_fail
+from tests.e2e.browser import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -44,10 +44,7 @@ def test_the_main_pages_pass_axe_in_light_and_dark_mode(embedded_stack, page):
     stack = embedded_stack
     problems = []
     check(page, stack.url + "/login/", problems)
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", stack.local_password())
-    page.click("button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/login/"))
+    log_in(page, stack)
 
     comparison = stack.submit("A street sign that reads ACCESS", ROUTES, size="1024x1024", quality="low", n=1,
                               output_format="png")
@@ -59,8 +56,18 @@ def test_the_main_pages_pass_axe_in_light_and_dark_mode(embedded_stack, page):
     if share_url.startswith("/"):
         share_url = stack.url + share_url
 
+    batch = stack.http.post("/api/batches", json={"prompt_set": "multilingual", "routes": ROUTES[:2],
+                                                  "params": {"size": "1024x1024", "quality": "low"}})
+    assert batch.status_code == 201, batch.text
+    for comparison_id in batch.json()["comparison_ids"]:
+        stack.wait_done(comparison_id)
+    images = [image["url"].split("/images/")[1] for result in stack.wait_done(comparison["id"])["results"]
+              for image in result["images"]][:2]
+    pair = f"/comparisons/{comparison['id']}/side-by-side?a={images[0]}&b={images[1]}"
+
     for path in ("/", "/comparisons/", f"/comparisons/{comparison['id']}/", "/leaderboard", "/routes/", "/team/",
-                 "/team/links", "/tokens/"):
+                 "/team/links", "/tokens/", "/batches/", f"/batches/{batch.json()['id']}/", "/prompts/",
+                 pair, pair + "&view=slider", pair + "&view=onion", pair + "&view=diff"):
         check(page, stack.url + path, problems)
     # The full-size viewer, open.
     page.goto(detail)

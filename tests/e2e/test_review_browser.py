@@ -2,26 +2,16 @@
 escaped comment; then a logged-out visitor opens a view link (images load, routes and costs stay
 hidden as the link says), votes once through a vote link, and loses access when the link is revoked."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
+
+from tests.e2e.browser import log_in, screenshots
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 ROUTES = ["sandbox:fast", "sandbox:steady", "sandbox:slow"]
 COMMENT = "<script>alert('x')</script> the letters on B are crisper"
-
-
-def log_in(page, stack):
-    from playwright.sync_api import expect
-
-    page.goto(stack.url + "/login/")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", stack.local_password())
-    page.click("button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/login/"))
 
 
 def open_share(page):
@@ -49,7 +39,7 @@ def test_a_team_reviews_blind_and_shares_a_link_that_works_logged_out(embedded_s
     from playwright.sync_api import expect
 
     stack = embedded_stack
-    shots = Path(os.environ.get("SCREENSHOT_DIR") or stack.var_dir)
+    shots = screenshots(stack)
     log_in(page, stack)
     made = stack.http.post("/api/comparisons", json={
         "prompt": "A bakery sign that reads FRESH BREAD", "routes": ROUTES, "blind": True,

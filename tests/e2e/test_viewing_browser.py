@@ -1,11 +1,11 @@
 """Looking at a finished comparison in Chromium: the tab title, the race timeline, the full-size
 viewer (arrow keys, real size, Escape), sorting, and the page on a phone and in dark mode."""
 
-import os
 import re
-from pathlib import Path
 
 import pytest
+
+from tests.e2e.browser import log_in, screenshots
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -17,12 +17,8 @@ def test_a_user_watches_a_race_and_steps_through_the_images_full_size(embedded_s
     from playwright.sync_api import expect
 
     stack = embedded_stack
-    shots = Path(os.environ.get("SCREENSHOT_DIR") or stack.var_dir)
-    page.goto(stack.url + "/login/")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", stack.local_password())
-    page.click("button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/login/"))
+    shots = screenshots(stack)
+    log_in(page, stack)
 
     comparison = stack.submit("A lighthouse with the word VIEW on it", ROUTES,
                               size="1024x1024", quality="low", n=1, output_format="png")
