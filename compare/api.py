@@ -4,13 +4,14 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 
 from . import routes as route_catalog
-from . import services
+from . import batches, services
 from .auth import api_view, read_json
 from .forms import form_from_json
-from .models import Comparison, Team
-from .presenters import comparison_dict
+from .models import Batch, Comparison, Team
+from .presenters import absolute, comparison_dict
 
 
 @api_view(["GET"])
@@ -69,3 +70,122 @@ def teams(request):
     return JsonResponse({"teams": [
         {"id": team.pk, "name": team.name, "personal": team.personal, "role": team.role_of(request.user)}
         for team in Team.objects.of(request.user)]})
+
+
+# --- Prompt sets and batches (compare/batches.py) ---------------------------------------------
+
+BATCH_FIELDS = {"prompt_set", "name", "use_prompt_sizes"}
+
+
+def _api_team(request):
+    if request.GET.get("team", "").isdigit():
+        return get_object_or_404(Team.objects.of(request.user), pk=int(request.GET["team"]))
+    return Team.personal_for(request.user)
+
+
+@api_view(["GET"])
+def prompt_sets(request):
+    return JsonResponse({"prompt_sets": [s.as_dict() for s in batches.all_sets(_api_team(request))]})
+
+
+@api_view(["GET", "POST"])
+def batch_list(request):
+    """GET: the team's batches (?team=ID, default the personal team). POST {"prompt_set", "routes",
+    "params", "team"?, "blind"?, "hold_images_until_done"?, "name"?, "use_prompt_sizes"? (default
+    true)}: one comparison per prompt of the set, validated like POST /api/comparisons."""
+    if request.method == "GET":
+        found = Batch.objects.filter(team=_api_team(request))[:200]
+        return JsonResponse({"batches": [batch_dict(b, request, with_rows=False) for b in found]})
+    payload, error = read_json(request)
+    if error:
+        return error
+    if not isinstance(payload, dict):
+        return JsonResponse({"errors": {"__all__": ["The body must be a JSON object."]}}, status=400)
+    if "prompt" in payload:
+        return JsonResponse({"errors": {"prompt": ["A batch takes its prompts from prompt_set; "
+                                                   "POST /api/comparisons runs one prompt."]}}, status=400)
+    use_sizes = payload.get("use_prompt_sizes", True)
+    name = payload.get("name") or ""
+    errors = {}
+    if not isinstance(use_sizes, bool):
+        errors["use_prompt_sizes"] = ["use_prompt_sizes must be true or false."]
+    if not isinstance(name, str):
+        errors["name"] = ["name must be a string."]
+    base = {k: v for k, v in payload.items() if k not in BATCH_FIELDS}
+    base["prompt"] = "(each prompt of the set)"  # replaced prompt by prompt in plan_batch
+    form, form_errors = form_from_json(base, request.user)
+    errors.update(form_errors or {})
+    prompt_set = None
+    if form is not None:
+        prompt_set = batches.find_set(payload.get("prompt_set"), form.team)
+        if prompt_set is None:
+            errors["prompt_set"] = ["No prompt set of yours has that id (GET /api/prompt-sets lists them)."]
+    if form is not None and form.files:
+        errors["images"] = ["A batch runs text-to-image prompts: no images or mask."]
+    if errors:
+        return JsonResponse({"errors": errors}, status=400)
+    try:
+        planned = batches.plan_batch(team=form.team, user=request.user, prompt_set=prompt_set, data=form.data,
+                                     use_prompt_sizes=use_sizes)
+    except batches.BatchRefused as refused:
+        return JsonResponse({"errors": refused.errors}, status=400)
+    batch = batches.create_batch(user=request.user, team=form.team, prompt_set=prompt_set, planned=planned,
+                                 name=name, use_prompt_sizes=use_sizes)
+    body = batch_dict(batch, request)
+    body["comparison_ids"] = list(batch.items.values_list("comparison_id", flat=True))
+    return JsonResponse(body, status=201)
+
+
+@api_view(["GET"])
+def batch(request, pk):
+    found = get_object_or_404(Batch.objects.visible_to(request.user).select_related("team", "created_by"), pk=pk)
+    return JsonResponse(batch_dict(found, request))
+
+
+def batch_dict(batch, request, with_rows=True):
+    data = {
+        "id": batch.pk, "name": batch.name,
+        "prompt_set": {"id": batch.source, "name": batch.source_name},
+        "team": {"id": batch.team_id, "name": batch.team.name},
+        "created_at": batch.created_at,
+        "created_by": batch.created_by.get_username() if batch.created_by else None,
+        "params": batch.params, "use_prompt_sizes": batch.use_prompt_sizes, "blind": batch.blind,
+        "url": absolute(request, batch.get_absolute_url()),
+        "api_url": absolute(request, reverse("api:batch", args=[batch.pk])),
+    }
+    if not with_rows:
+        return data
+    matrix = batches.build_matrix(batch, request.user)
+    data["status"] = "done" if matrix.done else "running"
+    data["routes"] = None if matrix.names_hidden else batch.route_keys
+    data["rows"] = [_row_dict(row, request) for row in matrix.rows]
+    data["columns"] = None if matrix.names_hidden else [{
+        "route": c.key, "results": len(c.results), "finished": c.finished, "succeeded": c.succeeded,
+        "median_latency_ms": None if c.median_latency_ms is None else round(c.median_latency_ms, 1),
+        "reported_cost_usd": _usd(c.reported_usd), "estimated_cost_usd": _usd(c.estimated_usd),
+        "unknown_cost": c.unknown_cost} for c in matrix.columns]
+    return data
+
+
+def _row_dict(row, request):
+    comparison = row.comparison
+    data = {"position": row.item.position + 1, "title": row.item.title, "prompt": comparison.prompt,
+            "size": comparison.params.get("size"), "size_from_prompt": row.item.size_from_prompt,
+            "comparison": {"id": comparison.pk, "url": absolute(request, comparison.get_absolute_url()),
+                           "api_url": absolute(request, reverse("api:comparison", args=[comparison.pk]))},
+            "masked": row.masked, "finished": row.finished, "total": row.total}
+    # A blind comparison the user has not judged: no cells (their order would name the routes).
+    data["cells"] = None if row.masked else [None if r is None else {
+        "route": r.route_key, "status": r.status,
+        "latency_ms": None if r.latency_ms is None else round(r.latency_ms, 1),
+        "cost_usd": _usd(r.cost_usd), "cost_source": r.cost_source,
+        "estimated_cost_usd": _usd(r.estimated_cost_usd), "error": r.error or None,
+        "images": [] if row.held else [{"url": absolute(request, i.get_absolute_url()),
+                                        "thumbnail_url": absolute(request, i.get_thumbnail_url()),
+                                        "width": i.width, "height": i.height} for i in r.images.all()],
+    } for r in row.cells]
+    return data
+
+
+def _usd(value):
+    return None if value is None else str(value.normalize())

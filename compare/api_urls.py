@@ -10,4 +10,7 @@ urlpatterns = [
     path("comparisons", api.comparisons, name="comparisons"),
     path("comparisons/<int:pk>", api.comparison, name="comparison"),
     path("comparisons/<int:pk>/cancel", api.cancel, name="cancel"),
+    path("prompt-sets", api.prompt_sets, name="prompt-sets"),
+    path("batches", api.batch_list, name="batches"),
+    path("batches/<int:pk>", api.batch, name="batch"),
 ]

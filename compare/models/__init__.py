@@ -12,6 +12,7 @@ from .comparisons import (
 )
 from .credentials import TeamCredential
 from .limits import RouteMinute, RouteSlot
+from .prompts import Batch, BatchItem, Prompt, PromptSet
 from .reviews import Comment, Rating, Thumb, Verdict, VerdictKind
 from .sharing import ExternalVote, ShareKind, ShareLink
 from .teams import Invite, Membership, Role, Team
@@ -22,4 +23,5 @@ __all__ = [
     "Comment", "Rating", "Thumb", "Verdict", "VerdictKind",
     "ExternalVote", "ShareKind", "ShareLink",
     "TeamCredential", "RouteMinute", "RouteSlot",
+    "Batch", "BatchItem", "Prompt", "PromptSet",
 ]

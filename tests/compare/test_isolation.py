@@ -1,0 +1,179 @@
+"""Every URL of the app, tried as bob (a member of another team), with bob's API token, and as an
+anonymous visitor, against alice's objects: each answers 404 or the login page and shows none of
+alice's data. The URL list is read from Django's resolver, so a new URL that nobody added here
+fails the coverage test instead of going untested."""
+
+import re
+import secrets
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from compare import execution
+from compare.models import ApiToken, Comparison, Invite, ShareLink
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "alice's secret fox"
+# Pages that are not about one object: bob and strangers may open them, but see nothing of alice's.
+LISTS = {"new", "history", "routes", "tokens", "team", "team-links", "leaderboard", "leaderboard-csv",
+         "history-csv", "batches", "batch-create", "prompts", "prompt-save", "team-switch", "team-create",
+         "token-create", "api:routes", "api:teams", "api:comparisons", "api:prompt-sets", "api:batches"}
+# Public by design, reached with a token: tried with a token that does not exist (alice's real
+# tokens are what make them public; their lifecycle is tested in test_sharing.py and test_teams.py).
+TOKENS = {"share", "share-preview", "share-comparison", "share-comparison-preview", "share-vote", "share-image",
+          "share-thumbnail", "invite", "reference-public"}
+# Outside this app's scoping (Django's own views).
+NOT_OURS = {"login", "logout"}
+
+
+def app_patterns():
+    """(name, route) of every URL of compare/, from the resolver."""
+    def walk(patterns, prefix, namespace):
+        for item in patterns:
+            if isinstance(item, URLResolver):
+                inner = item.namespace or namespace
+                yield from walk(item.url_patterns, prefix + str(item.pattern), inner)
+            elif isinstance(item, URLPattern) and namespace in ("compare", "api") and item.name:
+                name = item.name if namespace == "compare" else f"api:{item.name}"
+                yield name, prefix + str(item.pattern)
+    return sorted(set(walk(get_resolver().url_patterns, "/", "")))
+
+
+@pytest.fixture
+def alices(alice):
+    """Alice's team with one of everything: a finished comparison with an image and a reference,
+    a share link, an invite, an API token and a saved prompt."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.helpers import image_bytes
+
+    client = Client()
+    client.force_login(alice)
+    client.post("/", {"prompt": SECRET, "routes": ["sandbox:fast", "sandbox:steady"], "size": "square",
+                      "quality": "low", "output_format": "png", "n": "1",
+                      "reference_images": [SimpleUploadedFile("r.png", image_bytes(64, 64))]})
+    comparison = Comparison.objects.get()
+    for result in comparison.results.all():
+        execution.execute_result(result.pk)
+    team = comparison.team
+    client.post(f"/comparisons/{comparison.pk}/share", {"labels": "names", "kind": "view", "show_costs": "1"})
+    client.post(f"/teams/{team.pk}/invites", {"role": "member"})
+    ApiToken.issue(alice)
+    objects = {"comparison": comparison, "team": team, "user": alice,
+               "result": comparison.results.first(), "images": list(
+                   img for r in comparison.results.all() for img in r.images.all()),
+               "reference": comparison.references.get(), "link": ShareLink.objects.get(),
+               "invite": Invite.objects.get(), "token": ApiToken.objects.get(user=alice)}
+    objects.update(extra_objects(client, team, alice))
+    return objects
+
+
+def extra_objects(client, team, alice):
+    """Alice's saved prompt, prompt set and batch (issue 7), when those exist."""
+    found = {}
+    try:
+        from compare.models import Batch, Prompt, PromptSet
+    except ImportError:
+        return found
+    prompt_set = PromptSet.objects.create(team=team, name=f"{SECRET} set")
+    found["prompt"] = Prompt.objects.create(team=team, prompt_set=prompt_set, text=f"{SECRET} prompt")
+    found["prompt_set"] = prompt_set
+    found["batch"] = Batch.objects.create(team=team, name=f"{SECRET} batch", created_by=alice)
+    return found
+
+
+def url_for(name, route, o):
+    """A URL of alice's for the pattern, or None where the pattern is not about one object."""
+    c, images = o["comparison"], o["images"]
+    by_name = {
+        "detail": c.pk, "summary": c.pk, "rerun": c.pk, "cancel": c.pk, "verdict": c.pk, "comment": c.pk,
+        "review-mode": c.pk, "review": c.pk, "share-create": c.pk, "export": c.pk, "changes": c.pk,
+        "api:comparison": c.pk, "api:cancel": c.pk, "api-share": c.pk,
+        "result-card": o["result"].pk, "rate": o["result"].pk,
+        "image": images[0].pk, "thumbnail": images[0].pk, "reference": o["reference"].pk,
+        "share-revoke": o["link"].pk, "api-share-link": o["link"].pk, "token-revoke": o["token"].pk,
+        "team-detail": o["team"].pk, "team-add-member": o["team"].pk, "team-invite": o["team"].pk,
+        "team-budget": o["team"].pk, "team-credentials": o["team"].pk, "team-credential-test": o["team"].pk,
+        "batch": o.get("batch") and o["batch"].pk, "batch-csv": o.get("batch") and o["batch"].pk,
+        "api:batch": o.get("batch") and o["batch"].pk,
+        "prompt-delete": o.get("prompt") and o["prompt"].pk,
+        "prompt-set-delete": o.get("prompt_set") and o["prompt_set"].pk,
+    }
+    if name in ("side-by-side", "side-by-side-diff"):
+        return f"/comparisons/{c.pk}/side-by-side" + ("/diff.png" if name.endswith("diff") else "") + \
+            f"?a={images[0].pk}&b={images[1].pk}"
+    if name == "team-remove-member":
+        return f"/teams/{o['team'].pk}/members/{o['user'].pk}/remove"
+    if name == "team-revoke-invite":
+        return f"/teams/{o['team'].pk}/invites/{o['invite'].pk}/revoke"
+    if name == "prompt-fill":
+        return f"/prompts/team-{o['prompt'].pk}/fill" if "prompt" in o else None
+    if name in by_name:
+        return re.sub(r"<int:pk>", str(by_name[name]), route)
+    if name in TOKENS:
+        fake = secrets.token_urlsafe(24)
+        return re.sub(r"<int:pk>", str(c.pk if "comparison" in name or name == "share-vote" else images[0].pk),
+                      re.sub(r"<str:token>", fake, route))
+    return None
+
+
+def test_every_url_of_the_app_is_covered_here(alices):
+    missing = [name for name, route in app_patterns()
+               if name not in LISTS | NOT_OURS and url_for(name, route, alices) is None]
+    assert not missing, f"URLs with no isolation check (add them to url_for or LISTS): {missing}"
+
+
+def leaked(response):
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return SECRET.encode() in body or b"secret fox" in body
+
+
+def test_bob_gets_404_for_every_object_of_alices_and_sees_nothing_anywhere(alices, bob):
+    client = Client()
+    client.force_login(bob)
+    tried = 0
+    for name, route in app_patterns():
+        if name in NOT_OURS:
+            continue
+        url = url_for(name, route, alices) or route.replace("<str:ref>", "x")
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert not leaked(response), (method, url)
+            if name not in LISTS:
+                assert response.status_code in (404, 405), (method, url, response.status_code)
+            tried += 1
+    assert tried > 100
+    # Nothing changed hands: alice's link, invite, token and team are as they were.
+    assert ShareLink.objects.get().revoked_at is None and Invite.objects.get().used_at is None
+    assert Comparison.objects.count() == 1 and alices["team"].role_of(bob) is None
+
+
+def test_bobs_api_token_opens_nothing_of_alices(alices, bob):
+    token = ApiToken.issue(bob)[1]
+    client = Client(headers={"Authorization": f"Bearer {token}"})
+    for name, route in app_patterns():
+        if name.startswith("api") or name in ("image", "thumbnail", "reference", "export"):
+            url = url_for(name, route, alices) or route
+            response = client.get(url)
+            assert not leaked(response), url
+            if response.status_code == 302:  # a page that takes no token: the login page, as for anyone
+                assert response["Location"].startswith("/login/"), url
+            elif name not in LISTS:
+                assert response.status_code in (404, 405), (url, response.status_code)  # 405: POST-only, any pk
+
+
+def test_anonymous_visitors_get_the_login_page_or_404_and_no_data(alices):
+    client = Client()
+    for name, route in app_patterns():
+        if name in NOT_OURS:
+            continue
+        url = url_for(name, route, alices) or route.replace("<str:ref>", "x")
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert not leaked(response), (method, url)
+            if response.status_code == 302:
+                assert response["Location"].startswith("/login/"), (method, url)
+            else:
+                assert response.status_code in (401, 403, 404, 405), (method, url, response.status_code)
