@@ -74,9 +74,10 @@ def _without(filters, *names):
 def show_leaderboard(request):
     team, comparisons = _team_comparisons(request)
     filters, problems = parse_filters(request.GET)
-    rows = leaderboard.build(comparisons, filters)
+    rows = leaderboard.build_for_team(team, filters)  # cached until a result or verdict changes
     today = timezone.localdate()
-    sizes = sorted({s for s in comparisons.values_list("params__size", flat=True).distinct() if isinstance(s, str)})
+    sizes = leaderboard.cached(team, "sizes", lambda: sorted(
+        {s for s in comparisons.order_by().values_list("params__size", flat=True).distinct() if isinstance(s, str)}))
     preset_names = {f"{w}x{h}": name for name, (w, h) in SIZE_PRESETS.items()}
     context = {
         "team": team, "rows": rows, "filters": filters, "problems": problems,
@@ -86,7 +87,8 @@ def show_leaderboard(request):
                                                  "from": (today - timedelta(days=days)).isoformat()}), filters.date_from == today - timedelta(days=days)
                      and not filters.date_to) for label, days in PERIODS],
         "all_time": urlencode(_without(filters, "from", "to")),
-        "min_votes": leaderboard.MIN_VOTES, "samples": leaderboard.BOOTSTRAP_SAMPLES,
+        "min_votes": leaderboard.MIN_VOTES,
+        "samples": max((row.score.samples for row in rows), default=0) or leaderboard.BOOTSTRAP_SAMPLES,
     }
     template = "compare/leaderboard.html#leaderboard-results" if request.htmx else "compare/leaderboard.html"
     response = render(request, template, context)
@@ -146,9 +148,9 @@ def leaderboard_csv_row(row):
 
 
 def export_leaderboard(request):
-    team, comparisons = _team_comparisons(request)
+    team, _ = _team_comparisons(request)
     filters, _ = parse_filters(request.GET)
-    rows = leaderboard.build(comparisons, filters)
+    rows = leaderboard.build_for_team(team, filters)  # the page's rows, from the same cache
     name = f"leaderboard-{slugify(team.name) or team.pk}-{timezone.localdate().isoformat()}.csv"
     return _csv_response(name, LEADERBOARD_HEADER, (leaderboard_csv_row(row) for row in rows))
 

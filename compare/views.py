@@ -64,8 +64,12 @@ def new_comparison(request):
         if request.htmx:
             form = ComparisonForm(request.GET, team=teams.current_team(request), user=request.user)
         else:
-            form = ComparisonForm(initial=_initial_from(request.GET.get("from"), request.user),
-                                  team=teams.current_team(request), user=request.user)
+            initial = _initial_from(request.GET.get("from"), request.user)
+            if request.GET.get("prompt_from"):  # a prompt picked from a set (compare/batches.py)
+                from .batches import initial_from_prompt
+
+                initial.update(initial_from_prompt(request.GET["prompt_from"], teams.current_team(request)))
+            form = ComparisonForm(initial=initial, team=teams.current_team(request), user=request.user)
         status = 200
     template = "compare/new.html#route-picker" if request.htmx and request.method == "GET" else "compare/new.html"
     return render(request, template, _picker_context(form), status=status)
@@ -160,24 +164,62 @@ def rerun_comparison(request, pk):
     return redirect(services.rerun(comparison, request.user))
 
 
+def _with_route(comparisons, route_key):
+    """Comparisons with a result on this route: a semi-join (IN over the route_key index), not a
+    join of every result plus a DISTINCT over whole comparison rows."""
+    if not route_key:
+        return comparisons
+    return comparisons.filter(pk__in=Result.objects.filter(route_key=route_key).values("comparison_id"))
+
+
+def _with_status(comparisons, status):
+    """As ComparisonQuerySet.with_status, as semi-joins over the status index."""
+    if not status:
+        return comparisons
+    unfinished = Result.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]).values("comparison_id")
+    if status == "running":
+        return comparisons.filter(pk__in=unfinished)
+    if status == "done":
+        return comparisons.exclude(pk__in=unfinished)
+    return comparisons.filter(pk__in=Result.objects.filter(status=status).values("comparison_id"))
+
+
+def _routes_used_by(team):
+    """The route keys of the team's results, for the route filter: the distinct keys of the
+    route_key index walked by seeks (one per key, a recursive query), each kept if the team has a
+    result on it (a LIMIT 1 probe per key, which PostgreSQL cannot turn into a join of every
+    result) - not a DISTINCT over every result row of the team."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            WITH RECURSIVE keys(k) AS (
+                SELECT MIN(route_key) FROM compare_result
+                UNION ALL
+                SELECT (SELECT MIN(route_key) FROM compare_result WHERE route_key > keys.k) FROM keys
+                WHERE keys.k IS NOT NULL
+            )
+            SELECT k FROM keys WHERE k IS NOT NULL AND (
+                SELECT 1 FROM compare_result r INNER JOIN compare_comparison c ON c.id = r.comparison_id
+                WHERE r.route_key = keys.k AND c.team_id = %s LIMIT 1) IS NOT NULL""", [team.pk])
+        return [key for (key,) in cursor.fetchall()]
+
+
 def history(request):
     query = request.GET.get("q", "").strip()
     route = request.GET.get("route", "")
     status = request.GET.get("status", "")
     review, winner, rating = (request.GET.get(name, "") for name in ("review", "winner", "rating"))
     team = teams.current_team(request)
-    comparisons = (Comparison.objects.filter(team=team).search(query).with_route(route).with_status(status)
-                   .select_related("created_by").prefetch_related("results", "verdicts"))
+    comparisons = _with_status(_with_route(Comparison.objects.filter(team=team).search(query), route), status)
+    comparisons = comparisons.select_related("created_by").prefetch_related("results", "verdicts")
     if review == "mine":
         comparisons = reviewing.needing_review_by(comparisons, request.user) if team.can_run(request.user) \
             else comparisons.none()
     comparisons = reviewing.with_rating(reviewing.with_winner(comparisons, winner, request.user), rating)
     comparisons = reviewing.with_my_verdict(comparisons, request.user)
     page = Paginator(comparisons, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    # Routes this installation offers, plus any older ones the team used: a DISTINCT on an
-    # indexed column, not a read of every result row.
-    used = Result.objects.filter(comparison__team=team).order_by().values_list("route_key", flat=True).distinct()
-    known_routes = sorted(set(route_catalog.available_routes(team)) | set(used))
+    known_routes = sorted(set(route_catalog.available_routes(team)) | set(_routes_used_by(team)))
     context = {"page": page, "q": query, "route": route, "status": status, "known_routes": known_routes,
                "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED,)],
                "review": review, "winner": winner, "rating": rating}

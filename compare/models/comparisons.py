@@ -67,6 +67,8 @@ class Comparison(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # A team's history page reads its comparisons in this order (no sort of every row).
+        indexes = [models.Index(fields=["team", "-created_at", "-id"], name="comparison_team_recent")]
 
     def __str__(self):
         return f"#{self.pk} {self.prompt[:40]}"
@@ -134,6 +136,16 @@ class Result(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+        # The leaderboard (compare/leaderboard.py) reads results through these covering indexes
+        # rather than the wide rows: its aggregates in route order, the latencies ranked per
+        # route, and the few retried calls.
+        indexes = [
+            models.Index(fields=["route_key", "comparison", "status", "cost_source", "error_code", "cost_usd",
+                                 "latency_ms"], name="result_board"),
+            models.Index(fields=["status", "route_key", "latency_ms", "comparison"], name="result_latency"),
+            models.Index(fields=["route_key", "comparison"], condition=~models.Q(attempts=[]), name="result_retried"),
+            models.Index(fields=["comparison", "status", "route_key", "id"], name="result_comparison_status"),
+        ]
 
     def __str__(self):
         return f"{self.route_key} ({self.status})"

@@ -72,23 +72,22 @@ def _seconds(value):
 @register.inclusion_tag("compare/_chart_latency.html")
 def latency_chart(rows):
     """Box (quartiles, median line), whiskers (p5-p95) and a strip of calls, per route."""
-    from compare.leaderboard import percentile
-
-    measured = [row for row in rows if row.latencies]
+    measured = [row for row in rows if row.latency_count]
     if not measured:
         return {"chart": None}
-    top = max(row.latencies[-1] for row in measured) / 1000
+    top = max(row.latency_max for row in measured) / 1000
     scale = Scale(0, top, _seconds)
     lines = []
     for i, row in enumerate(measured):
-        s = [v / 1000 for v in row.latencies]
+        # The rows carry the order statistics these need, not every latency (compare/leaderboard.py).
+        q1, median, q3, p5, p95 = (row.latency_percentile(p) / 1000 for p in (25, 50, 75, 5, 95))
         y = TOP + ROW * i + ROW / 2
-        dots = [{"x": scale.x(v), "y": round(y + ((k * 7) % 11 - 5) * 0.9, 1)} for k, v in enumerate(_sample(s))]
-        q1, median, q3 = (percentile(s, p) for p in (25, 50, 75))
-        lines.append({"label": _short(row.route_key), "full": row.route_key, "y": y, "dots": dots, "count": len(s),
-                      "q1": scale.x(q1), "median": scale.x(median), "q3": scale.x(q3),
-                      "p5": scale.x(percentile(s, 5)), "p95": scale.x(percentile(s, 95)),
-                      "box_top": y - 9, "text": f"median {median:.2f} s, p95 {percentile(s, 95):.2f} s, {len(s)} calls"})
+        dots = [{"x": scale.x(v / 1000), "y": round(y + ((k * 7) % 11 - 5) * 0.9, 1)}
+                for k, v in enumerate(row.latency_dots)]
+        lines.append({"label": _short(row.route_key), "full": row.route_key, "y": y, "dots": dots,
+                      "count": row.latency_count, "q1": scale.x(q1), "median": scale.x(median), "q3": scale.x(q3),
+                      "p5": scale.x(p5), "p95": scale.x(p95), "box_top": y - 9,
+                      "text": f"median {median:.2f} s, p95 {p95:.2f} s, {row.latency_count} calls"})
     return {"chart": _frame(lines, scale, axis_title="latency of succeeded calls (seconds)")}
 
 

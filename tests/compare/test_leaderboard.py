@@ -227,3 +227,230 @@ def test_charts_are_valid_svg_with_title_and_desc(alice_client, board):
         assert root.find(f"{ns}title").text and root.find(f"{ns}desc").text
         assert root.get("role") == "img"
     assert "sandbox:fast" in svgs[1] and "median 1.50 s" in svgs[1]
+
+
+# --- At scale: the aggregated fit, the order statistics from SQL, the cache --------------------
+
+
+def per_vote_fit(units, routes):
+    """The fit as it was first written: every pairwise outcome of every vote added up one by one."""
+    return leaderboard.fit(leaderboard._games((outcomes, 1) for outcomes, _ in units), routes)
+
+
+def synthetic_units(seed=3, comparisons=400):
+    import random
+
+    rng = random.Random(seed)
+    routes = [f"r{i}" for i in range(6)]
+    units = []
+    for _ in range(comparisons):
+        present = sorted(rng.sample(routes, rng.randint(2, 5)))
+        if rng.random() < 0.8:
+            winner = min(present, key=lambda key: rng.random() * (1 + routes.index(key)))
+            outcomes = tuple((winner, other, 1.0) for other in present if other != winner)
+        else:
+            outcomes = tuple(o for i, a in enumerate(present) for b in present[i + 1:]
+                             for o in ((a, b, 0.5), (b, a, 0.5)))
+        units.append((outcomes, {key: 1 for key in present}))
+    return units, routes
+
+
+def test_the_aggregated_fit_gives_the_per_vote_scores():
+    units, routes = synthetic_units()
+    scores = leaderboard.bradley_terry_with_band(units, routes, samples=60)
+    expected = per_vote_fit(units, routes)
+    for key in routes:
+        assert scores[key].score == pytest.approx(leaderboard.elo(expected[key]), abs=1e-6)
+        assert scores[key].low <= scores[key].score <= scores[key].high
+        assert scores[key].votes == sum(1 for _, per_route in units if key in per_route)
+    assert scores["r0"].score > scores["r5"].score  # r0 wins most often by construction
+
+
+def test_the_band_is_reproducible_and_narrows_with_more_votes():
+    units, routes = synthetic_units(comparisons=200)
+    first = leaderboard.bradley_terry_with_band(units, routes, samples=80)
+    again = leaderboard.bradley_terry_with_band(units, routes, samples=80)
+    assert [(first[k].low, first[k].high) for k in routes] == [(again[k].low, again[k].high) for k in routes]
+    many, _ = synthetic_units(comparisons=3200)
+    wide = first["r0"].high - first["r0"].low
+    narrow = leaderboard.bradley_terry_with_band(many, routes, samples=80)["r0"]
+    assert narrow.high - narrow.low < wide / 2  # 16x the votes: about a quarter of the width
+
+
+def test_the_bootstrap_is_bounded_on_a_long_history():
+    assert leaderboard.bootstrap_samples(100) == leaderboard.BOOTSTRAP_SAMPLES
+    assert leaderboard.bootstrap_samples(1_000_000) == leaderboard.BOOTSTRAP_MIN_SAMPLES
+
+
+def test_poisson_counts_have_the_right_mean():
+    import bisect
+    import random
+
+    table = leaderboard._poisson_table(1)
+    rng = random.Random(1)
+    draws = [bisect.bisect_right(table, rng.random()) for _ in range(20000)]
+    assert sum(draws) / len(draws) == pytest.approx(1, abs=0.03)
+    assert draws.count(0) / len(draws) == pytest.approx(math.exp(-1), abs=0.01)
+
+
+def test_preliminary_below_min_votes(alice, board):
+    rows = rows_of(board)
+    assert rows[SLOW].score.votes == 4 < leaderboard.MIN_VOTES and rows[SLOW].preliminary
+    c, made = make(board, [ok(FAST, 1000), ok(SLOW, 2000)])
+    vote(c, alice, "winner", made[SLOW])
+    rows = rows_of(board)
+    assert rows[SLOW].score.votes == 5 and not rows[SLOW].preliminary
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7, 20, 59, 60, 61, 101, 997])
+def test_latency_order_statistics_from_sql_are_exact(alice, count):
+    import random
+    import statistics
+
+    team = Team.personal_for(alice)
+    rng = random.Random(count)
+    latencies = [round(rng.uniform(100, 9000), 3) for _ in range(count)]
+    for value in latencies:
+        make(team, [ok(FAST, value), ("sandbox:other", "failed", 10.0, None, "unknown", {})])
+    row = rows_of(team)[FAST]
+    ordered = sorted(latencies)
+    assert row.latency_count == count
+    for pct in leaderboard.LATENCY_PERCENTILES:
+        assert row.latency_percentile(pct) == pytest.approx(leaderboard.percentile(ordered, pct))
+    if count >= 2:  # statistics.quantiles' "inclusive" method is the same interpolation
+        quartiles = statistics.quantiles(ordered, n=4, method="inclusive")
+        assert [row.latency_percentile(p) for p in (25, 50, 75)] == pytest.approx(quartiles)
+        assert row.p95_ms == pytest.approx(statistics.quantiles(ordered, n=20, method="inclusive")[-1])
+    assert row.median_ms == pytest.approx(statistics.median(ordered))
+    assert row.latency_max == max(latencies)
+    dots = row.latency_dots
+    assert dots == sorted(dots) and dots[0] == ordered[0] and dots[-1] == ordered[-1]
+    assert len(dots) == min(count, leaderboard.LATENCY_DOTS)
+
+
+def test_cost_per_image_counts_images_asked_beyond_one(alice):
+    team = Team.personal_for(alice)
+    make(team, [ok(FAST, 1000, "0.30", "estimated")], n=3)
+    make(team, [ok(FAST, 1000, "0.10", "estimated")])
+    assert rows_of(team)[FAST].estimated_per_image == Decimal("0.1")  # $0.40 for 4 images
+
+
+@pytest.fixture
+def cached_board(board, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": "leaderboard-tests"}}
+    from django.core.cache import cache
+
+    cache.clear()
+    yield board
+    cache.clear()
+
+
+def team_rows(team):
+    return {row.route_key: row for row in leaderboard.build_for_team(Team.objects.get(pk=team.pk))}
+
+
+def refuse_rebuilds(monkeypatch, *parts):
+    for part in parts:
+        monkeypatch.setattr(leaderboard, part, lambda *a, part=part, **k: pytest.fail(f"{part} rebuilt"))
+
+
+def test_the_cache_serves_the_same_rows_without_rebuilding(cached_board, monkeypatch):
+    first = team_rows(cached_board)
+    refuse_rebuilds(monkeypatch, "route_stats", "route_scores")
+    second = team_rows(cached_board)
+    assert {k: (r.score.score, r.median_ms, r.entered) for k, r in first.items()} == \
+        {k: (r.score.score, r.median_ms, r.entered) for k, r in second.items()}
+
+
+def test_a_new_verdict_shows_at_once(cached_board, alice, carol):
+    before = team_rows(cached_board)
+    c, made = make(cached_board, [ok(FAST, 1000), ok(SLOW, 1100)])
+    assert team_rows(cached_board)[FAST].entered == before[FAST].entered + 1  # a new result: rebuilt
+    vote(c, alice, "winner", made[SLOW])
+    after = team_rows(cached_board)
+    assert after[SLOW].wins == before[SLOW].wins + 1 and after[SLOW].score.votes == before[SLOW].score.votes + 1
+
+
+def test_a_changed_or_withdrawn_verdict_shows_at_once(cached_board, alice):
+    from compare.models import reviews
+
+    c1 = Comparison.objects.filter(team=cached_board).order_by("created_at", "id").first()
+    r1 = {r.route_key: r for r in c1.results.all()}
+    before = team_rows(cached_board)
+    reviews.give_verdict(c1, alice, "winner", r1[SLOW].pk)  # alice's fast -> slow
+    changed = team_rows(cached_board)
+    assert changed[SLOW].wins == before[SLOW].wins + 1 and changed[FAST].wins == before[FAST].wins - 1
+    reviews.give_verdict(c1, alice, "tie")
+    tied = team_rows(cached_board)
+    assert tied[SLOW].wins == before[SLOW].wins and tied[FAST].wins == before[FAST].wins - 1
+    Verdict.objects.filter(comparison=c1, user=alice).delete()
+    assert team_rows(cached_board)[FAST].judged_votes == before[FAST].judged_votes - 1
+
+
+def test_a_finished_result_shows_at_once_and_keeps_the_scores(cached_board, monkeypatch):
+    from compare.models import Status
+
+    c, made = make(cached_board, [(FAST, "running", None, None, "unknown", {})])
+    running = team_rows(cached_board)[FAST]
+    refuse_rebuilds(monkeypatch, "route_scores")  # an unjudged comparison: the scores stand
+    made[FAST].finish(Status.SUCCEEDED, latency_ms=99999.0)  # an UPDATE, as the worker does it
+    done = team_rows(cached_board)[FAST]
+    assert done.succeeded == running.succeeded + 1 and done.latency_max == 99999.0
+    assert done.score == running.score
+
+
+def test_a_verdict_rebuilds_only_the_scores(cached_board, alice, monkeypatch):
+    c, made = make(cached_board, [ok(FAST, 1000), ok(SLOW, 1100)])
+    before = team_rows(cached_board)
+    refuse_rebuilds(monkeypatch, "route_stats")
+    vote(c, alice, "winner", made[SLOW])
+    assert team_rows(cached_board)[SLOW].wins == before[SLOW].wins + 1
+
+
+def test_a_result_succeeding_in_a_judged_comparison_changes_the_scores(cached_board, alice):
+    from compare.models import Status
+
+    c, made = make(cached_board, [ok(FAST, 1000), (SLOW, "running", None, None, "unknown", {})])
+    vote(c, alice, "tie")  # one route with images: no pairwise outcome yet
+    before = team_rows(cached_board)
+    made[SLOW].finish(Status.SUCCEEDED, latency_ms=1200.0)
+    after = team_rows(cached_board)
+    assert after[SLOW].score.votes == before[SLOW].score.votes + 1
+    assert after[SLOW].judged_votes == before[SLOW].judged_votes + 1
+
+
+def test_a_deleted_comparison_shows_at_once(cached_board):
+    before = team_rows(cached_board)
+    Comparison.objects.filter(team=cached_board).order_by("-created_at", "-id").first().delete()
+    assert team_rows(cached_board)[FAST].entered == before[FAST].entered - 1
+
+
+def test_the_csv_uses_the_same_cached_rows(cached_board, alice_client, monkeypatch):
+    page = alice_client.get("/leaderboard")
+    assert page.status_code == 200
+    refuse_rebuilds(monkeypatch, "route_stats", "route_scores")
+    body = alice_client.get("/leaderboard.csv").getvalue().decode()
+    assert "sandbox:fast" in body and "1500.0" in body
+
+
+def test_the_cache_key_is_per_team_and_filters(cached_board, bob):
+    other = Team.personal_for(bob)
+    assert leaderboard.cache_key(cached_board, "rows") != leaderboard.cache_key(other, "rows")
+    assert leaderboard.cache_key(cached_board, "rows", leaderboard.Filters(quality="low")) != \
+        leaderboard.cache_key(cached_board, "rows", leaderboard.Filters())
+
+
+def test_day_filters_are_whole_days_in_the_current_time_zone(alice, settings):
+    from datetime import date, datetime
+
+    settings.TIME_ZONE = "Europe/Paris"
+    team = Team.personal_for(alice)
+    paris = timezone.get_default_timezone()
+    for moment in (datetime(2026, 3, 9, 23, 59, 59), datetime(2026, 3, 10, 0, 0), datetime(2026, 3, 10, 23, 59, 59),
+                   datetime(2026, 3, 11, 0, 0)):
+        c, _ = make(team, [ok(FAST, 100)])
+        Comparison.objects.filter(pk=c.pk).update(created_at=timezone.make_aware(moment, paris))
+    assert rows_of(team, date_from=date(2026, 3, 10), date_to=date(2026, 3, 10))[FAST].entered == 2
+    assert rows_of(team, date_from=date(2026, 3, 10))[FAST].entered == 3
+    assert rows_of(team, date_to=date(2026, 3, 9))[FAST].entered == 1
