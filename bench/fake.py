@@ -6,7 +6,9 @@ Images protocol, which every `compatible:*` route speaks), with
   name, so one comparison can hold 20 different delays);
 - a record per request of when it arrived (request line and headers read) and when its last byte
   was written, on the wall clock (to compare with submit times and the page's poller, all in
-  this process) and on perf_counter (server-side duration, compared with our latency_ms);
+  this process) and on perf_counter (server-side duration, compared with our latency_ms:
+  ``server_ms`` ends just before the last byte is handed to the socket, the earliest moment the
+  client could have read it, so a correct client window is never shorter);
 - images drawn once per (size, format, kind) and cached, so the fake's own CPU does not queue
   answers behind one another; prompts containing ``[photo]`` get a photo-like image (mandelbrot
   + noise + gradient: ~1.4 MB PNG at 1024x1024, like a real gpt-image PNG) instead of a flat one.
@@ -110,6 +112,9 @@ class BenchFake:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # No Nagle: the answer's last byte (written on its own, see _serve) and the headers
+            # must not wait for the client's ACK of what went before.
+            disable_nagle_algorithm = True
 
             def _control(self):
                 length = int(self.headers.get("content-length") or 0)
@@ -156,7 +161,14 @@ class BenchFake:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
-                self.wfile.write(content)
+                # The server-side end is taken just before the last byte is handed to the socket:
+                # the client cannot read that byte any earlier, so a correct client-side window is
+                # never shorter than server_ms (a timestamp taken after the write returns could be
+                # late by this thread's own scheduling, and make a true client look too fast).
+                self.wfile.write(content[:-1])
+                self.wfile.flush()
+                last_byte = time.perf_counter()
+                self.wfile.write(content[-1:])
                 self.wfile.flush()
                 done_wall, done = time.time(), time.perf_counter()
                 try:
@@ -167,7 +179,8 @@ class BenchFake:
                     bench.active -= 1
                     bench.records.append({
                         "prompt": parsed.get("prompt"), "model": parsed.get("model"), "status": response.status_code,
-                        "arrived_wall": arrived_wall, "done_wall": done_wall, "server_ms": (done - arrived) * 1000,
+                        "arrived_wall": arrived_wall, "done_wall": done_wall, "server_ms": (last_byte - arrived) * 1000,
+                        "server_done_ms": (done - arrived) * 1000,
                         "delay": bench._delay(parsed), "bytes": len(content)})
 
             do_GET = do_POST = _serve

@@ -3,10 +3,20 @@
 Non-images, truncated files and decompression bombs are refused; what we record (width,
 height, format, bytes) is what Pillow read, never what the provider claimed. The original is
 kept byte for byte and a WebP thumbnail is written beside it.
+
+The worker checks images in a small pool of processes of its own (``check_images``,
+``IMAGE_PROCESSES``, default 2): decoding, resampling and WebP encoding are CPU work, and in the
+worker's threads they held the interpreter lock that the threads still waiting on a provider need
+to read their answer, which added our work to other routes' latency (BENCHMARKS.md, F2).
 """
 
 import hashlib
 import io
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -34,9 +44,19 @@ class CheckedImage:
 
 
 def check_image(data: bytes, *, max_pixels=None, max_bytes=None, thumbnail_size=None) -> CheckedImage:
-    max_pixels = max_pixels or settings.MAX_IMAGE_PIXELS
-    max_bytes = max_bytes or settings.MAX_IMAGE_BYTES
-    thumbnail_size = thumbnail_size or settings.THUMBNAIL_SIZE
+    """Check one image in this thread (``check_images`` does it in the image processes)."""
+    limits = _limits(max_pixels, max_bytes, thumbnail_size)
+    return CheckedImage(data, *_inspect(data, *limits))
+
+
+def _limits(max_pixels=None, max_bytes=None, thumbnail_size=None):
+    return (max_pixels or settings.MAX_IMAGE_PIXELS, max_bytes or settings.MAX_IMAGE_BYTES,
+            thumbnail_size or settings.THUMBNAIL_SIZE)
+
+
+def _inspect(data: bytes, max_pixels: int, max_bytes: int, thumbnail_size: int):
+    """(width, height, format, sha256, thumbnail) of ``data``, or ImageRejected. Reads no settings:
+    it runs in the image processes too."""
     if not data:
         raise ImageRejected("The provider returned an empty file instead of an image.")
     if len(data) > max_bytes:
@@ -60,13 +80,77 @@ def check_image(data: bytes, *, max_pixels=None, max_bytes=None, thumbnail_size=
             image.load()
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageRejected(f"The image is damaged or truncated ({exc}).") from None
-        thumb = image.copy()
-    thumb.thumbnail((thumbnail_size, thumbnail_size))
-    if thumb.mode not in ("RGB", "RGBA"):
-        thumb = thumb.convert("RGBA" if "A" in thumb.getbands() or "transparency" in thumb.info else "RGB")
-    out = io.BytesIO()
-    thumb.save(out, "WEBP", quality=80, method=4)
-    return CheckedImage(
-        data=data, width=width, height=height, format=fmt,
-        sha256=hashlib.sha256(data).hexdigest(), thumbnail=out.getvalue(),
-    )
+        # In place (F6): the decoded frame is not needed afterwards, so no full-size copy is made.
+        image.thumbnail((thumbnail_size, thumbnail_size))
+        thumb = image
+        if thumb.mode not in ("RGB", "RGBA"):
+            thumb = thumb.convert("RGBA" if "A" in thumb.getbands() or "transparency" in thumb.info else "RGB")
+        out = io.BytesIO()
+        thumb.save(out, "WEBP", quality=80, method=4)
+    return width, height, fmt, hashlib.sha256(data).hexdigest(), out.getvalue()
+
+
+# --- the image processes ---------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _executor(processes):
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            # spawn, not fork: the worker has many threads, and a forked child could inherit a held lock
+            _pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
+        return _pool
+
+
+def _discard(pool):
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ready():
+    return True
+
+
+def start_image_processes():
+    """Start the image processes now (a worker's warm-up), so the first comparison does not wait
+    for them to import Pillow."""
+    processes = settings.IMAGE_PROCESSES
+    if processes > 0:
+        pool = _executor(processes)
+        for future in [pool.submit(_ready) for _ in range(processes)]:
+            future.result(timeout=60)
+
+
+def check_images(datas) -> list[CheckedImage]:
+    """``check_image`` for each of ``datas``, in the image processes (in this thread when
+    IMAGE_PROCESSES is 0). Raises ImageRejected for the first bad one. The calling thread only
+    waits (without the interpreter lock) while the processes work."""
+    datas = list(datas)
+    processes = settings.IMAGE_PROCESSES
+    limits = _limits()
+    if processes <= 0 or not datas:
+        return [check_image(data) for data in datas]
+    for tries_left in (1, 0):
+        pool = None
+        try:
+            pool = _executor(processes)
+            futures = [pool.submit(_inspect, data, *limits) for data in datas]
+            return [CheckedImage(data, *future.result()) for data, future in zip(datas, futures)]
+        except BrokenProcessPool:
+            # An image process died (killed, out of memory): start new ones and try once more.
+            log.warning("an image process died; starting new ones (%s tries left)", tries_left)
+            if pool is not None:
+                _discard(pool)
+        except (OSError, RuntimeError):
+            # No processes can be started here: check in this thread rather than not at all.
+            log.exception("cannot start image processes; checking images in the worker's thread")
+            return [check_image(data) for data in datas]
+    raise ImageRejected("The image could not be checked: the process checking it died twice "
+                        "(out of memory on this image?).")

@@ -1,7 +1,11 @@
 """The bridge from Django to the providers package: which routes exist, whether each is
 configured, and what it would cost. Credentials and base URLs come from the environment."""
 
+import hashlib
+import json
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -24,12 +28,41 @@ def provider_env(team=None):
     return env
 
 
+def routes_for(env):
+    """``registry.all_routes(env)``, built once per distinct environment in each process: a worker
+    used to rebuild every route (parsing COMPATIBLE_ROUTES, FAL_MODELS, ...) for every task, CPU
+    that delayed the other calls in flight. The cache key is a digest of the whole mapping (so no
+    decrypted credential is kept as a key), so a team whose credentials or route settings change,
+    or a changed environment, gets its routes built anew; the answer is a fresh dict over shared,
+    immutable Route objects."""
+    key = hashlib.sha256(json.dumps(sorted(env.items())).encode()).digest()
+    with _routes_lock:
+        routes = _routes_cache.get(key)
+        if routes is not None:
+            _routes_cache.move_to_end(key)
+            return dict(routes)
+    routes = registry.all_routes(env)
+    with _routes_lock:
+        _routes_cache[key] = routes
+        while len(_routes_cache) > ROUTES_CACHE_SIZE:
+            _routes_cache.popitem(last=False)
+    return dict(routes)
+
+
+ROUTES_CACHE_SIZE = 64
+_routes_cache = OrderedDict()
+_routes_lock = threading.Lock()
+
+
 def available_routes(team=None):
-    return registry.all_routes(provider_env(team))
+    return routes_for(provider_env(team))
 
 
 def get_route(key, team=None):
-    return registry.get_route(key, provider_env(team))
+    try:
+        return routes_for(provider_env(team))[key]
+    except KeyError:
+        raise registry.UnknownRoute(key) from None
 
 
 @dataclass
@@ -71,7 +104,7 @@ class RouteChoice:
 def route_choices(request: ImageRequest | None = None, team=None):
     env = provider_env(team)
     choices = []
-    for route in registry.all_routes(env).values():
+    for route in routes_for(env).values():
         price = registry.route_price(route)
         choices.append(RouteChoice(
             route=route,

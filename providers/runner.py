@@ -1,15 +1,28 @@
 """The one place a provider call is timed, and retried.
 
-``execute`` wraps an adapter's ``generate`` with ``time.perf_counter``: ``total_ms`` is the
-whole provider call including downloading URL images (the user of a provider waits for those
-too), and ``download_ms`` is the download part alone. Transport failures of httpx become the
-shared error types, so callers deal with ``ProviderError`` only.
+``execute`` times an adapter's ``generate`` with ``time.perf_counter``: ``total_ms`` is the whole
+provider call including downloading URL images (the user of a provider waits for those too), and
+``download_ms`` is the download part alone. Transport failures of httpx become the shared error
+types, so callers deal with ``ProviderError`` only.
+
+The window is taken on the wire (``WireClock``): it starts when the call's first request begins
+to be written to its connection and ends when the last byte of the call's last response has been
+read; polls, retries inside the adapter and URL downloads in between are inside. Building the
+request and opening the connection (TCP, TLS) before it, and parsing the answer after it (JSON,
+base64), are our client's work, not the provider's, and are outside: a worker running many calls
+at once in threads would otherwise add its own CPU work, and every wait for the interpreter lock,
+to a provider's latency (BENCHMARKS.md, F2). The window is never shorter than the server's own
+time: a request is sent before the server can read it, and its last byte is read after the server
+wrote it. A call that sent nothing over HTTP (the sandbox) is timed around ``generate`` itself,
+and a failed call keeps its whole window (``elapsed_ms``), since its last exchange may not be its
+end.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 import time
 
 import httpx
@@ -73,29 +86,150 @@ def _attempt_record(number: int, error: ProviderError) -> dict:
             "retry_after_s": error.retry_after}
 
 
+class WireClock:
+    """When a call's requests went out and its answers came in, read from httpx's event hooks on
+    the provider's client (attached for one attempt, by the thread that makes it).
+
+    ``first_sent``: perf_counter when the first request of the call began to be written to its
+    connection (httpcore's ``send_request_headers.started`` trace event; opening the connection,
+    TCP and TLS, comes before it and is not the provider's time), or, for a transport that reports
+    no such event, when the request was handed to the transport. ``last_byte``: perf_counter when
+    the last chunk of the latest response body was read off the socket (or, for a body nobody
+    read, when it was closed). ``phase()`` starts a sub-window (the downloads): ``phase_first_sent``."""
+
+    def __init__(self, client, clock=time.perf_counter):
+        self.client = client
+        self.clock = clock
+        self.thread = threading.get_ident()
+        self.first_sent: float | None = None
+        self.phase_first_sent: float | None = None
+        self.last_byte: float | None = None
+        self.in_phase = False
+        self._handed: float | None = None  # when the latest request was handed to the transport
+        self._sending: dict = {}  # {"at": ...} once that request began to be written
+
+    @classmethod
+    def attach(cls, client) -> "WireClock | None":
+        """A clock hooked into ``client`` (an httpx.Client); None for anything else."""
+        if not isinstance(client, httpx.Client):
+            return None
+        clock = cls(client)
+        hooks = client.event_hooks
+        hooks["request"].append(clock._on_request)
+        hooks["response"].append(clock._on_response)
+        return clock
+
+    def detach(self) -> None:
+        hooks = self.client.event_hooks
+        for name, hook in (("request", self._on_request), ("response", self._on_response)):
+            if hook in hooks[name]:
+                hooks[name].remove(hook)
+
+    def phase(self) -> None:
+        self.in_phase = True
+        self.phase_first_sent = None
+
+    def _mine(self) -> bool:
+        return threading.get_ident() == self.thread  # a client shared with another thread: not ours
+
+    def _on_request(self, request: httpx.Request) -> None:
+        if not self._mine():
+            return
+        self._handed, self._sending = self.clock(), {}
+        sending, outer = self._sending, request.extensions.get("trace")
+
+        def trace(name, info):  # httpcore's trace extension: events of this request's connection
+            if name.endswith("send_request_headers.started") and not sending:
+                sending["at"] = self.clock()
+                self._sent(sending["at"])
+            if outer is not None:
+                outer(name, info)
+
+        request.extensions["trace"] = trace
+
+    def _sent(self, at: float) -> None:
+        if self.first_sent is None:
+            self.first_sent = at
+        if self.in_phase and self.phase_first_sent is None:
+            self.phase_first_sent = at
+
+    def _on_response(self, response: httpx.Response) -> None:
+        if not self._mine():
+            return
+        if not self._sending and self._handed is not None:
+            self._sent(self._handed)  # a transport without trace events (mocks): from handing it over
+        response.stream = _TimedStream(response.stream, self)
+
+    def _read(self, at: float) -> None:
+        if self.last_byte is None or at > self.last_byte:
+            self.last_byte = at
+
+    def window(self, started: float, finished: float) -> tuple[float, float]:
+        """(start, end) of the call on the wire, or the given ones when nothing went over HTTP."""
+        if self.first_sent is None or self.last_byte is None or self.last_byte < self.first_sent:
+            return started, finished
+        return self.first_sent, self.last_byte
+
+
+class _TimedStream(httpx.SyncByteStream):
+    """A response body that tells its WireClock when its last chunk came off the socket."""
+
+    def __init__(self, inner, clock: WireClock):
+        self.inner, self.wire, self.done = inner, clock, False
+
+    def __iter__(self):
+        last = None
+        for chunk in self.inner:
+            last = self.wire.clock()
+            yield chunk
+        self.done = True
+        self.wire._read(last if last is not None else self.wire.clock())
+
+    def close(self) -> None:
+        if not self.done:  # closed unread (a redirect, an error page): it ended when we let go of it
+            self.done = True
+            self.wire._read(self.wire.clock())
+        self.inner.close()
+
+
 def _attempt(provider: Provider, request: ImageRequest, max_image_bytes: int, allow_private_urls: bool) -> ImageResult:
     started = time.perf_counter()
+    wire = WireClock.attach(getattr(provider, "client", None))
     try:
         result = provider.generate(request)
         if not result.images:
             raise BadResponseError("The provider answered without any image.")
-        download_started = time.perf_counter()
+        generated = time.perf_counter()
+        if wire is not None:
+            wire.phase()
         images = tuple(_fetch(provider.client, image, max_image_bytes, allow_private_urls) for image in result.images)
         finished = time.perf_counter()
     except ProviderError as exc:
         error = exc
     except httpx.TimeoutException as exc:
-        error = ProviderTimeoutError(f"The provider did not answer in time ({type(exc).__name__}).")
+        deadline = "deadline" in str(exc)  # providers/deadline.py: our overall deadline, not a read timeout
+        error = ProviderTimeoutError(f"The provider did not answer in time ({exc})." if deadline
+                                     else f"The provider did not answer in time ({type(exc).__name__}).")
     except httpx.TransportError as exc:
         error = ProviderUnavailableError(f"Could not reach the provider ({type(exc).__name__}).")
     else:
+        start, end, download_start = started, finished, generated
+        if wire is not None:
+            start, end = wire.window(started, finished)
+            if wire.phase_first_sent is not None:
+                download_start = wire.phase_first_sent
+        download_start = min(max(download_start, start), end)
         downloaded = any(image.url for image in result.images)
         timings = dataclasses.replace(
             result.timings,
-            total_ms=(finished - started) * 1000,
-            download_ms=(finished - download_started) * 1000 if downloaded else None,
+            total_ms=(end - start) * 1000,
+            download_ms=(end - download_start) * 1000 if downloaded else None,
+            setup_ms=(start - started) * 1000 if start > started else None,
         )
         return dataclasses.replace(result, images=images, timings=timings)
+    finally:
+        if wire is not None:
+            wire.detach()
     error.elapsed_ms = (time.perf_counter() - started) * 1000
     raise error
 
