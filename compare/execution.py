@@ -13,11 +13,12 @@ from django.db import close_old_connections
 
 from providers import runner
 from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
+from providers.deadline import DeadlineTransport
 from providers.registry import UnknownRoute
 
 from . import limits
 from . import routes as route_catalog
-from .images import ImageRejected, check_image
+from .images import ImageRejected, check_images, start_image_processes
 from .models import CostSource, Result, ResultImage, Status
 from .services import request_for
 
@@ -40,18 +41,32 @@ def ssl_context():
     return _ssl_context
 
 
-def http_client():
+def http_client(deadline=None):
+    """A client for one result's provider call; with ``deadline`` (seconds from now), no request
+    or answer of it outlives that (providers/deadline.py: even an answer that drips in)."""
     timeout = httpx.Timeout(settings.PROVIDER_READ_TIMEOUT, connect=settings.PROVIDER_CONNECT_TIMEOUT)
-    return httpx.Client(timeout=timeout, follow_redirects=False, verify=ssl_context(),
+    transport = httpx.HTTPTransport(verify=ssl_context())
+    if deadline is not None:
+        transport = DeadlineTransport(transport, time.monotonic() + deadline)
+    return httpx.Client(timeout=timeout, follow_redirects=False, transport=transport,
                         headers={"User-Agent": "image-provider-compare"})
+
+
+def call_deadline(route, request):
+    """PROVIDER_DEADLINE_SECONDS when set (every route), else the route's own by quality."""
+    if settings.PROVIDER_DEADLINE_SECONDS is not None:
+        return settings.PROVIDER_DEADLINE_SECONDS
+    return route.default_deadline(request)
 
 
 def warm_up():
     """Run once when a worker starts, so the first comparison does not pay for it: import
-    every provider module, build the TLS context, open the database connection."""
+    every provider module (and build the routes), build the TLS context, open the database
+    connection, start the image processes."""
     route_catalog.available_routes()
     ssl_context()
     Result.objects.exists()
+    start_image_processes()
 
 
 class Attempt:
@@ -62,9 +77,10 @@ class Attempt:
         team = result.comparison.team
         self.route = route_catalog.get_route(result.route_key, team)
         self.request = request_for(result.comparison)
-        self.client = http_client()
+        self.deadline = call_deadline(self.route, self.request)
+        self.client = http_client(self.deadline)
         self.provider = self.route.build(client=self.client, env=route_catalog.provider_env(team),
-                                         deadline=settings.PROVIDER_DEADLINE_SECONDS)
+                                         deadline=self.deadline)
         self.provider.sleep = cancellable_sleep(result)
         # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.
         self.secrets = [v for k, v in self.provider.credentials.items() if any(w in k for w in SECRET_WORDS)]
@@ -211,7 +227,9 @@ def store_outcome(result, outcome, request, secrets, extra_notes=()):
         cost = dict(cost_usd=None, cost_source=CostSource.UNKNOWN)
 
     try:
-        checked = [check_image(image.data) for image in outcome.images]
+        # In the image processes, after the call's timing was taken (runner.execute), so that
+        # this result's Pillow work lands in no provider's latency (BENCHMARKS.md, F2).
+        checked = check_images(image.data for image in outcome.images)
     except ImageRejected as exc:
         # The provider was paid for the call, so its timing and cost are kept with the failure.
         result.finish(Status.FAILED, error_code="bad_image", error=str(exc), **common, **cost)
@@ -258,7 +276,8 @@ def reap_stale():
     from .tasks import check_result, run_result
 
     now = timezone.now()
-    limit = max(settings.PROVIDER_DEADLINE_SECONDS, settings.PROVIDER_READ_TIMEOUT) + settings.REAPER_GRACE_SECONDS
+    longest = settings.PROVIDER_DEADLINE_SECONDS or settings.LONGEST_DEADLINE_SECONDS
+    limit = max(longest, settings.PROVIDER_READ_TIMEOUT) + settings.REAPER_GRACE_SECONDS
     ended = 0
     for result in Result.objects.filter(status=Status.RUNNING, started_at__lt=now - timedelta(seconds=limit)):
         if result.job:

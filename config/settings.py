@@ -239,8 +239,11 @@ SANDBOX_ROUTES = env_str("SANDBOX_ROUTES", "")
 SANDBOX_LATENCY_SCALE = env_float("SANDBOX_LATENCY_SCALE", 1.0)
 PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 10.0)
 PROVIDER_READ_TIMEOUT = env_float("PROVIDER_READ_TIMEOUT", 300.0)
-# Overall seconds a provider call may take, polling included (per route defaults come later).
-PROVIDER_DEADLINE_SECONDS = env_float("PROVIDER_DEADLINE_SECONDS", 600.0)
+# Overall seconds a provider call may take, polling, answer and downloads included. Unset: each
+# route's default by quality (90 s low, 120 s medium, 180 s high/auto, more for n > 1 and edits;
+# providers.base.Route.default_deadline); set, it overrides that for every route.
+PROVIDER_DEADLINE_SECONDS = env_float("PROVIDER_DEADLINE_SECONDS", None)
+LONGEST_DEADLINE_SECONDS = 600.0  # the cap of every route default (the reaper waits this long)
 # Retries of a call the provider refused before any job existed (429, 5xx): attempts in all,
 # and the first backoff in seconds (doubling, with jitter; Retry-After wins when longer).
 PROVIDER_MAX_ATTEMPTS = env_int("PROVIDER_MAX_ATTEMPTS", 3)
@@ -258,6 +261,9 @@ ALLOW_PRIVATE_PROVIDER_URLS = env_bool("ALLOW_PRIVATE_PROVIDER_URLS", False)
 MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 50 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
 THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 512)
+# Processes a worker checks and thumbnails images in (0: in the calling thread). Out of the worker
+# process so that Pillow's CPU work cannot hold the lock its threads need to read provider answers.
+IMAGE_PROCESSES = env_int("IMAGE_PROCESSES", 2)
 HISTORY_PAGE_SIZE = env_int("HISTORY_PAGE_SIZE", 20)
 LOCAL_USERNAME = env_str("LOCAL_USERNAME", "admin")
 

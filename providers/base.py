@@ -125,6 +125,9 @@ class Timings:
 
     total_ms: float | None = None
     download_ms: float | None = None
+    # Before the first byte of the call went out: building the request and opening the connection
+    # (TCP, TLS). Ours and the network's, shown apart, not in total_ms (see providers/runner.py).
+    setup_ms: float | None = None
     provider_queue_ms: float | None = None
     provider_generation_ms: float | None = None
 
@@ -322,6 +325,9 @@ class Provider:
     default_base_url: ClassVar[str] = ""
     # Seconds between status polls for asynchronous protocols (the provider's recommended pace).
     poll_interval: ClassVar[float] = 1.0
+    # Our overall deadline for one call by quality (PROVIDER_DEADLINE_SECONDS overrides it for
+    # every route); see Route.default_deadline. GPT Image 2 at high quality takes a minute or two.
+    deadline_seconds: ClassVar[Mapping[str, float]] = {"low": 90.0, "medium": 120.0, "high": 180.0, "auto": 180.0}
 
     def __init__(self, route: "Route", *, client=None, credentials: Mapping[str, str] | None = None,
                  base_url: str | None = None, deadline: float = 600.0):
@@ -377,6 +383,14 @@ class Route:
 
     def missing_credentials(self, env: Mapping[str, str]) -> list[str]:
         return [name for name in self.credential_names if not env.get(name)]
+
+    def default_deadline(self, request: ImageRequest) -> float:
+        """Seconds one call may take in all, from the provider's table by quality, with 30 s
+        more per extra image and for an edit, and never more than 600 s."""
+        table = self.provider.deadline_seconds
+        seconds = table.get(request.quality, max(table.values()))
+        seconds += 30.0 * (max(request.n, 1) - 1) + (30.0 if request.is_edit else 0.0)
+        return min(seconds, 600.0)
 
     def build(self, *, client=None, env: Mapping[str, str] | None = None, deadline: float = 600.0) -> Provider:
         env = env or {}

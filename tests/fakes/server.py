@@ -1,6 +1,7 @@
 """Serve any protocol fake over real HTTP on 127.0.0.1.
 
-A fake is an object with ``handle(request: httpx.Request) -> httpx.Response``. Unit tests hand
+A fake is an object with ``handle(request: httpx.Request) -> httpx.Response``; a response whose
+``extensions["drip_seconds"]`` is set is written one byte at a time, that many seconds apart. Unit tests hand
 it to ``httpx.MockTransport``; end-to-end tests serve the very same fake with ``LoopbackServer``
 so a real Celery worker in another process talks to it over the loopback interface.
 """
@@ -37,7 +38,26 @@ class LoopbackServer:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
-                self.wfile.write(content)
+                drip = response.extensions.get("drip_seconds")
+                if drip:  # a slow drip: one byte at a time, until done or the client hangs up
+                    self._drip(content, drip)
+                else:
+                    self.wfile.write(content)
+
+            def _drip(self, content, seconds, longest=60.0):
+                import time
+
+                began = time.monotonic()
+                try:
+                    for index in range(len(content)):
+                        self.wfile.write(content[index:index + 1])
+                        self.wfile.flush()
+                        if time.monotonic() - began > longest:
+                            break
+                        time.sleep(seconds)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 

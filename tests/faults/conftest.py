@@ -20,7 +20,7 @@ KEY = "sk-faults-key"
 class FaultyOpenAI(FakeOpenAI):
     """The OpenAI fake, with a fault chosen by a word in the prompt:
     "hang" never answers in time, "slow" takes 3 s, "refuse-once" answers 429 to its first call,
-    "garbage" returns bytes that are not an image."""
+    "garbage" returns bytes that are not an image, "drip" sends its answer a byte every 0.3 s."""
 
     def __init__(self):
         super().__init__(api_key=KEY, delay=self.delay_for)
@@ -41,6 +41,9 @@ class FaultyOpenAI(FakeOpenAI):
             refusal.headers["retry-after"] = "1"  # within the 4 s deadline these tests run with
             return refusal
         response = super().handle(request)
+        if "drip" in prompt and response.status_code == 200:  # headers at once, then a byte every 0.3 s
+            return httpx.Response(200, content=response.content, headers=response.headers,
+                                  extensions={"drip_seconds": 0.3})
         if "garbage" in prompt and response.status_code == 200:
             payload = response.json()
             for item in payload["data"]:

@@ -22,6 +22,16 @@ def test_a_hung_provider_ends_timed_out_and_the_other_routes_are_untouched(fault
     assert quick["status"] == "succeeded"
 
 
+def test_a_slow_drip_is_cut_off_at_the_deadline_and_ends_timed_out(fault_stack, faulty_openai):
+    """Every byte arrives well within the 2 s read timeout, so only the 4 s deadline can stop it."""
+    prompt = unique("drip")
+    dripping, quick = result_of(fault_stack, prompt, routes=("openai:gpt-image-2", "sandbox:quick"))
+    assert dripping["status"] == "timed_out" and "deadline" in dripping["error"], dripping
+    assert 3900 <= dripping["latency_ms"] < 6000, dripping["latency_ms"]
+    assert quick["status"] == "succeeded"
+    assert len(faulty_openai.calls_for(prompt)) == 1  # a timeout may have billed: never retried
+
+
 def test_a_429_is_retried_with_backoff_and_every_attempt_is_listed(fault_stack, faulty_openai):
     prompt = unique("refuse-once")
     (result,) = result_of(fault_stack, prompt)
