@@ -88,15 +88,20 @@ def main(n):
         ("API list page 1", api, "/api/comparisons", {}),
         ("API search 'fox'", api, "/api/comparisons?q=fox", {}),
         # compare/insights.py show_leaderboard (compare/leaderboard.py build_for_team): over all the
-        # history, built again for every request (the cache emptied first: what the first view after
-        # a new verdict or a finished result costs), then as served from the cache; then as the page's
-        # filters ask for it (htmx partial), built again each time.
+        # history, with the cache (only the score fit is cached, by its votes) emptied before every
+        # request ("rebuilt"), right after a verdict is changed, right after a new result finishes
+        # (folded into the rollups by that request), and with nothing changed ("cached"); then as the
+        # page's filters ask for it (htmx partial).
         ("leaderboard, all history, rebuilt", page, "/leaderboard", {}),
         ("leaderboard, all history, after a new verdict", page, "/leaderboard", {}),
         ("leaderboard, all history, after a finished result", page, "/leaderboard", {}),
         ("leaderboard, all history, cached", page, "/leaderboard", {}),
         ("leaderboard, last 90 days, 1024x1024 (htmx partial), rebuilt", page,
          f"/leaderboard?size=1024x1024&from={(date.today() - timedelta(days=90)).isoformat()}", htmx),
+        ("leaderboard, last 90 days, 1024x1024 (htmx partial), after a new verdict", page,
+         f"/leaderboard?size=1024x1024&from={(date.today() - timedelta(days=90)).isoformat()}", htmx),
+        ("leaderboard, last 30 days, high, 1536x1024 (htmx partial), rebuilt", page,
+         f"/leaderboard?quality=high&size=1536x1024&from={(date.today() - timedelta(days=30)).isoformat()}", htmx),
     ]
     rows = []
     change = data_changes(user)
@@ -155,20 +160,23 @@ def main(n):
 
 def data_changes(user):
     """What happens between two views of the leaderboard, done before each timed request: the user
-    changes a verdict (its winner), or a new comparison's result finishes."""
+    gives a verdict (a winner) on a comparison not judged yet, so the votes are never the same
+    twice (the fit is cached under the votes themselves: flipping one verdict back and forth would
+    find it cached), or a new comparison's result finishes."""
     from compare.models import Status, Team
     from compare.models.reviews import give_verdict
 
     team = Team.personal_for(user)
-    judged = (Verdict.objects.filter(comparison__team=team, kind="winner").select_related("comparison")
-              .order_by("-id").first())
-    succeeded = list(judged.comparison.results.filter(status=Status.SUCCEEDED)) if judged else []
-    flip = {"i": 0}
+    # Recent 1024x1024 comparisons (so the filtered views measured see the new votes too), newest first.
+    unjudged = iter(Comparison.objects.filter(team=team, params__size="1024x1024", verdicts__isnull=True)
+                    .order_by("-created_at", "-id")[:200])
 
     def new_verdict():
-        if len(succeeded) >= 2:
-            flip["i"] += 1
-            give_verdict(judged.comparison, user, "winner", succeeded[flip["i"] % len(succeeded)].pk)
+        for comparison in unjudged:
+            succeeded = list(comparison.results.filter(status=Status.SUCCEEDED))
+            if len(succeeded) >= 2:
+                give_verdict(comparison, user, "winner", succeeded[0].pk)
+                return
 
     def finished_result():
         comparison = Comparison.objects.create(prompt="a red fox at night #bench", team=team, created_by=user,
@@ -181,34 +189,47 @@ def data_changes(user):
 
 
 def leaderboard_parts(user):
-    """Where one all-history leaderboard build goes: compare/leaderboard.py, step by step (no cache)."""
+    """Where one leaderboard build goes: compare/leaderboard.py, step by step (the fit uncached), then
+    what folding every result from scratch costs (the migration's backfill on an existing history,
+    or a first read that would have to fold it all), on the team's data, last (it rewrites them)."""
     from compare import leaderboard
-    from compare.models import Team
+    from compare.models import JudgedComparison, RouteDay, Team, rollups
 
     team = Team.personal_for(user)
-    comparisons = Comparison.objects.filter(team=team)
     parts = {}
     t = time.perf_counter()
-    leaderboard.fingerprint()
-    parts["cache keys (state of the results and of the verdicts)"] = time.perf_counter() - t
-    scope = leaderboard._Scope(comparisons)
+    rollups.fold_pending()
+    parts["fold pending results (none)"] = time.perf_counter() - t
     t = time.perf_counter()
-    rows = leaderboard._reliability_and_cost(scope)
-    parts["reliability and cost (one grouped SQL pass)"] = time.perf_counter() - t
+    leaderboard.route_stats(team)
+    parts["results: rollup cells summed, latencies merged and sorted"] = time.perf_counter() - t
     t = time.perf_counter()
-    leaderboard._latencies(scope, rows)
-    parts["latency order statistics (ranked in SQL)"] = time.perf_counter() - t
+    patterns = list(JudgedComparison.objects.filter(team=team).values_list("pattern", flat=True))
+    parts["verdicts: judged comparisons' patterns read"] = time.perf_counter() - t
+    cache.clear()
     t = time.perf_counter()
-    leaderboard._retries(scope, rows)
-    parts["retries"] = time.perf_counter() - t
-    t = time.perf_counter()
-    units = leaderboard._pairwise_units(comparisons, rows)
-    parts["verdicts -> pairwise outcomes"] = time.perf_counter() - t
-    t = time.perf_counter()
-    leaderboard.bradley_terry_with_band(units, list(rows))
-    parts["Bradley-Terry fit + bootstrap band"] = time.perf_counter() - t
-    return {"ms": {k: v * 1000 for k, v in parts.items()}, "units": len(units), "routes": len(rows),
-            "samples": leaderboard.bootstrap_samples(len(units))}
+    leaderboard.route_scores(team)
+    parts["verdicts: patterns -> pairwise outcomes + Bradley-Terry fit + bootstrap band"] = time.perf_counter() - t
+    out = {"ms": {k: v * 1000 for k, v in parts.items()}, "units": len(patterns),
+           "cells": RouteDay.objects.filter(team=team).count(),
+           "samples": leaderboard.bootstrap_samples(len(patterns))}
+    if os.environ.get("BENCH_HISTORY_BACKFILL", "1") == "1":
+        before = {row.route_key: (row.entered, row.succeeded, row.median_ms, row.p95_ms)
+                  for row in leaderboard.build(team)}
+        RouteDay.objects.filter(team=team).delete()
+        JudgedComparison.objects.filter(team=team).delete()
+        Result.objects.update(rolled_up=None)
+        t = time.perf_counter()
+        folded = rollups.fold_pending()
+        out["backfill_fold_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        rollups.refresh_judged(list(Verdict.objects.values_list("comparison_id", flat=True).distinct()))
+        out["backfill_judged_s"] = time.perf_counter() - t
+        out["backfill_results"] = folded
+        after = {row.route_key: (row.entered, row.succeeded, row.median_ms, row.p95_ms)
+                 for row in leaderboard.build(team)}
+        out["backfill_same_numbers"] = before == after
+    return out
 
 
 if __name__ == "__main__":

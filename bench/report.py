@@ -696,7 +696,7 @@ def findings(r):
         parts = lb.get("ms") or {}
         top = ", ".join(f"{k} {v:,.0f} ms" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]))
         over = [e["name"] for e in boards if e["p95_ms"] > 1000]
-        state = "fixed" if not over else f"still over 1 s at p95: {', '.join(over)}"
+        state = "fixed" if not over else f"over 1 s at p95 in this run: {'; '.join(over)}"
         backfill = (f" Folding every result from scratch (the migration's backfill of an existing history; "
                     f"{lb['backfill_results']:,} results) took {f(lb['backfill_fold_s'], 1)} s, the judged "
                     f"comparisons' patterns {f(lb['backfill_judged_s'], 1)} s, and gave the same numbers: "

@@ -72,12 +72,11 @@ def _without(filters, *names):
 
 
 def show_leaderboard(request):
-    team, comparisons = _team_comparisons(request)
+    team, _ = _team_comparisons(request)
     filters, problems = parse_filters(request.GET)
-    rows = leaderboard.build_for_team(team, filters)  # cached until a result or verdict changes
+    rows = leaderboard.build_for_team(team, filters)  # from the rollups, folded up to now
     today = timezone.localdate()
-    sizes = leaderboard.cached(team, "sizes", lambda: sorted(
-        {s for s in comparisons.order_by().values_list("params__size", flat=True).distinct() if isinstance(s, str)}))
+    sizes = leaderboard.sizes(team)
     preset_names = {f"{w}x{h}": name for name, (w, h) in SIZE_PRESETS.items()}
     context = {
         "team": team, "rows": rows, "filters": filters, "problems": problems,
@@ -150,7 +149,7 @@ def leaderboard_csv_row(row):
 def export_leaderboard(request):
     team, _ = _team_comparisons(request)
     filters, _ = parse_filters(request.GET)
-    rows = leaderboard.build_for_team(team, filters)  # the page's rows, from the same cache
+    rows = leaderboard.build_for_team(team, filters)  # the page's rows
     name = f"leaderboard-{slugify(team.name) or team.pk}-{timezone.localdate().isoformat()}.csv"
     return _csv_response(name, LEADERBOARD_HEADER, (leaderboard_csv_row(row) for row in rows))
 

@@ -2,7 +2,7 @@
 
 Pure functions over querysets (no request, no views). What each number means:
 
-- **entered**: comparisons the route took part in.
+- **entered**: comparisons the route took part in (its results: a comparison has one per route).
 - **success / failure / timeout / content-refusal rates**: shares of the route's *settled* calls
   (succeeded + failed + timed out). Cancelled calls (the user stopped them) and calls still queued
   or running are left out. A content refusal is a failed call whose error is `content_policy`; it
@@ -11,8 +11,8 @@ Pure functions over querysets (no request, no views). What each number means:
   (`Result.attempts`), summed, and how many calls needed any.
 - **latency**: median and p95 of `Result.latency_ms` of succeeded calls (our perf_counter timing of
   the provider call); percentiles interpolate linearly between closest ranks (numpy's default).
-  The database ranks the latencies (ROW_NUMBER per route) and returns only the order statistics
-  these need (and the chart's): exact, without reading every latency into Python.
+  Exact: the rollup cells keep every succeeded latency (packed float64), and the order statistics
+  the median, p95 and the chart need are taken from them sorted here.
 - **cost per image**: over succeeded calls, total cost / images asked (`params["n"]`), computed
   separately for costs the provider *reported* and costs *estimated* from the catalog; calls of
   unknown cost are counted, never priced at $0.
@@ -34,10 +34,16 @@ Pure functions over querysets (no request, no views). What each number means:
   fixed seed, so the page is stable. Routes are ranked by the lower end of the band; one with
   fewer than MIN_VOTES votes behind it is "preliminary".
 
-Built rows are cached per (team, filters) in two parts, each under a key that includes the state
-of what it depends on (results_state, verdicts_state): a new or finished result, a deleted
-comparison, or a new, changed or withdrawn verdict changes the key, so the page never shows
-numbers older than the data, and a change rebuilds only the part it touches.
+Where the numbers come from (issue 6 item 6: 100,000 comparisons, 500,000 results): not from every
+result and verdict at each request, but from rollups kept up to date as results finish and verdicts
+change (compare/models/rollups.py): RouteDay cells per (team, route, UTC day, quality, size) with the
+result-based sums and latencies, and one JudgedComparison pattern per judged comparison. A build
+first folds the results that finished since the last one (a conditional UPDATE claims each result
+once, in the same transaction as its sums), then sums the cells of the period's whole UTC days and
+reads directly the few results the cells do not hold (the period's partial days at its ends when
+the time zone is not UTC; results not finished or not folded yet). Nothing is cached but the score
+fit, under a hash of the votes' patterns themselves (the same votes, the same fit): every build
+shows the data as of that request.
 """
 
 import bisect
@@ -49,19 +55,20 @@ import math
 import operator
 import random
 import threading
+from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db import connections, transaction
-from django.db.models import CharField, Count, IntegerField, Max, StringAgg, Sum, Value
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Concat
+from django.db.models import Max, Sum
 from django.utils import timezone
 
-from .models import Comparison, Result, Status, Verdict, VerdictKind
+from .models import TERMINAL, JudgedComparison, Result, RouteDay, VerdictKind
+from .models import rollups
+from .models.rollups import SUM_FIELDS
 
 MIN_VOTES = 5
 BOOTSTRAP_SAMPLES = 200
@@ -74,7 +81,7 @@ SEED = 20261122
 CONTENT_REFUSAL = "content_policy"
 LATENCY_PERCENTILES = (5, 25, 50, 75, 95)  # the table's median and p95, the chart's box and whiskers
 LATENCY_DOTS = 60  # evenly spaced order statistics per route for the chart's strip
-CACHE_SECONDS = 24 * 3600  # the key changes with the data; this only frees memory
+CACHE_SECONDS = 24 * 3600  # the fit's key is the votes themselves; this only frees memory
 
 
 @dataclass(frozen=True)
@@ -217,150 +224,146 @@ def percentile(values, pct):
     return values[below] + (values[above] - values[below]) * fraction
 
 
-# --- building, cached -------------------------------------------------------------------------
-
-
-def results_state(using="default"):
-    """Changes whenever a result-based number can change: a result is created (max id; ids are
-    never reused), finishes or is cancelled (the count of queued and running results drops: a
-    result leaves them once and only then gets its status, latency, cost and attempts), or is
-    deleted (count). A bare COUNT(*), MAX(id) and a range of the status index."""
-    results = Result.objects.using(using).order_by()
-    return (results.count(), results.aggregate(top=Max("pk"))["top"],
-            results.filter(status__in=[Status.QUEUED, Status.RUNNING]).count())
-
-
-def verdicts_state(using="default"):
-    """Changes whenever a score or win rate can change: a verdict is created (max id), deleted
-    (count), or changed to another winner or kind (count and sum of winner ids; tie and "all bad"
-    count alike), or a result of a judged comparison succeeds (their count and max id: it adds
-    pairwise outcomes). One pass over the verdicts, one over the covering index
-    result_comparison_status for the judged comparisons."""
-    verdicts = Verdict.objects.using(using).order_by().aggregate(
-        n=Count("pk"), top=Max("pk"), winners=Count("winner"), winner_sum=Sum("winner"), latest=Max("updated_at"))
-    produced = (Result.objects.using(using).order_by()
-                .filter(status=Status.SUCCEEDED, comparison__in=Verdict.objects.using(using).values("comparison_id"))
-                .aggregate(n=Count("pk"), top=Max("pk")))
-    return (verdicts["n"], verdicts["top"], verdicts["winners"], verdicts["winner_sum"],
-            verdicts["latest"].isoformat() if verdicts["latest"] else None, produced["n"], produced["top"])
-
-
-def fingerprint(using="default"):
-    return results_state(using) + verdicts_state(using)
-
-
-STATES = {"results": results_state, "verdicts": verdicts_state}
-
-
-def cache_key(team, what, filters=None, depends_on="results"):
-    states = team.__dict__.setdefault("_leaderboard_states", {})  # once per request (a team object per request)
-    if depends_on not in states:
-        states[depends_on] = STATES[depends_on]()
-    data = json.dumps([team.pk, what, filters.as_query() if filters else {}, states[depends_on]], default=str)
-    return "leaderboard:" + hashlib.sha256(data.encode()).hexdigest()
-
-
-def cached(team, what, compute, filters=None, depends_on="results"):
-    """compute() once per (team, what, filters) and state of the data it depends on ("results"
-    or "verdicts", see results_state and verdicts_state)."""
-    key = cache_key(team, what, filters, depends_on)
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, CACHE_SECONDS)
-    return value
+# --- building, from the rollups ----------------------------------------------------------------
 
 
 def build_for_team(team, filters=Filters()):
-    """The team's leaderboard rows, from the cache when nothing they depend on changed. The
-    result-based numbers and the verdict-based ones are cached apart: a finished result rebuilds
-    only the first, a verdict only the second; when both are missing, they are built at once (the
-    scores on a connection of their own)."""
-    comparisons = filters.apply(Comparison.objects.filter(team=team))
-    stats_key = cache_key(team, "stats", filters, "results")
-    scores_key = cache_key(team, "scores", filters, "verdicts")
-    found = cache.get_many([stats_key, scores_key])
-    rows, scores = found.get(stats_key), found.get(scores_key)
-    out, worker = {}, None
-    if rows is None and scores is None and _can_use_threads(comparisons.db):
-        worker = threading.Thread(target=_in_own_connection,
-                                  args=(lambda _, out: out.update(scores=route_scores(comparisons)), None, out))
-        worker.start()
-    try:
-        if rows is None:
-            rows = route_stats(comparisons)
-            cache.set(stats_key, rows, CACHE_SECONDS)
-    finally:
-        if worker is not None:
-            worker.join()
-    if "error" in out:
-        raise out["error"]
-    if scores is None:
-        scores = out["scores"] if worker is not None else route_scores(comparisons)
-        cache.set(scores_key, scores, CACHE_SECONDS)
-    return _combine(rows, *scores)
+    """The team's leaderboard rows (what the page and the CSV show)."""
+    return build(team, filters)
 
 
-def build(comparisons, filters=Filters()):
-    """The leaderboard rows, ranked, for these comparisons (already scoped to a team); uncached."""
-    comparisons = filters.apply(comparisons)
-    return _combine(route_stats(comparisons), *route_scores(comparisons))
+def build(team, filters=Filters(), using="default"):
+    """The leaderboard rows, ranked, for the team's comparisons in these filters. Folds the
+    results that finished since the last read into the rollups first (compare/models/rollups.py),
+    then reads the rollups: the work grows with the days and routes shown, not with the results."""
+    rollups.fold_pending(using)
+    return _combine(route_stats(team, filters, using), *route_scores(team, filters, using))
 
 
-def route_stats(comparisons):
-    """{route: RouteRow} with the result-based numbers: reliability, cost, latency, retries. The
-    two scans (the grouped pass, and the latencies ranked) run at once on two connections when
-    they can (each is one SQL statement that runs without the GIL); inside a transaction (whose
-    rows another connection would not see) one after the other."""
-    scope = _Scope(comparisons)
-    if not _can_use_threads(scope.using):
-        rows = _reliability_and_cost(scope)
-        _latencies(scope, rows)
-    else:
-        ranked = {}
-        worker = threading.Thread(target=_in_own_connection, args=(_ranked_latencies, scope, ranked))
-        worker.start()
-        try:
-            rows = _reliability_and_cost(scope)
-        finally:
-            worker.join()
-        if "error" in ranked:
-            raise ranked["error"]
-        for key, row in rows.items():
-            row.latency_ranks = ranked["ranks"].get(key, {})
-            row.latency_count = ranked["counts"].get(key, 0)
-    _retries(scope, rows)
+def _utc_midnight(day):
+    return datetime.combine(day, datetime.min.time(), tzinfo=dt_timezone.utc)
+
+
+def split_period(filters):
+    """((first, last) UTC days whose cells lie wholly in the period, last excluded, either None
+    when open; or None when no whole day does), [(start, end) moments of the period outside those
+    days]: the period's days are local days, the cells' days UTC ones."""
+    start = _day_start(filters.date_from) if filters.date_from else None
+    end = _day_start(filters.date_to + timedelta(days=1)) if filters.date_to else None
+    first = last = None
+    if start is not None:
+        first = rollups.utc_day(start)
+        if _utc_midnight(first) < start:
+            first += timedelta(days=1)
+    if end is not None:
+        last = rollups.utc_day(end)
+    if first is not None and last is not None and first >= last:
+        return None, [(start, end)]
+    edges = []
+    if start is not None and _utc_midnight(first) > start:
+        edges.append((start, _utc_midnight(first)))
+    if end is not None and _utc_midnight(last) < end:
+        edges.append((_utc_midnight(last), end))
+    return (first, last), edges
+
+
+def _cells(team, filters, days, using):
+    cells = RouteDay.objects.using(using).filter(team=team)
+    first, last = days
+    if first is not None:
+        cells = cells.filter(day__gte=first)
+    if last is not None:
+        cells = cells.filter(day__lt=last)
+    if filters.quality:
+        cells = cells.filter(quality=filters.quality)
+    if filters.size:
+        cells = cells.filter(size=filters.size)
+    return cells.order_by()
+
+
+def route_stats(team, filters=Filters(), using="default"):
+    """{route: RouteRow} with the result-based numbers: the rollup cells of the whole UTC days in
+    the period, plus, read directly, the results of the period's partial days at its ends (a local
+    day is not a UTC day) and the results not folded yet (queued, running, just finished)."""
+    days, edges = split_period(filters)
+    sums = defaultdict(rollups.Sums)
+    entered = Counter()
+    labels = {}
+    if days is not None:
+        cells = _cells(team, filters, days, using)
+        totals = cells.values("route_key").annotate(label=Max("label"), **{name: Sum(name) for name in SUM_FIELDS})
+        for found in totals:
+            total = sums[found["route_key"]]
+            for name in SUM_FIELDS:
+                setattr(total, name, found[name] or 0)
+            labels[found["route_key"]] = found["label"]
+        blobs = defaultdict(list)
+        for key, blob in cells.filter(latency_count__gt=0).values_list("route_key", "latencies"):
+            blobs[key].append(blob)
+        for key, parts in blobs.items():  # one array per route, from the cells' bytes joined
+            sums[key].latencies.append(rollups.unpack(b"".join(parts)))
+        # Folded results are in the cells; the others (few: the partial index result_unfolded) are
+        # read here, once each.
+        pending = set(Result.objects.using(using).filter(rolled_up__isnull=True).order_by()
+                      .values_list("comparison_id", flat=True))
+        unfolded = Result.objects.using(using).filter(comparison_id__in=sorted(pending), rolled_up__isnull=True,
+                                                      comparison__team=team)
+        first, last = days
+        if first is not None:
+            unfolded = unfolded.filter(comparison__created_at__gte=_utc_midnight(first))
+        if last is not None:
+            unfolded = unfolded.filter(comparison__created_at__lt=_utc_midnight(last))
+        _add_raw(unfolded, filters, sums, entered, labels)
+    for start, end in edges:
+        _add_raw(Result.objects.using(using).filter(comparison__team=team, comparison__created_at__gte=start,
+                                                    comparison__created_at__lt=end), filters, sums, entered, labels)
+    rows = {}
+    for key in sorted(set(sums) | set(entered)):
+        total = sums[key]
+        if not total.results and not entered[key]:
+            continue
+        row = RouteRow(route_key=key, label=labels.get(key) or key, entered=total.results + entered[key],
+                       succeeded=total.succeeded, failed=total.failed, refused=total.refused,
+                       timed_out=total.timed_out, cancelled=total.cancelled, retries=total.retries,
+                       retried_calls=total.retried_calls, reported_images=total.reported_images,
+                       estimated_images=total.estimated_images, unknown_cost_calls=total.unknown_cost_calls)
+        row.reported_cost = Decimal(total.reported_micros).scaleb(-6) if total.reported_priced else None
+        row.estimated_cost = Decimal(total.estimated_micros).scaleb(-6) if total.estimated_priced else None
+        row.settled = row.succeeded + row.failed + row.refused + row.timed_out
+        latencies = array("d")
+        for part in total.latencies:
+            if isinstance(part, array):
+                latencies.extend(part)
+            else:
+                latencies.append(part)
+        ordered = sorted(latencies)  # exact order statistics: every succeeded latency, sorted here
+        row.latency_count = len(ordered)
+        row.latency_ranks = {rank: ordered[rank - 1] for rank in latency_ranks_needed(len(ordered))}
+        rows[key] = row
     return rows
 
 
-def _can_use_threads(using):
-    """Another connection sees what this one sees: not inside a transaction (its rows would be
-    invisible there, as in the tests), not an in-memory SQLite database."""
-    connection = connections[using]
-    name = str(connection.settings_dict["NAME"])
-    return not connection.in_atomic_block and name not in (":memory:", "") and "mode=memory" not in name
+def _add_raw(results, filters, sums, entered, labels):
+    """Results read one by one (few: partial days, not folded yet): terminal ones into the sums,
+    the others only as entered."""
+    rows = results.order_by().values_list("route_key", "route_label", "rolled_up", *rollups.RESULT_FIELDS,
+                                          "comparison__params")
+    for key, label, _, status, code, latency, cost, source, attempts, params in rows:
+        if filters.quality and rollups.param_text(params, "quality") != filters.quality:
+            continue
+        if filters.size and rollups.param_text(params, "size") != filters.size:
+            continue
+        labels[key] = label
+        if status in TERMINAL:
+            sums[key].add(status, code, latency, cost, source, attempts, rollups.images_asked(params))
+        else:
+            entered[key] += 1
 
 
-def _in_own_connection(function, scope, out):
-    try:
-        function(scope, out)
-    except Exception as error:  # noqa: BLE001 - raised again in the calling thread
-        out["error"] = error
-    finally:
-        connections.close_all()  # this thread's connections
-
-
-def _ranked_latencies(scope, out):
-    """_latencies on its own: the counts first (the ranks needed depend on them). A result that
-    finishes between the two statements changes the cache key, so rows built across it are never
-    served for the newer state."""
-    counts = dict(scope.run("""SELECT r.route_key, COUNT(*) FROM compare_result r
-                               WHERE r.status = %s AND r.latency_ms IS NOT NULL AND {scope}
-                               GROUP BY r.route_key""", [Status.SUCCEEDED]))
-    rows = {key: RouteRow(route_key=key, label=key, latency_count=count) for key, count in counts.items()}
-    _latencies(scope, rows)
-    out["counts"] = counts
-    out["ranks"] = {key: row.latency_ranks for key, row in rows.items()}
+def sizes(team, using="default"):
+    """The sizes the team's comparisons used (for the filter's options), from the rollups."""
+    return sorted(set(RouteDay.objects.using(using).filter(team=team).exclude(size="")
+                      .values_list("size", flat=True).distinct()))
 
 
 @dataclass
@@ -369,11 +372,58 @@ class _Tally:
     judged_votes: int = 0
 
 
-def route_scores(comparisons):
-    """({route: _Tally} of wins and judged votes, {route: Score}) from the verdicts."""
-    tallies = defaultdict(_Tally)
-    units = _pairwise_units(comparisons, tallies)
-    return dict(tallies), bradley_terry_with_band(units, sorted(tallies))
+def route_scores(team, filters=Filters(), using="default"):
+    """({route: _Tally} of wins and judged votes, {route: Score}) from the judged comparisons'
+    patterns (compare/models/rollups.py JudgedComparison: one short row per judged comparison).
+    The fit is cached under a hash of the patterns themselves: the same votes give the same
+    scores, and any change of a verdict changes the key."""
+    judged = JudgedComparison.objects.using(using).filter(team=team)
+    if filters.date_from:
+        judged = judged.filter(created_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        judged = judged.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
+    if filters.quality:
+        judged = judged.filter(quality=filters.quality)
+    if filters.size:
+        judged = judged.filter(size=filters.size)
+    patterns = list(judged.order_by("comparison_id").values_list("pattern", flat=True))
+    tallies, units = defaultdict(_Tally), []
+    for text in patterns:
+        outcomes, per_route, routes, votes, winners = _unit(text)
+        for key in routes:
+            tallies[key].judged_votes += votes
+        for key in winners:
+            tallies[key].wins += 1
+        if outcomes:
+            units.append((outcomes, per_route))
+    routes = sorted(tallies)
+    digest = hashlib.sha256("\n".join([SCORES_VERSION, *routes, *patterns]).encode()).hexdigest()
+    key = f"leaderboard:scores:{digest}"
+    scores = cache.get(key)
+    if scores is None:
+        scores = bradley_terry_with_band(units, routes)
+        cache.set(key, scores, CACHE_SECONDS)
+    return dict(tallies), scores
+
+
+SCORES_VERSION = "bt-2"  # the fit and its draws; a change makes new keys
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _unit(text):
+    """(outcomes, votes per route, routes with images, votes, winning routes) of one pattern (a
+    pattern is its text: parsed once per process; the result is only read)."""
+    routes, marks = json.loads(text)
+    routes = tuple(routes)
+    votes = [(kind, winner) for kind, winner in marks]
+    outcomes, winners = (), []
+    for kind, winner in votes:
+        if kind == VerdictKind.WINNER and winner:
+            winners.append(winner)
+            outcomes += _winner_outcomes(routes, winner)
+        elif kind in (VerdictKind.TIE, VerdictKind.ALL_BAD):
+            outcomes += _tie_outcomes(routes)
+    return outcomes, _votes_per_route(votes, routes), routes, len(votes), tuple(winners)
 
 
 def _combine(rows, tallies, scores):
@@ -395,170 +445,6 @@ def rank(rows):
     for position, row in enumerate(ordered, start=1):
         row.rank = position
     return ordered
-
-
-class _Scope:
-    """The comparisons as SQL to filter results with: `r.comparison_id IN (...)`, on SQLite
-    `+r.comparison_id IN (...)`: the unary plus keeps SQLite from driving the scan by the
-    comparison index (then sorting every row); it walks the covering indexes in route order
-    instead and checks each row against the set (PostgreSQL hashes the set either way)."""
-
-    def __init__(self, comparisons):
-        self.comparisons = comparisons
-        self.using = comparisons.db
-        self.sql, self.params = comparisons.order_by().values("pk").query.sql_with_params()
-        self.vendor = connections[self.using].vendor
-
-    def run(self, sql, params=(), after=()):
-        """sql with `{scope}` in its text after `params`' placeholders and before `after`'s."""
-        column = "+r.comparison_id" if self.vendor == "sqlite" else "r.comparison_id"
-        sql, params = sql.replace("{scope}", f"{column} IN ({self.sql})"), [*params, *self.params, *after]
-        if self.vendor != "postgresql":
-            with connections[self.using].cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall()
-        # One scan of the team's results: JIT compiling it costs more than it saves (0.1-0.2 s
-        # here), and its sort (the latencies ranked) fits in memory with a little more work_mem.
-        with transaction.atomic(using=self.using), connections[self.using].cursor() as cursor:
-            cursor.execute("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-
-
-def _reliability_and_cost(scope):
-    """One grouped pass over the covering index result_board (route_key, comparison_id, status,
-    cost_source, error_code, cost_usd, latency_ms)."""
-    ok, reported, estimated = Status.SUCCEEDED, "reported", "estimated"
-
-    def count(condition):
-        return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
-
-    found = scope.run(f"""
-        SELECT r.route_key, COUNT(DISTINCT r.comparison_id), MAX(r.id),
-               {count("r.status = %s")},
-               {count("r.status = %s AND r.error_code <> %s")},
-               {count("r.status = %s AND r.error_code = %s")},
-               {count("r.status = %s")}, {count("r.status = %s")},
-               SUM(CASE WHEN r.status = %s AND r.cost_source = %s THEN r.cost_usd END), {count("r.status = %s AND r.cost_source = %s")},
-               SUM(CASE WHEN r.status = %s AND r.cost_source = %s THEN r.cost_usd END), {count("r.status = %s AND r.cost_source = %s")},
-               {count("r.status = %s AND r.cost_source = %s")},
-               {count("r.status = %s AND r.latency_ms IS NOT NULL")}
-        FROM compare_result r WHERE {{scope}} GROUP BY r.route_key ORDER BY r.route_key""",
-        [ok, Status.FAILED, CONTENT_REFUSAL, Status.FAILED, CONTENT_REFUSAL, Status.TIMED_OUT, Status.CANCELLED,
-         ok, reported, ok, reported, ok, estimated, ok, estimated, ok, "unknown", ok])
-    labels = dict(Result.objects.using(scope.using).filter(pk__in=[entry[2] for entry in found])
-                  .values_list("route_key", "route_label"))
-    rows = {}
-    for (key, entered, _, succeeded, failed, refused, timed_out, cancelled, reported_cost, reported_images,
-         estimated_cost, estimated_images, unknown, latency_count) in found:
-        row = RouteRow(route_key=key, label=labels.get(key, key), entered=entered, succeeded=succeeded or 0,
-                       failed=failed or 0, refused=refused or 0, timed_out=timed_out or 0, cancelled=cancelled or 0,
-                       reported_images=reported_images or 0, estimated_images=estimated_images or 0,
-                       unknown_cost_calls=unknown or 0, latency_count=latency_count or 0)
-        row.reported_cost = _decimal(reported_cost)
-        row.estimated_cost = _decimal(estimated_cost)
-        row.settled = row.succeeded + row.failed + row.refused + row.timed_out
-        rows[key] = row
-    _more_images(scope, rows)
-    return rows
-
-
-def _more_images(scope, rows):
-    """Images asked beyond one per call (`params["n"]` > 1), added to the priced calls' images:
-    only the comparisons that asked for more are joined."""
-    n = Cast(KeyTextTransform("n", "params"), IntegerField())
-    several = scope.comparisons.order_by().annotate(images=n).filter(images__gt=1).values("pk")
-    extra = (Result.objects.using(scope.using).filter(comparison__in=several, status=Status.SUCCEEDED,
-                                                     cost_source__in=("reported", "estimated"))
-             .order_by().values_list("route_key", "cost_source")
-             .annotate(more=Sum(Cast(KeyTextTransform("n", "comparison__params"), IntegerField()) - Value(1))))
-    for key, source, more in extra:
-        setattr(rows[key], f"{source}_images", getattr(rows[key], f"{source}_images") + (more or 0))
-
-
-def _decimal(value):
-    """A cost sum: Decimal from PostgreSQL; a float from SQLite, whose costs have 6 decimals."""
-    if value is None:
-        return None
-    return value if isinstance(value, Decimal) else Decimal(f"{value:.6f}")
-
-
-def _latencies(scope, rows):
-    """The order statistics each row needs (see latency_ranks_needed), ranked by the database
-    over the covering index result_latency (status, route_key, latency_ms, comparison_id)."""
-    needed = {key: latency_ranks_needed(row.latency_count) for key, row in rows.items()}
-    wanted = sorted(set().union(*needed.values())) if needed else []
-    if not wanted:
-        return
-    found = scope.run(f"""
-        SELECT ranked.route_key, ranked.rn, ranked.latency_ms FROM (
-            SELECT r.route_key, r.latency_ms,
-                   ROW_NUMBER() OVER (PARTITION BY r.route_key ORDER BY r.latency_ms) AS rn
-            FROM compare_result r WHERE r.status = %s AND r.latency_ms IS NOT NULL AND {{scope}}
-        ) ranked WHERE ranked.rn IN ({", ".join(["%s"] * len(wanted))})""", [Status.SUCCEEDED], after=wanted)
-    for key, position, latency in found:
-        if position in needed.get(key, ()):
-            rows[key].latency_ranks[position] = latency
-
-
-def _retries(scope, rows):
-    """Refused attempts, from the few results that have any (the partial index result_retried)."""
-    # The condition as the partial index states it, literally, so SQLite can use that index.
-    retried = "NOT (r.attempts = '[]'::jsonb)" if scope.vendor == "postgresql" else "NOT (r.attempts = '[]')"
-    for key, attempts in scope.run(f"SELECT r.route_key, r.attempts FROM compare_result r WHERE {retried} AND {{scope}}"):
-        if isinstance(attempts, str):
-            attempts = json.loads(attempts)
-        if attempts and key in rows:
-            rows[key].retries += len(attempts)
-            rows[key].retried_calls += 1
-
-
-def _pairwise_units(comparisons, rows):
-    """One unit per judged comparison: the (winner, loser, weight) outcomes of all its verdicts.
-    Also counts wins and judged votes (for the win rate) on the rows. Two queries: the verdicts,
-    and per judged comparison its succeeded results (id and route)."""
-    judged = comparisons.order_by().values("pk")
-    verdicts = (Verdict.objects.using(comparisons.db).filter(comparison__in=judged).order_by()
-                .values_list("comparison_id", "kind", "winner_id"))
-    # The succeeded results of the judged comparisons, "id route" per line, from the covering index
-    # result_comparison_status; a winner that is not among them did not succeed (no outcome).
-    produced = (Result.objects.using(comparisons.db)
-                .filter(status=Status.SUCCEEDED, comparison__in=Verdict.objects.filter(comparison__in=judged)
-                        .values("comparison_id"))
-                .order_by().values("comparison_id")
-                .annotate(routes=StringAgg(Concat(Cast("id", CharField()), Value(" "), "route_key"),
-                                           delimiter=Value("\n")))
-                .values_list("comparison_id", "routes"))
-    produced_routes, route_of = {}, {}
-    for comparison_id, text in produced:
-        keys = set()
-        for line in text.split("\n"):
-            pk, _, key = line.partition(" ")
-            route_of[int(pk)] = key
-            keys.add(key)
-        produced_routes[comparison_id] = tuple(sorted(keys))
-    by_comparison = defaultdict(list)
-    for comparison_id, kind, winner_id in verdicts:
-        by_comparison[comparison_id].append((kind, route_of.get(winner_id)))
-    judged_votes, wins, units = Counter(), Counter(), []
-    for comparison_id, votes in by_comparison.items():
-        routes = produced_routes.get(comparison_id, ())
-        outcomes = ()
-        for kind, winner in votes:
-            judged_votes[routes] += 1
-            if kind == VerdictKind.WINNER and winner:
-                wins[winner] += 1
-                outcomes += _winner_outcomes(routes, winner)
-            elif kind in (VerdictKind.TIE, VerdictKind.ALL_BAD):
-                outcomes += _tie_outcomes(routes)
-        if outcomes:
-            units.append((outcomes, _votes_per_route(votes, routes)))
-    for routes, count in judged_votes.items():
-        for key in routes:
-            rows[key].judged_votes += count
-    for key, count in wins.items():
-        rows[key].wins += count
-    return units
 
 
 @functools.lru_cache(maxsize=65536)
@@ -701,6 +587,23 @@ def _poisson_table(mean):
             return table
 
 
+_DRAWN = {}
+_DRAWN_LOCK = threading.Lock()
+
+
+def _poisson_draws(seed, mean, length):
+    """The first `length` values of a fixed sequence of independent Poisson(mean) draws (its own
+    seeded generator per seed and mean), kept by the process and extended when a longer one is
+    asked for: a replicate takes its counts as slices, each value used once per fit, instead of
+    drawing them one by one at every request (the same draws, made once)."""
+    with _DRAWN_LOCK:
+        rng, values = _DRAWN.setdefault((seed, mean), (random.Random(f"{seed}:{mean}"), []))
+        if len(values) < length:
+            table, uniform, find = _poisson_table(mean), rng.random, bisect.bisect_right
+            values.extend(find(table, uniform()) for _ in range(length - len(values)))
+        return values[:length]
+
+
 def bradley_terry_with_band(units, routes, samples=None, seed=SEED):
     """{route: Score} from the units of _pairwise_units; band from a bootstrap over comparisons."""
     votes = Counter()
@@ -712,9 +615,12 @@ def bradley_terry_with_band(units, routes, samples=None, seed=SEED):
     index = {key: i for i, key in enumerate(routes)}
     # Comparisons with the same outcomes are one pattern; each pattern is its few pair counts.
     patterns = Counter(outcomes for outcomes, _ in units)
+    # In order of multiplicity (stable: first seen first within one), so that the patterns of one
+    # multiplicity m take their Poisson(m) counts as one slice of a drawn sequence (_poisson_draws).
+    ordered_patterns = sorted(patterns.items(), key=operator.itemgetter(1))
     slots, multiplicity = {}, []
     by_position = defaultdict(lambda: defaultdict(list))  # flat pair position -> weight -> pattern indices
-    for number, (outcomes, times) in enumerate(patterns.items()):
+    for number, (outcomes, times) in enumerate(ordered_patterns):
         vector = defaultdict(float)
         for winner, loser, weight in outcomes:
             a, b = index[winner], index[loser]
@@ -740,12 +646,13 @@ def bradley_terry_with_band(units, routes, samples=None, seed=SEED):
 
     strength = fit_pairs(pairs_from(multiplicity), len(routes))
     draws = defaultdict(list)
-    rng = random.Random(seed)
-    tables = {m: _poisson_table(m) for m in set(multiplicity)}
-    uniform, find = rng.random, bisect.bisect_right
+    groups = Counter(multiplicity)  # multiplicity -> patterns, in ascending order as the patterns are
     samples = samples or bootstrap_samples(len(units))
-    for _ in range(samples):
-        counts = [find(tables[m], uniform()) for m in multiplicity]  # Poisson(m): how often it enters
+    sequences = {m: _poisson_draws(seed, m, samples * count) for m, count in groups.items()}
+    for r in range(samples):
+        counts = []  # Poisson(m) per pattern of m comparisons: how often it enters this replicate
+        for m, count in groups.items():
+            counts += sequences[m][r * count:(r + 1) * count]
         replicate = fit_pairs(pairs_from(counts), len(routes), start=strength)
         for key, i in index.items():
             draws[key].append(elo(replicate[i]))

@@ -116,7 +116,13 @@ def comparison_detail(request, pk):
 def comparison_summary(request, pk):
     comparison = get_object_or_404(Comparison.objects.visible_to(request.user), pk=pk)
     response = render(request, "compare/detail.html#summary", _summary_context(comparison))
-    return HttpResponseStopPolling(response.content) if comparison.status == "done" else response
+    if comparison.status != "done":
+        return response
+    # Done: stop polling, drop the Cancel button (out of band), and tell the review panel to
+    # refresh now rather than at its next tick (it then shows the verdict form for the winners).
+    done = HttpResponseStopPolling(response.content)
+    done["HX-Trigger"] = "comparison-done"
+    return done
 
 
 def _summary_context(comparison):

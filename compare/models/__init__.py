@@ -14,13 +14,14 @@ from .credentials import TeamCredential
 from .limits import RouteMinute, RouteSlot
 from .prompts import Batch, BatchItem, Prompt, PromptSet
 from .reviews import Comment, Rating, Thumb, Verdict, VerdictKind
+from .rollups import JudgedComparison, RouteDay
 from .sharing import ExternalVote, ShareKind, ShareLink
 from .teams import Invite, Membership, Role, Team
 
 __all__ = [
     "TERMINAL", "ApiToken", "Comparison", "CostSource", "ReferenceImage", "Result", "ResultImage", "Status",
     "image_path", "reference_path", "Invite", "Membership", "Role", "Team",
-    "Comment", "Rating", "Thumb", "Verdict", "VerdictKind",
+    "Comment", "Rating", "Thumb", "Verdict", "VerdictKind", "JudgedComparison", "RouteDay",
     "ExternalVote", "ShareKind", "ShareLink",
     "TeamCredential", "RouteMinute", "RouteSlot",
     "Batch", "BatchItem", "Prompt", "PromptSet",

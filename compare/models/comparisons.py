@@ -133,6 +133,8 @@ class Result(models.Model):
     provider_request_id = models.CharField(max_length=200, blank=True)
     response_headers = models.JSONField(default=dict, blank=True)
     notes = models.JSONField(default=list, blank=True)
+    # Folded into the leaderboard's rollups (compare/models/rollups.py): NULL until then.
+    rolled_up = models.BooleanField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["position", "id"]
@@ -145,6 +147,8 @@ class Result(models.Model):
             models.Index(fields=["status", "route_key", "latency_ms", "comparison"], name="result_latency"),
             models.Index(fields=["route_key", "comparison"], condition=~models.Q(attempts=[]), name="result_retried"),
             models.Index(fields=["comparison", "status", "route_key", "id"], name="result_comparison_status"),
+            # The few results not folded into the rollups yet (queued, running, just finished).
+            models.Index(fields=["status"], condition=models.Q(rolled_up__isnull=True), name="result_unfolded"),
         ]
 
     def __str__(self):

@@ -107,6 +107,9 @@ def give_verdict(comparison, user, kind, winner_id=None):
             raise ReviewRefused("The winner must be one of this comparison's succeeded results.")
     _update_or_create(Verdict, {"comparison": comparison, "user": user},
                       {"kind": kind, "winner": winner, "updated_at": timezone.now()})
+    from .rollups import refresh_judged  # the leaderboard's pattern of this comparison (an UPDATE sends no signal)
+
+    refresh_judged([comparison.pk])
 
 
 def set_review_mode(comparison, blind, hold_images_until_done):

@@ -49,9 +49,8 @@ def reference(team):
 def check_against_reference(team):
     """Raises AssertionError where the leaderboard and the recomputation differ; returns a summary."""
     from compare import leaderboard
-    from compare.models import Comparison
 
-    rows = {row.route_key: row for row in leaderboard.build(Comparison.objects.filter(team=team))}
+    rows = {row.route_key: row for row in leaderboard.build(team)}
     expected = reference(team)
     assert set(rows) == set(expected)
     for key, want in expected.items():
@@ -82,6 +81,9 @@ def add_retries_and_refusals(team):
     for r in results[3::11]:
         Result.objects.filter(pk=r.pk).update(status="failed", error_code="content_policy", latency_ms=None,
                                               cost_usd=None, cost_source="unknown")
+    from compare.models import rollups
+
+    rollups.rebuild(team)  # rows changed behind the fold's back (no code path does this): counted again
 
 
 @pytest.mark.django_db
@@ -103,6 +105,12 @@ def test_generate_history_writes_what_the_orm_reads(django_user_model):
     assert isinstance(r.cost_usd, Decimal) and r.request_sent["json"]["prompt"] == r.comparison.prompt
     made = Comparison.objects.create(prompt="after", team=team)  # ids continue after the given ones
     assert made.pk > Comparison.objects.exclude(pk=made.pk).order_by("-pk").first().pk
+    from compare.models import rollups
+    from tests.compare.test_leaderboard import cells_of, judged_of
+
+    assert rollups.fold_pending() == 0  # written folded, with their rollups
+    for stored, fresh in (cells_of(team), judged_of(team)):
+        assert stored == fresh
 
 
 @pytest.mark.django_db
@@ -136,7 +144,7 @@ from compare.models import Comparison
 def numbers(rows):
     return [(r.route_key, r.rank, r.entered, r.succeeded, r.wins, r.judged_votes, r.latency_count, r.median_ms,
              r.p95_ms, r.score.score, r.score.low, r.score.high) for r in rows]
-plain = numbers(leaderboard.build(Comparison.objects.filter(team=team)))
+plain = numbers(leaderboard.build(team))
 assert numbers(leaderboard.build_for_team(Team.objects.get(pk=team.pk))) == plain  # both parts at once
 assert numbers(leaderboard.build_for_team(Team.objects.get(pk=team.pk))) == plain  # from the cache
 print(json.dumps(summary))
@@ -173,6 +181,76 @@ def test_the_leaderboard_sql_matches_a_python_recomputation_on_postgresql(tmp_pa
     admin.execute(f'CREATE DATABASE "{database}"')
     try:
         run_in_own_process(tmp_path, f"postgres://postgres@127.0.0.1:5432/{database}")
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
+
+
+CONCURRENT_SCRIPT = """
+import json, os, sys, threading
+sys.path.insert(0, os.getcwd())
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connections
+from compare.models import Result, RouteDay, Team, rollups
+from tests.compare.test_leaderboard import cells_of
+call_command("migrate", verbosity=0)
+user = get_user_model().objects.create_user("gen")
+call_command("generate_history", comparisons=300, results_per=4, username="gen", verbosity=0)
+team = Team.personal_for(user)
+RouteDay.objects.filter(team=team).delete()
+Result.objects.update(rolled_up=None)  # everything pending: two folders race for it
+if os.environ.get("FOLD_WITHOUT_LOCK"):
+    rollups._lock = lambda using: None  # only the conditional UPDATE and the row locks keep them apart
+barrier = threading.Barrier(2)
+counts, errors = [], []
+def work():
+    try:
+        barrier.wait()
+        counts.append(rollups.fold_pending(batch=50))
+    except Exception as error:
+        errors.append(repr(error))
+    finally:
+        connections.close_all()
+threads = [threading.Thread(target=work) for _ in range(2)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+assert not errors, errors
+assert sum(counts) == Result.objects.count() == 1200, counts
+assert rollups.fold_pending() == 0
+stored, fresh = cells_of(team)
+assert stored == fresh
+print(json.dumps({"counts": counts}))
+"""
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("without_lock", [False, True])
+def test_two_connections_folding_at_once_count_each_result_once_on_postgresql(tmp_path, without_lock):
+    from tests.e2e.stack import reachable
+
+    if not reachable("127.0.0.1", 5432):
+        skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")
+    import psycopg
+
+    database = f"ipc_unit_fold_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True)
+    admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VAR_DIR")}
+        env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path), "LOG_LEVEL": "WARNING",
+                    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}"})
+        if without_lock:
+            env["FOLD_WITHOUT_LOCK"] = "1"
+        done = subprocess.run([sys.executable, "-c", CONCURRENT_SCRIPT], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        counts = json.loads(done.stdout.strip().splitlines()[-1])["counts"]
+        assert sum(counts) == 1200
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.close()

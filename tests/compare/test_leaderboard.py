@@ -77,8 +77,7 @@ def board(alice, carol):
 
 
 def rows_of(team, **filters):
-    return {row.route_key: row for row in leaderboard.build(Comparison.objects.filter(team=team),
-                                                            leaderboard.Filters(**filters))}
+    return {row.route_key: row for row in leaderboard.build(team, leaderboard.Filters(**filters))}
 
 
 def independent_scores():
@@ -146,7 +145,7 @@ def test_bradley_terry_matches_an_independent_fit_and_marks_thin_routes(board):
 
 
 def test_routes_are_ranked_by_the_lower_end_of_the_band(board):
-    ranked = leaderboard.build(Comparison.objects.filter(team=board))
+    ranked = leaderboard.build(board)
     assert ranked[0].route_key == FAST and [r.rank for r in ranked] == [1, 2, 3]
     lows = [r.score.low for r in ranked]
     assert lows == sorted(lows, reverse=True)
@@ -159,7 +158,7 @@ def test_the_band_is_deterministic(board):
 
 def test_a_route_without_votes_has_no_score_and_ranks_last(alice, board):
     make(board, [ok("sandbox:flaky", 700)])
-    ranked = leaderboard.build(Comparison.objects.filter(team=board))
+    ranked = leaderboard.build(board)
     assert ranked[-1].route_key == "sandbox:flaky"
     assert ranked[-1].score.score is None and ranked[-1].preliminary
 
@@ -350,14 +349,13 @@ def team_rows(team):
     return {row.route_key: row for row in leaderboard.build_for_team(Team.objects.get(pk=team.pk))}
 
 
-def refuse_rebuilds(monkeypatch, *parts):
-    for part in parts:
-        monkeypatch.setattr(leaderboard, part, lambda *a, part=part, **k: pytest.fail(f"{part} rebuilt"))
+def refuse_refits(monkeypatch):
+    monkeypatch.setattr(leaderboard, "bradley_terry_with_band", lambda *a, **k: pytest.fail("refitted"))
 
 
-def test_the_cache_serves_the_same_rows_without_rebuilding(cached_board, monkeypatch):
+def test_the_same_votes_reuse_the_fit(cached_board, monkeypatch):
     first = team_rows(cached_board)
-    refuse_rebuilds(monkeypatch, "route_stats", "route_scores")
+    refuse_refits(monkeypatch)
     second = team_rows(cached_board)
     assert {k: (r.score.score, r.median_ms, r.entered) for k, r in first.items()} == \
         {k: (r.score.score, r.median_ms, r.entered) for k, r in second.items()}
@@ -366,7 +364,7 @@ def test_the_cache_serves_the_same_rows_without_rebuilding(cached_board, monkeyp
 def test_a_new_verdict_shows_at_once(cached_board, alice, carol):
     before = team_rows(cached_board)
     c, made = make(cached_board, [ok(FAST, 1000), ok(SLOW, 1100)])
-    assert team_rows(cached_board)[FAST].entered == before[FAST].entered + 1  # a new result: rebuilt
+    assert team_rows(cached_board)[FAST].entered == before[FAST].entered + 1
     vote(c, alice, "winner", made[SLOW])
     after = team_rows(cached_board)
     assert after[SLOW].wins == before[SLOW].wins + 1 and after[SLOW].score.votes == before[SLOW].score.votes + 1
@@ -378,7 +376,7 @@ def test_a_changed_or_withdrawn_verdict_shows_at_once(cached_board, alice):
     c1 = Comparison.objects.filter(team=cached_board).order_by("created_at", "id").first()
     r1 = {r.route_key: r for r in c1.results.all()}
     before = team_rows(cached_board)
-    reviews.give_verdict(c1, alice, "winner", r1[SLOW].pk)  # alice's fast -> slow
+    reviews.give_verdict(c1, alice, "winner", r1[SLOW].pk)  # alice's fast -> slow (an UPDATE)
     changed = team_rows(cached_board)
     assert changed[SLOW].wins == before[SLOW].wins + 1 and changed[FAST].wins == before[FAST].wins - 1
     reviews.give_verdict(c1, alice, "tie")
@@ -393,19 +391,13 @@ def test_a_finished_result_shows_at_once_and_keeps_the_scores(cached_board, monk
 
     c, made = make(cached_board, [(FAST, "running", None, None, "unknown", {})])
     running = team_rows(cached_board)[FAST]
-    refuse_rebuilds(monkeypatch, "route_scores")  # an unjudged comparison: the scores stand
+    assert running.entered == 7 and running.succeeded == 6  # entered, not settled yet
+    refuse_refits(monkeypatch)  # an unjudged comparison: the scores stand
     made[FAST].finish(Status.SUCCEEDED, latency_ms=99999.0)  # an UPDATE, as the worker does it
     done = team_rows(cached_board)[FAST]
-    assert done.succeeded == running.succeeded + 1 and done.latency_max == 99999.0
+    assert done.succeeded == running.succeeded + 1 and done.latency_max == 99999.0 and done.entered == 7
     assert done.score == running.score
-
-
-def test_a_verdict_rebuilds_only_the_scores(cached_board, alice, monkeypatch):
-    c, made = make(cached_board, [ok(FAST, 1000), ok(SLOW, 1100)])
-    before = team_rows(cached_board)
-    refuse_rebuilds(monkeypatch, "route_stats")
-    vote(c, alice, "winner", made[SLOW])
-    assert team_rows(cached_board)[SLOW].wins == before[SLOW].wins + 1
+    assert Result.objects.get(pk=made[FAST].pk).rolled_up  # folded by that read, once
 
 
 def test_a_result_succeeding_in_a_judged_comparison_changes_the_scores(cached_board, alice):
@@ -423,22 +415,152 @@ def test_a_result_succeeding_in_a_judged_comparison_changes_the_scores(cached_bo
 def test_a_deleted_comparison_shows_at_once(cached_board):
     before = team_rows(cached_board)
     Comparison.objects.filter(team=cached_board).order_by("-created_at", "-id").first().delete()
-    assert team_rows(cached_board)[FAST].entered == before[FAST].entered - 1
+    after = team_rows(cached_board)
+    assert after[FAST].entered == before[FAST].entered - 1 and after[FAST].latency_max == 1800
+    assert after[FAST].estimated_per_image == Decimal("0.04")
 
 
-def test_the_csv_uses_the_same_cached_rows(cached_board, alice_client, monkeypatch):
-    page = alice_client.get("/leaderboard")
-    assert page.status_code == 200
-    refuse_rebuilds(monkeypatch, "route_stats", "route_scores")
+def test_the_csv_has_the_pages_numbers(cached_board, alice_client):
+    assert alice_client.get("/leaderboard").status_code == 200
     body = alice_client.get("/leaderboard.csv").getvalue().decode()
-    assert "sandbox:fast" in body and "1500.0" in body
+    assert "sandbox:fast" in body and "1500.0" in body and "4200.0" in body
 
 
-def test_the_cache_key_is_per_team_and_filters(cached_board, bob):
-    other = Team.personal_for(bob)
-    assert leaderboard.cache_key(cached_board, "rows") != leaderboard.cache_key(other, "rows")
-    assert leaderboard.cache_key(cached_board, "rows", leaderboard.Filters(quality="low")) != \
-        leaderboard.cache_key(cached_board, "rows", leaderboard.Filters())
+def test_the_fit_is_keyed_by_the_votes_per_team_and_filters(cached_board, bob, monkeypatch):
+    calls = []
+    real = leaderboard.bradley_terry_with_band
+    monkeypatch.setattr(leaderboard, "bradley_terry_with_band", lambda *a, **k: calls.append(1) or real(*a, **k))
+    team_rows(cached_board)
+    team_rows(cached_board)
+    leaderboard.build(cached_board, leaderboard.Filters(quality="high"))  # no votes there: another fit
+    assert len(calls) == 2
+
+
+# --- Rollups: what the fold keeps equals a recomputation from scratch --------------------------
+
+
+def cells_of(team):
+    from compare.models import RouteDay, rollups
+
+    stored = {}
+    for cell in RouteDay.objects.filter(team=team):
+        key = (cell.team_id, cell.route_key, cell.day, cell.quality, cell.size)
+        values = {name: getattr(cell, name) for name in rollups.SUM_FIELDS}
+        if any(values.values()):
+            stored[key] = (values, sorted(rollups.unpack(cell.latencies)))
+    fresh = {key: ({name: getattr(s, name) for name in rollups.SUM_FIELDS}, sorted(s.latencies))
+             for key, s in rollups.recompute(team).items()}
+    return stored, fresh
+
+
+def judged_of(team):
+    from compare.models import JudgedComparison, rollups
+
+    stored = dict(JudgedComparison.objects.filter(team=team).values_list("comparison_id", "pattern"))
+    fresh = {}
+    for c in Comparison.objects.filter(team=team).prefetch_related("verdicts", "results"):
+        votes = [(v.kind, v.winner_id) for v in c.verdicts.all()]
+        if votes:
+            fresh[c.pk] = rollups.pattern_of(votes, {r.pk: r.route_key for r in c.results.all()
+                                                     if r.status == "succeeded"})
+    return stored, fresh
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_rollups_equal_a_recomputation_after_random_changes(alice, carol, seed):
+    import random
+
+    from compare.models import Status, reviews, rollups
+
+    rng = random.Random(seed)
+    team = Team.personal_for(alice)
+    routes = [FAST, STEADY, SLOW, "sandbox:other"]
+    statuses = ["succeeded", "succeeded", "succeeded", "failed", "timed_out", "cancelled"]
+    for step in range(60):
+        action = rng.random()
+        comparisons = list(Comparison.objects.filter(team=team))
+        if action < 0.35 or not comparisons:
+            present = rng.sample(routes, rng.randint(1, 4))
+            make(team, [(key, "running", None, None, "unknown", {}) for key in present], n=rng.choice([1, 1, 2]),
+                 quality=rng.choice(["low", "high"]), size=rng.choice(["1024x1024", "1536x1024"]),
+                 days_ago=rng.randint(0, 5))
+        elif action < 0.6:
+            running = list(Result.objects.filter(comparison__team=team, status="running"))
+            if running:
+                result = rng.choice(running)
+                status = rng.choice(statuses)
+                fields = {"latency_ms": round(rng.uniform(100, 5000), 3) if status != "cancelled" else None}
+                if status == "succeeded":
+                    fields.update(cost_usd=Decimal(rng.choice(["0.04", "0.011"])),
+                                  cost_source=rng.choice(["estimated", "reported", "unknown"]))
+                else:
+                    fields["error_code"] = rng.choice(["content_policy", "server_error"])
+                if rng.random() < 0.3:
+                    fields["attempts"] = [{"attempt": 1, "status": 429}]
+                result.finish(status, **fields)
+        elif action < 0.85:
+            comparison = rng.choice(comparisons)
+            user = rng.choice([alice, carol])
+            ok_results = [r for r in comparison.results.all() if r.status == Status.SUCCEEDED]
+            kind = rng.choice(["winner", "tie", "all_bad", "withdraw"])
+            if kind == "withdraw":
+                Verdict.objects.filter(comparison=comparison, user=user).delete()
+            elif kind == "winner" and ok_results:
+                reviews.give_verdict(comparison, user, "winner", rng.choice(ok_results).pk)
+            elif kind != "winner":
+                reviews.give_verdict(comparison, user, kind)
+        elif action < 0.95:
+            rng.choice(comparisons).delete()
+        else:
+            results = list(Result.objects.filter(comparison__team=team).order_by("pk"))
+            if results:
+                rng.choice(results).delete()  # e.g. a deleted route's result (its winner verdicts go too)
+        if step % 7 == 0:
+            rollups.fold_pending()  # a read in between: some changes fold early, some late
+    rollups.fold_pending()
+    stored, fresh = cells_of(team)
+    assert stored == fresh
+    stored, fresh = judged_of(team)
+    assert stored == fresh
+    from tests.compare.test_history_scale import check_against_reference
+
+    if Result.objects.filter(comparison__team=team).exists():
+        check_against_reference(team)
+
+
+def test_a_deleted_team_takes_its_rollups(alice, board):
+    from compare.models import JudgedComparison, RouteDay
+
+    team_rows(board)
+    assert RouteDay.objects.filter(team=board).exists() and JudgedComparison.objects.filter(team=board).exists()
+    Team.objects.filter(pk=board.pk).delete()
+    assert not RouteDay.objects.exists() and not JudgedComparison.objects.exists()
+
+
+def test_results_are_folded_once(alice, board):
+    from compare.models import RouteDay, rollups
+
+    assert rollups.fold_pending() == 18
+    assert rollups.fold_pending() == 0
+    assert sum(RouteDay.objects.values_list("results", flat=True)) == 18
+    Result.objects.filter(comparison__team=board).update(rolled_up=None)  # as if never folded ...
+    rollups.rebuild(board)  # ... a rebuild starts from nothing
+    stored, fresh = cells_of(board)
+    assert stored == fresh and sum(v["results"] for v, _ in stored.values()) == 18
+
+
+def test_the_period_split_keeps_local_days_exact(settings):
+    from datetime import date
+
+    settings.TIME_ZONE = "Asia/Kolkata"  # +05:30
+    days, edges = leaderboard.split_period(leaderboard.Filters(date_from=date(2026, 3, 10), date_to=date(2026, 3, 12)))
+    assert days == (date(2026, 3, 10), date(2026, 3, 12))
+    assert [(a.isoformat(), b.isoformat()) for a, b in edges] == [
+        ("2026-03-10T00:00:00+05:30", "2026-03-10T00:00:00+00:00"),
+        ("2026-03-12T00:00:00+00:00", "2026-03-13T00:00:00+05:30")]
+    settings.TIME_ZONE = "UTC"
+    days, edges = leaderboard.split_period(leaderboard.Filters(date_from=date(2026, 3, 10)))
+    assert days == (date(2026, 3, 10), None) and edges == []
 
 
 def test_day_filters_are_whole_days_in_the_current_time_zone(alice, settings):

@@ -266,7 +266,7 @@ def test_the_review_panel_follows_a_running_comparison_until_it_is_done(alice_cl
     comparison = factories.comparison(alice, routes=["sandbox:fast"])
     url = f"/comparisons/{comparison.pk}/review"
     running = alice_client.get(url, headers={"HX-Request": "true"})
-    assert running.status_code == 200 and 'hx-trigger="every 2s"' in running.content.decode()
+    assert running.status_code == 200 and 'hx-trigger="every 2s, comparison-done from:body"' in running.content.decode()
     execution.execute_result(comparison.results.get().pk)
     done = alice_client.get(url, headers={"HX-Request": "true"})
     assert done.status_code == 286  # htmx stops polling: the panel now offers the finished result

@@ -127,3 +127,19 @@ def test_the_routes_page_shows_every_route_and_what_cannot_be_compared(alice_cli
     assert "sandbox:fast" in html and "openai:gpt-image-2" in html
     assert "needs OPENAI_API_KEY" in html
     assert "Not supported, and why" in html and "Picsart" in html
+
+
+def test_the_summary_poll_ends_with_the_cancel_button_gone_and_the_review_told(alice_client, alice):
+    comparison = factories.comparison(user=alice, routes=("sandbox:fast", "sandbox:steady"))
+    url = f"/comparisons/{comparison.pk}/summary"
+    running = alice_client.get(url, headers={"HX-Request": "true"})
+    assert running.status_code == 200 and "HX-Trigger" not in running
+    assert 'id="cancel-action"' in alice_client.get(comparison.get_absolute_url()).content.decode()
+    for result in comparison.results.all():
+        execution.execute_result(result.pk)
+    done = alice_client.get(url, headers={"HX-Request": "true"})
+    html = done.content.decode()
+    assert done.status_code == 286 and done["HX-Trigger"] == "comparison-done"  # 286: htmx stops polling
+    assert '<span id="cancel-action" hx-swap-oob="delete"></span>' in html and "Done:" in html
+    page = alice_client.get(comparison.get_absolute_url()).content.decode()
+    assert 'id="cancel-action"' not in page and "comparison-done from:body" not in page

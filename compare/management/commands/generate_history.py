@@ -30,7 +30,10 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from compare.models import Comparison, CostSource, Result, Status, Verdict, VerdictKind
+from collections import defaultdict
+
+from compare.models import Comparison, CostSource, JudgedComparison, Result, RouteDay, Status, Verdict, VerdictKind
+from compare.models import rollups
 
 ROUTES = [
     ("openai:gpt-image-2", "OpenAI (gpt-image-2)"),
@@ -151,10 +154,14 @@ class Command(BaseCommand):
         statuses = [s for s, _ in STATUS_WEIGHTS]
         cum_weights = [sum(weights[:i + 1]) for i in range(len(weights))]
         route_weight = {key: len(ROUTES) - i for i, (key, _) in enumerate(ROUTES)}  # earlier routes win more
+        # The leaderboard's rollups of these rows (compare/models/rollups.py), summed as they are
+        # made with the fold's own arithmetic, written at the end; the results are written folded.
+        cells = defaultdict(rollups.Sums)
         made = 0
         while made < comparisons:
             count = min(batch, comparisons - made)
             rows = {Comparison: [], Result: [], Verdict: []}
+            judged = []
             for k in range(count):
                 index = made + k
                 cid = next_id[Comparison]
@@ -168,6 +175,7 @@ class Command(BaseCommand):
                     "id": cid, "prompt": prompt, "params": params, "team_id": team.pk,
                     "created_by_id": user.pk if user else None, "created_at": created}))
                 succeeded = []
+                quality, size = params["quality"], params["size"]
                 for position, (key, label) in enumerate(rng.sample(ROUTES, results_per)):
                     rid = next_id[Result]
                     next_id[Result] += 1
@@ -179,6 +187,10 @@ class Command(BaseCommand):
                     cost = rng.choice(COSTS) if ok else None
                     if ok:
                         succeeded.append((rid, key))
+                    cell = cells[(team.pk, key, rollups.utc_day(created), quality, size)]
+                    cell.add(status, "" if ok else ERROR_CODES[status], latency if status != Status.CANCELLED else None,
+                             cost, CostSource.ESTIMATED if ok else CostSource.UNKNOWN, [], 1)
+                    cell.label = label
                     rows[Result].append(writers[Result].row({
                         "id": rid, "comparison_id": cid, "position": position, "route_key": key,
                         "route_label": label, "sandbox": key.startswith("sandbox:"), "status": status,
@@ -191,18 +203,31 @@ class Command(BaseCommand):
                         "cost_source": CostSource.ESTIMATED if ok else CostSource.UNKNOWN,
                         "request_sent": {"method": "POST", "url": "https://example.invalid/v1/images/generations",
                                          "json": {"prompt": prompt, **params}},
-                        "provider_request_id": f"req_{cid}_{position}",
+                        "provider_request_id": f"req_{cid}_{position}", "rolled_up": True,
                     }))
                 if user is not None and verdicts > 0 and rng.random() < verdicts:
-                    rows[Verdict].append(writers[Verdict].row(
-                        self._verdict(rng, next_id[Verdict], cid, created, succeeded, route_weight, user)))
+                    verdict = self._verdict(rng, next_id[Verdict], cid, created, succeeded, route_weight, user)
+                    rows[Verdict].append(writers[Verdict].row(verdict))
                     next_id[Verdict] += 1
+                    judged.append(JudgedComparison(
+                        comparison_id=cid, team_id=team.pk, created_at=created, quality=quality, size=size,
+                        pattern=rollups.pattern_of([(verdict["kind"], verdict["winner_id"])], dict(succeeded))))
             with transaction.atomic():
                 for model, writer in writers.items():
                     writer.write(rows[model])
+                JudgedComparison.objects.bulk_create(judged, batch_size=2000)
             made += count
             if options.get("verbosity", 1) >= 2:
                 self.stdout.write(f"{made} comparisons")
+        if RouteDay.objects.filter(team=team).exists():  # a team generated into before: add to its cells
+            with transaction.atomic():
+                rollups._apply(dict(cells), DEFAULT_DB_ALIAS)
+        else:
+            RouteDay.objects.bulk_create(
+                [RouteDay(team_id=t, route_key=r, day=d, quality=q, size=z, label=sums.label,
+                          latencies=rollups.pack(sums.latencies),
+                          **{name: getattr(sums, name) for name in rollups.SUM_FIELDS})
+                 for (t, r, d, q, z), sums in cells.items()], batch_size=2000)
         if connection.vendor == "postgresql":  # ids were given: move the identity sequences past them
             with connection.cursor() as cursor:
                 for sql in connection.ops.sequence_reset_sql(no_style(), list(writers)):
