@@ -388,7 +388,7 @@ def _visible_batch(request, pk):
 def batch_list(request):
     team = teams.current_team(request)
     unfinished = Q(items__comparison__results__status__in=[Status.QUEUED, Status.RUNNING])
-    batches = (Batch.objects.filter(team=team).select_related("created_by")
+    batches = (Batch.objects.filter(team=team).select_related("created_by").order_by("-created_at", "-id")
                .annotate(prompts=Count("items", distinct=True),
                          cells=Count("items__comparison__results", distinct=True),
                          running=Count("items__comparison__results", filter=unfinished, distinct=True)))

@@ -214,7 +214,7 @@ def team_links(request):
     team = teams.current_team(request)
     if request.method == "POST":
         return _create_set_link(request, team)
-    links = (ShareLink.objects.filter(team=team).live().select_related("created_by", "comparison")
+    links = (ShareLink.objects.filter(team=team).live().select_related("created_by", "comparison").order_by("-created_at", "-id")
              .annotate(vote_count=Count("external_votes")))
     for link in links:
         link.public_url = absolute(request, link.get_absolute_url())

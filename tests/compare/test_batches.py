@@ -278,3 +278,9 @@ def test_a_team_set_runs_as_a_batch(alice_client):
     batch = Batch.objects.get()
     assert batch.source == own.ref and batch.source_name == "Own"
     assert [i.comparison.prompt for i in batch.items.all()] == ["first own prompt", "second own prompt"]
+
+
+def test_the_batch_list_shows_the_newest_first(alices_batch, alice_client):
+    run_batch(alice_client, prompt_set="product")
+    html = alice_client.get("/batches/").content.decode()
+    assert html.index("Product shots") < html.index("Dense text and typography")

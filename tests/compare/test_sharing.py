@@ -265,3 +265,12 @@ def test_a_viewer_cannot_make_or_revoke_links(alice_client, fox, django_user_mod
     assert viewer.post(f"/api/comparisons/{fox.pk}/share", headers=auth).status_code == 403
     assert ShareLink.objects.count() == 1 and ShareLink.objects.get().is_live
     assert "Make a public link" not in viewer.get(fox.get_absolute_url()).content.decode()
+
+
+def test_the_team_links_page_lists_the_newest_link_first(alice_client, fox, studio):
+    """(Meta.ordering does not apply to a query with an aggregate: the page orders itself.)"""
+    alice_client.post("/team/switch", {"team": studio.pk})
+    first, second = share(alice_client, fox), share(alice_client, fox)
+    html = alice_client.get("/team/links").content.decode()
+    table = html[html.index("Active links"):]  # (the messages above it name both, oldest first)
+    assert table.index(second.token) < table.index(first.token)
