@@ -9,6 +9,7 @@ urlpatterns = [
     path("batches/new", batches.batch_create, name="batch-create"),
     path("batches/<int:pk>/", batches.batch_detail, name="batch"),
     path("batches/<int:pk>/matrix.csv", batches.batch_csv, name="batch-csv"),
+    path("batches/<int:pk>/cancel", batches.batch_cancel, name="batch-cancel"),
     path("prompts/", batches.prompt_library, name="prompts"),
     path("prompts/save", batches.prompt_save, name="prompt-save"),
     path("prompts/<int:pk>/delete", batches.prompt_delete, name="prompt-delete"),

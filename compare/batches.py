@@ -385,6 +385,25 @@ def _visible_batch(request, pk):
     return get_object_or_404(Batch.objects.visible_to(request.user).select_related("team", "created_by"), pk=pk)
 
 
+@require_POST
+def batch_cancel(request, pk):
+    """Cancel every comparison of the batch still running: queued cells end cancelled at once,
+    running ones at their next wait (as on a comparison's own page)."""
+    batch = _visible_batch(request, pk)
+    if not batch.team.can_run(request.user):
+        messages.error(request, f"Viewers of {batch.team} cannot cancel batches.")
+        return redirect(batch)
+    cancelled = asked = 0
+    for item in batch.items.select_related("comparison"):
+        done, stopping = item.comparison.cancel()
+        cancelled, asked = cancelled + done, asked + stopping
+    if cancelled or asked:
+        messages.info(request, f"Cancelled {cancelled} queued cell(s); asked {asked} running cell(s) to stop.")
+    else:
+        messages.info(request, "Nothing to cancel: every cell had already finished.")
+    return redirect(batch)
+
+
 def batch_list(request):
     team = teams.current_team(request)
     unfinished = Q(items__comparison__results__status__in=[Status.QUEUED, Status.RUNNING])

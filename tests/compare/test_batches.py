@@ -284,3 +284,20 @@ def test_the_batch_list_shows_the_newest_first(alices_batch, alice_client):
     run_batch(alice_client, prompt_set="product")
     html = alice_client.get("/batches/").content.decode()
     assert html.index("Product shots") < html.index("Dense text and typography")
+
+
+def test_cancelling_a_batch_ends_every_queued_cell_and_only_members_may(alices_batch, alice_client, alice, bob):
+    Membership.objects.create(team=alices_batch.team, user=bob, role=Role.VIEWER)
+    viewer = Client()
+    viewer.force_login(bob)
+    viewer.post("/team/switch", {"team": alices_batch.team.pk})
+    viewer.post(f"/batches/{alices_batch.pk}/cancel")
+    cells = Result.objects.filter(comparison__batch_item__batch=alices_batch)
+    assert not cells.filter(status=Status.CANCELLED).exists()  # a viewer cannot
+    page = alice_client.get(f"/batches/{alices_batch.pk}/").content.decode()
+    assert 'id="batch-cancel"' in page and 'data-title="0/12 · Batch' in page
+    response = alice_client.post(f"/batches/{alices_batch.pk}/cancel", follow=True)
+    assert "Cancelled 12 queued cell(s)" in response.content.decode()
+    assert cells.count() == 12 and cells.filter(status=Status.CANCELLED).count() == 12
+    page = alice_client.get(f"/batches/{alices_batch.pk}/").content.decode()
+    assert 'id="batch-cancel"' not in page and 'data-title="done · Batch' in page

@@ -54,6 +54,8 @@ def test_a_user_runs_the_typography_set_and_watches_the_matrix(embedded_stack, p
     expect(page.locator("#matrix h2")).to_contain_text(f"Done: {PROMPTS * 3} of {PROMPTS * 3} cells finished",
                                                        timeout=60_000)
     assert page.evaluate("window.__sameDocument") is True
+    expect(page).to_have_title(re.compile(r"^done · Batch #\d+ · "))  # another tab notices it ended
+    expect(page.locator("#batch-cancel")).to_have_count(0)  # nothing left to cancel
     assert first_paint < PROMPTS * 3 and matrix_requests, "the matrix filled in live, by polling"
     expect(page.locator("table.matrix tbody tr")).to_have_count(PROMPTS)
     expect(page.locator("table.matrix td.cell")).to_have_count(PROMPTS * len(ROUTES))
