@@ -1,3 +1,6 @@
+import dataclasses
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
@@ -32,7 +35,34 @@ def _picker_context(form):
             "param_fields": [form[name] for name in ("size", "width", "height", "quality", "output_format", "n", "seed")],
             "edit_fields": [form[name] for name in ("reference_images", "mask", "references_from")],
             "total_estimate": sum(known) if known else None,
-            "unknown_estimates": [c.key for c in picked if c.estimate_usd is None]}
+            "unknown_estimates": [c.key for c in picked if c.estimate_usd is None],
+            "batch_estimate": _batch_estimate(form, draft, picked)}
+
+
+def _batch_estimate(form, draft, picked):
+    """What running the chosen prompt set as a batch would cost by the catalog: each prompt at its
+    own suggested size where that box is ticked. None until routes are picked."""
+    from . import batches
+
+    if not picked:
+        return None
+    data = form.data if form.is_bound else {}
+    prompt_set = batches.find_set(data.get("prompt_set"), form.team) if data.get("prompt_set") else None
+    prompt_set = prompt_set or next(iter(batches.all_sets(form.team)), None)
+    if prompt_set is None or not prompt_set.prompts:
+        return None
+    own_sizes = not form.is_bound or bool(data.get("use_prompt_sizes"))
+    total, unknown = Decimal(0), False
+    for prompt in prompt_set.prompts:
+        request = draft
+        if own_sizes and prompt.size:
+            width, height = parse_size(prompt.size)
+            request = dataclasses.replace(draft, width=width, height=height)
+        for choice in picked:
+            value = route_catalog.estimate(choice.route, request)
+            unknown = unknown or value is None
+            total += value or 0
+    return {"set": prompt_set, "prompts": len(prompt_set.prompts), "usd": total, "unknown": unknown}
 
 
 def _draft_request(data):
