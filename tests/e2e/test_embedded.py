@@ -46,7 +46,7 @@ def test_the_openai_route_against_its_fake_reports_cost_and_the_providers_timing
 def test_a_comparison_ends_with_images_latency_and_cost_per_route(embedded_stack):
     created = embedded_stack.submit("a lighthouse in a storm", ["sandbox:fast", "sandbox:slow", "sandbox:flaky"],
                                     size="1536x1024", quality="low", n=2, output_format="webp")
-    assert [r["status"] for r in created["results"]] == ["queued"] * 3
+    assert {r["status"] for r in created["results"]} <= {"queued", "running"}  # a worker may already have one
     done = embedded_stack.wait_done(created["id"])
     by_route = {r["route"]: r for r in done["results"]}
     fast, slow, flaky = by_route["sandbox:fast"], by_route["sandbox:slow"], by_route["sandbox:flaky"]
