@@ -22,28 +22,25 @@ the fault played, the HTTP status and an ``outcome``:
   happened to its answer afterwards (garbage, truncated, hang, reset),
 - ``-``: a status check, result fetch, cancel or image download (never billed).
 
-``FaultServer`` serves a fake on 127.0.0.1 like tests/fakes/server.py's LoopbackServer, with a
-listen backlog of 1024 (bursts of 50+ connects overflow socketserver's 5) and two transport
-faults LoopbackServer cannot play: ``Reset`` (the status line, the headers and part of the body,
-then a TCP reset) and a hang (the fake raises ``httpx.TimeoutException`` after sleeping past the
-client's read timeout; the connection is then dropped without an answer).
+The fakes are served by tests/fakes/server.py's LoopbackServer, which also plays the transport
+faults: ``reset`` (the status line, the headers and part of the body, then a TCP reset) and a
+hang (the fake raises ``httpx.TimeoutException`` after sleeping past the client's read timeout;
+the connection is then dropped without an answer).
 """
 
 import base64
 import json
 import random
-import socket
-import struct
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
 from tests.fakes.fal import ENDPOINT as FAL_ENDPOINT
 from tests.fakes.fal import JOB_FAILURES, SUBMIT_ERRORS, FakeFal
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.server import LoopbackServer
 
 COMPATIBLE_KEY = "sk-faultload-key"
 FAL_KEY = "fal-faultload-key"
@@ -128,12 +125,12 @@ class Ledger:
             return [r for r in self.records if r.get("prompt") in prompts]
 
 
-class Reset:
-    """An answer the server cuts off: headers and ``keep`` bytes of the body, then a TCP reset."""
-
-    def __init__(self, response, keep=None):
-        self.response = response
-        self.keep = keep
+def Reset(response, keep=None):
+    """The answer, cut off by the server after the headers and ``keep`` bytes of the body (half
+    of it by default), then a TCP reset (LoopbackServer's ``reset_after_bytes``)."""
+    content = response.read()
+    return httpx.Response(response.status_code, headers=response.headers, content=content,
+                          extensions={"reset_after_bytes": len(content) // 2 if keep is None else keep})
 
 
 def _truncated(png):
@@ -282,78 +279,6 @@ class FaultyFal(FakeFal):
         return images
 
 
-# --- serving ---------------------------------------------------------------------------------------
-
-
-class FaultServer:
-    """Serve one fake on 127.0.0.1 (``with FaultServer(fake) as server: server.url``)."""
-
-    def __init__(self, fake):
-        fake_ref = fake
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self):
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
-                host = self.headers.get("host", "127.0.0.1")
-                request = httpx.Request(self.command, f"http://{host}{self.path}",
-                                        headers=list(self.headers.items()), content=body)
-                try:
-                    response = fake_ref.handle(request)
-                except httpx.TimeoutException:
-                    self.close_connection = True  # played dead: drop the connection unanswered
-                    return
-                cut = None
-                if isinstance(response, Reset):
-                    response, cut = response.response, response
-                content = response.read()
-                self.send_response(response.status_code)
-                for key, value in response.headers.items():
-                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                if cut is None:
-                    self.wfile.write(content)
-                    return
-                self.wfile.write(content[: cut.keep if cut.keep is not None else len(content) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-                # SO_LINGER 0: close() sends RST instead of FIN, a reset mid-response.
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.connection.close()
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
-
-            def log_message(self, *args):
-                pass
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 1024
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # a reset we made, or a client that gave up on a hang
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self):
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 class FaultFakes:
     """Both fakes on loopback with one ledger, and the environment that points a stack at them:
     ``compatible:fl0..fl{n-1}`` (models ``load-0``...) plus ``fal:openai/gpt-image-2``."""
@@ -376,11 +301,11 @@ class FaultFakes:
         self.servers = []
 
     def __enter__(self):
-        server = FaultServer(self.compatible).__enter__()
+        server = LoopbackServer(self.compatible).__enter__()
         self.servers.append(server)
         self.compatible.url = server.url
         if self.fal is not None:
-            server = FaultServer(self.fal).__enter__()
+            server = LoopbackServer(self.fal).__enter__()
             self.servers.append(server)
             self.fal.url = server.url
         return self

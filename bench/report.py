@@ -525,10 +525,9 @@ def render(r):
     add("## Notes")
     add("")
     add("- Section run times: " + ", ".join(f"{k} {v:.0f} s" for k, v in r.get("sections", {}).items()) + ".")
-    add("- `tests/fakes/server.py`'s LoopbackServer keeps socketserver's listen backlog of 5; a burst of "
-        "more than a few simultaneous connections can overflow it and cost dropped SYNs and 1 s retransmits "
-        "(not seen at the test suite's 10 routes, but a latent source of flaky timing tests). The bench's fake "
-        "uses 1024.")
+    add("- The loopback fakes (`tests/fakes/server.py`'s LoopbackServer, and the bench's fake) listen with a "
+        "backlog of 1024: socketserver's default of 5 overflows in a burst of simultaneous connections "
+        "(dropped SYNs, 1 s retransmits).")
     add("- Item 4 (F2) was profiled with py-spy 0.4.3 (pinned in requirements-dev.txt): `py-spy record --gil "
         "--pid WORKER_PID` on the worker during fan-out runs (py-spy pauses the process to sample, so the "
         "errors measured while it ran are not reported). The other causes above are shown by the measurements "

@@ -1,11 +1,19 @@
 """Serve any protocol fake over real HTTP on 127.0.0.1.
 
-A fake is an object with ``handle(request: httpx.Request) -> httpx.Response``; a response whose
-``extensions["drip_seconds"]`` is set is written one byte at a time, that many seconds apart. Unit tests hand
+A fake is an object with ``handle(request: httpx.Request) -> httpx.Response``. Unit tests hand
 it to ``httpx.MockTransport``; end-to-end tests serve the very same fake with ``LoopbackServer``
 so a real Celery worker in another process talks to it over the loopback interface.
+
+Transport faults a fake can ask for: raising ``httpx.TimeoutException`` drops the connection
+unanswered (a hang, after the fake's own sleep); a response with ``extensions["drip_seconds"]``
+is written a byte at a time, that many seconds apart; one with
+``extensions["reset_after_bytes"]`` sends the status line, the headers and that many bytes of the
+body, then a TCP reset. The listen backlog is 1024: bursts of 50+ connects overflow
+socketserver's default of 5 (dropped SYNs, 1 s retransmits).
 """
 
+import socket
+import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -39,10 +47,21 @@ class LoopbackServer:
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
                 drip = response.extensions.get("drip_seconds")
+                reset_at = response.extensions.get("reset_after_bytes")
                 if drip:  # a slow drip: one byte at a time, until done or the client hangs up
                     self._drip(content, drip)
+                elif reset_at is not None:
+                    self._reset(content[:reset_at])
                 else:
                     self.wfile.write(content)
+
+            def _reset(self, part):
+                self.wfile.write(part)
+                self.wfile.flush()
+                self.close_connection = True
+                # SO_LINGER 0: close() sends RST instead of FIN, a reset mid-response.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
 
             def _drip(self, content, seconds, longest=60.0):
                 import time
@@ -64,8 +83,14 @@ class LoopbackServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 1024
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a reset the fake asked for, or a client that gave up on a hang
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
