@@ -91,18 +91,23 @@ class Filters:
     quality: str = ""
     size: str = ""
 
-    def apply(self, comparisons):
-        # Days in the current time zone, as moments (created_at__date would call a date function
-        # on every row; a range uses the created_at index).
+    def lookups(self, quality="params__quality", size="params__size"):
+        """The filters as field lookups, for comparisons or for rows that copy their quality and
+        size (JudgedComparison). Days in the current time zone, as moments (created_at__date
+        would call a date function on every row; a range uses the created_at index)."""
+        found = {}
         if self.date_from:
-            comparisons = comparisons.filter(created_at__gte=_day_start(self.date_from))
+            found["created_at__gte"] = _day_start(self.date_from)
         if self.date_to:
-            comparisons = comparisons.filter(created_at__lt=_day_start(self.date_to + timedelta(days=1)))
+            found["created_at__lt"] = _day_start(self.date_to + timedelta(days=1))
         if self.quality:
-            comparisons = comparisons.filter(params__quality=self.quality)
+            found[quality] = self.quality
         if self.size:
-            comparisons = comparisons.filter(params__size=self.size)
-        return comparisons
+            found[size] = self.size
+        return found
+
+    def apply(self, comparisons):
+        return comparisons.filter(**self.lookups())
 
     def as_query(self):
         """The GET parameters that reproduce these filters (for links and exports)."""
@@ -377,15 +382,7 @@ def route_scores(team, filters=Filters(), using="default"):
     patterns (compare/models/rollups.py JudgedComparison: one short row per judged comparison).
     The fit is cached under a hash of the patterns themselves: the same votes give the same
     scores, and any change of a verdict changes the key."""
-    judged = JudgedComparison.objects.using(using).filter(team=team)
-    if filters.date_from:
-        judged = judged.filter(created_at__gte=_day_start(filters.date_from))
-    if filters.date_to:
-        judged = judged.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
-    if filters.quality:
-        judged = judged.filter(quality=filters.quality)
-    if filters.size:
-        judged = judged.filter(size=filters.size)
+    judged = JudgedComparison.objects.using(using).filter(team=team, **filters.lookups(quality="quality", size="size"))
     patterns = list(judged.order_by("comparison_id").values_list("pattern", flat=True))
     tallies, units = defaultdict(_Tally), []
     for text in patterns:
