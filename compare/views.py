@@ -7,6 +7,7 @@ from django.core import signing
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
+from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
@@ -156,6 +157,9 @@ def comparison_summary(request, pk):
 
 
 def _summary_context(comparison):
+    # One read of the results for the counts and for comparison.status, so the page never says
+    # "Done: 2 of 3" when the third finished between two queries.
+    prefetch_related_objects([comparison], "results")
     results = list(comparison.results.all())
     return {"comparison": comparison, "results": results,
             "finished": sum(r.is_terminal for r in results),
