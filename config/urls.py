@@ -7,6 +7,8 @@ from compare.accounts import LimitedLoginView
 urlpatterns = [
     path("login/", LimitedLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/done", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
     path("api/", include("compare.api_urls")),
     path("", include("compare.urls")),
