@@ -132,3 +132,48 @@ def test_a_user_changes_their_password(alice):
     assert client.get("/comparisons/").status_code == 200  # this session stays
     assert logged_in(login(Client(), "alice", "a-new-long-secret-9"))
     assert not logged_in(login(Client(), "alice", "alice-password"))
+
+
+LIMITS_SCRIPT = """
+import sys
+import django
+django.setup()
+from django.test import RequestFactory
+from compare.accounts import LoginLimits
+request = RequestFactory().post("/login/", REMOTE_ADDR=sys.argv[1])
+for _ in range(3):
+    LoginLimits(request, sys.argv[2]).failed()
+"""
+
+
+@pytest.mark.services
+def test_failures_in_one_process_lock_the_name_in_another(alice):
+    """With CACHE_URL (Redis) the counts are shared by every web process. Only this test's keys are
+    touched: the Redis database is shared, so it is never cleared."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from django.test import RequestFactory, override_settings
+
+    from compare.accounts import LoginLimits
+    from tests.conftest import skip_or_fail
+    from tests.e2e.stack import reachable
+
+    if not reachable("127.0.0.1", 6379):
+        skip_or_fail("Redis is not reachable at 127.0.0.1:6379", "REQUIRE_SERVICES")
+    url = "redis://127.0.0.1:6379/0"
+    address = f"fd00::{uuid.uuid4().int % 0xffff:x}"  # an address of this test alone
+    env = {**os.environ, "CACHE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                               "LOCATION": url}}):
+        limits = LoginLimits(RequestFactory().post("/", REMOTE_ADDR=address), "alice")
+        try:
+            done = subprocess.run([sys.executable, "-c", LIMITS_SCRIPT, address, "ａｌｉｃｅ"], env=env,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            refused = login(Client(REMOTE_ADDR=address), "alice", "alice-password")
+            assert not logged_in(refused) and REFUSED in refused.content.decode()
+        finally:
+            cache.delete_many(list(limits.limits))
