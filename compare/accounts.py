@@ -9,8 +9,8 @@ from django.contrib import messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.contrib.auth.views import LoginView, PasswordChangeView
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
@@ -94,6 +94,34 @@ class LimitedAdminAuthenticationForm(LimitedFormMixin, AdminAuthenticationForm):
 
 class LimitedLoginView(LoginView):
     authentication_form = LimitedAuthenticationForm
+
+
+class LimitedPasswordChangeForm(PasswordChangeForm):
+    """The current password is checked under the same limits as a login (a borrowed session cannot
+    try passwords at leisure)."""
+
+    def __init__(self, user, *args, request=None, **kwargs):
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self):
+        limits = LoginLimits(self.request, self.user.get_username())
+        if limits.locked():
+            minutes = settings.LOGIN_FAILURE_WINDOW_SECONDS // 60
+            raise forms.ValidationError(f"Too many failed attempts: try again in {minutes} minutes.",
+                                        code="too_many_attempts")
+        try:
+            return super().clean_old_password()
+        except forms.ValidationError:
+            limits.failed()
+            raise
+
+
+class LimitedPasswordChangeView(PasswordChangeView):
+    form_class = LimitedPasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
 
 
 TOKEN_LIFETIMES = [("", "never (until revoked)"), ("7", "in 7 days"), ("30", "in 30 days"),

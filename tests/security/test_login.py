@@ -134,6 +134,20 @@ def test_a_user_changes_their_password(alice):
     assert not logged_in(login(Client(), "alice", "alice-password"))
 
 
+def test_the_password_change_form_is_no_way_around_the_limits(alice):
+    client = Client()
+    client.force_login(alice)
+    for n in range(3):
+        client.post("/password/", {"old_password": f"guess{n}", "new_password1": "a-new-long-secret-9",
+                                   "new_password2": "a-new-long-secret-9"})
+    response = client.post("/password/", {"old_password": "alice-password", "new_password1": "a-new-long-secret-9",
+                                          "new_password2": "a-new-long-secret-9"})
+    assert response.status_code == 200 and REFUSED in response.content.decode()
+    assert not logged_in(login(Client(), "alice", "alice-password"))  # the guesses counted for logins too
+    alice.refresh_from_db()
+    assert alice.check_password("alice-password")
+
+
 LIMITS_SCRIPT = """
 import sys
 import django
