@@ -123,13 +123,15 @@ def test_idle_session_expires(alice, settings, monkeypatch):
 
 
 def test_a_user_changes_their_password(alice):
-    client = Client()
+    client, elsewhere = Client(), Client()
     client.force_login(alice)
+    elsewhere.force_login(alice)
     assert b"Change your password" in client.get("/password/").content
     response = client.post("/password/", {"old_password": "alice-password", "new_password1": "a-new-long-secret-9",
                                           "new_password2": "a-new-long-secret-9"})
     assert response.status_code == 302 and response["Location"] == "/password/done"
     assert client.get("/comparisons/").status_code == 200  # this session stays
+    assert elsewhere.get("/comparisons/").status_code == 302  # the others end
     assert logged_in(login(Client(), "alice", "a-new-long-secret-9"))
     assert not logged_in(login(Client(), "alice", "alice-password"))
 
