@@ -1,4 +1,6 @@
-"""Team pages: the switcher, members and roles, invite links. Owners manage; everyone sees."""
+"""Team pages: the switcher, members and roles, invitations and invite links. Owners manage;
+everyone sees; nobody joins without accepting. Also where request.team and request.role are
+decided (attach_team, called by compare.middleware.TeamMiddleware) and checked (team_role)."""
 
 import functools
 

@@ -98,6 +98,14 @@ def test_expired_token_is_refused(alice, monkeypatch):
     assert Client().get(f"/images/{1}", headers=bearer).status_code == 401
 
 
+def test_a_token_lifetime_not_offered_is_a_form_error(alice):
+    client = Client()
+    client.force_login(alice)
+    response = client.post("/tokens/new", {"expires_in_days": "100000"})
+    assert response.status_code == 200 and "choose one of the offered lifetimes" in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
 def test_api_token_command_sets_an_expiry(alice, capsys):
     from django.core.management import call_command
 
