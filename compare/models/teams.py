@@ -100,8 +100,15 @@ def _in_a_week():
     return timezone.now() + timedelta(days=7)
 
 
+class InviteQuerySet(models.QuerySet):
+    def pending_for(self, user):
+        """Invitations naming this user, not yet accepted, declined or expired."""
+        return self.filter(invitee=user, used_at__isnull=True, expires_at__gt=timezone.now())
+
+
 class Invite(models.Model):
-    """A link an owner sends; whoever opens it logged in joins the team with the role. Once."""
+    """A link an owner sends; whoever opens it logged in joins the team with the role. Once.
+    An invite naming an invitee (an owner added them by username) is theirs alone to accept."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invites")
     token = models.CharField(max_length=64, unique=True, default=_invite_token)
@@ -112,13 +119,19 @@ class Invite(models.Model):
     used_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="+")
     used_at = models.DateTimeField(null=True, blank=True)
+    invitee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="team_invitations")
+
+    objects = InviteQuerySet.as_manager()
 
     @property
     def usable(self):
         return self.used_at is None and self.expires_at > timezone.now()
 
     def accept(self, user):
-        """Join the team; False if the invite was used meanwhile or has expired."""
+        """Join the team; False if the invite was used meanwhile, has expired or names someone else."""
+        if self.invitee_id is not None and self.invitee_id != user.pk:
+            return False
         won = Invite.objects.filter(pk=self.pk, used_at__isnull=True, expires_at__gt=timezone.now()).update(
             used_by=user, used_at=timezone.now())
         if won:

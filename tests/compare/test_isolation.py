@@ -95,7 +95,7 @@ def url_for(name, route, o):
         "image": images[0].pk, "thumbnail": images[0].pk, "reference": o["reference"].pk,
         "share-revoke": o["link"].pk, "api-share-link": o["link"].pk, "token-revoke": o["token"].pk,
         "team-detail": o["team"].pk, "team-add-member": o["team"].pk, "team-invite": o["team"].pk,
-        "team-budget": o["team"].pk, "team-credentials": o["team"].pk, "team-credential-test": o["team"].pk,
+        "team-budget": o["team"].pk, "team-leave": o["team"].pk, "team-credentials": o["team"].pk, "team-credential-test": o["team"].pk,
         "batch": o.get("batch") and o["batch"].pk, "batch-csv": o.get("batch") and o["batch"].pk,
         "batch-cancel": o.get("batch") and o["batch"].pk,
         "api:batch": o.get("batch") and o["batch"].pk,
@@ -107,6 +107,8 @@ def url_for(name, route, o):
             f"?a={images[0].pk}&b={images[1].pk}"
     if name == "team-remove-member":
         return f"/teams/{o['team'].pk}/members/{o['user'].pk}/remove"
+    if name == "invite-decline":
+        return f"/invitations/{o['invite'].pk}/decline"
     if name == "team-revoke-invite":
         return f"/teams/{o['team'].pk}/invites/{o['invite'].pk}/revoke"
     if name == "prompt-fill":
