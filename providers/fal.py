@@ -67,9 +67,11 @@ CREDIT_WORDS = ("exhausted balance", "reason: top_up", "top up your balance")
 
 
 # Custom routes: honest and permissive. The three standard sizes, any other up to 2048 a side in
-# multiples of 8 (what most fal image models take as {width, height}) [I]; no edits.
+# multiples of 8 (what most fal image models take as {width, height}) [I]; no edits; a seed is
+# sent as fal's usual ``seed`` input.
 CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
-                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False)
+                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False,
+                                   seed=True)
 # owner/alias[/sub/path]: letters, digits, '.', '_', '-' per segment.
 ENDPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)+$")
 

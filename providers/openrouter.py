@@ -78,9 +78,10 @@ MODERATION_WORDS = ("moderation", "flagged", "guardrail", "safety system", "cont
 
 BUILT_IN_MODEL = "openai/gpt-image-2"
 # Custom routes: honest and permissive. The three standard sizes, others up to 2048 in multiples
-# of 8 (sent as the nearest aspect ratio, noted); no edits.
+# of 8 (sent as the nearest aspect ratio, noted); no edits; a seed is sent as the spec's ``seed``.
 CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
-                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False)
+                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False,
+                                   seed=True)
 # author/slug, optionally with a variant (":free", ":nitro").
 MODEL_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
 

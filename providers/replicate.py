@@ -84,9 +84,11 @@ POLICY_WORDS = ("safety system", "moderation_blocked", "content policy", "conten
 
 BUILT_IN_MODEL = "openai/gpt-image-2"
 # Custom routes: honest and permissive (the model's schema decides what is sent, its own checks
-# refuse what it cannot do): the three standard sizes, others up to 2048 in multiples of 8; no edits.
+# refuse what it cannot do): the three standard sizes, others up to 2048 in multiples of 8; no edits;
+# a seed is sent when the model's schema has a ``seed`` input (a note says so when it has none).
 CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
-                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False)
+                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False,
+                                   seed=True)
 MODEL_RE = re.compile(r"^([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?::([0-9a-f]{64}))?$")
 # Count inputs, in the order they are looked for in a schema.
 COUNT_FIELDS = ("num_outputs", "number_of_images", "num_images", "n", "batch_size")

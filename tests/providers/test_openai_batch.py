@@ -4,7 +4,13 @@ import httpx
 import pytest
 
 from providers import openai_batch
-from providers.base import BadResponseError, ProviderTimeoutError, ProviderUnavailableError
+from providers.base import (
+    BadResponseError,
+    InputImage,
+    InvalidRequestError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+)
 from tests.fakes.openai_batch import FakeOpenAIBatch
 from tests.providers.contract import ProviderContract
 
@@ -39,6 +45,15 @@ class TestOpenAIBatch(ProviderContract):
         assert job["body"]["quality"] == "high" and job["body"]["n"] == 2
         assert fake.calls[1]["json"]["completion_window"] == "24h"
         assert job["batch_id"].startswith("batch_") and self.secret not in repr(job)
+
+    def test_the_route_declares_no_edits_and_refuses_one_before_uploading_anything(self, fake):
+        caps = self.route(self.env(fake)).capabilities
+        assert (caps.edit, caps.mask) == (False, False)
+        request = self.request(images=(InputImage(data=b"\x89PNG not really"),))
+        assert caps.problems(request) == ["edits with reference images"]
+        with pytest.raises(InvalidRequestError, match="does not take reference images"):
+            self.provider(fake).submit(request)
+        assert fake.calls == []
 
     def test_checks_say_pending_until_the_batch_completes(self, fake):
         provider, request, job = self.started(fake)
