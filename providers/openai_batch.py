@@ -30,8 +30,8 @@ from .base import (
     ImageRequest,
     ImageResult,
     Provider,
+    ProviderCancelledError,
     ProviderTimeoutError,
-    ProviderUnavailableError,
     Route,
 )
 from .openai import CAPABILITIES, check_edit, images_body, images_result, raise_for_openai_error
@@ -101,11 +101,16 @@ class OpenAIBatchProvider(Provider):
             return None
         if status == "failed":
             errors = (batch.get("errors") or {}).get("data") or [{}]
-            raise BadResponseError(f"The batch failed: {errors[0].get('message') or 'no reason given'}.")
+            reason = str(errors[0].get("message") or "no reason given")
+            # A job OpenAI ran and reports failed, not an answer we cannot read: classified by its
+            # error code and words (a line OpenAI refused to run is an invalid request).
+            raise http.failed_job_error(f"The batch failed: {reason}."[: http.MAX_MESSAGE],
+                                        f"{errors[0].get('code') or ''} {reason}",
+                                        policy=("safety system", "moderation"), invalid=("invalid", "must be"))
         if status == "expired":
             raise ProviderTimeoutError("OpenAI did not run the batch within its 24-hour window (expired).")
         if status == "cancelled":
-            raise ProviderUnavailableError("The batch was cancelled at OpenAI.")
+            raise ProviderCancelledError("The batch was cancelled at OpenAI.")
         if status != "completed":
             raise BadResponseError(f"The batch has an unknown status {status!r}.")
         line = self._our_line(batch)

@@ -57,6 +57,7 @@ from .base import (
     InputImage,
     InvalidRequestError,
     Provider,
+    ProviderCancelledError,
     ProviderError,
     ProviderUnavailableError,
     Route,
@@ -267,8 +268,10 @@ class ReplicateProvider(Provider):
             return
         message = redact(str(prediction.get("error") or f"the prediction ended {status}"), self.secrets)
         message = message[: http.MAX_MESSAGE]
-        if status in ("canceled", "aborted"):
-            raise ProviderUnavailableError(f"Replicate prediction {status}: {message}")
+        if status == "canceled":  # cancelled at Replicate (our own cancel at the deadline raises a timeout)
+            raise ProviderCancelledError(f"Replicate prediction canceled: {message}")
+        if status == "aborted":
+            raise ProviderUnavailableError(f"Replicate prediction aborted: {message}")
         raise failure_error(f"Replicate prediction failed: {message}", message)
 
     def raise_for(self, response: httpx.Response) -> None:

@@ -5,11 +5,10 @@ import pytest
 
 from providers import openai_batch
 from providers.base import (
-    BadResponseError,
     InputImage,
     InvalidRequestError,
+    ProviderCancelledError,
     ProviderTimeoutError,
-    ProviderUnavailableError,
 )
 from tests.fakes.openai_batch import FakeOpenAIBatch
 from tests.providers.contract import ProviderContract
@@ -72,10 +71,10 @@ class TestOpenAIBatch(ProviderContract):
         provider, request, job = self.started(fake)
         provider.cancel(job)
         assert fake.calls[-1]["path"] == f"/v1/batches/{job['batch_id']}/cancel"
-        with pytest.raises(ProviderUnavailableError, match="cancelled at OpenAI"):
+        with pytest.raises(ProviderCancelledError, match="cancelled at OpenAI"):
             provider.check(job, request)
 
-    @pytest.mark.parametrize("scenario,kind,words", [("failed", BadResponseError, "model not available for batch"),
+    @pytest.mark.parametrize("scenario,kind,words", [("failed", InvalidRequestError, "model not available for batch"),
                                                     ("expired", ProviderTimeoutError, "24-hour window")])
     def test_a_batch_that_fails_or_expires_says_so(self, fake, scenario, kind, words):
         provider, request, job = self.started(fake)

@@ -16,6 +16,7 @@ from providers.base import (
     InsufficientCreditError,
     InvalidRequestError,
     ProviderTimeoutError,
+    ProviderCancelledError,
     ProviderUnavailableError,
     RateLimitError,
 )
@@ -318,7 +319,7 @@ class TestReplicate(ProviderContract):
 
         provider = self.route({}).build(client=httpx.Client(transport=httpx.MockTransport(handle)),
                                         env={"REPLICATE_API_TOKEN": self.secret})
-        with pytest.raises(ProviderUnavailableError, match="canceled"):
+        with pytest.raises(ProviderCancelledError, match="canceled"):
             provider.generate(self.request())
 
     def test_the_route_is_listed_but_needs_only_the_replicate_token(self):
