@@ -168,7 +168,11 @@ class ReplicateProvider(Provider):
             if not prediction_id:
                 raise BadResponseError("Replicate answered without a prediction id to poll.")
             prediction = self.wait_for(prediction, deadline_at)
-        self.raise_if_unsuccessful(prediction)
+        try:
+            self.raise_if_unsuccessful(prediction)
+        except ProviderError as exc:
+            exc.after_submit = True  # the prediction existed (and may have billed): never created again
+            raise
         images = output_images(prediction.get("output"), output_format)
         if len(images) < request.n:
             notes.append(f"asked for {request.n} images, Replicate returned {len(images)}")
