@@ -7,7 +7,10 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from . import pricing
+from . import routes as route_catalog
 from .models import Invite, Membership, Role, Team
+from .models.budgets import parse_budget
 
 
 def current_team(request):
@@ -45,6 +48,8 @@ def team_detail(request, pk=None):
         "team": team, "owner": owner, "role": team.role_of(request.user), "roles": Role.choices,
         "members": team.memberships.select_related("user"),
         "invites": team.invites.filter(used_at__isnull=True).select_related("created_by") if owner else [],
+        "prices": team.prices.select_related("entered_by"), "ceiling": pricing.ceiling(),
+        "route_keys": sorted(route_catalog.available_routes(team)) if owner else [],
     }
     return render(request, "compare/team.html", context)
 
@@ -92,19 +97,15 @@ def remove_member(request, pk, user_id):
 
 @require_POST
 def set_budget(request, pk):
-    from decimal import Decimal, InvalidOperation
-
     team = _owned(request, pk)
-    raw = (request.POST.get("monthly_budget_usd") or "").strip()
     try:
-        team.monthly_budget_usd = Decimal(raw).quantize(Decimal("0.01")) if raw else None
-        if team.monthly_budget_usd is not None and team.monthly_budget_usd < 0:
-            raise InvalidOperation
-    except InvalidOperation:
+        team.monthly_budget_usd = parse_budget(request.POST.get("monthly_budget_usd"))
+    except ValueError:
         messages.error(request, "A budget is an amount of USD, like 25 or 12.50 (empty: no budget).")
         return redirect("compare:team-detail", team.pk)
     team.save(update_fields=["monthly_budget_usd"])
-    messages.success(request, f"Monthly budget: {'none' if raw == '' else f'${team.monthly_budget_usd}'}.")
+    budget = team.monthly_budget_usd
+    messages.success(request, f"Monthly budget: {'none' if budget is None else f'${budget}'}.")
     return redirect("compare:team-detail", team.pk)
 
 
