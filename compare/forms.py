@@ -165,13 +165,12 @@ class ComparisonForm(forms.Form):
         request = self.image_request()
         try:
             limits.check_calls(len(keys) * request.n)
-        except SubmitRefused as refused:
-            self.add_error("routes", str(refused))
-        if self.check_budget and self.team is not None:
-            try:
+            if self.check_budget and self.team is not None:
                 self.team.check_budget(self.call_costs())
-            except SubmitRefused as refused:
-                self.add_error(None, str(refused))
+        except limits.TooManyCalls as refused:
+            self.add_error("routes", str(refused))
+        except SubmitRefused as refused:
+            self.add_error(None, str(refused))
         for key in keys:
             route = self.route_map[key]
             missing = route.missing_credentials(route_catalog.provider_env(self.team))
