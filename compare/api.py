@@ -11,7 +11,7 @@ from . import batches, services
 from .auth import api_view, read_json
 from .forms import form_from_json, rerun_form
 from .models import Batch, Comparison, SubmitRefused, Team
-from .models.budgets import parse_budget
+from .models.budgets import parse_usd
 from .presenters import absolute, comparison_dict
 
 
@@ -97,7 +97,7 @@ def team_budget(request, pk):
         return JsonResponse({"errors": {"monthly_usd": ['Send {"monthly_usd": "12.50"} (null removes the budget).']}},
                             status=400)
     try:
-        team.monthly_budget_usd = parse_budget(payload["monthly_usd"])
+        team.monthly_budget_usd = parse_usd(payload["monthly_usd"])
     except ValueError as exc:
         return JsonResponse({"errors": {"monthly_usd": [str(exc)]}}, status=400)
     team.save(update_fields=["monthly_budget_usd"])

@@ -10,7 +10,6 @@ from django.conf import settings
 from providers import registry
 from providers.base import ImageRequest, Route
 
-from . import routes as route_catalog
 from .models import CallCost, TeamPrice
 
 
@@ -25,10 +24,10 @@ def call_cost(route: Route, request: ImageRequest, team_price=None) -> CallCost:
     if team_price is not None:
         return CallCost(route.key, team_price.usd_per_image * request.n, "team price",
                         team_price.entered_at.date().isoformat())
-    estimate = route_catalog.estimate(route, request)
+    price = registry.route_price(route)
+    estimate = price.estimate(request) if price else None
     if estimate is not None:
-        price = registry.route_price(route)
-        return CallCost(route.key, estimate, "catalog", price.as_of if price else "")
+        return CallCost(route.key, estimate, "catalog", price.as_of)
     return CallCost(route.key, ceiling() * request.n, "ceiling")
 
 

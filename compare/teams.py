@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from . import pricing
 from . import routes as route_catalog
 from .models import Invite, Membership, Role, Team
-from .models.budgets import parse_budget
+from .models.budgets import parse_usd
 
 
 def current_team(request):
@@ -99,7 +99,7 @@ def remove_member(request, pk, user_id):
 def set_budget(request, pk):
     team = _owned(request, pk)
     try:
-        team.monthly_budget_usd = parse_budget(request.POST.get("monthly_budget_usd"))
+        team.monthly_budget_usd = parse_usd(request.POST.get("monthly_budget_usd"))
     except ValueError:
         messages.error(request, "A budget is an amount of USD, like 25 or 12.50 (empty: no budget).")
         return redirect("compare:team-detail", team.pk)

@@ -88,7 +88,3 @@ def parse_usd(value, places="0.01", what="A budget"):
         return amount.quantize(Decimal(places))
     except InvalidOperation:
         raise ValueError(f"{what} is an amount of USD, like \"12.50\" (null or empty: none).") from None
-
-
-def parse_budget(value):
-    return parse_usd(value)

@@ -113,6 +113,20 @@ def test_batch_over_budget_is_refused(alice, alice_client, keys, settings):
     assert not Batch.objects.exists() and not Comparison.objects.exists()
 
 
+def test_the_command_line_and_edit_and_run_are_budget_checked(alice, alice_client, keys):
+    from django.core.management import CommandError, call_command
+
+    budget(alice, "0.50")
+    with pytest.raises(CommandError, match=r"Over budget: this comparison is estimated at \$0.6330 for 3 calls"):
+        call_command("compare", "a fox", "--user", "alice", "--quality", "high",
+                     *["--route", OPENAI] * 3)
+    earlier = factories.comparison(alice, routes=["sandbox:fast"])
+    assert alice_client.get(f"/?from={earlier.pk}").status_code == 200  # "Edit & run" prefills the form ...
+    response = submit(alice_client, [OPENAI, OPENAI, OPENAI], references_from="")  # ... which checks it
+    assert response.status_code == 400 and "Over budget" in response.content.decode()
+    assert Comparison.objects.count() == 1
+
+
 # --- Two submits at once ---------------------------------------------------------------------
 
 CHILD = r"""
