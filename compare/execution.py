@@ -125,7 +125,7 @@ def execute_result(result_id, worker=""):
         return  # gone
     team_id = result.comparison.team_id
     if result.status != Status.QUEUED:
-        dispatch(team_id)  # another delivery has it, or it was cancelled: its place goes to the next
+        _pass_turn(team_id)  # another delivery has it, or it was cancelled: its place goes to the next
         return
     if not limits.acquire_team(result, team_id):
         run_result.apply_async((result.pk,), countdown=settings.ROUTE_LIMIT_RETRY_SECONDS)
@@ -140,7 +140,16 @@ def execute_result(result_id, worker=""):
     finally:
         limits.release(result)
         limits.release_team(result)
+        _pass_turn(team_id)
+
+
+def _pass_turn(team_id):
+    """Send the team's next waiting result; if that fails (the broker is down), the reaper
+    sends it later, and the call that just ended keeps what it stored."""
+    try:
         dispatch(team_id)
+    except Exception:
+        log.exception("could not send team %s's next waiting result; the reaper will", team_id)
 
 
 def _execute_claimed(result):
