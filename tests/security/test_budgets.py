@@ -265,6 +265,14 @@ def test_a_finished_sandbox_call_runs_through_the_worker_and_settles(alice):
     assert result.status == Status.SUCCEEDED and result.charge_usd == 0
 
 
+def test_free_calls_still_run_when_the_budget_is_spent(alice, alice_client, keys):
+    spent = factories.comparison(alice, routes=[OPENAI], quality="high").results.get()
+    spent.claim(), spent.finish(Status.SUCCEEDED, cost_usd=Decimal("0.60"))
+    budget(alice, "0.50")
+    assert submit(alice_client, [OPENAI]).status_code == 400
+    assert submit(alice_client, ["sandbox:fast", "sandbox:fast"]).status_code == 302
+
+
 # --- Team prices and the budget JSON API -----------------------------------------------------
 
 
