@@ -13,7 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from . import pricing
+from . import routes as route_catalog
 from .models import Invite, Membership, Role, Team
+from .models.budgets import parse_usd
 
 
 RANKS = {Role.VIEWER: 1, Role.MEMBER: 2, Role.OWNER: 3}
@@ -104,6 +107,8 @@ def team_detail(request, pk=None):
         "members": team.memberships.select_related("user"),
         "invites": team.invites.filter(used_at__isnull=True).select_related("created_by", "invitee") if owner else [],
         "invitations": Invite.objects.pending_for(request.user).select_related("team", "created_by"),
+        "prices": team.prices.select_related("entered_by"), "ceiling": pricing.ceiling(),
+        "route_keys": sorted(route_catalog.available_routes(team)) if owner else [],
     }
     return render(request, "compare/team.html", context)
 
@@ -173,19 +178,15 @@ def leave_team(request, team):
 
 @require_POST
 def set_budget(request, pk):
-    from decimal import Decimal, InvalidOperation
-
     team = _owned(request, pk)
-    raw = (request.POST.get("monthly_budget_usd") or "").strip()
     try:
-        team.monthly_budget_usd = Decimal(raw).quantize(Decimal("0.01")) if raw else None
-        if team.monthly_budget_usd is not None and team.monthly_budget_usd < 0:
-            raise InvalidOperation
-    except InvalidOperation:
+        team.monthly_budget_usd = parse_usd(request.POST.get("monthly_budget_usd"))
+    except ValueError:
         messages.error(request, "A budget is an amount of USD, like 25 or 12.50 (empty: no budget).")
         return redirect("compare:team-detail", team.pk)
     team.save(update_fields=["monthly_budget_usd"])
-    messages.success(request, f"Monthly budget: {'none' if raw == '' else f'${team.monthly_budget_usd}'}.")
+    budget = team.monthly_budget_usd
+    messages.success(request, f"Monthly budget: {'none' if budget is None else f'${budget}'}.")
     return redirect("compare:team-detail", team.pk)
 
 

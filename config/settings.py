@@ -270,6 +270,14 @@ PROVIDER_BACKOFF_SECONDS = env_float("PROVIDER_BACKOFF_SECONDS", 1.0)
 # Per-route limits shared by all workers: "KEY=CONCURRENT/PER_MINUTE; provider:*=..." (compare/limits.py).
 ROUTE_LIMITS = env_str("ROUTE_LIMITS", "")
 ROUTE_LIMIT_RETRY_SECONDS = env_float("ROUTE_LIMIT_RETRY_SECONDS", 2.0)
+# Budgets (compare/pricing.py): a route with no known price (no team price, not in the catalog)
+# counts this many USD per image asked for against a team's budget, reserved at submit.
+UNPRICED_CALL_CEILING_USD = env_float("UNPRICED_CALL_CEILING_USD", 0.50)
+# Fair share: calls (routes x n, duplicates included) one comparison and one batch may hold, and
+# calls of one team sent to the workers at once (shared by every worker, compare/limits.py).
+MAX_CALLS_PER_COMPARISON = env_int("MAX_CALLS_PER_COMPARISON", 40)
+MAX_CALLS_PER_BATCH = env_int("MAX_CALLS_PER_BATCH", 400)
+TEAM_MAX_IN_FLIGHT = env_int("TEAM_MAX_IN_FLIGHT", 16)
 # A result still running this long after its deadline lost its worker: the reaper ends it.
 REAPER_GRACE_SECONDS = env_int("REAPER_GRACE_SECONDS", 120)
 REAPER_INTERVAL_SECONDS = env_int("REAPER_INTERVAL_SECONDS", 60)

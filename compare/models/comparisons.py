@@ -18,6 +18,10 @@ class Status(models.TextChoices):
 
 
 TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED)
+# Failures where the provider refused the call before doing any work: nothing was billed, so the
+# call's budget reservation is released to $0. Any other failure (a timeout, a cancel while the
+# provider worked, a bad answer, a lost worker) may have been billed and keeps its reservation.
+NOT_BILLED = ("auth", "invalid_request", "insufficient_credit", "rate_limited", "unavailable", "unknown_route")
 
 
 class CostSource(models.TextChoices):
@@ -90,7 +94,7 @@ class Comparison(models.Model):
         cancels the job at the provider at its next poll). Returns (cancelled, asked)."""
         now = timezone.now()
         cancelled = self.results.filter(status=Status.QUEUED).update(
-            status=Status.CANCELLED, finished_at=now, error_code="cancelled",
+            status=Status.CANCELLED, finished_at=now, error_code="cancelled", charge_usd=0,
             error="Cancelled before it started: the provider was never called.")
         asked = self.results.filter(status=Status.RUNNING, cancel_requested_at__isnull=True).update(
             cancel_requested_at=now)
@@ -109,6 +113,9 @@ class Result(models.Model):
 
     # Wall-clock moments (for display and our queue wait) ...
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    # When its task was last sent to the broker; None while it waits for its team's fair share
+    # (services.dispatch sends at most TEAM_MAX_IN_FLIGHT of a team's calls at a time).
+    sent_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)  # the Celery worker that ran it
@@ -127,6 +134,10 @@ class Result(models.Model):
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     cost_source = models.CharField(max_length=16, choices=CostSource.choices, default=CostSource.UNKNOWN)
     usage = models.JSONField(default=dict, blank=True)
+    # What this call counts against its team's budget: reserved at submit (the estimate, the
+    # team's price, or the unpriced ceiling, n included); once it ends, what it really cost (its
+    # cost, $0 when nothing was billed, the reservation kept when that cannot be known).
+    charge_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
 
     # What makes the result reproducible.
     request_sent = models.JSONField(default=dict, blank=True)
@@ -174,6 +185,10 @@ class Result(models.Model):
         """running -> a terminal status with the given fields; False if it was not running."""
         assert status in TERMINAL
         fields.update(status=status, finished_at=timezone.now())
+        if fields.get("cost_usd") is not None:
+            fields["charge_usd"] = fields["cost_usd"]  # the reservation becomes the real cost
+        elif status == Status.FAILED and fields.get("error_code") in NOT_BILLED:
+            fields["charge_usd"] = 0
         won = Result.objects.filter(pk=self.pk, status=Status.RUNNING).update(**fields)
         if won:
             for name, value in fields.items():
