@@ -12,6 +12,7 @@ from .comparisons import (
 )
 from .credentials import TeamCredential
 from .limits import RouteMinute, RouteSlot
+from .ops import IdempotencyKey, WorkerHeartbeat
 from .prompts import Batch, BatchItem, Prompt, PromptSet
 from .reviews import Comment, Rating, Thumb, Verdict, VerdictKind
 from .rollups import JudgedComparison, RouteDay
@@ -25,4 +26,5 @@ __all__ = [
     "ExternalVote", "ShareKind", "ShareLink",
     "TeamCredential", "RouteMinute", "RouteSlot",
     "Batch", "BatchItem", "Prompt", "PromptSet",
+    "IdempotencyKey", "WorkerHeartbeat",
 ]
