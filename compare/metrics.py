@@ -28,6 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily
+from prometheus_client.utils import floatToGoString
 
 from .health import alive_workers
 from .models import Result, RouteDay, Status, rollups
@@ -127,7 +128,7 @@ def histogram(name, documentation, queryset, field, buckets):
     rows = (queryset.values("route_key").annotate(n=Count("pk"), total=Sum(field), **counts).order_by("route_key"))
     family = GaugeHistogramMetricFamily(name, documentation, labels=["route"])
     for row in rows:
-        pairs = [(f"{bound:g}", row[f"le_{i}"]) for i, bound in enumerate(buckets)] + [("+Inf", row["n"])]
+        pairs = [(floatToGoString(bound), row[f"le_{i}"]) for i, bound in enumerate(buckets)] + [("+Inf", row["n"])]
         family.add_metric([row["route_key"]], pairs, (row["total"] or 0) / 1000)
     return family
 
