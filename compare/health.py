@@ -19,7 +19,7 @@ from django.db import close_old_connections, connections
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .models import WorkerHeartbeat
 
@@ -115,7 +115,7 @@ def run_checks(names=None):
 
 
 @never_cache
-@require_GET
+@require_safe
 @login_not_required
 def healthz(request):
     """200 when every dependency answers ("degraded" when no worker is alive), 503 naming the

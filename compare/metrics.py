@@ -25,7 +25,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.http import HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.utils import floatToGoString
@@ -144,7 +144,7 @@ def authorized(request):
 
 
 @never_cache
-@require_GET
+@require_safe
 @login_not_required
 def metrics(request):
     if not authorized(request):

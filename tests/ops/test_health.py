@@ -119,3 +119,26 @@ def test_the_json_says_nothing_else(client):
     body = client.get("/healthz").json()
     assert "secret-host-name" not in json.dumps(body)  # worker names are not shown, only how many
     assert set(body) == {"status", "checks"}
+
+
+def test_the_command_answers_like_the_endpoint_and_checks_this_machines_worker(capsys):
+    from django.core.management import call_command
+
+    call_command("healthcheck")
+    assert json.loads(capsys.readouterr().out)["status"] == "degraded"  # no worker: serving
+    with pytest.raises(SystemExit) as exited:
+        call_command("healthcheck", "--worker")
+    assert exited.value.code == 1
+    assert json.loads(capsys.readouterr().out)["failing"] == ["this_worker"]
+    WorkerHeartbeat.objects.create(hostname="celery@elsewhere")  # another machine's worker
+    with pytest.raises(SystemExit):
+        call_command("healthcheck", "--worker")
+    capsys.readouterr()
+    health.beat(f"celery@{socket.gethostname()}")
+    call_command("healthcheck", "--worker")
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["status"] == "ok" and answer["checks"]["this_worker"] == {"status": "ok"}
+
+
+def test_a_head_probe(client):
+    assert client.head("/healthz").status_code == 200
