@@ -111,6 +111,9 @@ def scrub(value):
 # --- logging classes (named in settings.LOGGING) ---------------------------------------------
 
 STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+# Django's request log passes the request object: its repr holds the raw path (share and invite
+# tokens live in paths), and the message already names the path Django chose to show.
+NOT_LOGGED = {"request"}
 
 
 class ContextFilter(logging.Filter):
@@ -142,7 +145,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         for name, value in vars(record).items():
-            if name not in STANDARD_ATTRIBUTES and not name.startswith("_") and value is not None:
+            if name not in STANDARD_ATTRIBUTES | NOT_LOGGED and not name.startswith("_") and value is not None:
                 data[name] = value
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
