@@ -104,7 +104,10 @@ class DatabaseCollector:
 
     def windowed(self):
         since = timezone.now() - timedelta(seconds=self.window)
-        finished = Result.objects.using(self.using).filter(finished_at__gte=since)
+        results = Result.objects.using(self.using)
+        # Through the finished_at index, by id: given the window's rows as a filter of their own,
+        # SQLite's planner would rather walk the status or route index over every result.
+        finished = results.filter(pk__in=results.filter(finished_at__gte=since).values("pk"))
         window = GaugeMetricFamily(
             "ipc_metrics_window_seconds", "The window the ipc_*_window histograms cover, in seconds.")
         window.add_metric([], self.window)
