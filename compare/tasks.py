@@ -4,6 +4,9 @@ from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
 
 from . import execution, health, logs
+from .models import TERMINAL, Result
+
+log = logging.getLogger(__name__)
 
 
 @worker_ready.connect
@@ -28,6 +31,7 @@ def stopped(sender=None, **kwargs):
 def run_result(self, result_id):
     with logs.scope(result=result_id, request_id=None):
         execution.execute_result(result_id, worker=self.request.hostname or "")
+        log_outcome(result_id)
 
 
 @shared_task(ignore_result=True, acks_late=True)
@@ -35,3 +39,12 @@ def check_result(result_id):
     """One scheduled check of a long-running provider job (OpenAI's Batch API)."""
     with logs.scope(result=result_id, request_id=None):
         execution.check_long_job(result_id)
+        log_outcome(result_id)
+
+
+def log_outcome(result_id):
+    """One line when a task has ended its result: status, error code, timings and cost."""
+    row = (Result.objects.filter(pk=result_id, status__in=TERMINAL)
+           .values("status", "error_code", "latency_ms", "queue_ms", "cost_usd", "cost_source").first())
+    if row is not None:
+        log.info("result %s %s", result_id, row["status"], extra={"event": "result_finished", **row})

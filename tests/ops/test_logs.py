@@ -111,6 +111,9 @@ def test_a_provider_failure_carrying_a_key_is_logged_redacted_with_its_context(a
     assert line["team"] == result.comparison.team_id and line["level"] == "ERROR"
     assert "RuntimeError: upstream refused credential *** (HTTP 401)" in line["exc"]
     assert all(key not in json.dumps(found) for found in lines())
+    finished = [line for line in lines() if line.get("event") == "result_finished"]
+    assert len(finished) == 1 and finished[0]["result"] == result.pk and finished[0]["route"] == "sandbox:fast"
+    assert (finished[0]["status"], finished[0]["error_code"]) == ("failed", "internal")
     # The task's context ends with it: later lines of the thread carry neither its ids nor its secrets.
     assert logs.current() == before == {"team": result.comparison.team_id, "comparison": result.comparison_id}
     assert logs.scrub(f"again {key}") == f"again {key}"
