@@ -10,6 +10,7 @@ from . import routes as route_catalog
 from . import batches, services
 from .auth import api_view, read_json
 from .forms import form_from_json, rerun_form
+from .idempotency import idempotent
 from .models import Batch, Comparison, SubmitRefused, Team
 from .models.budgets import parse_usd
 from .presenters import absolute, comparison_dict
@@ -24,6 +25,7 @@ def routes(request):
 
 
 @api_view(["GET", "POST"])
+@idempotent  # Idempotency-Key on POST (compare/idempotency.py)
 def comparisons(request):
     if request.method == "GET":
         queryset = Comparison.objects.visible_to(request.user)
@@ -128,6 +130,7 @@ def prompt_sets(request):
 
 
 @api_view(["GET", "POST"])
+@idempotent  # Idempotency-Key on POST (compare/idempotency.py)
 def batch_list(request):
     """GET: the team's batches (?team=ID, default the personal team). POST {"prompt_set", "routes",
     "params", "team"?, "blind"?, "hold_images_until_done"?, "name"?, "use_prompt_sizes"? (default

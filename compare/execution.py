@@ -16,7 +16,7 @@ from providers.base import ProviderCancelledError, ProviderError, ProviderTimeou
 from providers.deadline import DeadlineTransport
 from providers.registry import UnknownRoute
 
-from . import limits
+from . import limits, logs
 from . import routes as route_catalog
 from .images import ImageRejected, check_images, start_image_processes
 from .models import CostSource, Result, ResultImage, Status
@@ -84,6 +84,7 @@ class Attempt:
         self.provider.sleep = cancellable_sleep(result)
         # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.
         self.secrets = [v for k, v in self.provider.credentials.items() if any(w in k for w in SECRET_WORDS)]
+        logs.add_secrets(self.secrets)  # log lines of this task are cleaned of them too
 
     def __enter__(self):
         return self
@@ -127,6 +128,7 @@ def execute_result(result_id, worker=""):
     if result.status != Status.QUEUED:
         _pass_turn(team_id)  # another delivery has it, or it was cancelled: its place goes to the next
         return
+    logs.bind(result=result.pk, comparison=result.comparison_id, team=team_id, route=result.route_key)
     if not limits.acquire_team(result, team_id):
         run_result.apply_async((result.pk,), countdown=settings.ROUTE_LIMIT_RETRY_SECONDS)
         return  # the team has its share of calls running: stay queued, try again shortly
@@ -192,6 +194,7 @@ def check_long_job(result_id):
     result = Result.objects.select_related("comparison").filter(pk=result_id, status=Status.RUNNING).first()
     if result is None or not result.job:
         return  # finished, cancelled, or never submitted
+    logs.bind(result=result.pk, comparison=result.comparison_id, team=result.comparison.team_id, route=result.route_key)
     attempt = _attempt(result)
     if attempt is None:
         return
