@@ -78,9 +78,11 @@ class Attempt:
         self.route = route_catalog.get_route(result.route_key, team)
         self.request = request_for(result.comparison)
         self.deadline = call_deadline(self.route, self.request)
+        access = route_catalog.route_access(self.route, team)
+        if not access.configured:
+            raise route_catalog.NotConfigured(self.route, access)
         self.client = http_client(self.deadline)
-        self.provider = self.route.build(client=self.client, env=route_catalog.provider_env(team),
-                                         deadline=self.deadline)
+        self.provider = self.route.build(client=self.client, env=access.env, deadline=self.deadline)
         self.provider.sleep = cancellable_sleep(result)
         # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.
         self.secrets = [v for k, v in self.provider.credentials.items() if any(w in k for w in SECRET_WORDS)]
@@ -110,6 +112,9 @@ def _attempt(result):
     except UnknownRoute:
         result.finish(Status.FAILED, error_code="unknown_route",
                       error=f"The route {result.route_key} is not available on this installation any more.")
+        return None
+    except route_catalog.NotConfigured as exc:
+        result.finish(Status.FAILED, error_code="not_configured", error=exc.message)
         return None
 
 

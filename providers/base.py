@@ -320,6 +320,8 @@ class Provider:
     credential_names: ClassVar[tuple[str, ...]] = ()
     # Optional variables the adapter reads when set (organisation ids, api versions, ...).
     optional_names: ClassVar[tuple[str, ...]] = ()
+    # Other forms a credential may take (a route's own credential_names picks one of them).
+    alternative_names: ClassVar[tuple[str, ...]] = ()
     # The variable that overrides the base URL, and the provider's public default.
     base_url_name: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""

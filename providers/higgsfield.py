@@ -86,6 +86,7 @@ class HiggsfieldProvider(Provider):
     slug = "higgsfield"
     name = "Higgsfield"
     credential_names = PAIR_NAMES
+    alternative_names = SINGLE_NAMES
     base_url_name = "HIGGSFIELD_BASE_URL"
     default_base_url = "https://platform.higgsfield.ai"
     poll_interval = 2.0  # the SDK's pollInterval
