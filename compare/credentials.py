@@ -248,7 +248,7 @@ def test_credential(request, pk):
         messages.error(request, f"{route.key}: not checked, nothing was sent: "
                                 f"{found.problem or 'set ' + ', '.join(found.missing) + '.'}")
         return redirect("compare:team-credentials", team.pk)
-    with http_client() as client:
+    with http_client(trusted_base_url=found.trusted_base_url) as client:
         provider = route.build(client=client, env=found.env)
         secrets = [v for v in provider.credentials.values() if v]
         try:

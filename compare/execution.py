@@ -14,6 +14,7 @@ from django.db import close_old_connections
 from providers import runner
 from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
 from providers.deadline import DeadlineTransport
+from providers.outbound import OutboundTransport, Policy
 from providers.registry import UnknownRoute
 
 from . import limits
@@ -41,11 +42,16 @@ def ssl_context():
     return _ssl_context
 
 
-def http_client(deadline=None):
+def http_client(deadline=None, trusted_base_url=""):
     """A client for one result's provider call; with ``deadline`` (seconds from now), no request
-    or answer of it outlives that (providers/deadline.py: even an answer that drips in)."""
+    or answer of it outlives that (providers/deadline.py: even an answer that drips in). Every
+    request goes through the outbound policy (providers/outbound.py): private and plain-http
+    targets only with ALLOW_PRIVATE_PROVIDER_URLS, or on ``trusted_base_url``'s origin, a base URL
+    the server itself configured for the route."""
     timeout = httpx.Timeout(settings.PROVIDER_READ_TIMEOUT, connect=settings.PROVIDER_CONNECT_TIMEOUT)
-    transport = httpx.HTTPTransport(verify=ssl_context())
+    policy = Policy(allow_private=settings.ALLOW_PRIVATE_PROVIDER_URLS,
+                    trusted=(trusted_base_url,) if trusted_base_url else ())
+    transport = OutboundTransport(policy, ssl_context=ssl_context())
     if deadline is not None:
         transport = DeadlineTransport(transport, time.monotonic() + deadline)
     return httpx.Client(timeout=timeout, follow_redirects=False, transport=transport,
@@ -81,7 +87,7 @@ class Attempt:
         access = route_catalog.route_access(self.route, team)
         if not access.configured:
             raise route_catalog.NotConfigured(self.route, access)
-        self.client = http_client(self.deadline)
+        self.client = http_client(self.deadline, trusted_base_url=access.trusted_base_url)
         self.provider = self.route.build(client=self.client, env=access.env, deadline=self.deadline)
         self.provider.sleep = cancellable_sleep(result)
         # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.

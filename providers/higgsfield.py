@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import re
 from typing import Any, Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from . import http
+from .outbound import follow_up
 from .base import (
     ConfigurationError,
     GPT_IMAGE_2_SIZES,
@@ -137,12 +138,8 @@ class HiggsfieldProvider(Provider):
                          sleep=self.sleep, on_give_up=cancel)
 
     def _own_url(self, given: Any, path: str) -> str:
-        """Higgsfield's own status/cancel URL when it is on our base host; never send the key elsewhere."""
-        if isinstance(given, str):
-            a, b = urlsplit(given), urlsplit(self.base_url)
-            if (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port):
-                return given
-        return self.base_url + path
+        """Higgsfield's own status/cancel URL when it is on our base origin; never send the key elsewhere."""
+        return follow_up(given, self.base_url, self.base_url + path)
 
 
 def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
