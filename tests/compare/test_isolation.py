@@ -96,6 +96,7 @@ def url_for(name, route, o):
         "share-revoke": o["link"].pk, "api-share-link": o["link"].pk, "token-revoke": o["token"].pk,
         "team-detail": o["team"].pk, "team-add-member": o["team"].pk, "team-invite": o["team"].pk,
         "team-budget": o["team"].pk, "team-credentials": o["team"].pk, "team-credential-test": o["team"].pk,
+        "api:team-credentials": o["team"].pk,
         "batch": o.get("batch") and o["batch"].pk, "batch-csv": o.get("batch") and o["batch"].pk,
         "batch-cancel": o.get("batch") and o["batch"].pk,
         "api:batch": o.get("batch") and o["batch"].pk,

@@ -12,7 +12,7 @@ from django.test import Client
 
 from compare import credentials, execution
 from compare import routes as route_catalog
-from compare.models import Result, Team, TeamCredential
+from compare.models import Membership, Result, Role, Team, TeamCredential
 from providers import compatible
 from providers.base import ConfigurationError
 from tests.compare import factories
@@ -142,6 +142,16 @@ def test_a_teams_compatible_route_never_gets_a_server_variable_even_when_stored(
     assert result.error_code == "not_configured"
 
 
+def test_a_teams_compatible_route_with_its_own_key_works(owner, alice, capture):
+    team = Team.personal_for(alice)
+    routes = json.dumps([{"name": "mine", "base_url": capture.url + "/v1", "model": "m", "api_key_env": "MINE_API_KEY"}])
+    response = owner.put(f"/api/teams/{team.pk}/credentials", {"COMPATIBLE_ROUTES": routes, "MINE_API_KEY": TEAM_KEY},
+                         content_type="application/json")
+    assert response.status_code == 200, response.content
+    run(alice, "compatible:mine")
+    assert capture.saw(TEAM_KEY) and not capture.saw(SERVER_KEY)
+
+
 @pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "CREDENTIALS_KEYS", "OPENAI_API_KEY",
                                   "AWS_SECRET_ACCESS_KEY", "lower_key", "DB_PASSWORD_KEY"])
 def test_server_compatible_routes_cannot_name_a_secret_or_another_providers_key(name):
@@ -159,3 +169,69 @@ def test_a_team_azure_endpoint_needs_the_teams_own_azure_key(owner, alice, captu
     store(team, "AZURE_OPENAI_ENDPOINT", capture.url)  # even if it were stored
     result = run(alice, "azure:gpt-image-2")
     assert not capture.requests and result.error_code == "not_configured"
+
+
+# --- the credentials API ------------------------------------------------------------------------
+
+
+def test_the_credentials_api_shows_sources_and_last_four_only(owner, alice):
+    team = Team.personal_for(alice)
+    response = owner.put(f"/api/teams/{team.pk}/credentials", {"FAL_KEY": "fal-team-key-abcd"},
+                         content_type="application/json")
+    assert response.status_code == 200
+    body = response.json()
+    rows = {row["name"]: row for row in body["credentials"]}
+    assert rows["FAL_KEY"] == {**rows["FAL_KEY"], "source": "team", "last4": "abcd"}
+    assert rows["OPENAI_API_KEY"]["source"] == "server" and rows["OPENAI_API_KEY"]["last4"] is None
+    assert rows["REPLICATE_API_TOKEN"]["source"] == "not set"
+    text = json.dumps(body)
+    assert "fal-team-key" not in text and SERVER_KEY not in text and SERVER_KEY[-4:] not in text
+    assert owner.get(f"/api/teams/{team.pk}/credentials").json() == json.loads(json.dumps(body))
+
+
+@pytest.mark.parametrize("payload,field,words", [
+    ({"NOT_A_VARIABLE": "x"}, "NOT_A_VARIABLE", "not a variable"),
+    ({"OPENAI_BASE_URL": "https://relay.example/v1"}, "OPENAI_BASE_URL", "never sent to an origin a team sets"),
+    ({"COMPATIBLE_ROUTES": "[{not json"}, "COMPATIBLE_ROUTES", "not valid JSON"),
+    ({"OPENAI_API_KEY": 12}, "OPENAI_API_KEY", "must be a string"),
+])
+def test_the_credentials_api_refuses_bad_values_and_saves_nothing(owner, alice, payload, field, words):
+    team = Team.personal_for(alice)
+    response = owner.put(f"/api/teams/{team.pk}/credentials", {"FAL_KEY": "fal-ok-key-1", **payload},
+                         content_type="application/json")
+    assert response.status_code == 400
+    assert any(words in message for message in response.json()["errors"][field])
+    assert not TeamCredential.objects.exists()
+
+
+def test_the_credentials_api_refuses_a_private_base_url(owner, alice, settings):
+    settings.ALLOW_PRIVATE_PROVIDER_URLS = False
+    team = Team.personal_for(alice)
+    response = owner.put(f"/api/teams/{team.pk}/credentials",
+                         {"OPENAI_API_KEY": TEAM_KEY, "OPENAI_BASE_URL": "http://169.254.169.254/v1"},
+                         content_type="application/json")
+    assert response.status_code == 400 and "is refused" in response.json()["errors"]["OPENAI_BASE_URL"][0]
+    assert not TeamCredential.objects.exists()
+
+
+def test_the_credentials_api_removes_with_an_empty_value(owner, alice):
+    team = Team.personal_for(alice)
+    url = f"/api/teams/{team.pk}/credentials"
+    owner.put(url, {"FAL_KEY": "fal-team-key-abcd"}, content_type="application/json")
+    body = owner.put(url, {"FAL_KEY": ""}, content_type="application/json").json()
+    assert {row["name"]: row for row in body["credentials"]}["FAL_KEY"]["source"] == "not set"
+    assert not TeamCredential.objects.exists()
+
+
+def test_only_owners_use_the_credentials_api(alice, bob, django_user_model):
+    team = Team.personal_for(alice)
+    Membership.objects.create(team=team, user=bob, role=Role.MEMBER)
+    member = Client()
+    member.force_login(bob)
+    url = f"/api/teams/{team.pk}/credentials"
+    assert member.get(url).status_code == 403
+    assert member.put(url, {"FAL_KEY": "bob-sneaks-in"}, content_type="application/json").status_code == 403
+    stranger = Client()
+    stranger.force_login(django_user_model.objects.create_user("carol"))
+    assert stranger.get(url).status_code == 404
+    assert not TeamCredential.objects.exists()
