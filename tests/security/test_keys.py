@@ -235,3 +235,13 @@ def test_only_owners_use_the_credentials_api(alice, bob, django_user_model):
     stranger.force_login(django_user_model.objects.create_user("carol"))
     assert stranger.get(url).status_code == 404
     assert not TeamCredential.objects.exists()
+
+
+def test_the_pages_say_why_a_team_base_url_leaves_a_route_unconfigured(owner, alice, capture):
+    team = Team.personal_for(alice)
+    store(team, "OPENAI_BASE_URL", capture.url + "/v1")
+    for page in ("/", "/routes/", f"/teams/{team.pk}/credentials"):
+        html = owner.get(page).content.decode()
+        assert "never sent to a base URL a team set" in html, page
+    reasons = {r["key"]: r["unconfigured_reason"] for r in owner.get(f"/api/routes?team={team.pk}").json()["routes"]}
+    assert "OPENAI_API_KEY" in reasons["openai:gpt-image-2"] and not capture.requests
