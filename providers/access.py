@@ -68,7 +68,9 @@ def resolve(route: Route, server: Mapping[str, str], team: Mapping[str, str]) ->
     base_name = route.provider.base_url_name
     env = {base_name: origin_source[base_name]} if base_name and origin_source.get(base_name) else {}
     env.update({name: credential_source[name] for name in creds if credential_source.get(name)})
-    missing = [name for name in route.credential_names if not env.get(name)]
+    # A provider with alternative forms of a credential needs the form the values used hold.
+    needed = route.provider.needed_names(env) if route.provider.alternative_names else route.credential_names
+    missing = [name for name in needed if not env.get(name)]
     problem = ""
     if missing and team_credentials:
         why = ([n for n in origins if team.get(n)] or [n for n in creds if team.get(n)])

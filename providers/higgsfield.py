@@ -92,8 +92,12 @@ class HiggsfieldProvider(Provider):
     default_base_url = "https://platform.higgsfield.ai"
     poll_interval = 2.0  # the SDK's pollInterval
 
+    @classmethod
+    def needed_names(cls, env: Mapping[str, str]) -> tuple[str, ...]:
+        return _credential_names(env)
+
     def headers(self) -> dict[str, str]:
-        single = next((self.credentials[n] for n in SINGLE_NAMES if self.credentials.get(n)), None)
+        single = next((self.credentials[n] for n in SINGLE_NAMES if ":" in self.credentials.get(n, "")), None)
         if single is None:
             single = f"{self.credentials['HF_API_KEY']}:{self.credentials['HF_API_SECRET']}"
         return {"Authorization": f"Key {single}"}

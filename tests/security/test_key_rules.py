@@ -35,3 +35,12 @@ def test_a_server_key_never_rides_along_with_a_team_token():
     route = registry.all_routes(server)["replicate:openai/gpt-image-2"]
     found = access.resolve(route, server, {"REPLICATE_API_TOKEN": "r8_team_token"})
     assert found.env == {"REPLICATE_API_TOKEN": "r8_team_token"}  # on Replicate's own origin, in the team's account
+
+
+def test_a_teams_own_higgsfield_pair_is_used_even_when_the_server_has_a_single_key():
+    server = {"HF_KEY": "server-id:server-secret", "HIGGSFIELD_MODEL_PATHS": "v/m/text-to-image"}
+    team = {"HF_API_KEY": "team-id", "HF_API_SECRET": "team-secret"}
+    route = registry.all_routes({**server, **team})["higgsfield:v/m/text-to-image"]
+    found = access.resolve(route, server, team)
+    assert found.configured and found.env == team
+    assert route.build(env=found.env).headers() == {"Authorization": "Key team-id:team-secret"}
