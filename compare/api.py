@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from . import routes as route_catalog
-from . import batches, services
+from . import batches, credentials, services
 from .auth import api_view, read_json
 from .forms import form_from_json, rerun_form
 from .idempotency import idempotent
@@ -111,6 +111,27 @@ def teams(request):
     return JsonResponse({"teams": [
         {"id": team.pk, "name": team.name, "personal": team.personal, "role": team.role_of(request.user)}
         for team in Team.objects.of(request.user)]})
+
+
+@api_view(["GET", "PUT"])
+def team_credentials(request, pk):
+    """GET: the team's credential names, where each value comes from (team, server, not set) and
+    the last four characters of the team's own. PUT {"NAME": "value", ...} ("" removes): all
+    saved, or none and 400 {"errors": {NAME: [...]}}. Owners only."""
+    team = get_object_or_404(Team.objects.of(request.user), pk=pk)
+    if not team.is_owner(request.user):
+        return JsonResponse({"error": f"Only an owner of {team} manages its credentials."}, status=403)
+    if request.method == "PUT":
+        payload, error = read_json(request)
+        if error:
+            return error
+        if not isinstance(payload, dict) or not payload:
+            return JsonResponse({"errors": {"__all__": ['The body must be a JSON object of {"NAME": "value"} '
+                                                        '("" removes a value).']}}, status=400)
+        errors = credentials.apply_changes(team, payload, request.user)
+        if errors:
+            return JsonResponse({"errors": errors}, status=400)
+    return JsonResponse(credentials.listing(team))
 
 
 # --- Prompt sets and batches (compare/batches.py) ---------------------------------------------

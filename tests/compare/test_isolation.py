@@ -104,6 +104,7 @@ def url_for(name, route, o):
         "team-detail": o["team"].pk, "team-add-member": o["team"].pk, "team-invite": o["team"].pk,
         "team-budget": o["team"].pk, "api:team-budget": o["team"].pk, "team-price": o["team"].pk,
         "team-leave": o["team"].pk, "team-credentials": o["team"].pk, "team-credential-test": o["team"].pk,
+        "api:team-credentials": o["team"].pk,
         "batch": o.get("batch") and o["batch"].pk, "batch-csv": o.get("batch") and o["batch"].pk,
         "batch-cancel": o.get("batch") and o["batch"].pk,
         "api:batch": o.get("batch") and o["batch"].pk,
