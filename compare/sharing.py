@@ -27,7 +27,9 @@ from .models.sharing import Ballot, VoteRefused
 from .share_preview import preview_png
 from .visibility import Visibility
 
-VISITOR_COOKIE = "ipc_visitor"
+# The ballot cookie, one per vote link (path /s/TOKEN). Not "ipc_visitor", the unsigned cookie of
+# before, still held for path /s/ by earlier visitors: with two of one name, one would hide the other.
+BALLOT_COOKIE = "ipc_ballot"
 MAX_HOURS = 24 * 366
 MAX_SET = 200
 PUBLIC_CACHE = "private, max-age=300"  # short: a revoked link must stop showing soon in browsers too
@@ -98,7 +100,7 @@ def share_comparison(request, token, pk):
 
 def _ballot(request, link):
     """This visitor's ballot for the link (a signed cookie scoped to the link), or None."""
-    return Ballot.read(link, request.COOKIES.get(VISITOR_COOKIE)) if link.votes else None
+    return Ballot.read(link, request.COOKIES.get(BALLOT_COOKIE)) if link.votes else None
 
 
 def _comparison_page(request, link, comparison, notice="", status=200):
@@ -133,7 +135,7 @@ def _comparison_page(request, link, comparison, notice="", status=200):
 
 
 def _set_ballot(request, response, link, ballot):
-    response.set_cookie(VISITOR_COOKIE, ballot.signed(link), max_age=365 * 24 * 3600, path=link.get_absolute_url(),
+    response.set_cookie(BALLOT_COOKIE, ballot.signed(link), max_age=365 * 24 * 3600, path=link.get_absolute_url(),
                         httponly=True, samesite="Lax", secure=request.is_secure())
 
 

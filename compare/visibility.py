@@ -41,11 +41,6 @@ class Visibility:
         """Route names hidden: the blind letters stand in for them."""
         return not self.route_names
 
-    @property
-    def figures(self):
-        """Latency and cost both shown."""
-        return self.latency and self.costs
-
     # --- team members -------------------------------------------------------------------------
 
     @classmethod

@@ -391,7 +391,7 @@ def test_clearing_the_cookie_does_not_give_another_vote(fox):
     assert link.external_votes.count() == 1 and refused.status_code == 429
     assert "already been counted" in refused.content.decode()
     forged = Client()  # a made-up ballot is no ballot
-    forged.cookies["ipc_visitor"] = "made-up"
+    forged.cookies["ipc_ballot"] = "made-up"
     forged.post(vote_url, {"verdict": "tie"}, REMOTE_ADDR="203.0.113.9")
     assert link.external_votes.count() == 1
     other = Client(REMOTE_ADDR="203.0.113.10")  # someone else, elsewhere, still votes
