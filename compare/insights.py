@@ -25,7 +25,7 @@ from django.utils.text import slugify
 from providers.base import QUALITIES, SIZE_PRESETS
 
 from . import leaderboard, presenters, teams
-from .models import Comparison, Result, Status, Verdict
+from .models import Comparison, Result, Status
 from .visibility import Visibility
 
 PERIODS = [("7 days", 7), ("30 days", 30), ("90 days", 90), ("1 year", 365)]
@@ -171,8 +171,7 @@ def export_history(request):
                .select_related("comparison", "comparison__created_by")
                .order_by("-comparison__created_at", "-comparison_id", "position", "id"))
 
-    judged = set(Verdict.objects.filter(user=request.user, comparison__blind=True)
-                 .values_list("comparison_id", flat=True))
+    masked = set(comparisons.exclude(Visibility.named_for(request.user)).values_list("pk", flat=True))
 
     def rows():
         for r in results.iterator(chunk_size=1000):
@@ -180,8 +179,7 @@ def export_history(request):
             head = [c.pk, c.created_at.isoformat(), c.created_by.get_username() if c.created_by else "", c.prompt,
                     params.get("size"), params.get("quality"), params.get("output_format"), params.get("n"),
                     params.get("seed"), c.rerun_of_id]
-            if Visibility.for_member(c, request.user, has_verdict=c.pk in judged, results=[r],
-                                     can_run=False).masked:
+            if c.pk in masked:
                 yield head + [BLIND, r.status, "", "", "", "", "", "", request.build_absolute_uri(c.get_absolute_url())]
                 continue
             yield head + [r.route_key, r.status, r.error_code, _num(r.latency_ms), _num(r.queue_ms),
