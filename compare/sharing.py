@@ -20,8 +20,8 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from . import teams
+from .addresses import client_address
 from .auth import api_view, read_json
-from .clients import client_ip
 from .models import Comparison, ExternalVote, ResultImage, ShareKind, ShareLink, Status
 from .models.sharing import Ballot, VoteRefused
 from .share_preview import preview_png
@@ -161,7 +161,7 @@ def vote_shared(request, token, pk):
                                 notice="Your ballot for this link is missing: vote from this page "
                                        "(your browser must keep this link's cookie).")
     try:
-        ExternalVote.cast(link, comparison, ballot, client_ip(request), "winner" if winner else choice, winner)
+        ExternalVote.cast(link, comparison, ballot, client_address(request), "winner" if winner else choice, winner)
     except VoteRefused as refused:
         return _comparison_page(request, link, comparison, notice=str(refused), status=429)
     return back
