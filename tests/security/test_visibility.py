@@ -398,3 +398,16 @@ def test_clearing_the_cookie_does_not_give_another_vote(fox):
     other.get(link.get_absolute_url())
     other.post(vote_url, {"verdict": "tie"})
     assert link.external_votes.count() == 2 and not fox.verdicts.exclude(user__username="alice").exists()
+
+
+def test_behind_a_trusted_proxy_each_client_address_votes_once(fox, settings):
+    """The limit is per client address as compare/addresses.py reads it: behind one trusted proxy,
+    two people are two addresses; one person clearing the cookie is still one."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    link = ShareLink.objects.create(team=fox.team, comparison=fox, blind=True, kind="vote")
+    vote_url = f"/s/{link.token}/c/{fox.pk}/vote"
+    for forwarded, expected in (("203.0.113.1", 1), ("203.0.113.1", 1), ("203.0.113.2", 2)):
+        visitor = Client(REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)  # a fresh cookie jar each time
+        visitor.get(link.get_absolute_url())
+        visitor.post(vote_url, {"verdict": "tie"})
+        assert link.external_votes.count() == expected
