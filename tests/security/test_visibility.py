@@ -210,7 +210,8 @@ TEAM_VIEWERS = {  # viewer: what they may see of the fox
 }
 WHO = {"member_after_verdict": "alice", "member_before_verdict": "carol", "viewer_role": "vic",
        "other_team": "bob", "anonymous": "anonymous"}
-# Surfaces that refuse a viewer outright rather than mask (they would name the routes): nothing.
+# Surfaces that show nothing of the fox to a viewer blind to its routes: the ZIP is refused, and a
+# batch row collapses to "blind" (its cells stand in route columns, so even images would tell).
 REFUSED_WHEN_MASKED = {"zip", "batch", "batch_api"}
 REFUSED_WHILE_HELD = {"side_by_side"}  # nothing to compare before the images are shown
 
