@@ -14,6 +14,7 @@ from .idempotency import idempotent
 from .models import Batch, Comparison, SubmitRefused, Team
 from .models.budgets import parse_usd
 from .presenters import absolute, comparison_dict
+from .visibility import Visibility
 
 
 @api_view(["GET"])
@@ -34,6 +35,8 @@ def comparisons(request):
         queryset = (queryset.search(request.GET.get("q", "").strip())
                     .with_route(request.GET.get("route")).with_status(request.GET.get("status"))
                     .select_related("created_by", "team").prefetch_related("results", "references"))
+        if request.GET.get("route"):  # a search by route names no route of an unjudged blind comparison
+            queryset = queryset.filter(Visibility.named_for(request.user))
         page = Paginator(queryset, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
         return JsonResponse({
             "comparisons": [comparison_dict(c, request, with_results=False) for c in page],

@@ -197,6 +197,14 @@ MIDDLEWARE.insert(MIDDLEWARE.index("compare.middleware.IdleSessionMiddleware") +
                   "compare.middleware.TeamMiddleware")
 # --- end of accounts ---------------------------------------------------------------------------
 
+# --- visibility ------------------------------------------------------------------------------
+# Outside votes through a vote link: per client address, at most this many on one comparison of
+# one link within the window (on top of one per signed ballot). Raise it for an audience that
+# shares one address (an office behind NAT).
+SHARE_VOTES_PER_ADDRESS = env_int("SHARE_VOTES_PER_ADDRESS", 1)
+SHARE_VOTE_WINDOW_HOURS = env_float("SHARE_VOTE_WINDOW_HOURS", 24.0)
+# --- end of visibility -------------------------------------------------------------------------
+
 CACHE_URL = env_str("CACHE_URL", "")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
           if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
