@@ -16,4 +16,11 @@ urlpatterns = [
     path("prompt-sets", api.prompt_sets, name="prompt-sets"),
     path("batches", api.batch_list, name="batches"),
     path("batches/<int:pk>", api.batch, name="batch"),
+    path("batches/<int:pk>/cancel", api.batch_cancel, name="batch-cancel"),
+    path("results/<int:pk>/rating", api.rate_result, name="rate"),
+    path("comparisons/<int:pk>/review", api.review, name="review"),
+    path("comparisons/<int:pk>/verdict", api.verdict, name="verdict"),
+    path("comparisons/<int:pk>/comments", api.comments, name="comments"),
+    path("comparisons/<int:pk>/review-mode", api.review_mode, name="review-mode"),
+    path("leaderboard", api.leaderboard_rows, name="leaderboard"),
 ]

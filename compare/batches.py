@@ -385,6 +385,16 @@ def _visible_batch(request, pk):
     return get_object_or_404(Batch.objects.visible_to(request.user).select_related("team", "created_by"), pk=pk)
 
 
+def cancel_batch(batch):
+    """Cancel every comparison of the batch still running: (queued cells cancelled, running cells
+    asked to stop). The page and the API both call this."""
+    cancelled = asked = 0
+    for item in batch.items.select_related("comparison"):
+        done, stopping = item.comparison.cancel()
+        cancelled, asked = cancelled + done, asked + stopping
+    return cancelled, asked
+
+
 @require_POST
 def batch_cancel(request, pk):
     """Cancel every comparison of the batch still running: queued cells end cancelled at once,
@@ -393,10 +403,7 @@ def batch_cancel(request, pk):
     if not batch.team.can_run(request.user):
         messages.error(request, f"Viewers of {batch.team} cannot cancel batches.")
         return redirect(batch)
-    cancelled = asked = 0
-    for item in batch.items.select_related("comparison"):
-        done, stopping = item.comparison.cancel()
-        cancelled, asked = cancelled + done, asked + stopping
+    cancelled, asked = cancel_batch(batch)
     if cancelled or asked:
         messages.info(request, f"Cancelled {cancelled} queued cell(s); asked {asked} running cell(s) to stop.")
     else:

@@ -130,3 +130,33 @@ def comparison_dict(comparison, request=None, with_results=True):
 
 def _round(value):
     return None if value is None else round(value, 1)
+
+
+def leaderboard_row_dict(row):
+    """One route of the leaderboard (compare/leaderboard.py says what each number means): rates
+    are shares of settled calls (0-1), latencies in ms, costs per image in USD as strings, kept
+    apart by where they come from; None where there is nothing to compute it from."""
+    score = row.score
+    return {
+        "rank": row.rank, "route": row.route_key, "label": row.label,
+        "score": _round(score.score), "score_low": _round(score.low), "score_high": _round(score.high),
+        "votes": score.votes, "bootstrap_samples": score.samples, "preliminary": row.preliminary,
+        "wins": row.wins, "judged_votes": row.judged_votes, "win_rate": _rate(row.win_rate),
+        "entered": row.entered, "settled": row.settled, "succeeded": row.succeeded, "failed": row.failed,
+        "timed_out": row.timed_out, "content_refused": row.refused, "cancelled": row.cancelled,
+        "success_rate": _rate(row.success_rate), "failure_rate": _rate(row.failure_rate),
+        "timeout_rate": _rate(row.timeout_rate), "content_refusal_rate": _rate(row.refusal_rate),
+        "retries": row.retries, "retried_calls": row.retried_calls,
+        "median_latency_ms": _round(row.median_ms), "p95_latency_ms": _round(row.p95_ms),
+        "reported_cost_per_image_usd": _usd(row.reported_per_image),
+        "estimated_cost_per_image_usd": _usd(row.estimated_per_image),
+        "unknown_cost_calls": row.unknown_cost_calls,
+    }
+
+
+def _rate(value):
+    return None if value is None else round(value, 4)
+
+
+def _usd(value):
+    return None if value is None else format(value.normalize(), "f")
