@@ -3,11 +3,11 @@
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from . import routes as route_catalog
-from . import batches, credentials, insights, leaderboard, services
+from . import batches, credentials, insights, leaderboard, openapi, services
 from .auth import api_view, read_json
 from .forms import form_from_json, rerun_form
 from .idempotency import idempotent
@@ -418,3 +418,16 @@ def leaderboard_rows(request):
     rows = leaderboard.build_for_team(team, filters)
     return JsonResponse({"team": {"id": team.pk, "name": team.name}, "filters": filters.as_query(),
                          "min_votes": leaderboard.MIN_VOTES, "routes": [leaderboard_row_dict(row) for row in rows]})
+
+
+# --- The API described (compare/openapi.py) ----------------------------------------------------
+
+
+@api_view(["GET"])
+def openapi_document(request):
+    return JsonResponse(openapi.document(), json_dumps_params={"indent": 1})
+
+
+def docs(request):
+    """The document as a page: each endpoint with its parameters, body and answers, and the schemas."""
+    return render(request, "compare/api_docs.html", openapi.page_context())

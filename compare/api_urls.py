@@ -23,4 +23,6 @@ urlpatterns = [
     path("comparisons/<int:pk>/comments", api.comments, name="comments"),
     path("comparisons/<int:pk>/review-mode", api.review_mode, name="review-mode"),
     path("leaderboard", api.leaderboard_rows, name="leaderboard"),
+    path("openapi.json", api.openapi_document, name="openapi"),
+    path("docs", api.docs, name="docs"),
 ]

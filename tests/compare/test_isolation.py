@@ -20,7 +20,7 @@ SECRET = "alice's secret fox"
 LISTS = {"new", "history", "routes", "tokens", "team", "team-links", "leaderboard", "leaderboard-csv",
          "history-csv", "batches", "batch-create", "prompts", "prompt-save", "team-switch", "team-create",
          "token-create", "api:routes", "api:teams", "api:comparisons", "api:prompt-sets", "api:batches",
-         "api:leaderboard"}
+         "api:leaderboard", "api:openapi", "api:docs"}
 # Public by design, reached with a token: tried with a token that does not exist (alice's real
 # tokens are what make them public; their lifecycle is tested in test_sharing.py and test_teams.py).
 TOKENS = {"share", "share-preview", "share-comparison", "share-comparison-preview", "share-vote", "share-image",

@@ -1,0 +1,491 @@
+"""The OpenAPI 3.1 description of every /api endpoint, served at GET /api/openapi.json and shown
+at /api/docs. Written by hand next to the views; the enums come from the models, and tests keep it
+true: it validates (tests/api/test_openapi_document.py), every /api URL of the resolver is in it,
+real answers match it with no undocumented field, and schemathesis checks the live app against it
+(tests/e2e/test_openapi_live.py)."""
+
+import copy
+import functools
+import json
+
+from providers.base import QUALITIES, SIZE_PRESETS
+
+from .models import CostSource, Role, ShareKind, Status, VerdictKind
+
+# --- Small builders ---------------------------------------------------------------------------
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema):
+    """The schema, or null (OpenAPI 3.1: a type list, or oneOf for a $ref)."""
+    if "$ref" in schema:
+        return {"oneOf": [schema, {"type": "null"}]}
+    schema = dict(schema)
+    kind = schema["type"]
+    schema["type"] = [*kind, "null"] if isinstance(kind, list) else [kind, "null"]
+    if "enum" in schema:
+        schema["enum"] = [*schema["enum"], None]
+    return schema
+
+
+def obj(properties, required=None, description=None, closed=False):
+    """An object whose listed properties are all present (required=None) unless told otherwise."""
+    schema = {"type": "object", "properties": properties,
+              "required": list(properties) if required is None else required}
+    if closed:
+        schema["additionalProperties"] = False
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def array(items):
+    return {"type": "array", "items": items}
+
+
+STRING, INTEGER, NUMBER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
+DATETIME = {"type": "string", "format": "date-time"}
+URL = {"type": "string", "format": "uri"}
+USD = {"type": "string", "pattern": r"^-?\d+(\.\d+)?(E[+-]?\d+)?$",
+       "description": "US dollars as a decimal string (never a float)."}
+ID = {"type": "integer", "minimum": 1}
+
+
+def json_body(schema, description=None):
+    body = {"required": True, "content": {"application/json": {"schema": schema}}}
+    if description:
+        body["description"] = description
+    return body
+
+
+def answer(description, schema=None):
+    found = {"description": description}
+    if schema is not None:
+        found["content"] = {"application/json": {"schema": schema}}
+    return found
+
+
+def path_id(name="pk", what="id"):
+    return {"name": name, "in": "path", "required": True, "schema": ID, "description": what}
+
+
+def query(name, schema, description):
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+TEAM_QUERY = query("team", ID, "A team of yours (GET /api/teams); default: your personal team.")
+
+# The answers every endpoint may give besides its own.
+UNAUTHORIZED = answer("No or a bad token (and no session): WWW-Authenticate says which.", ref("Error"))
+NOT_FOUND = answer("No such object among your teams' (another team's looks the same as none).")
+NOT_ALLOWED = answer("Another method: Allow lists the ones this URL takes.", ref("Error"))
+FORBIDDEN = answer("Your role in the team does not allow it (viewers read only; some things are for owners), "
+                   "or a session write without its CSRF token.", ref("Error"))
+BAD_REQUEST = answer("Bad input: each field named with its reasons (\"__all__\" for the body as a whole).",
+                     ref("Errors"))
+
+
+def operation(op_id, summary, responses, tag, parameters=(), body=None, description=None, mutating=False):
+    found = {"operationId": op_id, "summary": summary, "tags": [tag], "parameters": list(parameters),
+             "responses": {**responses, "401": UNAUTHORIZED, "405": NOT_ALLOWED}}
+    if any(p["in"] == "path" for p in parameters):
+        found["responses"].setdefault("404", NOT_FOUND)
+    if mutating or body is not None:
+        found["responses"].setdefault("403", FORBIDDEN)
+    if body is not None:
+        found["requestBody"] = body
+        found["responses"].setdefault("400", BAD_REQUEST)
+    if description:
+        found["description"] = description
+    return found
+
+
+# --- Schemas ------------------------------------------------------------------------------------
+
+TEAM_REF = obj({"id": ID, "name": STRING})
+PARAMS = obj({
+    "size": {"type": "string", "description": f"WxH in pixels or a preset ({', '.join(SIZE_PRESETS)})."},
+    "quality": {"type": "string", "enum": list(QUALITIES)},
+    "n": {"type": "integer", "minimum": 1, "description": "Images per route (at most the route's max_n)."},
+    "output_format": {"type": "string", "enum": ["png", "jpeg", "webp"]},
+    "seed": nullable(INTEGER),
+}, required=[], description="Generation parameters, the same for every route.")
+IMAGE = obj({"url": URL, "thumbnail_url": URL, "width": INTEGER, "height": INTEGER, "format": STRING,
+             "bytes": INTEGER, "sha256": STRING}, required=["url", "thumbnail_url", "sha256"],
+            description="An image a route made. Sizes, format and bytes are left out where the viewer may "
+                        "not see them.")
+RATING = obj({"user": STRING, "value": {"type": "string", "enum": ["up", "down"]}})
+COST_SOURCE = {"type": "string", "enum": list(CostSource.values),
+               "description": "Where cost_usd comes from: the provider reported it, we estimated it from the "
+                              "price catalog, or it is unknown (then cost_usd is not a bill)."}
+RESULT = obj({
+    "id": ID,
+    "route": nullable(STRING), "label": nullable(STRING), "sandbox": nullable(BOOLEAN),
+    "status": {"type": "string", "enum": list(Status.values)},
+    "queue_ms": nullable(NUMBER), "latency_ms": nullable(NUMBER),
+    "provider_timings_ms": {"type": "object", "additionalProperties": NUMBER},
+    "cost_usd": nullable(USD), "cost_source": nullable(COST_SOURCE), "estimated_cost_usd": nullable(USD),
+    "error": nullable(STRING), "error_code": nullable(STRING),
+    "notes": array(STRING), "retried_attempts": array({"type": "object"}),
+    "provider_request_id": nullable(STRING), "worker": nullable(STRING),
+    "started_at": nullable(DATETIME), "finished_at": nullable(DATETIME),
+    "images": array(ref("Image")),
+    "blind_label": nullable(STRING), "images_held": BOOLEAN,
+    "ratings": array(ref("Rating")), "my_rating": nullable({"type": "string", "enum": ["up", "down"]}),
+}, description="One route's call. Blind and not yet judged by you: route, label, costs, timings, error text "
+               "and request details are null (they would name the route); blind_label (A, B, ...) stands in. "
+               "Images held until every route has finished: images is [] and images_held true.")
+VERDICT = obj({"user": STRING, "kind": {"type": "string", "enum": list(VerdictKind.values)},
+               "winner": nullable(obj({"id": ID, "route": STRING})), "updated_at": DATETIME})
+COMMENT = obj({"user": STRING, "text": STRING, "created_at": DATETIME})
+REVIEW = obj({
+    "blind": BOOLEAN, "hold_images_until_done": BOOLEAN, "masked": BOOLEAN,
+    "verdicts": array(ref("Verdict")), "hidden_verdicts": INTEGER,
+    "comments": array(ref("Comment")), "hidden_comments": INTEGER,
+}, description="The team's verdicts and comments as you may see them: on a blind comparison, only yours until "
+               "your own verdict (the others are counted in hidden_*).")
+REFERENCE = obj({"role": STRING, "url": URL, "width": INTEGER, "height": INTEGER, "format": STRING, "bytes": INTEGER})
+COMPARISON_FIELDS = {
+    "id": ID, "prompt": STRING, "params": ref("Params"),
+    "status": {"type": "string", "enum": ["running", "done"]},
+    "team": ref("TeamRef"), "created_at": DATETIME, "created_by": nullable(STRING),
+    "url": URL, "api_url": URL, "rerun_of": nullable(ID), "blind": BOOLEAN, "references": array(ref("Reference")),
+}
+COMPARISON = obj({**COMPARISON_FIELDS, "results": array(ref("Result")), "review": ref("Review"),
+                  "cancel": obj({"cancelled": INTEGER, "stopping": INTEGER})},
+                 required=[*COMPARISON_FIELDS, "results", "review"],
+                 description="A comparison with its results as you may see them (cancel: only in the answer to a "
+                             "cancel: results cancelled before they started, and running ones asked to stop).")
+COMPARISON_ROW = obj({**COMPARISON_FIELDS, "routes": nullable(array(STRING))},
+                     description="A comparison in a list: routes is null while it is blind to you.")
+COMPARISON_PAGE = obj({"comparisons": array(ref("ComparisonRow")), "page": INTEGER, "pages": INTEGER,
+                       "count": INTEGER})
+COMPARISON_REQUEST = obj({
+    "prompt": {"type": "string", "minLength": 1},
+    "routes": {"type": "array", "items": STRING, "minItems": 1,
+               "description": "Route keys (GET /api/routes)."},
+    "params": ref("Params"),
+    "team": nullable(ID),
+    "images": array({"type": "string", "pattern": "^data:",
+                     "description": "An input image as a data: URL (data:image/png;base64,...): an edit."}),
+    "mask": nullable({"type": "string", "pattern": "^data:"}),
+    "blind": BOOLEAN, "hold_images_until_done": BOOLEAN,
+}, required=["prompt", "routes"], closed=True)
+ROUTE = obj({
+    "key": STRING, "provider": STRING, "label": STRING, "model": STRING, "configured": BOOLEAN,
+    "missing_credentials": array(STRING), "unconfigured_reason": nullable(STRING), "sandbox": BOOLEAN,
+    "capabilities": obj({
+        "sizes": array(STRING), "custom_size": nullable({"type": "object"}), "qualities": array(STRING),
+        "formats": array(STRING), "max_n": INTEGER, "prompt_limit": INTEGER, "edit": BOOLEAN, "mask": BOOLEAN,
+        "max_input_images": INTEGER, "edit_needs_public_url": BOOLEAN, "seed": BOOLEAN}),
+    "price": nullable(obj({"per_image_usd": {"type": "object"}, "per_token_usd": {"type": "object"},
+                           "multiplier": STRING, "source": STRING, "as_of": STRING})),
+})
+TEAM = obj({"id": ID, "name": STRING, "personal": BOOLEAN, "role": {"type": "string", "enum": list(Role.values)}})
+CREDENTIALS = obj({
+    "team": ref("TeamRef"),
+    "credentials": array(obj({"name": STRING, "read_by": array(STRING),
+                              "source": {"type": "string", "enum": ["team", "server", "not set"]},
+                              "last4": nullable(STRING), "updated_at": nullable(DATETIME)})),
+    "unconfigured_routes": array(obj({"route": STRING, "missing": array(STRING), "reason": STRING})),
+}, description="Where each credential comes from; the team's own values show their last four characters only.")
+BUDGET = obj({"team": ref("TeamRef"), "monthly_usd": nullable(USD), "spent_usd": nullable(USD),
+              "reserved_usd": nullable(USD), "left_usd": nullable(USD)},
+             description="This month (UTC): spent is what finished calls cost, reserved what running ones may.")
+PROMPT_SET = obj({
+    "id": {"type": "string", "description": 'A built-in set\'s slug, or "set-ID" for a team\'s own.'},
+    "name": STRING, "description": STRING, "builtin": BOOLEAN,
+    "prompts": array(obj({"id": STRING, "title": STRING, "text": STRING, "size": nullable(STRING)})),
+})
+BATCH_FIELDS = {
+    "id": ID, "name": STRING, "prompt_set": obj({"id": STRING, "name": STRING}), "team": ref("TeamRef"),
+    "created_at": DATETIME, "created_by": nullable(STRING), "params": ref("Params"), "use_prompt_sizes": BOOLEAN,
+    "blind": BOOLEAN, "url": URL, "api_url": URL,
+}
+CELL = nullable(obj({
+    "route": STRING, "status": {"type": "string", "enum": list(Status.values)}, "latency_ms": nullable(NUMBER),
+    "cost_usd": nullable(USD), "cost_source": COST_SOURCE, "estimated_cost_usd": nullable(USD),
+    "error": nullable(STRING),
+    "images": array(obj({"url": URL, "thumbnail_url": URL, "width": INTEGER, "height": INTEGER})),
+}))
+BATCH_ROW = obj({
+    "position": INTEGER, "title": STRING, "prompt": STRING, "size": nullable(STRING), "size_from_prompt": BOOLEAN,
+    "comparison": obj({"id": ID, "url": URL, "api_url": URL}), "masked": BOOLEAN, "finished": INTEGER,
+    "total": INTEGER,
+    "cells": nullable(array(CELL)),
+}, description="One prompt: cells is null while its comparison is blind to you (their order would name routes).")
+BATCH = obj({
+    **BATCH_FIELDS, "status": {"type": "string", "enum": ["running", "done"]}, "routes": nullable(array(STRING)),
+    "rows": array(ref("BatchRow")),
+    "columns": nullable(array(obj({
+        "route": STRING, "results": INTEGER, "finished": INTEGER, "succeeded": INTEGER,
+        "median_latency_ms": nullable(NUMBER), "reported_cost_usd": nullable(USD),
+        "estimated_cost_usd": nullable(USD), "unknown_cost": INTEGER}))),
+    "comparison_ids": array(ID), "cancel": obj({"cancelled": INTEGER, "stopping": INTEGER}),
+}, required=[*BATCH_FIELDS, "status", "routes", "rows", "columns"],
+    description="A batch with its matrix (comparison_ids: only in the answer to its creation; cancel: only in the "
+                "answer to a cancel).")
+BATCH_REQUEST = obj({
+    "prompt_set": {"type": "string", "description": "A prompt set's id (GET /api/prompt-sets)."},
+    "routes": {"type": "array", "items": STRING, "minItems": 1}, "params": ref("Params"), "team": nullable(ID),
+    "blind": BOOLEAN, "hold_images_until_done": BOOLEAN, "name": STRING,
+    "use_prompt_sizes": {"type": "boolean", "default": True,
+                         "description": "A prompt that names a size runs at that size."},
+}, required=["prompt_set", "routes"], closed=True)
+SHARE_LINK = obj({
+    "url": URL, "api_url": URL, "expires_at": nullable(DATETIME), "created_at": DATETIME,
+    "revoked_at": nullable(DATETIME), "last_opened_at": nullable(DATETIME), "live": BOOLEAN,
+    "kind": {"type": "string", "enum": list(ShareKind.values)}, "blind": BOOLEAN, "show_costs": BOOLEAN,
+    "comparisons": array(ID),
+})
+SHARE_REQUEST = obj({
+    "blind": {"type": "boolean", "default": False}, "show_costs": {"type": "boolean", "default": True},
+    "vote": {"type": "boolean", "default": False, "description": "A vote link (always blind)."},
+    "expires_in_hours": nullable({"type": "number", "exclusiveMinimum": 0}),
+}, required=[])
+REVIEW_STATE = obj({
+        **REVIEW["properties"], "comparison": ID, "can_review": BOOLEAN, "can_vote": BOOLEAN, "done": BOOLEAN,
+        "my_verdict": nullable(obj({"kind": {"type": "string", "enum": list(VerdictKind.values)},
+                                    "winner": nullable(ID)})),
+        "results": array(obj({"id": ID, "blind_label": nullable(STRING), "route": nullable(STRING),
+                              "label": nullable(STRING), "status": {"type": "string", "enum": list(Status.values)},
+                              "ratings": array(ref("Rating")),
+                              "my_rating": nullable({"type": "string", "enum": ["up", "down"]})})),
+    }, description="The review of a comparison as you may see it (as Review), with each result's thumbs (blind "
+                   "order and letters until your verdict).")
+RATE = {"type": ["number", "null"]}
+LEADERBOARD_ROW = obj({
+    "rank": nullable(INTEGER), "route": STRING, "label": STRING,
+    "score": nullable(NUMBER), "score_low": nullable(NUMBER), "score_high": nullable(NUMBER),
+    "votes": INTEGER, "bootstrap_samples": INTEGER, "preliminary": BOOLEAN,
+    "wins": INTEGER, "judged_votes": INTEGER, "win_rate": RATE,
+    "entered": INTEGER, "settled": INTEGER, "succeeded": INTEGER, "failed": INTEGER, "timed_out": INTEGER,
+    "content_refused": INTEGER, "cancelled": INTEGER,
+    "success_rate": RATE, "failure_rate": RATE, "timeout_rate": RATE, "content_refusal_rate": RATE,
+    "retries": INTEGER, "retried_calls": INTEGER,
+    "median_latency_ms": nullable(NUMBER), "p95_latency_ms": nullable(NUMBER),
+    "reported_cost_per_image_usd": nullable(USD), "estimated_cost_per_image_usd": nullable(USD),
+    "unknown_cost_calls": INTEGER,
+}, description="One route over the period (compare/leaderboard.py): rates are shares (0-1) of settled calls; "
+               "score is Bradley-Terry on the Elo scale with its 95 % bootstrap band; costs per image are kept "
+               "apart by source, and calls of unknown cost are counted, never priced at $0.")
+LEADERBOARD = obj({"team": ref("TeamRef"), "filters": obj({"from": STRING, "to": STRING, "quality": STRING,
+                                                          "size": STRING}, required=[]),
+                   "min_votes": INTEGER, "routes": array(ref("LeaderboardRow"))})
+
+SCHEMAS = {
+    "Error": obj({"error": STRING}), "Errors": obj({"errors": {"type": "object",
+                                                              "additionalProperties": array(STRING)}}),
+    "TeamRef": TEAM_REF, "Team": TEAM, "Params": PARAMS, "Image": IMAGE, "Reference": REFERENCE,
+    "Rating": RATING, "Verdict": VERDICT, "Comment": COMMENT, "Review": REVIEW, "Result": RESULT,
+    "Comparison": COMPARISON, "ComparisonRow": COMPARISON_ROW, "ComparisonPage": COMPARISON_PAGE,
+    "ComparisonRequest": COMPARISON_REQUEST, "Route": ROUTE, "Credentials": CREDENTIALS, "Budget": BUDGET,
+    "PromptSet": PROMPT_SET, "Batch": BATCH, "BatchSummary": obj(BATCH_FIELDS), "BatchRow": BATCH_ROW, "BatchRequest": BATCH_REQUEST,
+    "ShareLink": SHARE_LINK, "ShareRequest": SHARE_REQUEST, "ReviewState": REVIEW_STATE,
+    "LeaderboardRow": LEADERBOARD_ROW, "Leaderboard": LEADERBOARD,
+}
+
+# --- Paths --------------------------------------------------------------------------------------
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+    "description": "Send the same key again within 24 h with the same body: the first answer comes back and "
+                   "nothing new starts (docs/operations.md).",
+}
+IDEMPOTENT = {"409": answer("The key is in use by a request still running.", ref("Error")),
+              "422": answer("The key was used with another body.",
+                            obj({"error": STRING, "errors": {"type": "object", "additionalProperties": array(STRING)}}))}
+EXAMPLE_COMPARISON = {"prompt": "a red fox in the snow", "routes": ["sandbox:fast", "sandbox:steady"],
+                      "params": {"size": "1024x1024", "quality": "low", "n": 1, "output_format": "png"}}
+
+
+def _paths():
+    comparison_id = path_id(what="A comparison id.")
+    comparison_body = json_body(ref("ComparisonRequest"))
+    comparison_body["content"]["application/json"]["example"] = EXAMPLE_COMPARISON
+    batch_body = json_body(ref("BatchRequest"))
+    batch_body["content"]["application/json"]["example"] = {
+        "prompt_set": "typography", "routes": ["sandbox:fast"], "params": {"quality": "low"}}
+    return {
+        "/api/routes": {"get": operation(
+            "listRoutes", "The routes, with capabilities, price and whether your team can run them",
+            {"200": answer("The routes.", obj({"routes": array(ref("Route"))}))}, "routes", [TEAM_QUERY])},
+        "/api/teams": {"get": operation(
+            "listTeams", "Your teams and your role in each",
+            {"200": answer("Your teams.", obj({"teams": array(ref("Team"))}))}, "teams")},
+        "/api/teams/{pk}/credentials": {
+            "get": operation("getCredentials", "Where each credential of the team comes from (owners)",
+                             {"200": answer("The listing.", ref("Credentials"))}, "teams",
+                             [path_id(what="A team id.")], mutating=True),
+            "put": operation("setCredentials", "Set or remove the team's own credentials (owners); all or none",
+                             {"200": answer("The listing after the change.", ref("Credentials"))}, "teams",
+                             [path_id(what="A team id.")],
+                             json_body({"type": "object", "minProperties": 1, "additionalProperties": STRING},
+                                       '{"NAME": "value"}; "" removes the team\'s value.'))},
+        "/api/teams/{pk}/budget": {"put": operation(
+            "setBudget", "Set the team's monthly budget (owners)", {"200": answer("The budget now.", ref("Budget"))},
+            "teams", [path_id(what="A team id.")],
+            json_body(obj({"monthly_usd": nullable({"type": ["string", "number"]})}, closed=True),
+                      '{"monthly_usd": "12.50"}; null removes the budget.'))},
+        "/api/comparisons": {
+            "get": operation("listComparisons", "Your teams' comparisons, newest first, a page at a time",
+                             {"200": answer("One page.", ref("ComparisonPage"))}, "comparisons", [
+                                 TEAM_QUERY, query("q", STRING, "Words in the prompt."),
+                                 query("route", STRING, "Only those that ran this route (blind ones you have not "
+                                                        "judged are left out: the filter would name them)."),
+                                 query("status", {"type": "string", "enum": ["running", "done", *Status.values]},
+                                       "running, done, or comparisons with a result in this status."),
+                                 query("page", {"type": "integer", "minimum": 1}, "Page number.")]),
+            "post": operation("createComparison", "Start a comparison: one call per route, checked like the form",
+                              {"201": answer("Started.", ref("Comparison")), **IDEMPOTENT}, "comparisons",
+                              [IDEMPOTENCY_KEY], comparison_body,
+                              description="Refused with 400 when a route cannot take the parameters, a credential "
+                                          "is missing or the team's budget would be passed.")},
+        "/api/comparisons/{pk}": {"get": operation(
+            "getComparison", "A comparison with its results and review, as you may see them",
+            {"200": answer("The comparison.", ref("Comparison"))}, "comparisons", [comparison_id])},
+        "/api/comparisons/{pk}/cancel": {"post": operation(
+            "cancelComparison", "Cancel the routes still running (members)",
+            {"200": answer("The comparison, with cancel counts.", ref("Comparison"))}, "comparisons",
+            [comparison_id], mutating=True)},
+        "/api/comparisons/{pk}/rerun": {"post": operation(
+            "rerunComparison", "Run it again: same prompt, routes, parameters and inputs (members)",
+            {"201": answer("The new comparison.", ref("Comparison")), "400": BAD_REQUEST}, "comparisons",
+            [comparison_id], mutating=True)},
+        "/api/comparisons/{pk}/review": {"get": operation(
+            "getReview", "The review: verdicts, comments, thumbs (blind until your verdict)",
+            {"200": answer("The review.", ref("ReviewState"))}, "review", [comparison_id])},
+        "/api/comparisons/{pk}/verdict": {"post": operation(
+            "giveVerdict", "Give your verdict (again: replaces it); on a blind comparison it reveals the routes",
+            {"200": answer("The comparison as you now see it.", ref("Comparison"))}, "review", [comparison_id],
+            json_body(obj({"winner": {"oneOf": [ID, {"type": "string", "enum": [VerdictKind.TIE,
+                                                                                 VerdictKind.ALL_BAD]}],
+                                      "description": "A succeeded result's id, \"tie\" or \"all_bad\"."}},
+                          closed=True)))},
+        "/api/comparisons/{pk}/comments": {"post": operation(
+            "addComment", "Comment on a comparison (plain text)",
+            {"201": answer("The comment.", obj({"id": ID, "user": STRING, "text": STRING, "created_at": DATETIME}))},
+            "review", [comparison_id],
+            json_body(obj({"text": {"type": "string", "minLength": 1, "maxLength": 4000}}, closed=True)))},
+        "/api/comparisons/{pk}/review-mode": {"put": operation(
+            "setReviewMode", "Switch blind mode and holding images for the whole team (members)",
+            {"200": answer("The review after the change.", ref("ReviewState"))}, "review", [comparison_id],
+            json_body(obj({"blind": BOOLEAN, "hold_images_until_done": BOOLEAN}, closed=True)))},
+        "/api/results/{pk}/rating": {"post": operation(
+            "rateResult", "Your thumb on a finished result (null takes it back)",
+            {"200": answer("The result as you may see it.", ref("Result"))}, "review",
+            [path_id(what="A result id.")],
+            json_body(obj({"thumb": {"type": ["string", "null"], "enum": ["up", "down", None]}}, closed=True)))},
+        "/api/comparisons/{pk}/share": {"post": operation(
+            "createShareLink", "Make a share or vote link (members; one naming routes only once you see them)",
+            {"201": answer("The link.", ref("ShareLink")),
+             "403": answer("A viewer (error), or a link that would name routes still blind to you (errors.blind).",
+                           {"oneOf": [ref("Error"), ref("Errors")]})}, "sharing", [comparison_id],
+            {"required": False, "content": {"application/json": {"schema": nullable(ref("ShareRequest"))}}})},
+        "/api/share-links/{pk}": {
+            "get": operation("getShareLink", "A share link of your teams", {"200": answer("The link.", ref("ShareLink"))},
+                             "sharing", [path_id(what="A share link id.")]),
+            "delete": operation("revokeShareLink", "Revoke a share link (members)", {"204": answer("Revoked.")},
+                                "sharing", [path_id(what="A share link id.")], mutating=True)},
+        "/api/leaderboard": {"get": operation(
+            "getLeaderboard", "The leaderboard page's rows, with its filters",
+            {"200": answer("Routes ranked by the lower end of their score band.", ref("Leaderboard")),
+             "400": BAD_REQUEST}, "leaderboard", [
+                TEAM_QUERY, query("from", {"type": "string", "format": "date"}, "First day (YYYY-MM-DD)."),
+                query("to", {"type": "string", "format": "date"}, "Last day (YYYY-MM-DD)."),
+                query("quality", {"type": "string", "enum": list(QUALITIES)}, "Only this quality."),
+                query("size", STRING, f"Only this size: WxH or a preset ({', '.join(SIZE_PRESETS)}).")])},
+        "/api/prompt-sets": {"get": operation(
+            "listPromptSets", "The built-in prompt sets and the team's own",
+            {"200": answer("The sets.", obj({"prompt_sets": array(ref("PromptSet"))}))}, "batches", [TEAM_QUERY])},
+        "/api/batches": {
+            "get": operation("listBatches", "The team's batches, newest first (200 at most)",
+                             {"200": answer("The batches, without their matrix.",
+                                            obj({"batches": array(ref("BatchSummary"))}))}, "batches", [TEAM_QUERY]),
+            "post": operation("createBatch", "Run a prompt set: one comparison per prompt, checked like a submit",
+                              {"201": answer("The batch.", ref("Batch")), **IDEMPOTENT}, "batches",
+                              [IDEMPOTENCY_KEY], batch_body)},
+        "/api/batches/{pk}": {"get": operation(
+            "getBatch", "A batch with its matrix", {"200": answer("The batch.", ref("Batch"))}, "batches",
+            [path_id(what="A batch id.")])},
+        "/api/batches/{pk}/cancel": {"post": operation(
+            "cancelBatch", "Cancel every comparison of the batch still running (members)",
+            {"200": answer("The batch, with cancel counts.", ref("Batch"))}, "batches",
+            [path_id(what="A batch id.")], mutating=True)},
+        "/api/openapi.json": {"get": operation(
+            "getOpenApi", "This document", {"200": answer("The OpenAPI document.", {"type": "object"})}, "meta")},
+    }
+
+
+@functools.cache
+def _document():
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Image Provider Compare API",
+            "version": "1",
+            "description": "One prompt, many image routes, side by side. Every endpoint answers JSON and takes an "
+                           "API token (Authorization: Bearer TOKEN; `manage.py api_token USERNAME` or the API tokens "
+                           "page) or the browser session (writes then need the CSRF token). Everything is scoped to "
+                           "your teams: another team's object answers 404. Blind comparisons name no route to you "
+                           "until your own verdict, on every endpoint.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "tags": [{"name": name} for name in ("routes", "teams", "comparisons", "review", "sharing", "leaderboard",
+                                              "batches", "meta")],
+        "paths": _paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "A personal API token."},
+                "session": {"type": "apiKey", "in": "cookie", "name": "sessionid",
+                            "description": "The browser session (writes also need X-CSRFToken)."},
+            },
+        },
+    }
+
+
+def document():
+    """The document (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_document())
+
+
+def _schema_name(schema):
+    """The component a schema refers to, or its JSON (for the page)."""
+    if schema is None:
+        return None, None
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[1], None
+    return None, json.dumps(schema, indent=1)
+
+
+def page_context():
+    """The document laid out for templates/compare/api_docs.html."""
+    found = document()
+    endpoints = []
+    for url, methods in found["paths"].items():
+        for method, op in methods.items():
+            body = (op.get("requestBody") or {}).get("content", {}).get("application/json", {})
+            body_ref, body_json = _schema_name(body.get("schema"))
+            answers = []
+            for status, given in sorted(op["responses"].items()):
+                schema = given.get("content", {}).get("application/json", {}).get("schema")
+                schema_ref, schema_json = _schema_name(schema)
+                answers.append({"status": status, "description": given["description"], "ref": schema_ref,
+                                "json": schema_json})
+            endpoints.append({
+                "id": op["operationId"], "method": method.upper(), "url": url, "summary": op["summary"],
+                "description": op.get("description", ""), "tag": op["tags"][0],
+                "parameters": [{**p, "schema_json": json.dumps(p["schema"])} for p in op["parameters"]],
+                "body_ref": body_ref, "body_json": body_json,
+                "body_example": json.dumps(body["example"], indent=1) if "example" in body else None,
+                "answers": answers,
+            })
+    schemas = [{"name": name, "description": schema.get("description", ""), "json": json.dumps(schema, indent=1)}
+               for name, schema in found["components"]["schemas"].items()]
+    return {"info": found["info"], "endpoints": endpoints, "schemas": schemas}
