@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from . import routes as route_catalog
 from . import batches, credentials, insights, leaderboard, openapi, services
-from .auth import api_view, read_json
+from .auth import api_view, read_json, team_id
 from .forms import form_from_json, rerun_form
 from .idempotency import idempotent
 from .models import Batch, Comment, Comparison, Result, SubmitRefused, Team, Thumb
@@ -20,10 +20,8 @@ from .visibility import Visibility
 
 @api_view(["GET"])
 def routes(request):
-    team = Team.personal_for(request.user)
-    if request.GET.get("team", "").isdigit():
-        team = get_object_or_404(Team.objects.of(request.user), pk=int(request.GET["team"]))
-    return JsonResponse({"routes": [choice.as_dict() for choice in route_catalog.route_choices(team=team)]})
+    choices = route_catalog.route_choices(team=_api_team(request))
+    return JsonResponse({"routes": [choice.as_dict() for choice in choices]})
 
 
 @api_view(["GET", "POST"])
@@ -31,8 +29,8 @@ def routes(request):
 def comparisons(request):
     if request.method == "GET":
         queryset = Comparison.objects.visible_to(request.user)
-        if request.GET.get("team", "").isdigit():
-            queryset = queryset.filter(team_id=int(request.GET["team"]))
+        if team_id(request) is not None:
+            queryset = queryset.filter(team_id=team_id(request))
         queryset = (queryset.search(request.GET.get("q", "").strip())
                     .with_route(request.GET.get("route")).with_status(request.GET.get("status"))
                     .select_related("created_by", "team").prefetch_related("results", "references"))
@@ -144,8 +142,9 @@ BATCH_FIELDS = {"prompt_set", "name", "use_prompt_sizes"}
 
 
 def _api_team(request):
-    if request.GET.get("team", "").isdigit():
-        return get_object_or_404(Team.objects.of(request.user), pk=int(request.GET["team"]))
+    """The team of ?team= (404 unless the user's), else the user's personal team."""
+    if team_id(request) is not None:
+        return get_object_or_404(Team.objects.of(request.user), pk=team_id(request))
     return Team.personal_for(request.user)
 
 

@@ -4,12 +4,26 @@ import functools
 import json
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from . import teams
 from .models import ApiToken
+
+
+MAX_ID = 2**63 - 1  # the largest id a database row can have: a larger one in a URL is no row
+
+
+def team_id(request):
+    """The ?team= of an API request as an id: None without one; a value that is not an id is
+    no team of the user's (Http404, a JSON 404 from api_view)."""
+    value = request.GET.get("team", "")
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit() or int(value) > MAX_ID:
+        raise Http404("No such team.")
+    return int(value)
 
 
 def bearer_user(request):
@@ -69,7 +83,12 @@ def api_view(methods):
                     return JsonResponse({"error": "CSRF check failed for a session request."}, status=403)
             else:
                 _act_as(request, user)
-            return view(request, *args, **kwargs)
+            if any(isinstance(value, int) and value > MAX_ID for value in kwargs.values()):
+                return JsonResponse({"error": "Not found."}, status=404)  # no row has such an id
+            try:
+                return view(request, *args, **kwargs)
+            except Http404:
+                return JsonResponse({"error": "Not found."}, status=404)
 
         wrapped.api_methods = tuple(methods)  # read by the OpenAPI coverage test
         return wrapped

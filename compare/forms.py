@@ -239,7 +239,9 @@ def form_from_json(payload, user):
     unknown = set(payload) - {"prompt", "routes", "params", "images", "mask", "team", "blind", "hold_images_until_done"}
     team = Team.personal_for(user)
     if payload.get("team") is not None:
-        team = Team.objects.of(user).filter(pk=payload["team"]).first() if isinstance(payload["team"], int) else None
+        given = payload["team"]
+        is_id = isinstance(given, int) and not isinstance(given, bool) and 0 < given < 2**63
+        team = Team.objects.of(user).filter(pk=given).first() if is_id else None
         if team is None:
             errors["team"] = ["No team of yours has that id (GET /api/teams lists them)."]
     if unknown:

@@ -51,7 +51,7 @@ DATETIME = {"type": "string", "format": "date-time"}
 URL = {"type": "string", "format": "uri"}
 USD = {"type": "string", "pattern": r"^-?\d+(\.\d+)?(E[+-]?\d+)?$",
        "description": "US dollars as a decimal string (never a float)."}
-ID = {"type": "integer", "minimum": 1}
+ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 
 
 def json_body(schema, description=None):
@@ -80,7 +80,7 @@ TEAM_QUERY = query("team", ID, "A team of yours (GET /api/teams); default: your 
 
 # The answers every endpoint may give besides its own.
 UNAUTHORIZED = answer("No or a bad token (and no session): WWW-Authenticate says which.", ref("Error"))
-NOT_FOUND = answer("No such object among your teams' (another team's looks the same as none).")
+NOT_FOUND = answer("No such object among your teams' (another team's looks the same as none).", ref("Error"))
 NOT_ALLOWED = answer("Another method: Allow lists the ones this URL takes.", ref("Error"))
 FORBIDDEN = answer("Your role in the team does not allow it (viewers read only; some things are for owners), "
                    "or a session write without its CSRF token.", ref("Error"))
@@ -91,7 +91,7 @@ BAD_REQUEST = answer("Bad input: each field named with its reasons (\"__all__\" 
 def operation(op_id, summary, responses, tag, parameters=(), body=None, description=None, mutating=False):
     found = {"operationId": op_id, "summary": summary, "tags": [tag], "parameters": list(parameters),
              "responses": {**responses, "401": UNAUTHORIZED, "405": NOT_ALLOWED}}
-    if any(p["in"] == "path" for p in parameters):
+    if any(p["in"] == "path" or p["name"] == "team" for p in parameters):
         found["responses"].setdefault("404", NOT_FOUND)
     if mutating or body is not None:
         found["responses"].setdefault("403", FORBIDDEN)

@@ -227,3 +227,19 @@ def test_another_teams_member_gets_404_with_each_method_and_changes_nothing(clie
     assert not Rating.objects.exists() and not Verdict.objects.exists() and not Comment.objects.exists()
     fox.refresh_from_db()
     assert not fox.blind
+
+
+@pytest.mark.parametrize("team", ["abc", "99999999999999999999999", "-1", "١"])
+def test_a_team_that_is_not_an_id_is_a_json_404(client, alice_token, team):
+    for url in ("/api/routes", "/api/comparisons", "/api/prompt-sets", "/api/batches", "/api/leaderboard"):
+        response = client.get(url, {"team": team}, headers={"Authorization": f"Bearer {alice_token}"})
+        assert response.status_code == 404 and response.json() == {"error": "Not found."}, url
+
+
+def test_an_id_too_large_for_a_row_is_a_json_404(client, alice_token):
+    response = client.get(f"/api/comparisons/{2**70}", headers={"Authorization": f"Bearer {alice_token}"})
+    assert response.status_code == 404 and response.json() == {"error": "Not found."}
+    created = client.post("/api/comparisons", json.dumps({"prompt": "a fox", "routes": ["sandbox:fast"],
+                                                          "team": 2**70}),
+                          content_type="application/json", headers={"Authorization": f"Bearer {alice_token}"})
+    assert created.status_code == 400 and "team" in created.json()["errors"]
