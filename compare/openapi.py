@@ -236,7 +236,8 @@ BATCH_REQUEST = obj({
                          "description": "A prompt that names a size runs at that size."},
 }, required=["prompt_set", "routes"], closed=True)
 SHARE_LINK = obj({
-    "url": URL, "api_url": URL, "expires_at": nullable(DATETIME), "created_at": DATETIME,
+    "url": {**nullable(URL), "description": "The public address; null when opening it would show you routes of a "
+                                            "comparison still blind to you."}, "api_url": URL, "expires_at": nullable(DATETIME), "created_at": DATETIME,
     "revoked_at": nullable(DATETIME), "last_opened_at": nullable(DATETIME), "live": BOOLEAN,
     "kind": {"type": "string", "enum": list(ShareKind.values)}, "blind": BOOLEAN, "show_costs": BOOLEAN,
     "comparisons": array(ID),
