@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
@@ -11,7 +11,7 @@ from . import batches, credentials, insights, leaderboard, openapi, services
 from .auth import api_view, read_json, team_id
 from .forms import form_from_json, rerun_form
 from .idempotency import idempotent
-from .models import Batch, Comment, Comparison, Result, SubmitRefused, Team, Thumb
+from .models import Batch, Comment, Comparison, Prompt, PromptSet, Result, SubmitRefused, Team, Thumb
 from .models.budgets import parse_usd
 from .models.reviews import Review, ReviewRefused, VerdictKind, give_verdict, rate, set_review_mode
 from .presenters import absolute, comparison_dict, leaderboard_row_dict, result_dict, review_dict
@@ -151,6 +151,56 @@ def _api_team(request):
 @api_view(["GET"])
 def prompt_sets(request):
     return JsonResponse({"prompt_sets": [s.as_dict() for s in batches.all_sets(_api_team(request))]})
+
+
+PROMPT_FIELDS = {"text", "set", "title"}
+
+
+@api_view(["POST"])
+def prompts(request):
+    """POST {"text", "set"?, "title"?} (?team=ID): save a prompt into the team's set of that name
+    (made if new) or its default set, as "Save this prompt" on the compare page (members)."""
+    team = _api_team(request)
+    if not team.can_run(request.user):
+        return JsonResponse({"error": f"Viewers of {team} cannot save prompts."}, status=403)
+    payload, error = read_json(request)
+    if error:
+        return error
+    if not isinstance(payload, dict):
+        return JsonResponse({"errors": {"__all__": ["The body must be a JSON object."]}}, status=400)
+    errors = {name: [f"Unknown field: use {', '.join(sorted(PROMPT_FIELDS))}."] for name in set(payload) - PROMPT_FIELDS}
+    text = payload.get("text")
+    if not isinstance(text, str) or not text.strip():
+        errors["text"] = ["text is the prompt: a non-empty string."]
+    for name in ("set", "title"):
+        if not isinstance(payload.get(name, ""), str):
+            errors[name] = [f"{name} must be a string."]
+    if errors:
+        return JsonResponse({"errors": errors}, status=400)
+    saved, prompt_set = batches.save_prompt(team, request.user, text.strip(), payload.get("set", ""),
+                                            payload.get("title", ""))
+    return JsonResponse({"prompt": {"id": saved.pk, "title": saved.title, "text": saved.text},
+                         "prompt_set": batches.find_set(prompt_set.ref, team).as_dict()}, status=201)
+
+
+def _delete_own(request, model, pk, what):
+    """DELETE of a team's saved prompt or prompt set (members): 204; batches already run keep theirs."""
+    row = get_object_or_404(model.objects.filter(team__in=Team.objects.of(request.user)).select_related("team"),
+                            pk=pk)
+    if not row.team.can_run(request.user):
+        return JsonResponse({"error": f"Viewers of {row.team} cannot delete {what}."}, status=403)
+    row.delete()
+    return HttpResponse(status=204)
+
+
+@api_view(["DELETE"])
+def prompt(request, pk):
+    return _delete_own(request, Prompt, pk, "prompts")
+
+
+@api_view(["DELETE"])
+def prompt_set(request, pk):
+    return _delete_own(request, PromptSet, pk, "prompt sets")
 
 
 @api_view(["GET", "POST"])

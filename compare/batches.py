@@ -522,8 +522,8 @@ def prompt_save(request):
     into its default set."""
     team = teams.current_team(request)
     text = (request.POST.get("prompt") or "").strip()
-    set_name = " ".join((request.POST.get("save_set") or "").split())[:100] or DEFAULT_SET_NAME
-    title = " ".join((request.POST.get("save_title") or "").split())[:120]
+    set_name = request.POST.get("save_set") or ""
+    title = request.POST.get("save_title") or ""
     error = None
     if not team.can_run(request.user):
         error = f"You are a viewer of {team}: only its owners and members save prompts."
@@ -534,16 +534,23 @@ def prompt_save(request):
             return render(request, "compare/prompt_saved.html", {"error": error})  # htmx swaps only 2xx
         messages.error(request, error)
         return redirect("compare:new")
-    with transaction.atomic():
-        prompt_set, _ = PromptSet.objects.get_or_create(team=team, name=set_name,
-                                                        defaults={"created_by": request.user})
-        saved = Prompt.objects.create(team=team, prompt_set=prompt_set, title=title, text=text,
-                                           created_by=request.user)
+    saved, prompt_set = save_prompt(team, request.user, text, set_name, title)
     if request.htmx:
         return render(request, "compare/prompt_saved.html",
                       {"saved": saved, "prompt_set": prompt_set, "prompt_sets": all_sets(team)})
     messages.info(request, f"Saved to “{prompt_set.name}”.")
     return redirect(f"/?prompt_from={saved.ref}")
+
+
+def save_prompt(team, user, text, set_name="", title=""):
+    """Save a prompt into the team's set of that name (made if new), or into its default set:
+    (prompt, prompt set). Names and titles are trimmed to their fields' lengths."""
+    set_name = " ".join(set_name.split())[:100] or DEFAULT_SET_NAME
+    title = " ".join(title.split())[:120]
+    with transaction.atomic():
+        prompt_set, _ = PromptSet.objects.get_or_create(team=team, name=set_name, defaults={"created_by": user})
+        saved = Prompt.objects.create(team=team, prompt_set=prompt_set, title=title, text=text, created_by=user)
+    return saved, prompt_set
 
 
 def _editable(request, model, pk):

@@ -403,6 +403,21 @@ def _paths():
         "/api/prompt-sets": {"get": operation(
             "listPromptSets", "The built-in prompt sets and the team's own",
             {"200": answer("The sets.", obj({"prompt_sets": array(ref("PromptSet"))}))}, "batches", [TEAM_QUERY])},
+        "/api/prompt-sets/{pk}": {"delete": operation(
+            "deletePromptSet", "Delete a team's own prompt set with its prompts (members)",
+            {"204": answer("Deleted (batches already run keep their comparisons).")}, "batches",
+            [path_id(what='A team\'s set: the N of its id "set-N".')], mutating=True)},
+        "/api/prompts": {"post": operation(
+            "savePrompt", "Save a prompt into a set of the team (made if new) or its default set (members)",
+            {"201": answer("The prompt and its set.", obj({"prompt": obj({"id": ID, "title": STRING, "text": STRING}),
+                                                          "prompt_set": ref("PromptSet")}))}, "batches",
+            [TEAM_QUERY], json_body(obj({"text": {"type": "string", "minLength": 1, "pattern": "\\S"},
+                                         "set": {"type": "string", "description": "The set's name (default: the "
+                                                                                  "team's default set)."},
+                                         "title": STRING}, required=["text"], closed=True)))},
+        "/api/prompts/{pk}": {"delete": operation(
+            "deletePrompt", "Delete a saved prompt (members)", {"204": answer("Deleted.")}, "batches",
+            [path_id(what="A saved prompt's id.")], mutating=True)},
         "/api/batches": {
             "get": operation("listBatches", "The team's batches, newest first (200 at most)",
                              {"200": answer("The batches, without their matrix.",

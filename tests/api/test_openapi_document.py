@@ -189,6 +189,11 @@ def test_real_answers_of_every_operation_match_the_document(client, alice, bob, 
     api.call("get", "/api/leaderboard?from=2020-01-01&quality=low&size=square", expect=200)
     api.call("get", "/api/leaderboard?from=soon", expect=400)
     api.call("get", "/api/prompt-sets", expect=200)
+    saved = api.call("post", "/api/prompts", {"text": "a sign that reads OPEN", "set": "Signs", "title": "open"},
+                     expect=201).json()
+    api.call("post", "/api/prompts", {"text": " "}, expect=400)
+    api.call("delete", f"/api/prompts/{saved['prompt']['id']}", expect=204)
+    api.call("delete", f"/api/prompt-sets/{saved['prompt_set']['id'].removeprefix('set-')}", expect=204)
     batch = api.call("post", "/api/batches", {"prompt_set": "typography", "routes": ["sandbox:fast"],
                                                "params": {"quality": "low"}}, expect=201).json()
     api.call("post", "/api/batches", {"prompt_set": "nothing", "routes": ["sandbox:fast"]}, expect=400)

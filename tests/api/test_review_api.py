@@ -243,3 +243,31 @@ def test_an_id_too_large_for_a_row_is_a_json_404(client, alice_token):
                                                           "team": 2**70}),
                           content_type="application/json", headers={"Authorization": f"Bearer {alice_token}"})
     assert created.status_code == 400 and "team" in created.json()["errors"]
+
+
+def test_prompts_are_saved_into_a_set_and_deleted_by_members_of_the_team_only(api, studio, bob, client):
+    from compare.models import Prompt, PromptSet
+
+    carol = api("carol")
+    saved = carol.call("post", f"/api/prompts?team={studio.pk}", {"text": "  a neon sign  ", "set": "Signs"})
+    assert saved.status_code == 201
+    body = saved.json()
+    assert body["prompt"]["text"] == "a neon sign" and body["prompt_set"]["name"] == "Signs"
+    assert [p["text"] for p in body["prompt_set"]["prompts"]] == ["a neon sign"]
+    default = carol.call("post", f"/api/prompts?team={studio.pk}", {"text": "a fox"}).json()
+    assert default["prompt_set"]["name"] != "Signs"
+    for bad in ({"text": ""}, {"text": 3}, {"text": "x", "set": 5}, {"text": "x", "colour": "red"}, ["x"]):
+        response = carol.call("post", f"/api/prompts?team={studio.pk}", bad)
+        assert response.status_code == 400, bad
+    assert Prompt.objects.count() == 2
+    assert api("vic").call("post", f"/api/prompts?team={studio.pk}", {"text": "x"}).status_code == 403
+    prompt_id, set_id = body["prompt"]["id"], int(body["prompt_set"]["id"].removeprefix("set-"))
+    for url in (f"/api/prompts/{prompt_id}", f"/api/prompt-sets/{set_id}"):
+        assert api("vic").call("delete", url).status_code == 403
+        bobs = client.delete(url, headers={"Authorization": f"Bearer {ApiToken.issue(bob)[1]}"})
+        assert bobs.status_code == 404 and b"neon" not in bobs.content
+        assert client.delete(url).status_code == 401
+    assert carol.call("delete", f"/api/prompts/{prompt_id}").status_code == 204
+    assert carol.call("delete", f"/api/prompt-sets/{set_id}").status_code == 204
+    assert not PromptSet.objects.filter(name="Signs").exists()
+    assert carol.call("delete", f"/api/prompt-sets/{set_id}").status_code == 404

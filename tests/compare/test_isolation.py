@@ -20,7 +20,7 @@ SECRET = "alice's secret fox"
 LISTS = {"new", "history", "routes", "tokens", "team", "team-links", "leaderboard", "leaderboard-csv",
          "history-csv", "batches", "batch-create", "prompts", "prompt-save", "team-switch", "team-create",
          "token-create", "api:routes", "api:teams", "api:comparisons", "api:prompt-sets", "api:batches",
-         "api:leaderboard", "api:openapi", "api:docs"}
+         "api:leaderboard", "api:openapi", "api:docs", "api:prompts"}
 # Public by design, reached with a token: tried with a token that does not exist (alice's real
 # tokens are what make them public; their lifecycle is tested in test_sharing.py and test_teams.py).
 TOKENS = {"share", "share-preview", "share-comparison", "share-comparison-preview", "share-vote", "share-image",
@@ -112,6 +112,7 @@ def url_for(name, route, o):
         "api:batch": o.get("batch") and o["batch"].pk, "api:batch-cancel": o.get("batch") and o["batch"].pk,
         "prompt-delete": o.get("prompt") and o["prompt"].pk,
         "prompt-set-delete": o.get("prompt_set") and o["prompt_set"].pk,
+        "api:prompt": o.get("prompt") and o["prompt"].pk, "api:prompt-set": o.get("prompt_set") and o["prompt_set"].pk,
     }
     if name in ("side-by-side", "side-by-side-diff"):
         return f"/comparisons/{c.pk}/side-by-side" + ("/diff.png" if name.endswith("diff") else "") + \
