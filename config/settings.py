@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from config.storage import media_storage
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -225,8 +227,11 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Media is never served as public files: images go through views that check who asks.
 MEDIA_URL = "/media-not-public/"
+# Local folder by default; S3-compatible object storage with MEDIA_STORAGE_URL or
+# AWS_STORAGE_BUCKET_NAME (config/storage.py, docs/deploy.md). Every read and write of media goes
+# through this storage, so web and workers on different machines see the same files.
 STORAGES = {
-    "default": {"BACKEND": env_str("DEFAULT_FILE_STORAGE", "django.core.files.storage.FileSystemStorage")},
+    "default": media_storage(os.environ),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
