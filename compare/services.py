@@ -112,11 +112,17 @@ def request_for(comparison):
 
 def enqueue(comparison_id):
     """The comparison's results join their team's queue (enqueued_at: our queue wait starts);
-    dispatch sends as many as the team's fair share allows."""
+    dispatch sends as many as the team's fair share allows. With the broker down the submit still
+    succeeds: the rows are stored, and the reaper sends them once it is back."""
     Result.objects.filter(comparison_id=comparison_id, status=Status.QUEUED).update(enqueued_at=timezone.now())
     team_id = Comparison.objects.filter(pk=comparison_id).values_list("team_id", flat=True).first()
-    if team_id is not None:
+    if team_id is None:
+        return
+    try:
         dispatch(team_id)
+    except Exception:
+        log.exception("could not send comparison %s's calls (is the broker down?); the reaper will send them "
+                      "after REQUEUE_AFTER_SECONDS", comparison_id)
 
 
 def dispatch(team_id, only=None):
