@@ -12,7 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from providers import registry
+from providers import compatible, registry
+from providers.base import ConfigurationError
 
 from .models import Team, TeamCredential
 
@@ -71,8 +72,6 @@ class RefusedValue(ValueError):
 def check_value(name, value):
     """A team may not point the workers at private or local addresses (that would let a team
     owner reach the server's own network), unless ALLOW_PRIVATE_PROVIDER_URLS is set."""
-    import json
-
     from providers.base import BadResponseError
     from providers.urls import check_download_url
 
@@ -81,9 +80,9 @@ def check_value(name, value):
         urls = [value]
     elif name == "COMPATIBLE_ROUTES":
         try:
-            urls = [entry.get("base_url", "") for entry in json.loads(value) if isinstance(entry, dict)]
-        except ValueError:
-            raise RefusedValue("COMPATIBLE_ROUTES must be a JSON list (see the README).") from None
+            urls = [entry["base_url"] for entry in compatible.parse_config(value)]
+        except ConfigurationError as exc:
+            raise RefusedValue(f"{exc} (see the README).") from None
     for url in urls:
         try:
             check_download_url(url, allow_private=settings.ALLOW_PRIVATE_PROVIDER_URLS)

@@ -11,6 +11,8 @@ from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, Input
 
 from . import routes as route_catalog
 from .images import ImageRejected, check_image
+from .params import BadParameter, object_id
+from .uploads import WHOLE_REQUEST, RefusedUpload
 
 SIZE_CHOICES = [
     ("square", "Square 1024×1024"),
@@ -39,6 +41,8 @@ class ImagesField(forms.FileField):
 
 
 def _checked_upload(upload):
+    if isinstance(upload, RefusedUpload):  # over the size limit: streamed past, not kept
+        raise forms.ValidationError(upload.reason)
     try:
         return check_image(upload.read())
     except ImageRejected as exc:
@@ -140,6 +144,8 @@ class ComparisonForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for refused in (self.files.getlist(WHOLE_REQUEST) if self.files else []):
+            raise forms.ValidationError(refused.reason)
         if self.team is not None and self.user is not None and not self.team.can_run(self.user):
             raise forms.ValidationError(f"You are a viewer of {self.team}: only its owners and members run comparisons.")
         if data.get("size") == "custom" and self.requested_dimensions() is None:
@@ -218,7 +224,11 @@ def form_from_json(payload, user):
     unknown = set(payload) - {"prompt", "routes", "params", "images", "mask", "team", "blind", "hold_images_until_done"}
     team = Team.personal_for(user)
     if payload.get("team") is not None:
-        team = Team.objects.of(user).filter(pk=payload["team"]).first() if isinstance(payload["team"], int) else None
+        try:  # a JSON number only ("1" and true are not ids)
+            pk = object_id(payload["team"], "team") if type(payload["team"]) is int else None
+        except BadParameter:
+            pk = None
+        team = Team.objects.of(user).filter(pk=pk).first() if pk else None
         if team is None:
             errors["team"] = ["No team of yours has that id (GET /api/teams lists them)."]
     if unknown:

@@ -3,10 +3,11 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from . import params
 from .models import Invite, Membership, Role, Team
 
 
@@ -33,7 +34,11 @@ def _owned(request, pk):
 
 @require_POST
 def switch_team(request):
-    team = get_object_or_404(Team.objects.of(request.user), pk=request.POST.get("team"))
+    try:
+        pk = params.object_id(request.POST.get("team") or "", "team")
+    except params.BadParameter as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    team = get_object_or_404(Team.objects.of(request.user), pk=pk)
     request.session["team_id"] = team.pk
     return redirect(request.POST.get("next") or "compare:history")
 
@@ -96,12 +101,14 @@ def set_budget(request, pk):
 
     team = _owned(request, pk)
     raw = (request.POST.get("monthly_budget_usd") or "").strip()
+    field = Team._meta.get_field("monthly_budget_usd")
     try:
         team.monthly_budget_usd = Decimal(raw).quantize(Decimal("0.01")) if raw else None
-        if team.monthly_budget_usd is not None and team.monthly_budget_usd < 0:
+        if team.monthly_budget_usd is not None and not 0 <= team.monthly_budget_usd < 10 ** (
+                field.max_digits - field.decimal_places):  # what the column holds
             raise InvalidOperation
     except InvalidOperation:
-        messages.error(request, "A budget is an amount of USD, like 25 or 12.50 (empty: no budget).")
+        messages.error(request, "A budget is an amount of USD under $100,000,000, like 25 or 12.50 (empty: no budget).")
         return redirect("compare:team-detail", team.pk)
     team.save(update_fields=["monthly_budget_usd"])
     messages.success(request, f"Monthly budget: {'none' if raw == '' else f'${team.monthly_budget_usd}'}.")

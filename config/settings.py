@@ -260,6 +260,19 @@ REQUEUE_AFTER_SECONDS = env_int("REQUEUE_AFTER_SECONDS", 300)
 ALLOW_PRIVATE_PROVIDER_URLS = env_bool("ALLOW_PRIVATE_PROVIDER_URLS", False)
 MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 50 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
+# The whole body of one request, checked against its Content-Length before any of it is read (by
+# the ASGI server wrapper in config/asgi.py, the upload handler and the API): room for two images
+# of MAX_IMAGE_BYTES as base64 data: URLs in an API body, plus 1 MiB for the rest.
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 2 * (MAX_IMAGE_BYTES * 4 // 3) + 1024 * 1024)
+# Uploaded files stream through compare.uploads: each stops at MAX_IMAGE_BYTES (the form says so)
+# and is never held whole in memory or on disk. Non-file form fields are held in memory, so they
+# keep Django's own small cap (an anonymous login POST must not fill the memory).
+FILE_UPLOAD_HANDLERS = [
+    "compare.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_FORM_BYTES", 2_621_440)
 THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 512)
 # Processes a worker checks and thumbnails images in (0: in the calling thread). Out of the worker
 # process so that Pillow's CPU work cannot hold the lock its threads need to read provider answers.

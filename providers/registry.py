@@ -11,7 +11,7 @@ from importlib import import_module
 from typing import Mapping
 
 from . import sandbox
-from .base import Route
+from .base import ConfigurationError, Route, unusable_route
 from .pricing import Price, price_for
 
 # Variables that add or shape routes (custom models, deployments): a team may set them too.
@@ -36,7 +36,11 @@ def all_routes(env: Mapping[str, str]) -> dict[str, Route]:
     scale = float(env.get("SANDBOX_LATENCY_SCALE") or 1.0)
     found: dict[str, Route] = {route.key: route for route in _sandbox_routes(spec, scale)}
     for name in PROVIDER_MODULES:
-        for route in import_module(f"{__package__}.{name}").routes(env):
+        try:
+            routes = import_module(f"{__package__}.{name}").routes(env)
+        except ConfigurationError as exc:  # a malformed FAL_MODELS, say: that provider's routes only
+            routes = [unusable_route(f"{name}:settings", str(exc))]
+        for route in routes:
             found[route.key] = route
     return found
 
