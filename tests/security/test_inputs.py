@@ -253,3 +253,33 @@ def test_no_url_answers_a_malformed_parameter_with_a_server_error(alices, alice)
                     failures.append(("json", name, body[:30], response.status_code))
     assert tried > 200
     assert not failures, failures
+
+
+def test_the_asgi_app_cuts_off_a_body_without_content_length_at_the_limit():
+    """A chunked body has no Content-Length to check: it is counted as it arrives and answered 413
+    once past MAX_REQUEST_BYTES, before the app behind it has the whole of it."""
+    import asyncio
+
+    from config.asgi import limit_body
+
+    reads = []
+
+    async def app(scope, receive, send):  # reads everything, as Django's ASGI handler does
+        while (await receive()).get("more_body"):
+            reads.append(1)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async def receive():
+        return {"type": "http.request", "body": b"x" * 1000, "more_body": True}  # never ends
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "headers": [(b"transfer-encoding", b"chunked")]}
+    asyncio.run(limit_body(app, 10_000)(scope, receive, send))
+    assert sent[0]["status"] == 413 and len(reads) < 11
+    sent.clear()
+    asyncio.run(limit_body(app, 10_000)({"type": "http", "headers": [(b"content-length", b"10001")]}, receive, send))
+    assert sent[0]["status"] == 413 and len(reads) < 11
