@@ -283,3 +283,40 @@ def test_the_asgi_app_cuts_off_a_body_without_content_length_at_the_limit():
     sent.clear()
     asyncio.run(limit_body(app, 10_000)({"type": "http", "headers": [(b"content-length", b"10001")]}, receive, send))
     assert sent[0]["status"] == 413 and len(reads) < 11
+
+
+VAR_FILES_SCRIPT = """
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from compare.management.commands.serve import Command
+from config.celery import app
+
+default_storage.save("comparisons/1/result.png", ContentFile(b"an image"))
+Command().ensure_local_account()
+app.send_task("compare.tasks.no_such_task")  # a message in the broker's folder (no worker runs)
+"""
+
+
+def test_var_files_are_owner_only(tmp_path):
+    """A fresh var/ after migrate, a stored image, the local account and a broker message: every
+    file and folder in it is the owner's alone (no group or other permission bits)."""
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    from tests.e2e.stack import ROOT, UNIT_TEST_ENV
+
+    var = tmp_path / "var"
+    env = {k: v for k, v in os.environ.items() if k not in UNIT_TEST_ENV}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(var)})
+    for args in (["migrate", "--noinput"], ["shell", "-c", VAR_FILES_SCRIPT]):
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                              umask=0o022, timeout=120)
+        assert done.returncode == 0, done.stderr
+    found = {path.relative_to(var).as_posix(): stat.S_IMODE(path.stat().st_mode) for path in [var, *var.rglob("*")]}
+    for name in ("secret_key", "credentials_key", "local-account.txt", "db.sqlite3", "media/comparisons/1/result.png"):
+        assert name in found, sorted(found)
+    assert any(name.startswith("broker/queue/") for name in found), sorted(found)
+    exposed = {name: oct(mode) for name, mode in found.items() if mode & 0o077}
+    assert not exposed
