@@ -320,3 +320,18 @@ def test_var_files_are_owner_only(tmp_path):
     assert any(name.startswith("broker/queue/") for name in found), sorted(found)
     exposed = {name: oct(mode) for name, mode in found.items() if mode & 0o077}
     assert not exposed
+
+
+def test_no_redirect_built_from_the_request_leaves_the_site(alice, alice_client):
+    """Every redirect that takes its address from the request checks it with
+    url_has_allowed_host_and_scheme (the team switcher's is tested with the team pages)."""
+    from compare.models import ShareLink
+    from tests.compare.factories import comparison
+
+    fox = comparison(user=alice)
+    for target in ("//evil.example/x", "https://evil.example/", "http://testserver.evil.example/", "javascript:alert(1)"):
+        link = ShareLink.objects.create(team=fox.team, comparison=fox)
+        response = alice_client.post(f"/team/links/{link.pk}/revoke", {"next": target})
+        assert response.status_code == 302 and response["Location"] == "/team/links", target
+        response = Client().post("/login/", {"username": "alice", "password": "alice-password", "next": target})
+        assert response.status_code == 302 and "evil" not in response["Location"] and "javascript" not in response["Location"]
