@@ -335,3 +335,20 @@ def test_no_redirect_built_from_the_request_leaves_the_site(alice, alice_client)
         assert response.status_code == 302 and response["Location"] == "/team/links", target
         response = Client().post("/login/", {"username": "alice", "password": "alice-password", "next": target})
         assert response.status_code == 302 and "evil" not in response["Location"] and "javascript" not in response["Location"]
+
+
+def test_csp_header_is_sent(alice, alice_client):
+    """Every page and the public share page carry the policy: this origin only, no inline script."""
+    from compare.models import ShareLink
+    from tests.compare.factories import comparison
+
+    fox = comparison(user=alice)
+    link = ShareLink.objects.create(team=fox.team, comparison=fox)
+    for response in (alice_client.get("/"), alice_client.get("/comparisons/"), Client().get("/login/"),
+                     Client().get(link.get_absolute_url())):
+        policy = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
+        assert policy["default-src"] == "'self'" and policy["script-src"] == "'self'"
+        assert "unsafe-inline" not in policy["style-src"] and policy["object-src"] == "'none'"
+        assert policy["frame-ancestors"] == "'none'"
+        body = response.content.decode()
+        assert " onchange=" not in body and " onfocus=" not in body and "<style" not in body
