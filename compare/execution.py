@@ -20,7 +20,7 @@ from . import limits
 from . import routes as route_catalog
 from .images import ImageRejected, check_images, start_image_processes
 from .models import CostSource, Result, ResultImage, Status
-from .services import request_for
+from .services import dispatch, request_for
 
 log = logging.getLogger(__name__)
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
@@ -114,22 +114,42 @@ def _attempt(result):
 
 
 def execute_result(result_id, worker=""):
-    """Claim a result, call its provider once, store what came back, end in a terminal state."""
+    """Claim a result, call its provider once, store what came back, end in a terminal state.
+    A result whose team (TEAM_MAX_IN_FLIGHT) or route (ROUTE_LIMITS) is at its limit holds no
+    worker: it stays queued and its task is sent again shortly. When a call ends, the next of
+    its team's waiting results is sent (services.dispatch)."""
     from .tasks import run_result
 
     result = Result.objects.select_related("comparison__team").filter(pk=result_id).first()
-    if result is None or result.status != Status.QUEUED:
-        return  # gone, or another delivery of this message already has it
+    if result is None:
+        return  # gone
+    team_id = result.comparison.team_id
+    if result.status != Status.QUEUED:
+        _pass_turn(team_id)  # another delivery has it, or it was cancelled: its place goes to the next
+        return
+    if not limits.acquire_team(result, team_id):
+        run_result.apply_async((result.pk,), countdown=settings.ROUTE_LIMIT_RETRY_SECONDS)
+        return  # the team has its share of calls running: stay queued, try again shortly
     if not limits.acquire(result):
+        limits.release_team(result)
         run_result.apply_async((result.pk,), countdown=settings.ROUTE_LIMIT_RETRY_SECONDS)
         return  # the route is at its limit: stay queued, try again shortly
-    if not result.claim(worker):
-        limits.release(result)
-        return
     try:
-        _execute_claimed(result)
+        if result.claim(worker):
+            _execute_claimed(result)
     finally:
         limits.release(result)
+        limits.release_team(result)
+        _pass_turn(team_id)
+
+
+def _pass_turn(team_id):
+    """Send the team's next waiting result; if that fails (the broker is down), the reaper
+    sends it later, and the call that just ended keeps what it stored."""
+    try:
+        dispatch(team_id)
+    except Exception:
+        log.exception("could not send team %s's next waiting result; the reaper will", team_id)
 
 
 def _execute_claimed(result):
@@ -265,8 +285,10 @@ def reap_stale():
       long-running job: the worker died mid-call. It ends ``failed``; the provider is not called
       again, since the first call may have billed.
     - a long-running job whose scheduled check was lost: a new check is scheduled.
-    - queued for longer than REQUEUE_AFTER_SECONDS (the broker lost the message, or was down
-      when the comparison was submitted): the task is sent again; the claim makes a duplicate harmless.
+    - queued for longer than REQUEUE_AFTER_SECONDS after its task was sent (the broker lost the
+      message): the task is sent again; the claim makes a duplicate harmless. Never sent and
+      waiting that long (the broker was down at submit, or a lost call never handed its team's
+      turn on): sent within the team's fair share (services.dispatch).
     Returns (ended, rechecked, resent)."""
     from datetime import timedelta
 
@@ -292,13 +314,22 @@ def reap_stale():
             check_result.apply_async((result.pk,))
             rechecked += 1
     stale = now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
-    resend = list(Result.objects.filter(Q(enqueued_at__lt=stale) | Q(enqueued_at__isnull=True, comparison__created_at__lt=stale),
-                                        status=Status.QUEUED).values_list("pk", flat=True))
-    Result.objects.filter(pk__in=resend).update(enqueued_at=now)
+    queued = Result.objects.filter(status=Status.QUEUED)
+    # Sent long ago and still queued: the broker lost the message. Sent again at once.
+    resend = list(queued.filter(sent_at__lt=stale).values_list("pk", flat=True))
+    Result.objects.filter(pk__in=resend).update(sent_at=now)
     for pk in resend:
         run_result.apply_async((pk,))
+    # Never sent and waiting that long (the broker was down at submit, or the call that should
+    # have handed its team's turn on was lost): sent within the team's fair share.
+    waiting = queued.filter(Q(enqueued_at__lt=stale) | Q(enqueued_at__isnull=True, comparison__created_at__lt=stale),
+                            sent_at__isnull=True)
+    by_team = {}
+    for pk, team_id in waiting.values_list("pk", "comparison__team_id"):
+        by_team.setdefault(team_id, []).append(pk)
+    sent = sum(dispatch(team_id, only=ids) for team_id, ids in by_team.items())
     limits.free_lost_slots()
-    return ended, rechecked, len(resend)
+    return ended, rechecked, len(resend) + sent
 
 
 def start_reaper(interval=None):

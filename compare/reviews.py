@@ -105,4 +105,6 @@ def review_panel(request, pk):
     comparison = _visible(request, pk)
     review = Review(comparison, request.user)
     response = render(request, "compare/detail.html#review", {"comparison": comparison, "review": review})
-    return response if review.held or comparison.status != "done" else HttpResponseStopPolling(response.content)
+    # review.done comes from the same read of the results as the form (not a second query), so the
+    # panel never stops polling while showing fewer winners than there are.
+    return response if review.held or not review.done else HttpResponseStopPolling(response.content)

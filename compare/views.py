@@ -7,17 +7,18 @@ from django.core import signing
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
+from django.db.models import prefetch_related_objects
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, parse_size
 
+from . import pricing, services, teams
 from . import routes as route_catalog
-from . import services, teams
 from .auth import session_or_token
-from .forms import SIZE_CHOICES, ComparisonForm
-from .models import Comparison, ReferenceImage, Result, ResultImage, Status
+from .forms import SIZE_CHOICES, ComparisonForm, rerun_form
+from .models import Comparison, ReferenceImage, Result, ResultImage, Status, SubmitRefused
 from .models import reviews as reviewing
 from .models.reviews import Review
 from .templatetags import viewing
@@ -27,6 +28,11 @@ def _picker_context(form):
     """Routes with their estimated cost for whatever parameters the form holds right now."""
     draft = _draft_request(form.data if form.is_bound else form.initial)
     choices = route_catalog.route_choices(draft, team=form.team)
+    prices = pricing.team_prices(form.team)
+    for choice in choices:  # the team's own price, where it entered one, wins over the catalog
+        choice.cost = pricing.call_cost(choice.route, draft, prices.get(choice.key))
+        choice.estimate_usd = pricing.estimate_of(choice.cost)
+    budget = form.team.budget_state() if form.team is not None and form.team.monthly_budget_usd is not None else None
     selected = set(form.data.getlist("routes")) if form.is_bound else set(form.initial.get("routes", []))
     picked = [c for c in choices if c.key in selected]
     known = [c.estimate_usd for c in picked if c.estimate_usd is not None]
@@ -36,10 +42,11 @@ def _picker_context(form):
             "edit_fields": [form[name] for name in ("reference_images", "mask", "references_from")],
             "total_estimate": sum(known) if known else None,
             "unknown_estimates": [c.key for c in picked if c.estimate_usd is None],
-            "batch_estimate": _batch_estimate(form, draft, picked)}
+            "batch_estimate": _batch_estimate(form, draft, picked, prices),
+            "budget": budget, "ceiling": pricing.ceiling()}
 
 
-def _batch_estimate(form, draft, picked):
+def _batch_estimate(form, draft, picked, prices):
     """What running the chosen prompt set as a batch would cost by the catalog: each prompt at its
     own suggested size where that box is ticked. None until routes are picked."""
     from . import batches
@@ -59,7 +66,7 @@ def _batch_estimate(form, draft, picked):
             width, height = parse_size(prompt.size)
             request = dataclasses.replace(draft, width=width, height=height)
         for choice in picked:
-            value = route_catalog.estimate(choice.route, request)
+            value = pricing.estimate_of(pricing.call_cost(choice.route, request, prices.get(choice.key)))
             unknown = unknown or value is None
             total += value or 0
     return {"set": prompt_set, "prompts": len(prompt_set.prompts), "usd": total, "unknown": unknown}
@@ -87,8 +94,10 @@ def new_comparison(request):
         team = teams.current_team(request)
         form = ComparisonForm(request.POST, request.FILES, team=team, user=request.user)
         if form.is_valid():
-            comparison = services.create_from_form(form, request.user, team)
-            return redirect(comparison)
+            try:
+                return redirect(services.create_from_form(form, request.user, team))
+            except SubmitRefused as refused:  # the budget, checked again with the team row locked
+                form.add_error(None, str(refused))
         status = 400
     else:
         if request.htmx:
@@ -156,6 +165,9 @@ def comparison_summary(request, pk):
 
 
 def _summary_context(comparison):
+    # One read of the results for the counts and for comparison.status, so the page never says
+    # "Done: 2 of 3" when the third finished between two queries.
+    prefetch_related_objects([comparison], "results")
     results = list(comparison.results.all())
     return {"comparison": comparison, "results": results,
             "finished": sum(r.is_terminal for r in results),
@@ -197,7 +209,15 @@ def rerun_comparison(request, pk):
     if unavailable:
         messages.error(request, f"Cannot run again: {', '.join(sorted(unavailable))} is not available any more.")
         return redirect(comparison)
-    return redirect(services.rerun(comparison, request.user))
+    form = rerun_form(comparison, request.user)
+    if form.is_valid():
+        try:
+            return redirect(services.create_from_form(form, request.user, comparison.team, rerun_of=comparison))
+        except SubmitRefused as refused:
+            form.add_error(None, str(refused))
+    for message in (m for msgs in form.errors.values() for m in msgs):
+        messages.error(request, f"Cannot run again: {message}")
+    return redirect(comparison)
 
 
 def _with_route(comparisons, route_key):

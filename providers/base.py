@@ -264,6 +264,9 @@ class Capabilities:
     # The protocol takes reference images as URLs it fetches itself (no bytes, no data: URLs):
     # the app must be able to hand out public links (SITE_URL).
     edit_needs_public_url: bool = False
+    # The route passes a seed on (GPT Image 2 takes none, so most routes do not): without it a
+    # seed asked for is not sent, and the app can say "seed not supported by this route".
+    seed: bool = False
 
     def problems(self, request: ImageRequest) -> list[str]:
         """Why this route cannot do the request, in words a user understands; [] if it can."""
@@ -305,6 +308,7 @@ class Capabilities:
             "mask": self.mask,
             "max_input_images": self.max_input_images,
             "edit_needs_public_url": self.edit_needs_public_url,
+            "seed": self.seed,
         }
 
 

@@ -10,8 +10,9 @@ from .comparisons import (
     image_path,
     reference_path,
 )
+from .budgets import BudgetState, CallCost, OverBudget, SubmitRefused, TeamPrice
 from .credentials import TeamCredential
-from .limits import RouteMinute, RouteSlot
+from .limits import RouteMinute, RouteSlot, TeamSlot
 from .prompts import Batch, BatchItem, Prompt, PromptSet
 from .reviews import Comment, Rating, Thumb, Verdict, VerdictKind
 from .rollups import JudgedComparison, RouteDay
@@ -23,6 +24,7 @@ __all__ = [
     "image_path", "reference_path", "Invite", "Membership", "Role", "Team",
     "Comment", "Rating", "Thumb", "Verdict", "VerdictKind", "JudgedComparison", "RouteDay",
     "ExternalVote", "ShareKind", "ShareLink",
-    "TeamCredential", "RouteMinute", "RouteSlot",
+    "TeamCredential", "RouteMinute", "RouteSlot", "TeamSlot",
+    "BudgetState", "CallCost", "OverBudget", "SubmitRefused", "TeamPrice",
     "Batch", "BatchItem", "Prompt", "PromptSet",
 ]

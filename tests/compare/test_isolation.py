@@ -81,6 +81,9 @@ def extra_objects(client, team, alice):
     found["prompt"] = Prompt.objects.create(team=team, prompt_set=prompt_set, text=f"{SECRET} prompt")
     found["prompt_set"] = prompt_set
     found["batch"] = Batch.objects.create(team=team, name=f"{SECRET} batch", created_by=alice)
+    from compare.models import TeamPrice
+
+    found["price"] = TeamPrice.objects.create(team=team, route_key="sandbox:fast", usd_per_image="0.01", entered_by=alice)
     return found
 
 
@@ -90,12 +93,13 @@ def url_for(name, route, o):
     by_name = {
         "detail": c.pk, "summary": c.pk, "rerun": c.pk, "cancel": c.pk, "verdict": c.pk, "comment": c.pk,
         "review-mode": c.pk, "review": c.pk, "share-create": c.pk, "export": c.pk, "changes": c.pk,
-        "api:comparison": c.pk, "api:cancel": c.pk, "api-share": c.pk,
+        "api:comparison": c.pk, "api:cancel": c.pk, "api:rerun": c.pk, "api-share": c.pk,
         "result-card": o["result"].pk, "rate": o["result"].pk,
         "image": images[0].pk, "thumbnail": images[0].pk, "reference": o["reference"].pk,
         "share-revoke": o["link"].pk, "api-share-link": o["link"].pk, "token-revoke": o["token"].pk,
         "team-detail": o["team"].pk, "team-add-member": o["team"].pk, "team-invite": o["team"].pk,
-        "team-budget": o["team"].pk, "team-credentials": o["team"].pk, "team-credential-test": o["team"].pk,
+        "team-budget": o["team"].pk, "api:team-budget": o["team"].pk, "team-price": o["team"].pk,
+        "team-leave": o["team"].pk, "team-credentials": o["team"].pk, "team-credential-test": o["team"].pk,
         "batch": o.get("batch") and o["batch"].pk, "batch-csv": o.get("batch") and o["batch"].pk,
         "batch-cancel": o.get("batch") and o["batch"].pk,
         "api:batch": o.get("batch") and o["batch"].pk,
@@ -107,6 +111,10 @@ def url_for(name, route, o):
             f"?a={images[0].pk}&b={images[1].pk}"
     if name == "team-remove-member":
         return f"/teams/{o['team'].pk}/members/{o['user'].pk}/remove"
+    if name == "invite-decline":
+        return f"/invitations/{o['invite'].pk}/decline"
+    if name == "team-price-delete":
+        return f"/teams/{o['team'].pk}/prices/{o['price'].pk}/delete"
     if name == "team-revoke-invite":
         return f"/teams/{o['team'].pk}/invites/{o['invite'].pk}/revoke"
     if name == "prompt-fill":

@@ -445,6 +445,19 @@ class TestFalCustomRoute(ProviderContract):
         result = self.run(fake)
         assert result.images and all(c["path"].startswith("/fal-ai/flux/requests/") for c in fake.calls[1:])
 
+    @pytest.mark.parametrize("endpoint, app", [
+        ("fal-ai/flux/dev", "fal-ai/flux"),
+        ("workflows/fal-ai/sdxl-flow", "workflows/fal-ai/sdxl-flow"),
+        ("workflows/acme/pipeline/step", "workflows/acme/pipeline"),
+        ("comfy/acme/upscale", "comfy/acme/upscale"),
+    ])
+    def test_rebuilt_handle_urls_keep_fals_three_segment_namespaces(self, endpoint, app):
+        # fal-js parseEndpointId: workflows/ and comfy/ ids are namespace/owner/alias[/path].
+        urls = fal.job_urls("https://queue.fal.run", endpoint, {"request_id": "r-1"})
+        assert urls == {"response_url": f"https://queue.fal.run/{app}/requests/r-1",
+                        "status_url": f"https://queue.fal.run/{app}/requests/r-1/status",
+                        "cancel_url": f"https://queue.fal.run/{app}/requests/r-1/cancel"}
+
     def test_a_value_the_model_refuses_is_an_invalid_request_in_fals_words(self, fake):
         error = self.failure(fake, None, InvalidRequestError, output_format="webp")
         assert error.status == 422 and error.message == "HTTP 422: output_format: Input should be 'jpeg' or 'png'"

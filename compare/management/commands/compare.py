@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from compare import services
 from compare.forms import ComparisonForm, _as_querydict
-from compare.models import Comparison, Team
+from compare.models import Comparison, SubmitRefused, Team
 from compare.templatetags.compare_tags import ms, usd
 
 
@@ -44,7 +44,10 @@ class Command(BaseCommand):
         if not form.is_valid():
             lines = [f"{field}: {msg}" for field, msgs in form.errors.items() for msg in msgs]
             raise CommandError("Invalid comparison:\n  " + "\n  ".join(lines))
-        comparison = services.create_from_form(form, author, chosen)
+        try:
+            comparison = services.create_from_form(form, author, chosen)
+        except SubmitRefused as refused:
+            raise CommandError(f"Invalid comparison:\n  {refused}") from None
         self.stdout.write(f"Comparison #{comparison.pk}: {settings.SITE_URL}{comparison.get_absolute_url()}")
         if wait:
             deadline = time.monotonic() + timeout
