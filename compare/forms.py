@@ -14,7 +14,7 @@ from . import routes as route_catalog
 from .images import ImageRejected, check_image
 from .models import SubmitRefused
 from .params import BadParameter, object_id
-from .uploads import WHOLE_REQUEST, RefusedUpload
+from .uploads import RefusedUpload
 
 SIZE_CHOICES = [
     ("square", "Square 1024×1024"),
@@ -151,8 +151,6 @@ class ComparisonForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        for refused in (self.files.getlist(WHOLE_REQUEST) if self.files else []):
-            raise forms.ValidationError(refused.reason)
         if self.team is not None and self.user is not None and not self.team.can_run(self.user):
             raise forms.ValidationError(f"You are a viewer of {self.team}: only its owners and members run comparisons.")
         if data.get("size") == "custom" and self.requested_dimensions() is None:

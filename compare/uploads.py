@@ -1,18 +1,41 @@
-"""Uploads are streamed and capped, never held whole: a file over MAX_IMAGE_BYTES is dropped as
-soon as it passes the cap, and a body whose Content-Length is over MAX_REQUEST_BYTES is not read
-at all. What was refused reaches the form as a RefusedUpload, which the form turns into an error
-naming the file (compare.forms), so nothing is silently left out of a comparison."""
+"""Request bodies and uploads are capped, never held whole. A body whose Content-Length is over
+MAX_REQUEST_BYTES is answered 413 before any of it is read (RequestSizeMiddleware here; in
+production config/asgi.py does it first, with the same words, before Django spools the body). An
+uploaded file over MAX_IMAGE_BYTES is dropped as soon as it passes the cap and reaches the form as
+a RefusedUpload, which the form turns into an error naming the file (compare.forms), so nothing is
+silently left out of a comparison."""
 
 import io
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
-from django.http import QueryDict
-from django.utils.datastructures import MultiValueDict
+from django.http import HttpResponse
 
-# The request-level refusal is filed under this name (no form field has it).
-WHOLE_REQUEST = "__request__"
+
+def too_large(length):
+    """The refusal for a body of ``length`` bytes, or None when it is within MAX_REQUEST_BYTES."""
+    limit = settings.MAX_REQUEST_BYTES
+    if length <= limit:
+        return None
+    return f"Request body too large: {length:,} bytes, over the {limit:,} byte limit (MAX_REQUEST_BYTES).\n"
+
+
+class RequestSizeMiddleware:
+    """Answers 413 for a declared body over MAX_REQUEST_BYTES, before anything (CSRF included)
+    reads it; the connection is closed rather than the body drained."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        refusal = too_large(int(declared)) if declared.isdigit() else None
+        if refusal:
+            response = HttpResponse(refusal, status=413, content_type="text/plain; charset=utf-8")
+            response["Connection"] = "close"
+            return response
+        return self.get_response(request)
 
 
 class RefusedUpload(UploadedFile):
@@ -27,15 +50,6 @@ class CappedUploadHandler(FileUploadHandler):
     """First of FILE_UPLOAD_HANDLERS: counts each file's bytes and passes them on to Django's
     memory and temporary-file handlers until MAX_IMAGE_BYTES; past that, it closes what they hold,
     passes nothing more (the rest of that file is read and discarded) and answers a RefusedUpload."""
-
-    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        limit = settings.MAX_REQUEST_BYTES
-        if content_length > limit:
-            files = MultiValueDict({WHOLE_REQUEST: [RefusedUpload(
-                "request", content_length, f"The upload is {content_length:,} bytes, over the {limit:,} byte limit "
-                                           "for one request (MAX_REQUEST_BYTES); nothing of it was read.")]})
-            return QueryDict(encoding=encoding), files
-        return None
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)

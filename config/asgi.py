@@ -3,7 +3,8 @@
 uvicorn reads every request asynchronously, so a client that sends its headers or body one byte at
 a time holds a socket, not a worker. Django's ASGI handler then spools the whole body before the
 view runs, so the body is capped here first: a Content-Length over MAX_REQUEST_BYTES is answered
-413 before anything is read, and a body without one is cut off with a 413 once it passes the limit.
+413 before anything is read, and a body without one is cut off with a 413 once it passes the limit
+(compare.uploads.RequestSizeMiddleware says the same under any other server).
 """
 
 import os

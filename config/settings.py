@@ -111,6 +111,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "compare.uploads.RequestSizeMiddleware",  # a body over MAX_REQUEST_BYTES: 413, unread
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -317,8 +318,8 @@ ALLOW_PRIVATE_PROVIDER_URLS = env_bool("ALLOW_PRIVATE_PROVIDER_URLS", False)
 MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 50 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
 # The whole body of one request, checked against its Content-Length before any of it is read (by
-# the ASGI server wrapper in config/asgi.py, the upload handler and the API): room for two images
-# of MAX_IMAGE_BYTES as base64 data: URLs in an API body, plus 1 MiB for the rest.
+# config/asgi.py in production and compare.uploads.RequestSizeMiddleware, both 413): room for two
+# images of MAX_IMAGE_BYTES as base64 data: URLs in an API body, plus 1 MiB for the rest.
 MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 2 * (MAX_IMAGE_BYTES * 4 // 3) + 1024 * 1024)
 # Uploaded files stream through compare.uploads: each stops at MAX_IMAGE_BYTES (the form says so)
 # and is never held whole in memory or on disk. Non-file form fields are held in memory, so they

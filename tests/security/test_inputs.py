@@ -86,8 +86,8 @@ def test_a_300mb_upload_is_refused_without_being_read_whole(alice_client):
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert response.status_code == 400
-    assert "over the" in response.content.decode() and "MAX_REQUEST_BYTES" in response.content.decode()
+    assert response.status_code == 413
+    assert "314,573," in response.content.decode() and "MAX_REQUEST_BYTES" in response.content.decode()
     assert stream.position < MB, f"the server read {stream.position:,} bytes of a body it refuses"
     assert peak < 50 * MB
     assert not Comparison.objects.exists()
@@ -122,8 +122,7 @@ def test_an_api_body_over_the_limit_is_refused_before_it_is_read(alice_token, se
     body = json.dumps({"prompt": "x" * (2 * MB), "routes": ["sandbox:fast"]})
     response = Client().post("/api/comparisons", body, content_type="application/json",
                              headers={"Authorization": f"Bearer {alice_token}"})
-    assert response.status_code == 413
-    assert "MAX_REQUEST_BYTES" in response.json()["errors"]["__all__"][0]
+    assert response.status_code == 413 and "MAX_REQUEST_BYTES" in response.content.decode()
 
 
 @pytest.mark.parametrize("path", ["/api/comparisons", "/api/batches"])
