@@ -7,12 +7,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from . import routes as route_catalog
-from . import batches, params, services
+from . import batches, credentials, params, services
 from .auth import api_view, read_json
 from .forms import form_from_json, rerun_form
+from .idempotency import idempotent
 from .models import Batch, Comparison, SubmitRefused, Team
 from .models.budgets import parse_usd
 from .presenters import absolute, comparison_dict
+from .visibility import Visibility
 
 
 @api_view(["GET"])
@@ -22,6 +24,7 @@ def routes(request):
 
 
 @api_view(["GET", "POST"])
+@idempotent  # Idempotency-Key on POST (compare/idempotency.py)
 def comparisons(request):
     if request.method == "GET":
         queryset = Comparison.objects.visible_to(request.user)
@@ -30,6 +33,8 @@ def comparisons(request):
         queryset = (queryset.search(request.GET.get("q", "").strip())
                     .with_route(request.GET.get("route")).with_status(request.GET.get("status"))
                     .select_related("created_by", "team").prefetch_related("results", "references"))
+        if request.GET.get("route"):  # a search by route names no route of an unjudged blind comparison
+            queryset = queryset.filter(Visibility.named_for(request.user))
         page = Paginator(queryset, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
         return JsonResponse({
             "comparisons": [comparison_dict(c, request, with_results=False) for c in page],
@@ -109,6 +114,27 @@ def teams(request):
         for team in Team.objects.of(request.user)]})
 
 
+@api_view(["GET", "PUT"])
+def team_credentials(request, pk):
+    """GET: the team's credential names, where each value comes from (team, server, not set) and
+    the last four characters of the team's own. PUT {"NAME": "value", ...} ("" removes): all
+    saved, or none and 400 {"errors": {NAME: [...]}}. Owners only."""
+    team = get_object_or_404(Team.objects.of(request.user), pk=pk)
+    if not team.is_owner(request.user):
+        return JsonResponse({"error": f"Only an owner of {team} manages its credentials."}, status=403)
+    if request.method == "PUT":
+        payload, error = read_json(request)
+        if error:
+            return error
+        if not isinstance(payload, dict) or not payload:
+            return JsonResponse({"errors": {"__all__": ['The body must be a JSON object of {"NAME": "value"} '
+                                                        '("" removes a value).']}}, status=400)
+        errors = credentials.apply_changes(team, payload, request.user)
+        if errors:
+            return JsonResponse({"errors": errors}, status=400)
+    return JsonResponse(credentials.listing(team))
+
+
 # --- Prompt sets and batches (compare/batches.py) ---------------------------------------------
 
 BATCH_FIELDS = {"prompt_set", "name", "use_prompt_sizes"}
@@ -127,6 +153,7 @@ def prompt_sets(request):
 
 
 @api_view(["GET", "POST"])
+@idempotent  # Idempotency-Key on POST (compare/idempotency.py)
 def batch_list(request):
     """GET: the team's batches (?team=ID, default the personal team). POST {"prompt_set", "routes",
     "params", "team"?, "blind"?, "hold_images_until_done"?, "name"?, "use_prompt_sizes"? (default

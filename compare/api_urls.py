@@ -7,6 +7,7 @@ app_name = "api"
 urlpatterns = [
     path("routes", api.routes, name="routes"),
     path("teams", api.teams, name="teams"),
+    path("teams/<int:pk>/credentials", api.team_credentials, name="team-credentials"),
     path("teams/<int:pk>/budget", api.team_budget, name="team-budget"),
     path("comparisons", api.comparisons, name="comparisons"),
     path("comparisons/<int:pk>", api.comparison, name="comparison"),

@@ -30,7 +30,7 @@ from . import limits, services, teams
 from .forms import ComparisonForm
 from .models import TERMINAL, Batch, BatchItem, Prompt, PromptSet, Status, SubmitRefused, Team, Verdict
 from .models.prompts import DEFAULT_SET_NAME
-from .models.reviews import images_held
+from .visibility import Visibility
 
 BUILTIN_PATH = Path(__file__).with_name("prompt_sets.json")
 
@@ -357,14 +357,17 @@ def build_matrix(batch, user):
     items = list(batch.items.select_related("comparison").prefetch_related(
         "comparison__results__images", Prefetch("comparison__verdicts", queryset=mine, to_attr="my_verdicts")))
     columns = [Column(key=key, label=key) for key in batch.route_keys]
+    can_run = batch.team.can_run(user)
     rows = []
     for item in items:
         comparison = item.comparison
         results = list(comparison.results.all())
-        masked = comparison.blind and not comparison.my_verdicts
+        seen = Visibility.for_member(comparison, user, has_verdict=bool(comparison.my_verdicts), results=results,
+                                     can_run=can_run)
+        masked = seen.masked
         by_route = {r.route_key: r for r in results}
         cells = [by_route.get(column.key) for column in columns]
-        rows.append(Row(item=item, cells=cells, masked=masked, held=images_held(comparison, results),
+        rows.append(Row(item=item, cells=cells, masked=masked, held=not seen.images,
                         finished=sum(r.status in TERMINAL for r in results), total=len(results)))
         if not masked:
             for column, result in zip(columns, cells):

@@ -14,9 +14,10 @@ from django.db import close_old_connections
 from providers import runner
 from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
 from providers.deadline import DeadlineTransport
+from providers.outbound import OutboundTransport, Policy
 from providers.registry import UnknownRoute
 
-from . import limits
+from . import limits, logs
 from . import routes as route_catalog
 from .images import ImageRejected, check_images, start_image_processes
 from .models import CostSource, Result, ResultImage, Status
@@ -41,11 +42,16 @@ def ssl_context():
     return _ssl_context
 
 
-def http_client(deadline=None):
+def http_client(deadline=None, trusted_base_url=""):
     """A client for one result's provider call; with ``deadline`` (seconds from now), no request
-    or answer of it outlives that (providers/deadline.py: even an answer that drips in)."""
+    or answer of it outlives that (providers/deadline.py: even an answer that drips in). Every
+    request goes through the outbound policy (providers/outbound.py): private and plain-http
+    targets only with ALLOW_PRIVATE_PROVIDER_URLS, or on ``trusted_base_url``'s origin, a base URL
+    the server itself configured for the route."""
     timeout = httpx.Timeout(settings.PROVIDER_READ_TIMEOUT, connect=settings.PROVIDER_CONNECT_TIMEOUT)
-    transport = httpx.HTTPTransport(verify=ssl_context())
+    policy = Policy(allow_private=settings.ALLOW_PRIVATE_PROVIDER_URLS,
+                    trusted=(trusted_base_url,) if trusted_base_url else ())
+    transport = OutboundTransport(policy, ssl_context=ssl_context())
     if deadline is not None:
         transport = DeadlineTransport(transport, time.monotonic() + deadline)
     return httpx.Client(timeout=timeout, follow_redirects=False, transport=transport,
@@ -78,12 +84,15 @@ class Attempt:
         self.route = route_catalog.get_route(result.route_key, team)
         self.request = request_for(result.comparison)
         self.deadline = call_deadline(self.route, self.request)
-        self.client = http_client(self.deadline)
-        self.provider = self.route.build(client=self.client, env=route_catalog.provider_env(team),
-                                         deadline=self.deadline)
+        access = route_catalog.route_access(self.route, team)
+        if not access.configured:
+            raise route_catalog.NotConfigured(self.route, access)
+        self.client = http_client(self.deadline, trusted_base_url=access.trusted_base_url)
+        self.provider = self.route.build(client=self.client, env=access.env, deadline=self.deadline)
         self.provider.sleep = cancellable_sleep(result)
         # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.
         self.secrets = [v for k, v in self.provider.credentials.items() if any(w in k for w in SECRET_WORDS)]
+        logs.add_secrets(self.secrets)  # log lines of this task are cleaned of them too
 
     def __enter__(self):
         return self
@@ -111,6 +120,9 @@ def _attempt(result):
         result.finish(Status.FAILED, error_code="unknown_route",
                       error=f"The route {result.route_key} is not available on this installation any more.")
         return None
+    except route_catalog.NotConfigured as exc:
+        result.finish(Status.FAILED, error_code="not_configured", error=exc.message)
+        return None
 
 
 def execute_result(result_id, worker=""):
@@ -127,6 +139,7 @@ def execute_result(result_id, worker=""):
     if result.status != Status.QUEUED:
         _pass_turn(team_id)  # another delivery has it, or it was cancelled: its place goes to the next
         return
+    logs.bind(result=result.pk, comparison=result.comparison_id, team=team_id, route=result.route_key)
     if not limits.acquire_team(result, team_id):
         run_result.apply_async((result.pk,), countdown=settings.ROUTE_LIMIT_RETRY_SECONDS)
         return  # the team has its share of calls running: stay queued, try again shortly
@@ -192,6 +205,7 @@ def check_long_job(result_id):
     result = Result.objects.select_related("comparison").filter(pk=result_id, status=Status.RUNNING).first()
     if result is None or not result.job:
         return  # finished, cancelled, or never submitted
+    logs.bind(result=result.pk, comparison=result.comparison_id, team=result.comparison.team_id, route=result.route_key)
     attempt = _attempt(result)
     if attempt is None:
         return

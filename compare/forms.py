@@ -177,9 +177,9 @@ class ComparisonForm(forms.Form):
             self.add_error(None, str(refused))
         for key in keys:
             route = self.route_map[key]
-            missing = route.missing_credentials(route_catalog.provider_env(self.team))
-            if missing:
-                self.add_error("routes", f"{key} is not configured: set {', '.join(missing)}.")
+            found = route_catalog.route_access(route, self.team)
+            if not found.configured:
+                self.add_error("routes", found.problem or f"{key} is not configured: set {', '.join(found.missing)}.")
             limit = route.capabilities.prompt_limit
             if len(prompt) > limit:
                 self.add_error("prompt", f"The prompt has {len(prompt):,} characters; {key} accepts at most {limit:,}.")

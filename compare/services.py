@@ -2,6 +2,7 @@
 their tasks, and build the request a worker sends (compare/execution.py runs it)."""
 
 import dataclasses
+import logging
 import secrets
 
 from django.conf import settings
@@ -13,11 +14,12 @@ from django.utils import timezone
 
 from providers.base import ImageRequest, InputImage, parse_size
 
-from . import limits, pricing
+from . import limits, logs, pricing
 from . import routes as route_catalog
 from .images import check_image
 from .models import Comparison, ReferenceImage, Result, Status, Team
 
+log = logging.getLogger(__name__)
 REFERENCE_SALT = "compare.reference"
 REFERENCE_LINK_SECONDS = 24 * 3600
 
@@ -61,6 +63,9 @@ def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=N
                 sandbox=route.sandbox, estimated_cost_usd=pricing.estimate_of(cost), charge_usd=cost.usd,
             )
         transaction.on_commit(lambda: enqueue(comparison.pk))
+    logs.bind(team=team.pk, comparison=comparison.pk)
+    log.info("comparison %s created: %s route(s)", comparison.pk, len(route_keys),
+             extra={"event": "comparison_created", "routes": list(route_keys)})
     return comparison
 
 

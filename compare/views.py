@@ -22,6 +22,7 @@ from .models import Comparison, ReferenceImage, Result, ResultImage, Status, Sub
 from .models import reviews as reviewing
 from .models.reviews import Review
 from .templatetags import viewing
+from .visibility import Visibility
 
 
 def _picker_context(form):
@@ -268,6 +269,8 @@ def history(request):
     review, winner, rating = (request.GET.get(name, "") for name in ("review", "winner", "rating"))
     team = teams.current_team(request)
     comparisons = _with_status(_with_route(Comparison.objects.filter(team=team).search(query), route), status)
+    if route:  # a search by route would name the routes of blind comparisons the user has not judged
+        comparisons = comparisons.filter(Visibility.named_for(request.user))
     comparisons = comparisons.select_related("created_by").prefetch_related("results", "verdicts")
     if review == "mine":
         comparisons = reviewing.needing_review_by(comparisons, request.user) if team.can_run(request.user) \
@@ -275,6 +278,10 @@ def history(request):
     comparisons = reviewing.with_rating(reviewing.with_winner(comparisons, winner, request.user), rating)
     comparisons = reviewing.with_my_verdict(comparisons, request.user)
     page = Paginator(comparisons, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    can_run = team.can_run(request.user)
+    for row in page.object_list:
+        row.seen = Visibility.for_member(row, request.user, has_verdict=row.reviewed_by_me,
+                                         results=row.results.all(), can_run=can_run)
     known_routes = sorted(set(route_catalog.available_routes(team)) | set(_routes_used_by(team)))
     context = {"page": page, "q": query, "route": route, "status": status, "known_routes": known_routes,
                "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED,)],
@@ -286,7 +293,7 @@ def history(request):
 def _image_file(request, pk, field):
     visible = Comparison.objects.visible_to(request.user)
     image = get_object_or_404(ResultImage.objects.filter(result__comparison__in=visible).select_related("result__comparison"), pk=pk)
-    if reviewing.images_held(image.result.comparison):
+    if not Visibility.for_member(image.result.comparison, request.user).images:
         raise Http404("Images are held back until every route has finished.")
     content_type = "image/webp" if field == "thumbnail" else f"image/{image.format}"
     return _file_response(getattr(image, field), content_type)

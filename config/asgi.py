@@ -1,4 +1,6 @@
-"""The production entry point (README "Scale-out"): `uvicorn config.asgi:application --workers N`.
+"""The production entry point (README "Scale-out"): `uvicorn config.asgi:application --workers N
+--no-access-log` (uvicorn's access log would write whole paths, share and invite tokens included;
+the app logs each request by its URL pattern instead).
 
 uvicorn reads every request asynchronously, so a client that sends its headers or body one byte at
 a time holds a socket, not a worker. Django's ASGI handler then spools the whole body before the

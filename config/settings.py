@@ -110,6 +110,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "compare.logs.RequestIdMiddleware",  # first: every answer carries its X-Request-ID
+    "compare.probes.ProbeMiddleware",  # /healthz, /metrics: before the host check and HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
     "compare.uploads.RequestSizeMiddleware",  # a body over MAX_REQUEST_BYTES: 413, unread
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -220,6 +222,14 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.Authenticatio
 MIDDLEWARE.insert(MIDDLEWARE.index("compare.middleware.IdleSessionMiddleware") + 1,
                   "compare.middleware.TeamMiddleware")
 # --- end of accounts ---------------------------------------------------------------------------
+
+# --- visibility ------------------------------------------------------------------------------
+# Outside votes through a vote link: per client address, at most this many on one comparison of
+# one link within the window (on top of one per signed ballot). Raise it for an audience that
+# shares one address (an office behind NAT).
+SHARE_VOTES_PER_ADDRESS = env_int("SHARE_VOTES_PER_ADDRESS", 1)
+SHARE_VOTE_WINDOW_HOURS = env_float("SHARE_VOTE_WINDOW_HOURS", 24.0)
+# --- end of visibility -------------------------------------------------------------------------
 
 CACHE_URL = env_str("CACHE_URL", "")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
@@ -337,10 +347,30 @@ IMAGE_PROCESSES = env_int("IMAGE_PROCESSES", 2)
 HISTORY_PAGE_SIZE = env_int("HISTORY_PAGE_SIZE", 20)
 LOCAL_USERNAME = env_str("LOCAL_USERNAME", "admin")
 
+# --- operations: health, metrics, logs (docs/operations.md) ------------------------------------
+# LOG_FORMAT=json: one JSON object a line with the request id, team, comparison, result, route.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use text or json")
+# Bearer token /metrics asks for; unset, only a logged-in staff user may read it.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+# /metrics' latency and queue-wait histograms cover the results finished in this many seconds.
+METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 3600)
+# Each worker writes a heartbeat row this often; /healthz counts a worker alive for 3 periods.
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15)
+# The broker check of /healthz gives up after this many seconds.
+HEALTH_TIMEOUT_SECONDS = env_float("HEALTH_TIMEOUT_SECONDS", 2.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # compare/logs.py: the context fields on every record; secrets cleaned from every line.
+    "filters": {"context": {"()": "compare.logs.ContextFilter"}},
+    "formatters": {"text": {"()": "compare.logs.TextFormatter"}, "json": {"()": "compare.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    # Django's own console handler (DEBUG) would print some lines twice, uncleaned: they reach
+    # the root handler above instead.
+    "loggers": {"django": {"handlers": [], "level": "INFO"},
+                "httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

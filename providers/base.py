@@ -324,6 +324,8 @@ class Provider:
     credential_names: ClassVar[tuple[str, ...]] = ()
     # Optional variables the adapter reads when set (organisation ids, api versions, ...).
     optional_names: ClassVar[tuple[str, ...]] = ()
+    # Other forms a credential may take; ``needed_names`` picks the form a set of values uses.
+    alternative_names: ClassVar[tuple[str, ...]] = ()
     # The variable that overrides the base URL, and the provider's public default.
     base_url_name: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
@@ -342,6 +344,12 @@ class Provider:
         self.deadline = deadline  # seconds this call may take in all, polling included
         self.sleep = time.sleep
         self.clock = time.monotonic
+
+    @classmethod
+    def needed_names(cls, env: Mapping[str, str]) -> tuple[str, ...]:
+        """The credential names these values must hold (providers with alternative forms of a
+        credential pick the form the values use)."""
+        return cls.credential_names
 
     def generate(self, request: ImageRequest) -> ImageResult:  # pragma: no cover - interface
         raise NotImplementedError
@@ -400,7 +408,8 @@ class Route:
 
     def build(self, *, client=None, env: Mapping[str, str] | None = None, deadline: float = 600.0) -> Provider:
         env = env or {}
-        names = self.credential_names + self.provider.optional_names
+        provider = self.provider
+        names = self.credential_names + provider.credential_names + provider.alternative_names + provider.optional_names
         credentials = {name: env[name] for name in names if env.get(name)}
         base_url = self.options.get("base_url") or env.get(self.provider.base_url_name or "") or None
         return self.provider(self, client=client, credentials=credentials, base_url=base_url, deadline=deadline)
@@ -457,4 +466,4 @@ def unusable_route(key: str, reason: str) -> Route:
     """A route that shows why a setting (a COMPATIBLE_ROUTES entry, say) cannot be used, in place
     of the error that would otherwise stop every page that lists routes; it is never configured."""
     return Route(key=key, provider=UnusableProvider, model="-", label=f"{key} (not usable: {reason})",
-                 capabilities=Capabilities(), options={"unusable": f"a valid setting: {reason}"})
+                 capabilities=Capabilities(), options={"unusable": f"a valid setting: {reason}", "reason": reason})

@@ -12,13 +12,31 @@ mask) is configured with ``"edit": false`` (or ``"mask": false``); both default 
 from __future__ import annotations
 
 import json
+import re
 from typing import Mapping
 
-from . import http
+from . import http, registry
 from .base import (ConfigurationError, Capabilities, GPT_IMAGE_2_SIZES, ImageRequest, ImageResult, Provider, Route,
                    unusable_route)
 from .openai import MAX_EDIT_IMAGES, check_edit, edit_parts, images_body, images_result, raise_for_openai_error
 
+# ``api_key_env`` names a key of this route's own: upper-case, ending in _KEY or _TOKEN, naming no
+# secret of the app (SECRET_KEY, passwords) and no variable another provider reads (its key
+# belongs to its own origin). A team's route reads it from that team's own values only
+# (providers/access.py).
+KEY_ENV_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,60}_(KEY|TOKEN)$")
+REFUSED_WORDS = ("SECRET", "PASSWORD", "DATABASE", "CREDENTIALS")
+
+
+def key_env_problem(name) -> str | None:
+    """Why ``name`` cannot be a compatible route's api_key_env; None when it can."""
+    if not isinstance(name, str) or not KEY_ENV_RE.match(name):
+        return "must be an upper-case variable name ending in _KEY or _TOKEN"
+    if any(word in name for word in REFUSED_WORDS):
+        return "must not name a secret of the app"
+    if name in registry.provider_variable_names():
+        return "must not name a variable another provider reads (a key goes only to its own provider)"
+    return None
 
 def parse_config(text: str) -> list[dict]:
     """The COMPATIBLE_ROUTES list, checked; ConfigurationError naming the first thing wrong."""
@@ -55,7 +73,11 @@ def _entry_problem(entry) -> str | None:
     for flag in ("edit", "mask"):
         if flag in entry and not isinstance(entry[flag], bool):
             return f"({entry['name']!r}): {flag!r} must be true or false."
-    for text in ("api_key_env", "label", "price_as"):
+    if entry.get("api_key_env") is not None:
+        problem = key_env_problem(entry["api_key_env"])
+        if problem:
+            return f"({entry['name']!r}): api_key_env {entry['api_key_env']!r} {problem}."
+    for text in ("label", "price_as"):
         if entry.get(text) is not None and not isinstance(entry[text], str):
             return f"({entry['name']!r}): {text!r} must be a string."
     return None
@@ -78,6 +100,7 @@ def routes(env: Mapping[str, str]) -> list[Route]:
             capabilities=Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, edit=edit,
                                       mask=edit and entry.get("mask", True), max_input_images=MAX_EDIT_IMAGES),
             options={"base_url": entry["base_url"], "credential_names": (key_env,) if key_env else (),
+                     "defined_by": "COMPATIBLE_ROUTES",
                      "key_env": key_env, "price_key": entry.get("price_as") or f"compatible:{entry['name']}"},
         ))
     return found

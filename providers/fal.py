@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import re
 from typing import Any, Mapping
+from urllib.parse import quote
 
 import httpx
 
 from . import http
+from .outbound import follow_up
 from .base import (
     ConfigurationError,
     GPT_IMAGE_2_SIZES,
@@ -276,14 +278,15 @@ ENDPOINT_NAMESPACES = ("workflows", "comfy")
 
 
 def job_urls(base_url: str, endpoint: str, job: Mapping[str, Any]) -> dict[str, str]:
-    """The URLs fal returned; rebuilt from the request id only where missing. The rebuilt form
-    is ``{base}/[{namespace}/]{owner}/{alias}/requests/{id}``, as fal's own client builds it: a
+    """The URLs fal returned when they are on our queue's origin (our key goes nowhere else);
+    rebuilt from the request id where missing or elsewhere. The rebuilt form is
+    ``{base}/[{namespace}/]{owner}/{alias}/requests/{id}``, as fal's own client builds it: a
     sub-path such as ``/edit`` is dropped, a ``workflows/`` or ``comfy/`` namespace is kept."""
     parts = endpoint.split("/")
     app = "/".join(parts[:3] if parts[0] in ENDPOINT_NAMESPACES else parts[:2])
-    root = f"{base_url}/{app}/requests/{job['request_id']}"
+    root = f"{base_url}/{app}/requests/{quote(str(job['request_id']), safe='')}"
     rebuilt = {"response_url": root, "status_url": f"{root}/status", "cancel_url": f"{root}/cancel"}
-    return {name: str(job.get(name) or url) for name, url in rebuilt.items()}
+    return {name: follow_up(job.get(name), base_url, url) for name, url in rebuilt.items()}
 
 
 def raise_for_failed_status(status: Mapping[str, Any]) -> None:

@@ -11,7 +11,7 @@ from importlib import import_module
 from typing import Mapping
 
 from . import sandbox
-from .base import ConfigurationError, Route, unusable_route
+from .base import ConfigurationError, Provider, Route, UnusableProvider, unusable_route
 from .pricing import Price, price_for
 
 # Variables that add or shape routes (custom models, deployments): a team may set them too.
@@ -43,6 +43,25 @@ def all_routes(env: Mapping[str, str]) -> dict[str, Route]:
         for route in routes:
             found[route.key] = route
     return found
+
+
+@lru_cache(maxsize=1)
+def provider_variable_names() -> frozenset[str]:
+    """Every variable a built-in provider reads: credentials, optional values, base URLs."""
+    names = set()
+    for name in PROVIDER_MODULES:
+        for value in vars(import_module(f"{__package__}.{name}")).values():
+            if isinstance(value, type) and issubclass(value, Provider):
+                names.update((*value.credential_names, *value.optional_names, *value.alternative_names,
+                              value.base_url_name))
+    names.discard("")
+    return frozenset(names)
+
+
+def setting_problems(env: Mapping[str, str]) -> list[str]:
+    """Why each route-defining setting in ``env`` that cannot be read is not used (the reasons
+    all_routes lists as unusable routes); empty when every one is fine."""
+    return [route.options["reason"] for route in all_routes(env).values() if route.provider is UnusableProvider]
 
 
 def get_route(key: str, env: Mapping[str, str]) -> Route:

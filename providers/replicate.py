@@ -40,11 +40,11 @@ import math
 import re
 from datetime import datetime
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit
 
 import httpx
 
 from . import http
+from .outbound import follow_up
 from .base import (
     ConfigurationError,
     MIME_TYPES,
@@ -251,12 +251,7 @@ class ReplicateProvider(Provider):
     def own_url(self, given: Any, path: str) -> str:
         """The URL the prediction names, if it is on our base URL's host (so the token never goes
         elsewhere, and a relay set as REPLICATE_BASE_URL stays in the path); else base + path."""
-        base = urlsplit(self.base_url)
-        if isinstance(given, str) and given:
-            parts = urlsplit(given)
-            if (parts.scheme, parts.netloc) == (base.scheme, base.netloc):
-                return given
-        return f"{self.base_url}{path}"
+        return follow_up(given, self.base_url, f"{self.base_url}{path}")
 
     # --- reading answers ----------------------------------------------------------------------
 

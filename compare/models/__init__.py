@@ -13,6 +13,7 @@ from .comparisons import (
 from .budgets import BudgetState, CallCost, OverBudget, SubmitRefused, TeamPrice
 from .credentials import TeamCredential
 from .limits import RouteMinute, RouteSlot, TeamSlot
+from .ops import IdempotencyKey, WorkerHeartbeat
 from .prompts import Batch, BatchItem, Prompt, PromptSet
 from .reviews import Comment, Rating, Thumb, Verdict, VerdictKind
 from .rollups import JudgedComparison, RouteDay
@@ -27,4 +28,5 @@ __all__ = [
     "TeamCredential", "RouteMinute", "RouteSlot", "TeamSlot",
     "BudgetState", "CallCost", "OverBudget", "SubmitRefused", "TeamPrice",
     "Batch", "BatchItem", "Prompt", "PromptSet",
+    "IdempotencyKey", "WorkerHeartbeat",
 ]

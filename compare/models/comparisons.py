@@ -160,6 +160,8 @@ class Result(models.Model):
             models.Index(fields=["comparison", "status", "route_key", "id"], name="result_comparison_status"),
             # The few results not folded into the rollups yet (queued, running, just finished).
             models.Index(fields=["status"], condition=models.Q(rolled_up__isnull=True), name="result_unfolded"),
+            # /metrics reads the results that finished in its recent window (compare/metrics.py).
+            models.Index(fields=["finished_at"], condition=models.Q(finished_at__isnull=False), name="result_finished"),
         ]
 
     def __str__(self):

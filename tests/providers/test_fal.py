@@ -118,10 +118,28 @@ class TestFal(ProviderContract):
         assert "authorization" not in repr(result.request_sent).lower()
 
     def test_the_urls_fal_returns_are_preferred_over_rebuilt_ones(self, fake):
-        def elsewhere(request):  # fal names its own handle URLs: follow them, wherever they point
-            if request.url.host == "queue.fal.test" and request.method == "POST":
+        seen = []
+
+        def marked(request):  # fal names its own handle URLs on its queue origin: follow them as given
+            seen.append(request.url)
+            if request.method == "POST":
                 response = fake.handle(request)
                 job = response.json()
+                for name in ("status_url", "response_url", "cancel_url"):
+                    job[name] += "?named=by-fal"
+                return httpx.Response(200, json=job)
+            return fake.handle(request)
+
+        provider = fal.routes({})[0].build(client=httpx.Client(transport=httpx.MockTransport(marked)),
+                                           env=self.env(fake))
+        provider.sleep = lambda seconds: None
+        provider.generate(self.request())
+        assert len(seen) > 2 and all(url.query == b"named=by-fal" for url in seen[1:])
+
+    def test_handle_urls_on_another_origin_are_replaced_by_the_rebuilt_ones(self, fake):
+        def elsewhere(request):  # an answer naming another host never gets our key (tests/security)
+            if request.method == "POST":
+                job = fake.handle(request).json()
                 for name in ("status_url", "response_url", "cancel_url"):
                     job[name] = job[name].replace("queue.fal.test", "handles.fal.test")
                 return httpx.Response(200, json=job)
@@ -131,7 +149,7 @@ class TestFal(ProviderContract):
                                            env=self.env(fake))
         provider.sleep = lambda seconds: None
         provider.generate(self.request())
-        assert {call["headers"]["host"] for call in fake.calls[1:]} == {"handles.fal.test"}
+        assert {call["headers"]["host"] for call in fake.calls} == {"queue.fal.test"}
 
     def test_the_handle_urls_are_rebuilt_from_the_request_id_when_missing(self, fake):
         fake.with_urls = False

@@ -14,14 +14,14 @@ ADMIN_PASSWORD = "production-admin-password"
 
 
 def production_command(port):
-    """README "Scale-out": `uvicorn config.asgi:application --host 0.0.0.0 --port 8000 --workers 4`,
-    here on loopback with two workers (this machine has two cores). SLOW_CLIENTS_COMMAND=gunicorn
-    runs the recipe it replaced, for comparison only."""
+    """README "Scale-out": `uvicorn config.asgi:application --host 0.0.0.0 --port 8000 --workers 4
+    --no-access-log`, here on loopback with two workers (this machine has two cores).
+    SLOW_CLIENTS_COMMAND=gunicorn runs the recipe it replaced, for comparison only."""
     if os.environ.get("SLOW_CLIENTS_COMMAND") == "gunicorn":
         return [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
                 "--workers", "2"]
     return [str(Path(sys.executable).parent / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", "2"]
+            "--port", str(port), "--workers", "2", "--no-access-log"]
 
 
 @dataclass
