@@ -246,10 +246,11 @@ def test_no_url_answers_a_malformed_parameter_with_a_server_error(alices, alice)
                     failures.append((method, name, response.status_code))
         if name.startswith("api") and not name.endswith("-link"):
             for body in JSON_BODIES:
-                response = client.post(path, body, content_type="application/json")
-                tried += 1
-                if response.status_code >= 500:
-                    failures.append(("json", name, body[:30], response.status_code))
+                for method in (client.post, client.put):
+                    response = method(path, body, content_type="application/json")
+                    tried += 1
+                    if response.status_code >= 500:
+                        failures.append(("json", method.__name__, name, body[:30], response.status_code))
     assert tried > 200
     assert not failures, failures
 
