@@ -5,6 +5,8 @@ killing it loses every message it held, the worst case); the database is a throw
 with ALLOW_CONNECTIONS false and its sessions ended. The machine's shared PostgreSQL and Redis keep
 running throughout."""
 
+import os
+import signal
 import subprocess
 import time
 import uuid
@@ -69,7 +71,7 @@ def outage_stack(tmp_path_factory):
     stack = Stack(folder / "var", workers=1, worker_concurrency=4, env={
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
         "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
-        "SANDBOX_ROUTES": "; ".join(f"r{n}=5-5" for n in range(4)),  # 5 s: time to see every call running
+        "SANDBOX_ROUTES": "; ".join(f"r{n}=5-5" for n in range(8)),  # 5 s: time to see every call running
         # What a lost message waits before the reaper sends it again, and how often it looks: short
         # here so the test is bounded (300 s and 60 s by default).
         "REQUEUE_AFTER_SECONDS": "8", "REAPER_INTERVAL_SECONDS": "2",
@@ -167,3 +169,23 @@ def test_the_database_goes_away_and_comes_back(outage_stack):
     assert [r["status"] for r in again["results"]] == ["succeeded"] * 2
     fresh = stack.wait_done(stack.submit("after the database came back", ROUTES[:2], quality="low")["id"], timeout=60)
     assert [r["status"] for r in fresh["results"]] == ["succeeded"] * 2
+
+
+def test_a_worker_restart_for_an_upgrade_loses_nothing(outage_stack):
+    """docs/deploy.md's upgrade: SIGTERM the worker (warm shutdown) with calls running and more
+    waiting in the broker, migrate, start a new worker: every call ends once, none as lost."""
+    stack = outage_stack
+    wait_for(lambda: healthz(stack)[0] == 200, 60, "a healthy start")
+    routes = [f"sandbox:r{n}" for n in range(8)]  # 8 calls, 4 threads: 4 run, 4 wait in Redis
+    pk = stack.submit("across an upgrade", routes, quality="low")["id"]
+    wait_for(lambda: statuses(stack, pk).count("running") == 4, 60, "four calls to start")
+    worker = next(p for p in stack.processes if p.log_name.startswith("worker") and p.poll() is None)
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=60)  # the warm shutdown waits for the calls in flight
+    assert statuses(stack, pk).count("succeeded") == 4 and statuses(stack, pk).count("queued") == 4
+
+    stack.manage("migrate", "--noinput")
+    stack.spawn_worker(1)
+    done = stack.wait_done(pk, timeout=120)
+    assert [r["status"] for r in done["results"]] == ["succeeded"] * 8
+    assert stored(stack, pk) == (8, 8, 16)
