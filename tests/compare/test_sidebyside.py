@@ -4,6 +4,7 @@ alice (owner) and carol (member) of "Studio", as in test_reviews; bob is of anot
 
 import hashlib
 import io
+import json
 import re
 
 import pytest
@@ -101,6 +102,20 @@ def test_the_difference_png_is_made_once_and_kept_in_storage(fox, media, monkeyp
     assert carol.get(diff_url(fox, steady, fast)).content == response.content  # swapped: the same entry
     assert carol.get(url(fox, steady, fast, view="diff")).status_code == 200  # the page reads the numbers
     assert len(kept_files(media)) == 2  # a PNG and its numbers, nothing made twice
+
+
+def test_a_damaged_cache_entry_is_made_again_in_place(fox, media):
+    """Numbers that do not parse (an older version, a torn write): made again under the same names,
+    with no second copy left beside them."""
+    fast, steady, _ = images_of(fox)
+    carol = client_of("carol")
+    first = carol.get(diff_url(fox, fast, steady)).content
+    png_name, json_name = sidebyside.cache_names(sidebyside.cache_key(fast.sha256, steady.sha256))
+    media.delete(json_name)
+    media.save(json_name, ContentFile(b"{not json"))
+    assert carol.get(diff_url(fox, fast, steady)).content == first
+    assert sorted(kept_files(media)) == sorted([png_name, json_name])
+    assert json.loads(media.open(json_name).read())  # the numbers, whole again
 
 
 def test_nobody_outside_the_team_and_nobody_signed_out_sees_anything(fox, bob, client):
