@@ -6,9 +6,12 @@ import hmac
 import json
 
 import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
 
 from compare import execution, notifications, services
-from compare.models import Delivery, DeliveryStatus, NotificationEvent
+from compare.credentials import decrypt
+from compare.models import Delivery, DeliveryStatus, NotificationEvent, Team
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +31,7 @@ def verify(secret, request):
 
 
 def hook(alice, url, **fields):
-    team = factories.services.Team.personal_for(alice)
+    team = Team.personal_for(alice)
     return notifications.create_webhook(team, alice, url=url, events=fields.pop("events", ["comparison.finished"]),
                                         **fields)
 
@@ -176,3 +179,15 @@ def test_the_secret_is_stored_encrypted_and_never_logged(alice, receiver, privat
     assert len(receiver.requests) == 2 and "failed after 2 attempt(s)" in caplog.text
     assert secret not in caplog.text
     assert all(verify(secret, r) for r in receiver.requests)
+
+
+def test_rotating_the_keys_keeps_webhook_secrets(alice, settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.CREDENTIALS_KEYS = old
+    settings.ALLOW_PRIVATE_PROVIDER_URLS = True
+    webhook, secret = hook(alice, "http://127.0.0.1:9/hook")
+    settings.CREDENTIALS_KEYS = f"{new},{old}"
+    call_command("rotate_credentials")
+    settings.CREDENTIALS_KEYS = new
+    webhook.refresh_from_db()
+    assert decrypt(webhook.secret_ciphertext) == secret
