@@ -219,8 +219,7 @@ def budget_data(team, state, percent, month):
     return {"team": {"id": team.pk, "name": team.name},
             "team_url": permalink(reverse("compare:team-detail", args=[team.pk])),
             "threshold_percent": percent, "month": month,
-            "monthly_usd": _usd(state.budget), "spent_usd": _usd(state.spent), "reserved_usd": _usd(state.reserved),
-            "counted_usd": _usd(state.spent + state.reserved)}
+            **state.as_dict(), "counted_usd": f"{state.spent + state.reserved:.4f}"}  # as the budget API shows them
 
 
 # --- emitting ---------------------------------------------------------------------------------
@@ -228,16 +227,19 @@ def budget_data(team, state, percent, month):
 
 def emit(team, kind, key, data, only=None):
     """Record the event ``key`` once and queue a delivery to each of the team's webhooks that
-    wants it (``only``: just that webhook) and the e-mails; None if it was emitted before."""
+    wants it (``only``: just that webhook) and the e-mails; None if it was emitted before, or if
+    nobody listens to it (then nothing is recorded)."""
+    hooks = [only] if only is not None else [h for h in team.webhooks.all() if h.wants(kind)]
+    mailing = only is None and EmailSubscription.objects.filter(team=team, event=kind).exists()
+    if not hooks and not mailing:
+        return None
     try:
         with transaction.atomic():
             event = NotificationEvent.objects.create(team=team, kind=kind, key=key, data=data)
     except IntegrityError:
         return None  # emitted already (another worker saw the same last result end)
-    hooks = [only] if only is not None else [h for h in team.webhooks.all() if h.wants(kind)]
     deliveries = [Delivery.objects.create(webhook=hook, event=event, next_attempt_at=timezone.now())
                   for hook in hooks]
-    mailing = only is None and EmailSubscription.objects.filter(team=team, event=kind).exists()
 
     def send():
         for delivery in deliveries:
@@ -443,7 +445,8 @@ def summary(event):
         return f"Batch “{data['batch']['name']}” finished: {_statuses(data)}"
     if event.kind == "budget.threshold":
         return (f"{data['team']['name']} reached {data['threshold_percent']} % of its monthly budget: "
-                f"${data['counted_usd']} of ${data['monthly_usd']} spent or reserved in {data['month']}")
+                f"${Decimal(data['counted_usd']):.2f} of ${Decimal(data['monthly_usd']):.2f} spent or reserved in "
+                f"{data['month']}")
     if event.kind == TEST_EVENT:
         return f"Test delivery for {data['team']['name']}'s webhook"
     return event.kind
