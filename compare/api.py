@@ -2,12 +2,12 @@
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from . import routes as route_catalog
-from . import batches, credentials, params, services
+from . import batches, credentials, notifications, params, services
 from .auth import api_view, read_json
 from .forms import form_from_json, rerun_form
 from .idempotency import idempotent
@@ -133,6 +133,46 @@ def team_credentials(request, pk):
         if errors:
             return JsonResponse({"errors": errors}, status=400)
     return JsonResponse(credentials.listing(team))
+
+
+@api_view(["GET", "POST"])
+def team_webhooks(request, pk):
+    """GET: the team's webhooks with their recent deliveries (secrets: the last four characters
+    only). POST {"url", "events": [...], "secret"?, "format"?: "json" | "slack"}: 201 with the
+    webhook and its secret, shown this once. Owners only (docs/notifications.md)."""
+    team = get_object_or_404(Team.objects.of(request.user), pk=pk)
+    if not team.is_owner(request.user):
+        return JsonResponse({"error": f"Only an owner of {team} manages its webhooks."}, status=403)
+    if request.method == "GET":
+        return JsonResponse({"team": {"id": team.pk, "name": team.name}, "events": notifications.EVENTS_INFO,
+                             "webhooks": [notifications.webhook_dict(h) for h in team.webhooks.all()]})
+    payload, error = read_json(request)
+    if error:
+        return error
+    fields = {"url", "events", "secret", "format"}
+    if not isinstance(payload, dict) or not {"url", "events"} <= set(payload) or set(payload) - fields:
+        return JsonResponse({"errors": {"__all__": ['Send {"url": "https://...", "events": ["comparison.finished"], '
+                                                    '"secret"?: "...", "format"?: "json" or "slack"}.']}}, status=400)
+    try:
+        webhook, secret = notifications.create_webhook(
+            team, request.user, url=payload["url"], events=payload["events"], secret=payload.get("secret"),
+            format=payload.get("format") or "json")
+    except notifications.WebhookRefused as refused:
+        return JsonResponse({"errors": refused.errors}, status=400)
+    return JsonResponse({**notifications.webhook_dict(webhook), "secret": secret}, status=201)
+
+
+@api_view(["GET", "DELETE"])
+def team_webhook(request, pk, hook):
+    """GET: one webhook and its recent deliveries; DELETE: remove it (204). Owners only."""
+    team = get_object_or_404(Team.objects.of(request.user), pk=pk)
+    if not team.is_owner(request.user):
+        return JsonResponse({"error": f"Only an owner of {team} manages its webhooks."}, status=403)
+    webhook = get_object_or_404(team.webhooks, pk=hook)
+    if request.method == "DELETE":
+        webhook.delete()
+        return HttpResponse(status=204)
+    return JsonResponse(notifications.webhook_dict(webhook, recent=50))
 
 
 # --- Prompt sets and batches (compare/batches.py) ---------------------------------------------

@@ -18,7 +18,7 @@ from providers import access, registry
 from providers.base import BadResponseError
 from providers.urls import check_download_url
 
-from .models import Team, TeamCredential
+from .models import Team, TeamCredential, Webhook
 
 
 @lru_cache(maxsize=4)
@@ -188,11 +188,16 @@ def listing(team) -> dict:
 
 
 def rotate_all() -> int:
-    """Re-encrypt every stored value with the first key of CREDENTIALS_KEYS."""
+    """Re-encrypt every stored value (team credentials and webhook signing secrets) with the first
+    key of CREDENTIALS_KEYS."""
     rows = list(TeamCredential.objects.all())
     for row in rows:
         TeamCredential.objects.filter(pk=row.pk).update(ciphertext=cipher().rotate(row.ciphertext.encode()).decode())
-    return len(rows)
+    hooks = list(Webhook.objects.all())
+    for hook in hooks:
+        Webhook.objects.filter(pk=hook.pk).update(
+            secret_ciphertext=cipher().rotate(hook.secret_ciphertext.encode()).decode())
+    return len(rows) + len(hooks)
 
 
 def _owned_team(request, pk):

@@ -5,6 +5,8 @@ from celery.signals import worker_ready, worker_shutdown
 
 from . import execution, health, logs
 from .models import TERMINAL, Result
+# The notification tasks live with their rules; imported here so that every worker registers them.
+from .notifications import deliver_webhook, send_event_email  # noqa: F401
 
 log = logging.getLogger(__name__)
 

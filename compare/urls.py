@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("compare.sidebyside_urls")),
     path("", include("compare.batch_urls")),
     path("", include("compare.ops_urls")),
+    path("", include("compare.notification_urls")),
     path("", views.new_comparison, name="new"),
     path("comparisons/", views.history, name="history"),
     path("routes/", views.route_list, name="routes"),

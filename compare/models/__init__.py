@@ -12,6 +12,16 @@ from .comparisons import (
 )
 from .budgets import BudgetState, CallCost, OverBudget, SubmitRefused, TeamPrice
 from .credentials import TeamCredential
+from .notifications import (
+    EVENTS,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    EmailSubscription,
+    NotificationEvent,
+    Webhook,
+    WebhookFormat,
+)
 from .limits import RouteMinute, RouteSlot, TeamSlot
 from .ops import IdempotencyKey, WorkerHeartbeat
 from .prompts import Batch, BatchItem, Prompt, PromptSet
@@ -29,4 +39,6 @@ __all__ = [
     "BudgetState", "CallCost", "OverBudget", "SubmitRefused", "TeamPrice",
     "Batch", "BatchItem", "Prompt", "PromptSet",
     "IdempotencyKey", "WorkerHeartbeat",
+    "EVENTS", "Delivery", "DeliveryAttempt", "DeliveryStatus", "EmailSubscription", "NotificationEvent",
+    "Webhook", "WebhookFormat",
 ]
