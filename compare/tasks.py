@@ -3,7 +3,8 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
-from . import execution
+from . import checks, execution
+from .models import Result, Status
 
 
 @worker_ready.connect
@@ -18,9 +19,23 @@ def warm_up(**kwargs):
 @shared_task(bind=True, ignore_result=True, acks_late=True)
 def run_result(self, result_id):
     execution.execute_result(result_id, worker=self.request.hostname or "")
+    enqueue_checks(result_id)
 
 
 @shared_task(ignore_result=True, acks_late=True)
 def check_result(result_id):
     """One scheduled check of a long-running provider job (OpenAI's Batch API)."""
     execution.check_long_job(result_id)
+    enqueue_checks(result_id)
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def run_checks(result_id):
+    """The automatic checks of a stored result's images (compare/checks.py), after its timing."""
+    checks.run_checks(result_id)
+
+
+def enqueue_checks(result_id):
+    """Once a result has succeeded and been stored, its checks go to a task of their own."""
+    if Result.objects.filter(pk=result_id, status=Status.SUCCEEDED, image_checks__isnull=True).exists():
+        run_checks.apply_async((result_id,))

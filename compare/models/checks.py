@@ -1,0 +1,42 @@
+from django.db import models
+from django.utils import timezone
+
+
+class TextStatus(models.TextChoices):
+    NO_QUOTES = "no_quotes"  # the prompt quotes no text: nothing to read back
+    SCORED = "scored"  # every quote was read and scored
+    PARTIAL = "partial"  # some quotes could not be read (a language missing, OCR timed out)
+    UNAVAILABLE = "unavailable"  # none could be read
+
+
+class ResultCheck(models.Model):
+    """The automatic checks of a succeeded result's images (compare/checks.py, docs/checks.md),
+    computed after it was stored, outside its timing. No row yet: the checks are pending."""
+
+    DONE = "done"
+    FAILED = "failed"
+
+    result = models.OneToOneField("compare.Result", on_delete=models.CASCADE, primary_key=True,
+                                  related_name="image_checks")
+    status = models.CharField(max_length=8, choices=[(DONE, "done"), (FAILED, "failed")], default=DONE)
+    error = models.TextField(blank=True)  # why the checks could not run (status failed)
+    # Text: 1 - normalised edit distance of the quoted text to the closest span read by OCR,
+    # the mean over the result's images; NULL when nothing was scored (see text_status).
+    text_status = models.CharField(max_length=12, choices=TextStatus.choices, blank=True)
+    text_accuracy = models.FloatField(null=True, blank=True)
+    text_expected = models.JSONField(default=list, blank=True)
+    text_read = models.TextField(blank=True)
+    text_notes = models.JSONField(default=list, blank=True)
+    # Spec, over every image of the result (details per image in ``images``).
+    size_matches = models.BooleanField(null=True)  # every image is the size asked for
+    size_matches_sent = models.BooleanField(null=True)  # ... the size the route sent (NULL: it sent none)
+    aspect_matches = models.BooleanField(null=True)  # every image has the aspect ratio asked for (1 %)
+    format_matches = models.BooleanField(null=True)  # every image is in the format asked for
+    blank = models.BooleanField(null=True)  # some image is blank or near-uniform
+    has_alpha = models.BooleanField(null=True)  # some image has an alpha channel
+    images = models.JSONField(default=list, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)  # our time spent checking (not the provider's)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"checks of result {self.result_id} ({self.status})"

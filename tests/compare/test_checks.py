@@ -1,0 +1,350 @@
+"""The automatic checks on every image (docs/checks.md): quotes found in prompts, real text drawn by
+Pillow in each script and read back by Tesseract, the spec checks, and where they are stored and
+shown. Provider-free. Tests that need Tesseract skip (with the reason) where it or a language pack
+is missing; with REQUIRE_OCR=1 (.ci/run) they fail instead."""
+
+import io
+import shutil
+from decimal import Decimal
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from compare import checks, execution, tasks, textcheck
+from compare import routes as route_catalog
+from compare.models import Result, ResultCheck, Status
+from providers.base import Capabilities, GeneratedImage, ImageResult, Provider, Route, Usage
+from tests.compare import factories
+from tests.conftest import skip_or_fail
+
+FONTS = {
+    "latin": "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "han": "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "devanagari": "/usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf",
+    "bengali": "/usr/share/fonts/truetype/noto/NotoSansBengali-Regular.ttf",
+}
+LANGUAGE = {"latin": "eng", "han": "chi_sim", "devanagari": "hin", "bengali": "ben"}
+
+
+def needs_ocr(script):
+    """Skip (or, with REQUIRE_OCR=1, fail) unless Tesseract, the script's language data and the
+    font the test draws with are all installed (config/ensure-ocr.sh installs them)."""
+    textcheck.forget_languages()
+    if shutil.which("tesseract") is None:
+        skip_or_fail("Tesseract is not installed (sh config/ensure-ocr.sh)", "REQUIRE_OCR")
+    if LANGUAGE[script] not in textcheck.installed_languages():
+        skip_or_fail(f"Tesseract has no {LANGUAGE[script]} data (sh config/ensure-ocr.sh)", "REQUIRE_OCR")
+    try:
+        ImageFont.truetype(FONTS[script], 20)
+    except OSError:
+        skip_or_fail(f"the font {FONTS[script]} is not installed (sh config/ensure-ocr.sh)", "REQUIRE_OCR")
+
+
+def drawn(text, script, size=(1024, 1024), fmt="PNG", background=(250, 245, 230)):
+    """An image with ``text`` drawn in dark ink, large, in the script's font (Pillow with Raqm
+    shapes Devanagari and Bengali)."""
+    image = Image.new("RGB", size, background)
+    ImageDraw.Draw(image).multiline_text((60, 300), text, font=ImageFont.truetype(FONTS[script], 72),
+                                         fill=(20, 20, 20), spacing=30)
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+def read_back(tmp_path, prompt, data, **kwargs):
+    path = tmp_path / "image.png"
+    path.write_bytes(data)
+    return textcheck.check_text(prompt, str(path), timeout=kwargs.pop("timeout", 60), **kwargs)
+
+
+# --- quotes, folding, distance: pure ------------------------------------------------------------
+
+
+def test_quotes_of_every_style_are_found_in_order():
+    prompt = ('Sign "OPEN LATE", then “Fresh Bread”, „Brot“, «Café», ‹Tee›, 「麺屋」, 『本日』, '
+              "‘noodles’ and 'since 1987'.")
+    assert textcheck.quoted_texts(prompt) == ["OPEN LATE", "Fresh Bread", "Brot", "Café", "Tee", "麺屋", "本日",
+                                              "noodles", "since 1987"]
+
+
+def test_apostrophes_open_no_quote_and_stay_inside_double_quotes():
+    prompt = "An index card: \"Grandma Ruth's Lemon Bars\", the potter's wheel, Europe's 'best' cafe's sign"
+    assert textcheck.quoted_texts(prompt) == ["Grandma Ruth's Lemon Bars", "best"]
+
+
+def test_quotes_are_kept_once_with_their_spacing_folded_and_empty_ones_dropped():
+    assert textcheck.quoted_texts('"A  B" and "A B" and "" and "  " and \u201c\u201d') == ["A B"]
+
+
+def test_a_prompt_without_quotes_has_none():
+    assert textcheck.quoted_texts("A red fox in snow, 85mm lens, it's cold") == []
+    assert textcheck.quoted_texts("") == []
+
+
+def test_folding_ignores_case_width_and_spacing():
+    assert textcheck.fold("The  Copper\nKETTLE") == textcheck.fold("thecopperkettle")
+    assert textcheck.fold("ＡＢＣ１２") == "abc12"  # full-width forms
+
+
+def test_closest_span_distance_is_the_edit_distance_to_the_best_substring():
+    assert textcheck.closest_span_distance("kettle", "the copper kettle is hot") == 0
+    assert textcheck.closest_span_distance("kettle", "the copper ketle is hot") == 1
+    assert textcheck.closest_span_distance("kettle", "the copper kextle") == 1
+    assert textcheck.closest_span_distance("abc", "") == 3
+    assert textcheck.closest_span_distance("abc", "xyz") == 3
+
+
+def test_the_language_follows_the_script_of_the_quote():
+    assert textcheck.language_for("Pâtisserie Müller & Søn") == (["eng"], [])
+    assert textcheck.language_for("西湖龙井") == (["chi_sim"], [])
+    assert textcheck.language_for("麺屋 はなび") == (["jpn"], [])
+    assert textcheck.language_for("प्रस्थान") == (["hin"], [])
+    assert textcheck.language_for("প্রস্থান") == (["ben"], [])
+    assert textcheck.language_for("No. 218") == (["eng"], [])
+    assert textcheck.language_for("ጤና") == ([], ["ethiopic"])  # no Tesseract language here for it
+
+
+def test_a_script_without_a_language_is_unavailable_not_zero(tmp_path):
+    text = textcheck.check_text('A sign: "ጤና ይስጥልኝ".', str(tmp_path / "unused.png"), timeout=5, languages={"eng"})
+    assert text.accuracy is None
+    assert text.notes == ["OCR unavailable for the ethiopic script: no Tesseract language is set up for it"]
+
+
+# --- OCR on real rendered text ------------------------------------------------------------------
+
+
+def test_clean_latin_text_reads_back_almost_exactly(tmp_path):
+    needs_ocr("latin")
+    text = read_back(tmp_path, 'A poster: "THE COPPER KETTLE", and \'open late\'.',
+                     drawn("THE COPPER KETTLE\nopen late", "latin"))
+    assert text.status == "scored"
+    assert text.accuracy >= 0.9
+    assert "COPPER" in text.read_text
+
+
+def test_a_misspelt_render_scores_what_its_missing_letters_cost(tmp_path):
+    needs_ocr("latin")
+    # "THE COPPER KETTLE" folds to 15 letters; the render lacks two of them: 1 - 2/15 = 0.867.
+    text = read_back(tmp_path, 'A poster: "THE COPPER KETTLE".', drawn("THE COPER KETLE", "latin"))
+    assert text.accuracy == pytest.approx(1 - 2 / 15, abs=0.07)
+    assert text.accuracy < 0.95
+
+
+def test_text_that_is_not_in_the_image_scores_low(tmp_path):
+    needs_ocr("latin")
+    text = read_back(tmp_path, 'A poster: "THE COPPER KETTLE".', drawn("SUMMER SALE", "latin"))
+    assert text.accuracy is not None and text.accuracy < 0.5
+
+
+@pytest.mark.parametrize("script, prompt, render", [
+    ("han", 'A tea tin: "西湖龙井", below: "明前特级".', "西湖龙井\n明前特级"),
+    ("devanagari", 'A banner: "दीवाली की हार्दिक शुभकामनाएँ".', "दीवाली की हार्दिक शुभकामनाएँ"),
+    ("bengali", 'A book cover: "আমার সোনার বাংলা".', "আমার সোনার বাংলা"),
+])
+def test_chinese_hindi_and_bengali_read_back(tmp_path, script, prompt, render):
+    needs_ocr(script)
+    text = read_back(tmp_path, prompt, drawn(render, script))
+    assert text.status == "scored", text.notes
+    assert text.accuracy >= 0.8
+    assert {q.language for q in text.quotes} == {LANGUAGE[script]}
+
+
+def test_a_prompt_that_quotes_nothing_gives_no_score_not_zero(tmp_path):
+    text = read_back(tmp_path, "A red fox in snow", drawn("anything", "latin"))
+    assert text.accuracy is None
+    assert text.status == "no_quotes"
+    assert text.read == {}  # Tesseract was not even run
+
+
+def test_a_missing_language_pack_says_so_instead_of_scoring_zero(tmp_path):
+    text = read_back(tmp_path, 'A cover: "আমার সোনার বাংলা".', drawn("x", "latin"), languages={"eng", "hin"})
+    assert text.accuracy is None
+    assert text.status == "unavailable"
+    assert text.notes == ["OCR unavailable for Bengali: install tesseract-ocr-ben"]
+
+
+def test_with_one_language_missing_the_other_quotes_are_still_scored(tmp_path):
+    needs_ocr("latin")
+    text = read_back(tmp_path, 'A sign: "DEPARTURES" and "প্রস্থান".', drawn("DEPARTURES", "latin"),
+                     languages={"eng"})
+    assert text.status == "partial"
+    assert text.accuracy >= 0.9
+    assert text.notes == ["OCR unavailable for Bengali: install tesseract-ocr-ben"]
+
+
+def test_without_tesseract_the_check_says_it_is_not_installed(tmp_path):
+    textcheck.forget_languages()
+    try:
+        text = read_back(tmp_path, 'A poster: "HELLO".', drawn("HELLO", "latin"), tesseract_cmd="/nonexistent/tesseract")
+    finally:
+        textcheck.forget_languages()
+    assert text.accuracy is None
+    assert text.notes[0] == "OCR unavailable: Tesseract is not installed (apt-get install tesseract-ocr)."
+
+
+def test_ocr_that_runs_past_its_limit_is_stopped_and_not_scored(tmp_path):
+    needs_ocr("latin")
+    text = read_back(tmp_path, 'A poster: "HELLO".', drawn("HELLO", "latin"), timeout=0.001)
+    assert text.accuracy is None
+    assert text.status == "unavailable"
+    assert "stopped after its 0.001 s limit" in text.notes[0]
+
+
+# --- spec checks --------------------------------------------------------------------------------
+
+
+def png(size=(64, 48), colour=(200, 30, 30, 255), mode="RGB", fmt="PNG", noise=True):
+    image = Image.new(mode, size, colour[:len(mode)])
+    if noise:
+        draw = ImageDraw.Draw(image)
+        for x in range(0, size[0], 8):
+            draw.line([(x, 0), (x, size[1])], fill=(0, 0, 0, 255)[:len(mode)], width=3)
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+def test_a_uniform_image_is_flagged_blank_and_a_drawn_one_is_not():
+    blank, _ = checks.inspect_pixels(png(noise=False), False)
+    assert blank["blank"] is True and blank["stddev"] == 0
+    drawn_on, _ = checks.inspect_pixels(png(), False)
+    assert drawn_on["blank"] is False
+
+
+def test_a_fully_transparent_image_is_blank_and_has_alpha():
+    pixels, _ = checks.inspect_pixels(png(colour=(0, 0, 0, 0), mode="RGBA", noise=False), False)
+    assert pixels["has_alpha"] is True
+    assert pixels["transparent_fraction"] == 1.0
+    assert pixels["blank"] is True
+
+
+def test_the_spec_compares_size_aspect_and_format_with_the_request_and_what_was_sent():
+    from compare.services import image_request
+
+    request = image_request("x", {"size": "1024x1536", "output_format": "png"})
+    pixels, _ = checks.inspect_pixels(png(size=(512, 768), fmt="JPEG"), False)
+    spec = checks.spec_of(pixels, request, (512, 768), None)
+    assert spec["size_matches"] is False
+    assert spec["size_matches_sent"] is True  # the route said it would send 512x768
+    assert spec["aspect_matches"] is True  # 2:3 both
+    assert spec["format_matches"] is False and spec["format"] == "jpeg"
+    spec = checks.spec_of(checks.inspect_pixels(png(size=(600, 600)), False)[0], request, None, "1:1")
+    assert spec["aspect_matches"] is False and spec["size_matches_sent"] is None and spec["sent_aspect_ratio"] == "1:1"
+
+
+def test_what_the_route_sent_is_read_from_its_request_record():
+    assert checks.sent_shape({"size": "1536x1024"}) == ((1536, 1024), None)
+    assert checks.sent_shape({"json": {"image_size": {"width": 800, "height": 600}}}) == ((800, 600), None)
+    assert checks.sent_shape({"form": {"aspect_ratio": "16:9"}}) == (None, "16:9")
+    assert checks.sent_shape({"size": "auto"}) == (None, None)
+
+
+# --- stored after the result, shown in the API ------------------------------------------------
+
+
+class Drawn(Provider):
+    """A provider whose images the test draws."""
+
+    slug = "drawn"
+    name = "Drawn"
+
+    def generate(self, request):
+        return ImageResult(images=tuple(GeneratedImage(data=data) for data in self.route.options["images"]),
+                           usage=Usage(cost_usd=Decimal("0")), request_sent=self.route.options.get("sent", {}))
+
+
+@pytest.fixture
+def provider_draws(monkeypatch):
+    def use(*images, sent=None):
+        route = Route("sandbox:fast", Drawn, "m", "Drawn", Capabilities(), {"images": images, "sent": sent or {}})
+        monkeypatch.setattr(route_catalog, "get_route", lambda key, team=None: route)
+
+    return use
+
+
+def stored_result(user, prompt, **params):
+    result = factories.comparison(user, prompt=prompt, routes=["sandbox:fast"], **params).results.get()
+    execution.execute_result(result.pk, worker="w1")
+    result = Result.objects.get(pk=result.pk)
+    assert result.status == Status.SUCCEEDED, result.error
+    return result
+
+
+@pytest.mark.django_db
+def test_the_checks_of_a_result_are_stored_with_text_and_spec(alice, provider_draws, settings):
+    needs_ocr("latin")
+    settings.IMAGE_PROCESSES = 0
+    provider_draws(drawn("THE COPPER KETTLE", "latin", size=(1024, 768)), sent={"json": {"size": "1024x768"}})
+    result = stored_result(alice, 'A chalkboard: "THE COPPER KETTLE".', size="1024x1024")
+    assert not ResultCheck.objects.filter(result=result).exists()  # not inside the call: pending
+
+    check = checks.run_checks(result.pk)
+    check.refresh_from_db()
+    assert check.status == ResultCheck.DONE
+    assert check.text_status == "scored" and check.text_accuracy >= 0.9
+    assert check.text_expected == ["THE COPPER KETTLE"] and "KETTLE" in check.text_read
+    assert check.size_matches is False  # asked 1024x1024, got 1024x768 ...
+    assert check.size_matches_sent is True  # ... as the route said it would send
+    assert check.aspect_matches is False and check.format_matches is True
+    assert check.blank is False and check.has_alpha is False
+    assert check.images[0]["width"] == 1024 and check.images[0]["height"] == 768
+    assert check.duration_ms > 0
+
+
+@pytest.mark.django_db
+def test_a_blank_image_and_a_prompt_without_quotes_are_stored_as_such(alice, provider_draws, settings):
+    settings.IMAGE_PROCESSES = 0
+    provider_draws(png(size=(1024, 1024), noise=False))
+    result = stored_result(alice, "A red fox in snow")
+    check = checks.run_checks(result.pk)
+    assert check.blank is True
+    assert check.size_matches is True and check.aspect_matches is True
+    assert check.text_status == "no_quotes" and check.text_accuracy is None and check.text_expected == []
+
+
+@pytest.mark.django_db
+def test_the_pillow_work_runs_in_the_image_processes(alice, provider_draws, settings):
+    settings.IMAGE_PROCESSES = 1
+    provider_draws(png(size=(256, 256)))
+    result = stored_result(alice, "A red fox in snow", size="256x256")
+    assert checks.run_checks(result.pk).blank is False
+
+
+@pytest.mark.django_db
+def test_a_check_that_crashes_is_stored_as_failed_with_its_reason(alice, provider_draws, settings, monkeypatch):
+    settings.IMAGE_PROCESSES = 0
+    provider_draws(png())
+    result = stored_result(alice, "A red fox in snow")
+
+    def broken(*args):
+        raise ValueError("no pixels today")
+
+    monkeypatch.setattr(checks, "inspect_pixels", broken)
+    check = checks.run_checks(result.pk)
+    assert check.status == ResultCheck.FAILED and "no pixels today" in check.error
+
+
+@pytest.mark.django_db
+def test_a_result_that_succeeded_gets_its_checks_enqueued_after_it_was_stored(alice, provider_draws, monkeypatch):
+    provider_draws(png())
+    sent = []
+    monkeypatch.setattr(tasks.run_checks, "apply_async", lambda args, **kw: sent.append(
+        (args, Result.objects.get(pk=args[0]).status)))
+    result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
+    tasks.run_result.run(result.pk)
+    assert sent == [((result.pk,), Status.SUCCEEDED)]  # after the result ended, so off its timing
+    tasks.enqueue_checks(result.pk)
+    assert len(sent) == 2  # asked again while no check is stored: sent again (harmless)
+    checks.run_checks(result.pk)
+    tasks.enqueue_checks(result.pk)
+    assert len(sent) == 2  # checked: not again
+
+
+@pytest.mark.django_db
+def test_a_failed_result_gets_no_checks(alice, monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.run_checks, "apply_async", lambda args, **kw: sent.append(args))
+    result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
+    Result.objects.filter(pk=result.pk).update(status=Status.FAILED)
+    tasks.enqueue_checks(result.pk)
+    assert sent == [] and checks.run_checks(result.pk) is None
