@@ -15,13 +15,17 @@ import tempfile
 import time
 
 from django.conf import settings
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django_htmx.http import HttpResponseStopPolling
 from PIL import Image, ImageStat
 
 from providers.base import parse_size
 
 from . import textcheck
 from .images import in_image_processes
-from .models import Result, ResultCheck, Status, TextStatus
+from .models import Comparison, Result, ResultCheck, Status, TextStatus, checks_status
+from .models.reviews import Review
 from .services import image_request
 
 log = logging.getLogger(__name__)
@@ -203,3 +207,16 @@ def run_checks(result_id):
         check, _ = ResultCheck.objects.update_or_create(
             result=result, defaults=dict(status=ResultCheck.FAILED, error=f"{type(exc).__name__}: {str(exc)[:300]}"))
         return check
+
+
+def result_checks(request, pk):
+    """The checks fragment of a result card (it polls while the checks run); 404 outside the
+    user's teams, nothing while the result's images are held."""
+    visible = Comparison.objects.visible_to(request.user)
+    result = get_object_or_404(Result.objects.filter(comparison__in=visible).select_related("comparison__team"), pk=pk)
+    review = Review(result.comparison, request.user)
+    result = review.result(result.pk)
+    if result.status != Status.SUCCEEDED or review.held:
+        raise Http404("No checks to show for this result.")
+    response = render(request, "compare/_result_checks.html", {"result": result, "review": review})
+    return response if checks_status(result) == "pending" else HttpResponseStopPolling(response.content)

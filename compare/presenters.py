@@ -7,6 +7,7 @@ other than their own stay hidden. Held images are listed only once every route h
 
 from django.urls import reverse
 
+from .models import ResultCheck, checks_of, checks_status
 from .models.reviews import Review, is_masked
 
 # What a blind reviewer must not see before their verdict: all of it can name the route.
@@ -53,6 +54,8 @@ def result_dict(result, request=None, review=None):
             }
             for image in result.images.all()
         ],
+        "checks_status": checks_status(result),
+        "checks": checks_dict(result),
     }
     if review is not None:
         data["blind_label"] = result.blind_label or None
@@ -60,11 +63,42 @@ def result_dict(result, request=None, review=None):
             data.update(MASKED_FIELDS)
         if review.held:
             data["images"] = []
+            data["checks"] = None  # they describe the images
         data["images_held"] = review.held
         data["ratings"] = [{"user": name, "value": "up"} for name in result.thumbs_up] + \
                           [{"user": name, "value": "down"} for name in result.thumbs_down]
         data["my_rating"] = {1: "up", -1: "down"}.get(result.my_thumb)
     return data
+
+
+# Per image, what the checks keep (compare/checks.py) and the API shows.
+IMAGE_CHECK_FIELDS = ("index", "width", "height", "format", "asked_size", "size_matches", "sent_size",
+                      "size_matches_sent", "sent_aspect_ratio", "aspect_matches", "asked_format", "format_matches",
+                      "blank", "stddev", "has_alpha", "transparent_fraction", "text_accuracy", "text_read", "text_notes")
+
+
+def checks_dict(result):
+    """The automatic checks of a result's images (docs/checks.md), or None until they are done:
+    the one place every surface takes them from, so a visibility policy can gate them here."""
+    found = checks_of(result)
+    if found is None or found.status != ResultCheck.DONE:
+        return None
+    return {
+        "text_status": found.text_status,
+        "text_accuracy": None if found.text_accuracy is None else round(found.text_accuracy, 4),
+        "text_expected": found.text_expected,
+        "text_read": found.text_read,
+        "text_notes": found.text_notes,
+        "size_matches": found.size_matches,
+        "size_matches_sent": found.size_matches_sent,
+        "aspect_matches": found.aspect_matches,
+        "format_matches": found.format_matches,
+        "blank": found.blank,
+        "has_alpha": found.has_alpha,
+        "images": [{name: image.get(name) for name in IMAGE_CHECK_FIELDS} for image in found.images],
+        "duration_ms": found.duration_ms,
+        "checked_at": found.checked_at,
+    }
 
 
 def review_dict(review):

@@ -10,7 +10,7 @@ from .comparisons import (
     image_path,
     reference_path,
 )
-from .checks import ResultCheck, TextStatus
+from .checks import ResultCheck, TextStatus, checks_of, checks_status
 from .credentials import TeamCredential
 from .limits import RouteMinute, RouteSlot
 from .prompts import Batch, BatchItem, Prompt, PromptSet
@@ -25,5 +25,5 @@ __all__ = [
     "Comment", "Rating", "Thumb", "Verdict", "VerdictKind", "JudgedComparison", "RouteDay",
     "ExternalVote", "ShareKind", "ShareLink",
     "TeamCredential", "RouteMinute", "RouteSlot",
-    "Batch", "BatchItem", "Prompt", "PromptSet", "ResultCheck", "TextStatus",
+    "Batch", "BatchItem", "Prompt", "PromptSet", "ResultCheck", "TextStatus", "checks_of", "checks_status",
 ]

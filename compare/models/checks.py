@@ -40,3 +40,19 @@ class ResultCheck(models.Model):
 
     def __str__(self):
         return f"checks of result {self.result_id} ({self.status})"
+
+
+def checks_of(result):
+    """The result's ResultCheck, or None while its checks are pending (or it has no images)."""
+    try:
+        return result.image_checks
+    except ResultCheck.DoesNotExist:
+        return None
+
+
+def checks_status(result):
+    """"pending", "done" or "failed" for a succeeded result; None for one without images."""
+    if result.status != "succeeded":
+        return None
+    found = checks_of(result)
+    return "pending" if found is None else found.status

@@ -348,3 +348,62 @@ def test_a_failed_result_gets_no_checks(alice, monkeypatch):
     Result.objects.filter(pk=result.pk).update(status=Status.FAILED)
     tasks.enqueue_checks(result.pk)
     assert sent == [] and checks.run_checks(result.pk) is None
+
+
+@pytest.mark.django_db
+def test_the_api_says_pending_then_gives_the_checks(client, alice, alice_token, provider_draws, settings):
+    needs_ocr("latin")
+    settings.IMAGE_PROCESSES = 0
+    provider_draws(drawn("OPEN LATE", "latin"))
+    result = stored_result(alice, 'A neon sign: "open late".')
+    url, auth = f"/api/comparisons/{result.comparison_id}", {"Authorization": f"Bearer {alice_token}"}
+    body = client.get(url, headers=auth).json()["results"][0]
+    assert body["checks_status"] == "pending" and body["checks"] is None
+
+    checks.run_checks(result.pk)
+    body = client.get(url, headers=auth).json()["results"][0]
+    assert body["checks_status"] == "done"
+    found = body["checks"]
+    assert found["text_status"] == "scored" and found["text_accuracy"] >= 0.9
+    assert found["text_expected"] == ["open late"] and "OPEN LATE" in found["text_read"]
+    assert found["size_matches"] is True and found["blank"] is False and found["format_matches"] is True
+    assert found["images"][0]["width"] == 1024 and found["images"][0]["asked_size"] == "1024x1024"
+
+
+@pytest.mark.django_db
+def test_a_failed_result_has_no_checks_in_the_api(client, alice, alice_token):
+    result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
+    Result.objects.filter(pk=result.pk).update(status=Status.FAILED)
+    body = client.get(f"/api/comparisons/{result.comparison_id}", headers={"Authorization": f"Bearer {alice_token}"}).json()
+    assert body["results"][0]["checks_status"] is None and body["results"][0]["checks"] is None
+
+
+@pytest.mark.django_db
+def test_the_card_polls_for_its_checks_then_shows_them(alice_client, alice, provider_draws, settings):
+    settings.IMAGE_PROCESSES = 0
+    provider_draws(png(size=(512, 512), noise=False))
+    result = stored_result(alice, 'A sign: "HELLO"', size="1024x1024")
+    page = alice_client.get(f"/comparisons/{result.comparison_id}/").content.decode()
+    assert f'hx-get="/results/{result.pk}/checks"' in page and "Checking the image" in page
+
+    pending = alice_client.get(f"/results/{result.pk}/checks", headers={"HX-Request": "true"})
+    assert pending.status_code == 200  # still pending: keeps polling
+
+    ResultCheck.objects.filter(result=result).delete()
+    checks.run_checks(result.pk)
+    done = alice_client.get(f"/results/{result.pk}/checks", headers={"HX-Request": "true"})
+    assert done.status_code == 286  # htmx: stop polling
+    text = done.content.decode()
+    assert "512×512" in text and "asked 1024x1024" in text and "blank or near-uniform" in text
+    page = alice_client.get(f"/comparisons/{result.comparison_id}/").content.decode()
+    assert "blank or near-uniform" in page and f'hx-get="/results/{result.pk}/checks"' not in page
+
+
+@pytest.mark.django_db
+def test_another_teams_result_checks_are_a_404(client, alice, bob, provider_draws, settings):
+    settings.IMAGE_PROCESSES = 0
+    provider_draws(png())
+    result = stored_result(alice, "A red fox")
+    checks.run_checks(result.pk)
+    client.force_login(bob)
+    assert client.get(f"/results/{result.pk}/checks").status_code == 404
