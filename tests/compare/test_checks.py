@@ -407,3 +407,36 @@ def test_another_teams_result_checks_are_a_404(client, alice, bob, provider_draw
     checks.run_checks(result.pk)
     client.force_login(bob)
     assert client.get(f"/results/{result.pk}/checks").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_batch_matrix_shows_each_cells_checks_and_each_routes_means(alice_client, alice, settings):
+    from compare import batches
+
+    settings.IMAGE_PROCESSES = 0
+    response = alice_client.post("/batches/new", {"prompt": "", "prompt_set": "typography", "size": "square",
+                                                  "routes": ["sandbox:fast", "sandbox:steady"], "quality": "low",
+                                                  "output_format": "png", "n": "1"})
+    assert response.status_code == 302
+    batch = batches.Batch.objects.get()
+    results = list(Result.objects.filter(comparison__batch_item__batch=batch))
+    for result in results:
+        execution.execute_result(result.pk)
+    # Checks stored as the task would, with known figures (the OCR itself is tested above).
+    for result in results:
+        fast = result.route_key == "sandbox:fast"
+        ResultCheck.objects.create(result=result, text_status="scored", text_accuracy=0.5 if fast else 1.0,
+                                   text_expected=["X"], size_matches=fast is False, blank=fast,
+                                   images=[{"index": 0, "width": 512, "height": 512, "asked_size": "1024x1024"}])
+    html = alice_client.get(f"/batches/{batch.pk}/").content.decode()
+    assert html.count("text 50%") == 6 + 1 and html.count("text 100%") == 6 + 1  # cells + the footer's mean
+    assert "6 blank · 6 off-size" in html
+    body = alice_client.get(f"/api/batches/{batch.pk}").json()
+    columns = {c["route"]: c for c in body["columns"]}
+    assert columns["sandbox:fast"]["text_accuracy_mean"] == 0.5 and columns["sandbox:fast"]["blank"] == 6
+    assert columns["sandbox:steady"]["text_accuracy_mean"] == 1.0 and columns["sandbox:steady"]["size_mismatches"] == 0
+    cell = body["rows"][0]["cells"][0]
+    assert cell["checks_status"] == "done" and cell["checks"]["text_accuracy"] in (0.5, 1.0)
+    csv_text = alice_client.get(f"/batches/{batch.pk}/matrix.csv").content.decode()
+    assert csv_text.splitlines()[0].endswith("text_accuracy,size_matches,blank")
+    assert sum(line.endswith(",0.5,False,True") for line in csv_text.splitlines()) == 6
