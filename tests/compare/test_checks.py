@@ -440,3 +440,36 @@ def test_the_batch_matrix_shows_each_cells_checks_and_each_routes_means(alice_cl
     csv_text = alice_client.get(f"/batches/{batch.pk}/matrix.csv").content.decode()
     assert csv_text.splitlines()[0].endswith("text_accuracy,size_matches,blank")
     assert sum(line.endswith(",0.5,False,True") for line in csv_text.splitlines()) == 6
+
+
+@pytest.mark.django_db
+def test_the_leaderboard_shows_each_routes_check_means(alice_client, alice):
+    import csv as csv_module
+
+    from compare import leaderboard
+    from compare.models import Team
+
+    stored = {}
+    for accuracy, blank, size_ok in ((0.6, False, True), (0.8, True, False), (None, False, True)):
+        comparison = factories.comparison(alice, routes=["sandbox:fast", "sandbox:steady"])
+        for result in comparison.results.all():
+            execution.execute_result(result.pk)
+            fast = result.route_key == "sandbox:fast"
+            ResultCheck.objects.create(result=result, text_accuracy=accuracy if fast else 1.0, blank=blank and fast,
+                                       size_matches=size_ok or not fast)
+            stored.setdefault(result.route_key, []).append(result)
+    ResultCheck.objects.filter(result=stored["sandbox:steady"][0]).update(status=ResultCheck.FAILED)  # not counted
+
+    rows = {r.route_key: r for r in leaderboard.build_for_team(Team.personal_for(alice))}
+    fast, steady = rows["sandbox:fast"], rows["sandbox:steady"]
+    assert (fast.checked, fast.text_scored, fast.blank_count, fast.size_mismatch_count) == (3, 2, 1, 1)
+    assert fast.text_accuracy_mean == pytest.approx(0.7)  # the result with no quoted text is left out
+    assert fast.blank_rate == pytest.approx(1 / 3) and fast.size_match_rate == pytest.approx(2 / 3)
+    assert (steady.checked, steady.text_accuracy_mean, steady.blank_count) == (2, 1.0, 0)
+
+    html = alice_client.get("/leaderboard").content.decode()
+    assert "Automatic checks" in html and "70% <span class=\"muted\">of 2</span>" in html
+    lines = list(csv_module.DictReader(io.StringIO(alice_client.get("/leaderboard.csv").getvalue().decode())))
+    by_route = {line["route"]: line for line in lines}
+    assert by_route["sandbox:fast"]["text_accuracy_mean"] == "0.7" and by_route["sandbox:fast"]["blank"] == "1"
+    assert by_route["sandbox:steady"]["checked"] == "2"
