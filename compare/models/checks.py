@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -51,8 +54,13 @@ def checks_of(result):
 
 
 def checks_status(result):
-    """"pending", "done" or "failed" for a succeeded result; None for one without images."""
+    """"pending", "done" or "failed" for a succeeded result; "missing" when it has had no checks for
+    CHECKS_MISSING_AFTER_SECONDS (stored before they existed, or the task was lost: `manage.py
+    check_images` runs them); None for a result without images."""
     if result.status != "succeeded":
         return None
     found = checks_of(result)
-    return "pending" if found is None else found.status
+    if found is not None:
+        return found.status
+    late = timezone.now() - timedelta(seconds=settings.CHECKS_MISSING_AFTER_SECONDS)
+    return "missing" if result.finished_at is not None and result.finished_at < late else "pending"

@@ -473,3 +473,25 @@ def test_the_leaderboard_shows_each_routes_check_means(alice_client, alice):
     by_route = {line["route"]: line for line in lines}
     assert by_route["sandbox:fast"]["text_accuracy_mean"] == "0.7" and by_route["sandbox:fast"]["blank"] == "1"
     assert by_route["sandbox:steady"]["checked"] == "2"
+
+
+@pytest.mark.django_db
+def test_a_result_left_unchecked_says_so_and_the_command_checks_it(alice_client, alice, provider_draws, settings):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    settings.IMAGE_PROCESSES = 0
+    provider_draws(png())
+    result = stored_result(alice, "A red fox")
+    Result.objects.filter(pk=result.pk).update(finished_at=timezone.now() - timedelta(seconds=3601))
+    done = alice_client.get(f"/results/{result.pk}/checks", headers={"HX-Request": "true"})
+    assert done.status_code == 286 and "Not checked" in done.content.decode()  # no polling for ever
+
+    out = io.StringIO()
+    call_command("check_images", stdout=out)
+    assert "Checked 1 result(s); 0 could not be checked." in out.getvalue()
+    assert ResultCheck.objects.get(result=result).status == ResultCheck.DONE
+    call_command("check_images", stdout=out)
+    assert "Checked 0 result(s)" in out.getvalue()
