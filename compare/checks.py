@@ -118,6 +118,7 @@ def spec_of(pixels, request, sent_size, sent_ratio):
         "sent_size": f"{sent_size[0]}x{sent_size[1]}" if sent_size else None,
         "size_matches_sent": None if sent_size is None else got == tuple(sent_size),
         "sent_aspect_ratio": sent_ratio,
+        "aspect_matches_sent": None if sent_ratio is None else aspect_close(got, sent_ratio),
         "aspect_matches": aspect_close(got, (request.width, request.height)),
         "asked_format": request.output_format,
         "format_matches": pixels["format"] == request.output_format,

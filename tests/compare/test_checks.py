@@ -230,6 +230,7 @@ def test_the_spec_compares_size_aspect_and_format_with_the_request_and_what_was_
     assert spec["format_matches"] is False and spec["format"] == "jpeg"
     spec = checks.spec_of(checks.inspect_pixels(png(size=(600, 600)), False)[0], request, None, "1:1")
     assert spec["aspect_matches"] is False and spec["size_matches_sent"] is None and spec["sent_aspect_ratio"] == "1:1"
+    assert spec["aspect_matches_sent"] is True  # the route sent 1:1 (a snap), and 1:1 came back
 
 
 def test_what_the_route_sent_is_read_from_its_request_record():
