@@ -94,6 +94,37 @@ def test_closest_span_distance_is_the_edit_distance_to_the_best_substring():
     assert textcheck.closest_span_distance("abc", "xyz") == 3
 
 
+def reference_span_distance(needle, haystack):
+    """The textbook O(n·m) table (Sellers 1980): the fewest edits from needle to any span."""
+    previous = [0] * (len(haystack) + 1)
+    for i, char in enumerate(needle, 1):
+        current = [i] + [0] * len(haystack)
+        for j, other in enumerate(haystack, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+        previous = current
+    return min(previous)
+
+
+def test_the_fast_distance_agrees_with_the_textbook_table_on_random_strings():
+    import random
+
+    rng = random.Random(15)
+    for _ in range(400):
+        needle = "".join(rng.choice("abcé龙") for _ in range(rng.randint(1, 70)))
+        haystack = "".join(rng.choice("abcdé龙") for _ in range(rng.randint(0, 90)))
+        assert textcheck.closest_span_distance(needle, haystack) == reference_span_distance(needle, haystack)
+
+
+def test_a_long_quote_against_a_page_of_text_is_scored_quickly():
+    import time
+
+    needle, haystack = "the quick brown fox " * 100, "a lazy dog jumped over it " * 400  # 2,000 x 10,400
+    started = time.perf_counter()
+    distance = textcheck.closest_span_distance(needle, haystack)
+    assert 0 < distance < len(needle)
+    assert time.perf_counter() - started < 5  # the textbook table: ~20 million cells of Python here
+
+
 def test_the_language_follows_the_script_of_the_quote():
     assert textcheck.language_for("Pâtisserie Müller & Søn") == (["eng"], [])
     assert textcheck.language_for("西湖龙井") == (["chi_sim"], [])
