@@ -527,3 +527,15 @@ def test_a_result_left_unchecked_says_so_and_the_command_checks_it(alice_client,
     assert ResultCheck.objects.get(result=result).status == ResultCheck.DONE
     call_command("check_images", stdout=out)
     assert "Checked 0 result(s)" in out.getvalue()
+
+
+def test_the_set_up_script_is_quiet_when_everything_is_installed():
+    import subprocess
+    from pathlib import Path
+
+    needs_ocr("latin")
+    for script in ("han", "devanagari", "bengali"):
+        needs_ocr(script)
+    script = Path(__file__).resolve().parents[2] / "config" / "ensure-ocr.sh"
+    done = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
