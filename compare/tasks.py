@@ -38,4 +38,7 @@ def run_checks(result_id):
 def enqueue_checks(result_id):
     """Once a result has succeeded and been stored, its checks go to a task of their own."""
     if Result.objects.filter(pk=result_id, status=Status.SUCCEEDED, image_checks__isnull=True).exists():
-        run_checks.apply_async((result_id,))
+        try:
+            run_checks.apply_async((result_id,))
+        except Exception:  # the result is stored; its checks show "missing" later (manage.py check_images)
+            logging.getLogger(__name__).exception("could not enqueue the checks of result %s", result_id)

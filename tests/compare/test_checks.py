@@ -539,3 +539,16 @@ def test_the_set_up_script_is_quiet_when_everything_is_installed():
     script = Path(__file__).resolve().parents[2] / "config" / "ensure-ocr.sh"
     done = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout == "" and done.stderr == ""
+
+
+@pytest.mark.django_db
+def test_a_broker_that_refuses_the_checks_task_does_not_fail_the_stored_result(alice, provider_draws, monkeypatch):
+    provider_draws(png())
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.run_checks, "apply_async", refuse)
+    result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
+    tasks.run_result.run(result.pk)  # does not raise
+    assert Result.objects.get(pk=result.pk).status == Status.SUCCEEDED
