@@ -376,7 +376,8 @@ class Matrix:
     @property
     def checks_pending(self):
         """Some succeeded cell's automatic checks are still running (the matrix keeps polling)."""
-        return any(result is not None and checks_status(result) == "pending" for row in self.rows for result in row.cells)
+        return any(result is not None and checks_status(result) == "pending"
+                   for row in self.rows for result in row.cells)
 
     @property
     def sized_rows(self):

@@ -190,7 +190,7 @@ def _store(result, images, texts, seconds):
         blank=_any(images, "blank"), has_alpha=_any(images, "has_alpha"), images=images,
         duration_ms=round(seconds * 1000, 1),
     )
-    check, _ = ResultCheck.objects.update_or_create(result=result, defaults=fields)
+    check, _ = ResultCheck.objects.update_or_create(result=result, defaults={**fields, **ResultCheck.about(result)})
     return check
 
 
@@ -206,7 +206,8 @@ def run_checks(result_id):
     except Exception as exc:
         log.exception("checks of result %s failed", result_id)
         check, _ = ResultCheck.objects.update_or_create(
-            result=result, defaults=dict(status=ResultCheck.FAILED, error=f"{type(exc).__name__}: {str(exc)[:300]}"))
+            result=result, defaults=dict(status=ResultCheck.FAILED, error=f"{type(exc).__name__}: {str(exc)[:300]}",
+                                         **ResultCheck.about(result)))
         return check
 
 

@@ -19,7 +19,8 @@ Pure functions over querysets (no request, no views). What each number means:
 - **checks** (docs/checks.md): over the route's succeeded results whose automatic checks are done,
   the mean text accuracy (of those whose prompt quotes text OCR could read; each result counts once,
   whatever its n), and how many were blank or not the size asked. Read directly from the checks rows
-  (one per succeeded result, filled after the result is stored, so not in the rollups).
+  (one per succeeded result, filled after the result is stored, so not in the rollups), through
+  their covering index.
 - **win rate**: "winner" verdicts naming the route / verdicts on comparisons where it succeeded.
 - **score** (Bradley-Terry): every verdict implies pairwise outcomes among the routes that
   produced images in that comparison (a route without an image is judged by reliability, not
@@ -271,13 +272,14 @@ def build(team, filters=Filters(), using="default"):
 
 def route_checks(team, filters=Filters(), using="default"):
     """{route: {checked, scored, text_mean, blank, off_size}} from the automatic checks of the
-    team's succeeded results in the filters (one aggregate query)."""
-    lookups = {f"result__comparison__{name}": value for name, value in filters.lookups().items()}
-    found = (ResultCheck.objects.using(using).filter(status=ResultCheck.DONE, result__comparison__team=team, **lookups)
-             .order_by().values("result__route_key")
+    team's succeeded results in the filters: one aggregate over the checks rows alone, through their
+    covering index check_board (they copy the team, route, date, quality and size they are about)."""
+    found = (ResultCheck.objects.using(using).filter(team=team, status=ResultCheck.DONE,
+                                                     **filters.lookups(quality="quality", size="size"))
+             .order_by().values("route_key")
              .annotate(checked=Count("pk"), scored=Count("text_accuracy"), text_mean=Avg("text_accuracy"),
                        blank=Count("pk", filter=Q(blank=True)), off_size=Count("pk", filter=Q(size_matches=False))))
-    return {row.pop("result__route_key"): row for row in found}
+    return {row.pop("route_key"): row for row in found}
 
 
 def _utc_midnight(day):

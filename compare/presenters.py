@@ -73,8 +73,9 @@ def result_dict(result, request=None, review=None):
 
 # Per image, what the checks keep (compare/checks.py) and the API shows.
 IMAGE_CHECK_FIELDS = ("index", "width", "height", "format", "asked_size", "size_matches", "sent_size",
-                      "size_matches_sent", "sent_aspect_ratio", "aspect_matches_sent", "aspect_matches", "asked_format", "format_matches",
-                      "blank", "stddev", "has_alpha", "transparent_fraction", "text_accuracy", "text_read", "text_notes")
+                      "size_matches_sent", "sent_aspect_ratio", "aspect_matches_sent", "aspect_matches",
+                      "asked_format", "format_matches", "blank", "stddev", "has_alpha", "transparent_fraction",
+                      "text_accuracy", "text_read", "text_notes")
 
 
 def checks_dict(result):

@@ -195,7 +195,8 @@ def installed_languages(tesseract_cmd="tesseract"):
             pytesseract.pytesseract.tesseract_cmd = tesseract_cmd
             try:
                 _languages = frozenset(pytesseract.get_languages(config=""))
-            except (pytesseract.TesseractNotFoundError, pytesseract.TesseractError, OSError, subprocess.SubprocessError):
+            except (pytesseract.TesseractNotFoundError, pytesseract.TesseractError, OSError,
+                    subprocess.SubprocessError):
                 _languages = frozenset()
         return _languages
 
@@ -227,7 +228,8 @@ def check_text(prompt, image_path, *, timeout, languages=None, tesseract_cmd="te
         if lang not in result.read:
             result.read[lang] = _ocr(image_path, lang, timeout, tesseract_cmd, result.notes)
         read = result.read[lang]
-        result.quotes.append(QuoteScore(text, lang, None if read is None else closest_span_distance(fold(text), fold(read))))
+        distance = None if read is None else closest_span_distance(fold(text), fold(read))
+        result.quotes.append(QuoteScore(text, lang, distance))
     result.unavailable = list(missing)
     if not languages:
         result.notes.insert(0, "OCR unavailable: Tesseract is not installed (apt-get install tesseract-ocr).")

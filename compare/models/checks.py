@@ -40,9 +40,33 @@ class ResultCheck(models.Model):
     images = models.JSONField(default=list, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)  # our time spent checking (not the provider's)
     checked_at = models.DateTimeField(default=timezone.now)
+    # Copied from the result and its comparison (they never change), so the leaderboard's per-route
+    # means read this table alone, through check_board, not joined to the results and comparisons.
+    team = models.ForeignKey("compare.Team", on_delete=models.CASCADE, related_name="+", db_index=False)
+    route_key = models.CharField(max_length=200)
+    created_at = models.DateTimeField()  # the comparison's
+    quality = models.CharField(max_length=40, blank=True)
+    size = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        # Covering (as Result's result_board): the per-route means are read from the index alone.
+        indexes = [models.Index(fields=["team", "created_at", "route_key", "status", "quality", "size",
+                                        "text_accuracy", "blank", "size_matches"], name="check_board")]
 
     def __str__(self):
         return f"checks of result {self.result_id} ({self.status})"
+
+    @staticmethod
+    def about(result):
+        """The fields a checks row copies from its result and comparison (check_board)."""
+        comparison = result.comparison
+        params = comparison.params if isinstance(comparison.params, dict) else {}
+
+        def text(name):
+            return params[name][:40] if isinstance(params.get(name), str) else ""
+
+        return dict(team_id=comparison.team_id, route_key=result.route_key,
+                    created_at=comparison.created_at, quality=text("quality"), size=text("size"))
 
 
 def checks_of(result):

@@ -206,7 +206,8 @@ def test_with_one_language_missing_the_other_quotes_are_still_scored(tmp_path):
 def test_without_tesseract_the_check_says_it_is_not_installed(tmp_path):
     textcheck.forget_languages()
     try:
-        text = read_back(tmp_path, 'A poster: "HELLO".', drawn("HELLO", "latin"), tesseract_cmd="/nonexistent/tesseract")
+        text = read_back(tmp_path, 'A poster: "HELLO".', drawn("HELLO", "latin"),
+                         tesseract_cmd="/nonexistent/tesseract")
     finally:
         textcheck.forget_languages()
     assert text.accuracy is None
@@ -406,7 +407,8 @@ def test_the_api_says_pending_then_gives_the_checks(client, alice, alice_token, 
 def test_a_failed_result_has_no_checks_in_the_api(client, alice, alice_token):
     result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
     Result.objects.filter(pk=result.pk).update(status=Status.FAILED)
-    body = client.get(f"/api/comparisons/{result.comparison_id}", headers={"Authorization": f"Bearer {alice_token}"}).json()
+    auth = {"Authorization": f"Bearer {alice_token}"}
+    body = client.get(f"/api/comparisons/{result.comparison_id}", headers=auth).json()
     assert body["results"][0]["checks_status"] is None and body["results"][0]["checks"] is None
 
 
@@ -457,8 +459,9 @@ def test_the_batch_matrix_shows_each_cells_checks_and_each_routes_means(alice_cl
     # Checks stored as the task would, with known figures (the OCR itself is tested above).
     for result in results:
         fast = result.route_key == "sandbox:fast"
-        ResultCheck.objects.create(result=result, text_status="scored", text_accuracy=0.5 if fast else 1.0,
-                                   text_expected=["X"], size_matches=fast is False, blank=fast,
+        ResultCheck.objects.create(result=result, **ResultCheck.about(result), text_status="scored",
+                                   text_accuracy=0.5 if fast else 1.0, text_expected=["X"],
+                                   size_matches=fast is False, blank=fast,
                                    images=[{"index": 0, "width": 512, "height": 512, "asked_size": "1024x1024"}])
     html = alice_client.get(f"/batches/{batch.pk}/").content.decode()
     assert html.count("text 50%") == 6 + 1 and html.count("text 100%") == 6 + 1  # cells + the footer's mean
@@ -477,6 +480,9 @@ def test_the_batch_matrix_shows_each_cells_checks_and_each_routes_means(alice_cl
 @pytest.mark.django_db
 def test_the_leaderboard_shows_each_routes_check_means(alice_client, alice):
     import csv as csv_module
+    from datetime import timedelta
+
+    from django.utils import timezone
 
     from compare import leaderboard
     from compare.models import Team
@@ -487,8 +493,8 @@ def test_the_leaderboard_shows_each_routes_check_means(alice_client, alice):
         for result in comparison.results.all():
             execution.execute_result(result.pk)
             fast = result.route_key == "sandbox:fast"
-            ResultCheck.objects.create(result=result, text_accuracy=accuracy if fast else 1.0, blank=blank and fast,
-                                       size_matches=size_ok or not fast)
+            ResultCheck.objects.create(result=result, **ResultCheck.about(result), blank=blank and fast,
+                                       text_accuracy=accuracy if fast else 1.0, size_matches=size_ok or not fast)
             stored.setdefault(result.route_key, []).append(result)
     ResultCheck.objects.filter(result=stored["sandbox:steady"][0]).update(status=ResultCheck.FAILED)  # not counted
 
@@ -498,6 +504,12 @@ def test_the_leaderboard_shows_each_routes_check_means(alice_client, alice):
     assert fast.text_accuracy_mean == pytest.approx(0.7)  # the result with no quoted text is left out
     assert fast.blank_rate == pytest.approx(1 / 3) and fast.size_match_rate == pytest.approx(2 / 3)
     assert (steady.checked, steady.text_accuracy_mean, steady.blank_count) == (2, 1.0, 0)
+    # The page's filters apply to the checks too (they copy the comparison's size, quality and date).
+    team = Team.personal_for(alice)
+    assert leaderboard.route_checks(team, leaderboard.Filters(size="1024x1536")) == {}
+    assert leaderboard.route_checks(team, leaderboard.Filters(quality="low"))["sandbox:fast"]["checked"] == 3
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    assert leaderboard.route_checks(team, leaderboard.Filters(date_from=tomorrow)) == {}
 
     html = alice_client.get("/leaderboard").content.decode()
     assert "Automatic checks" in html and "70% <span class=\"muted\">of 2</span>" in html
