@@ -564,3 +564,16 @@ def test_a_broker_that_refuses_the_checks_task_does_not_fail_the_stored_result(a
     result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
     tasks.run_result.run(result.pk)  # does not raise
     assert Result.objects.get(pk=result.pk).status == Status.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_a_result_with_two_images_gets_the_mean_of_their_text_accuracies(alice, provider_draws, settings):
+    needs_ocr("latin")
+    settings.IMAGE_PROCESSES = 0
+    provider_draws(drawn("OPEN LATE", "latin"), png(size=(1024, 1024), noise=False))
+    check = checks.run_checks(stored_result(alice, 'A neon sign: "open late".', n=2).pk)
+    first, second = (image["text_accuracy"] for image in check.images)
+    assert first >= 0.9 and second == 0  # nothing to read on a blank image: every letter missing
+    assert check.text_accuracy == pytest.approx((first + second) / 2)
+    assert check.blank is True  # some image is blank
+    assert check.text_read.startswith("[image 1] OPEN LATE")
