@@ -181,14 +181,14 @@ def test_chinese_hindi_and_bengali_read_back(tmp_path, script, prompt, render):
 
 
 def test_a_prompt_that_quotes_nothing_gives_no_score_not_zero(tmp_path):
-    text = read_back(tmp_path, "A red fox in snow", drawn("anything", "latin"))
+    text = read_back(tmp_path, "A red fox in snow", png())
     assert text.accuracy is None
     assert text.status == "no_quotes"
     assert text.read == {}  # Tesseract was not even run
 
 
 def test_a_missing_language_pack_says_so_instead_of_scoring_zero(tmp_path):
-    text = read_back(tmp_path, 'A cover: "আমার সোনার বাংলা".', drawn("x", "latin"), languages={"eng", "hin"})
+    text = read_back(tmp_path, 'A cover: "আমার সোনার বাংলা".', png(), languages={"eng", "hin"})
     assert text.accuracy is None
     assert text.status == "unavailable"
     assert text.notes == ["OCR unavailable for Bengali: install tesseract-ocr-ben"]
@@ -206,7 +206,7 @@ def test_with_one_language_missing_the_other_quotes_are_still_scored(tmp_path):
 def test_without_tesseract_the_check_says_it_is_not_installed(tmp_path):
     textcheck.forget_languages()
     try:
-        text = read_back(tmp_path, 'A poster: "HELLO".', drawn("HELLO", "latin"),
+        text = read_back(tmp_path, 'A poster: "HELLO".', png(),
                          tesseract_cmd="/nonexistent/tesseract")
     finally:
         textcheck.forget_languages()
@@ -577,3 +577,14 @@ def test_a_result_with_two_images_gets_the_mean_of_their_text_accuracies(alice, 
     assert check.text_accuracy == pytest.approx((first + second) / 2)
     assert check.blank is True  # some image is blank
     assert check.text_read.startswith("[image 1] OPEN LATE")
+
+
+@pytest.mark.django_db
+def test_a_stored_result_whose_language_pack_is_missing_says_unavailable(alice, provider_draws, settings, monkeypatch):
+    settings.IMAGE_PROCESSES = 0
+    monkeypatch.setattr(textcheck, "installed_languages", lambda cmd="tesseract": frozenset({"eng", "chi_sim", "hin"}))
+    provider_draws(png())
+    check = checks.run_checks(stored_result(alice, 'A book cover: "আমার সোনার বাংলা".').pk)
+    assert check.status == ResultCheck.DONE
+    assert check.text_status == "unavailable" and check.text_accuracy is None  # not 0
+    assert check.text_notes == ["OCR unavailable for Bengali: install tesseract-ocr-ben"]
