@@ -4,10 +4,9 @@ sent, aspect ratio, format, a blank or near-uniform image, transparency.
 
 They run in a Celery task of their own, enqueued once the result has been stored (compare/tasks.py),
 never inside a provider call's timed window; the Pillow work runs in the image processes
-(compare/images.py), and Tesseract in a child process stopped after OCR_TIMEOUT_SECONDS.
+(compare/images.py, compare/pixels.py), and Tesseract in a child process stopped after OCR_TIMEOUT_SECONDS.
 """
 
-import io
 import logging
 import math
 import os
@@ -18,53 +17,19 @@ from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django_htmx.http import HttpResponseStopPolling
-from PIL import Image, ImageStat
 
 from providers.base import parse_size
 
 from . import textcheck
 from .images import in_image_processes
+from .pixels import inspect_pixels
 from .models import Comparison, Result, ResultCheck, Status, TextStatus, checks_status
 from .models.reviews import Review
 from .services import image_request
 
 log = logging.getLogger(__name__)
 
-# An image whose every colour channel has a standard deviation under this (0-255 scale), over a
-# 256-pixel preview flattened onto white, is "blank or near-uniform".
-BLANK_STDDEV = 3.0
 ASPECT_TOLERANCE = 0.01  # 1 %: |log(actual ratio / asked ratio)| under log(1.01)
-PREVIEW_SIZE = 256
-
-
-def inspect_pixels(data, want_ocr_image):
-    """What the spec checks need of one image's bytes, and (want_ocr_image) a grayscale PNG of it
-    flattened onto white for Tesseract. Reads no settings: it runs in the image processes."""
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        fmt = (image.format or "").lower()
-        has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-        if has_alpha:
-            rgba = image.convert("RGBA")
-            alpha = rgba.getchannel("A")
-            transparent = alpha.histogram()
-            transparent_fraction = 1 - transparent[255] / (rgba.width * rgba.height)
-            flat = Image.new("RGB", rgba.size, (255, 255, 255))
-            flat.paste(rgba, mask=alpha)
-        else:
-            transparent_fraction = 0.0
-            flat = image.convert("RGB")
-        preview = flat.copy()
-        preview.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE))
-        stddev = max(ImageStat.Stat(preview).stddev)
-        ocr_png = None
-        if want_ocr_image:
-            out = io.BytesIO()
-            flat.convert("L").save(out, "PNG", compress_level=1)
-            ocr_png = out.getvalue()
-        return {"width": image.width, "height": image.height, "format": fmt, "has_alpha": has_alpha,
-                "transparent_fraction": round(transparent_fraction, 4), "stddev": round(stddev, 2),
-                "blank": stddev < BLANK_STDDEV or transparent_fraction >= 0.999}, ocr_png
 
 
 def sent_shape(request_sent):

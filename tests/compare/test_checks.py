@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from compare import checks, execution, tasks, textcheck
+from compare import checks, execution, pixels, tasks, textcheck
 from compare import routes as route_catalog
 from compare.models import Result, ResultCheck, Status
 from providers.base import Capabilities, GeneratedImage, ImageResult, Provider, Route, Usage
@@ -237,30 +237,30 @@ def png(size=(64, 48), colour=(200, 30, 30, 255), mode="RGB", fmt="PNG", noise=T
 
 
 def test_a_uniform_image_is_flagged_blank_and_a_drawn_one_is_not():
-    blank, _ = checks.inspect_pixels(png(noise=False), False)
+    blank, _ = pixels.inspect_pixels(png(noise=False), False)
     assert blank["blank"] is True and blank["stddev"] == 0
-    drawn_on, _ = checks.inspect_pixels(png(), False)
+    drawn_on, _ = pixels.inspect_pixels(png(), False)
     assert drawn_on["blank"] is False
 
 
 def test_a_fully_transparent_image_is_blank_and_has_alpha():
-    pixels, _ = checks.inspect_pixels(png(colour=(0, 0, 0, 0), mode="RGBA", noise=False), False)
-    assert pixels["has_alpha"] is True
-    assert pixels["transparent_fraction"] == 1.0
-    assert pixels["blank"] is True
+    found, _ = pixels.inspect_pixels(png(colour=(0, 0, 0, 0), mode="RGBA", noise=False), False)
+    assert found["has_alpha"] is True
+    assert found["transparent_fraction"] == 1.0
+    assert found["blank"] is True
 
 
 def test_the_spec_compares_size_aspect_and_format_with_the_request_and_what_was_sent():
     from compare.services import image_request
 
     request = image_request("x", {"size": "1024x1536", "output_format": "png"})
-    pixels, _ = checks.inspect_pixels(png(size=(512, 768), fmt="JPEG"), False)
-    spec = checks.spec_of(pixels, request, (512, 768), None)
+    found, _ = pixels.inspect_pixels(png(size=(512, 768), fmt="JPEG"), False)
+    spec = checks.spec_of(found, request, (512, 768), None)
     assert spec["size_matches"] is False
     assert spec["size_matches_sent"] is True  # the route said it would send 512x768
     assert spec["aspect_matches"] is True  # 2:3 both
     assert spec["format_matches"] is False and spec["format"] == "jpeg"
-    spec = checks.spec_of(checks.inspect_pixels(png(size=(600, 600)), False)[0], request, None, "1:1")
+    spec = checks.spec_of(pixels.inspect_pixels(png(size=(600, 600)), False)[0], request, None, "1:1")
     assert spec["aspect_matches"] is False and spec["size_matches_sent"] is None and spec["sent_aspect_ratio"] == "1:1"
     assert spec["aspect_matches_sent"] is True  # the route sent 1:1 (a snap), and 1:1 came back
 
@@ -336,11 +336,18 @@ def test_a_blank_image_and_a_prompt_without_quotes_are_stored_as_such(alice, pro
 
 
 @pytest.mark.django_db
-def test_the_pillow_work_runs_in_the_image_processes(alice, provider_draws, settings):
+def test_the_pillow_work_runs_in_the_image_processes(alice, provider_draws, settings, caplog):
+    import os
+
+    from compare import images
+
     settings.IMAGE_PROCESSES = 1
+    assert images.in_image_processes(os.getpid) != os.getpid()  # another process
     provider_draws(png(size=(256, 256)))
     result = stored_result(alice, "A red fox in snow", size="256x256")
-    assert checks.run_checks(result.pk).blank is False
+    with caplog.at_level("WARNING", logger="compare.images"):
+        assert checks.run_checks(result.pk).blank is False
+    assert not caplog.records  # no process died, nothing fell back to this thread
 
 
 @pytest.mark.django_db
