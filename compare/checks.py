@@ -4,7 +4,8 @@ sent, aspect ratio, format, a blank or near-uniform image, transparency.
 
 They run in a Celery task of their own, enqueued once the result has been stored (compare/tasks.py),
 never inside a provider call's timed window; the Pillow work runs in the image processes
-(compare/images.py, compare/pixels.py), and Tesseract in a child process stopped after OCR_TIMEOUT_SECONDS.
+(compare/images.py, compare/pixels.py), and Tesseract in a child process stopped after
+OCR_TIMEOUT_SECONDS.
 """
 
 import logging
@@ -22,9 +23,9 @@ from providers.base import parse_size
 
 from . import textcheck
 from .images import in_image_processes
-from .pixels import inspect_pixels
 from .models import Comparison, Result, ResultCheck, Status, TextStatus, checks_status
 from .models.reviews import Review
+from .pixels import inspect_pixels
 from .services import image_request
 
 log = logging.getLogger(__name__)
