@@ -43,6 +43,7 @@ RUN_ENV = {
     "PROVIDER_CONNECT_TIMEOUT": "3", "PROVIDER_MAX_ATTEMPTS": "3", "PROVIDER_BACKOFF_SECONDS": "0.2",
     "REAPER_INTERVAL_SECONDS": "2", "REAPER_GRACE_SECONDS": "10", "REQUEUE_AFTER_SECONDS": "600",
     "CELERY_VISIBILITY_TIMEOUT": "60", "SANDBOX_ROUTES": "quick=0.1-0.2",
+    "TEAM_MAX_IN_FLIGHT": "0",  # one team's load on every worker thread, as before the fair-share limit
 }
 SETUPS = ("embedded", "postgres+redis")
 

@@ -141,7 +141,10 @@ class BenchStack(Stack):
 def start_stack(name, fake, *, workers=0, concurrency=32, env=None):
     var_dir = ROOT / "var" / "bench" / f"{name}-{uuid.uuid4().hex[:6]}"
     var_dir.mkdir(parents=True)
-    base_env = {"COMPATIBLE_ROUTES": fake.routes_config(MAX_ROUTES), "BENCH_FAKE_KEY": API_KEY}
+    # One team's load against the whole stack: the fair-share caps between teams (a comparison's
+    # calls, a team's calls in flight) would measure those caps instead of the stack.
+    base_env = {"COMPATIBLE_ROUTES": fake.routes_config(MAX_ROUTES), "BENCH_FAKE_KEY": API_KEY,
+                "MAX_CALLS_PER_COMPARISON": str(MAX_ROUTES), "TEAM_MAX_IN_FLIGHT": "0"}
     base_env.update(env or {})
     stack = BenchStack(var_dir, env=base_env, workers=workers, worker_concurrency=concurrency)
     started = time.monotonic()

@@ -1,6 +1,11 @@
 from django.contrib import admin
 
+from .accounts import LimitedAdminAuthenticationForm
 from .models import ApiToken, Comparison, Result, ResultImage
+
+# The admin's login counts against the same limits as the app's (the backend enforces them; this
+# form says so when a login was refused for that reason).
+admin.site.login_form = LimitedAdminAuthenticationForm
 
 
 class ResultInline(admin.TabularInline):
@@ -31,5 +36,5 @@ class ResultImageAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "user", "created_at", "last_used_at")
+    list_display = ("prefix", "user", "created_at", "last_used_at", "expires_at")
     readonly_fields = ("key_hash", "prefix", "created_at", "last_used_at")

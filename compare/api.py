@@ -7,11 +7,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from . import routes as route_catalog
-from . import batches, services
+from . import batches, credentials, services
 from .auth import api_view, read_json
-from .forms import form_from_json
-from .models import Batch, Comparison, Team, checks_status
+from .forms import form_from_json, rerun_form
+from .idempotency import idempotent
+from .models import Batch, Comparison, SubmitRefused, Team, checks_status
+from .models.budgets import parse_usd
 from .presenters import absolute, checks_dict, comparison_dict
+from .visibility import Visibility
 
 
 @api_view(["GET"])
@@ -23,6 +26,7 @@ def routes(request):
 
 
 @api_view(["GET", "POST"])
+@idempotent  # Idempotency-Key on POST (compare/idempotency.py)
 def comparisons(request):
     if request.method == "GET":
         queryset = Comparison.objects.visible_to(request.user)
@@ -31,6 +35,8 @@ def comparisons(request):
         queryset = (queryset.search(request.GET.get("q", "").strip())
                     .with_route(request.GET.get("route")).with_status(request.GET.get("status"))
                     .select_related("created_by", "team").prefetch_related("results", "references"))
+        if request.GET.get("route"):  # a search by route names no route of an unjudged blind comparison
+            queryset = queryset.filter(Visibility.named_for(request.user))
         page = Paginator(queryset, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
         return JsonResponse({
             "comparisons": [comparison_dict(c, request, with_results=False) for c in page],
@@ -42,10 +48,28 @@ def comparisons(request):
     form, errors = form_from_json(payload, request.user)
     if errors:
         return JsonResponse({"errors": errors}, status=400)
-    if not form.is_valid():
-        return JsonResponse({"errors": {field: list(msgs) for field, msgs in form.errors.items()}}, status=400)
-    comparison = services.create_from_form(form, request.user, form.team)
-    return JsonResponse(comparison_dict(comparison, request), status=201)
+    return _created(request, form, form.team)
+
+
+def _created(request, form, team, rerun_of=None):
+    """201 with the new comparison, or 400 {"errors": {...}} with every reason (budget included)."""
+    if form.is_valid():
+        try:
+            comparison = services.create_from_form(form, request.user, team, rerun_of=rerun_of)
+        except SubmitRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            return JsonResponse(comparison_dict(comparison, request), status=201)
+    return JsonResponse({"errors": {field: list(msgs) for field, msgs in form.errors.items()}}, status=400)
+
+
+@api_view(["POST"])
+def rerun(request, pk):
+    """Run a comparison again: same prompt, routes, parameters and inputs, checked like a submit."""
+    found = get_object_or_404(Comparison.objects.visible_to(request.user).select_related("team"), pk=pk)
+    if not found.team.can_run(request.user):
+        return JsonResponse({"error": f"Viewers of {found.team} cannot run comparisons."}, status=403)
+    return _created(request, rerun_form(found, request.user), found.team, rerun_of=found)
 
 
 @api_view(["GET"])
@@ -65,11 +89,52 @@ def cancel(request, pk):
     return JsonResponse(body)
 
 
+@api_view(["PUT"])
+def team_budget(request, pk):
+    """PUT {"monthly_usd": "12.50"} (null: no budget): owners only; the team's budget state."""
+    team = get_object_or_404(Team.objects.of(request.user), pk=pk)
+    if not team.is_owner(request.user):
+        return JsonResponse({"error": f"Only owners of {team} set its budget."}, status=403)
+    payload, error = read_json(request)
+    if error:
+        return error
+    if not isinstance(payload, dict) or set(payload) != {"monthly_usd"}:
+        return JsonResponse({"errors": {"monthly_usd": ['Send {"monthly_usd": "12.50"} (null removes the budget).']}},
+                            status=400)
+    try:
+        team.monthly_budget_usd = parse_usd(payload["monthly_usd"])
+    except ValueError as exc:
+        return JsonResponse({"errors": {"monthly_usd": [str(exc)]}}, status=400)
+    team.save(update_fields=["monthly_budget_usd"])
+    return JsonResponse({"team": {"id": team.pk, "name": team.name}, **team.budget_state().as_dict()})
+
+
 @api_view(["GET"])
 def teams(request):
     return JsonResponse({"teams": [
         {"id": team.pk, "name": team.name, "personal": team.personal, "role": team.role_of(request.user)}
         for team in Team.objects.of(request.user)]})
+
+
+@api_view(["GET", "PUT"])
+def team_credentials(request, pk):
+    """GET: the team's credential names, where each value comes from (team, server, not set) and
+    the last four characters of the team's own. PUT {"NAME": "value", ...} ("" removes): all
+    saved, or none and 400 {"errors": {NAME: [...]}}. Owners only."""
+    team = get_object_or_404(Team.objects.of(request.user), pk=pk)
+    if not team.is_owner(request.user):
+        return JsonResponse({"error": f"Only an owner of {team} manages its credentials."}, status=403)
+    if request.method == "PUT":
+        payload, error = read_json(request)
+        if error:
+            return error
+        if not isinstance(payload, dict) or not payload:
+            return JsonResponse({"errors": {"__all__": ['The body must be a JSON object of {"NAME": "value"} '
+                                                        '("" removes a value).']}}, status=400)
+        errors = credentials.apply_changes(team, payload, request.user)
+        if errors:
+            return JsonResponse({"errors": errors}, status=400)
+    return JsonResponse(credentials.listing(team))
 
 
 # --- Prompt sets and batches (compare/batches.py) ---------------------------------------------
@@ -89,6 +154,7 @@ def prompt_sets(request):
 
 
 @api_view(["GET", "POST"])
+@idempotent  # Idempotency-Key on POST (compare/idempotency.py)
 def batch_list(request):
     """GET: the team's batches (?team=ID, default the personal team). POST {"prompt_set", "routes",
     "params", "team"?, "blind"?, "hold_images_until_done"?, "name"?, "use_prompt_sizes"? (default
@@ -127,10 +193,10 @@ def batch_list(request):
     try:
         planned = batches.plan_batch(team=form.team, user=request.user, prompt_set=prompt_set, data=form.data,
                                      use_prompt_sizes=use_sizes)
+        batch = batches.create_batch(user=request.user, team=form.team, prompt_set=prompt_set, planned=planned,
+                                     name=name, use_prompt_sizes=use_sizes)
     except batches.BatchRefused as refused:
         return JsonResponse({"errors": refused.errors}, status=400)
-    batch = batches.create_batch(user=request.user, team=form.team, prompt_set=prompt_set, planned=planned,
-                                 name=name, use_prompt_sizes=use_sizes)
     body = batch_dict(batch, request)
     body["comparison_ids"] = list(batch.items.values_list("comparison_id", flat=True))
     return JsonResponse(body, status=201)

@@ -8,18 +8,32 @@ from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
+from . import teams
 from .models import ApiToken
 
 
 def bearer_user(request):
-    """The user of a valid Bearer token, None if there is no such header, False if it is bad."""
+    """(user, None) for a live Bearer token, (None, None) without the header, (None, why) for a bad
+    or expired one."""
     header = request.headers.get("Authorization", "")
     if not header:
-        return None
+        return None, None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return False
-    return ApiToken.objects.user_for(token.strip()) or False
+        return None, "Invalid API token."
+    found = ApiToken.objects.find(token.strip())
+    if found is None:
+        return None, "Invalid API token."
+    if found.expired:
+        return None, (f"API token {found.prefix}… expired at {found.expires_at:%Y-%m-%d %H:%M} UTC: "
+                      "create a new one on the API tokens page.")
+    return found.user, None
+
+
+def _act_as(request, user):
+    """The token's user asks: the request's user, team and role become theirs."""
+    request.user = user
+    teams.attach_team(request)
 
 
 def _csrf_failure(request):
@@ -39,9 +53,11 @@ def api_view(methods):
                 response = JsonResponse({"error": f"Method {request.method} not allowed."}, status=405)
                 response["Allow"] = ", ".join(methods)
                 return response
-            user = bearer_user(request)
-            if user is False:
-                return JsonResponse({"error": "Invalid API token."}, status=401)
+            user, error = bearer_user(request)
+            if error:
+                response = JsonResponse({"error": error}, status=401)
+                response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+                return response
             if user is None:
                 if not request.user.is_authenticated:
                     response = JsonResponse(
@@ -52,7 +68,7 @@ def api_view(methods):
                 if request.method not in ("GET", "HEAD", "OPTIONS") and _csrf_failure(request):
                     return JsonResponse({"error": "CSRF check failed for a session request."}, status=403)
             else:
-                request.user = user
+                _act_as(request, user)
             return view(request, *args, **kwargs)
 
         return wrapped
@@ -66,10 +82,12 @@ def session_or_token(view):
     @login_not_required
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
-        user = bearer_user(request)
+        user, error = bearer_user(request)
+        if error:
+            return JsonResponse({"error": error}, status=401)
         if user:
-            request.user = user
-        elif user is False or not request.user.is_authenticated:
+            _act_as(request, user)
+        elif not request.user.is_authenticated:
             return JsonResponse({"error": "Authentication required."}, status=401)
         return view(request, *args, **kwargs)
 

@@ -2,8 +2,9 @@
 a team's own saved prompts, running a whole set at once, and the prompts × routes matrix.
 
 A batch is validated prompt by prompt with the same ComparisonForm as a single comparison (route
-limits, capabilities, viewers refused, blind flags), but its budget is checked once, for the
-whole batch's estimate. Everything is scoped to the team: another team's prompt, set or batch is
+limits, capabilities, viewers refused, blind flags, call cap), but its budget is checked once,
+for every call of the whole batch (Team.check_budget), and its calls are capped at
+MAX_CALLS_PER_BATCH. Everything is scoped to the team: another team's prompt, set or batch is
 a 404."""
 
 import csv
@@ -25,13 +26,12 @@ from django_htmx.http import HttpResponseStopPolling
 
 from providers.base import SIZE_PRESETS, parse_size
 
-from . import routes as route_catalog
-from . import services, teams
+from . import limits, services, teams
 from .forms import ComparisonForm
-from .models import (TERMINAL, Batch, BatchItem, Prompt, PromptSet, Result, ResultCheck, Status, Verdict,
-                     checks_of, checks_status)
+from .models import (TERMINAL, Batch, BatchItem, Prompt, PromptSet, Result, ResultCheck, Status, SubmitRefused,
+                     Team, Verdict, checks_of, checks_status)
 from .models.prompts import DEFAULT_SET_NAME
-from .models.reviews import images_held
+from .visibility import Visibility
 
 BUILTIN_PATH = Path(__file__).with_name("prompt_sets.json")
 
@@ -150,10 +150,9 @@ def _size_initial(size):
 
 class BatchItemForm(ComparisonForm):
     """One prompt of a batch: every check of a comparison but the budget, which the batch checks
-    once for all its comparisons together (check_batch_budget)."""
+    once for all its comparisons together (check_batch)."""
 
-    def _check_budget(self, keys, request):
-        return
+    check_budget = False
 
 
 class BatchRefused(Exception):
@@ -210,7 +209,10 @@ def plan_batch(*, team, user, prompt_set, data, use_prompt_sizes=True):
                 message += f" (prompt{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))})"
             errors.setdefault(name, []).append(message)
         raise BatchRefused([m for messages_ in errors.values() for m in messages_], errors)
-    check_batch_budget(team, planned)
+    try:
+        check_batch(team, planned)
+    except SubmitRefused as refused:
+        raise BatchRefused([str(refused)]) from None
     return planned
 
 
@@ -223,53 +225,48 @@ def _asked_size(data):
     return f"{width}x{height}"
 
 
-def batch_estimate(planned):
-    """(known USD, route keys with no known price) for every comparison of the batch."""
-    known, unknown = Decimal(0), []
-    for item in planned:
-        request = item.form.image_request()
-        for key in item.form.cleaned_data["routes"]:
-            value = route_catalog.estimate(item.form.route_map[key], request)
-            if value is None:
-                if key not in unknown:
-                    unknown.append(key)
-            else:
-                known += value
-    return known, unknown
+def batch_costs(planned):
+    """One CallCost per call of every comparison of the batch (compare/pricing.py)."""
+    return [cost for item in planned for cost in item.form.call_costs()]
 
 
-def check_batch_budget(team, planned):
-    """Refuse, with the numbers, a batch whose whole estimate exceeds what is left this month."""
-    if team is None or team.monthly_budget_usd is None:
-        return
-    known, unknown = batch_estimate(planned)
-    spent, budget = team.spent_this_month(), team.monthly_budget_usd
-    left = budget - spent
-    if known > left:
-        routes = len(planned[0].form.cleaned_data["routes"])
-        note = f" (plus unknown cost for {', '.join(unknown)})" if unknown else ""
-        raise BatchRefused([
-            f"Over budget: this batch of {len(planned)} prompts × {routes} route{'s' if routes != 1 else ''} is "
-            f"estimated at ${known:.4f}{note}; {team} has spent ${spent:.4f} of its ${budget:.2f} this month, "
-            f"${max(left, 0):.4f} left."])
+def check_batch(team, planned, costs=None):
+    """The batch's call cap and the team's budget for every call of it; raises SubmitRefused."""
+    costs = batch_costs(planned) if costs is None else costs
+    limits.check_calls(len(costs), what="this batch")
+    routes = len(planned[0].form.cleaned_data["routes"])
+    team.check_budget(costs, what=f"this batch of {len(planned)} prompts × {routes} route{'s' if routes != 1 else ''}")
 
 
 def create_batch(*, user, team, prompt_set, planned, name="", use_prompt_sizes=True):
-    """One transaction: the batch and one comparison per prompt (each enqueued once it commits)."""
+    """One transaction: the batch and one comparison per prompt (each enqueued once it commits),
+    its calls checked against the budget with the team row locked (as services.create_comparison
+    does for each). Raises BatchRefused with nothing created."""
     author = user if user is not None and user.is_authenticated else None
     params = planned[0].form.params()
     params["size"] = planned[0].asked_size or params["size"]
     first = planned[0].form.cleaned_data
-    with transaction.atomic():
-        batch = Batch.objects.create(
-            team=team, created_by=author, source=prompt_set.ref, source_name=prompt_set.name,
-            name=(name or "").strip()[:200] or f"{prompt_set.name} · {timezone.localtime():%Y-%m-%d %H:%M}",
-            route_keys=list(first["routes"]), params=params, use_prompt_sizes=use_prompt_sizes,
-            blind=bool(first.get("blind")))
-        for position, item in enumerate(planned):
-            comparison = services.create_from_form(item.form, author, team)
-            BatchItem.objects.create(batch=batch, position=position, title=item.prompt.title[:120],
-                                     comparison=comparison, size_from_prompt=item.size_from_prompt)
+    costs = batch_costs(planned)
+    try:
+        with transaction.atomic():
+            batch = _create_batch(Team.objects.locked(team.pk), planned, costs, author, prompt_set, name, first,
+                                  params, use_prompt_sizes)
+    except SubmitRefused as refused:
+        raise BatchRefused([str(refused)]) from None
+    return batch
+
+
+def _create_batch(team, planned, costs, author, prompt_set, name, first, params, use_prompt_sizes):
+    check_batch(team, planned, costs)
+    batch = Batch.objects.create(
+        team=team, created_by=author, source=prompt_set.ref, source_name=prompt_set.name,
+        name=(name or "").strip()[:200] or f"{prompt_set.name} · {timezone.localtime():%Y-%m-%d %H:%M}",
+        route_keys=list(first["routes"]), params=params, use_prompt_sizes=use_prompt_sizes,
+        blind=bool(first.get("blind")))
+    for position, item in enumerate(planned):
+        comparison = services.create_from_form(item.form, author, team)
+        BatchItem.objects.create(batch=batch, position=position, title=item.prompt.title[:120],
+                                 comparison=comparison, size_from_prompt=item.size_from_prompt)
     return batch
 
 
@@ -395,14 +392,17 @@ def build_matrix(batch, user):
         Prefetch("comparison__results", queryset=Result.objects.select_related("image_checks")),
         "comparison__results__images", Prefetch("comparison__verdicts", queryset=mine, to_attr="my_verdicts")))
     columns = [Column(key=key, label=key) for key in batch.route_keys]
+    can_run = batch.team.can_run(user)
     rows = []
     for item in items:
         comparison = item.comparison
         results = list(comparison.results.all())
-        masked = comparison.blind and not comparison.my_verdicts
+        seen = Visibility.for_member(comparison, user, has_verdict=bool(comparison.my_verdicts), results=results,
+                                     can_run=can_run)
+        masked = seen.masked
         by_route = {r.route_key: r for r in results}
         cells = [by_route.get(column.key) for column in columns]
-        rows.append(Row(item=item, cells=cells, masked=masked, held=images_held(comparison, results),
+        rows.append(Row(item=item, cells=cells, masked=masked, held=not seen.images,
                         finished=sum(r.status in TERMINAL for r in results), total=len(results)))
         if not masked:
             for column, result in zip(columns, cells):
@@ -510,10 +510,10 @@ def batch_create(request):
                                 "or run the edit as a single comparison."])
         planned = plan_batch(team=team, user=request.user, prompt_set=prompt_set, data=request.POST,
                              use_prompt_sizes=use_sizes)
+        batch = create_batch(user=request.user, team=team, prompt_set=prompt_set, planned=planned,
+                             name=request.POST.get("batch_name", ""), use_prompt_sizes=use_sizes)
     except BatchRefused as refused:
         return _new_page_with(request, team, batch_errors=refused.problems, status=400)
-    batch = create_batch(user=request.user, team=team, prompt_set=prompt_set, planned=planned,
-                         name=request.POST.get("batch_name", ""), use_prompt_sizes=use_sizes)
     return redirect(batch)
 
 

@@ -1,18 +1,22 @@
 """Team credentials: encryption (Fernet, MultiFernet for rotation), the names a team may set,
 and the owner's page. Values are never shown back, logged, exported or sent to Celery."""
 
+import json
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from providers import registry
+from providers import access, registry
+from providers.base import BadResponseError
+from providers.urls import check_download_url
 
 from .models import Team, TeamCredential
 
@@ -50,13 +54,16 @@ def team_env(team) -> dict:
     return {row.name: decrypt(row.ciphertext) for row in team.credentials.all()}
 
 
-def settable_names() -> list[tuple[str, list[str]]]:
+def settable_names(values=None) -> list[tuple[str, list[str]]]:
     """(variable name, the routes that read it) for every credential, option and base URL a
-    provider declares."""
+    provider declares; with a team's ``values``, also the key names of that team's own routes
+    (its COMPATIBLE_ROUTES' api_key_env)."""
     from compare.routes import provider_env
 
+    env = provider_env()
+    env.update(values or {})
     used: dict[str, list[str]] = {name: ["adds routes"] for name in registry.ROUTE_CONFIG_NAMES}
-    for route in registry.all_routes(provider_env()).values():
+    for route in registry.all_routes(env).values():
         provider = route.provider
         for name in (*route.credential_names, *provider.optional_names, provider.base_url_name):
             if name:
@@ -70,20 +77,20 @@ class RefusedValue(ValueError):
 
 def check_value(name, value):
     """A team may not point the workers at private or local addresses (that would let a team
-    owner reach the server's own network), unless ALLOW_PRIVATE_PROVIDER_URLS is set."""
-    import json
+    owner reach the server's own network), unless ALLOW_PRIVATE_PROVIDER_URLS is set; a value
+    that defines routes must be readable."""
+    from compare.routes import provider_env
 
-    from providers.base import BadResponseError
-    from providers.urls import check_download_url
-
+    if name in registry.ROUTE_CONFIG_NAMES:
+        try:
+            registry.all_routes({**provider_env(), name: value})
+        except ValueError as exc:  # ConfigurationError names what is wrong
+            raise RefusedValue(str(exc)) from None
     urls = []
     if name.endswith(("_BASE_URL", "_ENDPOINT")):
         urls = [value]
     elif name == "COMPATIBLE_ROUTES":
-        try:
-            urls = [entry.get("base_url", "") for entry in json.loads(value) if isinstance(entry, dict)]
-        except ValueError:
-            raise RefusedValue("COMPATIBLE_ROUTES must be a JSON list (see the README).") from None
+        urls = [entry["base_url"] for entry in json.loads(value)]  # read above: a list of checked entries
     for url in urls:
         try:
             check_download_url(url, allow_private=settings.ALLOW_PRIVATE_PROVIDER_URLS)
@@ -91,11 +98,94 @@ def check_value(name, value):
             raise RefusedValue(f"{name}: {url!r} is refused: {exc}") from None
 
 
+def check_changes(team, changes: dict) -> dict:
+    """{name: [message]} for what is wrong with setting ``changes`` ({name: value}, "" removes) on
+    ``team``; {} when all of it may be saved. Beyond each value's own check: a base URL (or a
+    team's own route) is refused unless the team brings its own key for it, since the server's
+    keys are never sent to an origin a team chose (providers/access.py)."""
+    from compare.routes import server_env
+
+    errors: dict[str, list[str]] = {}
+    for name, value in changes.items():
+        if not isinstance(value, str):
+            errors[name] = ['A value must be a string ("" removes it).']
+        elif name in registry.ROUTE_CONFIG_NAMES and value.strip():
+            try:
+                check_value(name, value.strip())
+            except RefusedValue as exc:
+                errors[name] = [str(exc)]
+    if errors:
+        return errors
+    after = {**team_env(team), **{k: v.strip() for k, v in changes.items()}}
+    after = {k: v for k, v in after.items() if v}
+    known = dict(settable_names(after))
+    for name, value in changes.items():
+        if name not in known:
+            errors[name] = ["That is not a variable any route reads."]
+        elif value.strip() and name not in registry.ROUTE_CONFIG_NAMES:
+            try:
+                check_value(name, value.strip())
+            except RefusedValue as exc:
+                errors[name] = [str(exc)]
+    if errors:
+        return errors
+    set_now = {name for name, value in changes.items() if value.strip()}
+    server = server_env()
+    for route in registry.all_routes({**server, **after}).values():
+        found = access.resolve(route, server, after)
+        named = [n for n in access.origin_names(route) if n in set_now and after.get(n)]
+        if found.team_origin and found.missing and named:
+            for name in named:
+                errors.setdefault(name, []).append(
+                    f"{route.key} would send requests to this team's {name} without this team's own "
+                    f"{', '.join(found.missing)}: the server's keys are never sent to an origin a team sets, so "
+                    f"set {', '.join(found.missing)} for this team first (or in the same request).")
+    return {name: list(dict.fromkeys(messages)) for name, messages in errors.items()}
+
+
 def set_credential(team, name, value, user):
     value = value.strip()
     check_value(name, value)
     TeamCredential.objects.update_or_create(team=team, name=name, defaults={
         "ciphertext": encrypt(value), "last4": value[-4:], "updated_by": user, "updated_at": timezone.now()})
+
+
+def apply_changes(team, changes: dict, user) -> dict:
+    """Check ``changes`` ({name: value}, "" removes) and save them all, or none: the errors."""
+    errors = check_changes(team, changes)
+    if errors:
+        return errors
+    with transaction.atomic():
+        for name, value in changes.items():
+            if value.strip():
+                set_credential(team, name, value, user)
+            else:
+                team.credentials.filter(name=name).delete()
+    return {}
+
+
+def listing(team) -> dict:
+    """What the API shows of a team's credentials: for each variable, where its value comes from
+    (this team, the server, or nowhere) and, for the team's own values, the last four characters.
+    Nothing of the server's values is shown. Routes this team's values leave unconfigured say why."""
+    from compare.routes import server_env
+
+    stored = {row.name: row for row in team.credentials.all()}
+    values = team_env(team)
+    server = server_env()
+    rows = []
+    for name, routes in settable_names(values):
+        row = stored.get(name)
+        rows.append({"name": name, "read_by": routes,
+                     "source": "team" if row else "server" if server.get(name) else "not set",
+                     "last4": row.last4 if row else None,
+                     "updated_at": row.updated_at if row else None})
+    unconfigured = []
+    for route in registry.all_routes({**server, **values}).values():
+        found = access.resolve(route, server, values)
+        if found.problem:
+            unconfigured.append({"route": route.key, "missing": found.missing, "reason": found.problem})
+    return {"team": {"id": team.pk, "name": team.name}, "credentials": rows, "unconfigured_routes": unconfigured}
 
 
 def rotate_all() -> int:
@@ -115,7 +205,7 @@ def _owned_team(request, pk):
 
 def edit_credentials(request, pk):
     team = _owned_team(request, pk)
-    names = settable_names()
+    names = settable_names(team_env(team))
     if request.method == "POST":
         name = request.POST.get("name", "")
         if name not in dict(names):
@@ -124,17 +214,18 @@ def edit_credentials(request, pk):
             team.credentials.filter(name=name).delete()
             messages.success(request, f"{name} removed: this team falls back to the environment.")
         elif (request.POST.get("value") or "").strip():
-            try:
-                set_credential(team, name, request.POST["value"], request.user)
-            except RefusedValue as exc:
-                messages.error(request, str(exc))
-            else:
+            errors = apply_changes(team, {name: request.POST["value"]}, request.user)
+            for message in errors.get(name, []):
+                messages.error(request, message)
+            if not errors:
                 messages.success(request, f"{name} saved (ends in {request.POST['value'].strip()[-4:]}).")
         else:
             messages.error(request, "Type a value to save.")
         return redirect("compare:team-credentials", team.pk)
     stored = {row.name: row for row in team.credentials.select_related("updated_by")}
-    return render(request, "compare/credentials.html", {"team": team, "names": names, "stored": stored})
+    unconfigured = listing(team)["unconfigured_routes"]
+    return render(request, "compare/credentials.html", {"team": team, "names": names, "stored": stored,
+                                                        "unconfigured": unconfigured})
 
 
 @require_POST
@@ -142,19 +233,23 @@ def test_credential(request, pk):
     """Build the routes that read this variable with the team's values and ask each adapter to
     verify them with its cheapest safe call (or its format check)."""
     from compare.execution import http_client
-    from compare.routes import provider_env
+    from compare.routes import provider_env, route_access
 
     team = _owned_team(request, pk)
     name = request.POST.get("name", "")
-    env = provider_env(team)
-    routes = [r for r in registry.all_routes(env).values()
+    routes = [r for r in registry.all_routes(provider_env(team)).values()
               if name in (*r.credential_names, *r.provider.optional_names, r.provider.base_url_name)]
     if not routes:
         messages.error(request, "No route reads that variable.")
         return redirect("compare:team-credentials", team.pk)
     route = routes[0]
-    with http_client() as client:
-        provider = route.build(client=client, env=env)
+    found = route_access(route, team)  # the one decision of which key goes to which origin
+    if not found.configured:
+        messages.error(request, f"{route.key}: not checked, nothing was sent: "
+                                f"{found.problem or 'set ' + ', '.join(found.missing) + '.'}")
+        return redirect("compare:team-credentials", team.pk)
+    with http_client(trusted_base_url=found.trusted_base_url) as client:
+        provider = route.build(client=client, env=found.env)
         secrets = [v for v in provider.credentials.values() if v]
         try:
             verdict = provider.verify()

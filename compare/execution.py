@@ -14,13 +14,14 @@ from django.db import close_old_connections
 from providers import runner
 from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
 from providers.deadline import DeadlineTransport
+from providers.outbound import OutboundTransport, Policy
 from providers.registry import UnknownRoute
 
-from . import limits
+from . import limits, logs
 from . import routes as route_catalog
 from .images import ImageRejected, check_images, start_image_processes
 from .models import CostSource, Result, ResultImage, Status
-from .services import request_for
+from .services import dispatch, request_for
 
 log = logging.getLogger(__name__)
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
@@ -41,11 +42,16 @@ def ssl_context():
     return _ssl_context
 
 
-def http_client(deadline=None):
+def http_client(deadline=None, trusted_base_url=""):
     """A client for one result's provider call; with ``deadline`` (seconds from now), no request
-    or answer of it outlives that (providers/deadline.py: even an answer that drips in)."""
+    or answer of it outlives that (providers/deadline.py: even an answer that drips in). Every
+    request goes through the outbound policy (providers/outbound.py): private and plain-http
+    targets only with ALLOW_PRIVATE_PROVIDER_URLS, or on ``trusted_base_url``'s origin, a base URL
+    the server itself configured for the route."""
     timeout = httpx.Timeout(settings.PROVIDER_READ_TIMEOUT, connect=settings.PROVIDER_CONNECT_TIMEOUT)
-    transport = httpx.HTTPTransport(verify=ssl_context())
+    policy = Policy(allow_private=settings.ALLOW_PRIVATE_PROVIDER_URLS,
+                    trusted=(trusted_base_url,) if trusted_base_url else ())
+    transport = OutboundTransport(policy, ssl_context=ssl_context())
     if deadline is not None:
         transport = DeadlineTransport(transport, time.monotonic() + deadline)
     return httpx.Client(timeout=timeout, follow_redirects=False, transport=transport,
@@ -78,12 +84,15 @@ class Attempt:
         self.route = route_catalog.get_route(result.route_key, team)
         self.request = request_for(result.comparison)
         self.deadline = call_deadline(self.route, self.request)
-        self.client = http_client(self.deadline)
-        self.provider = self.route.build(client=self.client, env=route_catalog.provider_env(team),
-                                         deadline=self.deadline)
+        access = route_catalog.route_access(self.route, team)
+        if not access.configured:
+            raise route_catalog.NotConfigured(self.route, access)
+        self.client = http_client(self.deadline, trusted_base_url=access.trusted_base_url)
+        self.provider = self.route.build(client=self.client, env=access.env, deadline=self.deadline)
         self.provider.sleep = cancellable_sleep(result)
         # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.
         self.secrets = [v for k, v in self.provider.credentials.items() if any(w in k for w in SECRET_WORDS)]
+        logs.add_secrets(self.secrets)  # log lines of this task are cleaned of them too
 
     def __enter__(self):
         return self
@@ -111,25 +120,49 @@ def _attempt(result):
         result.finish(Status.FAILED, error_code="unknown_route",
                       error=f"The route {result.route_key} is not available on this installation any more.")
         return None
+    except route_catalog.NotConfigured as exc:
+        result.finish(Status.FAILED, error_code="not_configured", error=exc.message)
+        return None
 
 
 def execute_result(result_id, worker=""):
-    """Claim a result, call its provider once, store what came back, end in a terminal state."""
+    """Claim a result, call its provider once, store what came back, end in a terminal state.
+    A result whose team (TEAM_MAX_IN_FLIGHT) or route (ROUTE_LIMITS) is at its limit holds no
+    worker: it stays queued and its task is sent again shortly. When a call ends, the next of
+    its team's waiting results is sent (services.dispatch)."""
     from .tasks import run_result
 
     result = Result.objects.select_related("comparison__team").filter(pk=result_id).first()
-    if result is None or result.status != Status.QUEUED:
-        return  # gone, or another delivery of this message already has it
+    if result is None:
+        return  # gone
+    team_id = result.comparison.team_id
+    if result.status != Status.QUEUED:
+        _pass_turn(team_id)  # another delivery has it, or it was cancelled: its place goes to the next
+        return
+    logs.bind(result=result.pk, comparison=result.comparison_id, team=team_id, route=result.route_key)
+    if not limits.acquire_team(result, team_id):
+        run_result.apply_async((result.pk,), countdown=settings.ROUTE_LIMIT_RETRY_SECONDS)
+        return  # the team has its share of calls running: stay queued, try again shortly
     if not limits.acquire(result):
+        limits.release_team(result)
         run_result.apply_async((result.pk,), countdown=settings.ROUTE_LIMIT_RETRY_SECONDS)
         return  # the route is at its limit: stay queued, try again shortly
-    if not result.claim(worker):
-        limits.release(result)
-        return
     try:
-        _execute_claimed(result)
+        if result.claim(worker):
+            _execute_claimed(result)
     finally:
         limits.release(result)
+        limits.release_team(result)
+        _pass_turn(team_id)
+
+
+def _pass_turn(team_id):
+    """Send the team's next waiting result; if that fails (the broker is down), the reaper
+    sends it later, and the call that just ended keeps what it stored."""
+    try:
+        dispatch(team_id)
+    except Exception:
+        log.exception("could not send team %s's next waiting result; the reaper will", team_id)
 
 
 def _execute_claimed(result):
@@ -172,6 +205,7 @@ def check_long_job(result_id):
     result = Result.objects.select_related("comparison").filter(pk=result_id, status=Status.RUNNING).first()
     if result is None or not result.job:
         return  # finished, cancelled, or never submitted
+    logs.bind(result=result.pk, comparison=result.comparison_id, team=result.comparison.team_id, route=result.route_key)
     attempt = _attempt(result)
     if attempt is None:
         return
@@ -265,8 +299,10 @@ def reap_stale():
       long-running job: the worker died mid-call. It ends ``failed``; the provider is not called
       again, since the first call may have billed.
     - a long-running job whose scheduled check was lost: a new check is scheduled.
-    - queued for longer than REQUEUE_AFTER_SECONDS (the broker lost the message, or was down
-      when the comparison was submitted): the task is sent again; the claim makes a duplicate harmless.
+    - queued for longer than REQUEUE_AFTER_SECONDS after its task was sent (the broker lost the
+      message): the task is sent again; the claim makes a duplicate harmless. Never sent and
+      waiting that long (the broker was down at submit, or a lost call never handed its team's
+      turn on): sent within the team's fair share (services.dispatch).
     Returns (ended, rechecked, resent)."""
     from datetime import timedelta
 
@@ -292,13 +328,22 @@ def reap_stale():
             check_result.apply_async((result.pk,))
             rechecked += 1
     stale = now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
-    resend = list(Result.objects.filter(Q(enqueued_at__lt=stale) | Q(enqueued_at__isnull=True, comparison__created_at__lt=stale),
-                                        status=Status.QUEUED).values_list("pk", flat=True))
-    Result.objects.filter(pk__in=resend).update(enqueued_at=now)
+    queued = Result.objects.filter(status=Status.QUEUED)
+    # Sent long ago and still queued: the broker lost the message. Sent again at once.
+    resend = list(queued.filter(sent_at__lt=stale).values_list("pk", flat=True))
+    Result.objects.filter(pk__in=resend).update(sent_at=now)
     for pk in resend:
         run_result.apply_async((pk,))
+    # Never sent and waiting that long (the broker was down at submit, or the call that should
+    # have handed its team's turn on was lost): sent within the team's fair share.
+    waiting = queued.filter(Q(enqueued_at__lt=stale) | Q(enqueued_at__isnull=True, comparison__created_at__lt=stale),
+                            sent_at__isnull=True)
+    by_team = {}
+    for pk, team_id in waiting.values_list("pk", "comparison__team_id"):
+        by_team.setdefault(team_id, []).append(pk)
+    sent = sum(dispatch(team_id, only=ids) for team_id, ids in by_team.items())
     limits.free_lost_slots()
-    return ended, rechecked, len(resend)
+    return ended, rechecked, len(resend) + sent
 
 
 def start_reaper(interval=None):

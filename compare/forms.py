@@ -9,8 +9,10 @@ from PIL import Image
 
 from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, InputImage, parse_size
 
+from . import limits, pricing
 from . import routes as route_catalog
 from .images import ImageRejected, check_image
+from .models import SubmitRefused
 
 SIZE_CHOICES = [
     ("square", "Square 1024×1024"),
@@ -77,6 +79,11 @@ class ComparisonForm(forms.Form):
                                                     "for each reviewer until they give their verdict")
     hold_images_until_done = forms.BooleanField(required=False, label="Hold images back until every route "
                                                                       "has finished (speed cannot bias)")
+
+    # Whether clean() checks the team's budget (a batch checks all its comparisons at once). The
+    # check here shows the reason with the other errors; the binding one is made when the calls
+    # are created (services.create_comparison), on the same rule (Team.check_budget).
+    check_budget = True
 
     def __init__(self, *args, team=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -156,12 +163,19 @@ class ComparisonForm(forms.Form):
             self.add_error("mask", f"The mask is {mask.width}x{mask.height}; it must match the first reference "
                                    f"image, {images[0].width}x{images[0].height}.")
         request = self.image_request()
-        self._check_budget(keys, request)
+        try:
+            limits.check_calls(len(keys) * request.n)
+            if self.check_budget and self.team is not None:
+                self.team.check_budget(self.call_costs())
+        except limits.TooManyCalls as refused:
+            self.add_error("routes", str(refused))
+        except SubmitRefused as refused:
+            self.add_error(None, str(refused))
         for key in keys:
             route = self.route_map[key]
-            missing = route.missing_credentials(route_catalog.provider_env(self.team))
-            if missing:
-                self.add_error("routes", f"{key} is not configured: set {', '.join(missing)}.")
+            found = route_catalog.route_access(route, self.team)
+            if not found.configured:
+                self.add_error("routes", found.problem or f"{key} is not configured: set {', '.join(found.missing)}.")
             limit = route.capabilities.prompt_limit
             if len(prompt) > limit:
                 self.add_error("prompt", f"The prompt has {len(prompt):,} characters; {key} accepts at most {limit:,}.")
@@ -173,20 +187,9 @@ class ComparisonForm(forms.Form):
                                          "address so it can.")
         return data
 
-    def _check_budget(self, keys, request):
-        """Refuse, with the numbers, what would take the team past its monthly budget. Routes
-        with no known price count as $0 here, and the message says so."""
-        if self.team is None or self.team.monthly_budget_usd is None:
-            return
-        estimates = {key: route_catalog.estimate(self.route_map[key], request) for key in keys}
-        known = sum(v for v in estimates.values() if v is not None)
-        spent, budget = self.team.spent_this_month(), self.team.monthly_budget_usd
-        left = budget - spent
-        if known > left:
-            unknown = [k for k, v in estimates.items() if v is None]
-            note = f" (plus unknown cost for {', '.join(unknown)})" if unknown else ""
-            self.add_error(None, f"Over budget: this comparison is estimated at ${known:.4f}{note}; {self.team} has "
-                                 f"spent ${spent:.4f} of its ${budget:.2f} this month, ${max(left, 0):.4f} left.")
+    def call_costs(self):
+        """What each call of this comparison counts against the team's budget (compare/pricing.py)."""
+        return pricing.call_costs(self.team, self.route_map, self.cleaned_data["routes"], self.image_request())
 
     def image_request(self):
         width, height = self.requested_dimensions()
@@ -202,6 +205,24 @@ class ComparisonForm(forms.Form):
         request = self.image_request()
         return {"size": request.size, "quality": request.quality, "output_format": request.output_format,
                 "n": request.n, "seed": request.seed}
+
+
+def rerun_form(comparison, user):
+    """"Run again": the earlier comparison's prompt, routes, parameters, references and review
+    flags as a bound ComparisonForm, so a rerun is validated like any submit (budget and call cap
+    included)."""
+    params = comparison.params
+    data = {"prompt": comparison.prompt, "routes": comparison.route_keys, "size": params.get("size", "1024x1024"),
+            "quality": params.get("quality", "auto"), "output_format": params.get("output_format", "png"),
+            "n": params.get("n", 1)}
+    if params.get("seed") is not None:
+        data["seed"] = params["seed"]
+    if comparison.references.exists():
+        data["references_from"] = comparison.pk
+    for flag in ("blind", "hold_images_until_done"):
+        if getattr(comparison, flag):
+            data[flag] = "on"
+    return ComparisonForm(data=_as_querydict(data), team=comparison.team, user=user)
 
 
 API_PARAMS = {"size", "quality", "n", "output_format", "seed"}

@@ -1,9 +1,10 @@
 """Insight pages: the leaderboard (with its charts), what changed between runs, and exports.
 
 Everything goes through Comparison.objects.visible_to(user): another team's comparison is 404.
-Blind review holds here too: a blind comparison the user has not judged yet is not exported and
-has no changes page (both name the routes), and its history CSV rows name no route. The
-leaderboard counts it, as it counts every comparison of the team: it shows aggregates only.
+What may be shown is asked of compare/visibility.py: a blind comparison the user has not judged
+yet is not exported and has no changes page (both name the routes), and its history CSV rows name
+no route; held images stay out of the ZIP until every route has finished. The leaderboard counts
+it, as it counts every comparison of the team: it shows aggregates only.
 CSV cells that a spreadsheet would run as a formula are defused (see safe_cell)."""
 
 import csv
@@ -24,8 +25,8 @@ from django.utils.text import slugify
 from providers.base import QUALITIES, SIZE_PRESETS
 
 from . import leaderboard, presenters, teams
-from .models import Comparison, Result, Status, Verdict
-from .models.reviews import is_masked
+from .models import Comparison, Result, Status
+from .visibility import Visibility
 
 PERIODS = [("7 days", 7), ("30 days", 30), ("90 days", 90), ("1 year", 365)]
 CHAIN_LIMIT = 50
@@ -165,12 +166,13 @@ def export_history(request):
     team, comparisons = _team_comparisons(request)
     comparisons = (comparisons.search(request.GET.get("q", "").strip()).with_route(request.GET.get("route", ""))
                    .with_status(request.GET.get("status", "")))
+    if request.GET.get("route", ""):  # as on the history page: a route search names no blind routes
+        comparisons = comparisons.filter(Visibility.named_for(request.user))
     results = (Result.objects.filter(comparison__in=comparisons.values("pk"))
                .select_related("comparison", "comparison__created_by")
                .order_by("-comparison__created_at", "-comparison_id", "position", "id"))
 
-    judged = set(Verdict.objects.filter(user=request.user, comparison__blind=True)
-                 .values_list("comparison_id", flat=True))
+    masked = set(comparisons.exclude(Visibility.named_for(request.user)).values_list("pk", flat=True))
 
     def rows():
         for r in results.iterator(chunk_size=1000):
@@ -178,7 +180,7 @@ def export_history(request):
             head = [c.pk, c.created_at.isoformat(), c.created_by.get_username() if c.created_by else "", c.prompt,
                     params.get("size"), params.get("quality"), params.get("output_format"), params.get("n"),
                     params.get("seed"), c.rerun_of_id]
-            if c.blind and c.pk not in judged:
+            if c.pk in masked:
                 yield head + [BLIND, r.status, "", "", "", "", "", "", request.build_absolute_uri(c.get_absolute_url())]
                 continue
             yield head + [r.route_key, r.status, r.error_code, _num(r.latency_ms), _num(r.queue_ms),
@@ -211,7 +213,8 @@ def export_comparison(request, pk):
     """A ZIP of the comparison: original images, reference inputs, results.csv, comparison.json."""
     comparison = get_object_or_404(Comparison.objects.visible_to(request.user).select_related("team", "created_by"),
                                    pk=pk)
-    if is_masked(comparison, request.user):
+    seen = Visibility.for_export(comparison, request.user)
+    if seen.masked:
         return _refuse_masked(request, comparison, "its export")
     results = list(comparison.results.prefetch_related("images"))
     n = int(comparison.params.get("n") or 1)
@@ -223,7 +226,7 @@ def export_comparison(request, pk):
         files = {}
         for result in results:
             names = []
-            for image in result.images.all():
+            for image in result.images.all() if seen.images else ():
                 name = _image_name(result, image)
                 with image.original.open("rb") as handle:
                     archive.writestr(name, handle.read(), compress_type=zipfile.ZIP_STORED)
@@ -233,7 +236,7 @@ def export_comparison(request, pk):
             row = [result.position + 1, result.route_key, result.route_label, result.status, result.error_code,
                    result.error, _num(result.latency_ms), _num(result.queue_ms), _money(result.cost_usd),
                    result.cost_source, _money(result.estimated_cost_usd), _money(per_image),
-                   len(names), " ".join(f"{i.width}x{i.height}" for i in result.images.all()),
+                   len(names), " ".join(f"{i.width}x{i.height}" for i in result.images.all()) if seen.images else "",
                    len(result.attempts or []), result.provider_request_id, " ".join(names)]
             writer.writerow([safe_cell(cell) for cell in row])
         for ref in comparison.references.all():
@@ -241,6 +244,9 @@ def export_comparison(request, pk):
                 archive.writestr(f"inputs/{ref.role}-{ref.index + 1}.{ref.format}", handle.read(),
                                  compress_type=zipfile.ZIP_STORED)
         archive.writestr("results.csv", buffer.getvalue())
+        if not seen.images:
+            archive.writestr("IMAGES-HELD.txt", "The images are held back until every route has finished "
+                                                "(hold images until all finish): export again then.\n")
         data = presenters.comparison_dict(comparison, request)
         for entry in data["results"]:
             entry["files"] = files.get(entry["id"], [])
@@ -274,10 +280,11 @@ def _delta(then, now):
 
 def show_changes(request, pk):
     comparison = get_object_or_404(Comparison.objects.visible_to(request.user), pk=pk)
-    if is_masked(comparison, request.user):
+    if Visibility.for_member(comparison, request.user).masked:
         return _refuse_masked(request, comparison, "what changed")
     chain = earlier_runs(comparison, request.user)
-    masked = {run.pk for run in chain if is_masked(run, request.user)}  # earlier blind runs not judged
+    # Earlier blind runs not judged yet.
+    masked = {run.pk for run in chain if Visibility.for_member(run, request.user).masked}
     by_run = {}
     for result in Result.objects.filter(comparison__in=[c.pk for c in chain if c.pk not in masked]).order_by(
             "position", "id"):

@@ -4,7 +4,13 @@
 
 ``KEY=CONCURRENT/PER_MINUTE`` (either may be empty: ``=4/`` or ``=/30``); ``provider:*`` covers
 every route of a provider. A result whose route is at its limit stays queued, and its task is
-sent again a little later: the wait shows as our queue wait, never as provider latency."""
+sent again a little later: the wait shows as our queue wait, never as provider latency.
+
+Fair share between teams: a comparison holds at most MAX_CALLS_PER_COMPARISON calls and a batch
+MAX_CALLS_PER_BATCH; at most TEAM_MAX_IN_FLIGHT calls of one team are sent to the workers at once
+(services.dispatch keeps the rest in the database until one of the team's calls ends) and run at
+once (a TeamSlot row per running call), so one team's flood never queues in front of another
+team's first call."""
 
 import time
 from functools import lru_cache
@@ -13,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from .models import RouteMinute, RouteSlot, Status
+from .models import Result, RouteMinute, RouteSlot, Status, SubmitRefused, TeamSlot
 
 
 @lru_cache(maxsize=4)
@@ -71,4 +77,45 @@ def _count_call(route_key: str, per_minute: int) -> bool:
 
 def free_lost_slots() -> int:
     """Give back slots whose result is no longer running (a worker died holding them)."""
-    return RouteSlot.objects.exclude(result__isnull=True).exclude(result__status=Status.RUNNING).update(result=None)
+    lost = RouteSlot.objects.exclude(result__isnull=True).exclude(result__status=Status.RUNNING).update(result=None)
+    return lost + TeamSlot.objects.exclude(result__isnull=True).exclude(result__status=Status.RUNNING).update(result=None)
+
+
+class TooManyCalls(SubmitRefused):
+    """A comparison or batch over its call cap; the message names the numbers."""
+
+
+def check_calls(calls: int, what="this comparison"):
+    """Refuse a comparison (or, with what="this batch", a batch) holding more calls than its cap."""
+    cap = settings.MAX_CALLS_PER_BATCH if what == "this batch" else settings.MAX_CALLS_PER_COMPARISON
+    setting = "MAX_CALLS_PER_BATCH" if what == "this batch" else "MAX_CALLS_PER_COMPARISON"
+    if calls > cap:
+        raise TooManyCalls(f"Too many calls: {what} would make {calls} provider calls (routes × n, each repeat "
+                           f"counted); at most {cap} are allowed ({setting}).")
+
+
+def in_flight(team_id) -> int:
+    """The team's calls sent to the workers and not yet ended: sent and still queued, or running
+    in a worker (holding a team slot)."""
+    sent = Result.objects.filter(comparison__team_id=team_id, status=Status.QUEUED, sent_at__isnull=False).count()
+    return sent + TeamSlot.objects.filter(team_id=team_id, result__isnull=False).count()
+
+
+def acquire_team(result, team_id) -> bool:
+    """Take one of the team's TEAM_MAX_IN_FLIGHT slots for this result; False if all are held."""
+    limit = settings.TEAM_MAX_IN_FLIGHT
+    if not limit:
+        return True
+    free = TeamSlot.objects.filter(team_id=team_id, index__lt=limit, result__isnull=True).values_list("pk", flat=True)
+    for pk in free:
+        if TeamSlot.objects.filter(pk=pk, result__isnull=True).update(result=result):
+            return True
+    for index in range(limit):
+        slot, _ = TeamSlot.objects.get_or_create(team_id=team_id, index=index)
+        if TeamSlot.objects.filter(pk=slot.pk, result__isnull=True).update(result=result):
+            return True
+    return False
+
+
+def release_team(result) -> None:
+    TeamSlot.objects.filter(result=result).update(result=None)

@@ -1,20 +1,26 @@
 """How comparisons and results look in JSON (the API) — one place, used by every endpoint.
 
-Blind mode holds for the API too: until the requesting user has given a verdict on a blind
-comparison, its results come in their blind order, named A, B, C, with nothing that names the
-route (key, label, cost, request id, notes, error text, timings); the team's votes and comments
-other than their own stay hidden. Held images are listed only once every route has finished."""
+What each field may show is asked of compare/visibility.py: until the requesting user has given a
+verdict on a blind comparison, its results come in their blind order, named A, B, C, with nothing
+that names the route (key, label, cost, request id, notes, error text, timings); the team's votes
+and comments other than their own stay hidden. Held images are listed only once every route has
+finished."""
 
 from django.urls import reverse
 
 from .models import ResultCheck, checks_of, checks_status
-from .models.reviews import Review, is_masked
+from .models.reviews import Review
+from .visibility import Visibility
 
-# What a blind reviewer must not see before their verdict: all of it can name the route.
-MASKED_FIELDS = {"route": None, "label": None, "sandbox": None, "queue_ms": None, "latency_ms": None,
-                 "provider_timings_ms": {}, "cost_usd": None, "cost_source": None, "estimated_cost_usd": None,
-                 "error": None, "error_code": None, "notes": [], "retried_attempts": [],
-                 "provider_request_id": None, "worker": None, "started_at": None, "finished_at": None}
+# The fields each answer of the visibility policy hides (all of them can name the route).
+HIDDEN_UNLESS = {
+    "route_names": {"route": None, "label": None, "sandbox": None, "error": None, "error_code": None, "notes": [],
+                    "retried_attempts": [], "provider_request_id": None, "worker": None, "started_at": None,
+                    "finished_at": None},
+    "latency": {"queue_ms": None, "latency_ms": None, "provider_timings_ms": {}},
+    "costs": {"cost_usd": None, "cost_source": None, "estimated_cost_usd": None},
+}
+SIZE_FIELDS = ("width", "height", "format", "bytes")
 
 
 def absolute(request, path):
@@ -58,13 +64,17 @@ def result_dict(result, request=None, review=None):
         "checks": checks_dict(result),
     }
     if review is not None:
+        seen = review.visibility
         data["blind_label"] = result.blind_label or None
-        if review.masked:
-            data.update(MASKED_FIELDS)
-        if review.held:
+        for question, fields in HIDDEN_UNLESS.items():
+            if not getattr(seen, question):
+                data.update(fields)
+        if not seen.sizes:
+            data["images"] = [{k: v for k, v in image.items() if k not in SIZE_FIELDS} for image in data["images"]]
+        if not seen.images:
             data["images"] = []
-            data["checks"] = None  # they describe the images
-        data["images_held"] = review.held
+        data["checks"] = checks_dict(result, seen)
+        data["images_held"] = not seen.images
         data["ratings"] = [{"user": name, "value": "up"} for name in result.thumbs_up] + \
                           [{"user": name, "value": "down"} for name in result.thumbs_down]
         data["my_rating"] = {1: "up", -1: "down"}.get(result.my_thumb)
@@ -78,13 +88,19 @@ IMAGE_CHECK_FIELDS = ("index", "width", "height", "format", "asked_size", "size_
                       "text_accuracy", "text_read", "text_notes")
 
 
-def checks_dict(result):
+# What the checks say of the images' pixel sizes and formats (hidden where SIZE_FIELDS are).
+CHECK_SIZE_FIELDS = ("width", "height", "format", "asked_size", "size_matches", "sent_size", "size_matches_sent",
+                     "sent_aspect_ratio", "aspect_matches_sent", "aspect_matches", "asked_format", "format_matches")
+
+
+def checks_dict(result, seen=None):
     """The automatic checks of a result's images (docs/checks.md), or None until they are done:
-    the one place every surface takes them from, so a visibility policy can gate them here."""
+    the one place every surface takes them from. With ``seen`` (a Visibility): none while the
+    images are held (they describe them), and nothing of sizes or formats where those are hidden."""
     found = checks_of(result)
-    if found is None or found.status != ResultCheck.DONE:
+    if found is None or found.status != ResultCheck.DONE or (seen is not None and not seen.images):
         return None
-    return {
+    data = {
         "text_status": found.text_status,
         "text_accuracy": None if found.text_accuracy is None else round(found.text_accuracy, 4),
         "text_expected": found.text_expected,
@@ -100,6 +116,11 @@ def checks_dict(result):
         "duration_ms": found.duration_ms,
         "checked_at": found.checked_at,
     }
+    if seen is not None and not seen.sizes:
+        for name in ("size_matches", "size_matches_sent", "aspect_matches", "format_matches"):
+            data[name] = None
+        data["images"] = [{k: v for k, v in image.items() if k not in CHECK_SIZE_FIELDS} for image in data["images"]]
+    return data
 
 
 def review_dict(review):
@@ -147,7 +168,8 @@ def comparison_dict(comparison, request=None, with_results=True):
     elif with_results:
         data["results"] = [result_dict(r, request) for r in comparison.results.all()]
     else:
-        masked = user is not None and is_masked(comparison, user)  # no request: server-side, unmasked
+        # No request: server-side, unmasked.
+        masked = user is not None and Visibility.for_member(comparison, user).masked
         data["routes"] = None if masked else comparison.route_keys
     return data
 

@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseStopPolling
 from .models import Comparison, Result
 from .models.reviews import (Comment, Review, ReviewRefused, Thumb, VerdictKind, give_verdict, rate,
                              set_review_mode)
+from .visibility import Visibility
 
 THUMBS = {"up": Thumb.UP, "down": Thumb.DOWN, "clear": None}
 
@@ -59,7 +60,7 @@ def post_verdict(request, pk):
     comparison = _visible(request, pk)
     if not comparison.team.can_run(request.user):
         return _refuse(request, comparison, _viewer_text(comparison))
-    was_masked = comparison.blind and not comparison.verdicts.filter(user=request.user).exists()
+    was_masked = Visibility.for_member(comparison, request.user).masked
     choice = request.POST.get("verdict", "")  # a result id (its winner), "tie" or "all_bad"
     kind, winner = (VerdictKind.WINNER, choice) if choice.isdigit() else (choice, None)
     try:

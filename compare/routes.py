@@ -11,21 +11,51 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from providers import registry
+from providers import access, registry
 from providers.base import ImageRequest, Route
 
 
-def provider_env(team=None):
-    """The mapping the providers package reads credentials, base URLs and sandbox specs from:
-    the environment, overridden by the team's own credentials when a team is given."""
-    from .credentials import team_env
-
+def server_env():
+    """The server's own configuration as the providers package reads it: the environment and
+    the sandbox settings."""
     env = dict(os.environ)
-    env.update(team_env(team))
     if settings.SANDBOX_ROUTES:
         env["SANDBOX_ROUTES"] = settings.SANDBOX_ROUTES
     env["SANDBOX_LATENCY_SCALE"] = str(settings.SANDBOX_LATENCY_SCALE)
     return env
+
+
+def team_values(team):
+    """The team's own stored values (decrypted), {} for no team."""
+    from .credentials import team_env
+
+    return team_env(team)
+
+
+def provider_env(team=None):
+    """The mapping routes are defined from (which routes exist: FAL_MODELS, COMPATIBLE_ROUTES,
+    ...): the server's configuration with the team's own values laid over it. Never build a
+    provider from it: which key goes to which origin is ``route_access``'s decision."""
+    env = server_env()
+    env.update(team_values(team))
+    return env
+
+
+def route_access(route, team=None, values=None):
+    """What ``route`` is built with for ``team``: its credentials and base URL, decided in one
+    place (providers/access.py) so that no server key ever reaches a team's base URL.
+    ``values``: the team's values when the caller already has them."""
+    return access.resolve(route, server_env(), team_values(team) if values is None else values)
+
+
+class NotConfigured(Exception):
+    """A route this team cannot run: ``message`` says what to set (and why, when a team value
+    keeps the server's keys away)."""
+
+    def __init__(self, route, found):
+        self.access = found
+        self.message = found.problem or f"{route.key} is not configured: set {', '.join(found.missing)}."
+        super().__init__(self.message)
 
 
 def routes_for(env):
@@ -73,6 +103,7 @@ class RouteChoice:
     missing_credentials: list
     estimate_usd: Decimal | None
     problems: list
+    unconfigured_reason: str = ""
 
     @property
     def key(self):
@@ -95,6 +126,7 @@ class RouteChoice:
             "model": self.route.model,
             "configured": self.configured,
             "missing_credentials": self.missing_credentials,
+            "unconfigured_reason": self.unconfigured_reason or None,
             "sandbox": self.route.sandbox,
             "capabilities": self.route.capabilities.as_dict(),
             "price": price.as_dict() if price else None,
@@ -102,15 +134,17 @@ class RouteChoice:
 
 
 def route_choices(request: ImageRequest | None = None, team=None):
-    env = provider_env(team)
+    server, values = server_env(), team_values(team)
     choices = []
-    for route in routes_for(env).values():
+    for route in routes_for({**server, **values}).values():
         price = registry.route_price(route)
+        found = access.resolve(route, server, values)
         choices.append(RouteChoice(
             route=route,
-            missing_credentials=route.missing_credentials(env),
+            missing_credentials=found.missing,
             estimate_usd=price.estimate(request) if (price and request) else None,
             problems=route.capabilities.problems(request) if request else [],
+            unconfigured_reason=found.problem,
         ))
     return choices
 

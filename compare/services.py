@@ -2,9 +2,9 @@
 their tasks, and build the request a worker sends (compare/execution.py runs it)."""
 
 import dataclasses
+import logging
 import secrets
 
-from celery import group
 from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from providers.base import ImageRequest, InputImage, parse_size
 
+from . import limits, logs, pricing
 from . import routes as route_catalog
 from .images import check_image
 from .models import Comparison, ReferenceImage, Result, Status, Team
 
+log = logging.getLogger(__name__)
 REFERENCE_SALT = "compare.reference"
 REFERENCE_LINK_SECONDS = 24 * 3600
 
@@ -25,12 +27,20 @@ REFERENCE_LINK_SECONDS = 24 * 3600
 def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=None, references=(), mask=None,
                       blind=False, hold_images_until_done=False):
     """One transaction creates the comparison, its reference images (an edit) and a queued
-    result per route; the tasks are enqueued only once that transaction has committed."""
+    result per route; the tasks are enqueued only once that transaction has committed.
+
+    Every call is checked and reserved here, whatever path asked for it (page, API, CLI, batch,
+    Run again): the call cap, then the team's budget with the team row locked, so two submits at
+    once cannot both pass; each result holds its call's reservation (charge_usd). Raises
+    SubmitRefused (OverBudget, TooManyCalls) with nothing created."""
     request = image_request(prompt, params)
     author = user if user is not None and user.is_authenticated else None
     team = team or Team.personal_for(author)
     route_map = route_catalog.available_routes(team)
+    limits.check_calls(len(route_keys) * request.n)
+    costs = pricing.call_costs(team, route_map, route_keys, request)
     with transaction.atomic():
+        Team.objects.locked(team.pk).check_budget(costs)
         comparison = Comparison.objects.create(
             prompt=prompt, params=params, created_by=author, rerun_of=rerun_of, team=team,
             blind=blind, hold_images_until_done=hold_images_until_done)
@@ -44,15 +54,18 @@ def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=N
             row.save()
         # Rows are inserted in a random order, so a result's id says nothing of its route's place
         # (a blind reviewer could otherwise read the route order from ids; blind may be set later).
-        rows = list(enumerate(route_keys))
+        rows = list(enumerate(zip(route_keys, costs)))
         secrets.SystemRandom().shuffle(rows)
-        for position, key in rows:
+        for position, (key, cost) in rows:
             route = route_map[key]
             Result.objects.create(
                 comparison=comparison, position=position, route_key=key, route_label=route.label,
-                sandbox=route.sandbox, estimated_cost_usd=route_catalog.estimate(route, request),
+                sandbox=route.sandbox, estimated_cost_usd=pricing.estimate_of(cost), charge_usd=cost.usd,
             )
         transaction.on_commit(lambda: enqueue(comparison.pk))
+    logs.bind(team=team.pk, comparison=comparison.pk)
+    log.info("comparison %s created: %s route(s)", comparison.pk, len(route_keys),
+             extra={"event": "comparison_created", "routes": list(route_keys)})
     return comparison
 
 
@@ -62,14 +75,6 @@ def create_from_form(form, user, team, rerun_of=None):
                              route_keys=form.cleaned_data["routes"], params=form.params(), rerun_of=rerun_of,
                              references=references, mask=mask, blind=bool(form.cleaned_data.get("blind")),
                              hold_images_until_done=bool(form.cleaned_data.get("hold_images_until_done")))
-
-
-def rerun(comparison, user):
-    references, mask = stored_references(comparison)
-    return create_comparison(user=user, team=comparison.team, prompt=comparison.prompt,
-                             route_keys=comparison.route_keys, params=comparison.params, rerun_of=comparison,
-                             references=references, mask=mask, blind=comparison.blind,
-                             hold_images_until_done=comparison.hold_images_until_done)
 
 
 def stored_references(comparison):
@@ -106,12 +111,40 @@ def request_for(comparison):
 
 
 def enqueue(comparison_id):
-    """One Celery task per result, sent together as a group."""
+    """The comparison's results join their team's queue (enqueued_at: our queue wait starts);
+    dispatch sends as many as the team's fair share allows."""
+    Result.objects.filter(comparison_id=comparison_id, status=Status.QUEUED).update(enqueued_at=timezone.now())
+    team_id = Comparison.objects.filter(pk=comparison_id).values_list("team_id", flat=True).first()
+    if team_id is not None:
+        dispatch(team_id)
+
+
+def dispatch(team_id, only=None):
+    """Send the team's oldest waiting results to the broker, as many as it has free of
+    TEAM_MAX_IN_FLIGHT (all of them when that is 0), one task each. The
+    rest wait in the database, holding no broker message nor worker: so another team's first
+    call is never queued behind this team's flood. Called when results are enqueued and when
+    one of the team's calls ends (and by the reaper). ``only``: consider just these result ids.
+    Returns how many were sent."""
     from .tasks import run_result
 
-    ids = list(Result.objects.filter(comparison_id=comparison_id, status=Status.QUEUED).values_list("pk", flat=True))
-    Result.objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
-    group(run_result.si(pk) for pk in ids).apply_async()
+    waiting = Result.objects.filter(comparison__team_id=team_id, status=Status.QUEUED, sent_at__isnull=True)
+    if only is not None:
+        waiting = waiting.filter(pk__in=only)
+    if settings.TEAM_MAX_IN_FLIGHT:
+        free = settings.TEAM_MAX_IN_FLIGHT - limits.in_flight(team_id)
+        if free <= 0:
+            return 0
+        waiting = waiting.order_by("enqueued_at", "id")[:free]
+    ids = list(waiting.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    now = timezone.now()
+    Result.objects.filter(pk__in=ids, sent_at__isnull=True).update(sent_at=now)
+    ids = list(Result.objects.filter(pk__in=ids, sent_at=now).order_by("enqueued_at", "id").values_list("pk", flat=True))
+    for pk in ids:
+        run_result.apply_async((pk,))
+    return len(ids)
 
 
 def image_request(prompt, params):

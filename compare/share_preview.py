@@ -1,6 +1,7 @@
 """The preview image a share link unfurls with: a 1200x630 contact sheet of the results (or of the
-comparisons of a set), each tile labelled with its route name or blind label. Drawn with Pillow on
-first request and kept in storage; a sheet of something still running is not kept (it will change)."""
+comparisons of a set), each tile labelled with its route name or blind label, as compare/visibility.py
+allows (held images are not drawn). Drawn with Pillow on first request and kept in storage; a sheet
+of something still running is not kept (it will change)."""
 
 import io
 import math
@@ -9,9 +10,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from .visibility import Visibility
+
 WIDTH, HEIGHT = 1200, 630
 TOP, LABEL, PAD = 70, 36, 14
 BACKGROUND, TILE, TEXT, MUTED = (17, 24, 39), (45, 55, 72), (255, 255, 255), (203, 213, 225)
+HELD = "held until all finish"
 
 
 def preview_png(link, comparison=None):
@@ -21,12 +25,17 @@ def preview_png(link, comparison=None):
         with default_storage.open(path, "rb") as handle:
             return handle.read()
     if comparison is not None:
+        seen = Visibility.for_preview(link, comparison)
         labelled = link.labelled(comparison.results.prefetch_related("images"))
-        tiles = [(label, _first_image(result), result.get_status_display()) for label, result in labelled]
+        tiles = [(label, _first_image(result) if seen.images else None,
+                  result.get_status_display() if seen.images else HELD) for label, result in labelled]
         title, finished = comparison.prompt, comparison.status == "done"
     else:
         comparisons = list(link.comparisons().prefetch_related("results__images")[:12])
-        tiles = [(f"#{c.pk} {c.prompt}", _first_of(c), c.status) for c in comparisons]
+        tiles = []
+        for c in comparisons:
+            shown = Visibility.for_preview(link, c).images
+            tiles.append((f"#{c.pk} {c.prompt}", _first_of(c) if shown else None, c.status if shown else HELD))
         title, finished = f"{len(link.comparison_ids)} comparisons", all(c.status == "done" for c in comparisons)
     data = contact_sheet(tiles, title)
     if finished:

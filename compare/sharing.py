@@ -2,9 +2,9 @@
 vote link), the images and preview they show, and the team's side (make, list, revoke; JSON API).
 
 Every public view starts from `ShareLink.objects.opening(token)`: a revoked, expired or unknown
-token answers 404, and so does anything the link does not cover."""
+token answers 404, and so does anything the link does not cover. What a page, image or preview
+shows is asked of compare/visibility.py (a vote link: the images only until the visitor voted)."""
 
-import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -20,12 +20,16 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from . import teams
+from .addresses import client_address
 from .auth import api_view, read_json
 from .models import Comparison, ExternalVote, ResultImage, ShareKind, ShareLink, Status
-from .models.sharing import visitor_hash
+from .models.sharing import Ballot, VoteRefused
 from .share_preview import preview_png
+from .visibility import Visibility
 
-VISITOR_COOKIE = "ipc_visitor"
+# The ballot cookie, one per vote link (path /s/TOKEN). Not "ipc_visitor", the unsigned cookie of
+# before, still held for path /s/ by earlier visitors: with two of one name, one would hide the other.
+BALLOT_COOKIE = "ipc_ballot"
 MAX_HOURS = 24 * 366
 MAX_SET = 200
 PUBLIC_CACHE = "private, max-age=300"  # short: a revoked link must stop showing soon in browsers too
@@ -82,6 +86,7 @@ def share_page(request, token):
     link.mark_opened()
     comparisons = link.comparisons().prefetch_related("results")
     context = {"link": link, "comparisons": [(c, link.comparison_url(c)) for c in comparisons],
+               "seen": Visibility.for_link(link, _ballot(request, link)),
                "page_url": absolute(request, link.get_absolute_url()),
                "preview_url": absolute(request, reverse("compare:share-preview", args=[link.token]))}
     return _public(render(request, "compare/share_set.html", context))
@@ -93,21 +98,27 @@ def share_comparison(request, token, pk):
     return _comparison_page(request, link, get_object_or_404(link.comparisons(), pk=pk))
 
 
-def _comparison_page(request, link, comparison):
+def _ballot(request, link):
+    """This visitor's ballot for the link (a signed cookie scoped to the link), or None."""
+    return Ballot.read(link, request.COOKIES.get(BALLOT_COOKIE)) if link.votes else None
+
+
+def _comparison_page(request, link, comparison, notice="", status=200):
     link.mark_opened()
+    ballot = _ballot(request, link)
+    issued = link.votes and ballot is None
+    if issued:
+        ballot = Ballot.issue()
+    seen = Visibility.for_link(link, ballot, comparison)
     cards = link.labelled(comparison.results.prefetch_related("images"))
-    visitor = request.COOKIES.get(VISITOR_COOKIE)
-    my_vote = None
-    if link.votes and visitor:
-        my_vote = ExternalVote.objects.filter(comparison=comparison, visitor_hash=visitor_hash(visitor)).first()
+    my_vote = ballot.vote(link, comparison) if link.votes else None
     page = link.comparison_url(comparison)
     preview = (reverse("compare:share-preview", args=[link.token]) if page == link.get_absolute_url()
                else reverse("compare:share-comparison-preview", args=[link.token, comparison.pk]))
     done = comparison.status == "done"
     context = {
-        "link": link, "comparison": comparison, "cards": cards, "done": done,
+        "link": link, "comparison": comparison, "cards": cards, "done": done, "seen": seen, "notice": notice,
         "labels": {result.pk: label for label, result in cards},
-        "show_images": done or not comparison.hold_images_until_done,
         "finished": sum(r.is_terminal for _, r in cards), "my_vote": my_vote,
         "my_vote_label": next((label for label, r in cards if my_vote and r.pk == my_vote.winner_id), None),
         "page_url": absolute(request, page), "preview_url": absolute(request, preview),
@@ -115,23 +126,24 @@ def _comparison_page(request, link, comparison):
         "og_title": Truncator(" ".join(comparison.prompt.split())).chars(90),
         "og_description": (f"{len(cards)} image routes compared side by side · {comparison.params.get('size')}"
                            f" · quality {comparison.params.get('quality')}"
-                           + (" · route names hidden" if link.blind else "")),
+                           + ("" if Visibility.for_preview(link, comparison).route_names else " · route names hidden")),
     }
-    response = render(request, "compare/share_comparison.html", context)
-    if link.votes and not visitor:
-        _set_visitor(request, response, secrets.token_urlsafe(32))
+    response = render(request, "compare/share_comparison.html", context, status=status)
+    if issued:
+        _set_ballot(request, response, link, ballot)
     return _public(response)
 
 
-def _set_visitor(request, response, key):
-    response.set_cookie(VISITOR_COOKIE, key, max_age=365 * 24 * 3600, path="/s/", httponly=True,
-                        samesite="Lax", secure=request.is_secure())
+def _set_ballot(request, response, link, ballot):
+    response.set_cookie(BALLOT_COOKIE, ballot.signed(link), max_age=365 * 24 * 3600, path=link.get_absolute_url(),
+                        httponly=True, samesite="Lax", secure=request.is_secure())
 
 
 @login_not_required
 @require_POST
 def vote_shared(request, token, pk):
-    """One blind verdict per visitor (a random cookie, kept hashed), apart from the team's."""
+    """One blind verdict per ballot (signed for this link, kept hashed) and at most
+    SHARE_VOTES_PER_ADDRESS per client address, apart from the team's verdicts."""
     link = _open(token)
     comparison = get_object_or_404(link.comparisons(), pk=pk)
     if not link.votes:
@@ -143,20 +155,27 @@ def vote_shared(request, token, pk):
     winner = None
     if choice.isdigit():
         winner = get_object_or_404(comparison.results.filter(status=Status.SUCCEEDED), pk=int(choice))
-    key = request.COOKIES.get(VISITOR_COOKIE) or secrets.token_urlsafe(32)
-    ExternalVote.cast(link, comparison, key, "winner" if winner else choice, winner)
-    if VISITOR_COOKIE not in request.COOKIES:
-        _set_visitor(request, back, key)
+    ballot = _ballot(request, link)
+    if ballot is None:
+        return _comparison_page(request, link, comparison, status=400,
+                                notice="Your ballot for this link is missing: vote from this page "
+                                       "(your browser must keep this link's cookie).")
+    try:
+        ExternalVote.cast(link, comparison, ballot, client_address(request), "winner" if winner else choice, winner)
+    except VoteRefused as refused:
+        return _comparison_page(request, link, comparison, notice=str(refused), status=429)
     return back
 
 
-def _shared_image(token, pk, field):
+def _shared_image(request, token, pk, field):
     link = _open(token)
     image = get_object_or_404(ResultImage.objects.filter(result__comparison__in=link.comparisons())
                               .select_related("result__comparison"), pk=pk)
-    comparison = image.result.comparison
-    if comparison.hold_images_until_done and comparison.status != "done":
+    seen = Visibility.for_link(link, _ballot(request, link), image.result.comparison)
+    if not seen.images:
         raise Http404("Images are held back until every route has finished.")
+    if field == "original" and not seen.sizes:  # the original file tells its size and format
+        raise Http404("The original opens once you have voted.")
     try:
         handle = getattr(image, field).open("rb")
     except FileNotFoundError:
@@ -169,12 +188,12 @@ def _shared_image(token, pk, field):
 
 @login_not_required
 def shared_image(request, token, pk):
-    return _shared_image(token, pk, "original")
+    return _shared_image(request, token, pk, "original")
 
 
 @login_not_required
 def shared_thumbnail(request, token, pk):
-    return _shared_image(token, pk, "thumbnail")
+    return _shared_image(request, token, pk, "thumbnail")
 
 
 @login_not_required
@@ -202,9 +221,27 @@ def create_share_link(request, pk):
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect(comparison)
+    if _names_routes(options) and not Visibility.for_member(comparison, request.user).named_links:
+        messages.error(request, _blind_refusal(comparison))
+        return redirect(comparison)
     link = ShareLink.objects.create(team=comparison.team, comparison=comparison, created_by=request.user, **options)
     messages.success(request, f"Share link made: {absolute(request, link.get_absolute_url())}")
     return redirect(comparison)
+
+
+def _names_routes(options):
+    return Visibility.link_names_routes(options["blind"], options["kind"] == ShareKind.VOTE)
+
+
+def public_url(request, link):
+    """The link's address, or None for a member the policy does not let open it."""
+    return absolute(request, link.get_absolute_url()) if Visibility.may_open_link(link, request.user) else None
+
+
+def _blind_refusal(comparison):
+    return (f"Comparison #{comparison.pk} is in blind review and you have not given your verdict: until you do, "
+            "only a view-only link with blind labels can be made (a named link, or a vote link once you voted "
+            "through it, would show you the routes).")
 
 
 def team_links(request):
@@ -217,7 +254,7 @@ def team_links(request):
     links = (ShareLink.objects.filter(team=team).live().select_related("created_by", "comparison").order_by("-created_at", "-id")
              .annotate(vote_count=Count("external_votes")))
     for link in links:
-        link.public_url = absolute(request, link.get_absolute_url())
+        link.public_url = public_url(request, link)
     context = {"team": team, "links": links, "can_share": team.can_run(request.user),
                "filter": {name: request.GET.get(name, "") for name in SET_FILTERS}}
     return render(request, "compare/team_links.html", context)
@@ -244,6 +281,10 @@ def _create_set_link(request, team):
     if not chosen:
         messages.error(request, "No comparison of this team matches that filter: nothing to share.")
         return redirect("compare:team-links")
+    blind = Comparison.objects.filter(pk__in=chosen).exclude(Visibility.named_for(request.user)).first()
+    if _names_routes(options) and blind is not None:
+        messages.error(request, _blind_refusal(blind))
+        return redirect("compare:team-links")
     link = ShareLink.objects.create(team=team, comparison_ids=chosen, filter=applied, created_by=request.user,
                                     **options)
     messages.success(request, f"Share link for {len(chosen)} comparison{'s' if len(chosen) != 1 else ''}: "
@@ -269,7 +310,7 @@ def revoke_share_link(request, pk):
 
 def link_dict(request, link):
     return {
-        "url": absolute(request, link.get_absolute_url()),
+        "url": public_url(request, link),
         "api_url": absolute(request, reverse("compare:api-share-link", args=[link.pk])),
         "expires_at": link.expires_at, "created_at": link.created_at, "revoked_at": link.revoked_at,
         "last_opened_at": link.last_opened_at, "live": link.is_live, "kind": link.kind,
@@ -298,6 +339,8 @@ def api_share(request, pk):
         options = link_options(hours=payload.get("expires_in_hours"), **flags)
     except ValueError as exc:
         return JsonResponse({"errors": {"expires_in_hours": [str(exc)]}}, status=400)
+    if _names_routes(options) and not Visibility.for_member(comparison, request.user).named_links:
+        return JsonResponse({"errors": {"blind": [_blind_refusal(comparison)]}}, status=403)
     link = ShareLink.objects.create(team=comparison.team, comparison=comparison, created_by=request.user, **options)
     return JsonResponse(link_dict(request, link), status=201)
 

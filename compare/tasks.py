@@ -1,38 +1,62 @@
 import logging
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutdown
 
-from . import checks, execution
-from .models import Result, Status
+from . import checks, execution, health, logs
+from .models import TERMINAL, Result, Status
+
+log = logging.getLogger(__name__)
 
 
 @worker_ready.connect
-def warm_up(**kwargs):
+def warm_up(sender=None, **kwargs):
     execution.start_reaper()  # first: it must run even if the warm-up fails (e.g. before migrations)
+    health.start_heartbeat(getattr(sender, "hostname", "") or "worker")  # /healthz counts the live workers
     try:
         execution.warm_up()
     except Exception:
         logging.getLogger(__name__).exception("warm-up failed; the first comparison will be slower")
 
 
+@worker_shutdown.connect
+def stopped(sender=None, **kwargs):
+    try:
+        health.stop_heartbeat(getattr(sender, "hostname", "") or "worker")
+    except Exception:
+        logging.getLogger(__name__).exception("could not remove this worker's heartbeat")
+
+
 @shared_task(bind=True, ignore_result=True, acks_late=True)
 def run_result(self, result_id):
-    execution.execute_result(result_id, worker=self.request.hostname or "")
+    with logs.scope(result=result_id, request_id=None):
+        execution.execute_result(result_id, worker=self.request.hostname or "")
+        log_outcome(result_id)
     enqueue_checks(result_id)
 
 
 @shared_task(ignore_result=True, acks_late=True)
 def check_result(result_id):
     """One scheduled check of a long-running provider job (OpenAI's Batch API)."""
-    execution.check_long_job(result_id)
+    with logs.scope(result=result_id, request_id=None):
+        execution.check_long_job(result_id)
+        log_outcome(result_id)
     enqueue_checks(result_id)
+
+
+def log_outcome(result_id):
+    """One line when a task has ended its result: status, error code, timings and cost."""
+    row = (Result.objects.filter(pk=result_id, status__in=TERMINAL)
+           .values("status", "error_code", "latency_ms", "queue_ms", "cost_usd", "cost_source").first())
+    if row is not None:
+        log.info("result %s %s", result_id, row["status"], extra={"event": "result_finished", **row})
 
 
 @shared_task(ignore_result=True, acks_late=True)
 def run_checks(result_id):
     """The automatic checks of a stored result's images (compare/checks.py), after its timing."""
-    checks.run_checks(result_id)
+    with logs.scope(result=result_id, request_id=None):
+        checks.run_checks(result_id)
 
 
 def enqueue_checks(result_id):
@@ -41,4 +65,4 @@ def enqueue_checks(result_id):
         try:
             run_checks.apply_async((result_id,))
         except Exception:  # the result is stored; its checks show "missing" later (manage.py check_images)
-            logging.getLogger(__name__).exception("could not enqueue the checks of result %s", result_id)
+            log.exception("could not enqueue the checks of result %s", result_id)

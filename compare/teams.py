@@ -1,27 +1,84 @@
-"""Team pages: the switcher, members and roles, invite links. Owners manage; everyone sees."""
+"""Team pages: the switcher, members and roles, invitations and invite links. Owners manage;
+everyone sees; nobody joins without accepting. Also where request.team and request.role are
+decided (attach_team, called by compare.middleware.TeamMiddleware) and checked (team_role)."""
+
+import functools
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from . import pricing
+from . import routes as route_catalog
 from .models import Invite, Membership, Role, Team
+from .models.budgets import parse_usd
+
+
+RANKS = {Role.VIEWER: 1, Role.MEMBER: 2, Role.OWNER: 3}
+
+
+def attach_team(request):
+    """Decide request.team (the team chosen in the session if the user is still in it, else their
+    personal team) and request.role (the user's role in it); both None for an anonymous request."""
+    request.team = request.role = None
+    if not request.user.is_authenticated:
+        return
+    chosen = request.session.get("team_id")
+    membership = (Membership.objects.filter(user=request.user, team_id=chosen).select_related("team").first()
+                  if chosen else None)
+    if membership is None:
+        request.team, request.role = Team.personal_for(request.user), Role.OWNER
+    else:
+        request.team, request.role = membership.team, membership.role
 
 
 def current_team(request):
-    """The team the user works in now (kept in the session), or their personal team."""
-    teams = Team.objects.of(request.user)
-    chosen = teams.filter(pk=request.session.get("team_id")).first() if request.session.get("team_id") else None
-    return chosen or Team.personal_for(request.user)
+    """The team the user works in now: request.team, as TeamMiddleware set it."""
+    if not hasattr(request, "team"):  # a request that did not pass the middleware (a test's factory)
+        attach_team(request)
+    return request.team
+
+
+def has_role(role, needed):
+    return RANKS.get(role, 0) >= RANKS[needed]
+
+
+def team_role(needed, url_kwarg=None):
+    """The view needs at least role `needed` (viewer < member < owner). Without url_kwarg: in the
+    current team, else 403. With url_kwarg: in the user's team whose id is that URL argument,
+    passed to the view as `team` instead; a team not theirs or a role they lack is a 404 (members
+    see a team, not its controls)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if url_kwarg is None:
+                current_team(request)
+                if not has_role(request.role, needed):
+                    raise PermissionDenied(f"Only a {needed} of {request.team} can do this.")
+                return view(request, *args, **kwargs)
+            membership = get_object_or_404(Membership.objects.select_related("team"), user=request.user,
+                                           team_id=kwargs.pop(url_kwarg))
+            if not has_role(membership.role, needed):
+                raise Http404(f"Only a {needed} can do this.")
+            return view(request, *args, team=membership.team, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
 def team_context(request):
-    """For base.html: the switcher."""
+    """For base.html: the switcher, and how many invitations wait for the user."""
     if not request.user.is_authenticated:
         return {}
-    return {"current_team": current_team(request), "my_teams": Team.objects.of(request.user)}
+    return {"current_team": current_team(request), "my_teams": Team.objects.of(request.user),
+            "invitation_count": Invite.objects.pending_for(request.user).count()}
 
 
 def _owned(request, pk):
@@ -35,7 +92,11 @@ def _owned(request, pk):
 def switch_team(request):
     team = get_object_or_404(Team.objects.of(request.user), pk=request.POST.get("team"))
     request.session["team_id"] = team.pk
-    return redirect(request.POST.get("next") or "compare:history")
+    following = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(following, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        return redirect(following)
+    return redirect("compare:history")
 
 
 def team_detail(request, pk=None):
@@ -44,7 +105,10 @@ def team_detail(request, pk=None):
     context = {
         "team": team, "owner": owner, "role": team.role_of(request.user), "roles": Role.choices,
         "members": team.memberships.select_related("user"),
-        "invites": team.invites.filter(used_at__isnull=True).select_related("created_by") if owner else [],
+        "invites": team.invites.filter(used_at__isnull=True).select_related("created_by", "invitee") if owner else [],
+        "invitations": Invite.objects.pending_for(request.user).select_related("team", "created_by"),
+        "prices": team.prices.select_related("entered_by"), "ceiling": pricing.ceiling(),
+        "route_keys": sorted(route_catalog.available_routes(team)) if owner else [],
     }
     return render(request, "compare/team.html", context)
 
@@ -63,21 +127,26 @@ def create_team(request):
 
 
 @require_POST
-def add_member(request, pk):
-    team = _owned(request, pk)
+@team_role(Role.OWNER, url_kwarg="pk")
+def add_member(request, team):
+    """A member's role changes at once; anyone else is invited, and joins only by accepting."""
     role = request.POST.get("role") if request.POST.get("role") in Role.values else Role.MEMBER
     user = get_user_model().objects.filter(username=(request.POST.get("username") or "").strip()).first()
     if user is None:
         messages.error(request, "No user has that username.")
-    else:
-        Membership.objects.update_or_create(team=team, user=user, defaults={"role": role})
+    elif team.memberships.filter(user=user).update(role=role):
         messages.success(request, f"{user.get_username()} is now {role} of {team}.")
+    else:
+        team.invites.filter(invitee=user, used_at__isnull=True).delete()
+        Invite.objects.create(team=team, role=role, created_by=request.user, invitee=user)
+        messages.success(request, f"{user.get_username()} is invited as {role}: they join {team} when they "
+                                  "accept (on their Team page).")
     return redirect("compare:team-detail", team.pk)
 
 
 @require_POST
-def remove_member(request, pk, user_id):
-    team = _owned(request, pk)
+@team_role(Role.OWNER, url_kwarg="pk")
+def remove_member(request, team, user_id):
     membership = get_object_or_404(team.memberships, user_id=user_id)
     owners = team.memberships.filter(role=Role.OWNER)
     if membership.role == Role.OWNER and owners.count() == 1:
@@ -91,26 +160,39 @@ def remove_member(request, pk, user_id):
 
 
 @require_POST
-def set_budget(request, pk):
-    from decimal import Decimal, InvalidOperation
+@team_role(Role.VIEWER, url_kwarg="pk")
+def leave_team(request, team):
+    """Any member leaves, except from their own personal team, and except the last owner."""
+    if team.personal and team.pk == Team.personal_for(request.user).pk:
+        messages.error(request, "You cannot leave your personal team.")
+        return redirect("compare:team-detail", team.pk)
+    if team.is_owner(request.user) and team.memberships.filter(role=Role.OWNER).count() == 1:
+        messages.error(request, f"You are the last owner of {team}: make another member owner before leaving.")
+        return redirect("compare:team-detail", team.pk)
+    team.memberships.filter(user=request.user).delete()
+    if request.session.get("team_id") == team.pk:
+        del request.session["team_id"]
+    messages.success(request, f"You left {team}.")
+    return redirect("compare:team")
 
+
+@require_POST
+def set_budget(request, pk):
     team = _owned(request, pk)
-    raw = (request.POST.get("monthly_budget_usd") or "").strip()
     try:
-        team.monthly_budget_usd = Decimal(raw).quantize(Decimal("0.01")) if raw else None
-        if team.monthly_budget_usd is not None and team.monthly_budget_usd < 0:
-            raise InvalidOperation
-    except InvalidOperation:
+        team.monthly_budget_usd = parse_usd(request.POST.get("monthly_budget_usd"))
+    except ValueError:
         messages.error(request, "A budget is an amount of USD, like 25 or 12.50 (empty: no budget).")
         return redirect("compare:team-detail", team.pk)
     team.save(update_fields=["monthly_budget_usd"])
-    messages.success(request, f"Monthly budget: {'none' if raw == '' else f'${team.monthly_budget_usd}'}.")
+    budget = team.monthly_budget_usd
+    messages.success(request, f"Monthly budget: {'none' if budget is None else f'${budget}'}.")
     return redirect("compare:team-detail", team.pk)
 
 
 @require_POST
-def create_invite(request, pk):
-    team = _owned(request, pk)
+@team_role(Role.OWNER, url_kwarg="pk")
+def create_invite(request, team):
     role = request.POST.get("role") if request.POST.get("role") in Role.values else Role.MEMBER
     invite = Invite.objects.create(team=team, role=role, created_by=request.user)
     link = request.build_absolute_uri(invite_url(invite))
@@ -119,10 +201,19 @@ def create_invite(request, pk):
 
 
 @require_POST
-def revoke_invite(request, pk, invite_id):
-    team = _owned(request, pk)
+@team_role(Role.OWNER, url_kwarg="pk")
+def revoke_invite(request, team, invite_id):
     team.invites.filter(pk=invite_id, used_at__isnull=True).delete()
     return redirect("compare:team-detail", team.pk)
+
+
+@require_POST
+def decline_invite(request, invite_id):
+    """The invited user says no: the invitation is gone."""
+    invite = get_object_or_404(Invite.objects.pending_for(request.user), pk=invite_id)
+    invite.delete()
+    messages.success(request, f"You declined to join {invite.team}.")
+    return redirect("compare:team")
 
 
 def invite_url(invite):
@@ -137,6 +228,8 @@ def accept_invite(request, token):
     invite = Invite.objects.filter(token=token).select_related("team").first()
     if invite is None or not invite.usable:
         raise Http404("This invite is not valid any more.")
+    if invite.invitee_id is not None and request.user.is_authenticated and invite.invitee_id != request.user.pk:
+        raise Http404("This invite is not valid any more.")  # it names someone else
     if not request.user.is_authenticated:
         from django.contrib.auth.views import redirect_to_login
 

@@ -14,20 +14,26 @@ from django_htmx.http import HttpResponseStopPolling
 
 from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, parse_size
 
+from . import pricing, services, teams
 from . import routes as route_catalog
-from . import services, teams
 from .auth import session_or_token
-from .forms import SIZE_CHOICES, ComparisonForm
-from .models import Comparison, ReferenceImage, Result, ResultImage, Status
+from .forms import SIZE_CHOICES, ComparisonForm, rerun_form
+from .models import Comparison, ReferenceImage, Result, ResultImage, Status, SubmitRefused
 from .models import reviews as reviewing
 from .models.reviews import Review
 from .templatetags import viewing
+from .visibility import Visibility
 
 
 def _picker_context(form):
     """Routes with their estimated cost for whatever parameters the form holds right now."""
     draft = _draft_request(form.data if form.is_bound else form.initial)
     choices = route_catalog.route_choices(draft, team=form.team)
+    prices = pricing.team_prices(form.team)
+    for choice in choices:  # the team's own price, where it entered one, wins over the catalog
+        choice.cost = pricing.call_cost(choice.route, draft, prices.get(choice.key))
+        choice.estimate_usd = pricing.estimate_of(choice.cost)
+    budget = form.team.budget_state() if form.team is not None and form.team.monthly_budget_usd is not None else None
     selected = set(form.data.getlist("routes")) if form.is_bound else set(form.initial.get("routes", []))
     picked = [c for c in choices if c.key in selected]
     known = [c.estimate_usd for c in picked if c.estimate_usd is not None]
@@ -37,10 +43,11 @@ def _picker_context(form):
             "edit_fields": [form[name] for name in ("reference_images", "mask", "references_from")],
             "total_estimate": sum(known) if known else None,
             "unknown_estimates": [c.key for c in picked if c.estimate_usd is None],
-            "batch_estimate": _batch_estimate(form, draft, picked)}
+            "batch_estimate": _batch_estimate(form, draft, picked, prices),
+            "budget": budget, "ceiling": pricing.ceiling()}
 
 
-def _batch_estimate(form, draft, picked):
+def _batch_estimate(form, draft, picked, prices):
     """What running the chosen prompt set as a batch would cost by the catalog: each prompt at its
     own suggested size where that box is ticked. None until routes are picked."""
     from . import batches
@@ -60,7 +67,7 @@ def _batch_estimate(form, draft, picked):
             width, height = parse_size(prompt.size)
             request = dataclasses.replace(draft, width=width, height=height)
         for choice in picked:
-            value = route_catalog.estimate(choice.route, request)
+            value = pricing.estimate_of(pricing.call_cost(choice.route, request, prices.get(choice.key)))
             unknown = unknown or value is None
             total += value or 0
     return {"set": prompt_set, "prompts": len(prompt_set.prompts), "usd": total, "unknown": unknown}
@@ -88,8 +95,10 @@ def new_comparison(request):
         team = teams.current_team(request)
         form = ComparisonForm(request.POST, request.FILES, team=team, user=request.user)
         if form.is_valid():
-            comparison = services.create_from_form(form, request.user, team)
-            return redirect(comparison)
+            try:
+                return redirect(services.create_from_form(form, request.user, team))
+            except SubmitRefused as refused:  # the budget, checked again with the team row locked
+                form.add_error(None, str(refused))
         status = 400
     else:
         if request.htmx:
@@ -201,7 +210,15 @@ def rerun_comparison(request, pk):
     if unavailable:
         messages.error(request, f"Cannot run again: {', '.join(sorted(unavailable))} is not available any more.")
         return redirect(comparison)
-    return redirect(services.rerun(comparison, request.user))
+    form = rerun_form(comparison, request.user)
+    if form.is_valid():
+        try:
+            return redirect(services.create_from_form(form, request.user, comparison.team, rerun_of=comparison))
+        except SubmitRefused as refused:
+            form.add_error(None, str(refused))
+    for message in (m for msgs in form.errors.values() for m in msgs):
+        messages.error(request, f"Cannot run again: {message}")
+    return redirect(comparison)
 
 
 def _with_route(comparisons, route_key):
@@ -252,6 +269,8 @@ def history(request):
     review, winner, rating = (request.GET.get(name, "") for name in ("review", "winner", "rating"))
     team = teams.current_team(request)
     comparisons = _with_status(_with_route(Comparison.objects.filter(team=team).search(query), route), status)
+    if route:  # a search by route would name the routes of blind comparisons the user has not judged
+        comparisons = comparisons.filter(Visibility.named_for(request.user))
     comparisons = comparisons.select_related("created_by").prefetch_related("results", "verdicts")
     if review == "mine":
         comparisons = reviewing.needing_review_by(comparisons, request.user) if team.can_run(request.user) \
@@ -259,6 +278,10 @@ def history(request):
     comparisons = reviewing.with_rating(reviewing.with_winner(comparisons, winner, request.user), rating)
     comparisons = reviewing.with_my_verdict(comparisons, request.user)
     page = Paginator(comparisons, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    can_run = team.can_run(request.user)
+    for row in page.object_list:
+        row.seen = Visibility.for_member(row, request.user, has_verdict=row.reviewed_by_me,
+                                         results=row.results.all(), can_run=can_run)
     known_routes = sorted(set(route_catalog.available_routes(team)) | set(_routes_used_by(team)))
     context = {"page": page, "q": query, "route": route, "status": status, "known_routes": known_routes,
                "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED,)],
@@ -270,7 +293,7 @@ def history(request):
 def _image_file(request, pk, field):
     visible = Comparison.objects.visible_to(request.user)
     image = get_object_or_404(ResultImage.objects.filter(result__comparison__in=visible).select_related("result__comparison"), pk=pk)
-    if reviewing.images_held(image.result.comparison):
+    if not Visibility.for_member(image.result.comparison, request.user).images:
         raise Http404("Images are held back until every route has finished.")
     content_type = "image/webp" if field == "thumbnail" else f"image/{image.format}"
     return _file_response(getattr(image, field), content_type)

@@ -105,6 +105,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "compare.logs.RequestIdMiddleware",  # first: every answer carries its X-Request-ID
+    "compare.probes.ProbeMiddleware",  # /healthz, /metrics: before the host check and HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -172,10 +174,37 @@ if env_bool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
-# Failed logins per username and address before a pause (shared across web processes when
-# CACHE_URL points at Redis; per process otherwise).
+
+# --- accounts: logins, sessions, teams on the request (compare/accounts.py, compare/middleware.py) ---
+# Every login (the app's, the admin's) goes through this backend, which applies the limits below.
+AUTHENTICATION_BACKENDS = ["compare.accounts.LimitedModelBackend"]
+# Failed logins before a pause of the rest of the window: per name (normalised as authentication
+# normalises it) and address, and per address over all names (password spraying). Counted in the
+# cache: shared across web processes when CACHE_URL points at Redis, per process otherwise.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+# Reverse proxies in front of the app that append to X-Forwarded-For: the client address is the
+# Nth entry from the right. 0 (no proxy): the header is never trusted, REMOTE_ADDR is the address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# A session unused this long is logged out (its expiry slides with use, refreshed at most once a minute).
+SESSION_IDLE_TIMEOUT_SECONDS = env_int("SESSION_IDLE_TIMEOUT_SECONDS", 24 * 3600)
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_SECONDS
+# request.team / request.role are set once, right after the user is known.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                  "compare.middleware.IdleSessionMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("compare.middleware.IdleSessionMiddleware") + 1,
+                  "compare.middleware.TeamMiddleware")
+# --- end of accounts ---------------------------------------------------------------------------
+
+# --- visibility ------------------------------------------------------------------------------
+# Outside votes through a vote link: per client address, at most this many on one comparison of
+# one link within the window (on top of one per signed ballot). Raise it for an audience that
+# shares one address (an office behind NAT).
+SHARE_VOTES_PER_ADDRESS = env_int("SHARE_VOTES_PER_ADDRESS", 1)
+SHARE_VOTE_WINDOW_HOURS = env_float("SHARE_VOTE_WINDOW_HOURS", 24.0)
+# --- end of visibility -------------------------------------------------------------------------
+
 CACHE_URL = env_str("CACHE_URL", "")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
           if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -251,6 +280,14 @@ PROVIDER_BACKOFF_SECONDS = env_float("PROVIDER_BACKOFF_SECONDS", 1.0)
 # Per-route limits shared by all workers: "KEY=CONCURRENT/PER_MINUTE; provider:*=..." (compare/limits.py).
 ROUTE_LIMITS = env_str("ROUTE_LIMITS", "")
 ROUTE_LIMIT_RETRY_SECONDS = env_float("ROUTE_LIMIT_RETRY_SECONDS", 2.0)
+# Budgets (compare/pricing.py): a route with no known price (no team price, not in the catalog)
+# counts this many USD per image asked for against a team's budget, reserved at submit.
+UNPRICED_CALL_CEILING_USD = env_float("UNPRICED_CALL_CEILING_USD", 0.50)
+# Fair share: calls (routes x n, duplicates included) one comparison and one batch may hold, and
+# calls of one team sent to the workers at once (shared by every worker, compare/limits.py).
+MAX_CALLS_PER_COMPARISON = env_int("MAX_CALLS_PER_COMPARISON", 40)
+MAX_CALLS_PER_BATCH = env_int("MAX_CALLS_PER_BATCH", 400)
+TEAM_MAX_IN_FLIGHT = env_int("TEAM_MAX_IN_FLIGHT", 16)
 # A result still running this long after its deadline lost its worker: the reaper ends it.
 REAPER_GRACE_SECONDS = env_int("REAPER_GRACE_SECONDS", 120)
 REAPER_INTERVAL_SECONDS = env_int("REAPER_INTERVAL_SECONDS", 60)
@@ -274,10 +311,30 @@ CHECKS_MISSING_AFTER_SECONDS = env_int("CHECKS_MISSING_AFTER_SECONDS", 3600)
 HISTORY_PAGE_SIZE = env_int("HISTORY_PAGE_SIZE", 20)
 LOCAL_USERNAME = env_str("LOCAL_USERNAME", "admin")
 
+# --- operations: health, metrics, logs (docs/operations.md) ------------------------------------
+# LOG_FORMAT=json: one JSON object a line with the request id, team, comparison, result, route.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use text or json")
+# Bearer token /metrics asks for; unset, only a logged-in staff user may read it.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+# /metrics' latency and queue-wait histograms cover the results finished in this many seconds.
+METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 3600)
+# Each worker writes a heartbeat row this often; /healthz counts a worker alive for 3 periods.
+WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15)
+# The broker check of /healthz gives up after this many seconds.
+HEALTH_TIMEOUT_SECONDS = env_float("HEALTH_TIMEOUT_SECONDS", 2.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # compare/logs.py: the context fields on every record; secrets cleaned from every line.
+    "filters": {"context": {"()": "compare.logs.ContextFilter"}},
+    "formatters": {"text": {"()": "compare.logs.TextFormatter"}, "json": {"()": "compare.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    # Django's own console handler (DEBUG) would print some lines twice, uncleaned: they reach
+    # the root handler above instead.
+    "loggers": {"django": {"handlers": [], "level": "INFO"},
+                "httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

@@ -41,6 +41,7 @@ from .base import (
     ImageRequest,
     ImageResult,
     Provider,
+    ProviderCancelledError,
     ProviderError,
     ProviderTimeoutError,
     Route,
@@ -159,7 +160,7 @@ def finished(job: Any) -> bool:
     if status == "FAILED":
         raise failure_error(str(job.get("error") or "the job failed without a reason"))
     if status == "CANCELLED":
-        raise ProviderError("Apiframe: the job was cancelled.")
+        raise ProviderCancelledError("Apiframe: the job was cancelled.")
     if status in ("QUEUED", "PROCESSING", ""):
         return False
     raise BadResponseError(f"Apiframe answered an unknown job status {status!r}.")

@@ -12,6 +12,15 @@ An edit goes to the same place with ``images/edits`` for ``images/generations``,
 multipart/form-data (reference images as ``image`` / ``image[]`` file parts, optional ``mask``;
 providers.md section 3 says "multipart as in OpenAI" [I]).
 
+What a route offers follows the api-version it sends. The deployments URLs default to
+2025-04-01-preview, whose spec (Azure/azure-rest-api-specs, specification/cognitiveservices/
+data-plane/AzureOpenAI/inference/preview/2025-04-01-preview/inference.yaml; extract in
+tests/conformance/specs/azure) allows ``output_format`` png or jpeg only and the sizes 1024x1024,
+1024x1536, 1536x1024 (1792x1024 and 1024x1792 are dall-e-3's): those routes offer exactly that.
+Another dated ``OPENAI_API_VERSION`` is one no spec here was checked against, so it offers the
+same proven subset. The ``v1`` API is OpenAI's own surface and offers what the OpenAI route does
+(not checked against an Azure spec: docs/providers.md).
+
 Both authenticate with ``api-key: <key>`` and speak the OpenAI Images shape, so the body, the
 multipart edit parts, the response reading and the base error mapping are the functions of
 ``providers.openai``; this module
@@ -29,9 +38,12 @@ import httpx
 
 from . import http
 from .base import (
+    SIZE_PRESETS,
     AuthenticationError,
+    Capabilities,
     ContentPolicyError,
     ImageRequest,
+    InvalidRequestError,
     ImageResult,
     Provider,
     RateLimitError,
@@ -40,6 +52,10 @@ from .base import (
 from .openai import CAPABILITIES, check_edit, edit_parts, images_body, images_result, raise_for_openai_error
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
+# 2025-04-01-preview's imageGenerationsRequest: imagesOutputFormat png|jpeg, imageSize without
+# custom sizes (of its enum, 1024x1024, 1024x1536 and 1536x1024 are the gpt-image ones).
+DATED_CAPABILITIES = dataclasses.replace(CAPABILITIES, sizes=tuple(SIZE_PRESETS.values()), custom_size=None,
+                                         formats=("png", "jpeg"))
 API_STYLES = {"deployments": "deployments", "deployment": "deployments", "classic": "deployments", "v1": "v1"}
 # Azure bills GPT Image 2 on Global deployments at OpenAI's token rates (providers.md section 3).
 PRICE_KEY = "openai:gpt-image-2"
@@ -68,12 +84,18 @@ def api_style(env: Mapping[str, str]) -> str:
     return API_STYLES[value]
 
 
+def capabilities_for(style: str) -> Capabilities:
+    """What a route can ask for at the api-version it sends: the v1 API is OpenAI's surface; the
+    deployments URLs carry a dated version, held to what 2025-04-01-preview's spec allows."""
+    return CAPABILITIES if style == "v1" else DATED_CAPABILITIES
+
+
 def routes(env: Mapping[str, str]) -> list[Route]:
     style = api_style(env)
     api_version = (env.get("OPENAI_API_VERSION") or "").strip()
     return [
         Route(key=f"azure:{name}", provider=AzureOpenAIProvider, model=name, label=f"Azure OpenAI {name}",
-              capabilities=CAPABILITIES,
+              capabilities=capabilities_for(style),
               options={"api_style": style, "api_version": api_version, "price_key": PRICE_KEY})
         for name in deployment_names(env)
     ]
@@ -96,6 +118,18 @@ class AzureOpenAIProvider(Provider):
                 return root[: -len(suffix)]
         return root
 
+    def check_version(self, request: ImageRequest) -> None:
+        """Refuse, before anything is sent, a size or format the api-version sent does not allow."""
+        caps = self.route.capabilities
+        version = self.url()[1].get("api-version") or "v1"
+        if request.output_format not in caps.formats:
+            raise InvalidRequestError(f"Azure OpenAI api-version {version} takes output_format "
+                                      f"{' or '.join(caps.formats)}, not {request.output_format}.")
+        if (request.width, request.height) not in caps.sizes and (
+                caps.custom_size is None or caps.custom_size.problem(request.width, request.height)):
+            raise InvalidRequestError(f"Azure OpenAI api-version {version} takes the sizes "
+                                      f"{', '.join(f'{w}x{h}' for w, h in caps.sizes)}, not {request.size}.")
+
     def url(self, operation: str = "generations") -> tuple[str, dict[str, str]]:
         """The URL of ``images/<operation>`` (generations or edits) and its query parameters for
         this route's API style."""
@@ -109,6 +143,7 @@ class AzureOpenAIProvider(Provider):
                 {"api-version": version or DEFAULT_API_VERSION})
 
     def generate(self, request: ImageRequest) -> ImageResult:
+        self.check_version(request)
         headers = {"api-key": self.credentials["AZURE_OPENAI_API_KEY"]}
         if request.is_edit or request.mask is not None:
             check_edit(self.route, request, self.name)

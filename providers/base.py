@@ -264,6 +264,9 @@ class Capabilities:
     # The protocol takes reference images as URLs it fetches itself (no bytes, no data: URLs):
     # the app must be able to hand out public links (SITE_URL).
     edit_needs_public_url: bool = False
+    # The route passes a seed on (GPT Image 2 takes none, so most routes do not): without it a
+    # seed asked for is not sent, and the app can say "seed not supported by this route".
+    seed: bool = False
 
     def problems(self, request: ImageRequest) -> list[str]:
         """Why this route cannot do the request, in words a user understands; [] if it can."""
@@ -305,6 +308,7 @@ class Capabilities:
             "mask": self.mask,
             "max_input_images": self.max_input_images,
             "edit_needs_public_url": self.edit_needs_public_url,
+            "seed": self.seed,
         }
 
 
@@ -320,6 +324,8 @@ class Provider:
     credential_names: ClassVar[tuple[str, ...]] = ()
     # Optional variables the adapter reads when set (organisation ids, api versions, ...).
     optional_names: ClassVar[tuple[str, ...]] = ()
+    # Other forms a credential may take; ``needed_names`` picks the form a set of values uses.
+    alternative_names: ClassVar[tuple[str, ...]] = ()
     # The variable that overrides the base URL, and the provider's public default.
     base_url_name: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
@@ -338,6 +344,12 @@ class Provider:
         self.deadline = deadline  # seconds this call may take in all, polling included
         self.sleep = time.sleep
         self.clock = time.monotonic
+
+    @classmethod
+    def needed_names(cls, env: Mapping[str, str]) -> tuple[str, ...]:
+        """The credential names these values must hold (providers with alternative forms of a
+        credential pick the form the values use)."""
+        return cls.credential_names
 
     def generate(self, request: ImageRequest) -> ImageResult:  # pragma: no cover - interface
         raise NotImplementedError
@@ -394,7 +406,8 @@ class Route:
 
     def build(self, *, client=None, env: Mapping[str, str] | None = None, deadline: float = 600.0) -> Provider:
         env = env or {}
-        names = self.credential_names + self.provider.optional_names
+        provider = self.provider
+        names = self.credential_names + provider.credential_names + provider.alternative_names + provider.optional_names
         credentials = {name: env[name] for name in names if env.get(name)}
         base_url = self.options.get("base_url") or env.get(self.provider.base_url_name or "") or None
         return self.provider(self, client=client, credentials=credentials, base_url=base_url, deadline=deadline)

@@ -12,12 +12,30 @@ mask) is configured with ``"edit": false`` (or ``"mask": false``); both default 
 from __future__ import annotations
 
 import json
+import re
 from typing import Mapping
 
-from . import http
+from . import http, registry
 from .base import ConfigurationError, Capabilities, GPT_IMAGE_2_SIZES, ImageRequest, ImageResult, Provider, Route
 from .openai import MAX_EDIT_IMAGES, check_edit, edit_parts, images_body, images_result, raise_for_openai_error
 
+# ``api_key_env`` names a key of this route's own: upper-case, ending in _KEY or _TOKEN, naming no
+# secret of the app (SECRET_KEY, passwords) and no variable another provider reads (its key
+# belongs to its own origin). A team's route reads it from that team's own values only
+# (providers/access.py).
+KEY_ENV_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,60}_(KEY|TOKEN)$")
+REFUSED_WORDS = ("SECRET", "PASSWORD", "DATABASE", "CREDENTIALS")
+
+
+def key_env_problem(name) -> str | None:
+    """Why ``name`` cannot be a compatible route's api_key_env; None when it can."""
+    if not isinstance(name, str) or not KEY_ENV_RE.match(name):
+        return "must be an upper-case variable name ending in _KEY or _TOKEN"
+    if any(word in name for word in REFUSED_WORDS):
+        return "must not name a secret of the app"
+    if name in registry.provider_variable_names():
+        return "must not name a variable another provider reads (a key goes only to its own provider)"
+    return None
 
 
 def parse_config(text: str) -> list[dict]:
@@ -31,6 +49,11 @@ def parse_config(text: str) -> list[dict]:
     for entry in entries:
         if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k] for k in ("name", "base_url", "model")):
             raise ConfigurationError(f"COMPATIBLE_ROUTES entry {entry!r} needs name, base_url and model.")
+        if entry.get("api_key_env") is not None:
+            problem = key_env_problem(entry["api_key_env"])
+            if problem:
+                raise ConfigurationError(f"COMPATIBLE_ROUTES entry {entry['name']!r}: api_key_env "
+                                         f"{entry['api_key_env']!r} {problem}.")
         for flag in ("edit", "mask"):
             if flag in entry and not isinstance(entry[flag], bool):
                 raise ConfigurationError(f"COMPATIBLE_ROUTES entry {entry['name']!r}: {flag!r} must be true or false.")
@@ -53,6 +76,7 @@ def routes(env: Mapping[str, str]) -> list[Route]:
             capabilities=Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, edit=edit,
                                       mask=edit and entry.get("mask", True), max_input_images=MAX_EDIT_IMAGES),
             options={"base_url": entry["base_url"], "credential_names": (key_env,) if key_env else (),
+                     "defined_by": "COMPATIBLE_ROUTES",
                      "key_env": key_env, "price_key": entry.get("price_as") or f"compatible:{entry['name']}"},
         ))
     return found

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import re
 from typing import Any, Mapping
+from urllib.parse import quote
 
 import httpx
 
 from . import http
+from .outbound import follow_up
 from .base import (
     ConfigurationError,
     GPT_IMAGE_2_SIZES,
@@ -67,9 +69,11 @@ CREDIT_WORDS = ("exhausted balance", "reason: top_up", "top up your balance")
 
 
 # Custom routes: honest and permissive. The three standard sizes, any other up to 2048 a side in
-# multiples of 8 (what most fal image models take as {width, height}) [I]; no edits.
+# multiples of 8 (what most fal image models take as {width, height}) [I]; no edits; a seed is
+# sent as fal's usual ``seed`` input.
 CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
-                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False)
+                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False,
+                                   seed=True)
 # owner/alias[/sub/path]: letters, digits, '.', '_', '-' per segment.
 ENDPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)+$")
 
@@ -268,13 +272,21 @@ def kept_body(body: Mapping[str, Any], request: ImageRequest) -> dict[str, Any]:
     return kept
 
 
+# Endpoint ids that start with one of these take three segments, namespace/owner/alias, before
+# any sub-path (fal-ai/fal-js, libs/client/src/utils.ts, ENDPOINT_NAMESPACES and parseEndpointId).
+ENDPOINT_NAMESPACES = ("workflows", "comfy")
+
+
 def job_urls(base_url: str, endpoint: str, job: Mapping[str, Any]) -> dict[str, str]:
-    """The URLs fal returned; rebuilt from the request id only where missing. The rebuilt form
-    is ``{base}/{owner}/{alias}/requests/{id}``: a sub-path such as ``/edit`` is dropped."""
-    owner_alias = "/".join(endpoint.split("/")[:2])
-    root = f"{base_url}/{owner_alias}/requests/{job['request_id']}"
+    """The URLs fal returned when they are on our queue's origin (our key goes nowhere else);
+    rebuilt from the request id where missing or elsewhere. The rebuilt form is
+    ``{base}/[{namespace}/]{owner}/{alias}/requests/{id}``, as fal's own client builds it: a
+    sub-path such as ``/edit`` is dropped, a ``workflows/`` or ``comfy/`` namespace is kept."""
+    parts = endpoint.split("/")
+    app = "/".join(parts[:3] if parts[0] in ENDPOINT_NAMESPACES else parts[:2])
+    root = f"{base_url}/{app}/requests/{quote(str(job['request_id']), safe='')}"
     rebuilt = {"response_url": root, "status_url": f"{root}/status", "cancel_url": f"{root}/cancel"}
-    return {name: str(job.get(name) or url) for name, url in rebuilt.items()}
+    return {name: follow_up(job.get(name), base_url, url) for name, url in rebuilt.items()}
 
 
 def raise_for_failed_status(status: Mapping[str, Any]) -> None:

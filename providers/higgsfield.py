@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import re
 from typing import Any, Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from . import http
+from .outbound import follow_up
 from .base import (
     ConfigurationError,
     GPT_IMAGE_2_SIZES,
@@ -86,12 +87,17 @@ class HiggsfieldProvider(Provider):
     slug = "higgsfield"
     name = "Higgsfield"
     credential_names = PAIR_NAMES
+    alternative_names = SINGLE_NAMES
     base_url_name = "HIGGSFIELD_BASE_URL"
     default_base_url = "https://platform.higgsfield.ai"
     poll_interval = 2.0  # the SDK's pollInterval
 
+    @classmethod
+    def needed_names(cls, env: Mapping[str, str]) -> tuple[str, ...]:
+        return _credential_names(env)
+
     def headers(self) -> dict[str, str]:
-        single = next((self.credentials[n] for n in SINGLE_NAMES if self.credentials.get(n)), None)
+        single = next((self.credentials[n] for n in SINGLE_NAMES if ":" in self.credentials.get(n, "")), None)
         if single is None:
             single = f"{self.credentials['HF_API_KEY']}:{self.credentials['HF_API_SECRET']}"
         return {"Authorization": f"Key {single}"}
@@ -136,12 +142,8 @@ class HiggsfieldProvider(Provider):
                          sleep=self.sleep, on_give_up=cancel)
 
     def _own_url(self, given: Any, path: str) -> str:
-        """Higgsfield's own status/cancel URL when it is on our base host; never send the key elsewhere."""
-        if isinstance(given, str):
-            a, b = urlsplit(given), urlsplit(self.base_url)
-            if (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port):
-                return given
-        return self.base_url + path
+        """Higgsfield's own status/cancel URL when it is on our base origin; never send the key elsewhere."""
+        return follow_up(given, self.base_url, self.base_url + path)
 
 
 def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:

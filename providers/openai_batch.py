@@ -8,10 +8,17 @@ A batch waits for minutes to hours, so this adapter is *long-running*: instead o
 ``generate``, the app calls ``submit`` once, stores the returned job, and calls ``check`` from a
 scheduled task every ``poll_interval`` seconds, without holding a worker thread in between;
 ``cancel`` stops the batch at OpenAI.
+
+No edits: the Batch API takes ``/v1/images/edits`` lines (CreateBatchRequest.endpoint in
+openai/openai-openapi), but only as JSON bodies (``EditImageBodyJsonParam``), whose ``size`` is
+auto, 1024x1024, 1536x1024 or 1024x1536 only, and whose references are URLs or file ids rather
+than the multipart uploads this app sends. This route declares ``edit=False`` and refuses an edit
+before anything is uploaded, instead of running a plain generation in its place.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Mapping
 
@@ -23,20 +30,21 @@ from .base import (
     ImageRequest,
     ImageResult,
     Provider,
+    ProviderCancelledError,
     ProviderTimeoutError,
-    ProviderUnavailableError,
     Route,
 )
-from .openai import CAPABILITIES, images_body, images_result, raise_for_openai_error
+from .openai import CAPABILITIES, check_edit, images_body, images_result, raise_for_openai_error
 
 ENDPOINT = "/v1/images/generations"
 CUSTOM_ID = "image-provider-compare"
 PENDING = ("validating", "in_progress", "finalizing", "cancelling")
+BATCH_CAPABILITIES = dataclasses.replace(CAPABILITIES, edit=False, mask=False)
 
 
 def routes(env: Mapping[str, str]) -> list[Route]:
     return [Route("openai-batch:gpt-image-2", OpenAIBatchProvider, "gpt-image-2",
-                  "OpenAI GPT Image 2 (Batch API, 50% off, within 24 h)", CAPABILITIES,
+                  "OpenAI GPT Image 2 (Batch API, 50% off, within 24 h)", BATCH_CAPABILITIES,
                   {"poll_interval": float(env.get("OPENAI_BATCH_POLL_SECONDS") or 60)})]
 
 
@@ -65,6 +73,8 @@ class OpenAIBatchProvider(Provider):
 
     def submit(self, request: ImageRequest) -> dict[str, Any]:
         """Upload the request as a batch of one and start it; returns the job to keep."""
+        if request.is_edit or request.mask is not None:
+            check_edit(self.route, request, self.name)  # refuses: this route takes no edits
         body = images_body(self.route.model, request)
         line = {"custom_id": CUSTOM_ID, "method": "POST", "url": ENDPOINT, "body": body}
         upload = http.send(self.client, "POST", f"{self.base_url}/files", headers=self.headers(),
@@ -91,11 +101,16 @@ class OpenAIBatchProvider(Provider):
             return None
         if status == "failed":
             errors = (batch.get("errors") or {}).get("data") or [{}]
-            raise BadResponseError(f"The batch failed: {errors[0].get('message') or 'no reason given'}.")
+            reason = str(errors[0].get("message") or "no reason given")
+            # A job OpenAI ran and reports failed, not an answer we cannot read: classified by its
+            # error code and words (a line OpenAI refused to run is an invalid request).
+            raise http.failed_job_error(f"The batch failed: {reason}."[: http.MAX_MESSAGE],
+                                        f"{errors[0].get('code') or ''} {reason}",
+                                        policy=("safety system", "moderation"), invalid=("invalid", "must be"))
         if status == "expired":
             raise ProviderTimeoutError("OpenAI did not run the batch within its 24-hour window (expired).")
         if status == "cancelled":
-            raise ProviderUnavailableError("The batch was cancelled at OpenAI.")
+            raise ProviderCancelledError("The batch was cancelled at OpenAI.")
         if status != "completed":
             raise BadResponseError(f"The batch has an unknown status {status!r}.")
         line = self._our_line(batch)

@@ -1,25 +1,29 @@
 """OpenRouter's dedicated Images API for ``openai/gpt-image-2`` (providers.md section 6).
 
-``POST {OPENROUTER_BASE_URL}/images`` (image-only models are served only there, 6.1) takes an
-``aspect_ratio`` from a fixed list instead of pixels; ``size`` and ``output_format`` go along as
-extras OpenRouter tolerates and passes upstream, with no promise they are honoured. Images come
-back base64 with a ``media_type``; ``usage.cost`` is the amount charged (credits = USD) and, for
-BYOK calls, ``usage.cost_details.upstream_inference_cost`` what the upstream billed on the user's
-own key (6.3). Errors are ``{"error": {code, message, metadata}}`` with HTTP status = code, or
-inside an HTTP 200 once generation has started (6.3).
+``POST {OPENROUTER_BASE_URL}/images`` (image-only models are served only there, 6.1) takes
+OpenRouter's ``ImageGenerationRequest`` (OpenRouterTeam/typescript-sdk ``.speakeasy/in.openapi.yaml``,
+vendored in tests/conformance/specs/openrouter): the size either as ``size`` (explicit pixels,
+which are authoritative: a mismatched ``aspect_ratio`` or ``resolution`` beside them is refused
+with a 400) or as an ``aspect_ratio`` from the spec's list. GPT Image 2 takes any size its rule
+allows, so the built-in route sends ``size`` alone, never a ratio beside it. Images come back
+base64 with a ``media_type``; ``usage.cost`` is the amount charged (credits = USD) and, for BYOK
+calls, ``usage.cost_details.upstream_inference_cost`` what the upstream billed on the user's own
+key (6.3). Errors are ``{"error": {code, message, metadata}}`` with HTTP status = code, or inside
+an HTTP 200 once generation has started (6.3).
 
 Edits go to the same endpoint with ``input_references: [{"type": "image_url", "image_url":
-{"url": ...}}]`` (6.1 [I]: the shape public clients of ``/images`` send; OpenRouter's own image
-inputs use this ``image_url`` part everywhere). Each reference is the app's public link when it
-has one, else a data: URL (which those clients send too). The API has no mask field.
+{"url": ...}}]`` (the spec's ``ContentPartImage``, at most 16). Each reference is the app's public
+link when it has one, else a data: URL (the spec takes "base64 data URLs or HTTP(S) URLs"). The
+API has no mask field.
 
 Custom routes: ``OPENROUTER_MODELS`` (comma-separated model ids, e.g. ``google/gemini-2.5-flash-image``)
 adds a route ``openrouter:<model id>`` per model on the same endpoint (``OpenRouterCustomProvider``).
-No per-model schema is read: ``n`` and the nearest ``aspect_ratio`` are OpenRouter's own fields,
-``quality``, ``size`` and ``output_format`` (and ``seed``) go along as the pass-through extras
-OpenRouter forwards; the notes say the model may ignore any of them, and compare the count and the
-media type that came back with what was asked. ``usage.cost`` is the reported cost; there is no
-catalog price. No edits.
+No per-model schema is read: ``n`` and the nearest ``aspect_ratio`` of the spec's list are sent
+(the resolution is the model's choice; no ``size`` beside the ratio), ``quality`` and
+``output_format`` (and ``seed``) are the spec's fields too, which "providers without a quality knob
+ignore"; the notes say the model may ignore any of them, and compare the count and the media type
+that came back with what was asked. ``usage.cost`` is the reported cost; there is no catalog
+price. No edits.
 """
 
 from __future__ import annotations
@@ -57,12 +61,13 @@ from .base import (
     snap_aspect_ratio,
 )
 
-# The ratios OpenRouter's image API accepts (6.1, from LiteLLM's OpenRouter transformation).
-ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-# The standard GPT Image 2 sizes, whose ratio OpenRouter can express exactly.
+# The ratios of ImageGenerationRequest.aspect_ratio in OpenRouter's OpenAPI (its "auto" aside).
+ASPECT_RATIOS = ("1:1", "1:2", "1:4", "1:8", "2:1", "2:3", "3:2", "3:4", "4:1", "4:3", "4:5", "5:4", "8:1",
+                 "9:16", "16:9", "9:19.5", "19.5:9", "9:20", "20:9", "9:21", "21:9")
+# The standard GPT Image 2 sizes (sent like any other, as explicit pixels).
 STANDARD_SIZES = {(1024, 1024): "1:1", (1024, 1536): "2:3", (1536, 1024): "3:2"}
-# Any size GPT Image 2 allows is accepted; what is sent is its nearest ratio (noted when not exact).
-# OpenRouter states no maximum of input_references for this model; GPT Image 2 takes 16 (2.3) [I].
+# Any size GPT Image 2 allows is accepted and sent as explicit pixels.
+# ImageGenerationRequest.input_references: maxItems 16.
 MAX_INPUT_IMAGES = 16
 CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000,
                             edit=True, mask=False, max_input_images=MAX_INPUT_IMAGES)
@@ -73,9 +78,10 @@ MODERATION_WORDS = ("moderation", "flagged", "guardrail", "safety system", "cont
 
 BUILT_IN_MODEL = "openai/gpt-image-2"
 # Custom routes: honest and permissive. The three standard sizes, others up to 2048 in multiples
-# of 8 (sent as the nearest aspect ratio, noted); no edits.
+# of 8 (sent as the nearest aspect ratio, noted); no edits; a seed is sent as the spec's ``seed``.
 CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
-                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False)
+                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False,
+                                   seed=True)
 # author/slug, optionally with a variant (":free", ":nitro").
 MODEL_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
 
@@ -143,27 +149,23 @@ def images_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], list
         raise InvalidRequestError("OpenRouter's image API has no mask input; edit without a mask on this route.")
     if len(request.images) > MAX_INPUT_IMAGES:
         raise InvalidRequestError(f"At most {MAX_INPUT_IMAGES} reference images on this route, not {len(request.images)}.")
-    ratio, exact = snap_aspect_ratio(request.width, request.height, ASPECT_RATIOS)
     body = {
         "model": model,
         "prompt": request.prompt,
         "n": request.n,
-        "aspect_ratio": ratio,
-        "quality": request.quality,  # OpenRouter reuses OpenAI's auto/low/medium/high (6.1)
-        # Extras OpenRouter tolerates and passes upstream; it does not promise to honour them.
+        # Explicit pixels, authoritative for OpenRouter; no aspect_ratio or resolution beside them
+        # (a mismatched one is refused with a 400, and GPT Image 2 takes the pixels themselves).
         "size": request.size,
+        "quality": request.quality,
         "output_format": request.output_format,
     }
     if request.images:
         body["input_references"] = [{"type": "image_url", "image_url": {"url": image.url or image.data_url()}}
                                     for image in request.images]
     notes = []
-    if not exact:
-        notes.append(f"asked size {request.size}; OpenRouter takes an aspect ratio, so the nearest one, "
-                     f"{ratio}, was sent (size went along as a pass-through extra)")
-    elif STANDARD_SIZES.get((request.width, request.height)) != ratio:
-        notes.append(f"asked size {request.size}; OpenRouter takes an aspect ratio, so {ratio} was sent "
-                     f"(size went along as a pass-through extra; the resolution is OpenRouter's choice)")
+    if (request.width, request.height) not in STANDARD_SIZES:
+        notes.append(f"asked size {request.size}: sent as explicit pixels, which OpenRouter normalises to the "
+                     "dimensions the upstream provider takes")
     return body, notes
 
 
@@ -183,20 +185,21 @@ def custom_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], list
         "model": model,
         "prompt": request.prompt,
         "n": request.n,
+        # A ratio, not pixels: a model OpenRouter tells us nothing about may not take any size,
+        # and a size beside a ratio that does not match it is refused.
         "aspect_ratio": ratio,
-        # Pass-through extras (6.1): forwarded upstream, honoured only if the model takes them.
-        "quality": request.quality,
-        "size": request.size,
+        "quality": request.quality,  # providers without a quality knob ignore it (the spec)
         "output_format": request.output_format,
     }
-    extras = ["quality", "size", "output_format"]
+    fields = ["quality", "output_format"]
     if request.seed is not None:
         body["seed"] = request.seed
-        extras.append("seed")
+        fields.append("seed")
     how = f"so {ratio} was sent" if exact else f"so the nearest one, {ratio}, was sent"
-    notes = [f"custom OpenRouter route, no input schema: {', '.join(extras)} went along as pass-through extras "
-             f"and n as OpenRouter's own field; {model} may ignore any of them",
-             f"asked size {request.size}; OpenRouter takes an aspect ratio, {how} (the resolution is the model's choice)"]
+    notes = [f"custom OpenRouter route, no input schema: n, {', '.join(fields)} were sent as OpenRouter's "
+             f"fields; {model} may ignore any of them",
+             f"asked size {request.size}; for a custom route OpenRouter is given an aspect ratio, {how} "
+             "(the resolution is the model's choice)"]
     return body, notes
 
 

@@ -23,12 +23,13 @@ import base64
 import binascii
 import re
 from typing import Any, Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from .urls import public_input_urls
 from . import http
+from .outbound import follow_up
 from .base import (
     MIME_TYPES,
     BadResponseError,
@@ -126,9 +127,7 @@ class PixazoProvider(Provider):
     def status_url(self, request_id: str, polling_url: Any) -> str:
         """The polling_url Pixazo gave, if it is on the gateway we trust with the key; else the
         documented status path."""
-        if isinstance(polling_url, str) and _same_origin(polling_url, self.base_url):
-            return polling_url
-        return self.base_url + STATUS_PATH.format(request_id=quote(request_id, safe=""))
+        return follow_up(polling_url, self.base_url, self.base_url + STATUS_PATH.format(request_id=quote(request_id, safe="")))
 
 
 def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
@@ -203,7 +202,3 @@ def _object(payload: Any) -> dict:
         raise BadResponseError("Pixazo's answer is not a JSON object.")
     return payload
 
-
-def _same_origin(url: str, base: str) -> bool:
-    a, b = urlsplit(url), urlsplit(base)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port) and a.scheme in ("https", "http")

@@ -11,7 +11,7 @@ from importlib import import_module
 from typing import Mapping
 
 from . import sandbox
-from .base import Route
+from .base import Provider, Route
 from .pricing import Price, price_for
 
 # Variables that add or shape routes (custom models, deployments): a team may set them too.
@@ -39,6 +39,19 @@ def all_routes(env: Mapping[str, str]) -> dict[str, Route]:
         for route in import_module(f"{__package__}.{name}").routes(env):
             found[route.key] = route
     return found
+
+
+@lru_cache(maxsize=1)
+def provider_variable_names() -> frozenset[str]:
+    """Every variable a built-in provider reads: credentials, optional values, base URLs."""
+    names = set()
+    for name in PROVIDER_MODULES:
+        for value in vars(import_module(f"{__package__}.{name}")).values():
+            if isinstance(value, type) and issubclass(value, Provider):
+                names.update((*value.credential_names, *value.optional_names, *value.alternative_names,
+                              value.base_url_name))
+    names.discard("")
+    return frozenset(names)
 
 
 def get_route(key: str, env: Mapping[str, str]) -> Route:

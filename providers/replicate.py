@@ -40,11 +40,11 @@ import math
 import re
 from datetime import datetime
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit
 
 import httpx
 
 from . import http
+from .outbound import follow_up
 from .base import (
     ConfigurationError,
     MIME_TYPES,
@@ -57,6 +57,7 @@ from .base import (
     InputImage,
     InvalidRequestError,
     Provider,
+    ProviderCancelledError,
     ProviderError,
     ProviderUnavailableError,
     Route,
@@ -84,9 +85,11 @@ POLICY_WORDS = ("safety system", "moderation_blocked", "content policy", "conten
 
 BUILT_IN_MODEL = "openai/gpt-image-2"
 # Custom routes: honest and permissive (the model's schema decides what is sent, its own checks
-# refuse what it cannot do): the three standard sizes, others up to 2048 in multiples of 8; no edits.
+# refuse what it cannot do): the three standard sizes, others up to 2048 in multiples of 8; no edits;
+# a seed is sent when the model's schema has a ``seed`` input (a note says so when it has none).
 CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
-                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False)
+                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False,
+                                   seed=True)
 MODEL_RE = re.compile(r"^([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?::([0-9a-f]{64}))?$")
 # Count inputs, in the order they are looked for in a schema.
 COUNT_FIELDS = ("num_outputs", "number_of_images", "num_images", "n", "batch_size")
@@ -165,7 +168,11 @@ class ReplicateProvider(Provider):
             if not prediction_id:
                 raise BadResponseError("Replicate answered without a prediction id to poll.")
             prediction = self.wait_for(prediction, deadline_at)
-        self.raise_if_unsuccessful(prediction)
+        try:
+            self.raise_if_unsuccessful(prediction)
+        except ProviderError as exc:
+            exc.after_submit = True  # the prediction existed (and may have billed): never created again
+            raise
         images = output_images(prediction.get("output"), output_format)
         if len(images) < request.n:
             notes.append(f"asked for {request.n} images, Replicate returned {len(images)}")
@@ -244,12 +251,7 @@ class ReplicateProvider(Provider):
     def own_url(self, given: Any, path: str) -> str:
         """The URL the prediction names, if it is on our base URL's host (so the token never goes
         elsewhere, and a relay set as REPLICATE_BASE_URL stays in the path); else base + path."""
-        base = urlsplit(self.base_url)
-        if isinstance(given, str) and given:
-            parts = urlsplit(given)
-            if (parts.scheme, parts.netloc) == (base.scheme, base.netloc):
-                return given
-        return f"{self.base_url}{path}"
+        return follow_up(given, self.base_url, f"{self.base_url}{path}")
 
     # --- reading answers ----------------------------------------------------------------------
 
@@ -265,8 +267,10 @@ class ReplicateProvider(Provider):
             return
         message = redact(str(prediction.get("error") or f"the prediction ended {status}"), self.secrets)
         message = message[: http.MAX_MESSAGE]
-        if status in ("canceled", "aborted"):
-            raise ProviderUnavailableError(f"Replicate prediction {status}: {message}")
+        if status == "canceled":  # cancelled at Replicate (our own cancel at the deadline raises a timeout)
+            raise ProviderCancelledError(f"Replicate prediction canceled: {message}")
+        if status == "aborted":
+            raise ProviderUnavailableError(f"Replicate prediction aborted: {message}")
         raise failure_error(f"Replicate prediction failed: {message}", message)
 
     def raise_for(self, response: httpx.Response) -> None:

@@ -76,7 +76,8 @@ def routes(spec: str = DEFAULT_SPEC, latency_scale: float = 1.0) -> list[Route]:
     found = []
     for profile in parse_spec(spec):
         low, high = profile["latency"]
-        caps = Capabilities(custom_size=None if profile["presets"] else GPT_IMAGE_2_SIZES, edit=True, mask=True)
+        caps = Capabilities(custom_size=None if profile["presets"] else GPT_IMAGE_2_SIZES, edit=True, mask=True,
+                            seed=True)  # the seed picks the drawing
         pace = f"{low:g}-{high:g} s" if low != high else f"{low:g} s"
         extra = f", fails {profile['fail']:.0%}" if profile["fail"] else ""
         found.append(Route(

@@ -1,6 +1,8 @@
 """Where we may download a provider's image from.
 
-In production only https URLs whose host resolves to public addresses are fetched (no loopback,
+This is the early check with a clear message; the rule itself is enforced again at connect time,
+on the address actually connected to, by providers/outbound.py (every worker request goes
+through it). In production only https URLs whose host resolves to public addresses are fetched (no loopback,
 private, link-local or reserved ranges), and every redirect hop is checked the same way. The
 local fakes and self-hosted servers need http and loopback: ``allow_private`` (the app's
 ALLOW_PRIVATE_PROVIDER_URLS) permits them, and is off by default.
@@ -10,11 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import socket
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from .base import BadResponseError
+from .outbound import is_public
 
 
 def check_download_url(url: str, *, allow_private: bool, resolve=socket.getaddrinfo) -> None:
@@ -30,8 +32,7 @@ def check_download_url(url: str, *, allow_private: bool, resolve=socket.getaddri
     except OSError:
         raise BadResponseError(f"The image host {parts.hostname} does not resolve.") from None
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not ip.is_global:
+        if not is_public(address):
             raise BadResponseError(
                 f"The image URL points at a private or local address ({parts.hostname}); refused.")
 

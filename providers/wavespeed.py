@@ -3,9 +3,11 @@
 Submit ``POST {WAVESPEED_BASE_URL}/openai/gpt-image-2/text-to-image`` with Bearer auth and
 ``{prompt, aspect_ratio, resolution, quality, output_format}``; poll
 ``GET {WAVESPEED_BASE_URL}/predictions/{id}/result`` every 2 s. Every answer is the envelope
-``{"code", "message", "data": {id, status: created|processing|completed|failed, outputs: [urls],
-error, timings: {inference: ms}, has_nsfw_contents}}``; a ``code`` other than 200 inside an
-HTTP 200 answer is an error too (as WaveSpeed's own clients treat it).
+``{"code", "message", "data": {id, status, outputs: [urls], error, timings: {inference: ms},
+has_nsfw_contents}}``; a ``code`` other than 200 inside an HTTP 200 answer is an error too (as
+WaveSpeed's own clients treat it). ``status`` is created or processing while it runs and ends
+completed, failed, cancelled or timeout: the terminal statuses of WaveSpeed's official Python
+client (WaveSpeedAI/wavespeed-python, ``Client._wait``; tests/conformance/specs/wavespeed).
 
 Mapping, and where it is not exact (each noted on the result):
 
@@ -49,6 +51,7 @@ from .base import (
     ImageResult,
     InsufficientCreditError,
     Provider,
+    ProviderCancelledError,
     ProviderError,
     ProviderTimeoutError,
     Route,
@@ -103,6 +106,7 @@ class WaveSpeedProvider(Provider):
                     raise BadResponseError("WaveSpeed accepted the prediction without an id.")
                 ids.append(str(data["id"]))
         done: dict[str, dict] = {}
+        ended: list[ProviderError] = []  # a prediction that ended without images
 
         def check():
             for prediction_id in ids:
@@ -112,6 +116,9 @@ class WaveSpeedProvider(Provider):
                     data = envelope_data(answer)
                     if finished(data):
                         done[prediction_id] = data
+                        if (error := ending_error(prediction_id, data)) is not None:
+                            ended.append(error)
+                            return done  # stop polling: the call cannot succeed any more
             return done if len(done) == len(ids) else None
 
         deadline_at = self.clock() + self.deadline
@@ -123,6 +130,9 @@ class WaveSpeedProvider(Provider):
             raise ProviderTimeoutError(f"WaveSpeed prediction(s) {', '.join(i for i in ids if i not in done)} did not "
                                        "finish before our deadline; WaveSpeed has no documented cancel, so they may "
                                        "still complete (and be billed).") from None
+        if ended:
+            ended[0].after_submit = True  # the prediction existed (and may have billed): not submitted again
+            raise ended[0]
         results = [done[prediction_id] for prediction_id in ids]
         images = [image for data in results for image in images_of(data, request.output_format)]
         if not images:
@@ -180,15 +190,33 @@ def envelope_data(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
+# The statuses WaveSpeed's official client waits through, and those that end a prediction.
+RUNNING = ("created", "processing", "pending", "queued", "")
+TERMINAL = ("completed", "failed", "cancelled", "timeout")
+
+
 def finished(data: Mapping[str, Any]) -> bool:
+    """Whether the prediction has ended (in any terminal status); an unknown status is an error."""
     status = str(data.get("status") or "").lower()
-    if status == "completed":
+    if status in TERMINAL:
         return True
-    if status == "failed":
-        raise failure_error(str(data.get("error") or "the prediction failed without a reason"))
-    if status in ("created", "processing", "pending", "queued", ""):
+    if status in RUNNING:
         return False
     raise BadResponseError(f"WaveSpeed answered an unknown prediction status {status!r}.")
+
+
+def ending_error(prediction_id: str, data: Mapping[str, Any]) -> ProviderError | None:
+    """The error of a prediction that ended without images (failed, cancelled at WaveSpeed, timed
+    out there); None when it completed."""
+    status = str(data.get("status") or "").lower()
+    reason = str(data.get("error") or "no reason given")
+    if status == "failed":
+        return failure_error(reason if data.get("error") else "the prediction failed without a reason")
+    if status == "cancelled":
+        return ProviderCancelledError(f"WaveSpeed cancelled prediction {prediction_id}: {reason}"[: http.MAX_MESSAGE])
+    if status == "timeout":
+        return ProviderTimeoutError(f"WaveSpeed timed out prediction {prediction_id}: {reason}"[: http.MAX_MESSAGE])
+    return None
 
 
 def failure_error(message: str) -> ProviderError:

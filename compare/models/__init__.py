@@ -10,9 +10,11 @@ from .comparisons import (
     image_path,
     reference_path,
 )
+from .budgets import BudgetState, CallCost, OverBudget, SubmitRefused, TeamPrice
 from .checks import ResultCheck, TextStatus, checks_of, checks_status
 from .credentials import TeamCredential
-from .limits import RouteMinute, RouteSlot
+from .limits import RouteMinute, RouteSlot, TeamSlot
+from .ops import IdempotencyKey, WorkerHeartbeat
 from .prompts import Batch, BatchItem, Prompt, PromptSet
 from .reviews import Comment, Rating, Thumb, Verdict, VerdictKind
 from .rollups import JudgedComparison, RouteDay
@@ -24,6 +26,8 @@ __all__ = [
     "image_path", "reference_path", "Invite", "Membership", "Role", "Team",
     "Comment", "Rating", "Thumb", "Verdict", "VerdictKind", "JudgedComparison", "RouteDay",
     "ExternalVote", "ShareKind", "ShareLink",
-    "TeamCredential", "RouteMinute", "RouteSlot",
+    "TeamCredential", "RouteMinute", "RouteSlot", "TeamSlot",
+    "BudgetState", "CallCost", "OverBudget", "SubmitRefused", "TeamPrice",
     "Batch", "BatchItem", "Prompt", "PromptSet", "ResultCheck", "TextStatus", "checks_of", "checks_status",
+    "IdempotencyKey", "WorkerHeartbeat",
 ]

@@ -18,6 +18,10 @@ class Status(models.TextChoices):
 
 
 TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED)
+# Failures where the provider refused the call before doing any work: nothing was billed, so the
+# call's budget reservation is released to $0. Any other failure (a timeout, a cancel while the
+# provider worked, a bad answer, a lost worker) may have been billed and keeps its reservation.
+NOT_BILLED = ("auth", "invalid_request", "insufficient_credit", "rate_limited", "unavailable", "unknown_route")
 
 
 class CostSource(models.TextChoices):
@@ -90,7 +94,7 @@ class Comparison(models.Model):
         cancels the job at the provider at its next poll). Returns (cancelled, asked)."""
         now = timezone.now()
         cancelled = self.results.filter(status=Status.QUEUED).update(
-            status=Status.CANCELLED, finished_at=now, error_code="cancelled",
+            status=Status.CANCELLED, finished_at=now, error_code="cancelled", charge_usd=0,
             error="Cancelled before it started: the provider was never called.")
         asked = self.results.filter(status=Status.RUNNING, cancel_requested_at__isnull=True).update(
             cancel_requested_at=now)
@@ -109,6 +113,9 @@ class Result(models.Model):
 
     # Wall-clock moments (for display and our queue wait) ...
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    # When its task was last sent to the broker; None while it waits for its team's fair share
+    # (services.dispatch sends at most TEAM_MAX_IN_FLIGHT of a team's calls at a time).
+    sent_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)  # the Celery worker that ran it
@@ -127,6 +134,10 @@ class Result(models.Model):
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     cost_source = models.CharField(max_length=16, choices=CostSource.choices, default=CostSource.UNKNOWN)
     usage = models.JSONField(default=dict, blank=True)
+    # What this call counts against its team's budget: reserved at submit (the estimate, the
+    # team's price, or the unpriced ceiling, n included); once it ends, what it really cost (its
+    # cost, $0 when nothing was billed, the reservation kept when that cannot be known).
+    charge_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
 
     # What makes the result reproducible.
     request_sent = models.JSONField(default=dict, blank=True)
@@ -149,6 +160,8 @@ class Result(models.Model):
             models.Index(fields=["comparison", "status", "route_key", "id"], name="result_comparison_status"),
             # The few results not folded into the rollups yet (queued, running, just finished).
             models.Index(fields=["status"], condition=models.Q(rolled_up__isnull=True), name="result_unfolded"),
+            # /metrics reads the results that finished in its recent window (compare/metrics.py).
+            models.Index(fields=["finished_at"], condition=models.Q(finished_at__isnull=False), name="result_finished"),
         ]
 
     def __str__(self):
@@ -174,6 +187,10 @@ class Result(models.Model):
         """running -> a terminal status with the given fields; False if it was not running."""
         assert status in TERMINAL
         fields.update(status=status, finished_at=timezone.now())
+        if fields.get("cost_usd") is not None:
+            fields["charge_usd"] = fields["cost_usd"]  # the reservation becomes the real cost
+        elif status == Status.FAILED and fields.get("error_code") in NOT_BILLED:
+            fields["charge_usd"] = 0
         won = Result.objects.filter(pk=self.pk, status=Status.RUNNING).update(**fields)
         if won:
             for name, value in fields.items():
@@ -250,25 +267,31 @@ def _hash_token(token):
 
 
 class ApiTokenQuerySet(models.QuerySet):
-    def user_for(self, token):
-        """The active user owning this token, or None. Marks the token as used."""
+    def find(self, token):
+        """The token row of an active user (expired or not), or None. Marks a live token as used."""
         found = self.filter(key_hash=_hash_token(token), user__is_active=True).select_related("user").first()
-        if found is None:
-            return None
+        if found is None or found.expired:
+            return found
         now = timezone.now()
         if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=1):
             ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)  # not a write per request
-        return found.user
+        return found
+
+    def user_for(self, token):
+        """The active user owning this live (unexpired) token, or None. Marks the token as used."""
+        found = self.find(token)
+        return found.user if found is not None and not found.expired else None
 
 
 class ApiToken(models.Model):
-    """A per-user API token. Only its SHA-256 is stored; the token is shown once."""
+    """A per-user API token. Only its SHA-256 is stored; the token is shown once. It may expire."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=12)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # None: until revoked
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -276,7 +299,14 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user})"
 
     @classmethod
-    def issue(cls, user):
-        """Create a token for user; returns (ApiToken, the plain token to show once)."""
+    def issue(cls, user, expires_in=None):
+        """Create a token for user, valid for the timedelta expires_in (None: until revoked);
+        returns (ApiToken, the plain token to show once)."""
         token = "ipc_" + secrets.token_urlsafe(32)
-        return cls.objects.create(user=user, key_hash=_hash_token(token), prefix=token[:8]), token
+        expires_at = timezone.now() + expires_in if expires_in is not None else None
+        return cls.objects.create(user=user, key_hash=_hash_token(token), prefix=token[:8],
+                                  expires_at=expires_at), token
+
+    @property
+    def expired(self):
+        return self.expires_at is not None and self.expires_at <= timezone.now()

@@ -1,4 +1,4 @@
-"""Per-route limits shared by every worker process: rows in the database, taken and given back
+"""Per-route and per-team limits shared by every worker process: rows in the database, taken and given back
 with conditional UPDATEs, so they hold with any number of workers on any number of machines."""
 
 from django.db import models
@@ -25,3 +25,16 @@ class RouteMinute(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["route_key", "minute"], name="one_counter_per_minute")]
+
+
+class TeamSlot(models.Model):
+    """One of a team's TEAM_MAX_IN_FLIGHT call slots; ``result`` holds it while a worker runs
+    the call, so one team's flood cannot take every worker (compare/limits.py)."""
+
+    team = models.ForeignKey("compare.Team", on_delete=models.CASCADE, related_name="slots")
+    index = models.PositiveSmallIntegerField()
+    result = models.OneToOneField("compare.Result", null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="team_slot")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "index"], name="one_team_slot_per_index")]

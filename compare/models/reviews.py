@@ -5,10 +5,11 @@ Thumbs up/down is the one rating used everywhere. A verdict names the winning re
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from ..visibility import Visibility, images_held
 from .comparisons import Comparison, Result, Status
 
 
@@ -98,7 +99,7 @@ def give_verdict(comparison, user, kind, winner_id=None):
     if kind not in VerdictKind.values:
         raise ReviewRefused("Pick a winner, a tie or all bad.")
     results = list(comparison.results.all())
-    if comparison.hold_images_until_done and not all(r.is_terminal for r in results):
+    if images_held(comparison, results):
         raise ReviewRefused("Images are held until every route has finished: give your verdict then.")
     winner = None
     if kind == VerdictKind.WINNER:
@@ -139,26 +140,11 @@ def blind_order(comparison, results, user=None):
                                                       algorithm="sha256").hexdigest())
 
 
-def is_masked(comparison, user):
-    """Route names hidden from this user: a blind comparison they have given no verdict on."""
-    if not comparison.blind:
-        return False
-    return not (user is not None and user.is_authenticated
-                and Verdict.objects.filter(comparison=comparison, user=user).exists())
-
-
-def images_held(comparison, results=None):
-    """No image shown to anyone before every route has finished (so speed cannot bias)."""
-    if not comparison.hold_images_until_done:
-        return False
-    results = comparison.results.all() if results is None else results
-    return not all(r.is_terminal for r in results)
-
-
 class Review:
-    """What one person sees of a comparison's review: route names masked in blind mode until
-    their verdict, images held until every route has finished, their own and the team's votes.
-    Each result gets blind_label, my_thumb, thumbs_up and thumbs_down (usernames)."""
+    """One member's view of a comparison's review, as compare/visibility.py allows it (route
+    names masked in blind mode until their verdict, images held until every route has finished,
+    the team's votes after their own). Each result gets blind_label, my_thumb, thumbs_up and
+    thumbs_down (usernames)."""
 
     def __init__(self, comparison, user, results=None):
         self.comparison, self.user = comparison, user
@@ -168,17 +154,19 @@ class Review:
         self.can_review = comparison.team.can_run(user)
         verdicts = list(comparison.verdicts.select_related("user", "winner").order_by("updated_at", "id"))
         self.my_verdict = next((v for v in verdicts if v.user_id == user.pk), None)
-        self.masked = comparison.blind and self.my_verdict is None
-        self.held = images_held(comparison, results)
+        self.visibility = Visibility.for_member(comparison, user, has_verdict=self.my_verdict is not None,
+                                                results=results, can_run=self.can_review)
+        self.masked = self.visibility.masked
+        self.held = not self.visibility.images
         self.results = blind_order(comparison, results, user) if comparison.blind else results
         for index, result in enumerate(self.results):
             result.blind_label = blind_label(index) if comparison.blind else ""
             result.display_name = result.blind_label if self.masked else result.route_label
         # Until a blind reviewer has voted, the team's votes stay hidden too (no herding).
-        self.verdicts = [v for v in verdicts if not self.masked or v.user_id == user.pk]
+        self.verdicts = [v for v in verdicts if self.visibility.team_verdict or v.user_id == user.pk]
         self._thumbs(results)
         comments = list(comparison.comments.select_related("user"))
-        self.comments = [c for c in comments if not self.masked or c.user_id == user.pk]
+        self.comments = [c for c in comments if self.visibility.team_verdict or c.user_id == user.pk]
         self.hidden_comments = len(comments) - len(self.comments)
         self.hidden_verdicts = len(verdicts) - len(self.verdicts)
         self.succeeded = [r for r in self.results if r.status == Status.SUCCEEDED]
@@ -192,7 +180,7 @@ class Review:
             result = by_result[rating.result_id]
             if rating.user_id == self.user.pk:
                 result.my_thumb = rating.value
-            if self.masked and rating.user_id != self.user.pk:
+            if not self.visibility.team_verdict and rating.user_id != self.user.pk:
                 continue
             (result.thumbs_up if rating.value == Thumb.UP else result.thumbs_down).append(rating.user.get_username())
 
@@ -254,8 +242,7 @@ def with_winner(comparisons, winner, user):
     else:
         verdicts = Verdict.objects.filter(comparison=OuterRef("pk"), kind=VerdictKind.WINNER,
                                           winner__route_key=winner)
-    mine = Verdict.objects.filter(comparison=OuterRef("pk"), user=user)
-    return comparisons.filter(Exists(verdicts)).filter(Q(blind=False) | Q(Exists(mine)))
+    return comparisons.filter(Exists(verdicts)).filter(Visibility.named_for(user))
 
 
 def with_rating(comparisons, rating):

@@ -1,5 +1,6 @@
 """Share links: a read-only public page for one comparison, or for a frozen set of them, and the
-blind verdicts visitors give through a "vote" link (kept apart from the team's verdicts).
+blind verdicts visitors give through a "vote" link (kept apart from the team's verdicts), each
+with a signed per-link ballot and an address limit.
 
 The token is the capability: 192 random bits from `secrets`, unguessable. A link answers only
 while it lives (not revoked, not expired); everything it opens (page, images, preview) is checked
@@ -10,12 +11,16 @@ import random
 import secrets
 import string
 from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from .reviews import VerdictKind
 
@@ -131,6 +136,52 @@ def visitor_hash(key):
     return hashlib.sha256(f"visitor:{key}".encode()).hexdigest()
 
 
+def address_hash(link, address):
+    """The client address as kept with a vote: keyed with SECRET_KEY and bound to the link, so the
+    stored value names no address (an IPv4 space is small enough to hash through)."""
+    return salted_hmac("compare.vote-address", f"{link.pk}:{address}", algorithm="sha256").hexdigest()
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """A vote-link visitor's ballot: a random key, signed for one link (django.core.signing), so a
+    made-up or another link's value is no ballot. Only its hash is kept with the vote."""
+
+    key: str
+
+    @classmethod
+    def issue(cls):
+        return cls(secrets.token_urlsafe(32))
+
+    @staticmethod
+    def _salt(link):
+        return f"compare.ballot:{link.pk}"
+
+    def signed(self, link):
+        return signing.dumps(self.key, salt=self._salt(link))
+
+    @classmethod
+    def read(cls, link, value):
+        """The ballot a signed value carries for this link, or None."""
+        if not value:
+            return None
+        try:
+            key = signing.loads(value, salt=cls._salt(link))
+        except signing.BadSignature:
+            return None
+        return cls(key) if isinstance(key, str) and key else None
+
+    @property
+    def visitor_hash(self):
+        return visitor_hash(self.key)
+
+    def vote(self, link, comparison):
+        return link.external_votes.filter(comparison=comparison, visitor_hash=self.visitor_hash).first()
+
+    def has_voted(self, link, comparison):
+        return link.external_votes.filter(comparison=comparison, visitor_hash=self.visitor_hash).exists()
+
+
 class ExternalVoteQuerySet(models.QuerySet):
     def tally(self):
         """[(what, count)], most first: route labels for winners, then tie and all bad."""
@@ -140,9 +191,14 @@ class ExternalVoteQuerySet(models.QuerySet):
         return counts.most_common()
 
 
+class VoteRefused(Exception):
+    """A vote not taken: this client address has used its votes on this comparison of this link."""
+
+
 class ExternalVote(models.Model):
-    """A verdict from outside the team, cast through a vote link: one per visitor per comparison.
-    The visitor is a random cookie; only its hash is kept."""
+    """A verdict from outside the team, cast through a vote link: one per ballot per comparison,
+    and at most SHARE_VOTES_PER_ADDRESS per client address per comparison of a link within
+    SHARE_VOTE_WINDOW_HOURS. Only the hashes of the ballot and the address are kept."""
 
     link = models.ForeignKey(ShareLink, on_delete=models.CASCADE, related_name="external_votes")
     comparison = models.ForeignKey("compare.Comparison", on_delete=models.CASCADE, related_name="external_votes")
@@ -150,6 +206,7 @@ class ExternalVote(models.Model):
     winner = models.ForeignKey("compare.Result", null=True, blank=True, on_delete=models.CASCADE,
                                related_name="external_wins")
     visitor_hash = models.CharField(max_length=64)
+    address_hash = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ExternalVoteQuerySet.as_manager()
@@ -162,14 +219,27 @@ class ExternalVote(models.Model):
                                    | (~Q(kind="winner") & Q(winner__isnull=True)),
                                    name="an_external_winner_names_the_winner"),
         ]
+        indexes = [models.Index(fields=["link", "comparison", "address_hash", "created_at"],
+                                name="external_vote_address")]
 
     @classmethod
-    def cast(cls, link, comparison, visitor_key, kind, winner=None):
-        """(vote, True) when recorded; (the earlier vote, False) when this visitor already voted."""
-        digest = visitor_hash(visitor_key)
+    def cast(cls, link, comparison, ballot, address, kind, winner=None):
+        """(vote, True) when recorded; (the earlier vote, False) when this ballot already voted;
+        VoteRefused when the address has used its votes. Votes of one link are taken one at a
+        time (a lock on the link's row), so two at once from one address cannot both pass."""
+        digest, where = ballot.visitor_hash, address_hash(link, address)
+        since = timezone.now() - timedelta(hours=settings.SHARE_VOTE_WINDOW_HOURS)
         try:
             with transaction.atomic():
+                ShareLink.objects.select_for_update().filter(pk=link.pk).first()
+                earlier = cls.objects.filter(comparison=comparison, visitor_hash=digest).first()
+                if earlier is not None:
+                    return earlier, False
+                used = cls.objects.filter(link=link, comparison=comparison, address_hash=where,
+                                          created_at__gte=since).count()
+                if used >= settings.SHARE_VOTES_PER_ADDRESS:
+                    raise VoteRefused("A vote from your network address has already been counted here.")
                 return cls.objects.create(link=link, comparison=comparison, kind=kind, winner=winner,
-                                          visitor_hash=digest), True
-        except IntegrityError:
+                                          visitor_hash=digest, address_hash=where), True
+        except IntegrityError:  # the same ballot twice at once: the other one was recorded
             return cls.objects.get(comparison=comparison, visitor_hash=digest), False

@@ -9,7 +9,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from .budgets import BudgetState, OverBudget
+from .comparisons import TERMINAL, Result
 
 
 class Role(models.TextChoices):
@@ -23,6 +28,12 @@ class TeamQuerySet(models.QuerySet):
         if not user.is_authenticated:
             return self.none()
         return self.filter(memberships__user=user)
+
+    def locked(self, pk):
+        """The team, its row locked until the transaction ends (PostgreSQL: SELECT ... FOR
+        UPDATE). SQLite ignores FOR UPDATE; there the IMMEDIATE transactions of
+        config/settings.py take the write lock at BEGIN, which serializes submits the same way."""
+        return self.select_for_update().get(pk=pk)
 
 
 class Team(models.Model):
@@ -50,23 +61,48 @@ class Team(models.Model):
     def is_owner(self, user):
         return self.role_of(user) == Role.OWNER
 
-    def spent_this_month(self):
-        """USD spent since the first of this month (UTC): reported costs where present, estimates
-        otherwise (for finished results and for those still queued or running)."""
-        from django.db.models import Sum
-        from django.db.models.functions import Coalesce
-
-        from .comparisons import Result
-
+    def budget_state(self):
+        """This month's (UTC, from the 1st) money: spent = ended calls at what they really cost
+        (see Result.charge_usd) and any cost already known; reserved = calls queued or running,
+        at their estimate or, unpriced, the ceiling they were reserved at."""
         start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         results = Result.objects.filter(comparison__team=self, comparison__created_at__gte=start)
-        total = results.aggregate(total=Sum(Coalesce("cost_usd", "estimated_cost_usd")))["total"]
-        return total or Decimal(0)
+        ended, known = Q(status__in=TERMINAL), Q(cost_usd__isnull=False)
+        totals = results.aggregate(
+            ended=Sum(Coalesce("charge_usd", "cost_usd", "estimated_cost_usd"), filter=ended),
+            known=Sum("cost_usd", filter=~ended & known),
+            waiting=Sum(Coalesce("estimated_cost_usd", "charge_usd"), filter=~ended & ~known))
+        spent = (totals["ended"] or Decimal(0)) + (totals["known"] or Decimal(0))
+        return BudgetState(budget=self.monthly_budget_usd, spent=spent, reserved=totals["waiting"] or Decimal(0))
+
+    def spent_this_month(self):
+        """USD spent or reserved this month: what counts against the budget now."""
+        state = self.budget_state()
+        return state.spent + state.reserved
 
     def budget_left(self):
+        return self.budget_state().left
+
+    def check_budget(self, costs, what="this comparison"):
+        """The one budget rule: refuse (OverBudget, with the numbers) calls whose costs
+        (compare/pricing.py CallCost, one per call) would take the team past its monthly budget
+        with what is spent and reserved. Binding only inside the transaction that creates the
+        calls, on a row from Team.objects.locked (compare/services.py)."""
         if self.monthly_budget_usd is None:
-            return None
-        return self.monthly_budget_usd - self.spent_this_month()
+            return
+        state = self.budget_state()
+        total = sum((cost.usd for cost in costs), Decimal(0))
+        if total <= 0 or state.spent + state.reserved + total <= self.monthly_budget_usd:
+            return  # (free calls, such as the sandbox's, take no team past its budget)
+        unpriced = sorted({cost.route_key for cost in costs if cost.unpriced})
+        note = (f" ({', '.join(unpriced)} ha{'s' if len(unpriced) == 1 else 've'} no known price: counted at the "
+                f"${settings.UNPRICED_CALL_CEILING_USD:.2f}-per-image ceiling)") if unpriced else ""
+        calls = f"{len(costs)} call{'s' if len(costs) != 1 else ''}"
+        reserved = (f" (and ${state.reserved:.4f} is reserved for calls still queued or running)"
+                    if state.reserved else "")
+        raise OverBudget(f"Over budget: {what} is estimated at ${total:.4f} for {calls}{note}; {self} has spent "
+                         f"${state.spent:.4f} of its ${self.monthly_budget_usd:.2f} this month{reserved}, "
+                         f"${max(state.left, Decimal(0)):.4f} left.")
 
     @classmethod
     def personal_for(cls, user):
@@ -100,8 +136,15 @@ def _in_a_week():
     return timezone.now() + timedelta(days=7)
 
 
+class InviteQuerySet(models.QuerySet):
+    def pending_for(self, user):
+        """Invitations naming this user, not yet accepted, declined or expired."""
+        return self.filter(invitee=user, used_at__isnull=True, expires_at__gt=timezone.now())
+
+
 class Invite(models.Model):
-    """A link an owner sends; whoever opens it logged in joins the team with the role. Once."""
+    """A link an owner sends; whoever opens it logged in joins the team with the role. Once.
+    An invite naming an invitee (an owner added them by username) is theirs alone to accept."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invites")
     token = models.CharField(max_length=64, unique=True, default=_invite_token)
@@ -112,13 +155,19 @@ class Invite(models.Model):
     used_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="+")
     used_at = models.DateTimeField(null=True, blank=True)
+    invitee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="team_invitations")
+
+    objects = InviteQuerySet.as_manager()
 
     @property
     def usable(self):
         return self.used_at is None and self.expires_at > timezone.now()
 
     def accept(self, user):
-        """Join the team; False if the invite was used meanwhile or has expired."""
+        """Join the team; False if the invite was used meanwhile, has expired or names someone else."""
+        if self.invitee_id is not None and self.invitee_id != user.pk:
+            return False
         won = Invite.objects.filter(pk=self.pk, used_at__isnull=True, expires_at__gt=timezone.now()).update(
             used_by=user, used_at=timezone.now())
         if won:

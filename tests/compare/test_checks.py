@@ -347,7 +347,7 @@ def test_the_pillow_work_runs_in_the_image_processes(alice, provider_draws, sett
     result = stored_result(alice, "A red fox in snow", size="256x256")
     with caplog.at_level("WARNING", logger="compare.images"):
         assert checks.run_checks(result.pk).blank is False
-    assert not caplog.records  # no process died, nothing fell back to this thread
+    assert not [r for r in caplog.records if r.name == "compare.images"]  # no process died, no fallback
 
 
 @pytest.mark.django_db
@@ -595,3 +595,23 @@ def test_a_stored_result_whose_language_pack_is_missing_says_unavailable(alice, 
     assert check.status == ResultCheck.DONE
     assert check.text_status == "unavailable" and check.text_accuracy is None  # not 0
     assert check.text_notes == ["OCR unavailable for Bengali: install tesseract-ocr-ben"]
+
+
+@pytest.mark.django_db
+def test_the_checks_follow_the_visibility_policy(alice, provider_draws, settings):
+    from dataclasses import replace
+
+    from compare.presenters import checks_dict
+    from compare.visibility import Visibility
+
+    settings.IMAGE_PROCESSES = 0
+    provider_draws(png(size=(512, 512)))
+    result = stored_result(alice, "A red fox")
+    checks.run_checks(result.pk)
+    result = Result.objects.select_related("image_checks").get(pk=result.pk)
+    member = Visibility.for_member(result.comparison, alice)
+    assert checks_dict(result, member)["images"][0]["width"] == 512
+    no_sizes = checks_dict(result, replace(member, sizes=False))
+    assert no_sizes["size_matches"] is None and "width" not in no_sizes["images"][0]
+    assert no_sizes["blank"] is False  # what is not about sizes stays
+    assert checks_dict(result, replace(member, images=False)) is None  # held images: nothing about them

@@ -47,7 +47,7 @@ def test_the_key_configures_the_route_for_that_team_only(owner, alice, bob):
 
 def test_a_comparison_of_the_team_is_sent_with_its_key_and_keeps_none_of_it(owner, alice, monkeypatch):
     fake = FakeOpenAI(api_key=KEY)
-    monkeypatch.setattr(execution, "http_client", lambda deadline=None: httpx.Client(transport=httpx.MockTransport(fake.handle)))
+    monkeypatch.setattr(execution, "http_client", lambda deadline=None, **kw: httpx.Client(transport=httpx.MockTransport(fake.handle)))
     save(owner, Team.personal_for(alice), "OPENAI_API_KEY", KEY)
     save(owner, Team.personal_for(alice), "OPENAI_BASE_URL", "https://fake-openai.test/v1")
     result = factories.comparison(alice, routes=["openai:gpt-image-2"]).results.get()
@@ -95,7 +95,7 @@ def test_keys_rotate_without_losing_a_credential(owner, alice, settings):
 @pytest.mark.parametrize("stored,expect", [(KEY, "the key works"), ("sk-wrong-key-9999", "the check failed: HTTP 401")])
 def test_test_connection_makes_the_cheapest_call_and_says_what_failed(owner, alice, monkeypatch, stored, expect):
     fake = FakeOpenAI(api_key=KEY)
-    monkeypatch.setattr(execution, "http_client", lambda deadline=None: httpx.Client(transport=httpx.MockTransport(fake.handle)))
+    monkeypatch.setattr(execution, "http_client", lambda deadline=None, **kw: httpx.Client(transport=httpx.MockTransport(fake.handle)))
     team = Team.personal_for(alice)
     save(owner, team, "OPENAI_API_KEY", stored)
     save(owner, team, "OPENAI_BASE_URL", "https://fake-openai.test/v1")

@@ -26,6 +26,10 @@ TOKENS = {"share", "share-preview", "share-comparison", "share-comparison-previe
           "share-thumbnail", "invite", "reference-public"}
 # Outside this app's scoping (Django's own views).
 NOT_OURS = {"login", "logout"}
+# For operators, about no team (docs/operations.md): /healthz is public by design and names no
+# object; /metrics answers a METRICS_TOKEN or a staff session, and names no team. Tried like the
+# others: they must show nothing of alice's.
+OPERATIONS = {"healthz", "metrics"}
 
 
 def app_patterns():
@@ -81,6 +85,9 @@ def extra_objects(client, team, alice):
     found["prompt"] = Prompt.objects.create(team=team, prompt_set=prompt_set, text=f"{SECRET} prompt")
     found["prompt_set"] = prompt_set
     found["batch"] = Batch.objects.create(team=team, name=f"{SECRET} batch", created_by=alice)
+    from compare.models import TeamPrice
+
+    found["price"] = TeamPrice.objects.create(team=team, route_key="sandbox:fast", usd_per_image="0.01", entered_by=alice)
     return found
 
 
@@ -90,12 +97,14 @@ def url_for(name, route, o):
     by_name = {
         "detail": c.pk, "summary": c.pk, "rerun": c.pk, "cancel": c.pk, "verdict": c.pk, "comment": c.pk,
         "review-mode": c.pk, "review": c.pk, "share-create": c.pk, "export": c.pk, "changes": c.pk,
-        "api:comparison": c.pk, "api:cancel": c.pk, "api-share": c.pk,
+        "api:comparison": c.pk, "api:cancel": c.pk, "api:rerun": c.pk, "api-share": c.pk,
         "result-card": o["result"].pk, "result-checks": o["result"].pk, "rate": o["result"].pk,
         "image": images[0].pk, "thumbnail": images[0].pk, "reference": o["reference"].pk,
         "share-revoke": o["link"].pk, "api-share-link": o["link"].pk, "token-revoke": o["token"].pk,
         "team-detail": o["team"].pk, "team-add-member": o["team"].pk, "team-invite": o["team"].pk,
-        "team-budget": o["team"].pk, "team-credentials": o["team"].pk, "team-credential-test": o["team"].pk,
+        "team-budget": o["team"].pk, "api:team-budget": o["team"].pk, "team-price": o["team"].pk,
+        "team-leave": o["team"].pk, "team-credentials": o["team"].pk, "team-credential-test": o["team"].pk,
+        "api:team-credentials": o["team"].pk,
         "batch": o.get("batch") and o["batch"].pk, "batch-csv": o.get("batch") and o["batch"].pk,
         "batch-cancel": o.get("batch") and o["batch"].pk,
         "api:batch": o.get("batch") and o["batch"].pk,
@@ -107,6 +116,10 @@ def url_for(name, route, o):
             f"?a={images[0].pk}&b={images[1].pk}"
     if name == "team-remove-member":
         return f"/teams/{o['team'].pk}/members/{o['user'].pk}/remove"
+    if name == "invite-decline":
+        return f"/invitations/{o['invite'].pk}/decline"
+    if name == "team-price-delete":
+        return f"/teams/{o['team'].pk}/prices/{o['price'].pk}/delete"
     if name == "team-revoke-invite":
         return f"/teams/{o['team'].pk}/invites/{o['invite'].pk}/revoke"
     if name == "prompt-fill":
@@ -122,7 +135,7 @@ def url_for(name, route, o):
 
 def test_every_url_of_the_app_is_covered_here(alices):
     missing = [name for name, route in app_patterns()
-               if name not in LISTS | NOT_OURS and url_for(name, route, alices) is None]
+               if name not in LISTS | NOT_OURS | OPERATIONS and url_for(name, route, alices) is None]
     assert not missing, f"URLs with no isolation check (add them to url_for or LISTS): {missing}"
 
 
@@ -142,7 +155,9 @@ def test_bob_gets_404_for_every_object_of_alices_and_sees_nothing_anywhere(alice
         for method in ("get", "post"):
             response = getattr(client, method)(url)
             assert not leaked(response), (method, url)
-            if name not in LISTS:
+            if name in OPERATIONS:
+                assert response.status_code in (200, 401, 405), (method, url, response.status_code)
+            elif name not in LISTS:
                 assert response.status_code in (404, 405), (method, url, response.status_code)
             tried += 1
     assert tried > 100
@@ -174,7 +189,9 @@ def test_anonymous_visitors_get_the_login_page_or_404_and_no_data(alices):
         for method in ("get", "post"):
             response = getattr(client, method)(url)
             assert not leaked(response), (method, url)
-            if response.status_code == 302:
+            if name == "healthz" and method == "get":
+                assert response.status_code == 200, (method, url, response.status_code)  # public by design
+            elif response.status_code == 302:
                 assert response["Location"].startswith("/login/"), (method, url)
             else:
                 assert response.status_code in (401, 403, 404, 405), (method, url, response.status_code)

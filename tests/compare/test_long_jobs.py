@@ -23,7 +23,7 @@ def batch(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-batch-key")
     monkeypatch.setenv("OPENAI_BASE_URL", "https://fake-openai.test/v1")
     monkeypatch.setenv("OPENAI_BATCH_POLL_SECONDS", "30")
-    monkeypatch.setattr(execution, "http_client", lambda deadline=None: httpx.Client(transport=httpx.MockTransport(fake.handle)))
+    monkeypatch.setattr(execution, "http_client", lambda deadline=None, **kw: httpx.Client(transport=httpx.MockTransport(fake.handle)))
     fake.scheduled = []
     monkeypatch.setattr(tasks.check_result, "apply_async", lambda args, countdown: fake.scheduled.append((args, countdown)))
     return fake

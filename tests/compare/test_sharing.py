@@ -144,9 +144,9 @@ def test_a_vote_link_takes_one_blind_verdict_per_visitor_kept_apart(alice_client
     assert visitor.post(vote_url, {"verdict": "all_bad", "csrfmiddlewaretoken": csrf}).status_code == 302
     vote = ExternalVote.objects.get()
     assert vote.winner == winner and vote.kind == "winner" and len(vote.visitor_hash) == 64
-    assert vote.visitor_hash != visitor.cookies["ipc_visitor"].value  # only the hash is kept
+    assert vote.visitor_hash != visitor.cookies["ipc_ballot"].value  # only the hash is kept
     assert "Thank you: you voted" in visitor.get(link.get_absolute_url()).content.decode()
-    other = Client()
+    other = Client(REMOTE_ADDR="192.0.2.7")  # another visitor: another address (one vote per address)
     other.get(link.get_absolute_url())
     other.post(vote_url, {"verdict": "tie"})
     assert ExternalVote.objects.count() == 2 and Verdict.objects.count() == 0

@@ -116,9 +116,10 @@ def test_owners_manage_members_and_a_team_keeps_an_owner(alices, alice, bob):
     owner.force_login(alice)
     team = alices.team
     owner.post(f"/teams/{team.pk}/members", {"username": "bob", "role": "member"})
-    assert team.role_of(bob) == Role.MEMBER
     member = Client()
     member.force_login(bob)
+    member.post(f"/join/{Invite.objects.get(invitee=bob).token}")  # bob accepts the invitation
+    assert team.role_of(bob) == Role.MEMBER
     assert member.post(f"/teams/{team.pk}/members", {"username": "bob", "role": "owner"}).status_code == 404
     owner.post(f"/teams/{team.pk}/members/{bob.pk}/remove")
     assert team.role_of(bob) is None

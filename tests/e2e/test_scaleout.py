@@ -1,7 +1,5 @@
 """The scale-out configuration for real: PostgreSQL, a Redis broker and several worker processes."""
 
-import time
-
 import pytest
 
 from tests.e2e.stack import parse_time
@@ -11,14 +9,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
 def test_several_workers_share_one_comparison_on_postgres_and_redis(postgres_redis_stack):
     stack = postgres_redis_stack
-    routes = [f"sandbox:r{n}" for n in range(10)]  # 10 one-second calls, 3 workers x 4 threads
-    submitted = time.time()
+    routes = [f"sandbox:r{n}" for n in range(10)]  # 10 three-second calls, 3 workers x 4 threads
     done = stack.wait_done(stack.submit("scale out", routes, quality="medium")["id"])
     results = done["results"]
     assert [r["status"] for r in results] == ["succeeded"] * 10
-    # The 0.5 s target is the default setup's (tests/e2e/test_embedded.py); here the point is
-    # that three worker processes share the calls, all started at once.
-    assert max(parse_time(r["started_at"]) - submitted for r in results) < 1.0
+    # The point here is that three worker processes share the calls and run them side by side:
+    # every call started before any had finished (none waited for another's slot). How soon
+    # after submit is a speed target, measured in bench/ (BENCHMARKS.md), not timed here.
+    last_start = max(parse_time(r["started_at"]) for r in results)
+    first_finish = min(parse_time(r["finished_at"]) for r in results)
+    assert last_start < first_finish, "a call waited for another to finish"
     workers = {r["worker"] for r in results}
     assert len(workers) >= 3, f"every worker process should take a share: {workers}"
     assert all(r["images"] for r in results)

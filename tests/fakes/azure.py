@@ -15,6 +15,10 @@ Edits: ``POST /openai/deployments/{deployment}/images/edits?api-version=...`` an
 OpenAI's (providers.md section 3 [I]); the form is checked by the OpenAI fake's rules
 (``tests.fakes.openai.edit_problem``) and answered in Azure's envelope; the images start from the
 first reference image. A multipart call is recorded with ``form`` and ``files``.
+
+At api-version 2025-04-01-preview (the only dated version whose spec is vendored, in
+tests/conformance/specs/azure) a generation's ``output_format`` other than png/jpeg and a ``size``
+outside that version's ``imageSize`` enum are refused with a 400, as the spec allows no more.
 """
 
 import base64
@@ -61,6 +65,9 @@ ERRORS = {
                      "request. Please try again later."}),
 }
 NOT_FOUND = {"code": "404", "message": "Resource not found"}
+# api-version 2025-04-01-preview: imagesOutputFormat and imageSize.
+DATED_FORMATS = {"2025-04-01-preview": ("png", "jpeg")}
+DATED_SIZES = {"2025-04-01-preview": ("auto", "1792x1024", "1024x1792", "1024x1024", "1024x1536", "1536x1024")}
 NO_DEPLOYMENT = {"code": "DeploymentNotFound", "message": "The API deployment for this resource does not exist. If you "
                  "created the deployment within the last 5 minutes, please wait a moment and try again."}
 
@@ -97,6 +104,16 @@ class FakeAzureOpenAI:
             return self.answer(404, NO_DEPLOYMENT)
         if self.scenario in ERRORS:
             return self.error(self.scenario)
+        version = request.url.params.get("api-version")
+        if version in DATED_FORMATS and operation == "generations":
+            if body.get("output_format", "png") not in DATED_FORMATS[version]:
+                return self.answer(400, {"message": f"Invalid value: '{body.get('output_format')}'. Supported values "
+                                         f"are: {', '.join(DATED_FORMATS[version])}.", "type": "invalid_request_error",
+                                         "param": "output_format", "code": "invalid_value"})
+            if body.get("size", "auto") not in DATED_SIZES[version]:
+                return self.answer(400, {"message": f"Invalid value: '{body.get('size')}'. Supported values are: "
+                                         f"{', '.join(DATED_SIZES[version])}.", "type": "invalid_request_error",
+                                         "param": "size", "code": "invalid_value"})
         if operation == "edits":
             if files is None:
                 return self.answer(400, {"message": "Expected multipart/form-data for images/edits.",

@@ -283,16 +283,22 @@ class FakeFal:
             else:
                 job["state"] = "COMPLETED"
 
+    def handle_urls(self, job):
+        """The fields every QueueStatus carries (fal-js types/common.ts, BaseQueueStatus)."""
+        root = self.root(job)
+        return {"request_id": job["id"], "response_url": root, "status_url": f"{root}/status",
+                "cancel_url": f"{root}/cancel"}
+
     def status(self, job):
         self.advance(job)
         state = job["state"]
         if state == "IN_QUEUE":
             return httpx.Response(202, json={"status": state, "queue_position": self.queue_polls - job["polls"],
-                                             "response_url": self.root(job)})  # 202 while pending [I]
+                                             **self.handle_urls(job)})  # 202 while pending [I]
         if state == "IN_PROGRESS":
-            return httpx.Response(202, json={"status": state, "logs": None, "response_url": self.root(job)})
+            return httpx.Response(202, json={"status": state, "logs": None, **self.handle_urls(job)})
         failure = JOB_FAILURES.get(self.scenario)
-        answer = {"status": "COMPLETED", "logs": None, "response_url": self.root(job),
+        answer = {"status": "COMPLETED", "logs": None, **self.handle_urls(job),
                   "error": failure[0] if failure else None, "error_type": failure[1] if failure else None}
         if self.metrics:
             answer["metrics"] = {"inference_time": self.inference_time}

@@ -3,8 +3,10 @@
 Speaks ``POST {prefix}/images/generations`` (JSON) and ``POST {prefix}/images/edits``
 (multipart/form-data, providers.md section 2.3) with Bearer auth; answers with real images drawn
 by Pillow at the requested size and format (an edit starts from its first reference image), token
-usage, ``x-request-id`` and ``openai-processing-ms``; and with OpenAI's own error bodies for each
-``scenario``.
+usage as OpenAI's ``ImageGenUsage`` (with ``input_tokens_details`` and ``output_tokens_details``;
+``text_output_tokens`` sets the text tokens written besides the image), the ``size`` echoed only
+when it is one of the three ``ImagesResponse.size`` names, ``x-request-id`` and
+``openai-processing-ms``; and with OpenAI's own error bodies for each ``scenario``.
 
 The edits endpoint checks what the real one requires: a prompt; reference images as file parts
 named ``image`` (exactly one) or ``image[]`` (one or more, at most 16), each a PNG, JPEG or WebP
@@ -60,13 +62,15 @@ ERRORS = {
 
 class FakeOpenAI:
     def __init__(self, api_key="sk-test-key", prefix="/v1", delay=0.0, scenario=None, extra_headers=None,
-                 image_mode="b64_json"):
+                 image_mode="b64_json", text_output_tokens=0):
         self.api_key = api_key
         self.prefix = prefix
         self.delay = delay  # seconds, or a function of the request body
         self.scenario = scenario
         self.extra_headers = extra_headers or {}
         self.image_mode = image_mode  # "b64_json" or "url" (LocalAI and relays answer with URLs)
+        # Text tokens the model reports having written besides the image (output_tokens_details)
+        self.text_output_tokens = text_output_tokens
         self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
 
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -136,13 +140,19 @@ class FakeOpenAI:
                 data.append({"b64_json": base64.b64encode(image).decode()})
         n = len(data)
         image_in = IMAGE_INPUT_TOKENS * len(references)
+        image_out, text_out = OUTPUT_TOKENS[quality] * n, self.text_output_tokens
+        # ImageGenUsage: output_tokens_details {image_tokens, text_tokens} beside the input details.
         usage = {"input_tokens": 20 + image_in, "input_tokens_details": {"text_tokens": 20, "image_tokens": image_in},
-                 "output_tokens": OUTPUT_TOKENS[quality] * n, "total_tokens": 20 + image_in + OUTPUT_TOKENS[quality] * n}
+                 "output_tokens": image_out + text_out,
+                 "output_tokens_details": {"image_tokens": image_out, "text_tokens": text_out},
+                 "total_tokens": 20 + image_in + image_out + text_out}
         headers = {"x-request-id": f"req_{uuid.uuid4().hex[:12]}", "openai-processing-ms": "1234",
                    "openai-version": "2020-10-01", **self.extra_headers}
-        return httpx.Response(200, headers=headers, json={
-            "created": int(time.time()), "data": data, "usage": usage, "size": f"{width}x{height}",
-            "quality": chosen, "output_format": fmt, "background": "opaque"})
+        answer = {"created": int(time.time()), "data": data, "usage": usage, "quality": chosen, "output_format": fmt,
+                  "background": "opaque"}
+        if (width, height) in ((1024, 1024), (1024, 1536), (1536, 1024)):
+            answer["size"] = f"{width}x{height}"  # ImagesResponse.size names these three only
+        return httpx.Response(200, headers=headers, json=answer)
 
 
 # --- the edits endpoint's multipart form ------------------------------------------------------

@@ -39,6 +39,12 @@ HTTP_ERRORS = {
     "rate_limit": (429, "Too many requests, please slow down"),
     "server": (500, "Internal server error"),
 }
+# Scenarios that end the prediction in WaveSpeed's other terminal statuses (wavespeed-python's
+# Client._wait: failed, cancelled, timeout); the error words are ours [I].
+ENDINGS = {
+    "cancelled": ("cancelled", "The prediction was cancelled."),
+    "timed_out": ("timeout", "The prediction exceeded its time limit."),
+}
 FAILURES = {
     "policy": "Your request was rejected as a result of our safety system (NSFW content detected).",
     "failed_job": "Model error: upstream inference failed",
@@ -131,6 +137,9 @@ class FakeWaveSpeed:
             return httpx.Response(200, json={"code": 200, "message": "success", "data": self.data(prediction_id, status)})
         if self.scenario in FAILURES:
             data = self.data(prediction_id, "failed", error=FAILURES[self.scenario])
+            return httpx.Response(200, json={"code": 200, "message": "success", "data": data})
+        if self.scenario in ENDINGS:
+            data = self.data(prediction_id, ENDINGS[self.scenario][0], error=ENDINGS[self.scenario][1])
             return httpx.Response(200, json={"code": 200, "message": "success", "data": data})
         outputs = prediction.get("outputs") or self.render(prediction)
         prediction["outputs"] = outputs

@@ -12,8 +12,8 @@ from providers.base import (
     InputImage,
     InsufficientCreditError,
     InvalidRequestError,
-    ProviderError,
     ProviderTimeoutError,
+    ProviderCancelledError,
     ProviderUnavailableError,
     RateLimitError,
 )
@@ -125,8 +125,8 @@ class TestApiframe(ProviderContract):
         error = self.failure(fake, "failed_job", ProviderUnavailableError, match="prediction failed unexpectedly")
         assert error.retryable
 
-    def test_a_cancelled_job_is_an_error(self, fake):
-        self.failure(fake, "cancelled", ProviderError, match="cancelled")
+    def test_a_cancelled_job_is_a_cancelled_result(self, fake):
+        self.failure(fake, "cancelled", ProviderCancelledError, match="cancelled")
 
     def test_insufficient_credits_say_how_many_were_needed(self, fake):
         error = self.failure(fake, "insufficient_credit", InsufficientCreditError, match="needs 23 credits, 5 available")

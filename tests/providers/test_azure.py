@@ -42,13 +42,26 @@ class AzureCase(ProviderContract):
 
 class TestAzureDeployments(AzureCase):
     def test_it_posts_the_openai_body_to_the_deployment_path_with_the_api_key_header(self, fake):
-        self.run(fake, width=1536, height=1024, quality="high", output_format="webp", n=2)
+        self.run(fake, width=1536, height=1024, quality="high", output_format="jpeg", n=2)
         call = fake.calls[-1]
         assert call["path"] == "/openai/deployments/gpt-image-2/images/generations"
         assert call["params"] == {"api-version": "2025-04-01-preview"}
         assert call["headers"]["api-key"] == KEY and "authorization" not in call["headers"]
         assert call["json"] == {"model": "gpt-image-2", "prompt": "a red fox in fresh snow", "n": 2,
-                                "size": "1536x1024", "quality": "high", "output_format": "webp"}
+                                "size": "1536x1024", "quality": "high", "output_format": "jpeg"}
+
+    @pytest.mark.parametrize("changes, words", [({"output_format": "webp"}, "output_format png or jpeg, not webp"),
+                                                ({"width": 1600, "height": 896}, "not 1600x896")])
+    def test_what_the_api_version_does_not_allow_is_refused_before_sending(self, fake, changes, words):
+        with pytest.raises(InvalidRequestError, match=words):
+            self.run(fake, **changes)
+        assert fake.calls == []
+
+    def test_the_fake_refuses_webp_at_2025_04_01_preview_as_its_spec_does(self, fake):
+        url = "https://fake-azure.test/openai/deployments/gpt-image-2/images/generations?api-version=2025-04-01-preview"
+        answer = fake.handle(httpx.Request("POST", url, headers={"api-key": fake.api_key},
+                                           json={"prompt": "p", "output_format": "webp"}))
+        assert answer.status_code == 400 and answer.json()["error"]["param"] == "output_format"
 
     def test_openai_api_version_overrides_the_default_api_version(self, fake):
         env = {**self.env(fake), "OPENAI_API_VERSION": "2025-06-01-preview"}
@@ -236,9 +249,19 @@ class TestAzureRoutes:
         assert route.missing_credentials({"AZURE_OPENAI_API_KEY": "k"}) == ["AZURE_OPENAI_ENDPOINT"]
         assert route.missing_credentials({}) == ["AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"]
 
-    def test_sizes_follow_gpt_image_2s_rule(self):
-        capabilities = azure.routes({"AZURE_OPENAI_DEPLOYMENT": "d"})[0].capabilities
+    def test_the_v1_api_offers_gpt_image_2s_sizes_and_formats(self):
+        capabilities = azure.routes({"AZURE_OPENAI_DEPLOYMENT": "d", "AZURE_OPENAI_API_STYLE": "v1"})[0].capabilities
         assert capabilities.custom_size.max_pixels == 8_294_400 and capabilities.custom_size.multiple == 16
+        assert capabilities.formats == ("png", "jpeg", "webp")
+
+    @pytest.mark.parametrize("version", ["", "2025-04-01-preview", "2025-06-01-preview"])
+    def test_the_deployments_urls_offer_what_their_dated_api_version_allows(self, version):
+        # 2025-04-01-preview (inference.yaml): imagesOutputFormat png|jpeg, imageSize an enum.
+        env = {"AZURE_OPENAI_DEPLOYMENT": "d", "OPENAI_API_VERSION": version}
+        capabilities = azure.routes(env)[0].capabilities
+        assert capabilities.formats == ("png", "jpeg") and capabilities.custom_size is None
+        assert capabilities.sizes == ((1024, 1024), (1024, 1536), (1536, 1024))
+        assert capabilities.as_dict()["formats"] == ["png", "jpeg"]
 
     def test_an_unknown_api_style_is_refused_with_the_variable_name(self):
         with pytest.raises(ValueError, match="AZURE_OPENAI_API_STYLE"):

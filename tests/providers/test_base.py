@@ -3,6 +3,7 @@ import sys
 
 import pytest
 
+from providers import openai, openrouter, registry
 from providers.base import Capabilities, ImageRequest, SizeRule, parse_size, redact
 
 
@@ -77,3 +78,12 @@ def test_what_we_keep_of_an_input_image_opens_nothing():
     assert signed.describe() == "https://app.example/inputs/eyJhbG... (image/png, 5 bytes)"
     assert signed.describe("data:image/png;base64,MTIzNDU=") == "data:image/png;base64,... (image/png, 5 bytes)"
     assert InputImage(b"12345", filename="fox.png").describe() == "fox.png (image/png, 5 bytes)"
+
+
+def test_capabilities_say_whether_the_route_passes_a_seed_on():
+    assert Capabilities().seed is False and Capabilities().as_dict()["seed"] is False
+    assert Capabilities(seed=True).as_dict()["seed"] is True
+    assert openai.CAPABILITIES.seed is False  # GPT Image 2 takes no seed
+    assert openrouter.CUSTOM_CAPABILITIES.seed is True  # sent as OpenRouter's seed field
+    sandbox = [route for route in registry.all_routes({}).values() if route.sandbox]
+    assert sandbox and all(route.capabilities.seed for route in sandbox)

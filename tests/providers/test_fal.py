@@ -118,10 +118,28 @@ class TestFal(ProviderContract):
         assert "authorization" not in repr(result.request_sent).lower()
 
     def test_the_urls_fal_returns_are_preferred_over_rebuilt_ones(self, fake):
-        def elsewhere(request):  # fal names its own handle URLs: follow them, wherever they point
-            if request.url.host == "queue.fal.test" and request.method == "POST":
+        seen = []
+
+        def marked(request):  # fal names its own handle URLs on its queue origin: follow them as given
+            seen.append(request.url)
+            if request.method == "POST":
                 response = fake.handle(request)
                 job = response.json()
+                for name in ("status_url", "response_url", "cancel_url"):
+                    job[name] += "?named=by-fal"
+                return httpx.Response(200, json=job)
+            return fake.handle(request)
+
+        provider = fal.routes({})[0].build(client=httpx.Client(transport=httpx.MockTransport(marked)),
+                                           env=self.env(fake))
+        provider.sleep = lambda seconds: None
+        provider.generate(self.request())
+        assert len(seen) > 2 and all(url.query == b"named=by-fal" for url in seen[1:])
+
+    def test_handle_urls_on_another_origin_are_replaced_by_the_rebuilt_ones(self, fake):
+        def elsewhere(request):  # an answer naming another host never gets our key (tests/security)
+            if request.method == "POST":
+                job = fake.handle(request).json()
                 for name in ("status_url", "response_url", "cancel_url"):
                     job[name] = job[name].replace("queue.fal.test", "handles.fal.test")
                 return httpx.Response(200, json=job)
@@ -131,7 +149,7 @@ class TestFal(ProviderContract):
                                            env=self.env(fake))
         provider.sleep = lambda seconds: None
         provider.generate(self.request())
-        assert {call["headers"]["host"] for call in fake.calls[1:]} == {"handles.fal.test"}
+        assert {call["headers"]["host"] for call in fake.calls} == {"queue.fal.test"}
 
     def test_the_handle_urls_are_rebuilt_from_the_request_id_when_missing(self, fake):
         fake.with_urls = False
@@ -444,6 +462,19 @@ class TestFalCustomRoute(ProviderContract):
         fake = FakeFal(api_key=self.secret, generic="*", with_urls=False)
         result = self.run(fake)
         assert result.images and all(c["path"].startswith("/fal-ai/flux/requests/") for c in fake.calls[1:])
+
+    @pytest.mark.parametrize("endpoint, app", [
+        ("fal-ai/flux/dev", "fal-ai/flux"),
+        ("workflows/fal-ai/sdxl-flow", "workflows/fal-ai/sdxl-flow"),
+        ("workflows/acme/pipeline/step", "workflows/acme/pipeline"),
+        ("comfy/acme/upscale", "comfy/acme/upscale"),
+    ])
+    def test_rebuilt_handle_urls_keep_fals_three_segment_namespaces(self, endpoint, app):
+        # fal-js parseEndpointId: workflows/ and comfy/ ids are namespace/owner/alias[/path].
+        urls = fal.job_urls("https://queue.fal.run", endpoint, {"request_id": "r-1"})
+        assert urls == {"response_url": f"https://queue.fal.run/{app}/requests/r-1",
+                        "status_url": f"https://queue.fal.run/{app}/requests/r-1/status",
+                        "cancel_url": f"https://queue.fal.run/{app}/requests/r-1/cancel"}
 
     def test_a_value_the_model_refuses_is_an_invalid_request_in_fals_words(self, fake):
         error = self.failure(fake, None, InvalidRequestError, output_format="webp")

@@ -50,6 +50,14 @@ class TestOpenAI(ProviderContract):
         assert result.usage.cost_usd == Decimal("0.0001") + Decimal("0.21102")
         assert result.usage.output_tokens == 7034
 
+    def test_text_output_tokens_in_output_tokens_details_are_priced_at_the_text_output_rate(self, fake):
+        fake.text_output_tokens = 120
+        result = self.run(fake, quality="high")
+        # 20 text in at $5/M + 7034 image out at $30/M + 120 text out at $10/M
+        assert result.usage.cost_usd == Decimal("0.0001") + Decimal("0.21102") + Decimal("0.0012")
+        assert result.usage.output_tokens == 7154
+        assert result.usage.raw["output_tokens_details"] == {"image_tokens": 7034, "text_tokens": 120}
+
     def test_it_keeps_the_request_id_and_the_providers_processing_time(self, fake):
         result = self.run(fake)
         assert result.request_id.startswith("req_")

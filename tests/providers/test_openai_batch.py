@@ -4,7 +4,12 @@ import httpx
 import pytest
 
 from providers import openai_batch
-from providers.base import BadResponseError, ProviderTimeoutError, ProviderUnavailableError
+from providers.base import (
+    InputImage,
+    InvalidRequestError,
+    ProviderCancelledError,
+    ProviderTimeoutError,
+)
 from tests.fakes.openai_batch import FakeOpenAIBatch
 from tests.providers.contract import ProviderContract
 
@@ -40,6 +45,15 @@ class TestOpenAIBatch(ProviderContract):
         assert fake.calls[1]["json"]["completion_window"] == "24h"
         assert job["batch_id"].startswith("batch_") and self.secret not in repr(job)
 
+    def test_the_route_declares_no_edits_and_refuses_one_before_uploading_anything(self, fake):
+        caps = self.route(self.env(fake)).capabilities
+        assert (caps.edit, caps.mask) == (False, False)
+        request = self.request(images=(InputImage(data=b"\x89PNG not really"),))
+        assert caps.problems(request) == ["edits with reference images"]
+        with pytest.raises(InvalidRequestError, match="does not take reference images"):
+            self.provider(fake).submit(request)
+        assert fake.calls == []
+
     def test_checks_say_pending_until_the_batch_completes(self, fake):
         provider, request, job = self.started(fake)
         assert provider.check(job, request) is None  # validating -> in_progress
@@ -57,10 +71,10 @@ class TestOpenAIBatch(ProviderContract):
         provider, request, job = self.started(fake)
         provider.cancel(job)
         assert fake.calls[-1]["path"] == f"/v1/batches/{job['batch_id']}/cancel"
-        with pytest.raises(ProviderUnavailableError, match="cancelled at OpenAI"):
+        with pytest.raises(ProviderCancelledError, match="cancelled at OpenAI"):
             provider.check(job, request)
 
-    @pytest.mark.parametrize("scenario,kind,words", [("failed", BadResponseError, "model not available for batch"),
+    @pytest.mark.parametrize("scenario,kind,words", [("failed", InvalidRequestError, "model not available for batch"),
                                                     ("expired", ProviderTimeoutError, "24-hour window")])
     def test_a_batch_that_fails_or_expires_says_so(self, fake, scenario, kind, words):
         provider, request, job = self.started(fake)

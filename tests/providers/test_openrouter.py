@@ -49,31 +49,38 @@ class TestOpenRouter(ProviderContract):
 
     # --- the wire ----------------------------------------------------------------------------
 
-    def test_it_posts_an_aspect_ratio_explicit_quality_and_the_tolerated_extras_with_bearer_auth(self, fake):
+    def test_it_posts_explicit_pixels_explicit_quality_and_the_format_with_bearer_auth(self, fake):
         self.run(fake, width=1536, height=1024, quality="high", output_format="webp", n=2)
         call = fake.calls[-1]
         assert call["path"] == "/api/v1/images"
         assert call["headers"]["authorization"] == f"Bearer {KEY}"
         assert call["json"] == {"model": "openai/gpt-image-2", "prompt": "a red fox in fresh snow", "n": 2,
-                                "aspect_ratio": "3:2", "quality": "high", "size": "1536x1024", "output_format": "webp"}
+                                "size": "1536x1024", "quality": "high", "output_format": "webp"}
 
-    @pytest.mark.parametrize("width,height,ratio", [(1024, 1024, "1:1"), (1024, 1536, "2:3"), (1536, 1024, "3:2")])
-    def test_the_standard_sizes_map_to_their_exact_ratio_without_a_note(self, fake, width, height, ratio):
+    @pytest.mark.parametrize("width,height", [(1024, 1024), (1024, 1536), (1536, 1024)])
+    def test_the_standard_sizes_go_as_pixels_without_a_ratio_or_a_note(self, fake, width, height):
         result = self.run(fake, width=width, height=height)
-        assert fake.calls[-1]["json"]["aspect_ratio"] == ratio
+        assert fake.calls[-1]["json"]["size"] == f"{width}x{height}"
+        assert "aspect_ratio" not in fake.calls[-1]["json"] and "resolution" not in fake.calls[-1]["json"]
         assert result.notes == ()
         assert Image.open(io.BytesIO(result.images[0].data)).size == (width, height)
 
-    def test_a_size_without_an_allowed_ratio_is_snapped_to_the_nearest_and_noted(self, fake):
-        result = self.run(fake, width=1024, height=1360)  # 0.753: nearest allowed is 3:4
-        assert fake.calls[-1]["json"]["aspect_ratio"] == "3:4"
-        assert fake.calls[-1]["json"]["size"] == "1024x1360"
-        assert any("1024x1360" in note and "3:4" in note for note in result.notes)
+    @pytest.mark.parametrize("width,height", [(1600, 896), (576, 1152), (1024, 1360), (2048, 2048), (2048, 1024)])
+    def test_a_custom_size_goes_as_authoritative_pixels_never_beside_a_conflicting_ratio(self, fake, width, height):
+        # OpenRouter's ImageGenerationRequest.size: explicit pixels are authoritative, and a
+        # mismatched aspect_ratio or resolution beside them is rejected with a 400 (the fake too).
+        result = self.run(fake, width=width, height=height)
+        body = fake.calls[-1]["json"]
+        assert body["size"] == f"{width}x{height}" and "aspect_ratio" not in body and "resolution" not in body
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (width, height)
+        assert any(f"{width}x{height}" in note and "explicit pixels" in note for note in result.notes)
 
-    def test_an_exact_ratio_at_another_resolution_is_noted(self, fake):
-        result = self.run(fake, width=2048, height=2048)
-        assert fake.calls[-1]["json"]["aspect_ratio"] == "1:1"
-        assert any("2048x2048" in note and "resolution" in note for note in result.notes)
+    @pytest.mark.parametrize("ratio", ["16:9", "2:1"])
+    def test_the_fake_refuses_pixels_beside_a_mismatched_ratio_as_the_spec_says(self, fake, ratio):
+        answer = fake.handle(httpx.Request("POST", f"{BASE}/images", headers={"authorization": f"Bearer {KEY}"},
+                                           json={"model": "openai/gpt-image-2", "prompt": "p", "size": "1600x896",
+                                                 "aspect_ratio": ratio}))
+        assert answer.status_code == 400 and "does not match aspect_ratio" in answer.json()["error"]["message"]
 
     def test_a_format_the_upstream_did_not_honour_is_noted_and_the_real_type_kept(self, fake):
         fake.honours_extras = False
@@ -87,9 +94,22 @@ class TestOpenRouter(ProviderContract):
         assert len(result.images) == 1
         assert "asked n=3, OpenRouter returned 1 image(s)" in result.notes
 
-    def test_a_url_answer_is_downloaded_too(self, fake):
+    def test_with_a_link_beside_the_required_b64_json_the_bytes_are_used_and_nothing_downloaded(self, fake):
         fake.image_mode = "url"
         result = self.run(fake)
+        assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
+        assert [call["method"] for call in fake.calls] == ["POST"]
+
+    def test_a_link_only_answer_off_the_spec_is_downloaded_too(self, fake):
+        png = io.BytesIO()
+        Image.new("RGB", (1024, 1024)).save(png, "PNG")
+        fake.files["/files/one.png"] = png.getvalue()
+
+        def answer(request):
+            if request.method == "GET":
+                return fake.handle(request)
+            return httpx.Response(200, json={"data": [{"url": "https://fake-openrouter.test/files/one.png"}]})
+        result = runner.execute(self.provider_answering(answer), self.request(), allow_private_urls=True)
         assert Image.open(io.BytesIO(result.images[0].data)).size == (1024, 1024)
         assert result.timings.download_ms is not None
 
@@ -177,8 +197,8 @@ class TestOpenRouter(ProviderContract):
         self.run(fake, images=(reference(url=LINK), inline), width=1536, height=1024, quality="high")
         assert fake.calls[-1]["path"] == "/api/v1/images"
         assert fake.calls[-1]["json"] == {
-            "model": "openai/gpt-image-2", "prompt": "a red fox in fresh snow", "n": 1, "aspect_ratio": "3:2",
-            "quality": "high", "size": "1536x1024", "output_format": "png",
+            "model": "openai/gpt-image-2", "prompt": "a red fox in fresh snow", "n": 1,
+            "size": "1536x1024", "quality": "high", "output_format": "png",
             "input_references": [{"type": "image_url", "image_url": {"url": LINK}},
                                  {"type": "image_url", "image_url": {"url": inline.data_url()}}]}
         assert fake.inputs[-1] == [{"kind": "url", "url": LINK},
@@ -297,18 +317,27 @@ class TestOpenRouterCustomRoute(ProviderContract):
         call = fake.calls[-1]
         assert call["path"] == "/api/v1/images" and call["headers"]["authorization"] == f"Bearer {KEY}"
         assert call["json"] == {"model": CUSTOM, "prompt": "a red fox in fresh snow", "n": 2, "aspect_ratio": "3:2",
-                                "quality": "high", "size": "1536x1024", "output_format": "webp", "seed": 11}
+                                "quality": "high", "output_format": "webp", "seed": 11}
         assert result.notes == (
-            f"custom OpenRouter route, no input schema: quality, size, output_format, seed went along as pass-through "
-            f"extras and n as OpenRouter's own field; {CUSTOM} may ignore any of them",
-            "asked size 1536x1024; OpenRouter takes an aspect ratio, so 3:2 was sent (the resolution is the model's choice)",
+            f"custom OpenRouter route, no input schema: n, quality, output_format, seed were sent as OpenRouter's "
+            f"fields; {CUSTOM} may ignore any of them",
+            "asked size 1536x1024; for a custom route OpenRouter is given an aspect ratio, so 3:2 was sent "
+            "(the resolution is the model's choice)",
             "asked output_format webp, OpenRouter returned image/png")
         assert [Image.open(io.BytesIO(image.data)).size for image in result.images] == [(1248, 832)] * 2
 
     def test_a_size_without_an_allowed_ratio_is_snapped_and_noted(self, fake):
         result = self.run(fake, width=1024, height=1360)
-        assert fake.calls[-1]["json"]["aspect_ratio"] == "3:4"
+        assert fake.calls[-1]["json"]["aspect_ratio"] == "3:4" and "size" not in fake.calls[-1]["json"]
         assert any("so the nearest one, 3:4, was sent" in note for note in result.notes)
+
+    @pytest.mark.parametrize("width,height,ratio", [(2048, 1024, "2:1"), (1024, 2048, "1:2"), (864, 2016, "9:21"),
+                                                    (1280, 576, "20:9")])
+    def test_the_ratios_of_openrouters_spec_beyond_the_old_ten_are_sent_exactly(self, fake, width, height, ratio):
+        result = self.run(fake, width=width, height=height)
+        assert fake.calls[-1]["json"]["aspect_ratio"] == ratio
+        assert any(f"so {ratio} was sent" in note for note in result.notes)
+        assert result.images
 
     def test_the_reported_cost_is_usage_cost_and_absent_cost_stays_unknown(self, fake):
         assert self.run(fake, n=2).usage.cost_usd == Decimal("0.078")

@@ -16,6 +16,7 @@ from providers.base import (
     InsufficientCreditError,
     InvalidRequestError,
     ProviderTimeoutError,
+    ProviderCancelledError,
     ProviderUnavailableError,
     RateLimitError,
 )
@@ -311,15 +312,17 @@ class TestReplicate(ProviderContract):
     def test_another_failed_prediction_is_retryable_with_the_models_error(self, fake):
         error = self.failure(fake, "failed_job", ProviderUnavailableError)
         assert error.retryable and "upstream image generation" in error.message
+        assert error.after_submit  # the prediction existed: the call is never made again
 
-    def test_a_prediction_cancelled_at_replicate_is_an_error(self):
+    def test_a_prediction_cancelled_at_replicate_is_a_cancelled_result(self):
         def handle(request):
             return httpx.Response(201, json={"id": "abc", "status": "canceled", "error": None, "output": None})
 
         provider = self.route({}).build(client=httpx.Client(transport=httpx.MockTransport(handle)),
                                         env={"REPLICATE_API_TOKEN": self.secret})
-        with pytest.raises(ProviderUnavailableError, match="canceled"):
+        with pytest.raises(ProviderCancelledError, match="canceled") as caught:
             provider.generate(self.request())
+        assert caught.value.after_submit
 
     def test_the_route_is_listed_but_needs_only_the_replicate_token(self):
         route = self.route({})

@@ -11,6 +11,7 @@ from providers.base import (
     InputImage,
     InsufficientCreditError,
     InvalidRequestError,
+    ProviderCancelledError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
@@ -111,6 +112,15 @@ class TestWaveSpeed(ProviderContract):
     def test_another_failed_prediction_is_a_retryable_provider_failure(self, fake):
         error = self.failure(fake, "failed_job", ProviderUnavailableError, match="Model error")
         assert error.retryable
+
+    def test_a_prediction_cancelled_at_wavespeed_is_a_cancelled_result_not_an_unknown_status(self, fake):
+        error = self.failure(fake, "cancelled", ProviderCancelledError, match="cancelled prediction")
+        polls = [call for call in fake.calls if call["path"].endswith("/result")]
+        assert error.after_submit and len(polls) == 3  # created, processing, cancelled: polling stopped there
+
+    def test_a_prediction_timed_out_at_wavespeed_is_a_timeout_not_an_unknown_status(self, fake):
+        error = self.failure(fake, "timed_out", ProviderTimeoutError, match="timed out prediction")
+        assert error.after_submit and "our deadline" not in error.message
 
     def test_an_error_code_inside_http_200_is_an_error(self, fake):
         self.failure(fake, "envelope_error", InvalidRequestError, match="prompt is required")

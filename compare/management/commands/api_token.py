@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
@@ -9,10 +11,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
+        parser.add_argument("--expires-in-days", type=int, default=None, metavar="DAYS",
+                            help="the token stops working after DAYS days (default: until revoked)")
 
-    def handle(self, *args, username, **options):
+    def handle(self, *args, username, expires_in_days=None, **options):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No user named {username!r}.")
-        _, token = ApiToken.issue(user)
+        if expires_in_days is not None and expires_in_days < 1:
+            raise CommandError("--expires-in-days must be at least 1.")
+        _, token = ApiToken.issue(user, expires_in=timedelta(days=expires_in_days) if expires_in_days else None)
         self.stdout.write(token)
