@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from . import routes as route_catalog
-from . import batches, credentials, services
+from . import batches, credentials, params, services
 from .auth import api_view, read_json
 from .forms import form_from_json, rerun_form
 from .idempotency import idempotent
@@ -19,9 +19,7 @@ from .visibility import Visibility
 
 @api_view(["GET"])
 def routes(request):
-    team = Team.personal_for(request.user)
-    if request.GET.get("team", "").isdigit():
-        team = get_object_or_404(Team.objects.of(request.user), pk=int(request.GET["team"]))
+    team = _api_team(request)
     return JsonResponse({"routes": [choice.as_dict() for choice in route_catalog.route_choices(team=team)]})
 
 
@@ -30,8 +28,8 @@ def routes(request):
 def comparisons(request):
     if request.method == "GET":
         queryset = Comparison.objects.visible_to(request.user)
-        if request.GET.get("team", "").isdigit():
-            queryset = queryset.filter(team_id=int(request.GET["team"]))
+        if request.GET.get("team"):
+            queryset = queryset.filter(team_id=params.object_id(request.GET["team"], "team"))
         queryset = (queryset.search(request.GET.get("q", "").strip())
                     .with_route(request.GET.get("route")).with_status(request.GET.get("status"))
                     .select_related("created_by", "team").prefetch_related("results", "references"))
@@ -143,8 +141,9 @@ BATCH_FIELDS = {"prompt_set", "name", "use_prompt_sizes"}
 
 
 def _api_team(request):
-    if request.GET.get("team", "").isdigit():
-        return get_object_or_404(Team.objects.of(request.user), pk=int(request.GET["team"]))
+    """The team of ?team=ID (one of the user's, else 404; not an id: 400), or the personal team."""
+    if request.GET.get("team"):
+        return get_object_or_404(Team.objects.of(request.user), pk=params.object_id(request.GET["team"], "team"))
     return Team.personal_for(request.user)
 
 

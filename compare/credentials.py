@@ -82,10 +82,9 @@ def check_value(name, value):
     from compare.routes import provider_env
 
     if name in registry.ROUTE_CONFIG_NAMES:
-        try:
-            registry.all_routes({**provider_env(), name: value})
-        except ValueError as exc:  # ConfigurationError names what is wrong
-            raise RefusedValue(str(exc)) from None
+        problems = registry.setting_problems({**provider_env(), name: value})
+        if problems:  # listing routes would show them as not usable: refuse them now, with the reason
+            raise RefusedValue(problems[0])
     urls = []
     if name.endswith(("_BASE_URL", "_ENDPOINT")):
         urls = [value]
