@@ -11,9 +11,9 @@ from . import batches, credentials, notifications, params, services
 from .auth import api_view, read_json
 from .forms import form_from_json, rerun_form
 from .idempotency import idempotent
-from .models import Batch, Comparison, SubmitRefused, Team
+from .models import Batch, Comparison, SubmitRefused, Team, checks_status
 from .models.budgets import parse_usd
-from .presenters import absolute, comparison_dict
+from .presenters import absolute, checks_dict, comparison_dict
 from .visibility import Visibility
 
 
@@ -268,7 +268,9 @@ def batch_dict(batch, request, with_rows=True):
         "route": c.key, "results": len(c.results), "finished": c.finished, "succeeded": c.succeeded,
         "median_latency_ms": None if c.median_latency_ms is None else round(c.median_latency_ms, 1),
         "reported_cost_usd": _usd(c.reported_usd), "estimated_cost_usd": _usd(c.estimated_usd),
-        "unknown_cost": c.unknown_cost} for c in matrix.columns]
+        "unknown_cost": c.unknown_cost, "checked": c.checked, "text_scored": c.text_scored,
+        "text_accuracy_mean": None if c.text_accuracy_mean is None else round(c.text_accuracy_mean, 4),
+        "blank": c.blank_count, "size_mismatches": c.size_mismatch_count} for c in matrix.columns]
     return data
 
 
@@ -288,6 +290,7 @@ def _row_dict(row, request):
         "images": [] if row.held else [{"url": absolute(request, i.get_absolute_url()),
                                         "thumbnail_url": absolute(request, i.get_thumbnail_url()),
                                         "width": i.width, "height": i.height} for i in r.images.all()],
+        "checks_status": checks_status(r), "checks": None if row.held else checks_dict(r),
     } for r in row.cells]
     return data
 

@@ -350,6 +350,13 @@ THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 512)
 # Processes a worker checks and thumbnails images in (0: in the calling thread). Out of the worker
 # process so that Pillow's CPU work cannot hold the lock its threads need to read provider answers.
 IMAGE_PROCESSES = env_int("IMAGE_PROCESSES", 2)
+# The automatic checks of every stored image (docs/checks.md): each Tesseract run is stopped after
+# OCR_TIMEOUT_SECONDS (its quotes are then not scored); TESSERACT_CMD is the program to run.
+OCR_TIMEOUT_SECONDS = env_float("OCR_TIMEOUT_SECONDS", 20.0)
+TESSERACT_CMD = env_str("TESSERACT_CMD", "tesseract")
+# A succeeded result with no checks this long after it finished shows "not checked" (and stops
+# polling for them) instead of "pending"; `manage.py check_images` checks such results.
+CHECKS_MISSING_AFTER_SECONDS = env_int("CHECKS_MISSING_AFTER_SECONDS", 3600)
 HISTORY_PAGE_SIZE = env_int("HISTORY_PAGE_SIZE", 20)
 LOCAL_USERNAME = env_str("LOCAL_USERNAME", "admin")
 

@@ -11,6 +11,7 @@ from .comparisons import (
     reference_path,
 )
 from .budgets import BudgetState, CallCost, OverBudget, SubmitRefused, TeamPrice
+from .checks import ResultCheck, TextStatus, checks_of, checks_status
 from .credentials import TeamCredential
 from .notifications import (
     EVENTS,
@@ -37,7 +38,7 @@ __all__ = [
     "ExternalVote", "ShareKind", "ShareLink",
     "TeamCredential", "RouteMinute", "RouteSlot", "TeamSlot",
     "BudgetState", "CallCost", "OverBudget", "SubmitRefused", "TeamPrice",
-    "Batch", "BatchItem", "Prompt", "PromptSet",
+    "Batch", "BatchItem", "Prompt", "PromptSet", "ResultCheck", "TextStatus", "checks_of", "checks_status",
     "IdempotencyKey", "WorkerHeartbeat",
     "EVENTS", "Delivery", "DeliveryAttempt", "DeliveryStatus", "EmailSubscription", "NotificationEvent",
     "Webhook", "WebhookFormat",
