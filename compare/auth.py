@@ -3,6 +3,7 @@
 import functools
 import json
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -10,20 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import teams
 from .models import ApiToken
-
-
-MAX_ID = 2**63 - 1  # the largest id a database row can have: a larger one in a URL is no row
-
-
-def team_id(request):
-    """The ?team= of an API request as an id: None without one; a value that is not an id is
-    no team of the user's (Http404, a JSON 404 from api_view)."""
-    value = request.GET.get("team", "")
-    if not value:
-        return None
-    if not value.isascii() or not value.isdigit() or int(value) > MAX_ID:
-        raise Http404("No such team.")
-    return int(value)
+from .params import MAX_ID, BadParameter
 
 
 def bearer_user(request):
@@ -87,6 +75,8 @@ def api_view(methods):
                 return JsonResponse({"error": "Not found."}, status=404)  # no row has such an id
             try:
                 return view(request, *args, **kwargs)
+            except BadParameter as exc:  # ?team=abc, a huge id: a 400 naming the field
+                return JsonResponse({"errors": {exc.field: [str(exc)]}}, status=400)
             except Http404:
                 return JsonResponse({"error": "Not found."}, status=404)
 
@@ -114,9 +104,46 @@ def session_or_token(view):
     return wrapped
 
 
+# Deeper JSON than this is refused: no API body needs it, and deep nesting is how a small body
+# reaches Python's recursion limit in the parser or in whatever walks the payload next.
+MAX_JSON_DEPTH = 32
+
+
 def read_json(request):
-    """(payload, None) or (None, error response)."""
+    """(payload, None) or (None, error response). At most MAX_REQUEST_BYTES are read (the API's
+    images come as data: URLs, so the page forms' smaller DATA_UPLOAD_MAX_MEMORY_SIZE does not
+    apply here); malformed or too deeply nested JSON is a 400."""
+    limit = settings.MAX_REQUEST_BYTES  # a declared length over it never got here (RequestSizeMiddleware)
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        return None, _too_big(len(raw), limit)
     try:
-        return json.loads(request.body or b"null"), None
+        payload = json.loads(raw or b"null")
+    except RecursionError:
+        return None, _bad_body(f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep.")
     except (ValueError, UnicodeDecodeError) as exc:
-        return None, JsonResponse({"errors": {"__all__": [f"Malformed JSON: {exc}"]}}, status=400)
+        return None, _bad_body(f"Malformed JSON: {exc}")
+    if _depth(payload) > MAX_JSON_DEPTH:
+        return None, _bad_body(f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep.")
+    return payload, None
+
+
+def _depth(value):
+    """How deeply lists and objects nest in ``value``, walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _bad_body(message):
+    return JsonResponse({"errors": {"__all__": [message]}}, status=400)
+
+
+def _too_big(length, limit):
+    return JsonResponse({"errors": {"__all__": [f"The body is {length:,} bytes, over the {limit:,} byte limit "
+                                                "(MAX_REQUEST_BYTES)."]}}, status=413)

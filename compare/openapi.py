@@ -11,6 +11,10 @@ import json
 from providers.base import QUALITIES, SIZE_PRESETS
 
 from .models import CostSource, Role, ShareKind, Status, VerdictKind
+from .models.checks import TextStatus
+from .models.notifications import DeliveryStatus, WebhookFormat
+from .notifications import EVENTS
+from .presenters import IMAGE_CHECK_FIELDS
 
 # --- Small builders ---------------------------------------------------------------------------
 
@@ -93,6 +97,8 @@ def operation(op_id, summary, responses, tag, parameters=(), body=None, descript
              "responses": {**responses, "401": UNAUTHORIZED, "405": NOT_ALLOWED}}
     if any(p["in"] == "path" or p["name"] == "team" for p in parameters):
         found["responses"].setdefault("404", NOT_FOUND)
+    if any(p["name"] == "team" for p in parameters):
+        found["responses"].setdefault("400", answer("?team= is not an id: errors.team says so.", ref("Errors")))
     if mutating or body is not None:
         found["responses"].setdefault("403", FORBIDDEN)
     if body is not None:
@@ -121,6 +127,20 @@ RATING = obj({"user": STRING, "value": {"type": "string", "enum": ["up", "down"]
 COST_SOURCE = {"type": "string", "enum": list(CostSource.values),
                "description": "Where cost_usd comes from: the provider reported it, we estimated it from the "
                               "price catalog, or it is unknown (then cost_usd is not a bill)."}
+CHECKS_STATUS = nullable({"type": "string", "enum": ["pending", "done", "failed", "missing"],
+                          "description": "The automatic checks of a succeeded result (docs/checks.md); null for "
+                                         "a result that did not succeed."})
+CHECKS = obj({
+    "text_status": {"type": "string", "enum": ["", *TextStatus.values]},
+    "text_accuracy": nullable(NUMBER), "text_expected": array(STRING), "text_read": STRING,
+    "text_notes": array(STRING),
+    "size_matches": nullable(BOOLEAN), "size_matches_sent": nullable(BOOLEAN), "aspect_matches": nullable(BOOLEAN),
+    "format_matches": nullable(BOOLEAN), "blank": nullable(BOOLEAN), "has_alpha": nullable(BOOLEAN),
+    "images": array(obj({name: {} for name in IMAGE_CHECK_FIELDS}, required=[],
+                        description="Per image, as compare/checks.py measured it (sizes and formats left out "
+                                    "where the viewer may not see them).")),
+    "duration_ms": nullable(NUMBER), "checked_at": DATETIME,
+}, description="What the automatic checks found (null until they are done, and while images are held).")
 RESULT = obj({
     "id": ID,
     "route": nullable(STRING), "label": nullable(STRING), "sandbox": nullable(BOOLEAN),
@@ -133,6 +153,7 @@ RESULT = obj({
     "provider_request_id": nullable(STRING), "worker": nullable(STRING),
     "started_at": nullable(DATETIME), "finished_at": nullable(DATETIME),
     "images": array(ref("Image")),
+    "checks_status": CHECKS_STATUS, "checks": nullable(ref("Checks")),
     "blind_label": nullable(STRING), "images_held": BOOLEAN,
     "ratings": array(ref("Rating")), "my_rating": nullable({"type": "string", "enum": ["up", "down"]}),
 }, description="One route's call. Blind and not yet judged by you: route, label, costs, timings, error text "
@@ -210,6 +231,7 @@ CELL = nullable(obj({
     "cost_usd": nullable(USD), "cost_source": COST_SOURCE, "estimated_cost_usd": nullable(USD),
     "error": nullable(STRING),
     "images": array(obj({"url": URL, "thumbnail_url": URL, "width": INTEGER, "height": INTEGER})),
+    "checks_status": CHECKS_STATUS, "checks": nullable(ref("Checks")),
 }))
 BATCH_ROW = obj({
     "position": INTEGER, "title": STRING, "prompt": STRING, "size": nullable(STRING), "size_from_prompt": BOOLEAN,
@@ -223,7 +245,8 @@ BATCH = obj({
     "columns": nullable(array(obj({
         "route": STRING, "results": INTEGER, "finished": INTEGER, "succeeded": INTEGER,
         "median_latency_ms": nullable(NUMBER), "reported_cost_usd": nullable(USD),
-        "estimated_cost_usd": nullable(USD), "unknown_cost": INTEGER}))),
+        "estimated_cost_usd": nullable(USD), "unknown_cost": INTEGER, "checked": INTEGER, "text_scored": INTEGER,
+        "text_accuracy_mean": nullable(NUMBER), "blank": INTEGER, "size_mismatches": INTEGER}))),
     "comparison_ids": array(ID), "cancel": obj({"cancelled": INTEGER, "stopping": INTEGER}),
 }, required=[*BATCH_FIELDS, "status", "routes", "rows", "columns"],
     description="A batch with its matrix (comparison_ids: only in the answer to its creation; cancel: only in the "
@@ -277,6 +300,21 @@ LEADERBOARD = obj({"team": ref("TeamRef"), "filters": obj({"from": STRING, "to":
                                                           "size": STRING}, required=[]),
                    "min_votes": INTEGER, "routes": array(ref("LeaderboardRow"))})
 
+DELIVERY = obj({"id": STRING, "event": STRING, "event_id": STRING,
+                "status": {"type": "string", "enum": list(DeliveryStatus.values)}, "attempts": INTEGER,
+                "response_code": nullable(INTEGER), "created_at": DATETIME, "finished_at": nullable(DATETIME),
+                "next_attempt_at": nullable(DATETIME)})
+WEBHOOK = obj({"id": ID, "url": URL, "events": array(STRING),
+               "format": {"type": "string", "enum": list(WebhookFormat.values)}, "secret_last4": STRING,
+               "created_at": DATETIME, "recent_deliveries": array(ref("Delivery")),
+               "secret": {"type": "string", "description": "Only in the answer to its creation, shown this once."}},
+              required=["id", "url", "events", "format", "secret_last4", "created_at", "recent_deliveries"],
+              description="A webhook of the team (docs/notifications.md): its secret never again after creation.")
+WEBHOOK_REQUEST = obj({"url": URL, "events": {"type": "array", "items": {"type": "string", "enum": list(EVENTS)},
+                                              "minItems": 1},
+                       "secret": STRING, "format": {"type": "string", "enum": list(WebhookFormat.values)}},
+                      required=["url", "events"], closed=True)
+
 SCHEMAS = {
     "Error": obj({"error": STRING}), "Errors": obj({"errors": {"type": "object",
                                                               "additionalProperties": array(STRING)}}),
@@ -286,7 +324,8 @@ SCHEMAS = {
     "ComparisonRequest": COMPARISON_REQUEST, "Route": ROUTE, "Credentials": CREDENTIALS, "Budget": BUDGET,
     "PromptSet": PROMPT_SET, "Batch": BATCH, "BatchSummary": obj(BATCH_FIELDS), "BatchRow": BATCH_ROW, "BatchRequest": BATCH_REQUEST,
     "ShareLink": SHARE_LINK, "ShareRequest": SHARE_REQUEST, "ReviewState": REVIEW_STATE,
-    "LeaderboardRow": LEADERBOARD_ROW, "Leaderboard": LEADERBOARD,
+    "LeaderboardRow": LEADERBOARD_ROW, "Leaderboard": LEADERBOARD, "Checks": CHECKS, "Delivery": DELIVERY,
+    "Webhook": WEBHOOK, "WebhookRequest": WEBHOOK_REQUEST,
 }
 
 # --- Paths --------------------------------------------------------------------------------------
@@ -332,6 +371,22 @@ def _paths():
             "teams", [path_id(what="A team id.")],
             json_body(obj({"monthly_usd": nullable({"type": ["string", "number"]})}, closed=True),
                       '{"monthly_usd": "12.50"}; null removes the budget.'))},
+        "/api/teams/{pk}/webhooks": {
+            "get": operation("listWebhooks", "The team's webhooks with their recent deliveries (owners)",
+                             {"200": answer("The webhooks and the events one may listen to.", obj({
+                                 "team": ref("TeamRef"),
+                                 "events": array(obj({"event": STRING, "meaning": STRING, "emitted": BOOLEAN})),
+                                 "webhooks": array(ref("Webhook"))}))}, "teams",
+                             [path_id(what="A team id.")], mutating=True),
+            "post": operation("createWebhook", "Add a webhook (owners); its secret is shown this once",
+                              {"201": answer("The webhook, with its secret.", ref("Webhook"))}, "teams",
+                              [path_id(what="A team id.")], json_body(ref("WebhookRequest")))},
+        "/api/teams/{pk}/webhooks/{hook}": {
+            "get": operation("getWebhook", "A webhook with its last 50 deliveries (owners)",
+                             {"200": answer("The webhook.", ref("Webhook"))}, "teams",
+                             [path_id(what="A team id."), path_id("hook", "A webhook id.")], mutating=True),
+            "delete": operation("deleteWebhook", "Remove a webhook (owners)", {"204": answer("Removed.")}, "teams",
+                                [path_id(what="A team id."), path_id("hook", "A webhook id.")], mutating=True)},
         "/api/comparisons": {
             "get": operation("listComparisons", "Your teams' comparisons, newest first, a page at a time",
                              {"200": answer("One page.", ref("ComparisonPage"))}, "comparisons", [

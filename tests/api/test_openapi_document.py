@@ -125,7 +125,8 @@ def run_all(comparison_id):
         execution.execute_result(result.pk)
 
 
-def test_real_answers_of_every_operation_match_the_document(client, alice, bob, django_user_model):
+def test_real_answers_of_every_operation_match_the_document(client, alice, bob, django_user_model, settings):
+    settings.ALLOW_PRIVATE_PROVIDER_URLS = True  # the webhook below points at loopback (never called here)
     api = Checker(client, ApiToken.issue(alice)[1])
     teams = api.call("get", "/api/teams", expect=200).json()["teams"]
     team = teams[0]["id"]
@@ -137,6 +138,14 @@ def test_real_answers_of_every_operation_match_the_document(client, alice, bob, 
     api.call("put", f"/api/teams/{team}/budget", {"monthly_usd": "12.50"}, expect=200)
     api.call("put", f"/api/teams/{team}/budget", {"monthly_usd": None}, expect=200)
     api.call("put", f"/api/teams/{team}/budget", {"monthly": 1}, expect=400)
+    hook = api.call("post", f"/api/teams/{team}/webhooks", {"url": "http://127.0.0.1:9/hooks/ipc",
+                                                          "events": ["comparison.finished"]}, expect=201).json()
+    api.call("post", f"/api/teams/{team}/webhooks", {"url": "ftp://x", "events": []}, expect=400)
+    api.call("get", f"/api/teams/{team}/webhooks", expect=200)
+    api.call("get", f"/api/teams/{team}/webhooks/{hook['id']}", expect=200, template="/api/teams/{pk}/webhooks/{hook}")
+    api.call("delete", f"/api/teams/{team}/webhooks/{hook['id']}", expect=204,
+             template="/api/teams/{pk}/webhooks/{hook}")
+    api.call("get", "/api/routes?team=abc", expect=400)
 
     body = {"prompt": "a red fox", "routes": ["sandbox:fast", "sandbox:steady"],
             "params": {"size": "1024x1024", "quality": "low", "n": 1, "output_format": "png"}}
