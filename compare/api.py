@@ -251,8 +251,10 @@ def batch_list(request):
     "params", "team"?, "blind"?, "hold_images_until_done"?, "name"?, "use_prompt_sizes"? (default
     true)}: one comparison per prompt of the set, validated like POST /api/comparisons."""
     if request.method == "GET":
-        found = Batch.objects.filter(team=_api_team(request))[:200]
-        return JsonResponse({"batches": [batch_dict(b, request, with_rows=False) for b in found]})
+        found = Batch.objects.filter(team=_api_team(request)).select_related("team", "created_by").with_progress()
+        return JsonResponse({"batches": [{**batch_dict(b, request, with_rows=False), "prompts": b.prompts,
+                                          "cells": b.cells, "running": b.running,
+                                          "status": "running" if b.running else "done"} for b in found[:200]]})
     payload, error = read_json(request)
     if error:
         return error

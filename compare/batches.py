@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -448,11 +448,7 @@ def batch_cancel(request, pk):
 
 def batch_list(request):
     team = teams.current_team(request)
-    unfinished = Q(items__comparison__results__status__in=[Status.QUEUED, Status.RUNNING])
-    batches = (Batch.objects.filter(team=team).select_related("created_by").order_by("-created_at", "-id")
-               .annotate(prompts=Count("items", distinct=True),
-                         cells=Count("items__comparison__results", distinct=True),
-                         running=Count("items__comparison__results", filter=unfinished, distinct=True)))
+    batches = Batch.objects.filter(team=team).select_related("created_by").with_progress()
     return render(request, "compare/batch_list.html", {"batches": batches[:200], "team": team})
 
 

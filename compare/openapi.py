@@ -322,7 +322,11 @@ SCHEMAS = {
     "Rating": RATING, "Verdict": VERDICT, "Comment": COMMENT, "Review": REVIEW, "Result": RESULT,
     "Comparison": COMPARISON, "ComparisonRow": COMPARISON_ROW, "ComparisonPage": COMPARISON_PAGE,
     "ComparisonRequest": COMPARISON_REQUEST, "Route": ROUTE, "Credentials": CREDENTIALS, "Budget": BUDGET,
-    "PromptSet": PROMPT_SET, "Batch": BATCH, "BatchSummary": obj(BATCH_FIELDS), "BatchRow": BATCH_ROW, "BatchRequest": BATCH_REQUEST,
+    "PromptSet": PROMPT_SET, "Batch": BATCH, "BatchSummary": obj({
+        **BATCH_FIELDS, "prompts": INTEGER, "cells": INTEGER, "running": INTEGER,
+        "status": {"type": "string", "enum": ["running", "done"]}},
+        description="A batch in the list, as the batches page shows it: cells are its results, running the ones "
+                    "not finished yet."), "BatchRow": BATCH_ROW, "BatchRequest": BATCH_REQUEST,
     "ShareLink": SHARE_LINK, "ShareRequest": SHARE_REQUEST, "ReviewState": REVIEW_STATE,
     "LeaderboardRow": LEADERBOARD_ROW, "Leaderboard": LEADERBOARD, "Checks": CHECKS, "Delivery": DELIVERY,
     "Webhook": WEBHOOK, "WebhookRequest": WEBHOOK_REQUEST,

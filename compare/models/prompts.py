@@ -9,6 +9,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from .comparisons import Status
+
 DEFAULT_SET_NAME = "Saved prompts"
 
 
@@ -62,6 +64,14 @@ class BatchQuerySet(models.QuerySet):
         if not user.is_authenticated:
             return self.none()
         return self.filter(team__memberships__user=user)
+
+    def with_progress(self):
+        """Newest first, each with prompts, cells (results) and running (cells not finished yet)."""
+        unfinished = models.Q(items__comparison__results__status__in=[Status.QUEUED, Status.RUNNING])
+        return self.order_by("-created_at", "-id").annotate(
+            prompts=models.Count("items", distinct=True),
+            cells=models.Count("items__comparison__results", distinct=True),
+            running=models.Count("items__comparison__results", filter=unfinished, distinct=True))
 
 
 class Batch(models.Model):

@@ -208,6 +208,25 @@ def test_a_batch_is_cancelled_through_the_api_by_members_only(api, studio, alice
     assert response.json()["cancel"] == {"cancelled": cells, "stopping": 0} and response.json()["status"] == "done"
     again = api("carol").call("post", f"/api/batches/{batch.pk}/cancel")
     assert again.json()["cancel"] == {"cancelled": 0, "stopping": 0}
+    listed = api("carol").call("get", f"/api/batches?team={studio.pk}").json()["batches"]
+    assert [(b["id"], b["prompts"], b["cells"], b["running"], b["status"]) for b in listed] == \
+        [(batch.pk, len(prompt_set.prompts), cells, 0, "done")]
+
+
+def test_the_batch_list_counts_cells_still_running(api, studio, alice):
+    from compare import batches
+    from compare.forms import form_from_json
+
+    form, _ = form_from_json({"prompt": "(each)", "routes": ["sandbox:fast"], "team": studio.pk,
+                              "params": {"quality": "low"}}, alice)
+    assert form.is_valid(), form.errors
+    prompt_set = batches.find_set("typography", studio)
+    planned = batches.plan_batch(team=studio, user=alice, prompt_set=prompt_set, data=form.data,
+                                 use_prompt_sizes=False)
+    batches.create_batch(user=alice, team=studio, prompt_set=prompt_set, planned=planned, use_prompt_sizes=False)
+    listed = api("alice").call("get", f"/api/batches?team={studio.pk}").json()["batches"]
+    assert len(listed) == 1 and listed[0]["status"] == "running"
+    assert listed[0]["running"] == listed[0]["cells"] == listed[0]["prompts"] == len(prompt_set.prompts)
 
 
 def test_another_teams_member_gets_404_with_each_method_and_changes_nothing(client, studio, bob):
