@@ -3,7 +3,7 @@ operation of GET /api/openapi.json and sends them to a real server (`manage.py s
 loopback port, its own VAR_DIR, sandbox routes only) with an API token. No answer is a 500, and
 every answer has a documented status, content type and body (positive data); requests that break
 the document (negative data) get no 500 either. Examples are bounded (and the seed fixed) so the
-run stays near a minute on a small machine."""
+run stays near a minute on a small machine. Only creating a webhook is left out (LEFT_OUT says why)."""
 
 import subprocess
 import sys
@@ -38,6 +38,12 @@ def seed_objects(stack):
     assert link.status_code == 201, link.text
 
 
+# Left out: creating a webhook makes the server resolve, and later call, whatever URL schemathesis
+# invents (traffic beyond loopback). Its answers are checked against the document with real data
+# in tests/api/test_openapi_document.py, and its rules in tests/notifications/test_webhook_api.py.
+LEFT_OUT = ("createWebhook",)
+
+
 def schemathesis(stack, report_dir, *options):
     """The CLI on the document as the server serves it, saved to a file (loaded from its URL, the
     CLI would leave that one operation out)."""
@@ -48,7 +54,7 @@ def schemathesis(stack, report_dir, *options):
         [str(SCHEMATHESIS), "run", str(document), "--url", stack.url,
          "--header", f"Authorization: Bearer {stack.token}",
          "--workers", "1", "--no-shrink", "--output-truncate", "false", "--report", "junit",
-         "--report-dir", str(report_dir), *options],
+         "--report-dir", str(report_dir), *[f"--exclude-operation-id={op}" for op in LEFT_OUT], *options],
         capture_output=True, text=True, timeout=600, cwd=report_dir)  # its replay store lands there too
 
 
@@ -61,7 +67,7 @@ def test_every_operation_answers_as_documented(stack, tmp_path):
     assert positive.returncode == 0, positive.stdout[-20000:] + positive.stderr[-5000:]
     paths = stack.http.get("/api/openapi.json").json()["paths"]
     operations = sum(len(methods) for methods in paths.values())
-    assert f"Tested: {operations}" in positive.stdout, positive.stdout[-3000:]  # every operation ran
+    assert f"Tested: {operations - len(LEFT_OUT)}" in positive.stdout, positive.stdout[-3000:]  # all the others ran
     negative = schemathesis(stack, tmp_path / "negative", "--mode", "negative", "--max-examples", "3", "--seed", "17",
                             "--phases", "fuzzing", "--checks", "not_a_server_error")
     assert negative.returncode == 0, negative.stdout[-20000:] + negative.stderr[-5000:]
