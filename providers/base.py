@@ -130,6 +130,9 @@ class Timings:
     setup_ms: float | None = None
     provider_queue_ms: float | None = None
     provider_generation_ms: float | None = None
+    # Our own work inside a call that sent nothing over HTTP (the sandbox drawing its images):
+    # reported by the adapter, left out of total_ms by the runner, shown as ours.
+    ours_ms: float | None = None
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(v, 1) for k, v in self.__dict__.items() if v is not None}

@@ -197,6 +197,16 @@ class Result(models.Model):
                 setattr(self, name, value)
         return bool(won)
 
+    @property
+    def retried_ms(self):
+        """Milliseconds the refused attempts took (the calls) ... """
+        return sum(a.get("ms") or 0 for a in self.attempts or [])
+
+    @property
+    def backoff_ms(self):
+        """... and the waits before each retry: neither is in latency_ms (the last attempt's)."""
+        return sum(a.get("waited_ms") or 0 for a in self.attempts or [])
+
     def cancel_requested(self):
         return Result.objects.filter(pk=self.pk, cancel_requested_at__isnull=False).exists()
 

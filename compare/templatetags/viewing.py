@@ -25,8 +25,11 @@ SEGMENTS = {  # kind: what the legend and the bar's tooltip call it
     "queue": "our queue wait",
     "provider-queue": "provider's queue (provider's figure)",
     "generation": "generation (provider's figure)",
+    "retry": "refused attempts, retried (provider call, measured by us)",
+    "backoff": "waiting before a retry (backoff)",
     "call": "provider call (measured by us)",
     "download": "download (measured by us)",
+    "drawing": "ours: drawing the sandbox image",
 }
 
 
@@ -126,7 +129,9 @@ def _name(result, limit=24):
 
 
 def segments(result, origin, now):
-    """[(kind, start ms, length ms)] from submit (origin) to finished (or now, while running)."""
+    """[(kind, start ms, length ms)] from submit (origin) to finished (or now, while running):
+    our overhead and queue, each refused attempt and its backoff wait, the provider call that
+    counts (the provider's own figures inside it), then ours again."""
     end = _ms_between(result.finished_at or now, origin)
     if result.started_at is None:  # never started: waited in our queue until cancelled (or still waits)
         enqueued = _ms_between(result.enqueued_at, origin) if result.enqueued_at else 0
@@ -137,6 +142,15 @@ def segments(result, origin, now):
     if result.latency_ms is None:
         kind = "call" if result.status == Status.RUNNING else "ours"
         return parts + [(kind, start, max(end - start, 0))]
+    # Refused attempts and the waits between them came first; the latency is the last attempt's.
+    room = max(end - start - result.latency_ms, 0)
+    at = start
+    for attempt in getattr(result, "attempts", None) or []:
+        for kind, length in (("retry", attempt.get("ms") or 0), ("backoff", attempt.get("waited_ms") or 0)):
+            length = min(length, room)
+            room -= length
+            parts.append((kind, at, length))
+            at += length
     # The provider's own figures fit inside our measured latency; download is ours and comes last.
     timings = result.provider_timings or {}
     left = result.latency_ms
@@ -148,7 +162,8 @@ def segments(result, origin, now):
         left -= value
         pieces.append((kind, value))
     pieces += [("call", left), ("download", download)]
-    at = start
+    if timings.get("ours_ms"):  # the sandbox's drawing: after its simulated call, and ours
+        pieces.append(("drawing", min(timings["ours_ms"], room)))
     for kind, length in pieces:
         parts.append((kind, at, length))
         at += length

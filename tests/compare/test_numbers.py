@@ -3,11 +3,21 @@ route did with the request, time attributed to who spent it, and a difference re
 agrees with every signal it is read from."""
 
 import io
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from PIL import Image
 
 from compare import imagediff
+from compare.models import Result
+from compare.templatetags.viewing import segments
+from providers import runner, sandbox
+from providers.base import ImageRequest
+from tests.compare import test_reviews
+from tests.compare.test_reviews import client_of, finished
+
+studio = test_reviews.studio  # the team fixture (alice owner, carol member, vic viewer)
 
 
 # --- The side-by-side reading agrees with every signal --------------------------------------
@@ -50,3 +60,67 @@ def test_each_verdict_agrees_with_every_signal(distances, mean_abs, share, verdi
     if verdict in ("near-identical", "similar"):  # "every hash" is only said when every hash is in the band
         assert max(distances.values()) <= (imagediff.NEAR_BITS if verdict == "near-identical"
                                            else imagediff.SIMILAR_BITS)
+
+
+# --- Time is attributed to who spent it -----------------------------------------------------
+
+
+class _Row:
+    """A result as segments() reads it."""
+
+    status, queue_ms, sandbox = "succeeded", 0, False
+
+    def __init__(self, origin, *, latency, end, attempts=(), timings=None):
+        self.enqueued_at = self.started_at = origin
+        self.finished_at = origin + timedelta(milliseconds=end)
+        self.latency_ms = latency
+        self.attempts = list(attempts)
+        self.provider_timings = timings or {}
+
+
+def test_retries_and_their_backoff_are_their_own_segments_never_ours():
+    """Two refused attempts (100 ms and 200 ms calls) with 1.0 s and 2.1 s of backoff, then a
+    1 s call, and 50 ms of ours to store it: the race shows each where it happened."""
+    origin = timezone.now()
+    row = _Row(origin, latency=1000, end=100 + 1000 + 200 + 2100 + 1000 + 50, attempts=[
+        {"attempt": 1, "status": 503, "ms": 100, "waited_ms": 1000},
+        {"attempt": 2, "status": 429, "ms": 200, "waited_ms": 2100}])
+    parts = [(kind, round(length)) for kind, _, length in segments(row, origin, origin) if length]
+    assert parts == [("retry", 100), ("backoff", 1000), ("retry", 200), ("backoff", 2100), ("call", 1000),
+                     ("ours", 50)]
+    ours = sum(length for kind, _, length in segments(row, origin, origin) if kind == "ours")
+    assert ours == pytest.approx(50)  # before: 3,400 ms of retrying was drawn as ours
+
+
+def test_a_sandbox_drawing_is_ours_and_its_simulated_wait_the_providers():
+    route = sandbox.routes("quick=0.2")[0]
+    provider = route.build()
+    provider.sleep = lambda seconds: None  # the simulated wait, skipped: the figure is still reported
+    request = ImageRequest(prompt="a fox", width=1024, height=1024, quality="high", output_format="png", n=1)
+    result = runner.execute(provider, request)
+    timings = result.timings
+    assert timings.provider_generation_ms == pytest.approx(0.2 * 1.6 * 1000)  # by quality: high is 1.6x
+    assert timings.ours_ms > 0
+    assert timings.total_ms < timings.ours_ms + 50  # the call's window leaves the drawing out
+    origin = timezone.now()
+    row = _Row(origin, latency=400, end=400 + timings.ours_ms + 10,
+               timings={"provider_generation_ms": 320, "ours_ms": timings.ours_ms})
+    kinds = [kind for kind, _, length in segments(row, origin, origin) if length]
+    assert kinds == ["generation", "call", "drawing", "ours"]
+
+
+def test_sandbox_labels_say_what_the_latency_depends_on_and_that_failures_are_per_attempt():
+    steady, flaky = sandbox.routes("steady=3-5; flaky=1-3 fail=0.34")
+    assert steady.label == "Sandbox steady (3-5 s at medium quality)"
+    assert flaky.label == "Sandbox flaky (1-3 s at medium quality, fails 34% per attempt, retried)"
+
+
+@pytest.mark.django_db
+def test_the_card_says_retried_and_the_wait(studio):
+    comparison = finished(studio, routes=["sandbox:fast"])
+    result = comparison.results.get()
+    Result.objects.filter(pk=result.pk).update(attempts=[
+        {"attempt": 1, "status": 503, "error_code": "unavailable", "error": "busy", "ms": 120.0, "waited_ms": 1000.0},
+        {"attempt": 2, "status": 503, "error_code": "unavailable", "error": "busy", "ms": 80.0, "waited_ms": 2100.0}])
+    html = client_of("alice").get(comparison.get_absolute_url()).content.decode()
+    assert "retried 2×, 3,100 ms waiting and 200 ms in refused calls" in html
