@@ -108,14 +108,26 @@ class GeneratedImage:
         return f"GeneratedImage({size}, mime={self.mime!r})"
 
 
+# How a cost_usd in Usage was come by: "billed" is the provider's own money figure for the call
+# (OpenRouter's usage.cost, LiteLLM's response-cost header, ...); "usage" is what the provider
+# reported using (tokens, credits) times our catalog's price for it.
+COST_BASES = ("billed", "usage")
+
+
 @dataclass(frozen=True)
 class Usage:
-    """What the provider reported about what it billed. cost_usd is None unless reported."""
+    """What the provider reported about what it billed. cost_usd is None unless reported, and
+    then ``basis`` says how it was come by (one of COST_BASES)."""
 
     cost_usd: Decimal | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    basis: str | None = None
+
+    def __post_init__(self):
+        if self.cost_usd is not None and self.basis not in COST_BASES:
+            raise ValueError(f"a cost needs its basis, one of {COST_BASES}, not {self.basis!r}")
 
 
 @dataclass(frozen=True)
@@ -248,7 +260,7 @@ class SizeRule:
 
 
 # GPT Image 2's documented size rule: multiples of 16, ratio up to 3:1, edges up to 3840,
-# 655,360 to 8,294,400 pixels (providers.md section 2.2).
+# 655,360 to 8,294,400 pixels (OpenAI's image generation guide).
 GPT_IMAGE_2_SIZES = SizeRule(multiple=16, min_side=256, max_side=3840, max_ratio=3.0,
                              min_pixels=655_360, max_pixels=8_294_400)
 

@@ -117,7 +117,7 @@ class SandboxProvider(Provider):
         drawn_ms = (time.perf_counter() - drawing) * 1000  # ours, not the simulated provider's
         return ImageResult(
             images=images,
-            usage=Usage(cost_usd=Decimal("0"), raw={"images": request.n}),
+            usage=Usage(cost_usd=Decimal("0"), raw={"images": request.n}, basis="billed"),  # nothing is billed
             timings=Timings(provider_generation_ms=latency * 1000, ours_ms=drawn_ms),
             request_id="sbx_" + secrets.token_hex(8),
             request_sent={

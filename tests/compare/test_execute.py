@@ -85,7 +85,7 @@ def test_a_provider_refusal_fails_the_card_with_its_reason_and_no_secret(alice, 
 def test_a_garbage_image_fails_the_card_but_keeps_the_cost(alice, scripted):
     from decimal import Decimal
 
-    scripted(ImageResult(images=(GeneratedImage(data=b"<html>oops</html>"),), usage=Usage(cost_usd=Decimal("0.2"))))
+    scripted(ImageResult(images=(GeneratedImage(data=b"<html>oops</html>"),), usage=Usage(cost_usd=Decimal("0.2"), basis="billed")))
     result = run_one(alice)
     assert (result.status, result.error_code) == (Status.FAILED, "bad_image")
     assert "not an image" in result.error
