@@ -29,6 +29,7 @@ from providers.base import SIZE_PRESETS, parse_size
 from . import limits, services, teams
 from .forms import ComparisonForm
 from .models import TERMINAL, Batch, BatchItem, Prompt, PromptSet, Status, SubmitRefused, Team, Verdict
+from .models.comparisons import COST_WORDS
 from .models.prompts import DEFAULT_SET_NAME
 from .visibility import Visibility
 
@@ -291,18 +292,24 @@ class Column:
         values = [r.latency_ms for r in self.results if r.status == Status.SUCCEEDED and r.latency_ms is not None]
         return statistics.median(values) if values else None
 
-    def _cost(self, source):
-        values = [r.cost_usd for r in self.results if r.cost_source == source and r.cost_usd is not None
-                  and r.status in TERMINAL]
-        return sum(values, Decimal(0)) if values else None
+    @property
+    def costs(self):
+        """[(cost word, USD)] of the finished results, summed per word (billed, from usage, team
+        price, est., rough), in that order; words with no result left out."""
+        sums = {}
+        for r in self.results:
+            if r.status in TERMINAL and r.cost_is_known:
+                sums[r.cost_word] = sums.get(r.cost_word, Decimal(0)) + r.cost_usd
+        return [(word, sums[word]) for word in COST_WORDS if word in sums]
 
     @property
-    def reported_usd(self):
-        return self._cost("reported")
-
-    @property
-    def estimated_usd(self):
-        return self._cost("estimated")
+    def costs_by_source(self):
+        """{cost_source: USD} as the API names them ("rough" is an "estimated" whose price is unresolved)."""
+        sums = {}
+        for r in self.results:
+            if r.status in TERMINAL and r.cost_is_known:
+                sums[r.cost_source] = sums.get(r.cost_source, Decimal(0)) + r.cost_usd
+        return sums
 
     @property
     def unknown_cost(self):

@@ -20,7 +20,7 @@ from providers.registry import UnknownRoute
 from . import limits, logs
 from . import routes as route_catalog
 from .images import ImageRejected, check_images, start_image_processes
-from .models import CostSource, Result, ResultImage, Status
+from .models import CostSource, EstimateSource, Result, ResultImage, Status
 from .services import dispatch, request_for
 
 log = logging.getLogger(__name__)
@@ -254,9 +254,10 @@ def store_outcome(result, outcome, request, secrets, extra_notes=()):
         attempts=redact(list(outcome.attempts), secrets),
     )
     if outcome.usage is not None and outcome.usage.cost_usd is not None:
-        cost = dict(cost_usd=outcome.usage.cost_usd, cost_source=CostSource.REPORTED)
+        cost = dict(cost_usd=outcome.usage.cost_usd, cost_source=CostSource(outcome.usage.basis))
     elif result.estimated_cost_usd is not None:
-        cost = dict(cost_usd=result.estimated_cost_usd, cost_source=CostSource.ESTIMATED)
+        cost = dict(cost_usd=result.estimated_cost_usd, cost_source=(
+            CostSource.TEAM_PRICE if result.estimate_source == EstimateSource.TEAM_PRICE else CostSource.ESTIMATED))
     else:
         cost = dict(cost_usd=None, cost_source=CostSource.UNKNOWN)
 
@@ -396,5 +397,6 @@ def _usage_dict(usage):
         "cost_usd": None if usage.cost_usd is None else str(usage.cost_usd),
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
+        "basis": usage.basis,
         "raw": dict(usage.raw),
     }

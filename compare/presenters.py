@@ -17,7 +17,8 @@ HIDDEN_UNLESS = {
                     "retried_attempts": [], "provider_request_id": None, "worker": None, "started_at": None,
                     "finished_at": None},
     "latency": {"queue_ms": None, "latency_ms": None, "provider_timings_ms": {}},
-    "costs": {"cost_usd": None, "cost_source": None, "estimated_cost_usd": None},
+    "costs": {"cost_usd": None, "cost_source": None, "cost_label": None, "estimated_cost_usd": None,
+              "estimate_source": None},
 }
 SIZE_FIELDS = ("width", "height", "format", "bytes")
 
@@ -37,8 +38,12 @@ def result_dict(result, request=None, review=None):
         "latency_ms": _round(result.latency_ms),
         "provider_timings_ms": result.provider_timings,
         "cost_usd": None if result.cost_usd is None else str(result.cost_usd.normalize()),
+        # billed | usage | team_price | estimated | unknown; cost_label is the word the pages show
+        # ("rough" for an estimate from an unresolved catalog price, see estimate_source).
         "cost_source": result.cost_source,
+        "cost_label": result.cost_word,
         "estimated_cost_usd": None if result.estimated_cost_usd is None else str(result.estimated_cost_usd.normalize()),
+        "estimate_source": result.estimate_source or None,  # catalog | rough | team_price
         "error": result.error or None,
         "error_code": result.error_code or None,
         "notes": result.notes,

@@ -60,7 +60,8 @@ def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=N
             route = route_map[key]
             Result.objects.create(
                 comparison=comparison, position=position, route_key=key, route_label=route.label,
-                sandbox=route.sandbox, estimated_cost_usd=pricing.estimate_of(cost), charge_usd=cost.usd,
+                sandbox=route.sandbox, estimated_cost_usd=pricing.estimate_of(cost),
+                estimate_source=pricing.estimate_source_of(cost), charge_usd=cost.usd,
             )
         transaction.on_commit(lambda: enqueue(comparison.pk))
     logs.bind(team=team.pk, comparison=comparison.pk)

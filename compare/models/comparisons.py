@@ -25,9 +25,33 @@ NOT_BILLED = ("auth", "invalid_request", "insufficient_credit", "rate_limited", 
 
 
 class CostSource(models.TextChoices):
-    ESTIMATED = "estimated"
-    REPORTED = "reported"
-    UNKNOWN = "unknown"
+    """What a result's cost_usd is, in the word every page, export and the API use for it."""
+
+    BILLED = "billed", "billed"  # the provider's own money figure for the call
+    USAGE = "usage", "from usage"  # the provider's reported tokens or credits x our catalog price
+    TEAM_PRICE = "team_price", "team price"  # the team's own price for the route
+    ESTIMATED = "estimated", "est."  # the catalog's price for the request as asked
+    UNKNOWN = "unknown", "unknown"
+
+
+# The words beside a known cost, in the order totals list them.
+COST_WORDS = ("billed", "from usage", "team price", "est.", "rough")
+COST_TITLES = {
+    "billed": "the provider's own figure for what it billed for this call",
+    "from usage": "what the provider reported using (tokens or credits) times our catalog's price",
+    "team price": "your team's own price for this route (team page), not a figure from the provider",
+    "est.": "the catalog's price for the request as asked, not a figure from the provider",
+    "rough": "a rough estimate: the catalog's price for this route is unresolved (docs/pricing.md)",
+    "unknown": "no figure from the provider and no known price",
+}
+
+
+class EstimateSource(models.TextChoices):
+    """Where a result's estimated_cost_usd came from, fixed at submit."""
+
+    CATALOG = "catalog", "catalog"
+    ROUGH = "rough", "rough"  # a catalog price marked unresolved (providers/pricing.json)
+    TEAM_PRICE = "team_price", "team price"
 
 
 class ComparisonQuerySet(models.QuerySet):
@@ -131,6 +155,7 @@ class Result(models.Model):
     provider_timings = models.JSONField(default=dict, blank=True)
 
     estimated_cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    estimate_source = models.CharField(max_length=16, choices=EstimateSource.choices, blank=True)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     cost_source = models.CharField(max_length=16, choices=CostSource.choices, default=CostSource.UNKNOWN)
     usage = models.JSONField(default=dict, blank=True)
@@ -196,6 +221,30 @@ class Result(models.Model):
             for name, value in fields.items():
                 setattr(self, name, value)
         return bool(won)
+
+    @property
+    def cost_word(self):
+        """The word shown beside cost_usd: billed, from usage, team price, est., rough or unknown
+        ("rough": an estimate from a catalog price marked unresolved)."""
+        if self.cost_source == CostSource.UNKNOWN or self.cost_usd is None:
+            return "unknown"
+        if self.cost_source == CostSource.ESTIMATED and self.estimate_source == EstimateSource.ROUGH:
+            return "rough"
+        return CostSource(self.cost_source).label
+
+    @property
+    def cost_title(self):
+        """What the cost word means, for a tooltip."""
+        return COST_TITLES[self.cost_word]
+
+    @property
+    def estimate_word(self):
+        """The word beside estimated_cost_usd: est., rough or team price."""
+        return {EstimateSource.ROUGH: "rough", EstimateSource.TEAM_PRICE: "team price"}.get(self.estimate_source, "est.")
+
+    @property
+    def cost_is_known(self):
+        return self.cost_source != CostSource.UNKNOWN and self.cost_usd is not None
 
     @property
     def retried_ms(self):

@@ -37,8 +37,20 @@ def _succeeded(results):
     return [r for r in results if r.status == Status.SUCCEEDED]
 
 
+# Cost bar kinds: what the legend calls them (the same words as the cards and the API).
+COST_KINDS = {
+    "billed": "billed (the provider's figure)",
+    "usage": "from usage (its usage x our price)",
+    "team_price": "team price",
+    "estimated": "est. (catalog)",
+    "rough": "rough (unresolved catalog price)",
+}
+_KIND_OF_WORD = {"billed": "billed", "from usage": "usage", "team price": "team_price", "est.": "estimated",
+                 "rough": "rough"}
+
+
 def _known_cost(result):
-    return result.cost_source != "unknown" and result.cost_usd is not None
+    return result.cost_is_known
 
 
 def _leaders(candidates, value):
@@ -70,9 +82,8 @@ def badges(results, verdicts):
         if r.pk in fastest:
             found[r.pk].append({"key": "fastest", "text": "fastest", "title": f"Lowest measured latency: {ms(r.latency_ms)}"})
         if r.pk in cheapest:
-            source = "est." if r.cost_source == "estimated" else "reported"
             found[r.pk].append({"key": "cheapest", "text": "cheapest",
-                                "title": f"Lowest known cost: {usd(r.cost_usd)} ({source}); unknown costs take no part"})
+                                "title": f"Lowest known cost: {usd(r.cost_usd)} ({r.cost_word}); unknown costs take no part"})
         if top and wins.get(r.pk) == top:
             found[r.pk].append({"key": "winner", "text": "winner",
                                 "title": f"Team verdict: {top} winner vote{'s' if top > 1 else ''}"})
@@ -209,8 +220,9 @@ def race_timeline(comparison, results, now=None):
 
 @register.simple_tag
 def cost_bars(results):
-    """{% cost_bars results as costs %}: each route's cost, estimated and reported bars apart,
-    the catalog estimate under a reported cost; unknown costs are said, not drawn."""
+    """{% cost_bars results as costs %}: each route's cost as a bar of its kind (billed, from
+    usage, team price, est., rough), the estimate under a billed or usage cost; unknown costs
+    are said, not drawn."""
     values = [float(v) for r in results for v in (r.cost_usd, r.estimated_cost_usd) if v is not None]
     top = max(values + [0]) or 0.01
     scale = (COST_WIDTH - COST_LEFT - COST_RIGHT) / top
@@ -218,19 +230,19 @@ def cost_bars(results):
     for i, result in enumerate(results):
         y = TOP + ROW * i
         bars = []
-        if result.cost_source == "reported" and result.cost_usd is not None:
-            bars.append(("reported", result.cost_usd))
-            if result.estimated_cost_usd is not None:
-                bars.append(("estimated", result.estimated_cost_usd))
-        elif result.cost_source == "estimated" and result.cost_usd is not None:
-            bars.append(("estimated", result.cost_usd))
+        if result.cost_is_known:
+            bars.append((_KIND_OF_WORD[result.cost_word], result.cost_word, result.cost_usd))
+            if result.cost_source in ("billed", "usage") and result.estimated_cost_usd is not None:
+                bars.append((_KIND_OF_WORD[result.estimate_word], result.estimate_word, result.estimated_cost_usd))
         height = BAR if len(bars) < 2 else BAR / 2
-        drawn = [{"kind": kind, "y": y + (ROW - BAR) / 2 + n * height, "height": height,
+        drawn = [{"kind": kind, "word": word, "y": y + (ROW - BAR) / 2 + n * height, "height": height,
                   "width": max(round(float(value) * scale, 2), 1), "value": usd(value)}
-                 for n, (kind, value) in enumerate(bars)]
-        text = " · ".join(f"{b['value']} reported" if b["kind"] == "reported" else f"est. {b['value']}" for b in drawn)
+                 for n, (kind, word, value) in enumerate(bars)]
+        text = " · ".join(f"{b['value']} {b['word']}" for b in drawn)
         rows.append({"label": _name(result, 14), "y": y, "text_y": y + ROW / 2 + 4, "bars": drawn,
                      "value_x": COST_LEFT + max([b["width"] for b in drawn] + [0]) + 4,
                      "value": text or "unknown", "text": f"{_name(result)}: {text or 'unknown'}"})
+    shown = {b["kind"] for row in rows for b in row["bars"]}
     return {"width": COST_WIDTH, "left": COST_LEFT, "top": TOP, "bottom": TOP + ROW * len(rows),
-            "height": 2 * TOP + ROW * max(len(rows), 1), "rows": rows}
+            "height": 2 * TOP + ROW * max(len(rows), 1), "rows": rows,
+            "legend": {kind: text for kind, text in COST_KINDS.items() if kind in shown}}

@@ -2,19 +2,23 @@
 route did with the request, time attributed to who spent it, and a difference reading that
 agrees with every signal it is read from."""
 
+import dataclasses
+import importlib
 import io
+import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from PIL import Image
 
-from compare import imagediff
-from compare.models import Result
+from compare import execution, imagediff, services
+from compare.models import Result, Team, TeamPrice
 from compare.templatetags.viewing import segments
-from providers import runner, sandbox
-from providers.base import ImageRequest
-from tests.compare import test_reviews
+from providers import pricing, runner, sandbox
+from providers.base import GeneratedImage, ImageRequest, ImageResult, Usage
+from tests.compare import factories, test_reviews
 from tests.compare.test_reviews import client_of, finished
 
 studio = test_reviews.studio  # the team fixture (alice owner, carol member, vic viewer)
@@ -124,3 +128,97 @@ def test_the_card_says_retried_and_the_wait(studio):
         {"attempt": 2, "status": 503, "error_code": "unavailable", "error": "busy", "ms": 80.0, "waited_ms": 2100.0}])
     html = client_of("alice").get(comparison.get_absolute_url()).content.decode()
     assert "retried 2×, 3,100 ms waiting and 200 ms in refused calls" in html
+
+
+# --- Costs say what they are ----------------------------------------------------------------
+
+
+def _png_result(usage=None):
+    return ImageResult(images=(GeneratedImage(data=_png((10, 20, 30), (1024, 1024))),), usage=usage)
+
+
+def _finish(result, usage=None):
+    """End a queued result as a worker would, with an answer carrying `usage`."""
+    assert result.claim("test")
+    execution.store_outcome(result, _png_result(usage), services.request_for(result.comparison), [])
+    result.refresh_from_db()
+    return result
+
+
+def _card(client, result):
+    return client.get(f"/results/{result.pk}/card").content.decode()
+
+
+def _cost_cell(html):
+    return re.search(r'<dt>Cost</dt><dd class="cost">(.*?)</dd>', html, re.S).group(1)
+
+
+@pytest.mark.django_db
+def test_a_result_priced_from_the_team_price_says_team_price_not_est(alice, alice_client):
+    team = Team.personal_for(alice)
+    TeamPrice.objects.create(team=team, route_key="sandbox:fast", usd_per_image=Decimal("0.05"))
+    result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
+    assert result.estimate_source == "team_price"
+    result = _finish(result)  # the answer carried no cost: the team's price is what it cost
+    assert (result.cost_usd, result.cost_source, result.cost_word) == (Decimal("0.05"), "team_price", "team price")
+    cell = _cost_cell(_card(alice_client, result))
+    assert "$0.05" in cell and ">team price</span>" in cell and "est." not in cell
+    api = alice_client.get(f"/api/comparisons/{result.comparison_id}").json()["results"][0]
+    assert (api["cost_source"], api["cost_label"], api["estimate_source"]) == ("team_price", "team price", "team_price")
+
+
+@pytest.fixture
+def unresolved_sandbox(monkeypatch):
+    """The sandbox's catalog price, marked unresolved as WaveSpeed's is."""
+    catalog = dict(pricing._catalog())
+    catalog["sandbox:*"] = dataclasses.replace(catalog["sandbox:*"], per_image={"*": {"*": Decimal("0.10")}},
+                                               unresolved=True)
+    monkeypatch.setattr(pricing, "_catalog", lambda: catalog)
+
+
+@pytest.mark.django_db
+def test_an_unresolved_catalog_price_is_rough_never_an_ordinary_estimate(alice, alice_client, unresolved_sandbox):
+    result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
+    assert (result.estimated_cost_usd, result.estimate_source) == (Decimal("0.10"), "rough")
+    result = _finish(result)
+    assert (result.cost_source, result.cost_word) == ("estimated", "rough")
+    cell = _cost_cell(_card(alice_client, result))
+    assert ">rough</span>" in cell and "est." not in cell
+    api = alice_client.get(f"/api/comparisons/{result.comparison_id}").json()["results"][0]
+    assert (api["cost_source"], api["cost_label"], api["estimate_source"]) == ("estimated", "rough", "rough")
+    choices = alice_client.get("/").content.decode()  # the new-comparison page's estimate table
+    assert re.search(r"\$0\.10 <span class=\"src\" title=\"[^\"]*unresolved[^\"]*\">rough</span>", choices)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("usage, source, word", [
+    (Usage(cost_usd=Decimal("0.07"), basis="billed"), "billed", "billed"),  # e.g. OpenRouter's usage.cost
+    (Usage(cost_usd=Decimal("0.0421"), input_tokens=10, output_tokens=1000, basis="usage"), "usage", "from usage"),
+    (None, "estimated", "est."),
+])
+def test_billed_usage_and_estimated_costs_are_told_apart(alice, alice_client, usage, source, word):
+    result = _finish(factories.comparison(alice, routes=["sandbox:fast"]).results.get(), usage)
+    assert (result.cost_source, result.cost_word) == (source, word)
+    cell = _cost_cell(_card(alice_client, result))
+    assert f">{word}</span>" in cell and ">reported<" not in cell
+    if source != "estimated":  # the catalog's estimate stays beside a cost from the answer
+        assert "catalog $0.00" in cell
+
+
+def test_the_adapters_say_how_their_cost_was_come_by():
+    from providers import openai, openrouter
+
+    assert openrouter.usage_from({"cost": 0.04})[0].basis == "billed"
+    assert openai.usage_from("openai:gpt-image-2", {"output_tokens": 1000}).basis == "usage"
+    assert openai.usage_from("openai:gpt-image-2", {}, reported_cost="0.05").basis == "billed"  # LiteLLM's header
+    with pytest.raises(ValueError):
+        Usage(cost_usd=Decimal("1"))  # a cost with no word for it cannot be made
+
+
+def test_old_reported_rows_become_billed_or_usage_by_what_they_recorded():
+    migration = importlib.import_module("compare.migrations.0025_numbers")
+    assert migration._basis("openrouter:openai/gpt-image-2", {"raw": {"cost": 0.04}}, {}) == "billed"
+    assert migration._basis("compatible:litellm", {"raw": {}}, {"X-LiteLLM-Response-Cost": "0.01"}) == "billed"
+    assert migration._basis("sandbox:fast", {"cost_usd": "0", "raw": {"images": 1}}, {}) == "billed"
+    assert migration._basis("openai:gpt-image-2", {"output_tokens": 100, "raw": {"output_tokens": 100}}, {}) == "usage"
+    assert migration._basis("apiframe:gpt-image-2", {"raw": {"creditCost": 9}}, {}) == "usage"

@@ -19,7 +19,7 @@ def test_openai_fal_and_replicate_side_by_side_with_a_slow_and_a_failing_route(e
         fake_replicate.scenario = None
     openai, fal, replicate = (next(r for r in done["results"] if r["route"] == key) for key in ROUTES)
 
-    assert openai["status"] == "succeeded" and openai["cost_source"] == "reported"
+    assert openai["status"] == "succeeded" and openai["cost_source"] == "usage"
     assert openai["images"][0]["width"] == 1024
 
     assert fal["status"] == "succeeded", fal
