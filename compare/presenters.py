@@ -14,6 +14,7 @@ from .visibility import Visibility
 # The fields each answer of the visibility policy hides (all of them can name the route).
 HIDDEN_UNLESS = {
     "route_names": {"route": None, "label": None, "sandbox": None, "error": None, "error_code": None, "notes": [],
+                    "parameters": {}, "seed": None,
                     "retried_attempts": [], "provider_request_id": None, "worker": None, "started_at": None,
                     "finished_at": None},
     "latency": {"queue_ms": None, "latency_ms": None, "provider_timings_ms": {}},
@@ -47,6 +48,10 @@ def result_dict(result, request=None, review=None):
         "error": result.error or None,
         "error_code": result.error_code or None,
         "notes": result.notes,
+        # What the route did with the request: {"size": {"asked", "sent", "received"}, ...,
+        # "seed": {"asked", "supported", "sent"}, "revised_prompt": [...]} (see Result.parameters).
+        "parameters": result.parameters,
+        "seed": result.seed_word or None,  # "sent" | "seed not supported by this route" | null
         "retried_attempts": result.attempts,
         "provider_request_id": result.provider_request_id or None,
         "worker": result.worker or None,

@@ -163,6 +163,16 @@ class ImageResult:
     notes: tuple[str, ...] = ()
     # Earlier attempts that the provider refused and we retried (see runner.execute).
     attempts: tuple[Mapping[str, Any], ...] = ()
+    # What the adapter sent for each of COMMON_PARAMETERS, where it sends that parameter as such
+    # (an OpenAI-shaped body, the sandbox); a name left out was not sent as asked, or in another
+    # form (an aspect ratio, a resolution tier): request_sent and notes say how.
+    sent: Mapping[str, Any] = field(default_factory=dict)
+    # The prompt the provider says it used instead, where it returns one (revised_prompt).
+    revised_prompts: tuple[str, ...] = ()
+
+
+# The parameters every route is asked for, as named in ImageRequest and the comparison's params.
+COMMON_PARAMETERS = ("size", "quality", "output_format", "n", "seed")
 
 
 # --- errors -------------------------------------------------------------------------------

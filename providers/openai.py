@@ -20,6 +20,7 @@ import httpx
 
 from . import http
 from .base import (
+    COMMON_PARAMETERS,
     GPT_IMAGE_2_SIZES,
     MIME_TYPES,
     AuthenticationError,
@@ -232,6 +233,8 @@ def images_result(response: httpx.Response, request: ImageRequest, route: Route,
     headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
     processing = response.headers.get("openai-processing-ms")
     notes = echo_notes(request, payload)
+    revised = tuple(item["revised_prompt"] for item in payload.get("data") or []
+                    if isinstance(item, dict) and isinstance(item.get("revised_prompt"), str) and item["revised_prompt"])
     return ImageResult(
         images=tuple(images),
         usage=usage,
@@ -240,6 +243,8 @@ def images_result(response: httpx.Response, request: ImageRequest, route: Route,
         request_sent=dict(request_sent) if request_sent is not None else {"method": "POST", "url": url, "json": dict(body)},
         response_headers=headers,
         notes=tuple(notes),
+        sent={name: body[name] for name in COMMON_PARAMETERS if name in body},
+        revised_prompts=revised,
     )
 
 

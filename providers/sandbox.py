@@ -132,6 +132,8 @@ class SandboxProvider(Provider):
                 "mask": repr(request.mask) if request.mask else None,
             },
             response_headers={"x-sandbox-latency-ms": f"{latency * 1000:.0f}"},
+            sent={"size": request.size, "quality": request.quality, "output_format": request.output_format,
+                  "n": request.n, "seed": request.seed},
         )
 
 

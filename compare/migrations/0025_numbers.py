@@ -70,5 +70,10 @@ class Migration(migrations.Migration):
             name='cost_source',
             field=models.CharField(choices=[('billed', 'billed'), ('usage', 'from usage'), ('team_price', 'team price'), ('estimated', 'est.'), ('unknown', 'unknown')], default='unknown', max_length=16),
         ),
+        migrations.AddField(
+            model_name='result',
+            name='parameters',
+            field=models.JSONField(blank=True, default=dict),
+        ),
         migrations.RunPython(forwards, backwards, elidable=False),
     ]

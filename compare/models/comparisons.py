@@ -169,6 +169,10 @@ class Result(models.Model):
     provider_request_id = models.CharField(max_length=200, blank=True)
     response_headers = models.JSONField(default=dict, blank=True)
     notes = models.JSONField(default=list, blank=True)
+    # What the route did with each common parameter: {"size": {"asked": ..., "sent": ...,
+    # "received": [...]}, "seed": {"asked": 42, "supported": false}, ..., "revised_prompt": [...]}
+    # ("sent" only where the adapter sends the parameter as such; see compare/execution.parameters).
+    parameters = models.JSONField(default=dict, blank=True)
     # Folded into the leaderboard's rollups (compare/models/rollups.py): NULL until then.
     rolled_up = models.BooleanField(null=True, blank=True, default=None)
 
@@ -245,6 +249,15 @@ class Result(models.Model):
     @property
     def cost_is_known(self):
         return self.cost_source != CostSource.UNKNOWN and self.cost_usd is not None
+
+    @property
+    def seed_word(self):
+        """What happened to an asked seed: "" (none asked, or not known yet), "sent" or
+        "seed not supported by this route"."""
+        seed = (self.parameters or {}).get("seed") or {}
+        if seed.get("asked") is None or "supported" not in seed:
+            return ""
+        return "sent" if seed["supported"] else "seed not supported by this route"
 
     @property
     def retried_ms(self):

@@ -246,3 +246,30 @@ def cost_bars(results):
     return {"width": COST_WIDTH, "left": COST_LEFT, "top": TOP, "bottom": TOP + ROW * len(rows),
             "height": 2 * TOP + ROW * max(len(rows), 1), "rows": rows,
             "legend": {kind: text for kind, text in COST_KINDS.items() if kind in shown}}
+
+
+PARAMETER_NAMES = {"size": "size", "quality": "quality", "output_format": "format", "n": "images (n)"}
+
+
+@register.simple_tag
+def parameter_rows(result):
+    """{% parameter_rows result as rows %}: what the route did with each parameter, asked /
+    sent / received ("–" where not known: the adapter sends it in another form, see the request
+    sent). The seed gets its own line (result.seed_word); a row differs when sent or received
+    is not what was asked."""
+    found = result.parameters or {}
+    rows = []
+    for name, label in PARAMETER_NAMES.items():
+        entry = found.get(name)
+        if not entry:
+            continue
+        asked = entry.get("asked")
+        sent = entry.get("sent", "–") if "sent" in entry else "–"
+        received = entry.get("received")
+        if isinstance(received, list):
+            received = ", ".join(sorted(set(str(v) for v in received))) if received else "–"
+        received = "–" if received is None else received
+        differs = ("sent" in entry and str(entry["sent"]) != str(asked)) or (
+            received != "–" and str(received) != str(asked))
+        rows.append({"name": label, "asked": asked, "sent": sent, "received": received, "differs": differs})
+    return rows

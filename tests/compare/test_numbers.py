@@ -14,9 +14,10 @@ from django.utils import timezone
 from PIL import Image
 
 from compare import execution, imagediff, services
+from compare import routes as route_catalog
 from compare.models import Result, Team, TeamPrice
 from compare.templatetags.viewing import segments
-from providers import pricing, runner, sandbox
+from providers import pricing, registry, runner, sandbox
 from providers.base import GeneratedImage, ImageRequest, ImageResult, Usage
 from tests.compare import factories, test_reviews
 from tests.compare.test_reviews import client_of, finished
@@ -222,3 +223,60 @@ def test_old_reported_rows_become_billed_or_usage_by_what_they_recorded():
     assert migration._basis("sandbox:fast", {"cost_usd": "0", "raw": {"images": 1}}, {}) == "billed"
     assert migration._basis("openai:gpt-image-2", {"output_tokens": 100, "raw": {"output_tokens": 100}}, {}) == "usage"
     assert migration._basis("apiframe:gpt-image-2", {"raw": {"creditCost": 9}}, {}) == "usage"
+
+
+# --- What each route did with the request ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_seed_on_a_route_that_takes_none_is_never_shown_as_applied(alice, alice_client, monkeypatch):
+    """The sandbox routes take a seed; made here to take none, as every OpenAI-shaped route: the
+    card says so, the viewer's facts carry no seed, the API says it was not sent."""
+    real = route_catalog.get_route
+
+    def without_seed(key, team=None):
+        route = real(key, team)
+        return dataclasses.replace(route, capabilities=dataclasses.replace(route.capabilities, seed=False))
+
+    monkeypatch.setattr(route_catalog, "get_route", without_seed)
+    comparison = factories.comparison(alice, routes=["sandbox:fast"], seed=42)
+    result = comparison.results.get()
+    execution.execute_result(result.pk)
+    result.refresh_from_db()
+    assert result.status == "succeeded"
+    assert result.parameters["seed"] == {"asked": 42, "supported": False, "sent": None}
+    html = alice_client.get(comparison.get_absolute_url()).content.decode()
+    assert "seed not supported by this route" in html
+    assert not re.search(r"data-facts=\"[^\"]*seed 42", html)  # no image claims the seed
+    assert not re.search(r'<span class="chip"[^>]*>seed 42</span>', html)  # the header says "asked"
+    api = alice_client.get(f"/api/comparisons/{comparison.pk}").json()["results"][0]
+    assert api["seed"] == "seed not supported by this route" and api["parameters"]["seed"]["sent"] is None
+
+
+@pytest.mark.django_db
+def test_a_route_that_takes_the_seed_shows_it_sent_and_asked_sent_received(alice, alice_client):
+    comparison = factories.comparison(alice, routes=["sandbox:fast"], seed=42, size="1536x1024")
+    result = comparison.results.get()
+    execution.execute_result(result.pk)
+    result.refresh_from_db()
+    assert result.parameters["seed"] == {"asked": 42, "sent": 42, "supported": True}
+    assert result.parameters["size"] == {"asked": "1536x1024", "sent": "1536x1024", "received": ["1536x1024"]}
+    assert result.parameters["n"] == {"asked": 1, "sent": 1, "received": 1}
+    html = alice_client.get(comparison.get_absolute_url()).content.decode()
+    assert re.search(r"data-facts=\"[^\"]*seed 42", html) and "seed not supported" not in html
+    assert "<summary>Asked, sent, received</summary>" in html  # nothing differs
+
+
+def test_openai_shaped_answers_keep_what_was_sent_and_the_revised_prompt():
+    import httpx
+
+    from providers import openai
+
+    body = {"model": "gpt-image-2", "prompt": "a fox", "size": "1024x1024", "quality": "low", "n": 1}
+    answer = httpx.Response(200, json={"data": [{"b64_json": "iVBORw0KGgo=", "revised_prompt": "a red fox, snow"}],
+                                       "size": "1024x1024"})
+    request = ImageRequest(prompt="a fox", quality="low", seed=7)
+    route = registry.get_route("openai:gpt-image-2", {"OPENAI_API_KEY": "sk-test-0000"})
+    result = openai.images_result(answer, request, route, body, "https://api.openai.com/v1/images/generations")
+    assert result.sent == {"size": "1024x1024", "quality": "low", "n": 1}  # no seed in the body: none sent
+    assert result.revised_prompts == ("a red fox, snow",)
