@@ -439,7 +439,7 @@ def batch_csv(request, pk):
     response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}.csv"'
     writer = csv.writer(response)
     writer.writerow(["position", "title", "comparison", "size", "route", "status", "latency_ms", "cost_usd",
-                     "cost_source", "error"])
+                     "cost_source", "estimate_source", "seed", "error"])
     for row in matrix.rows:
         if row.masked:
             continue
@@ -450,6 +450,7 @@ def batch_csv(request, pk):
                              row.comparison.params.get("size"), result.route_key, result.status,
                              "" if result.latency_ms is None else round(result.latency_ms, 1),
                              "" if result.cost_usd is None else result.cost_usd, result.cost_source,
+                             result.estimate_source, result.seed_word,
                              _csv_safe(result.error)])
     return response
 

@@ -200,7 +200,8 @@ def _refuse_masked(request, comparison, what):
 
 
 RESULTS_HEADER = ["position", "route", "label", "status", "error_code", "error", "latency_ms", "queue_ms", "cost_usd",
-                  "cost_source", "estimated_cost_usd", "estimate_source", "cost_per_image_usd", "images", "sizes", "retries",
+                  "cost_source", "estimated_cost_usd", "estimate_source", "cost_per_image_usd", "images", "sizes", "seed",
+                  "retries", "retry_wait_ms",
                   "provider_request_id", "files"]
 
 
@@ -236,7 +237,8 @@ def export_comparison(request, pk):
                    result.error, _num(result.latency_ms), _num(result.queue_ms), _money(result.cost_usd),
                    result.cost_source, _money(result.estimated_cost_usd), result.estimate_source, _money(per_image),
                    len(names), " ".join(f"{i.width}x{i.height}" for i in result.images.all()) if seen.images else "",
-                   len(result.attempts or []), result.provider_request_id, " ".join(names)]
+                   result.seed_word, len(result.attempts or []), _num(result.backoff_ms) if result.attempts else "",
+                   result.provider_request_id, " ".join(names)]
             writer.writerow([safe_cell(cell) for cell in row])
         for ref in comparison.references.all():
             with ref.file.open("rb") as handle:

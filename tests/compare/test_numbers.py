@@ -280,3 +280,30 @@ def test_openai_shaped_answers_keep_what_was_sent_and_the_revised_prompt():
     result = openai.images_result(answer, request, route, body, "https://api.openai.com/v1/images/generations")
     assert result.sent == {"size": "1024x1024", "quality": "low", "n": 1}  # no seed in the body: none sent
     assert result.revised_prompts == ("a red fox, snow",)
+
+
+# --- Exports use the same words -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_zip_says_cost_words_seed_and_retry_wait(alice, alice_client):
+    import csv
+    import json
+    import zipfile
+
+    team = Team.personal_for(alice)
+    TeamPrice.objects.create(team=team, route_key="sandbox:steady", usd_per_image=Decimal("0.03"))
+    comparison = factories.comparison(alice, routes=["sandbox:fast", "sandbox:steady"], seed=5)
+    fast, steady = comparison.results.order_by("route_key")
+    execution.execute_result(fast.pk)  # the sandbox bills $0 and takes the seed
+    _finish(steady)  # an answer without a cost: the team's price
+    Result.objects.filter(pk=fast.pk).update(attempts=[{"attempt": 1, "status": 503, "ms": 10.0, "waited_ms": 1500.0}])
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(alice_client.get(f"/comparisons/{comparison.pk}/export.zip")
+                                                 .streaming_content)))
+    rows = {r["route"]: r for r in csv.DictReader(io.StringIO(archive.read("results.csv").decode()))}
+    assert (rows["sandbox:fast"]["cost_source"], rows["sandbox:fast"]["seed"]) == ("billed", "sent")
+    assert rows["sandbox:fast"]["retry_wait_ms"] == "1500.0"
+    assert (rows["sandbox:steady"]["cost_source"], rows["sandbox:steady"]["estimate_source"]) == ("team_price", "team_price")
+    data = json.loads(archive.read("comparison.json"))
+    assert {r["route"]: r["cost_label"] for r in data["results"]} == {"sandbox:fast": "billed",
+                                                                      "sandbox:steady": "team price"}
