@@ -53,7 +53,7 @@ def test_a_batch_route_is_checked_by_scheduled_tasks_until_it_completes(embedded
     done = embedded_stack.wait_done(created["id"], timeout=60)
     batch, direct = done["results"]
     assert batch["status"] == "succeeded", batch
-    assert batch["cost_source"] == "reported" and batch["cost_usd"] == "0.00305"  # (20 x $5/M + 200 x $30/M) / 2
+    assert batch["cost_source"] == "usage" and batch["cost_usd"] == "0.00305"  # (20 x $5/M + 200 x $30/M) / 2
     assert batch["provider_request_id"].startswith("batch_")
     assert any("checked every 0.3 s" in note for note in batch["notes"])
     checks = [c for c in fake_openai.batch.calls if c["method"] == "GET" and c["path"].startswith("/v1/batches/")]
