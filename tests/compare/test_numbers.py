@@ -307,3 +307,51 @@ def test_the_zip_says_cost_words_seed_and_retry_wait(alice, alice_client):
     data = json.loads(archive.read("comparison.json"))
     assert {r["route"]: r["cost_label"] for r in data["results"]} == {"sandbox:fast": "billed",
                                                                       "sandbox:steady": "team price"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_old_rows_their_words():
+    """Rows written with "reported" and a plain "estimated" read as billed / usage / team_price
+    after 0025_numbers, and back again when it is reversed."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("compare", "0024_merge_visibility")], [("compare", "0025_numbers")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    apps = executor.loader.project_state(before).apps
+    Team_, Comparison_, Result_, TeamPrice_ = (apps.get_model("compare", name) for name in (
+        "Team", "Comparison", "Result", "TeamPrice"))
+    team = Team_.objects.create(name="old")
+    comparison = Comparison_.objects.create(prompt="a fox", team=team, params={})
+    TeamPrice_.objects.create(team=team, route_key="replicate:x", usd_per_image=Decimal("0.02"),
+                              entered_at=comparison.created_at - timedelta(days=1))
+
+    def row(route, source, **fields):
+        return Result_.objects.create(comparison=comparison, route_key=route, route_label=route,
+                                      cost_source=source, **fields).pk
+
+    openrouter = row("openrouter:openai/gpt-image-2", "reported", cost_usd=Decimal("0.04"),
+                     usage={"raw": {"cost": 0.04}})
+    tokens = row("openai:gpt-image-2", "reported", cost_usd=Decimal("0.05"), estimated_cost_usd=Decimal("0.053"),
+                 usage={"output_tokens": 1000, "raw": {"output_tokens": 1000}})
+    theirs = row("replicate:x", "estimated", cost_usd=Decimal("0.02"), estimated_cost_usd=Decimal("0.02"))
+    rough = row("wavespeed:openai/gpt-image-2", "estimated", cost_usd=Decimal("0.10"), estimated_cost_usd=Decimal("0.10"))
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        Result_ = executor.loader.project_state(after).apps.get_model("compare", "Result")
+        found = {pk: (source, estimate) for pk, source, estimate in
+                 Result_.objects.values_list("pk", "cost_source", "estimate_source")}
+        assert found[openrouter] == ("billed", "")
+        assert found[tokens] == ("usage", "catalog")
+        assert found[theirs] == ("team_price", "team_price")
+        assert found[rough] == ("estimated", "rough")
+        executor = MigrationExecutor(connection)
+        executor.migrate(before)
+        Result_ = executor.loader.project_state(before).apps.get_model("compare", "Result")
+        assert dict(Result_.objects.values_list("pk", "cost_source")) == {
+            openrouter: "reported", tokens: "reported", theirs: "estimated", rough: "estimated"}
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
