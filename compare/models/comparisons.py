@@ -243,12 +243,12 @@ class Result(models.Model):
             return "unknown"
         if self.cost_source == CostSource.ESTIMATED and self.estimate_source == EstimateSource.ROUGH:
             return "rough"
-        return CostSource(self.cost_source).label
+        return CostSource(self.cost_source).label if self.cost_source in CostSource.values else self.cost_source
 
     @property
     def cost_title(self):
         """What the cost word means, for a tooltip."""
-        return COST_TITLES[self.cost_word]
+        return COST_TITLES.get(self.cost_word, "")
 
     @property
     def estimate_word(self):
