@@ -175,6 +175,25 @@ class ImageResult:
 COMMON_PARAMETERS = ("size", "quality", "output_format", "n", "seed")
 
 
+def sent_parameters(body: Mapping[str, Any], renamed: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """For ImageResult.sent: the COMMON_PARAMETERS a request body carries as such (``renamed``:
+    our name -> the body's, e.g. {"n": "num_images"}); a size given as {"width", "height"} is
+    read as "WxH". A parameter sent in another form (an aspect ratio, a tier) is left out."""
+    renamed = renamed or {}
+    sent = {}
+    for name in COMMON_PARAMETERS:
+        key = renamed.get(name, name)
+        if key not in body:
+            continue
+        value = body[key]
+        if name == "size" and isinstance(value, Mapping):
+            if not {"width", "height"} <= value.keys():
+                continue
+            value = f"{value['width']}x{value['height']}"
+        sent[name] = value
+    return sent
+
+
 # --- errors -------------------------------------------------------------------------------
 
 

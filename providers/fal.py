@@ -49,6 +49,7 @@ from .base import (
     Route,
     SizeRule,
     Timings,
+    sent_parameters,
 )
 
 ENDPOINT = "openai/gpt-image-2"
@@ -166,6 +167,7 @@ class FalProvider(Provider):
             request_sent={"method": "POST", "url": submit_url, "json": kept_body(body, request)},
             response_headers=kept_headers(submitted, result),
             notes=tuple(self.notes(request, output)),
+            sent=sent_parameters(body, {"n": "num_images", "size": "image_size"}),
         )
 
 

@@ -20,7 +20,6 @@ import httpx
 
 from . import http
 from .base import (
-    COMMON_PARAMETERS,
     GPT_IMAGE_2_SIZES,
     MIME_TYPES,
     AuthenticationError,
@@ -38,6 +37,7 @@ from .base import (
     Route,
     Timings,
     Usage,
+    sent_parameters,
 )
 from .pricing import price_for
 
@@ -243,7 +243,7 @@ def images_result(response: httpx.Response, request: ImageRequest, route: Route,
         request_sent=dict(request_sent) if request_sent is not None else {"method": "POST", "url": url, "json": dict(body)},
         response_headers=headers,
         notes=tuple(notes),
-        sent={name: body[name] for name in COMMON_PARAMETERS if name in body},
+        sent=sent_parameters(body),
         revised_prompts=revised,
     )
 

@@ -58,6 +58,7 @@ from .base import (
     Route,
     SizeRule,
     Usage,
+    sent_parameters,
     snap_aspect_ratio,
 )
 
@@ -140,6 +141,7 @@ class OpenRouterProvider(Provider):
             request_sent={"method": "POST", "url": url, "json": kept_body(body, request)},
             response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
             notes=tuple(notes + usage_notes),
+            sent=sent_parameters(body),  # a custom route's aspect_ratio is not a size: left out
         )
 
 

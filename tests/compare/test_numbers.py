@@ -355,3 +355,18 @@ def test_the_migration_gives_old_rows_their_words():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_adapters_record_what_they_sent_in_the_common_names():
+    from providers import fal, openrouter
+    from providers.base import sent_parameters
+
+    request = ImageRequest(prompt="a fox", width=1536, height=1024, quality="high", output_format="webp", n=2, seed=9)
+    assert sent_parameters(fal.input_body(request), {"n": "num_images", "size": "image_size"}) == {
+        "size": "1536x1024", "quality": "high", "output_format": "webp", "n": 2}  # GPT Image 2 on fal: no seed
+    assert sent_parameters(fal.custom_input_body(request), {"n": "num_images", "size": "image_size"}) == {
+        "size": "1536x1024", "output_format": "webp", "n": 2, "seed": 9}  # no quality on custom fal routes
+    body, _ = openrouter.custom_body("black-forest-labs/flux", request)
+    assert sent_parameters(body) == {"quality": "high", "output_format": "webp", "n": 2, "seed": 9}  # a ratio, no size
+    body, _ = openrouter.images_body("openai/gpt-image-2", request)
+    assert sent_parameters(body)["size"] == "1536x1024"
