@@ -3,6 +3,7 @@ from .comparisons import (
     ApiToken,
     Comparison,
     CostSource,
+    EstimateSource,
     ReferenceImage,
     Result,
     ResultImage,
@@ -32,7 +33,7 @@ from .sharing import ExternalVote, ShareKind, ShareLink
 from .teams import Invite, Membership, Role, Team
 
 __all__ = [
-    "TERMINAL", "ApiToken", "Comparison", "CostSource", "ReferenceImage", "Result", "ResultImage", "Status",
+    "TERMINAL", "ApiToken", "Comparison", "CostSource", "EstimateSource", "ReferenceImage", "Result", "ResultImage", "Status",
     "image_path", "reference_path", "Invite", "Membership", "Role", "Team",
     "Comment", "Rating", "Thumb", "Verdict", "VerdictKind", "JudgedComparison", "RouteDay",
     "ExternalVote", "ShareKind", "ShareLink",

@@ -74,7 +74,7 @@ def test_a_card_polls_until_terminal_then_stops_polling(alice_client, alice):
     assert response.status_code == 286  # htmx: stop polling
     card = html.split(">", 1)[0]  # the card's own tag (its checks section polls apart until they are done)
     assert "hx-trigger" not in card and "1024×1024 PNG" in html
-    assert "measured" in html and "reported" in html
+    assert "measured" in html and "billed" in html
 
 
 def test_a_failed_card_shows_the_reason(alice_client, alice, monkeypatch):
@@ -86,7 +86,7 @@ def test_a_failed_card_shows_the_reason(alice_client, alice, monkeypatch):
     execution.execute_result(result.pk)
     html = alice_client.get(f"/results/{result.pk}/card").content.decode()
     assert "Failed:" in html and "simulated an outage" in html
-    assert "Cost</dt><dd>unknown" in html
+    assert re.search(r'Cost</dt><dd class="cost"><span class="src[^"]*" title="[^"]*">unknown</span>', html)
 
 
 def test_history_searches_filters_and_paginates(alice_client, alice, settings):
