@@ -11,6 +11,7 @@ import json
 from providers.base import QUALITIES, SIZE_PRESETS
 
 from .models import CostSource, Role, ShareKind, Status, VerdictKind
+from .models.comparisons import COST_TITLES, EstimateSource
 from .models.checks import TextStatus
 from .models.notifications import DeliveryStatus, WebhookFormat
 from .notifications import EVENTS
@@ -125,8 +126,15 @@ IMAGE = obj({"url": URL, "thumbnail_url": URL, "width": INTEGER, "height": INTEG
                         "not see them.")
 RATING = obj({"user": STRING, "value": {"type": "string", "enum": ["up", "down"]}})
 COST_SOURCE = {"type": "string", "enum": list(CostSource.values),
-               "description": "Where cost_usd comes from: the provider reported it, we estimated it from the "
-                              "price catalog, or it is unknown (then cost_usd is not a bill)."}
+               "description": "What cost_usd is: billed (the provider's own figure), usage (its reported usage "
+                              "times our catalog price), team_price (the team's own price), estimated (the "
+                              "catalog's price for the request as asked) or unknown (then it is no bill)."}
+COST_LABEL = {"type": "string", "enum": list(COST_TITLES),
+              "description": "The word the pages show beside the cost: " +
+                             "; ".join(f"{word}: {title}" for word, title in COST_TITLES.items()) + "."}
+ESTIMATE_SOURCE = {"type": "string", "enum": list(EstimateSource.values),
+                   "description": "Where estimated_cost_usd came from, fixed at submit (rough: a catalog price "
+                                  "marked unresolved)."}
 CHECKS_STATUS = nullable({"type": "string", "enum": ["pending", "done", "failed", "missing"],
                           "description": "The automatic checks of a succeeded result (docs/checks.md); null for "
                                          "a result that did not succeed."})
@@ -147,9 +155,16 @@ RESULT = obj({
     "status": {"type": "string", "enum": list(Status.values)},
     "queue_ms": nullable(NUMBER), "latency_ms": nullable(NUMBER),
     "provider_timings_ms": {"type": "object", "additionalProperties": NUMBER},
-    "cost_usd": nullable(USD), "cost_source": nullable(COST_SOURCE), "estimated_cost_usd": nullable(USD),
+    "cost_usd": nullable(USD), "cost_source": nullable(COST_SOURCE), "cost_label": nullable(COST_LABEL),
+    "estimated_cost_usd": nullable(USD), "estimate_source": nullable(ESTIMATE_SOURCE),
     "error": nullable(STRING), "error_code": nullable(STRING),
-    "notes": array(STRING), "retried_attempts": array({"type": "object"}),
+    "notes": array(STRING),
+    "parameters": {"type": "object", "description": 'What the route did with the request: {"size": {"asked", '
+                                                    '"sent", "received"}, ..., "seed": {"asked", "supported", '
+                                                    '"sent"}, "revised_prompt": [...]}.'},
+    "seed": nullable({"type": "string", "description": '"sent" or "seed not supported by this route" (null: no '
+                                                       'seed asked, or not known yet).'}),
+    "retried_attempts": array({"type": "object"}),
     "provider_request_id": nullable(STRING), "worker": nullable(STRING),
     "started_at": nullable(DATETIME), "finished_at": nullable(DATETIME),
     "images": array(ref("Image")),
@@ -203,7 +218,9 @@ ROUTE = obj({
         "formats": array(STRING), "max_n": INTEGER, "prompt_limit": INTEGER, "edit": BOOLEAN, "mask": BOOLEAN,
         "max_input_images": INTEGER, "edit_needs_public_url": BOOLEAN, "seed": BOOLEAN}),
     "price": nullable(obj({"per_image_usd": {"type": "object"}, "per_token_usd": {"type": "object"},
-                           "multiplier": STRING, "source": STRING, "as_of": STRING})),
+                           "multiplier": STRING, "source": STRING, "url": STRING, "as_of": STRING,
+                           "unresolved": {"type": "boolean", "description": "The catalog marks this price "
+                                                                            "unresolved: estimates from it are rough."}})),
 })
 TEAM = obj({"id": ID, "name": STRING, "personal": BOOLEAN, "role": {"type": "string", "enum": list(Role.values)}})
 CREDENTIALS = obj({
@@ -228,7 +245,8 @@ BATCH_FIELDS = {
 }
 CELL = nullable(obj({
     "route": STRING, "status": {"type": "string", "enum": list(Status.values)}, "latency_ms": nullable(NUMBER),
-    "cost_usd": nullable(USD), "cost_source": COST_SOURCE, "estimated_cost_usd": nullable(USD),
+    "cost_usd": nullable(USD), "cost_source": COST_SOURCE, "cost_label": COST_LABEL,
+    "estimated_cost_usd": nullable(USD), "estimate_source": nullable(ESTIMATE_SOURCE),
     "error": nullable(STRING),
     "images": array(obj({"url": URL, "thumbnail_url": URL, "width": INTEGER, "height": INTEGER})),
     "checks_status": CHECKS_STATUS, "checks": nullable(ref("Checks")),
@@ -244,8 +262,10 @@ BATCH = obj({
     "rows": array(ref("BatchRow")),
     "columns": nullable(array(obj({
         "route": STRING, "results": INTEGER, "finished": INTEGER, "succeeded": INTEGER,
-        "median_latency_ms": nullable(NUMBER), "reported_cost_usd": nullable(USD),
-        "estimated_cost_usd": nullable(USD), "unknown_cost": INTEGER, "checked": INTEGER, "text_scored": INTEGER,
+        "median_latency_ms": nullable(NUMBER),
+        "cost_usd_by_source": {"type": "object", "additionalProperties": nullable(USD),
+                               "description": "The column's costs summed apart by cost_source."},
+        "unknown_cost": INTEGER, "checked": INTEGER, "text_scored": INTEGER,
         "text_accuracy_mean": nullable(NUMBER), "blank": INTEGER, "size_mismatches": INTEGER}))),
     "comparison_ids": array(ID), "cancel": obj({"cancelled": INTEGER, "stopping": INTEGER}),
 }, required=[*BATCH_FIELDS, "status", "routes", "rows", "columns"],
@@ -291,11 +311,17 @@ LEADERBOARD_ROW = obj({
     "success_rate": RATE, "failure_rate": RATE, "timeout_rate": RATE, "content_refusal_rate": RATE,
     "retries": INTEGER, "retried_calls": INTEGER,
     "median_latency_ms": nullable(NUMBER), "p95_latency_ms": nullable(NUMBER),
-    "reported_cost_per_image_usd": nullable(USD), "estimated_cost_per_image_usd": nullable(USD),
+    "billed_or_usage_cost_per_image_usd": nullable(USD), "estimated_or_team_price_cost_per_image_usd": nullable(USD),
+    "estimates_rough": {"type": "boolean", "description": "The catalog's price for the route is unresolved: its "
+                                                          "estimates are rough (docs/pricing.md)."},
     "unknown_cost_calls": INTEGER,
-}, description="One route over the period (compare/leaderboard.py): rates are shares (0-1) of settled calls; "
-               "score is Bradley-Terry on the Elo scale with its 95 % bootstrap band; costs per image are kept "
-               "apart by source, and calls of unknown cost are counted, never priced at $0.")
+    "checked": INTEGER, "text_scored": INTEGER, "text_accuracy_mean": RATE, "blank": INTEGER,
+    "size_mismatches": INTEGER,
+}, description="One route over the period (compare/leaderboard.py), named as in the leaderboard CSV: rates are "
+               "shares (0-1) of settled calls; score is Bradley-Terry on the Elo scale with its 95 % bootstrap "
+               "band; costs per image are kept apart by source (from the provider's answer, or estimated), and "
+               "calls of unknown cost are counted, never priced at $0; checked, text_scored, blank and "
+               "size_mismatches count the automatic checks of succeeded results (docs/checks.md).")
 LEADERBOARD = obj({"team": ref("TeamRef"), "filters": obj({"from": STRING, "to": STRING, "quality": STRING,
                                                           "size": STRING}, required=[]),
                    "min_votes": INTEGER, "routes": array(ref("LeaderboardRow"))})

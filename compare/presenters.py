@@ -189,9 +189,9 @@ def _round(value):
 
 
 def leaderboard_row_dict(row):
-    """One route of the leaderboard (compare/leaderboard.py says what each number means): rates
-    are shares of settled calls (0-1), latencies in ms, costs per image in USD as strings, kept
-    apart by where they come from; None where there is nothing to compute it from."""
+    """One route of the leaderboard (compare/leaderboard.py says what each number means), named as
+    in its CSV: rates are shares of settled calls (0-1), latencies in ms, costs per image in USD as
+    strings, kept apart by where they come from; None where there is nothing to compute it from."""
     score = row.score
     return {
         "rank": row.rank, "route": row.route_key, "label": row.label,
@@ -204,9 +204,11 @@ def leaderboard_row_dict(row):
         "timeout_rate": _rate(row.timeout_rate), "content_refusal_rate": _rate(row.refusal_rate),
         "retries": row.retries, "retried_calls": row.retried_calls,
         "median_latency_ms": _round(row.median_ms), "p95_latency_ms": _round(row.p95_ms),
-        "reported_cost_per_image_usd": _usd(row.reported_per_image),
-        "estimated_cost_per_image_usd": _usd(row.estimated_per_image),
-        "unknown_cost_calls": row.unknown_cost_calls,
+        "billed_or_usage_cost_per_image_usd": _usd(row.reported_per_image),
+        "estimated_or_team_price_cost_per_image_usd": _usd(row.estimated_per_image),
+        "estimates_rough": row.rough, "unknown_cost_calls": row.unknown_cost_calls,
+        "checked": row.checked, "text_scored": row.text_scored, "text_accuracy_mean": _rate(row.text_accuracy_mean),
+        "blank": row.blank_count, "size_mismatches": row.size_mismatch_count,
     }
 
 

@@ -50,9 +50,10 @@ def test_the_rows_are_the_pages_rows(client, alice_token, board):
     fast, steady = body["routes"]
     assert fast["rank"] == 1 and fast["entered"] == 3 and fast["succeeded"] == 3 and fast["success_rate"] == 1.0
     assert fast["wins"] == 3 and fast["judged_votes"] == 3 and fast["win_rate"] == 1.0 and fast["preliminary"]
-    assert fast["median_latency_ms"] == 1000.0 and fast["estimated_cost_per_image_usd"] == "0.04"
-    assert fast["reported_cost_per_image_usd"] is None and fast["unknown_cost_calls"] == 0
-    assert steady["unknown_cost_calls"] == 3 and steady["estimated_cost_per_image_usd"] is None  # never $0
+    assert fast["median_latency_ms"] == 1000.0 and fast["estimated_or_team_price_cost_per_image_usd"] == "0.04"
+    assert fast["billed_or_usage_cost_per_image_usd"] is None and fast["unknown_cost_calls"] == 0
+    assert steady["unknown_cost_calls"] == 3 and steady["estimated_or_team_price_cost_per_image_usd"] is None  # never $0
+    assert fast["checked"] == 0 and fast["text_accuracy_mean"] is None  # no checks ran on these rows
     assert fast["score"] == round(page_rows[0].score.score, 1) and fast["score_low"] <= fast["score"] <= fast["score_high"]
 
 
