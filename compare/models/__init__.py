@@ -12,6 +12,7 @@ from .comparisons import (
 )
 from .budgets import BudgetState, CallCost, OverBudget, SubmitRefused, TeamPrice
 from .credentials import TeamCredential
+from .events import ResultEvent
 from .limits import RouteMinute, RouteSlot, TeamSlot
 from .ops import IdempotencyKey, WorkerHeartbeat
 from .prompts import Batch, BatchItem, Prompt, PromptSet
@@ -28,5 +29,5 @@ __all__ = [
     "TeamCredential", "RouteMinute", "RouteSlot", "TeamSlot",
     "BudgetState", "CallCost", "OverBudget", "SubmitRefused", "TeamPrice",
     "Batch", "BatchItem", "Prompt", "PromptSet",
-    "IdempotencyKey", "WorkerHeartbeat",
+    "IdempotencyKey", "WorkerHeartbeat", "ResultEvent",
 ]
