@@ -2,8 +2,8 @@
 stream instead of asking for each card twice a second.
 
 The stream says only "result N is now in status S" (event ``result-N``, id = the event row's
-id), after a ``change`` message for the page's summary parts; the page then fetches the card
-partial as it did when polling, through the same views and visibility rules (so a blind
+id), and ``change`` for the page's summary parts (at most twice a second); the page then fetches
+the card partial as it did when polling, through the same views and visibility rules (so a blind
 comparison's stream names no route). A reconnect sends Last-Event-ID and gets every row after it,
 in order. When every result has ended, ``done`` is sent and the stream ends.
 
@@ -127,13 +127,15 @@ def hub():
 
 
 def _messages(rows):
-    """A ``change`` message for the page's summaries, then one message per row. The change comes
-    first and carries no id: a connection lost between the two is resumed before both."""
-    parts = ["event: change\ndata: {}\n\n"]
+    """One message per row: ``result-N``, its id the row's, so a reconnect resumes after it."""
+    parts = []
     for event_id, comparison_id, result_id, status in rows:
         data = json.dumps({"result": result_id, "comparison": comparison_id, "status": status})
         parts.append(f"id: {event_id}\nevent: result-{result_id}\ndata: {data}\n\n")
     return "".join(parts)
+
+
+CHANGE = "event: change\ndata: {}\n\n"
 
 
 async def _all_ended(comparison_ids):
@@ -141,10 +143,12 @@ async def _all_ended(comparison_ids):
                                            status__in=[Status.QUEUED, Status.RUNNING]).aexists()
 
 
-async def follow(comparison_ids, after, coalesce=0.0):
+async def follow(comparison_ids, after, *, resumed=False, change_every=0.5):
     """The stream's text: the rows after ``after``, then each new one as it is committed, until
     every result of these comparisons has ended (``done``) or EVENTS_STREAM_SECONDS have passed.
-    ``coalesce``: seconds to gather rows before sending them (the batch matrix redraws whole)."""
+    A ``change`` message (for the summary, race timeline or matrix, which redraw whole) follows
+    new rows, at most once every ``change_every`` seconds; a resumed stream starts with one, as
+    the page may have missed one while away."""
     the_hub = hub()
     queue, _start = await the_hub.follow(comparison_ids)
     try:
@@ -152,27 +156,36 @@ async def follow(comparison_ids, after, coalesce=0.0):
         rows = await asyncio.to_thread(_backlog, comparison_ids, after)
         sent = after
         deadline = time.monotonic() + settings.EVENTS_STREAM_SECONDS
+        change_due, next_change = resumed, 0.0
         first = True
         while True:
             fresh = [row for row in rows if row[0] > sent]
             if fresh:
                 sent = fresh[-1][0]
+                change_due = True
                 yield _messages(fresh)
-            if (fresh or first) and await _all_ended(comparison_ids):
+            ended = (fresh or first) and await _all_ended(comparison_ids)
+            if change_due and (ended or time.monotonic() >= next_change):
+                change_due, next_change = False, time.monotonic() + change_every
+                yield CHANGE
+            if ended:
                 yield "event: done\ndata: {}\n\n"
                 return
             first = False
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            left = deadline - now
             if left <= 0:
                 return  # the browser reconnects from its last event id, and access is checked again
+            wait = min(KEEPALIVE_SECONDS, left)
+            if change_due:
+                wait = min(wait, max(0.0, next_change - now))
             try:
-                row = await asyncio.wait_for(queue.get(), min(KEEPALIVE_SECONDS, left))
+                row = await asyncio.wait_for(queue.get(), wait)
             except TimeoutError:
-                yield ": keep-alive\n\n"
+                if not change_due:
+                    yield ": keep-alive\n\n"
                 rows = []
                 continue
-            if coalesce:
-                await asyncio.sleep(coalesce)
             rows = [row]
             while not queue.empty():
                 rows.append(queue.get_nowait())
@@ -216,7 +229,7 @@ async def comparison_events(request, pk):
         after = _after(request)
     except ValueError:
         return HttpResponseBadRequest("Last-Event-ID (or after) must be an event id.")
-    return _response(follow([pk], after))
+    return _response(follow([pk], after, resumed="Last-Event-ID" in request.headers))
 
 
 async def batch_events(request, pk):
@@ -230,4 +243,4 @@ async def batch_events(request, pk):
     ids = [cid async for cid in batch.items.values_list("comparison_id", flat=True)]
     if not ids:
         raise Http404("This batch has no comparisons.")
-    return _response(follow(ids, after, coalesce=0.5))
+    return _response(follow(ids, after, resumed="Last-Event-ID" in request.headers, change_every=1.0))

@@ -4,6 +4,7 @@ it without losing or repeating an event. Behaviour only; the latency is measured
 import asyncio
 import json
 import re
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -239,3 +240,42 @@ def test_the_reaper_prunes_old_event_rows(alice, settings):
     ResultEvent.objects.filter(status="running").update(created_at=timezone.now() - timedelta(days=2))
     execution.reap_stale()
     assert list(ResultEvent.objects.values_list("status", flat=True)) == ["succeeded"]
+
+
+@pytest.mark.services
+def test_with_redis_a_change_reaches_the_stream_at_once_not_at_the_next_table_check(alice, settings):
+    """EVENTS_URL: the worker's commit is announced on Redis and the hub reads the table then; the
+    table check alone (every EVENTS_FALLBACK_SECONDS, here far longer than the test) is not needed."""
+    from tests.e2e.stack import reachable
+
+    if not reachable("127.0.0.1", 6379):
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("Redis is not reachable at 127.0.0.1:6379", "REQUIRE_SERVICES")
+    settings.EVENTS_URL = "redis://127.0.0.1:6379/15"
+    settings.EVENTS_FALLBACK_SECONDS = 120
+    comparison = factories.comparison(alice, routes=["sandbox:fast"])
+    result = comparison.results.get()
+
+    async def scenario():
+        from asgiref.sync import sync_to_async
+
+        client = AsyncClient()
+        await client.aforce_login(alice)
+        response = await client.get(f"/comparisons/{comparison.pk}/events?after=0")
+        iterator = aiter(response.streaming_content)
+        text = (await asyncio.wait_for(anext(iterator), 10)).decode()
+        await asyncio.sleep(0.5)  # the hub has subscribed
+        started = time.monotonic()
+        await sync_to_async(run_all)(comparison, [Status.SUCCEEDED])
+        try:
+            while "event: done" not in text:
+                text += (await asyncio.wait_for(anext(iterator), 20)).decode()
+        finally:
+            await iterator.aclose()
+        return text, time.monotonic() - started
+
+    text, took = async_to_sync(scenario)()
+    assert [(d["result"], d["status"]) for _, _, d in result_messages(text)] == [
+        (result.pk, "running"), (result.pk, "succeeded")]
+    assert took < 60  # far under the 120 s table check: Redis woke the hub
