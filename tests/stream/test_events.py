@@ -122,6 +122,7 @@ def test_the_stream_delivers_each_terminal_state_once_and_in_order_and_resumes_a
     cut = next(event_id for event_id, _, data in events if data["status"] == "succeeded")
     _, again = read_stream(alice, url, headers={"Last-Event-ID": str(cut)})
     resumed = result_messages(again)
+    assert "event: change" in again  # the page refreshes its summary after being away
     assert [e[0] for e in resumed] == [e for e in ids if e > cut]
     assert [(d["result"], d["status"]) for _, _, d in resumed if d["status"] in TERMINAL] == terminal[1:]
 
