@@ -18,7 +18,7 @@ from providers import access, registry
 from providers.base import BadResponseError
 from providers.urls import check_download_url
 
-from .models import Team, TeamCredential
+from .models import Team, TeamCredential, Webhook
 
 
 @lru_cache(maxsize=4)
@@ -82,10 +82,9 @@ def check_value(name, value):
     from compare.routes import provider_env
 
     if name in registry.ROUTE_CONFIG_NAMES:
-        try:
-            registry.all_routes({**provider_env(), name: value})
-        except ValueError as exc:  # ConfigurationError names what is wrong
-            raise RefusedValue(str(exc)) from None
+        problems = registry.setting_problems({**provider_env(), name: value})
+        if problems:  # listing routes would show them as not usable: refuse them now, with the reason
+            raise RefusedValue(problems[0])
     urls = []
     if name.endswith(("_BASE_URL", "_ENDPOINT")):
         urls = [value]
@@ -189,11 +188,16 @@ def listing(team) -> dict:
 
 
 def rotate_all() -> int:
-    """Re-encrypt every stored value with the first key of CREDENTIALS_KEYS."""
+    """Re-encrypt every stored value (team credentials and webhook signing secrets) with the first
+    key of CREDENTIALS_KEYS."""
     rows = list(TeamCredential.objects.all())
     for row in rows:
         TeamCredential.objects.filter(pk=row.pk).update(ciphertext=cipher().rotate(row.ciphertext.encode()).decode())
-    return len(rows)
+    hooks = list(Webhook.objects.all())
+    for hook in hooks:
+        Webhook.objects.filter(pk=hook.pk).update(
+            secret_ciphertext=cipher().rotate(hook.secret_ciphertext.encode()).decode())
+    return len(rows) + len(hooks)
 
 
 def _owned_team(request, pk):
