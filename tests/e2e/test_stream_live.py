@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from tests.e2e.browser import log_in
+from tests.e2e.browser import log_in, screenshots
 from tests.e2e.stack import Stack
 
 pytestmark = [pytest.mark.e2e]
@@ -86,3 +86,4 @@ def test_the_results_page_updates_over_the_stream_without_polling(stack, page):
     assert len(timed) <= 2 * len(ROUTES) + 4, polls
     first = page.locator("article.card.status-succeeded img").first
     expect(first).to_be_visible()
+    page.screenshot(path=str(screenshots(stack) / "results-streamed.png"), full_page=True)
