@@ -48,8 +48,8 @@ class Command(BaseCommand):
             # The production server (README "Scale-out"), one process: result streams are async
             # (compare/streams.py), and config.asgi warms the process up before it listens.
             # No access log: its request lines would write share and invite tokens (README "Scale-out").
-            uvicorn.run("config.asgi:application", host=host, port=port, log_level="info", access_log=False, lifespan="off",
-                        timeout_graceful_shutdown=STREAMS_GRACE_SECONDS)
+            uvicorn.run("config.asgi:application", host=host, port=port, log_level="info", access_log=False,
+                        lifespan="off", timeout_graceful_shutdown=STREAMS_GRACE_SECONDS)
         finally:
             self.stopping.set()
             worker = self.worker
