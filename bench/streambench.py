@@ -168,11 +168,13 @@ def visibility(stack, fake, n, reps, low, high):
             per_change.append(len(fetches) / changes)
             runs.append({"rep": rep, "mode": mode, "load": load, "seen": len(rep_samples),
                          "stored_p50_s": pct(db_lag, 50), "event_p50_s": pct(event_lag, 50),
-                         "event_p95_s": pct(event_lag, 95), "p50_s": pct(rep_samples, 50), "p95_s": pct(rep_samples, 95),
+                         "event_p95_s": pct(event_lag, 95), "p50_s": pct(rep_samples, 50),
+                         "p95_s": pct(rep_samples, 95),
                          "idle_window_s": window[1] - window[0], "idle_requests": len(quiet), "fetches": len(fetches),
                          "fetch_kinds": kinds, "streams": sum(kind == "stream" for _, kind in page.requests)})
             print(f"rep {rep} stream: stored p50 {pct(db_lag, 50):.3f} s; event p50 {pct(event_lag, 50):.3f} s "
-                  f"p95 {pct(event_lag, 95):.3f} s; visible p50 {pct(rep_samples, 50):.3f} s p95 {pct(rep_samples, 95):.3f} s; "
+                  f"p95 {pct(event_lag, 95):.3f} s; visible p50 {pct(rep_samples, 50):.3f} s "
+                  f"p95 {pct(rep_samples, 95):.3f} s; "
                   f"{len(quiet)} requests in {window[1] - window[0]:.1f} s while all ran; {len(fetches)} fetches for "
                   f"{changes} changes {kinds}; load {load:.1f}", flush=True)
     return {"samples_s": samples, "polled_s": polled, "runs": runs, "idle_requests_per_s": idle_rates,
@@ -249,10 +251,12 @@ def report(args, seen, first_submits, out):
         f"| of which the stream: last byte -> event received, p50 / p95 per run | "
         f"{', '.join(f'{r['event_p50_s']:.3f} / {r['event_p95_s']:.3f}' for r in stream_runs)} s | | |",
         f"| requests/s an open page of {args.n} running cards costs while none changes (besides its one stream) | "
-        f"{', '.join(f'{r:.2f}' for r in seen['idle_requests_per_s'])} | <= 1 | {'met' if idle <= 1 else '**missed**'} |",
+        f"{', '.join(f'{r:.2f}' for r in seen['idle_requests_per_s'])} | <= 1 | "
+        f"{'met' if idle <= 1 else '**missed**'} |",
         f"| requests per change (a card; or summary + race, at most twice a second) | "
         f"{', '.join(f'{r:.2f}' for r in seen['fetches_per_change'])} | | |",
-        f"| polling page (before): card requests per run | {', '.join(str(r['requests']) for r in seen['runs'] if r['mode'] == 'poll')} | | |",
+        f"| polling page (before): card requests per run | "
+        f"{', '.join(str(r['requests']) for r in seen['runs'] if r['mode'] == 'poll')} | | |",
     ]
     for i, times in enumerate(first_submits):
         rest = times[1:]

@@ -56,7 +56,8 @@ def messages(text):
 
 
 def result_messages(text):
-    return [(int(m["id"]), m["event"], json.loads(m["data"])) for m in messages(text) if m["event"].startswith("result-")]
+    return [(int(m["id"]), m["event"], json.loads(m["data"]))
+            for m in messages(text) if m["event"].startswith("result-")]
 
 
 def run_all(comparison, statuses):
@@ -151,7 +152,8 @@ def test_a_live_stream_sends_changes_committed_after_it_opened(alice):
 
     text = async_to_sync(scenario)()
     statuses = [(d["result"], d["status"]) for _, _, d in result_messages(text)]
-    assert statuses == [(first.pk, "running"), (first.pk, "succeeded"), (second.pk, "running"), (second.pk, "cancelled")]
+    assert statuses == [(first.pk, "running"), (first.pk, "succeeded"),
+                        (second.pk, "running"), (second.pk, "cancelled")]
     assert "event: change" in text
 
 
