@@ -10,6 +10,7 @@ from django.template.loader import get_template
 from django.urls import get_resolver
 
 from . import routes as route_catalog
+from . import tasks
 from .models import Result
 
 log = logging.getLogger(__name__)
@@ -19,9 +20,9 @@ TEMPLATES = ("base.html", "compare/new.html", "compare/detail.html", "compare/hi
 
 
 def warm_web():
-    """Import every view (the URL patterns), build the route catalog (every provider module),
-    compile the first pages' templates, read the static files' manifest, open the database
-    connection and the broker's. Returns the seconds it took; a failure is logged, never fatal
+    """Import every view (the URL patterns) and the tasks, build the route catalog (every provider
+    module), compile the first pages' templates, read the static files' manifest, open the
+    database connection, prepare a task message and open the broker's connection. Returns the seconds it took; a failure is logged, never fatal
     (the first request then pays for it, as before)."""
     started = time.perf_counter()
     try:
@@ -31,7 +32,13 @@ def warm_web():
             get_template(name)
         staticfiles_storage.url("css/app.css")
         Result.objects.exists()
-        with current_app.producer_or_acquire() as producer:  # the connection a submit's tasks are sent on
+        # What sending a submit's first task would load: the task, its result backend, the
+        # router, the task message, and the connection it is sent on.
+        tasks.run_result.backend
+        current_app.amqp.router
+        current_app.events.Dispatcher
+        current_app.amqp.create_task_message("warm-up", tasks.run_result.name, (0,), {})
+        with current_app.producer_or_acquire() as producer:
             producer.connection.ensure_connection(max_retries=1)
     except Exception:
         log.exception("warming up the web process failed; the first request will be slower")
