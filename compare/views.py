@@ -262,6 +262,21 @@ def _routes_used_by(team):
         return [key for (key,) in cursor.fetchall()]
 
 
+def _strip(comparison, user):
+    """A history row's routes as its viewer may see them: in the blind order under letters while
+    the routes are masked, each with its first image (none while images are held)."""
+    seen, results = comparison.seen, list(comparison.results.all())
+    if comparison.blind:
+        results = reviewing.blind_order(comparison, results, user)
+    strip = []
+    for index, result in enumerate(results):
+        images = list(result.images.all()) if seen.images and result.status == Status.SUCCEEDED else []
+        strip.append({"result": result, "name": reviewing.blind_label(index) if seen.masked else result.route_key,
+                      "label": reviewing.blind_label(index) if comparison.blind else "",
+                      "image": images[0] if images else None})
+    return strip
+
+
 def history(request):
     query = request.GET.get("q", "").strip()
     route = request.GET.get("route", "")
@@ -271,7 +286,10 @@ def history(request):
     comparisons = _with_status(_with_route(Comparison.objects.filter(team=team).search(query), route), status)
     if route:  # a search by route would name the routes of blind comparisons the user has not judged
         comparisons = comparisons.filter(Visibility.named_for(request.user))
-    comparisons = comparisons.select_related("created_by").prefetch_related("results", "verdicts")
+    # Everything a row shows in a fixed number of queries, whatever the page size: the results and
+    # their images (the thumbnail strip), the verdicts, and the batch a comparison came from.
+    comparisons = comparisons.select_related("created_by", "batch_item__batch").prefetch_related(
+        "results__images", "verdicts")
     if review == "mine":
         comparisons = reviewing.needing_review_by(comparisons, request.user) if team.can_run(request.user) \
             else comparisons.none()
@@ -282,9 +300,11 @@ def history(request):
     for row in page.object_list:
         row.seen = Visibility.for_member(row, request.user, has_verdict=row.reviewed_by_me,
                                          results=row.results.all(), can_run=can_run)
+        row.strip = _strip(row, request.user)
     known_routes = sorted(set(route_catalog.available_routes(team)) | set(_routes_used_by(team)))
     context = {"page": page, "q": query, "route": route, "status": status, "known_routes": known_routes,
-               "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED,)],
+               # "running" (some route unfinished) and "done" (all finished), then each route's end state
+               "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED, Status.RUNNING)],
                "review": review, "winner": winner, "rating": rating}
     template = "compare/history.html#history-list" if request.htmx else "compare/history.html"
     return render(request, template, context)

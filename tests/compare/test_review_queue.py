@@ -129,3 +129,52 @@ def test_the_queue_page_reads_a_fixed_number_of_queries(studio, django_assert_ma
     client = client_in("carol", studio)
     with django_assert_max_num_queries(30):
         assert client.get("/review").status_code == 200
+
+
+# --- The visual history (compare/views.py history) ------------------------------------------
+
+
+def history_queries(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/comparisons/").status_code == 200
+    return len(queries)
+
+
+def test_history_rows_with_thumbnails_cost_no_query_per_row(studio):
+    client = client_in("carol", studio)
+    for n in range(2):
+        finished(studio, f"first {n}")
+    history_queries(client)  # the first visit also saves the session
+    few = history_queries(client)
+    for n in range(8):
+        finished(studio, f"more {n}", blind=n % 2 == 0)
+    assert history_queries(client) == few
+
+
+def test_history_shows_thumbnails_and_outcomes_and_masks_blind_rows(studio):
+    plain, blind = finished(studio, "a plain one"), finished(studio, "a blind one", blind=True)
+    html = client_in("carol", studio).get("/comparisons/").content.decode()
+    plain_row = html[html.index(f"#{plain.pk}</a>"):]
+    blind_row = html[html.index(f"#{blind.pk}</a>"):html.index(f"#{plain.pk}</a>")]
+    assert plain_row.count('loading="lazy"') >= 3 and "sandbox:fast</span>" in plain_row
+    assert " ms</span>" in plain_row and "$0.00" in plain_row  # sandbox routes are free
+    assert blind_row.count('loading="lazy"') == 3  # the images, under letters
+    assert "sandbox" not in blind_row and " ms</span>" not in blind_row and "$" not in blind_row
+
+
+def test_history_marks_a_batchs_comparisons(studio):
+    from compare.models import Batch, BatchItem
+
+    fox = finished(studio)
+    batch = Batch.objects.create(team=studio, name="Typography run", source="typography", source_name="Typography")
+    BatchItem.objects.create(batch=batch, position=0, comparison=fox)
+    html = client_in("carol", studio).get("/comparisons/").content.decode()
+    assert f"batch #{batch.pk}</a>" in html and batch.get_absolute_url() in html
+
+
+def test_the_status_filter_offers_each_status_once(studio):
+    html = client_in("carol", studio).get("/comparisons/").content.decode()
+    assert html.count('<option value="running"') == 1
