@@ -139,6 +139,9 @@ def route_list(request):
                                                    "unsupported": UNSUPPORTED})
 
 
+PARTS = {"bar": "compare/_verdict_bar.html", "picker": "compare/sidebyside.html#picker"}
+
+
 def comparison_detail(request, pk):
     comparison = get_object_or_404(Comparison.objects.visible_to(request.user).select_related("created_by", "rerun_of", "team"), pk=pk)
     context = _summary_context(comparison)
@@ -148,8 +151,11 @@ def comparison_detail(request, pk):
     sort = viewing.sort_choice(request.GET.get("sort", ""), review)
     context.update(review=review, results=viewing.sort_results(review.results, sort, review.verdicts),
                    sort=sort, sorts=viewing.SORTS)
-    if request.htmx and request.GET.get("part") == "race":  # the timeline polling itself, with the cards' badges
+    part = request.GET.get("part") if request.htmx else None
+    if part == "race":  # the timeline polling itself, with the cards' badges
         return render(request, "compare/detail.html#race", {**context, "oob_badges": True})
+    if part in PARTS:  # the verdict bar and the side-by-side picker, anew when the comparison finishes
+        return render(request, PARTS[part], context)
     return render(request, "compare/detail.html", context)
 
 
