@@ -1,0 +1,74 @@
+"""Pages made easier to read (issue 16): team credentials grouped by provider with each value's
+real state, the leaderboard's ranking said in a line, the compare command's full link."""
+
+import httpx
+import pytest
+from django.test import Client
+
+from compare import execution
+from compare.models import Team
+from tests.fakes.openai import FakeOpenAI
+
+pytestmark = pytest.mark.django_db
+KEY = "sk-alices-team-key-1234"
+
+
+@pytest.fixture
+def owner(alice, settings):
+    settings.ALLOW_PRIVATE_PROVIDER_URLS = True
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+def page(client, team):
+    return client.get(f"/teams/{team.pk}/credentials").content.decode()
+
+
+def test_credentials_come_grouped_by_provider_each_in_its_real_state(owner, alice, monkeypatch):
+    monkeypatch.setenv("FAL_KEY", "fal-server-secret-5678")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    team = Team.personal_for(alice)
+    owner.post(f"/teams/{team.pk}/credentials", {"name": "OPENAI_API_KEY", "value": KEY})
+    owner.post(f"/teams/{team.pk}/credentials", {"name": "OPENAI_BASE_URL", "value": "https://fake-openai.test/v1"})
+    html = page(owner, team)
+    assert "<strong>openai</strong>" in html and "<strong>fal</strong>" in html
+    row = lambda name: html[html.index(f'id="credential-{name}"'):].split("</li>")[0]  # noqa: E731
+    assert "state team" in row("OPENAI_API_KEY") and "····1234" in row("OPENAI_API_KEY") and KEY not in html
+    # A base URL is an address, shown as one, and typed into a URL field.
+    assert "https://fake-openai.test/v1" in row("OPENAI_BASE_URL") and 'type="url"' in row("OPENAI_BASE_URL")
+    # The server's key: said to be there, never shown.
+    assert "state server" in row("FAL_KEY") and "5678" not in html
+    assert "state unset" in row("REPLICATE_API_TOKEN")
+
+
+def test_a_connection_test_answers_on_the_variables_own_row(owner, alice, monkeypatch):
+    fake = FakeOpenAI(api_key=KEY)
+    monkeypatch.setattr(execution, "http_client",
+                        lambda deadline=None, **kw: httpx.Client(transport=httpx.MockTransport(fake.handle)))
+    team = Team.personal_for(alice)
+    owner.post(f"/teams/{team.pk}/credentials", {"name": "OPENAI_API_KEY", "value": KEY})
+    owner.post(f"/teams/{team.pk}/credentials", {"name": "OPENAI_BASE_URL", "value": "https://fake-openai.test/v1"})
+    response = owner.post(f"/teams/{team.pk}/credentials/test", {"name": "OPENAI_API_KEY"})
+    assert response["Location"].endswith("#credential-OPENAI_API_KEY")
+    html = page(owner, team)
+    row = html[html.index('id="credential-OPENAI_API_KEY"'):].split("</li>")[0]
+    assert 'class="tested ok"' in row and "the key works" in row
+    assert 'class="tested' not in page(owner, team)  # said once
+
+
+def test_the_leaderboard_says_how_it_ranks_in_a_line_and_names_its_columns(alice_client):
+    from compare import execution, services
+
+    team = Team.personal_for(__import__("django.contrib.auth", fromlist=["get_user_model"]).get_user_model()
+                             .objects.get(username="alice"))
+    comparison = services.create_comparison(user=team.memberships.get().user, team=team, prompt="a fox",
+                                            route_keys=["sandbox:fast", "sandbox:steady"],
+                                            params={"size": "1024x1024", "quality": "low", "output_format": "png",
+                                                    "n": 1, "seed": None})
+    for result in comparison.results.all():
+        execution.execute_result(result.pk)
+    alice_client.post(f"/comparisons/{comparison.pk}/verdict", {"verdict": comparison.results.first().pk})
+    html = alice_client.get("/leaderboard").content.decode()
+    assert 'class="ranking-note"' in html and "low end of the likely range" in html
+    assert ">Comparisons run<" in html and ">Entered<" not in html
