@@ -72,3 +72,36 @@ def test_the_leaderboard_says_how_it_ranks_in_a_line_and_names_its_columns(alice
     html = alice_client.get("/leaderboard").content.decode()
     assert 'class="ranking-note"' in html and "low end of the likely range" in html
     assert ">Comparisons run<" in html and ">Entered<" not in html
+
+
+def test_serve_ends_with_the_url_and_the_login_in_a_box_after_the_worker_is_ready():
+    import io
+    import threading
+
+    from compare.management.commands.serve import Command, box
+
+    framed = box(["Image Provider Compare is running at http://127.0.0.1:8000/", "Log in as 'admin' with password 'x'"])
+    rows = framed.strip().splitlines()
+    assert rows[0] == rows[-1] == "+" + "-" * 61 + "+" and all(len(row) == len(rows[0]) for row in rows)
+
+    command = Command(stdout=io.StringIO(), stderr=io.StringIO())
+    command.worker, command.worker_ready = object(), threading.Event()
+    said = threading.Thread(target=command.say_when_ready, args=(["Log in as 'admin'"],))
+    said.start()
+    said.join(0.3)
+    assert said.is_alive() and command.stdout.getvalue() == ""  # still waiting for the worker's banner
+    command.worker_ready.set()
+    said.join(10)
+    assert "| Log in as 'admin' |" in command.stdout.getvalue()
+
+
+def test_the_compare_command_prints_a_full_link_or_says_how_to_get_one(alice, settings, capsys):
+    from django.core.management import call_command
+
+    settings.SITE_URL = ""
+    call_command("compare", "a fox", "--route", "sandbox:fast", "--user", "alice")
+    out = capsys.readouterr().out
+    assert "/comparisons/" in out and "set SITE_URL" in out
+    settings.SITE_URL = "https://compare.example.org"
+    call_command("compare", "a fox", "--route", "sandbox:fast", "--user", "alice")
+    assert "https://compare.example.org/comparisons/" in capsys.readouterr().out
