@@ -37,6 +37,9 @@ def _picker_context(form):
     selected = set(form.data.getlist("routes")) if form.is_bound else set(form.initial.get("routes", []))
     picked = [c for c in choices if c.key in selected]
     known = [c.estimate_usd for c in picked if c.estimate_usd is not None]
+    # What submitting now would reserve (unpriced routes at the ceiling), said beside the estimate
+    # before submit; the same rule refuses it after submit (Team.check_budget).
+    reserve = sum((c.cost.usd for c in picked), Decimal(0))
     return {"form": form, "choices": choices, "selected": selected, "draft": draft, "size_choices": SIZE_CHOICES,
             "unconfigured": [c for c in choices if not c.configured],
             "param_fields": [form[name] for name in ("size", "width", "height", "quality", "output_format", "n", "seed")],
@@ -44,7 +47,8 @@ def _picker_context(form):
             "total_estimate": sum(known) if known else None,
             "unknown_estimates": [c.key for c in picked if c.estimate_usd is None],
             "batch_estimate": _batch_estimate(form, draft, picked, prices),
-            "budget": budget, "ceiling": pricing.ceiling()}
+            "budget": budget, "ceiling": pricing.ceiling(), "reserve": reserve,
+            "over_budget": budget is not None and budget.would_exceed(reserve)}
 
 
 def _batch_estimate(form, draft, picked, prices):
@@ -109,10 +113,22 @@ def new_comparison(request):
                 from .batches import initial_from_prompt
 
                 initial.update(initial_from_prompt(request.GET["prompt_from"], teams.current_team(request)))
+            if request.GET.get("try") == "sandbox":  # the newcomer's one click: the free offline routes ticked
+                initial["routes"] = _sandbox_keys(teams.current_team(request))
             form = ComparisonForm(initial=initial, team=teams.current_team(request), user=request.user)
         status = 200
     template = "compare/new.html#route-picker" if request.htmx and request.method == "GET" else "compare/new.html"
-    return render(request, template, _picker_context(form), status=status)
+    context = _picker_context(form)
+    if template == "compare/new.html" and not context["selected"] and form.team is not None:
+        # A team that has run nothing yet is offered the sandbox routes (free, offline) in one click.
+        sandbox = _sandbox_keys(form.team)
+        context["suggest_sandbox"] = sandbox if sandbox and not form.team.comparisons.exists() else []
+    return render(request, template, context, status=status)
+
+
+def _sandbox_keys(team, most=3):
+    """The first few configured sandbox routes: a first comparison that costs nothing."""
+    return [key for key, route in route_catalog.available_routes(team).items() if route.sandbox][:most]
 
 
 def _initial_from(pk, user):

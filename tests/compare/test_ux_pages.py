@@ -105,3 +105,30 @@ def test_the_compare_command_prints_a_full_link_or_says_how_to_get_one(alice, se
     settings.SITE_URL = "https://compare.example.org"
     call_command("compare", "a fox", "--route", "sandbox:fast", "--user", "alice")
     assert "https://compare.example.org/comparisons/" in capsys.readouterr().out
+
+
+def test_a_newcomer_is_offered_the_sandbox_routes_in_one_click(alice_client, alice):
+    from compare import services
+
+    html = alice_client.get("/").content.decode()
+    assert "New here?" in html and 'href="?try=sandbox#route-picker"' in html
+    ticked = alice_client.get("/?try=sandbox").content.decode()
+    import re
+
+    assert re.search(r'value="sandbox:fast" id="route-\d+"\s+checked', ticked) and "New here?" not in ticked
+    services.create_comparison(user=alice, team=Team.personal_for(alice), prompt="a fox", route_keys=["sandbox:fast"],
+                               params={"size": "1024x1024", "quality": "low", "output_format": "png", "n": 1, "seed": None})
+    assert "New here?" not in alice_client.get("/").content.decode()  # not once the team has run something
+
+
+def test_the_budget_warning_shows_beside_the_estimate_before_submit(alice_client, alice):
+    from decimal import Decimal
+
+    team = Team.personal_for(alice)
+    team.monthly_budget_usd = Decimal("0.05")
+    team.save()
+    params = {"prompt": "a fox", "size": "square", "quality": "high", "output_format": "png", "n": "4"}
+    over = alice_client.get("/", {**params, "routes": ["openai:gpt-image-2"]}, headers={"HX-Request": "true"})
+    assert "Over budget: these routes would reserve" in over.content.decode()
+    free = alice_client.get("/", {**params, "routes": ["sandbox:fast"]}, headers={"HX-Request": "true"})
+    assert "Over budget" not in free.content.decode()  # free calls take no team past its budget
