@@ -132,3 +132,48 @@ def test_the_budget_warning_shows_beside_the_estimate_before_submit(alice_client
     assert "Over budget: these routes would reserve" in over.content.decode()
     free = alice_client.get("/", {**params, "routes": ["sandbox:fast"]}, headers={"HX-Request": "true"})
     assert "Over budget" not in free.content.decode()  # free calls take no team past its budget
+
+
+def _changes_run(team, previous, fast_ms):
+    from decimal import Decimal
+
+    from compare.models import Comparison, Result
+
+    comparison = Comparison.objects.create(prompt="a fox", team=team, rerun_of=previous,
+                                           params={"size": "1024x1024", "quality": "low", "n": 1})
+    Result.objects.create(comparison=comparison, position=0, route_key="sandbox:fast", route_label="fast",
+                          status="succeeded", latency_ms=fast_ms, cost_usd=Decimal("0.04"), cost_source="estimated")
+    return comparison
+
+
+def test_what_changed_calls_one_run_against_one_noise_and_colours_a_change_past_the_spread(alice, alice_client):
+    team = Team.personal_for(alice)
+    first = _changes_run(team, None, 1000)
+    second = _changes_run(team, first, 3000)
+    page = alice_client.get(f"/comparisons/{second.pk}/changes").content.decode()
+    assert "noise? 1 earlier run, 3 needed" in page and 'class="num worse"' not in page
+    runs = [second]
+    for ms in (1100, 1050, 1200):
+        runs.append(_changes_run(team, runs[-1], ms))
+    within = alice_client.get(f"/comparisons/{runs[-1].pk}/changes").content.decode()
+    assert "within the range of 4 earlier runs" in within and 'class="num worse"' not in within
+    slow = _changes_run(team, runs[-1], 9000)
+    page = alice_client.get(f"/comparisons/{slow.pk}/changes").content.decode()
+    assert "outside the range of 5 earlier runs" in page and 'class="num worse"' in page
+
+
+def test_what_changed_compares_the_images_by_perceptual_hash(alice, alice_client):
+    from compare import execution, services
+
+    team = Team.personal_for(alice)
+    params = {"size": "1024x1024", "quality": "low", "output_format": "png", "n": 1, "seed": None}
+    first = services.create_comparison(user=alice, team=team, prompt="a fox", route_keys=["sandbox:fast"], params=params)
+    second = services.create_comparison(user=alice, team=team, prompt="a fox", route_keys=["sandbox:fast"],
+                                        params=params, rerun_of=first)
+    for comparison in (first, second):
+        for result in comparison.results.all():
+            execution.execute_result(result.pk)
+    page = alice_client.get(f"/comparisons/{second.pk}/changes").content.decode()
+    assert "pHash " in page and "/64" in page
+    image_cell = page[page.index('class="image-change"'):].split("</td>")[0]
+    assert image_cell.count("<img") == 2 and "/thumbnail" in image_cell
