@@ -112,6 +112,8 @@ def test_every_main_page_fits_a_phone_passes_axe_and_logs_no_error(embedded_stac
              "leaderboard": "/leaderboard", "routes": "/routes/", "team": "/team/", "links": "/team/links",
              "tokens": "/tokens/", "batches": "/batches/", "batch": f"/batches/{batch.json()['id']}/",
              "prompts": "/prompts/"}
+    page.goto(stack.url + "/team/")
+    pages["credentials"] = page.locator("a[href$='/credentials']").first.get_attribute("href")
     if rerun.status_code == 201:
         stack.wait_done(rerun.json()["id"])
         pages["changes"] = f"/comparisons/{rerun.json()['id']}/changes"
