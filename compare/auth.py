@@ -3,6 +3,7 @@
 import functools
 import json
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -10,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import teams
 from .models import ApiToken
+from .params import BadParameter
 
 
 def bearer_user(request):
@@ -69,7 +71,10 @@ def api_view(methods):
                     return JsonResponse({"error": "CSRF check failed for a session request."}, status=403)
             else:
                 _act_as(request, user)
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except BadParameter as exc:  # ?team=abc, a huge id: a 400 naming the field
+                return JsonResponse({"errors": {exc.field: [str(exc)]}}, status=400)
 
         return wrapped
 
@@ -94,9 +99,46 @@ def session_or_token(view):
     return wrapped
 
 
+# Deeper JSON than this is refused: no API body needs it, and deep nesting is how a small body
+# reaches Python's recursion limit in the parser or in whatever walks the payload next.
+MAX_JSON_DEPTH = 32
+
+
 def read_json(request):
-    """(payload, None) or (None, error response)."""
+    """(payload, None) or (None, error response). At most MAX_REQUEST_BYTES are read (the API's
+    images come as data: URLs, so the page forms' smaller DATA_UPLOAD_MAX_MEMORY_SIZE does not
+    apply here); malformed or too deeply nested JSON is a 400."""
+    limit = settings.MAX_REQUEST_BYTES  # a declared length over it never got here (RequestSizeMiddleware)
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        return None, _too_big(len(raw), limit)
     try:
-        return json.loads(request.body or b"null"), None
+        payload = json.loads(raw or b"null")
+    except RecursionError:
+        return None, _bad_body(f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep.")
     except (ValueError, UnicodeDecodeError) as exc:
-        return None, JsonResponse({"errors": {"__all__": [f"Malformed JSON: {exc}"]}}, status=400)
+        return None, _bad_body(f"Malformed JSON: {exc}")
+    if _depth(payload) > MAX_JSON_DEPTH:
+        return None, _bad_body(f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep.")
+    return payload, None
+
+
+def _depth(value):
+    """How deeply lists and objects nest in ``value``, walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _bad_body(message):
+    return JsonResponse({"errors": {"__all__": [message]}}, status=400)
+
+
+def _too_big(length, limit):
+    return JsonResponse({"errors": {"__all__": [f"The body is {length:,} bytes, over the {limit:,} byte limit "
+                                                "(MAX_REQUEST_BYTES)."]}}, status=413)

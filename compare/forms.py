@@ -13,6 +13,8 @@ from . import limits, pricing
 from . import routes as route_catalog
 from .images import ImageRejected, check_image
 from .models import SubmitRefused
+from .params import BadParameter, object_id
+from .uploads import RefusedUpload
 
 SIZE_CHOICES = [
     ("square", "Square 1024×1024"),
@@ -41,6 +43,8 @@ class ImagesField(forms.FileField):
 
 
 def _checked_upload(upload):
+    if isinstance(upload, RefusedUpload):  # over the size limit: streamed past, not kept
+        raise forms.ValidationError(upload.reason)
     try:
         return check_image(upload.read())
     except ImageRejected as exc:
@@ -239,7 +243,11 @@ def form_from_json(payload, user):
     unknown = set(payload) - {"prompt", "routes", "params", "images", "mask", "team", "blind", "hold_images_until_done"}
     team = Team.personal_for(user)
     if payload.get("team") is not None:
-        team = Team.objects.of(user).filter(pk=payload["team"]).first() if isinstance(payload["team"], int) else None
+        try:  # a JSON number only ("1" and true are not ids)
+            pk = object_id(payload["team"], "team") if type(payload["team"]) is int else None
+        except BadParameter:
+            pk = None
+        team = Team.objects.of(user).filter(pk=pk).first() if pk else None
         if team is None:
             errors["team"] = ["No team of yours has that id (GET /api/teams lists them)."]
     if unknown:

@@ -11,6 +11,7 @@ import threading
 import time
 from datetime import timedelta
 
+from botocore.config import Config
 from celery import current_app
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -20,6 +21,7 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from storages.backends.s3 import S3Storage
 
 from .models import WorkerHeartbeat
 
@@ -66,14 +68,24 @@ def check_workers():
 
 
 def check_storage():
-    """FileSystemStorage: its folder exists and is writable (no file written). Any other backend:
-    one read round trip (exists), no write (each would be a billed request on object storage)."""
+    """FileSystemStorage: its folder exists and is writable (no file written). S3: one HEAD of the
+    bucket within HEALTH_TIMEOUT_SECONDS, no retry. Any other backend: one read round trip
+    (exists). Never a write: each would be a billed request on object storage."""
     storage = default_storage
     if isinstance(storage, FileSystemStorage):
         location = storage.location
         os.makedirs(location, exist_ok=True)
         if not os.access(location, os.W_OK):
             raise OSError("the media folder is not writable")
+    elif isinstance(storage, S3Storage):
+        timeout = settings.HEALTH_TIMEOUT_SECONDS
+        config = storage.client_config.merge(Config(connect_timeout=timeout, read_timeout=timeout,
+                                                    retries={"mode": "standard", "max_attempts": 1}))
+        # A client of its own: the storage's keeps long timeouts and retries for real transfers.
+        client = storage._create_session().client("s3", region_name=storage.region_name, use_ssl=storage.use_ssl,
+                                                  endpoint_url=storage.endpoint_url, config=config,
+                                                  verify=storage.verify)
+        client.head_bucket(Bucket=storage.bucket_name)
     else:
         storage.exists("healthz-probe")
     return {}

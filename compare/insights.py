@@ -12,19 +12,19 @@ import io
 import json
 import tempfile
 import zipfile
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
 
 from providers.base import QUALITIES, SIZE_PRESETS
 
-from . import imagediff, leaderboard, presenters, teams
+from . import imagediff, leaderboard, params, presenters, teams
 from .images import ImageRejected
 from .models import Comparison, Result, Status
 from .visibility import Visibility
@@ -34,7 +34,8 @@ CHAIN_LIMIT = 50
 
 
 def parse_filters(data):
-    """(Filters, [problems]) from GET parameters; a bad value is ignored and reported."""
+    """(Filters, [problems]) from GET parameters; a bad value is ignored and reported (the page
+    answers 400 with the problems shown; an export refuses)."""
     problems = []
 
     def day(name):
@@ -42,9 +43,9 @@ def parse_filters(data):
         if not text:
             return None
         try:
-            return date.fromisoformat(text)
-        except ValueError:
-            problems.append(f"“{text}” is not a date (YYYY-MM-DD): ignored.")
+            return params.day(text, name)
+        except params.BadParameter as exc:
+            problems.append(f"{name}: {exc}: ignored.")
             return None
 
     quality = data.get("quality", "")
@@ -92,7 +93,7 @@ def show_leaderboard(request):
         "samples": max((row.score.samples for row in rows), default=0) or leaderboard.BOOTSTRAP_SAMPLES,
     }
     template = "compare/leaderboard.html#leaderboard-results" if request.htmx else "compare/leaderboard.html"
-    response = render(request, template, context)
+    response = render(request, template, context, status=400 if problems else 200)
     response["Vary"] = "HX-Request"
     return response
 
@@ -135,7 +136,7 @@ LEADERBOARD_HEADER = [
     "rank", "route", "label", "score", "score_low", "score_high", "votes", "preliminary", "win_rate", "entered",
     "success_rate", "failure_rate", "timeout_rate", "content_refusal_rate", "retries", "retried_calls",
     "median_latency_ms", "p95_latency_ms", "reported_cost_per_image_usd", "estimated_cost_per_image_usd",
-    "unknown_cost_calls",
+    "unknown_cost_calls", "checked", "text_accuracy_mean", "text_scored", "blank", "size_mismatches",
 ]
 
 
@@ -145,12 +146,15 @@ def leaderboard_csv_row(row):
             "yes" if row.preliminary else "no", _num(row.win_rate, 4), row.entered, _num(row.success_rate, 4),
             _num(row.failure_rate, 4), _num(row.timeout_rate, 4), _num(row.refusal_rate, 4), row.retries,
             row.retried_calls, _num(row.median_ms), _num(row.p95_ms), _money(row.reported_per_image),
-            _money(row.estimated_per_image), row.unknown_cost_calls]
+            _money(row.estimated_per_image), row.unknown_cost_calls, row.checked, _num(row.text_accuracy_mean, 4),
+            row.text_scored, row.blank_count, row.size_mismatch_count]
 
 
 def export_leaderboard(request):
     team, _ = _team_comparisons(request)
-    filters, _ = parse_filters(request.GET)
+    filters, problems = parse_filters(request.GET)
+    if problems:
+        return HttpResponseBadRequest("\n".join(problems), content_type="text/plain; charset=utf-8")
     rows = leaderboard.build_for_team(team, filters)  # the page's rows
     name = f"leaderboard-{slugify(team.name) or team.pk}-{timezone.localdate().isoformat()}.csv"
     return _csv_response(name, LEADERBOARD_HEADER, (leaderboard_csv_row(row) for row in rows))

@@ -51,7 +51,9 @@ def rate_result(request, pk):
     comparison = result.comparison
     if not comparison.team.can_run(request.user):
         return _refuse(request, comparison, _viewer_text(comparison))
-    value = THUMBS.get(request.POST.get("value"), "bad")
+    if request.POST.get("value") not in THUMBS:
+        return HttpResponse("value must be up, down or clear.", status=400, content_type="text/plain; charset=utf-8")
+    value = THUMBS[request.POST["value"]]
     if value is not None and result.ratings.filter(user=request.user, value=value).exists():
         value = None  # pressing the thumb you gave again takes it back
     try:

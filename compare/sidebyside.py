@@ -3,7 +3,7 @@
 `/comparisons/ID/side-by-side?a=IMAGE&b=IMAGE` shows the two with synchronised zoom and pan, a
 swipe divider and an onion skin (same shape only), and the pixel difference: a heat map PNG
 (`.../side-by-side/diff.png?a=&b=`) and the numbers of compare/imagediff.py, made once per pair of
-images and kept under MEDIA_ROOT/diffs/, keyed by the two images' SHA-256.
+images and kept in the media storage under diffs/, keyed by the two images' SHA-256.
 
 Only members of the comparison's team see it; anyone else, signed in or not, gets a 404, as for
 the image files. A blind reviewer sees blind labels, in their own order, and no route, cost or
@@ -12,13 +12,12 @@ latency, as on the results page; held images are not shown at all.
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -127,14 +126,14 @@ def side_by_side(request, pk):
 
 @login_not_required
 def difference_png(request, pk):
-    """The heat map PNG of two images of the comparison (made once, then read from disk)."""
+    """The heat map PNG of two images of the comparison (made once, then read from storage)."""
     _, _, choices = _scope(request, pk)
     a, b = _pair(request, choices)
     try:
-        path = cached_difference(a.image, b.image)[1]
+        png = cached_difference(a.image, b.image)[1]
     except ImageRejected as exc:
         raise Http404(f"No difference image: {exc}") from None
-    response = HttpResponse(path.read_bytes(), content_type="image/png")
+    response = HttpResponse(png, content_type="image/png")
     response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -150,9 +149,10 @@ def cache_key(sha_a, sha_b):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def cache_paths(key):
-    folder = Path(settings.MEDIA_ROOT) / "diffs" / key[:2]
-    return folder / f"{key}.png", folder / f"{key}.json"
+def cache_names(key):
+    """The storage names of a pair's heat map PNG and its numbers (JSON)."""
+    folder = f"diffs/{key[:2]}"
+    return f"{folder}/{key}.png", f"{folder}/{key}.json"
 
 
 def _read_original(image):
@@ -166,29 +166,36 @@ def _read_original(image):
         raise ImageRejected("The image file is missing from storage.") from None
 
 
-def _write(path, data):
-    """Atomically: a concurrent request reads either nothing or the whole file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+def _put(name, data):
+    """Keep `data` under exactly `name` in the media storage (local folder or object storage)."""
+    if default_storage.exists(name):
+        default_storage.delete(name)  # an older or damaged entry
+    saved = default_storage.save(name, ContentFile(data))
+    if saved != name:  # another request made the same entry meanwhile: keep theirs, drop the copy
+        default_storage.delete(saved)
+
+
+def _read_cached(png_name, json_name):
+    """(Difference, PNG bytes) of a cached entry, or None when absent, older or damaged."""
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        with default_storage.open(json_name, "rb") as handle:
+            difference = imagediff.Difference(**json.loads(handle.read()))
+        with default_storage.open(png_name, "rb") as handle:
+            return difference, handle.read()
+    except (FileNotFoundError, ValueError, TypeError):
+        return None
 
 
 def cached_difference(image_a, image_b):
-    """(imagediff.Difference, path of the heat map PNG) of two ResultImages, computed once per
-    pair and kept on disk; ImageRejected if either cannot be opened within the limits."""
-    png_path, json_path = cache_paths(cache_key(image_a.sha256, image_b.sha256))
-    if png_path.exists() and json_path.exists():
-        try:
-            return imagediff.Difference(**json.loads(json_path.read_text())), png_path
-        except (ValueError, TypeError):
-            pass  # an older or damaged entry: made again below
+    """(imagediff.Difference, the heat map PNG's bytes) of two ResultImages, computed once per
+    pair and kept in the media storage; ImageRejected if either cannot be opened within the
+    limits. The numbers are written last, so an entry with numbers has its PNG."""
+    png_name, json_name = cache_names(cache_key(image_a.sha256, image_b.sha256))
+    if default_storage.exists(json_name):
+        cached = _read_cached(png_name, json_name)
+        if cached is not None:
+            return cached
     difference, png = imagediff.compare_bytes(_read_original(image_a), _read_original(image_b))
-    _write(png_path, png)
-    _write(json_path, json.dumps(difference.as_dict()).encode())
-    return difference, png_path
+    _put(png_name, png)
+    _put(json_name, json.dumps(difference.as_dict()).encode())
+    return difference, png

@@ -8,12 +8,12 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from . import pricing
+from . import params, pricing
 from . import routes as route_catalog
 from .models import Invite, Membership, Role, Team
 from .models.budgets import parse_usd
@@ -90,7 +90,11 @@ def _owned(request, pk):
 
 @require_POST
 def switch_team(request):
-    team = get_object_or_404(Team.objects.of(request.user), pk=request.POST.get("team"))
+    try:
+        pk = params.object_id(request.POST.get("team") or "", "team")
+    except params.BadParameter as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+    team = get_object_or_404(Team.objects.of(request.user), pk=pk)
     request.session["team_id"] = team.pk
     following = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(following, allowed_hosts={request.get_host()},

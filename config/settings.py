@@ -8,9 +8,13 @@ DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis).
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+from config.storage import media_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -58,8 +62,12 @@ def env_secret(name, default=""):
     return os.environ.get(name, default)
 
 
+# Everything this process creates is readable by its owner only: var/ holds the secret key, the
+# credentials key, the local account's password, the SQLite database, the broker's messages and the
+# media (FILE_UPLOAD_PERMISSIONS below keeps that true where Django sets modes itself).
+os.umask(0o077)
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _local_secret_key():
@@ -108,6 +116,7 @@ MIDDLEWARE = [
     "compare.logs.RequestIdMiddleware",  # first: every answer carries its X-Request-ID
     "compare.probes.ProbeMiddleware",  # /healthz, /metrics: before the host check and HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
+    "compare.uploads.RequestSizeMiddleware",  # a body over MAX_REQUEST_BYTES: 413, unread
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -116,6 +125,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -130,6 +140,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "compare.teams.team_context",
@@ -174,6 +185,24 @@ if env_bool("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every answer (Django's own middleware): scripts, styles, images and
+# requests from this origin only. No inline script runs: every script is a static file (an inline
+# one would need {% csp_nonce_attr %} and CSP.NONCE added to script-src). Style *attributes* are
+# allowed (style-src-attr): the side-by-side view sizes its stages from each image's aspect ratio
+# in the markup, and an attribute cannot run script; <style> elements are refused (htmx's
+# indicator styles are switched off in base.html). blob: images are the previews of the reference
+# images chosen before upload.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "style-src-attr": [CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "blob:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 # --- accounts: logins, sessions, teams on the request (compare/accounts.py, compare/middleware.py) ---
 # Every login (the app's, the admin's) goes through this backend, which applies the limits below.
@@ -225,10 +254,17 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Media is never served as public files: images go through views that check who asks.
 MEDIA_URL = "/media-not-public/"
+# Local folder by default; S3-compatible object storage with MEDIA_STORAGE_URL or
+# AWS_STORAGE_BUCKET_NAME (config/storage.py, docs/deploy.md). Every read and write of media goes
+# through this storage, so web and workers on different machines see the same files.
 STORAGES = {
-    "default": {"BACKEND": env_str("DEFAULT_FILE_STORAGE", "django.core.files.storage.FileSystemStorage")},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "default": media_storage(os.environ),
+    # Static files are public: they stay readable by a separate web server, if one serves them.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+                    "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755}},
 }
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_MANIFEST_STRICT = False
 
@@ -297,12 +333,71 @@ REQUEUE_AFTER_SECONDS = env_int("REQUEUE_AFTER_SECONDS", 300)
 ALLOW_PRIVATE_PROVIDER_URLS = env_bool("ALLOW_PRIVATE_PROVIDER_URLS", False)
 MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 50 * 1024 * 1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
+# The whole body of one request, checked against its Content-Length before any of it is read (by
+# config/asgi.py in production and compare.uploads.RequestSizeMiddleware, both 413): room for two
+# images of MAX_IMAGE_BYTES as base64 data: URLs in an API body, plus 1 MiB for the rest.
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 2 * (MAX_IMAGE_BYTES * 4 // 3) + 1024 * 1024)
+# Uploaded files stream through compare.uploads: each stops at MAX_IMAGE_BYTES (the form says so)
+# and is never held whole in memory or on disk. Non-file form fields are held in memory, so they
+# keep Django's own small cap (an anonymous login POST must not fill the memory).
+FILE_UPLOAD_HANDLERS = [
+    "compare.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_FORM_BYTES", 2_621_440)
 THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 512)
 # Processes a worker checks and thumbnails images in (0: in the calling thread). Out of the worker
 # process so that Pillow's CPU work cannot hold the lock its threads need to read provider answers.
 IMAGE_PROCESSES = env_int("IMAGE_PROCESSES", 2)
+# The automatic checks of every stored image (docs/checks.md): each Tesseract run is stopped after
+# OCR_TIMEOUT_SECONDS (its quotes are then not scored); TESSERACT_CMD is the program to run.
+OCR_TIMEOUT_SECONDS = env_float("OCR_TIMEOUT_SECONDS", 20.0)
+TESSERACT_CMD = env_str("TESSERACT_CMD", "tesseract")
+# A succeeded result with no checks this long after it finished shows "not checked" (and stops
+# polling for them) instead of "pending"; `manage.py check_images` checks such results.
+CHECKS_MISSING_AFTER_SECONDS = env_int("CHECKS_MISSING_AFTER_SECONDS", 3600)
 HISTORY_PAGE_SIZE = env_int("HISTORY_PAGE_SIZE", 20)
 LOCAL_USERNAME = env_str("LOCAL_USERNAME", "admin")
+
+# --- notifications: webhooks and e-mail (docs/notifications.md) --------------------------------
+# A webhook delivery is tried this many times in all, waiting WEBHOOK_BACKOFF_SECONDS, then twice
+# that, and so on between attempts; each attempt waits at most WEBHOOK_TIMEOUT_SECONDS.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 5)
+WEBHOOK_BACKOFF_SECONDS = env_float("WEBHOOK_BACKOFF_SECONDS", 30.0)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+
+
+def _mailer():
+    """Django's default mailer from EMAIL_URL (smtp://user:password@host:587, smtp+tls:// for
+    STARTTLS, smtps:// for TLS from the start, console:// or locmem://) or from EMAIL_HOST,
+    EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL. Neither set:
+    the console backend (e-mails are printed by the process that sends them)."""
+    backend = "django.core.mail.backends.{}.EmailBackend"
+    url = env_secret("EMAIL_URL")
+    if url:
+        parts = urlsplit(url)
+        kinds = {"console": "console", "locmem": "locmem", "smtp": "smtp", "smtp+tls": "smtp", "smtps": "smtp"}
+        if parts.scheme not in kinds:
+            raise ImproperlyConfigured(f"EMAIL_URL: use smtp://, smtp+tls://, smtps://, console:// or locmem:// "
+                                       f"(not {parts.scheme or 'no scheme'}://)")
+        if kinds[parts.scheme] != "smtp":
+            return {"BACKEND": backend.format(kinds[parts.scheme])}
+        options = {"host": parts.hostname or "localhost",
+                   "port": parts.port or {"smtps": 465, "smtp+tls": 587}.get(parts.scheme, 25),
+                   "username": unquote(parts.username or ""), "password": unquote(parts.password or ""),
+                   "use_tls": parts.scheme == "smtp+tls", "use_ssl": parts.scheme == "smtps"}
+    elif env_str("EMAIL_HOST"):
+        options = {"host": env_str("EMAIL_HOST"), "port": env_int("EMAIL_PORT", 25),
+                   "username": env_str("EMAIL_HOST_USER"), "password": env_secret("EMAIL_HOST_PASSWORD"),
+                   "use_tls": env_bool("EMAIL_USE_TLS", False), "use_ssl": env_bool("EMAIL_USE_SSL", False)}
+    else:
+        return {"BACKEND": backend.format("console")}
+    return {"BACKEND": backend.format("smtp"), "OPTIONS": {**options, "timeout": env_int("EMAIL_TIMEOUT", 10)}}
+
+
+MAILERS = {"default": _mailer()}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "image-provider-compare@localhost")
 
 # --- operations: health, metrics, logs (docs/operations.md) ------------------------------------
 # LOG_FORMAT=json: one JSON object a line with the request id, team, comparison, result, route.

@@ -59,6 +59,9 @@ def credential_names(route: Route) -> tuple[str, ...]:
 def resolve(route: Route, server: Mapping[str, str], team: Mapping[str, str]) -> Access:
     """The values ``route`` is built with for a team whose own values are ``team`` (empty for none),
     on a server whose environment is ``server``."""
+    if route.options.get("unusable"):  # its setting could not be read (base.unusable_route): never configured
+        return Access(env={}, team_origin=False, team_credentials=False, missing=[route.options["unusable"]],
+                      problem=route.options["reason"])
     origins = origin_names(route)
     creds = credential_names(route)
     team_origin = any(team.get(name) for name in origins)

@@ -394,6 +394,8 @@ class Route:
         return tuple(self.options.get("credential_names", self.provider.credential_names))
 
     def missing_credentials(self, env: Mapping[str, str]) -> list[str]:
+        if self.options.get("unusable"):  # a setting that could not be read (unusable_route)
+            return [self.options["unusable"]]
         return [name for name in self.credential_names if not env.get(name)]
 
     def default_deadline(self, request: ImageRequest) -> float:
@@ -448,3 +450,20 @@ def resolution_tier(width: int, height: int) -> str:
     """"1K", "2K" or "4K" by the longer edge, for protocols that take a resolution tier."""
     edge = max(width, height)
     return "1K" if edge <= 1536 else "2K" if edge <= 2560 else "4K"
+
+
+class UnusableProvider(Provider):
+    """Stands in for a route whose setting could not be read: it is listed, never configured."""
+
+    slug = "unusable"
+    name = "A route setting that cannot be read"
+
+    def generate(self, request: ImageRequest) -> ImageResult:
+        raise ConfigurationError(self.route.options["unusable"])
+
+
+def unusable_route(key: str, reason: str) -> Route:
+    """A route that shows why a setting (a COMPATIBLE_ROUTES entry, say) cannot be used, in place
+    of the error that would otherwise stop every page that lists routes; it is never configured."""
+    return Route(key=key, provider=UnusableProvider, model="-", label=f"{key} (not usable: {reason})",
+                 capabilities=Capabilities(), options={"unusable": f"a valid setting: {reason}", "reason": reason})

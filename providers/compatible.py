@@ -16,7 +16,8 @@ import re
 from typing import Mapping
 
 from . import http, registry
-from .base import ConfigurationError, Capabilities, GPT_IMAGE_2_SIZES, ImageRequest, ImageResult, Provider, Route
+from .base import (ConfigurationError, Capabilities, GPT_IMAGE_2_SIZES, ImageRequest, ImageResult, Provider, Route,
+                   unusable_route)
 from .openai import MAX_EDIT_IMAGES, check_edit, edit_parts, images_body, images_result, raise_for_openai_error
 
 # ``api_key_env`` names a key of this route's own: upper-case, ending in _KEY or _TOKEN, naming no
@@ -37,35 +38,58 @@ def key_env_problem(name) -> str | None:
         return "must not name a variable another provider reads (a key goes only to its own provider)"
     return None
 
-
 def parse_config(text: str) -> list[dict]:
-    """The COMPATIBLE_ROUTES list, checked; ValueError naming what is wrong."""
+    """The COMPATIBLE_ROUTES list, checked; ConfigurationError naming the first thing wrong."""
+    entries, problems = read_config(text)
+    if problems:
+        raise ConfigurationError(problems[0][1])
+    return entries
+
+
+def read_config(text: str) -> tuple[list[dict], list[tuple[str, str]]]:
+    """(the usable entries, [(route key, reason)] for each one that is not): a bad entry costs
+    only its own route, so a team's malformed value cannot stop every page that lists routes."""
     try:
         entries = json.loads(text)
-    except ValueError as exc:
-        raise ConfigurationError(f"COMPATIBLE_ROUTES is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        return [], [("compatible:settings", f"COMPATIBLE_ROUTES is not valid JSON: {exc}")]
     if not isinstance(entries, list):
-        raise ConfigurationError("COMPATIBLE_ROUTES must be a JSON list of objects.")
-    for entry in entries:
-        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k] for k in ("name", "base_url", "model")):
-            raise ConfigurationError(f"COMPATIBLE_ROUTES entry {entry!r} needs name, base_url and model.")
-        if entry.get("api_key_env") is not None:
-            problem = key_env_problem(entry["api_key_env"])
-            if problem:
-                raise ConfigurationError(f"COMPATIBLE_ROUTES entry {entry['name']!r}: api_key_env "
-                                         f"{entry['api_key_env']!r} {problem}.")
-        for flag in ("edit", "mask"):
-            if flag in entry and not isinstance(entry[flag], bool):
-                raise ConfigurationError(f"COMPATIBLE_ROUTES entry {entry['name']!r}: {flag!r} must be true or false.")
-    return entries
+        return [], [("compatible:settings", "COMPATIBLE_ROUTES must be a JSON list of objects.")]
+    usable, problems = [], []
+    for number, entry in enumerate(entries, 1):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        key = f"compatible:{name}" if isinstance(name, str) and name else f"compatible:entry-{number}"
+        problem = _entry_problem(entry)
+        if problem:
+            problems.append((key, f"COMPATIBLE_ROUTES entry {number} {problem}"))
+        else:
+            usable.append(entry)
+    return usable, problems
+
+
+def _entry_problem(entry) -> str | None:
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) and entry[k] for k in ("name", "base_url", "model")):
+        return "needs name, base_url and model (strings)."
+    for flag in ("edit", "mask"):
+        if flag in entry and not isinstance(entry[flag], bool):
+            return f"({entry['name']!r}): {flag!r} must be true or false."
+    if entry.get("api_key_env") is not None:
+        problem = key_env_problem(entry["api_key_env"])
+        if problem:
+            return f"({entry['name']!r}): api_key_env {entry['api_key_env']!r} {problem}."
+    for text in ("label", "price_as"):
+        if entry.get(text) is not None and not isinstance(entry[text], str):
+            return f"({entry['name']!r}): {text!r} must be a string."
+    return None
 
 
 def routes(env: Mapping[str, str]) -> list[Route]:
     text = env.get("COMPATIBLE_ROUTES")
     if not text:
         return []
-    found = []
-    for entry in parse_config(text):
+    entries, problems = read_config(text)
+    found = [unusable_route(key, reason) for key, reason in problems]
+    for entry in entries:
         key_env = entry.get("api_key_env")
         edit = entry.get("edit", True)
         found.append(Route(

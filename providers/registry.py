@@ -11,7 +11,7 @@ from importlib import import_module
 from typing import Mapping
 
 from . import sandbox
-from .base import Provider, Route
+from .base import ConfigurationError, Provider, Route, UnusableProvider, unusable_route
 from .pricing import Price, price_for
 
 # Variables that add or shape routes (custom models, deployments): a team may set them too.
@@ -36,7 +36,11 @@ def all_routes(env: Mapping[str, str]) -> dict[str, Route]:
     scale = float(env.get("SANDBOX_LATENCY_SCALE") or 1.0)
     found: dict[str, Route] = {route.key: route for route in _sandbox_routes(spec, scale)}
     for name in PROVIDER_MODULES:
-        for route in import_module(f"{__package__}.{name}").routes(env):
+        try:
+            routes = import_module(f"{__package__}.{name}").routes(env)
+        except ConfigurationError as exc:  # a malformed FAL_MODELS, say: that provider's routes only
+            routes = [unusable_route(f"{name}:settings", str(exc))]
+        for route in routes:
             found[route.key] = route
     return found
 
@@ -52,6 +56,12 @@ def provider_variable_names() -> frozenset[str]:
                               value.base_url_name))
     names.discard("")
     return frozenset(names)
+
+
+def setting_problems(env: Mapping[str, str]) -> list[str]:
+    """Why each route-defining setting in ``env`` that cannot be read is not used (the reasons
+    all_routes lists as unusable routes); empty when every one is fine."""
+    return [route.options["reason"] for route in all_routes(env).values() if route.provider is UnusableProvider]
 
 
 def get_route(key: str, env: Mapping[str, str]) -> Route:

@@ -81,3 +81,26 @@ def test_retried_attempts_are_kept_and_shown(alice, alice_client, monkeypatch, s
     assert result.status == Status.SUCCEEDED and [a["status"] for a in result.attempts] == [429]
     html = alice_client.get(f"/results/{result.pk}/card").content.decode()
     assert "Retried</dt><dd>1×" in html and "latency is the last attempt" in html
+
+
+def test_a_submit_while_the_broker_is_down_is_stored_and_sent_later(client, alice_token, settings, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):
+    """The submit answers 201 (not a 500) and keeps the rows; the reaper sends them later."""
+    from kombu.exceptions import OperationalError
+
+    def broker_down(args, **kw):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.run_result, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/api/comparisons", {"prompt": "a fox", "routes": ["sandbox:fast"]},
+                               content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {alice_token}")
+    assert response.status_code == 201, response.content
+    result = Result.objects.get(comparison_id=response.json()["id"])
+    assert result.status == Status.QUEUED and result.sent_at is not None  # tried once: resent when stale
+    sent = []
+    monkeypatch.setattr(tasks.run_result, "apply_async", lambda args, **kw: sent.append(args))
+    settings.REQUEUE_AFTER_SECONDS = 300
+    assert execution.reap_stale() == (0, 0, 0)  # not before REQUEUE_AFTER_SECONDS
+    Result.objects.filter(pk=result.pk).update(sent_at=timezone.now() - timedelta(seconds=301))
+    assert execution.reap_stale() == (0, 0, 1) and sent == [(result.pk,)]

@@ -1,13 +1,15 @@
 """The side-by-side page and its difference image: who may see them, what a blind reviewer sees,
-the picking on the results page, and the difference made once and kept on disk.
+the picking on the results page, and the difference made once and kept in the media storage.
 alice (owner) and carol (member) of "Studio", as in test_reviews; bob is of another team."""
 
 import hashlib
 import io
+import json
 import re
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from PIL import Image
 
 from compare import imagediff, sidebyside
@@ -21,9 +23,16 @@ studio = test_reviews.studio  # the team fixture
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+def media(settings):
+    """A fresh, empty media storage for each test (the cache lives there, not on a local disk)."""
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    return default_storage
+
+
+def kept_files(storage, folder="diffs"):
+    """Every file name under `folder` in the storage."""
+    folders, files = storage.listdir(folder)
+    return [f"{folder}/{name}" for name in files] + [n for sub in folders for n in kept_files(storage, f"{folder}/{sub}")]
 
 
 @pytest.fixture
@@ -74,7 +83,7 @@ def test_the_view_asked_is_the_one_shown(fox):
     assert 'href="?a=%d&amp;b=%d&amp;view=diff" data-sbs-swap' % (steady.pk, fast.pk) in html
 
 
-def test_the_difference_png_is_made_once_and_kept_on_disk(fox, media, monkeypatch):
+def test_the_difference_png_is_made_once_and_kept_in_storage(fox, media, monkeypatch):
     fast, steady, _ = images_of(fox)
     carol = client_of("carol")
     response = carol.get(diff_url(fox, fast, steady))
@@ -82,9 +91,9 @@ def test_the_difference_png_is_made_once_and_kept_on_disk(fox, media, monkeypatc
     assert response["Cache-Control"].startswith("private")
     heat = Image.open(io.BytesIO(response.content))
     assert heat.format == "PNG" and heat.size == (1024, 1024)
-    kept = list((media / "diffs").rglob("*.png"))
-    assert len(kept) == 1 and kept[0].read_bytes() == response.content
-    assert kept[0].stem == sidebyside.cache_key(fast.sha256, steady.sha256)
+    kept = [name for name in kept_files(media) if name.endswith(".png")]
+    assert len(kept) == 1 and media.open(kept[0]).read() == response.content
+    assert kept[0].rsplit("/", 1)[1] == sidebyside.cache_key(fast.sha256, steady.sha256) + ".png"
 
     def never(*args, **kwargs):
         raise AssertionError("made again")
@@ -92,7 +101,21 @@ def test_the_difference_png_is_made_once_and_kept_on_disk(fox, media, monkeypatc
     monkeypatch.setattr(imagediff, "compare_bytes", never)
     assert carol.get(diff_url(fox, steady, fast)).content == response.content  # swapped: the same entry
     assert carol.get(url(fox, steady, fast, view="diff")).status_code == 200  # the page reads the numbers
-    assert len(list((media / "diffs").rglob("*"))) == 3  # one folder, a PNG and its numbers
+    assert len(kept_files(media)) == 2  # a PNG and its numbers, nothing made twice
+
+
+def test_a_damaged_cache_entry_is_made_again_in_place(fox, media):
+    """Numbers that do not parse (an older version, a torn write): made again under the same names,
+    with no second copy left beside them."""
+    fast, steady, _ = images_of(fox)
+    carol = client_of("carol")
+    first = carol.get(diff_url(fox, fast, steady)).content
+    png_name, json_name = sidebyside.cache_names(sidebyside.cache_key(fast.sha256, steady.sha256))
+    media.delete(json_name)
+    media.save(json_name, ContentFile(b"{not json"))
+    assert carol.get(diff_url(fox, fast, steady)).content == first
+    assert sorted(kept_files(media)) == sorted([png_name, json_name])
+    assert json.loads(media.open(json_name).read())  # the numbers, whole again
 
 
 def test_nobody_outside_the_team_and_nobody_signed_out_sees_anything(fox, bob, client):

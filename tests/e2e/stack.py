@@ -31,13 +31,15 @@ def reachable(host, port, timeout=0.5):
 
 
 class Stack:
-    def __init__(self, var_dir, env=None, workers=0, worker_concurrency=32):
-        """workers=0: `serve` runs its own worker; workers=N: web only, plus N worker processes."""
+    def __init__(self, var_dir, env=None, workers=0, worker_concurrency=32, worker_env=None):
+        """workers=0: `serve` runs its own worker; workers=N: web only, plus N worker processes.
+        worker_env: {n: {...}} set on top of env for worker n (its own VAR_DIR, as on another machine)."""
         self.var_dir = Path(var_dir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.worker_concurrency = worker_concurrency
+        self.worker_env = worker_env or {}
         # Start from this environment less what config.settings_test set for the unit tests.
         self.env = {k: v for k, v in os.environ.items() if k not in UNIT_TEST_ENV}
         self.env.update({
@@ -48,9 +50,9 @@ class Stack:
         self.processes = []
         self.log_path = self.var_dir / "stack.log"
 
-    def _spawn(self, args, name):
+    def _spawn(self, args, name, env=None):
         log = open(self.var_dir / f"{name}.log", "ab")
-        process = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         process.log_name = name
         self.processes.append(process)
@@ -81,7 +83,8 @@ class Stack:
     def spawn_worker(self, n):
         return self._spawn([sys.executable, "-m", "celery", "-A", "config", "worker", "-n", f"w{n}@%h",
                             "--pool", "threads", "--concurrency", str(self.worker_concurrency), "--loglevel", "INFO",
-                            "--without-gossip", "--without-mingle", "--without-heartbeat"], f"worker{n}")
+                            "--without-gossip", "--without-mingle", "--without-heartbeat"], f"worker{n}",
+                           self.worker_env.get(n))
 
     def kill_workers(self):
         """SIGKILL every worker process, as a crash would: no cleanup, no acknowledgement."""

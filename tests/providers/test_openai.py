@@ -267,4 +267,17 @@ class TestCompatible(ProviderContract):
                                         '[{"name": "x", "base_url": "http://h/v1", "model": "m", "edit": "no"}]'])
     def test_a_bad_configuration_is_refused_with_the_reason(self, config):
         with pytest.raises(ValueError, match="COMPATIBLE_ROUTES"):
-            registry.all_routes({"COMPATIBLE_ROUTES": config})
+            compatible.parse_config(config)
+        # Listing routes does not fail: the bad entry is an unusable route that says why.
+        env = {"COMPATIBLE_ROUTES": config}
+        bad = [r for r in registry.all_routes(env).values() if r.key.startswith("compatible:")]
+        assert len(bad) == 1 and "COMPATIBLE_ROUTES" in bad[0].label
+        assert bad[0].missing_credentials(env) and "COMPATIBLE_ROUTES" in bad[0].missing_credentials(env)[0]
+
+    def test_a_bad_entry_costs_only_its_own_route(self):
+        good = {"name": "localai", "base_url": "http://127.0.0.1:8080/v1", "model": "sd"}
+        env = {"COMPATIBLE_ROUTES": json.dumps([{"name": "broken"}, good, 7])}
+        routes = registry.all_routes(env)
+        assert routes["compatible:localai"].missing_credentials(env) == []
+        assert "needs name, base_url and model" in routes["compatible:broken"].missing_credentials(env)[0]
+        assert "entry 3" in routes["compatible:entry-3"].label

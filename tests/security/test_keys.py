@@ -14,7 +14,7 @@ from compare import credentials, execution
 from compare import routes as route_catalog
 from compare.models import Membership, Result, Role, Team, TeamCredential
 from providers import compatible
-from providers.base import ConfigurationError
+from providers.base import ConfigurationError, UnusableProvider
 from tests.compare import factories
 from tests.fakes.server import LoopbackServer
 
@@ -116,7 +116,10 @@ def test_compatible_route_cannot_read_server_secret_key(owner, alice, capture):
     html = save(owner, team, "COMPATIBLE_ROUTES", routes).content.decode()
     assert not TeamCredential.objects.exists() and "must not name a secret of the app" in html
     with pytest.raises(ConfigurationError):
-        compatible.routes({"COMPATIBLE_ROUTES": routes})
+        compatible.parse_config(routes)
+    # listed, as a route that cannot be used and says why (a bad entry costs only its own route)
+    [listed] = compatible.routes({"COMPATIBLE_ROUTES": routes})
+    assert listed.provider is UnusableProvider and "must not name a secret of the app" in listed.options["reason"]
 
 
 def test_a_teams_compatible_route_cannot_read_another_providers_server_key(owner, alice, capture):
@@ -155,9 +158,12 @@ def test_a_teams_compatible_route_with_its_own_key_works(owner, alice, capture):
 @pytest.mark.parametrize("name", ["SECRET_KEY", "DATABASE_URL", "CREDENTIALS_KEYS", "OPENAI_API_KEY",
                                   "AWS_SECRET_ACCESS_KEY", "lower_key", "DB_PASSWORD_KEY"])
 def test_server_compatible_routes_cannot_name_a_secret_or_another_providers_key(name):
+    config = json.dumps([{"name": "x", "base_url": "https://relay.example/v1", "model": "m", "api_key_env": name}])
     with pytest.raises(ConfigurationError, match="api_key_env"):
-        compatible.routes({"COMPATIBLE_ROUTES": json.dumps([{"name": "x", "base_url": "https://relay.example/v1",
-                                                             "model": "m", "api_key_env": name}])})
+        compatible.parse_config(config)
+    [listed] = compatible.routes({"COMPATIBLE_ROUTES": config})
+    assert listed.provider is UnusableProvider and "api_key_env" in listed.options["reason"]
+    assert listed.build(env={name: "a secret"}).credentials == {}
 
 
 def test_a_team_azure_endpoint_needs_the_teams_own_azure_key(owner, alice, capture, monkeypatch):
