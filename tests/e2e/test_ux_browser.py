@@ -148,3 +148,24 @@ def test_every_main_page_fits_a_phone_passes_axe_and_logs_no_error(embedded_stac
     assert not overflow, "wider than the screen:\n" + "\n".join(overflow)
     assert not problems, "axe found serious or critical violations:\n" + "\n".join(problems)
     assert not errors, "console errors:\n" + "\n".join(errors)
+
+
+def test_a_run_finishing_live_brings_the_verdict_bar_and_the_pickers_without_a_console_error(embedded_stack, page):
+    from playwright.sync_api import expect
+
+    stack = embedded_stack
+    errors = watch_console(page)
+    log_in(page, stack)
+    made = stack.submit("A chalkboard menu that reads SOUP OF THE DAY", ROUTES, size="1024x1024", quality="low",
+                        n=1, output_format="png")
+    page.goto(f"{stack.url}/comparisons/{made['id']}/")
+    expect(page.locator("#verdict-bar")).to_contain_text("opens here when every route has finished")
+    # The slow route takes over a second; then, without a reload: Cancel gone, the verdict bar's
+    # buttons and the side-by-side lists in.
+    expect(page.locator("#cancel-action")).to_have_count(0, timeout=30_000)
+    expect(page.locator("#verdict-bar button[name=verdict]")).to_have_count(3 + 2, timeout=10_000)
+    expect(page.locator("#side-by-side select")).to_have_count(2, timeout=10_000)
+    page.locator("#verdict-bar button[name=verdict]").first.click()
+    expect(page.locator("#verdict-bar button[aria-pressed=true]")).to_have_count(1)
+    expect(page.locator(".messages")).to_contain_text("Verdict saved")
+    assert not errors, "console errors:\n" + "\n".join(errors)
