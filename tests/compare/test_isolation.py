@@ -19,7 +19,7 @@ SECRET = "alice's secret fox"
 # Pages that are not about one object: bob and strangers may open them, but see nothing of alice's.
 LISTS = {"new", "history", "routes", "tokens", "team", "team-links", "leaderboard", "leaderboard-csv",
          "history-csv", "batches", "batch-create", "prompts", "prompt-save", "team-switch", "team-create",
-         "token-create", "api:routes", "api:teams", "api:comparisons", "api:prompt-sets", "api:batches"}
+         "token-create", "review-queue", "api:routes", "api:teams", "api:comparisons", "api:prompt-sets", "api:batches"}
 # Public by design, reached with a token: tried with a token that does not exist (alice's real
 # tokens are what make them public; their lifecycle is tested in test_sharing.py and test_teams.py).
 TOKENS = {"share", "share-preview", "share-comparison", "share-comparison-preview", "share-vote", "share-image",

@@ -144,7 +144,9 @@ def test_the_summary_poll_ends_with_the_cancel_button_gone_and_the_review_told(a
     done = alice_client.get(url, headers={"HX-Request": "true"})
     html = done.content.decode()
     assert done.status_code == 286 and done["HX-Trigger"] == "comparison-done"  # 286: htmx stops polling
-    assert '<span id="cancel-action" hx-swap-oob="delete"></span>' in html and "Done:" in html
+    # The Cancel button goes on that event (static/js/progress-title.js), not by an out-of-band
+    # swap that logs htmx:oobErrorNoTarget when a second answer finds it already gone.
+    assert "hx-swap-oob" not in html and "Done:" in html
     page = alice_client.get(comparison.get_absolute_url()).content.decode()
     assert 'id="cancel-action"' not in page and "comparison-done from:body" not in page
 

@@ -56,7 +56,11 @@ class Command(BaseCommand):
                 comparison = services.create_from_form(form, author, chosen)
         except SubmitRefused as refused:
             raise CommandError(f"Invalid comparison:\n  {refused}") from None
-        self.stdout.write(f"Comparison #{comparison.pk}: {settings.SITE_URL}{comparison.get_absolute_url()}")
+        if settings.SITE_URL:
+            self.stdout.write(f"Comparison #{comparison.pk}: {settings.SITE_URL.rstrip('/')}{comparison.get_absolute_url()}")
+        else:  # no address is known for this server: say so rather than print half a link
+            self.stdout.write(f"Comparison #{comparison.pk}: {comparison.get_absolute_url()} on this server "
+                              f"(set SITE_URL to print a full link)")
         if wait:
             deadline = time.monotonic() + timeout
             while Comparison.objects.get(pk=comparison.pk).status != "done":

@@ -38,12 +38,13 @@ class Command(BaseCommand):
             threading.Thread(target=self.keep_worker_alive, name="worker-watch", daemon=True).start()
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         url = f"http://{host}:{port}/"
-        self.stdout.write(self.style.SUCCESS(f"\nImage Provider Compare is running at {url}"))
-        self.stdout.write(f"Log in as {login}")
+        lines = [f"Image Provider Compare is running at {url}", f"Log in as {login}"]
         if self.worker:
-            self.stdout.write(f"Celery worker pid {self.worker.pid}: pool={settings.CELERY_WORKER_POOL}, "
-                              f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, broker={_safe_broker()}")
-        self.stdout.write("Press Ctrl+C to stop.\n")
+            lines.append(f"Celery worker pid {self.worker.pid}: pool={settings.CELERY_WORKER_POOL}, "
+                         f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, broker={_safe_broker()}")
+        lines.append("Press Ctrl+C to stop.")
+        # Said last, after the worker's own banner (which would otherwise scroll the login away).
+        threading.Thread(target=self.say_when_ready, args=(lines,), name="ready-box", daemon=True).start()
         try:
             # The production server (README "Scale-out"), one process: result streams are async
             # (compare/streams.py), and config.asgi warms the process up before it listens.
@@ -60,6 +61,13 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     worker.kill()
 
+    def say_when_ready(self, lines, wait=20.0):
+        """The URL and the login in a box, once the worker says it is ready (or after `wait`
+        seconds, or at once without a worker)."""
+        if self.worker is not None:
+            self.worker_ready.wait(wait)
+        self.stdout.write(self.style.SUCCESS(box(lines)))
+
     def keep_worker_alive(self):
         """Start the worker again if it exits while the server runs (a crash must not leave the
         app accepting comparisons that nobody runs)."""
@@ -74,7 +82,19 @@ class Command(BaseCommand):
             "--pool", settings.CELERY_WORKER_POOL, "--concurrency", str(settings.CELERY_WORKER_CONCURRENCY),
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]
-        return subprocess.Popen(command, cwd=settings.BASE_DIR)
+        self.worker_ready = threading.Event()
+        worker = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, errors="replace")
+        threading.Thread(target=self.relay, args=(worker,), name="worker-output", daemon=True).start()
+        return worker
+
+    def relay(self, worker):
+        """Pass the worker's output through as it comes, noting when it says it is ready."""
+        for line in worker.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            if " ready." in line:
+                self.worker_ready.set()
 
     def ensure_local_account(self):
         """Create the local account on first run; say how to log in on every run."""
@@ -101,3 +121,10 @@ def _safe_broker():
     url = settings.CELERY_BROKER_URL
     scheme, sep, rest = url.partition("://")
     return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
+
+
+def box(lines):
+    """Lines framed, so the address and the login stand out from the logs around them."""
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join(["", rule, *(f"| {line.ljust(width)} |" for line in lines), rule, ""])
