@@ -28,7 +28,7 @@ from providers.base import SIZE_PRESETS, parse_size
 
 from . import limits, services, teams
 from .forms import ComparisonForm
-from .models import (TERMINAL, Batch, BatchItem, Prompt, PromptSet, Result, ResultCheck, Status, SubmitRefused,
+from .models import (TERMINAL, Batch, BatchItem, Prompt, PromptSet, Result, ResultCheck, ResultEvent, Status, SubmitRefused,
                      Team, Verdict, checks_of, checks_status)
 from .models.comparisons import COST_WORDS
 from .models.prompts import DEFAULT_SET_NAME
@@ -461,8 +461,10 @@ def batch_list(request):
 
 def batch_detail(request, pk):
     batch = _visible_batch(request, pk)
+    # Read before the matrix: the page's event stream starts here, so it misses no change.
+    events_after = ResultEvent.latest_id(batch.items.values("comparison_id"))
     matrix = build_matrix(batch, request.user)
-    context = {"batch": batch, "matrix": matrix}
+    context = {"batch": batch, "matrix": matrix, "events_after": events_after}
     if request.htmx and request.GET.get("part") == "matrix":
         response = render(request, "compare/batch_detail.html#matrix", context)
         return HttpResponseStopPolling(response.content) if matrix.done and not matrix.checks_pending else response

@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -229,9 +230,30 @@ def edit_credentials(request, pk):
             messages.error(request, "Type a value to save.")
         return redirect("compare:team-credentials", team.pk)
     stored = {row.name: row for row in team.credentials.select_related("updated_by")}
-    unconfigured = listing(team)["unconfigured_routes"]
-    return render(request, "compare/credentials.html", {"team": team, "names": names, "stored": stored,
-                                                        "unconfigured": unconfigured})
+    listed = listing(team)
+    tested = request.session.pop("credential_test", None)
+    return render(request, "compare/credentials.html", {"team": team, "groups": _groups(listed["credentials"], stored, team, tested),
+                                                        "unconfigured": listed["unconfigured_routes"]})
+
+
+def is_url_name(name):
+    return name.endswith(("_BASE_URL", "_ENDPOINT"))
+
+
+def _groups(rows, stored, team, tested):
+    """The page's rows grouped by the provider whose routes read them (route definitions apart),
+    each with its state as listing() tells it; a team's own base URL is shown as the address it is
+    (a key only by its last four characters); the last connection test's answer on its row."""
+    values = team_env(team) if any(is_url_name(name) for name in stored) else {}
+    groups: dict[str, list] = {}
+    for row in rows:
+        routes = [r for r in row["read_by"] if r != "adds routes"]
+        provider = routes[0].split(":", 1)[0] if routes else "Route definitions"
+        row = {**row, "routes": routes, "stored": stored.get(row["name"]), "is_url": is_url_name(row["name"]),
+               "url": values.get(row["name"]) if is_url_name(row["name"]) else None,
+               "tested": tested if tested and tested.get("name") == row["name"] else None}
+        groups.setdefault(provider, []).append(row)
+    return sorted(groups.items(), key=lambda item: (item[0] == "Route definitions", item[0]))
 
 
 @require_POST
@@ -250,10 +272,16 @@ def test_credential(request, pk):
         return redirect("compare:team-credentials", team.pk)
     route = routes[0]
     found = route_access(route, team)  # the one decision of which key goes to which origin
+
+    def answer(ok, text):
+        """The answer goes on the variable's own row (and as a message for a page without it)."""
+        request.session["credential_test"] = {"name": name, "ok": ok, "text": text}
+        (messages.success if ok else messages.error)(request, text)
+        return redirect(f"{reverse('compare:team-credentials', args=[team.pk])}#credential-{name}")
+
     if not found.configured:
-        messages.error(request, f"{route.key}: not checked, nothing was sent: "
-                                f"{found.problem or 'set ' + ', '.join(found.missing) + '.'}")
-        return redirect("compare:team-credentials", team.pk)
+        return answer(False, f"{route.key}: not checked, nothing was sent: "
+                             f"{found.problem or 'set ' + ', '.join(found.missing) + '.'}")
     with http_client(trusted_base_url=found.trusted_base_url) as client:
         provider = route.build(client=client, env=found.env)
         secrets = [v for v in provider.credentials.values() if v]
@@ -263,7 +291,5 @@ def test_credential(request, pk):
             message = getattr(exc, "message", None) or type(exc).__name__
             for secret in secrets:
                 message = message.replace(secret, "***")
-            messages.error(request, f"{route.key}: the check failed: {message}")
-        else:
-            messages.success(request, f"{route.key}: {verdict}")
-    return redirect("compare:team-credentials", team.pk)
+            return answer(False, f"{route.key}: the check failed: {message}")
+    return answer(True, f"{route.key}: {verdict}")

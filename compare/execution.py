@@ -9,7 +9,7 @@ import time
 import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 from providers import runner
 from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
@@ -20,7 +20,7 @@ from providers.registry import UnknownRoute
 from . import limits, logs, notifications
 from . import routes as route_catalog
 from .images import ImageRejected, check_images, start_image_processes
-from .models import CostSource, EstimateSource, Result, ResultImage, Status
+from .models import CostSource, EstimateSource, Result, ResultEvent, ResultImage, Status
 from .services import dispatch, request_for
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,9 @@ def _submit_long_job(attempt):
         return attempt.fail(exc)
     job = {**job, "submitted_at": time.time(), "deadline_at": time.time() + attempt.provider.long_deadline_seconds,
            "poll_interval": attempt.provider.poll_interval, "checked_at": time.time()}
-    Result.objects.filter(pk=attempt.result.pk).update(job=job)
+    with transaction.atomic():  # the card now says the job was submitted
+        Result.objects.filter(pk=attempt.result.pk).update(job=job)
+        ResultEvent.record([(attempt.result.pk, attempt.result.comparison_id, Status.RUNNING)])
     check_result.apply_async((attempt.result.pk,), countdown=attempt.provider.poll_interval)
 
 
@@ -368,6 +370,7 @@ def reap_stale():
         by_team.setdefault(team_id, []).append(pk)
     sent = sum(dispatch(team_id, only=ids) for team_id, ids in by_team.items())
     limits.free_lost_slots()
+    ResultEvent.prune(now - timedelta(seconds=settings.EVENTS_KEEP_SECONDS))
     return ended, rechecked, len(resend) + sent
 
 

@@ -5,6 +5,7 @@ from django.urls import path
 from . import reviews
 
 urlpatterns = [
+    path("review", reviews.queue, name="review-queue"),
     path("results/<int:pk>/rating", reviews.rate_result, name="rate"),
     path("comparisons/<int:pk>/verdict", reviews.post_verdict, name="verdict"),
     path("comparisons/<int:pk>/comments", reviews.post_comment, name="comment"),

@@ -6,12 +6,14 @@ another team's comparison or result answers 404."""
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from . import teams
 from .models import Comparison, Result
 from .models.reviews import (Comment, Review, ReviewRefused, Thumb, VerdictKind, give_verdict, rate,
-                             set_review_mode)
+                             review_queue, set_review_mode)
 from .visibility import Visibility
 
 THUMBS = {"up": Thumb.UP, "down": Thumb.DOWN, "clear": None}
@@ -27,6 +29,14 @@ def _refuse(request, comparison, text):
         return HttpResponse(text, status=403, content_type="text/plain; charset=utf-8")
     messages.error(request, text)
     return redirect(f"{comparison.get_absolute_url()}#review")
+
+
+def _back(request, comparison, anchor):
+    """Where a review action returns: the review queue when it came from there (a fixed place,
+    never an address from the request), else the comparison's page."""
+    if request.POST.get("next") == "queue":
+        return redirect(f"{reverse('compare:review-queue')}?at={comparison.pk}{anchor}")
+    return redirect(f"{comparison.get_absolute_url()}{anchor}")
 
 
 def _viewer_text(comparison):
@@ -51,7 +61,7 @@ def rate_result(request, pk):
     except ReviewRefused as exc:
         return _refuse(request, comparison, str(exc))
     if not request.htmx:
-        return redirect(f"{comparison.get_absolute_url()}#result-{result.pk}")
+        return _back(request, comparison, f"#result-{result.pk}")
     review = Review(comparison, request.user)
     return render(request, "compare/detail.html#result-card",
                   {"result": review.result(result.pk), "review": review, "comparison": comparison})
@@ -69,6 +79,9 @@ def post_verdict(request, pk):
         give_verdict(comparison, request.user, kind, winner)
     except ReviewRefused as exc:
         return _refuse(request, comparison, str(exc))
+    if request.POST.get("next") == "queue":  # on to the next comparison waiting for this member
+        messages.success(request, f"Verdict on #{comparison.pk} saved." + (" Routes revealed." if was_masked else ""))
+        return redirect(f"{reverse('compare:review-queue')}?after={comparison.pk}")
     messages.success(request, "Verdict saved: routes revealed." if was_masked else "Verdict saved.")
     return redirect(f"{comparison.get_absolute_url()}#review")
 
@@ -85,7 +98,7 @@ def post_comment(request, pk):
         messages.error(request, "A comment has at most 4,000 characters.")
     else:
         Comment.objects.create(comparison=comparison, user=request.user, text=text)
-    return redirect(f"{comparison.get_absolute_url()}#comments")
+    return _back(request, comparison, "#comments")
 
 
 @require_POST
@@ -109,3 +122,31 @@ def review_panel(request, pk):
     # review.done comes from the same read of the results as the form (not a second query), so the
     # panel never stops polling while showing fewer winners than there are.
     return response if review.held or not review.done else HttpResponseStopPolling(response.content)
+
+
+def _pk(value):
+    return int(value) if value and value.isdigit() else None
+
+
+@require_GET
+def queue(request):
+    """The review queue: the current team's comparisons waiting for my verdict, one at a time,
+    images large, keyboard first (static/js/review-queue.js). ?at=ID shows that one (if it still
+    waits), ?after=ID the next older one (after a verdict on ID), else the newest."""
+    team = teams.current_team(request)
+    waiting = review_queue(team, request.user)
+    at, after = _pk(request.GET.get("at")), _pk(request.GET.get("after"))
+    comparison = None
+    if at:
+        comparison = waiting.filter(pk=at).select_related("team").first()
+    if comparison is None and after:
+        comparison = waiting.filter(pk__lt=after).select_related("team").first()
+    if comparison is None:
+        comparison = waiting.select_related("team").first()
+    context = {"team": team, "left": waiting.count(), "comparison": comparison}
+    if comparison is not None:
+        review = Review(comparison, request.user)
+        context.update(review=review, position=waiting.filter(pk__gt=comparison.pk).count() + 1,
+                       newer=waiting.filter(pk__gt=comparison.pk).order_by("id").values_list("pk", flat=True).first(),
+                       older=waiting.filter(pk__lt=comparison.pk).values_list("pk", flat=True).first())
+    return render(request, "compare/review_queue.html", context)

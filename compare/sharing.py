@@ -226,7 +226,7 @@ def create_share_link(request, pk):
         return redirect(comparison)
     link = ShareLink.objects.create(team=comparison.team, comparison=comparison, created_by=request.user, **options)
     messages.success(request, f"Share link made: {absolute(request, link.get_absolute_url())}")
-    return redirect(comparison)
+    return redirect(f"{comparison.get_absolute_url()}#share")  # the panel opens again, the new link in it
 
 
 def _names_routes(options):

@@ -18,7 +18,7 @@ from . import pricing, services, teams
 from . import routes as route_catalog
 from .auth import session_or_token
 from .forms import SIZE_CHOICES, ComparisonForm, rerun_form
-from .models import Comparison, ReferenceImage, Result, ResultImage, Status, SubmitRefused
+from .models import Comparison, ReferenceImage, Result, ResultEvent, ResultImage, Status, SubmitRefused
 from .models import reviews as reviewing
 from .models.reviews import Review
 from .templatetags import viewing
@@ -37,6 +37,9 @@ def _picker_context(form):
     selected = set(form.data.getlist("routes")) if form.is_bound else set(form.initial.get("routes", []))
     picked = [c for c in choices if c.key in selected]
     known = [c.estimate_usd for c in picked if c.estimate_usd is not None]
+    # What submitting now would reserve (unpriced routes at the ceiling), said beside the estimate
+    # before submit; the same rule refuses it after submit (Team.check_budget).
+    reserve = sum((c.cost.usd for c in picked), Decimal(0))
     return {"form": form, "choices": choices, "selected": selected, "draft": draft, "size_choices": SIZE_CHOICES,
             "unconfigured": [c for c in choices if not c.configured],
             "param_fields": [form[name] for name in ("size", "width", "height", "quality", "output_format", "n", "seed")],
@@ -44,7 +47,8 @@ def _picker_context(form):
             "total_estimate": sum(known) if known else None,
             "unknown_estimates": [c.key for c in picked if c.estimate_usd is None],
             "batch_estimate": _batch_estimate(form, draft, picked, prices),
-            "budget": budget, "ceiling": pricing.ceiling()}
+            "budget": budget, "ceiling": pricing.ceiling(), "reserve": reserve,
+            "over_budget": budget is not None and budget.would_exceed(reserve)}
 
 
 def _batch_estimate(form, draft, picked, prices):
@@ -109,10 +113,22 @@ def new_comparison(request):
                 from .batches import initial_from_prompt
 
                 initial.update(initial_from_prompt(request.GET["prompt_from"], teams.current_team(request)))
+            if request.GET.get("try") == "sandbox":  # the newcomer's one click: the free offline routes ticked
+                initial["routes"] = _sandbox_keys(teams.current_team(request))
             form = ComparisonForm(initial=initial, team=teams.current_team(request), user=request.user)
         status = 200
     template = "compare/new.html#route-picker" if request.htmx and request.method == "GET" else "compare/new.html"
-    return render(request, template, _picker_context(form), status=status)
+    context = _picker_context(form)
+    if template == "compare/new.html" and not context["selected"] and form.team is not None:
+        # A team that has run nothing yet is offered the sandbox routes (free, offline) in one click.
+        sandbox = _sandbox_keys(form.team)
+        context["suggest_sandbox"] = sandbox if sandbox and not form.team.comparisons.exists() else []
+    return render(request, template, context, status=status)
+
+
+def _sandbox_keys(team, most=3):
+    """The first few configured sandbox routes: a first comparison that costs nothing."""
+    return [key for key, route in route_catalog.available_routes(team).items() if route.sandbox][:most]
 
 
 def _initial_from(pk, user):
@@ -139,17 +155,26 @@ def route_list(request):
                                                    "unsupported": UNSUPPORTED})
 
 
+PARTS = {"bar": "compare/_verdict_bar.html", "picker": "compare/sidebyside.html#picker"}
+
+
 def comparison_detail(request, pk):
     comparison = get_object_or_404(Comparison.objects.visible_to(request.user).select_related("created_by", "rerun_of", "team"), pk=pk)
+    # Read before the results: the page's event stream starts here, so it misses no change.
+    events_after = ResultEvent.latest_id([comparison.pk])
     context = _summary_context(comparison)
+    context["events_after"] = events_after
     # Blind mode: the cards come in this reviewer's own order, labelled A, B, C (compare/models/reviews.py).
     review = Review(comparison, request.user)
     # ?sort= reorders the cards and the race timeline (never for a blind reviewer: it would tell).
     sort = viewing.sort_choice(request.GET.get("sort", ""), review)
     context.update(review=review, results=viewing.sort_results(review.results, sort, review.verdicts),
                    sort=sort, sorts=viewing.SORTS)
-    if request.htmx and request.GET.get("part") == "race":  # the timeline polling itself, with the cards' badges
+    part = request.GET.get("part") if request.htmx else None
+    if part == "race":  # the timeline polling itself, with the cards' badges
         return render(request, "compare/detail.html#race", {**context, "oob_badges": True})
+    if part in PARTS:  # the verdict bar and the side-by-side picker, anew when the comparison finishes
+        return render(request, PARTS[part], context)
     return render(request, "compare/detail.html", context)
 
 
@@ -262,6 +287,21 @@ def _routes_used_by(team):
         return [key for (key,) in cursor.fetchall()]
 
 
+def _strip(comparison, user):
+    """A history row's routes as its viewer may see them: in the blind order under letters while
+    the routes are masked, each with its first image (none while images are held)."""
+    seen, results = comparison.seen, list(comparison.results.all())
+    if comparison.blind:
+        results = reviewing.blind_order(comparison, results, user)
+    strip = []
+    for index, result in enumerate(results):
+        images = list(result.images.all()) if seen.images and result.status == Status.SUCCEEDED else []
+        strip.append({"result": result, "name": reviewing.blind_label(index) if seen.masked else result.route_key,
+                      "label": reviewing.blind_label(index) if comparison.blind else "",
+                      "image": images[0] if images else None})
+    return strip
+
+
 def history(request):
     query = request.GET.get("q", "").strip()
     route = request.GET.get("route", "")
@@ -271,7 +311,10 @@ def history(request):
     comparisons = _with_status(_with_route(Comparison.objects.filter(team=team).search(query), route), status)
     if route:  # a search by route would name the routes of blind comparisons the user has not judged
         comparisons = comparisons.filter(Visibility.named_for(request.user))
-    comparisons = comparisons.select_related("created_by").prefetch_related("results", "verdicts")
+    # Everything a row shows in a fixed number of queries, whatever the page size: the results and
+    # their images (the thumbnail strip), the verdicts, and the batch a comparison came from.
+    comparisons = comparisons.select_related("created_by", "batch_item__batch").prefetch_related(
+        "results__images", "verdicts")
     if review == "mine":
         comparisons = reviewing.needing_review_by(comparisons, request.user) if team.can_run(request.user) \
             else comparisons.none()
@@ -282,9 +325,11 @@ def history(request):
     for row in page.object_list:
         row.seen = Visibility.for_member(row, request.user, has_verdict=row.reviewed_by_me,
                                          results=row.results.all(), can_run=can_run)
+        row.strip = _strip(row, request.user)
     known_routes = sorted(set(route_catalog.available_routes(team)) | set(_routes_used_by(team)))
     context = {"page": page, "q": query, "route": route, "status": status, "known_routes": known_routes,
-               "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED,)],
+               # "running" (some route unfinished) and "done" (all finished), then each route's end state
+               "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED, Status.RUNNING)],
                "review": review, "winner": winner, "rating": rating}
     template = "compare/history.html#history-list" if request.htmx else "compare/history.html"
     return render(request, template, context)

@@ -14,6 +14,7 @@ from .comparisons import (
 from .budgets import BudgetState, CallCost, OverBudget, SubmitRefused, TeamPrice
 from .checks import ResultCheck, TextStatus, checks_of, checks_status
 from .credentials import TeamCredential
+from .events import ResultEvent
 from .notifications import (
     EVENTS,
     Delivery,
@@ -40,7 +41,7 @@ __all__ = [
     "TeamCredential", "RouteMinute", "RouteSlot", "TeamSlot",
     "BudgetState", "CallCost", "OverBudget", "SubmitRefused", "TeamPrice",
     "Batch", "BatchItem", "Prompt", "PromptSet", "ResultCheck", "TextStatus", "checks_of", "checks_status",
-    "IdempotencyKey", "WorkerHeartbeat",
+    "IdempotencyKey", "WorkerHeartbeat", "ResultEvent",
     "EVENTS", "Delivery", "DeliveryAttempt", "DeliveryStatus", "EmailSubscription", "NotificationEvent",
     "Webhook", "WebhookFormat",
 ]

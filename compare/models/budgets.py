@@ -59,6 +59,11 @@ class BudgetState:
     def left(self):
         return None if self.budget is None else self.budget - self.spent - self.reserved
 
+    def would_exceed(self, total):
+        """Whether calls reserving `total` more would take the team past its budget (free calls,
+        such as the sandbox's, take no team past it)."""
+        return self.budget is not None and total > 0 and self.spent + self.reserved + total > self.budget
+
     def as_dict(self):
         def usd(value):
             return None if value is None else f"{value:.4f}"

@@ -3,10 +3,12 @@ from datetime import timedelta
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
+
+from .events import ResultEvent
 
 
 class Status(models.TextChoices):
@@ -123,11 +125,16 @@ class Comparison(models.Model):
         """Queued results end cancelled at once; running ones are asked to stop (their worker
         cancels the job at the provider at its next poll). Returns (cancelled, asked)."""
         now = timezone.now()
-        cancelled = self.results.filter(status=Status.QUEUED).update(
-            status=Status.CANCELLED, finished_at=now, error_code="cancelled", charge_usd=0,
-            error="Cancelled before it started: the provider was never called.")
-        asked = self.results.filter(status=Status.RUNNING, cancel_requested_at__isnull=True).update(
-            cancel_requested_at=now)
+        with transaction.atomic():
+            queued = list(self.results.select_for_update().filter(status=Status.QUEUED).values_list("pk", flat=True))
+            cancelled = Result.objects.filter(pk__in=queued, status=Status.QUEUED).update(
+                status=Status.CANCELLED, finished_at=now, error_code="cancelled", charge_usd=0,
+                error="Cancelled before it started: the provider was never called.")
+            running = list(self.results.select_for_update()
+                           .filter(status=Status.RUNNING, cancel_requested_at__isnull=True).values_list("pk", flat=True))
+            asked = Result.objects.filter(pk__in=running, status=Status.RUNNING).update(cancel_requested_at=now)
+            ResultEvent.record([(pk, self.pk, Status.CANCELLED) for pk in queued] +
+                               [(pk, self.pk, Status.RUNNING) for pk in running])
         if cancelled:
             results_ended.send(sender=Comparison, comparison_id=self.pk)
         return cancelled, asked
@@ -211,8 +218,11 @@ class Result(models.Model):
     def claim(self, worker=""):
         """queued -> running, atomically. False if another delivery already claimed it."""
         now = timezone.now()
-        won = (Result.objects.filter(pk=self.pk, status=Status.QUEUED)
-               .update(status=Status.RUNNING, started_at=now, worker=worker[:200]))
+        with transaction.atomic():
+            won = (Result.objects.filter(pk=self.pk, status=Status.QUEUED)
+                   .update(status=Status.RUNNING, started_at=now, worker=worker[:200]))
+            if won:
+                ResultEvent.record([(self.pk, self.comparison_id, Status.RUNNING)])
         if won:
             self.refresh_from_db()
             if self.enqueued_at:
@@ -228,7 +238,10 @@ class Result(models.Model):
             fields["charge_usd"] = fields["cost_usd"]  # the reservation becomes the real cost
         elif status == Status.FAILED and fields.get("error_code") in NOT_BILLED:
             fields["charge_usd"] = 0
-        won = Result.objects.filter(pk=self.pk, status=Status.RUNNING).update(**fields)
+        with transaction.atomic():
+            won = Result.objects.filter(pk=self.pk, status=Status.RUNNING).update(**fields)
+            if won:  # the open pages learn of it from the same commit (compare/streams.py)
+                ResultEvent.record([(self.pk, self.comparison_id, status)])
         if won:
             for name, value in fields.items():
                 setattr(self, name, value)

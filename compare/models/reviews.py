@@ -256,3 +256,12 @@ def with_rating(comparisons, rating):
 def with_my_verdict(comparisons, user):
     """Annotates reviewed_by_me (for history rows: blind rows stay masked until then)."""
     return comparisons.annotate(reviewed_by_me=Exists(Verdict.objects.filter(comparison=OuterRef("pk"), user=user)))
+
+
+def review_queue(team, user):
+    """The team's comparisons waiting for this member's verdict, newest first: finished, two
+    routes or more, not yet judged by them. A viewer of the team (who cannot vote) has none."""
+    if team is None or not team.can_run(user):
+        return Comparison.objects.none()
+    mine = Comparison.objects.visible_to(user).filter(team=team)
+    return needing_review_by(mine, user).order_by("-id")

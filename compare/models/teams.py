@@ -92,8 +92,8 @@ class Team(models.Model):
             return
         state = self.budget_state()
         total = sum((cost.usd for cost in costs), Decimal(0))
-        if total <= 0 or state.spent + state.reserved + total <= self.monthly_budget_usd:
-            return  # (free calls, such as the sandbox's, take no team past its budget)
+        if not state.would_exceed(total):
+            return
         unpriced = sorted({cost.route_key for cost in costs if cost.unpriced})
         note = (f" ({', '.join(unpriced)} ha{'s' if len(unpriced) == 1 else 've'} no known price: counted at the "
                 f"${settings.UNPRICED_CALL_CEILING_USD:.2f}-per-image ceiling)") if unpriced else ""

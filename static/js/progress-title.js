@@ -8,3 +8,12 @@ document.addEventListener("htmx:afterSettle", function () {
     document.title = source.dataset.title;
   }
 });
+
+// Once the comparison is done (the summary's HX-Trigger), nothing is left to cancel. Removed here
+// rather than by an out-of-band swap, which logs an error when a second answer finds it gone.
+document.addEventListener("comparison-done", function () {
+  var cancel = document.getElementById("cancel-action");
+  if (cancel) {
+    cancel.remove();
+  }
+});

@@ -9,10 +9,33 @@
     return (size / 1024 / 1024).toFixed(1) + " MB";
   }
 
+  function removeAt(input, box, index) {
+    var kept = new DataTransfer();
+    Array.from(input.files).forEach(function (other, i) { if (i !== index) kept.items.add(other); });
+    input.files = kept.files;
+    render(input, box);
+    input.focus();
+  }
+
   function render(input, box) {
     box.replaceChildren();
     Array.from(input.files).forEach(function (file, index) {
       var figure = document.createElement("figure");
+      if (!/^image\/(png|jpeg|webp|gif)$/.test(file.type)) {
+        // No preview of what is not an image: say so at once rather than draw a broken picture
+        // (the server checks every file again and names the field if it refuses one).
+        var note = document.createElement("figcaption");
+        note.className = "error";
+        note.textContent = file.name + " is not a PNG, JPEG, WebP or GIF image";
+        var drop = document.createElement("button");
+        drop.type = "button";
+        drop.textContent = "Remove";
+        drop.setAttribute("aria-label", "Remove " + file.name);
+        drop.addEventListener("click", function () { removeAt(input, box, index); });
+        figure.append(note, drop);
+        box.append(figure);
+        return;
+      }
       var img = document.createElement("img");
       img.src = URL.createObjectURL(file);
       img.alt = (input.name === "mask" ? "Mask: " : "Reference image " + (index + 1) + ": ") + file.name;
@@ -26,13 +49,7 @@
       remove.type = "button";
       remove.textContent = "Remove";
       remove.setAttribute("aria-label", "Remove " + file.name);
-      remove.addEventListener("click", function () {
-        var kept = new DataTransfer();
-        Array.from(input.files).forEach(function (other, i) { if (i !== index) kept.items.add(other); });
-        input.files = kept.files;
-        render(input, box);
-        input.focus();
-      });
+      remove.addEventListener("click", function () { removeAt(input, box, index); });
       figure.append(img, caption, remove);
       box.append(figure);
     });

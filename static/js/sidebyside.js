@@ -9,16 +9,23 @@
   "use strict";
 
   // --- Results page: the picker -------------------------------------------------------------
+  // The picker is swapped in anew when a running comparison finishes (it then offers its two
+  // lists), so its parts are looked up each time rather than kept.
   var picker = document.querySelector("[data-sbs-picker]");
   if (picker) {
     var picked = [];
     var boxes = function () {
       return Array.prototype.slice.call(document.querySelectorAll("input[name=pick][form=side-by-side]"));
     };
-    var status = picker.querySelector("[data-sbs-status]");
-    var open = picker.querySelector("[data-sbs-open]");
-    var selects = picker.querySelectorAll("[data-sbs-select]");
+    var status, open, selects;
     var showPicks = function () {
+      picker = document.querySelector("[data-sbs-picker]");
+      if (!picker) {
+        return;
+      }
+      status = picker.querySelector("[data-sbs-status]");
+      open = picker.querySelector("[data-sbs-open]");
+      selects = picker.querySelectorAll("[data-sbs-select]");
       picked = picked.filter(function (box) { return box.isConnected && box.checked; });
       picked.forEach(function (box, n) {
         if (selects[n]) {
@@ -48,7 +55,11 @@
       }
       showPicks();
     });
-    picker.addEventListener("submit", function (event) {
+    document.addEventListener("htmx:afterSettle", showPicks);
+    document.addEventListener("submit", function (event) {
+      if (!event.target.matches("[data-sbs-picker]")) {
+        return;
+      }
       picked = picked.filter(function (box) { return box.isConnected && box.checked; });
       if (picked.length !== 2 && !selects.length) {
         event.preventDefault(); // nothing to open yet

@@ -64,7 +64,7 @@ def test_running_a_set_makes_one_comparison_per_prompt_in_order(alice, alice_cli
 def test_the_matrix_fills_in_and_stops_polling_when_done(alices_batch, alice_client):
     url = f"/batches/{alices_batch.pk}/"
     running = alice_client.get(url).content.decode()
-    assert "Running: 0 of 12 cells finished" in running and 'hx-trigger="every 1s"' in running
+    assert "Running: 0 of 12 cells finished" in running and 'hx-trigger="every 1s, sse:change"' in running
     assert running.count('class="cell status-queued"') == 12
     partial = alice_client.get(url + "?part=matrix", headers=HTMX)
     assert partial.status_code == 200 and partial.content.decode().lstrip().startswith('<section id="matrix"')

@@ -19,8 +19,8 @@ SECRET = "alice's secret fox"
 # Pages that are not about one object: bob and strangers may open them, but see nothing of alice's.
 LISTS = {"new", "history", "routes", "tokens", "team", "team-links", "leaderboard", "leaderboard-csv",
          "history-csv", "batches", "batch-create", "prompts", "prompt-save", "team-switch", "team-create",
-         "token-create", "api:routes", "api:teams", "api:comparisons", "api:prompt-sets", "api:batches",
-         "api:leaderboard", "api:openapi", "api:docs", "api:prompts"}
+         "token-create", "review-queue", "api:routes", "api:teams", "api:comparisons", "api:prompt-sets",
+         "api:batches", "api:leaderboard", "api:openapi", "api:docs", "api:prompts"}
 # Public by design, reached with a token: tried with a token that does not exist (alice's real
 # tokens are what make them public; their lifecycle is tested in test_sharing.py and test_teams.py).
 TOKENS = {"share", "share-preview", "share-comparison", "share-comparison-preview", "share-vote", "share-image",
@@ -102,7 +102,7 @@ def url_for(name, route, o):
     """A URL of alice's for the pattern, or None where the pattern is not about one object."""
     c, images = o["comparison"], o["images"]
     by_name = {
-        "detail": c.pk, "summary": c.pk, "rerun": c.pk, "cancel": c.pk, "verdict": c.pk, "comment": c.pk,
+        "detail": c.pk, "summary": c.pk, "events": c.pk, "rerun": c.pk, "cancel": c.pk, "verdict": c.pk, "comment": c.pk,
         "review-mode": c.pk, "review": c.pk, "share-create": c.pk, "export": c.pk, "changes": c.pk,
         "api:comparison": c.pk, "api:cancel": c.pk, "api:rerun": c.pk, "api-share": c.pk,
         "api:review": c.pk, "api:verdict": c.pk, "api:comments": c.pk, "api:review-mode": c.pk,
@@ -116,7 +116,7 @@ def url_for(name, route, o):
         "team-notifications": o["team"].pk, "team-webhook-create": o["team"].pk,
         "team-notification-emails": o["team"].pk,
         "batch": o.get("batch") and o["batch"].pk, "batch-csv": o.get("batch") and o["batch"].pk,
-        "batch-cancel": o.get("batch") and o["batch"].pk,
+        "batch-cancel": o.get("batch") and o["batch"].pk, "batch-events": o.get("batch") and o["batch"].pk,
         "api:batch": o.get("batch") and o["batch"].pk, "api:batch-cancel": o.get("batch") and o["batch"].pk,
         "prompt-delete": o.get("prompt") and o["prompt"].pk,
         "prompt-set-delete": o.get("prompt_set") and o["prompt_set"].pk,

@@ -190,7 +190,7 @@ TEAM_SURFACES = {  # surface: what it shows at all, to someone who may see every
     "review": {"route_names", "team_verdict"},
     "api": {"route_names", "latency", "costs", "sizes", "images", "team_verdict"},
     "api_list": {"route_names"},
-    "history": {"route_names"},
+    "history": {"route_names", "latency", "costs", "images"},  # the strip: thumbnails, latency and cost per route
     "history_csv": {"route_names", "latency", "costs"},
     "zip": {"route_names", "latency", "costs", "sizes", "images", "team_verdict"},
     "side_by_side": {"route_names", "latency", "costs", "sizes", "images"},

@@ -31,7 +31,7 @@ class Asking:
         self.user = user
 
     def build_absolute_uri(self, path):
-        return f"{settings.SITE_URL}{path}"
+        return f"{settings.SITE_URL.rstrip('/')}{path}"
 
 
 class Command(BaseCommand):
@@ -96,7 +96,7 @@ class Command(BaseCommand):
         except SubmitRefused as refused:
             raise CommandError(f"Invalid comparison:\n  {refused}") from None
         if not as_json:
-            self.stdout.write(f"Comparison #{comparison.pk}: {settings.SITE_URL}{comparison.get_absolute_url()}")
+            self.stdout.write(f"Comparison #{comparison.pk}: {_link(comparison.get_absolute_url())}")
         if wait:
             deadline = time.monotonic() + timeout
             while Comparison.objects.get(pk=comparison.pk).status != "done":
@@ -136,7 +136,7 @@ class Command(BaseCommand):
             raise CommandError("Invalid batch:\n  " + "\n  ".join(refused.problems)) from None
         if not self.as_json:
             self.stdout.write(f"Batch #{batch.pk}: {len(planned)} comparison(s) of {prompt_set.name}: "
-                              f"{settings.SITE_URL}{batch.get_absolute_url()}")
+                              f"{_link(batch.get_absolute_url())}")
         ids = list(batch.items.values_list("comparison_id", flat=True))
         if wait:
             deadline = time.monotonic() + timeout
@@ -201,3 +201,11 @@ class Command(BaseCommand):
 def _invalid(errors):
     lines = [f"{field}: {msg}" for field, msgs in errors.items() for msg in msgs]
     return "Invalid comparison:\n  " + "\n  ".join(lines)
+
+
+def _link(path):
+    """A full link on SITE_URL, or the path and how to get a full link when no address is known
+    for this server (rather than half a link)."""
+    if settings.SITE_URL:
+        return f"{settings.SITE_URL.rstrip('/')}{path}"
+    return f"{path} on this server (set SITE_URL to print a full link)"

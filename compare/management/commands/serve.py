@@ -1,4 +1,5 @@
-"""`make run`: migrate, make a local account, start a Celery worker and the web server together."""
+"""`make run`: migrate, make a local account, start a Celery worker and the web server (uvicorn
+serving config.asgi) together."""
 
 import os
 import secrets
@@ -7,10 +8,16 @@ import subprocess
 import sys
 import threading
 
+import uvicorn
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+
+# On Ctrl+C, open result streams are given this long to end before the server stops anyway
+# (a browser reconnects to the next server from its last event).
+STREAMS_GRACE_SECONDS = 3
 
 
 class Command(BaseCommand):
@@ -31,14 +38,19 @@ class Command(BaseCommand):
             threading.Thread(target=self.keep_worker_alive, name="worker-watch", daemon=True).start()
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         url = f"http://{host}:{port}/"
-        self.stdout.write(self.style.SUCCESS(f"\nImage Provider Compare is running at {url}"))
-        self.stdout.write(f"Log in as {login}")
+        lines = [f"Image Provider Compare is running at {url}", f"Log in as {login}"]
         if self.worker:
-            self.stdout.write(f"Celery worker pid {self.worker.pid}: pool={settings.CELERY_WORKER_POOL}, "
-                              f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, broker={_safe_broker()}")
-        self.stdout.write("Press Ctrl+C to stop.\n")
+            lines.append(f"Celery worker pid {self.worker.pid}: pool={settings.CELERY_WORKER_POOL}, "
+                         f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, broker={_safe_broker()}")
+        lines.append("Press Ctrl+C to stop.")
+        # Said last, after the worker's own banner (which would otherwise scroll the login away).
+        threading.Thread(target=self.say_when_ready, args=(lines,), name="ready-box", daemon=True).start()
         try:
-            call_command("runserver", f"{host}:{port}", use_reloader=False, skip_checks=True)
+            # The production server (README "Scale-out"), one process: result streams are async
+            # (compare/streams.py), and config.asgi warms the process up before it listens.
+            # No access log: its request lines would write share and invite tokens (README "Scale-out").
+            uvicorn.run("config.asgi:application", host=host, port=port, log_level="info", access_log=False,
+                        lifespan="off", timeout_graceful_shutdown=STREAMS_GRACE_SECONDS)
         finally:
             self.stopping.set()
             worker = self.worker
@@ -48,6 +60,13 @@ class Command(BaseCommand):
                     worker.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     worker.kill()
+
+    def say_when_ready(self, lines, wait=20.0):
+        """The URL and the login in a box, once the worker says it is ready (or after `wait`
+        seconds, or at once without a worker)."""
+        if self.worker is not None:
+            self.worker_ready.wait(wait)
+        self.stdout.write(self.style.SUCCESS(box(lines)))
 
     def keep_worker_alive(self):
         """Start the worker again if it exits while the server runs (a crash must not leave the
@@ -63,7 +82,19 @@ class Command(BaseCommand):
             "--pool", settings.CELERY_WORKER_POOL, "--concurrency", str(settings.CELERY_WORKER_CONCURRENCY),
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]
-        return subprocess.Popen(command, cwd=settings.BASE_DIR)
+        self.worker_ready = threading.Event()
+        worker = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, errors="replace")
+        threading.Thread(target=self.relay, args=(worker,), name="worker-output", daemon=True).start()
+        return worker
+
+    def relay(self, worker):
+        """Pass the worker's output through as it comes, noting when it says it is ready."""
+        for line in worker.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            if " ready." in line:
+                self.worker_ready.set()
 
     def ensure_local_account(self):
         """Create the local account on first run; say how to log in on every run."""
@@ -90,3 +121,10 @@ def _safe_broker():
     url = settings.CELERY_BROKER_URL
     scheme, sep, rest = url.partition("://")
     return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if "@" in rest else url
+
+
+def box(lines):
+    """Lines framed, so the address and the login stand out from the logs around them."""
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join(["", rule, *(f"| {line.ljust(width)} |" for line in lines), rule, ""])
