@@ -142,7 +142,8 @@ def create_token(request):
     days = request.POST.get("expires_in_days", "")
     if days not in dict(TOKEN_LIFETIMES):
         return _tokens_page(request, error="Expires: choose one of the offered lifetimes.")
-    _, token = ApiToken.issue(request.user, expires_in=timedelta(days=int(days)) if days else None)
+    _, token = ApiToken.issue(request.user, expires_in=timedelta(days=int(days)) if days else None,
+                              name=request.POST.get("name", ""))
     return _tokens_page(request, new_token=token)
 
 
@@ -150,5 +151,5 @@ def create_token(request):
 def revoke_token(request, pk):
     token = get_object_or_404(ApiToken, pk=pk, user=request.user)
     token.delete()
-    messages.success(request, f"Token {token.prefix}… revoked: it opens nothing any more.")
+    messages.success(request, f"Token {token.name or token.prefix + '…'} revoked: it opens nothing any more.")
     return redirect("compare:tokens")

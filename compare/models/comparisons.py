@@ -383,6 +383,7 @@ class ApiToken(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=12)
+    name = models.CharField(max_length=80, blank=True)  # what it is for, e.g. "CI" or "judge script"
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)  # None: until revoked
@@ -390,16 +391,16 @@ class ApiToken(models.Model):
     objects = ApiTokenQuerySet.as_manager()
 
     def __str__(self):
-        return f"{self.prefix}… ({self.user})"
+        return f"{self.name or self.prefix + '…'} ({self.user})"
 
     @classmethod
-    def issue(cls, user, expires_in=None):
-        """Create a token for user, valid for the timedelta expires_in (None: until revoked);
-        returns (ApiToken, the plain token to show once)."""
+    def issue(cls, user, expires_in=None, name=""):
+        """Create a token for user, valid for the timedelta expires_in (None: until revoked),
+        named for what it is for; returns (ApiToken, the plain token to show once)."""
         token = "ipc_" + secrets.token_urlsafe(32)
         expires_at = timezone.now() + expires_in if expires_in is not None else None
         return cls.objects.create(user=user, key_hash=_hash_token(token), prefix=token[:8],
-                                  expires_at=expires_at), token
+                                  name=" ".join(name.split())[:80], expires_at=expires_at), token
 
     @property
     def expired(self):

@@ -46,6 +46,19 @@ def test_a_user_creates_and_revokes_api_tokens(alice, bob):
     assert Client().get("/api/routes", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
+def test_a_token_has_a_name_saying_what_it_is_for(alice, capsys):
+    from django.core.management import call_command
+
+    client = Client()
+    client.force_login(alice)
+    client.post("/tokens/new", {"name": "  CI   <judge>  ", "expires_in_days": ""})
+    assert ApiToken.objects.get(user=alice).name == "CI <judge>"
+    page = client.get("/tokens/").content.decode()
+    assert "CI &lt;judge&gt;" in page and "<judge>" not in page  # escaped, one line
+    call_command("api_token", "alice", "--name", "nightly benchmark")
+    assert set(ApiToken.objects.filter(user=alice).values_list("name", flat=True)) == {"CI <judge>", "nightly benchmark"}
+
+
 def test_check_deploy_is_clean_with_the_documented_production_settings(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "VAR_DIR")}
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path), "DEBUG": "false",
