@@ -80,7 +80,8 @@ def test_retried_attempts_are_kept_and_shown(alice, alice_client, monkeypatch, s
     result.refresh_from_db()
     assert result.status == Status.SUCCEEDED and [a["status"] for a in result.attempts] == [429]
     html = alice_client.get(f"/results/{result.pk}/card").content.decode()
-    assert "Retried</dt><dd>1×" in html and "latency is the last attempt" in html
+    # The refusal and its backoff are their own figures, not in the latency (issue 13's words).
+    assert '<dt>Retried</dt><dd class="retried">retried 1×' in html and "not in latency" in html
 
 
 def test_a_submit_while_the_broker_is_down_is_stored_and_sent_later(client, alice_token, settings, monkeypatch,
