@@ -16,4 +16,7 @@ urlpatterns = [
     path("prompt-sets", api.prompt_sets, name="prompt-sets"),
     path("batches", api.batch_list, name="batches"),
     path("batches/<int:pk>", api.batch, name="batch"),
+    path("benchmarks", api.benchmark_list, name="benchmarks"),
+    path("benchmarks/<int:pk>", api.benchmark, name="benchmark"),
+    path("benchmarks/<int:pk>/run", api.benchmark_run, name="benchmark-run"),
 ]

@@ -3,7 +3,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
 
-from . import execution, health, logs
+from . import benchmarks, execution, health, logs
 from .models import TERMINAL, Result
 
 log = logging.getLogger(__name__)
@@ -48,3 +48,12 @@ def log_outcome(result_id):
            .values("status", "error_code", "latency_ms", "queue_ms", "cost_usd", "cost_source").first())
     if row is not None:
         log.info("result %s %s", result_id, row["status"], extra={"event": "result_finished", **row})
+
+
+@shared_task(ignore_result=True)
+def benchmark_tick():
+    """Celery beat's tick (CELERY_BEAT_SCHEDULE): finish ended benchmark runs, judge them for
+    drift, and start the scheduled benchmarks that are due (compare/benchmarks.py)."""
+    for run in benchmarks.tick():
+        log.info("benchmark %s run %s %s", run.benchmark_id, run.pk, run.status,
+                 extra={"event": "benchmark_run", "reason": run.reason})

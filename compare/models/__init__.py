@@ -10,6 +10,7 @@ from .comparisons import (
     image_path,
     reference_path,
 )
+from .benchmarks import Benchmark, BenchmarkAlert, BenchmarkRun, RunStatus
 from .budgets import BudgetState, CallCost, OverBudget, SubmitRefused, TeamPrice
 from .credentials import TeamCredential
 from .limits import RouteMinute, RouteSlot, TeamSlot
@@ -29,4 +30,5 @@ __all__ = [
     "BudgetState", "CallCost", "OverBudget", "SubmitRefused", "TeamPrice",
     "Batch", "BatchItem", "Prompt", "PromptSet",
     "IdempotencyKey", "WorkerHeartbeat",
+    "Benchmark", "BenchmarkAlert", "BenchmarkRun", "RunStatus",
 ]
