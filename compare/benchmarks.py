@@ -269,15 +269,27 @@ def finish_runs():
     Returns the alerts opened."""
     opened = []
     for run in BenchmarkRun.objects.filter(status=RunStatus.STARTED).select_related("benchmark", "batch"):
-        if run.batch is None:
-            done = True
-        else:
-            done = not Result.objects.filter(comparison__batch_item__batch=run.batch).exclude(
-                status__in=TERMINAL).exists()
-        if done and BenchmarkRun.objects.filter(pk=run.pk, status=RunStatus.STARTED).update(
-                status=RunStatus.DONE, finished_at=timezone.now()):
-            opened += evaluate(run.benchmark, run)
+        opened += finish_run(run)
     return opened
+
+
+def finish_run(run):
+    """Done once every call of its batch ended (claimed with a conditional UPDATE so one tick
+    judges it); returns the alerts its judgement opened."""
+    if run.batch_id is not None and Result.objects.filter(comparison__batch_item__batch=run.batch_id).exclude(
+            status__in=TERMINAL).exists():
+        return []
+    if not BenchmarkRun.objects.filter(pk=run.pk, status=RunStatus.STARTED).update(status=RunStatus.DONE,
+                                                                                   finished_at=timezone.now()):
+        return []
+    run.refresh_from_db()
+    return evaluate(run.benchmark, run)
+
+
+def run_summary(run):
+    """{route: summary} over the calls of this one run."""
+    by_route = _results(run.benchmark, runs=[run.pk]).get(run.pk, {})
+    return {route: summarise(samples(by_route.get(route, [])), 1) for route in run.benchmark.routes}
 
 
 def tick():

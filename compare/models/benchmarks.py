@@ -41,7 +41,7 @@ class RunStatus(models.TextChoices):
 class BenchmarkRun(models.Model):
     benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="runs")
     started_at = models.DateTimeField(default=timezone.now, db_index=True)
-    trigger = models.CharField(max_length=16, default="manual")  # "schedule" or "manual"
+    trigger = models.CharField(max_length=16, default="manual")  # "schedule", "manual" or "file" (CI)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.STARTED)
     reason = models.TextField(blank=True)
     batch = models.ForeignKey("compare.Batch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -1,4 +1,5 @@
-"""`make run`: migrate, make a local account, start a Celery worker and the web server together."""
+"""`make run`: migrate, make a local account, start a Celery worker (with Celery beat embedded: it
+starts scheduled benchmarks) and the web server together."""
 
 import os
 import secrets
@@ -35,7 +36,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Log in as {login}")
         if self.worker:
             self.stdout.write(f"Celery worker pid {self.worker.pid}: pool={settings.CELERY_WORKER_POOL}, "
-                              f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, broker={_safe_broker()}")
+                              f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, broker={_safe_broker()}, "
+                              f"with beat (scheduled benchmarks, every {settings.BENCHMARK_TICK_SECONDS:g} s)")
         self.stdout.write("Press Ctrl+C to stop.\n")
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False, skip_checks=True)
@@ -62,6 +64,10 @@ class Command(BaseCommand):
             sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
             "--pool", settings.CELERY_WORKER_POOL, "--concurrency", str(settings.CELERY_WORKER_CONCURRENCY),
             "--without-gossip", "--without-mingle", "--without-heartbeat",
+            # Celery beat inside this worker (tried with the filesystem broker and the threads
+            # pool): every BENCHMARK_TICK_SECONDS it starts the benchmarks that are due. A
+            # scale-out runs one `celery -A config beat` instead (README).
+            "--beat",
         ]
         return subprocess.Popen(command, cwd=settings.BASE_DIR)
 
