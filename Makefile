@@ -6,11 +6,13 @@ PYTEST_ARGS ?=
 .PHONY: run test install clean
 
 run: $(VENV)/.runtime
+	@sh config/ensure-ocr.sh
 	$(PY) manage.py serve
 
 test: $(VENV)/.dev
 	@sh tests/ensure-chromium.sh
 	@sh tests/ensure-axe.sh
+	@sh config/ensure-ocr.sh
 	SCREENSHOT_DIR=$${SCREENSHOT_DIR:-$(CURDIR)/var/screenshots} DJANGO_SETTINGS_MODULE=config.settings_test $(PY) -m pytest -p no:cacheprovider -rs tests $(PYTEST_ARGS)
 
 install: $(VENV)/.runtime

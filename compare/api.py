@@ -7,13 +7,13 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from . import routes as route_catalog
-from . import batches, benchmarks, credentials, params, services
+from . import batches, benchmarks, credentials, notifications, params, services
 from .auth import api_view, read_json
 from .forms import form_from_json, rerun_form
 from .idempotency import idempotent
-from .models import Batch, Benchmark, Comparison, SubmitRefused, Team
+from .models import Batch, Benchmark, Comparison, SubmitRefused, Team, checks_status
 from .models.budgets import parse_usd
-from .presenters import absolute, comparison_dict
+from .presenters import absolute, checks_dict, comparison_dict
 from .visibility import Visibility
 
 
@@ -135,6 +135,46 @@ def team_credentials(request, pk):
     return JsonResponse(credentials.listing(team))
 
 
+@api_view(["GET", "POST"])
+def team_webhooks(request, pk):
+    """GET: the team's webhooks with their recent deliveries (secrets: the last four characters
+    only). POST {"url", "events": [...], "secret"?, "format"?: "json" | "slack"}: 201 with the
+    webhook and its secret, shown this once. Owners only (docs/notifications.md)."""
+    team = get_object_or_404(Team.objects.of(request.user), pk=pk)
+    if not team.is_owner(request.user):
+        return JsonResponse({"error": f"Only an owner of {team} manages its webhooks."}, status=403)
+    if request.method == "GET":
+        return JsonResponse({"team": {"id": team.pk, "name": team.name}, "events": notifications.EVENTS_INFO,
+                             "webhooks": [notifications.webhook_dict(h) for h in team.webhooks.all()]})
+    payload, error = read_json(request)
+    if error:
+        return error
+    fields = {"url", "events", "secret", "format"}
+    if not isinstance(payload, dict) or not {"url", "events"} <= set(payload) or set(payload) - fields:
+        return JsonResponse({"errors": {"__all__": ['Send {"url": "https://...", "events": ["comparison.finished"], '
+                                                    '"secret"?: "...", "format"?: "json" or "slack"}.']}}, status=400)
+    try:
+        webhook, secret = notifications.create_webhook(
+            team, request.user, url=payload["url"], events=payload["events"], secret=payload.get("secret"),
+            format=payload.get("format") or "json")
+    except notifications.WebhookRefused as refused:
+        return JsonResponse({"errors": refused.errors}, status=400)
+    return JsonResponse({**notifications.webhook_dict(webhook), "secret": secret}, status=201)
+
+
+@api_view(["GET", "DELETE"])
+def team_webhook(request, pk, hook):
+    """GET: one webhook and its recent deliveries; DELETE: remove it (204). Owners only."""
+    team = get_object_or_404(Team.objects.of(request.user), pk=pk)
+    if not team.is_owner(request.user):
+        return JsonResponse({"error": f"Only an owner of {team} manages its webhooks."}, status=403)
+    webhook = get_object_or_404(team.webhooks, pk=hook)
+    if request.method == "DELETE":
+        webhook.delete()
+        return HttpResponse(status=204)
+    return JsonResponse(notifications.webhook_dict(webhook, recent=50))
+
+
 # --- Prompt sets and batches (compare/batches.py) ---------------------------------------------
 
 BATCH_FIELDS = {"prompt_set", "name", "use_prompt_sizes"}
@@ -228,7 +268,9 @@ def batch_dict(batch, request, with_rows=True):
         "route": c.key, "results": len(c.results), "finished": c.finished, "succeeded": c.succeeded,
         "median_latency_ms": None if c.median_latency_ms is None else round(c.median_latency_ms, 1),
         "reported_cost_usd": _usd(c.reported_usd), "estimated_cost_usd": _usd(c.estimated_usd),
-        "unknown_cost": c.unknown_cost} for c in matrix.columns]
+        "unknown_cost": c.unknown_cost, "checked": c.checked, "text_scored": c.text_scored,
+        "text_accuracy_mean": None if c.text_accuracy_mean is None else round(c.text_accuracy_mean, 4),
+        "blank": c.blank_count, "size_mismatches": c.size_mismatch_count} for c in matrix.columns]
     return data
 
 
@@ -248,6 +290,7 @@ def _row_dict(row, request):
         "images": [] if row.held else [{"url": absolute(request, i.get_absolute_url()),
                                         "thumbnail_url": absolute(request, i.get_thumbnail_url()),
                                         "width": i.width, "height": i.height} for i in r.images.all()],
+        "checks_status": checks_status(r), "checks": None if row.held else checks_dict(r),
     } for r in row.cells]
     return data
 

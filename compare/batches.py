@@ -28,7 +28,8 @@ from providers.base import SIZE_PRESETS, parse_size
 
 from . import limits, services, teams
 from .forms import ComparisonForm
-from .models import TERMINAL, Batch, BatchItem, Prompt, PromptSet, Status, SubmitRefused, Team, Verdict
+from .models import (TERMINAL, Batch, BatchItem, Prompt, PromptSet, Result, ResultCheck, Status, SubmitRefused,
+                     Team, Verdict, checks_of, checks_status)
 from .models.prompts import DEFAULT_SET_NAME
 from .visibility import Visibility
 
@@ -308,6 +309,33 @@ class Column:
     def unknown_cost(self):
         return sum(r.status in TERMINAL and r.cost_source == "unknown" for r in self.results)
 
+    def _checked(self):
+        return [found for found in (checks_of(r) for r in self.results if r.status == Status.SUCCEEDED)
+                if found is not None and found.status == ResultCheck.DONE]
+
+    @property
+    def checked(self):
+        """Succeeded cells whose automatic checks are done (docs/checks.md)."""
+        return len(self._checked())
+
+    @property
+    def text_accuracy_mean(self):
+        """The mean text accuracy of the cells whose prompt quotes text that OCR could read."""
+        values = [c.text_accuracy for c in self._checked() if c.text_accuracy is not None]
+        return statistics.fmean(values) if values else None
+
+    @property
+    def text_scored(self):
+        return sum(c.text_accuracy is not None for c in self._checked())
+
+    @property
+    def blank_count(self):
+        return sum(bool(c.blank) for c in self._checked())
+
+    @property
+    def size_mismatch_count(self):
+        return sum(c.size_matches is False for c in self._checked())
+
 
 @dataclass
 class Row:
@@ -343,6 +371,12 @@ class Matrix:
         return bool(self.rows) and self.finished == self.cells
 
     @property
+    def checks_pending(self):
+        """Some succeeded cell's automatic checks are still running (the matrix keeps polling)."""
+        return any(result is not None and checks_status(result) == "pending"
+                   for row in self.rows for result in row.cells)
+
+    @property
     def sized_rows(self):
         """Rows that ran at their prompt's own suggested size instead of the batch's."""
         return sum(row.item.size_from_prompt for row in self.rows)
@@ -355,6 +389,7 @@ class Matrix:
 def build_matrix(batch, user):
     mine = Verdict.objects.filter(user=user) if user.is_authenticated else Verdict.objects.none()
     items = list(batch.items.select_related("comparison").prefetch_related(
+        Prefetch("comparison__results", queryset=Result.objects.select_related("image_checks")),
         "comparison__results__images", Prefetch("comparison__verdicts", queryset=mine, to_attr="my_verdicts")))
     columns = [Column(key=key, label=key) for key in batch.route_keys]
     can_run = batch.team.can_run(user)
@@ -420,7 +455,7 @@ def batch_detail(request, pk):
     context = {"batch": batch, "matrix": matrix}
     if request.htmx and request.GET.get("part") == "matrix":
         response = render(request, "compare/batch_detail.html#matrix", context)
-        return HttpResponseStopPolling(response.content) if matrix.done else response
+        return HttpResponseStopPolling(response.content) if matrix.done and not matrix.checks_pending else response
     return render(request, "compare/batch_detail.html", context)
 
 
@@ -432,7 +467,7 @@ def batch_csv(request, pk):
     response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}.csv"'
     writer = csv.writer(response)
     writer.writerow(["position", "title", "comparison", "size", "route", "status", "latency_ms", "cost_usd",
-                     "cost_source", "error"])
+                     "cost_source", "error", "text_accuracy", "size_matches", "blank"])
     for row in matrix.rows:
         if row.masked:
             continue
@@ -443,8 +478,18 @@ def batch_csv(request, pk):
                              row.comparison.params.get("size"), result.route_key, result.status,
                              "" if result.latency_ms is None else round(result.latency_ms, 1),
                              "" if result.cost_usd is None else result.cost_usd, result.cost_source,
-                             _csv_safe(result.error)])
+                             _csv_safe(result.error), *_check_cells(result, row.held)])
     return response
+
+
+def _check_cells(result, held):
+    """text_accuracy, size_matches, blank of a cell's automatic checks; empty until they are done
+    (and while its images are held)."""
+    found = None if held else checks_of(result)
+    if found is None or found.status != ResultCheck.DONE:
+        return ["", "", ""]
+    return ["" if found.text_accuracy is None else round(found.text_accuracy, 4),
+            "" if found.size_matches is None else found.size_matches, "" if found.blank is None else found.blank]
 
 
 def _csv_safe(text):

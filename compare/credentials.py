@@ -18,7 +18,7 @@ from providers import access, registry
 from providers.base import BadResponseError
 from providers.urls import check_download_url
 
-from .models import Team, TeamCredential
+from .models import Team, TeamCredential, Webhook
 
 
 @lru_cache(maxsize=4)
@@ -97,6 +97,14 @@ def check_value(name, value):
             raise RefusedValue(f"{name}: {url!r} is refused: {exc}") from None
 
 
+
+def _note_refusal(errors, name, value):
+    """Record in ``errors`` why ``value`` may not be stored for ``name``, if it may not."""
+    try:
+        check_value(name, value.strip())
+    except RefusedValue as exc:
+        errors[name] = [str(exc)]
+
 def check_changes(team, changes: dict) -> dict:
     """{name: [message]} for what is wrong with setting ``changes`` ({name: value}, "" removes) on
     ``team``; {} when all of it may be saved. Beyond each value's own check: a base URL (or a
@@ -109,10 +117,7 @@ def check_changes(team, changes: dict) -> dict:
         if not isinstance(value, str):
             errors[name] = ['A value must be a string ("" removes it).']
         elif name in registry.ROUTE_CONFIG_NAMES and value.strip():
-            try:
-                check_value(name, value.strip())
-            except RefusedValue as exc:
-                errors[name] = [str(exc)]
+            _note_refusal(errors, name, value)
     if errors:
         return errors
     after = {**team_env(team), **{k: v.strip() for k, v in changes.items()}}
@@ -122,10 +127,7 @@ def check_changes(team, changes: dict) -> dict:
         if name not in known:
             errors[name] = ["That is not a variable any route reads."]
         elif value.strip() and name not in registry.ROUTE_CONFIG_NAMES:
-            try:
-                check_value(name, value.strip())
-            except RefusedValue as exc:
-                errors[name] = [str(exc)]
+            _note_refusal(errors, name, value)
     if errors:
         return errors
     set_now = {name for name, value in changes.items() if value.strip()}
@@ -188,11 +190,16 @@ def listing(team) -> dict:
 
 
 def rotate_all() -> int:
-    """Re-encrypt every stored value with the first key of CREDENTIALS_KEYS."""
+    """Re-encrypt every stored value (team credentials and webhook signing secrets) with the first
+    key of CREDENTIALS_KEYS."""
     rows = list(TeamCredential.objects.all())
     for row in rows:
         TeamCredential.objects.filter(pk=row.pk).update(ciphertext=cipher().rotate(row.ciphertext.encode()).decode())
-    return len(rows)
+    hooks = list(Webhook.objects.all())
+    for hook in hooks:
+        Webhook.objects.filter(pk=hook.pk).update(
+            secret_ciphertext=cipher().rotate(hook.secret_ciphertext.encode()).decode())
+    return len(rows) + len(hooks)
 
 
 def _owned_team(request, pk):

@@ -17,7 +17,7 @@ from providers.deadline import DeadlineTransport
 from providers.outbound import OutboundTransport, Policy
 from providers.registry import UnknownRoute
 
-from . import limits, logs
+from . import limits, logs, notifications
 from . import routes as route_catalog
 from .images import ImageRejected, check_images, start_image_processes
 from .models import CostSource, Result, ResultImage, Status
@@ -361,6 +361,9 @@ def start_reaper(interval=None):
                 if ended or rechecked or resent:
                     log.warning("reaper: ended %s lost result(s), rechecked %s job(s), resent %s queued",
                                 ended, rechecked, resent)
+                late = notifications.resend_due()
+                if late:
+                    log.warning("reaper: resent %s webhook deliveries whose task was lost", late)
             except Exception:
                 log.exception("reaper failed; it will try again")
             finally:

@@ -154,3 +154,24 @@ def check_images(datas) -> list[CheckedImage]:
             return [check_image(data) for data in datas]
     raise ImageRejected("The image could not be checked: the process checking it died twice "
                         "(out of memory on this image?).")
+
+
+def in_image_processes(function, *args):
+    """``function(*args)`` in the image processes (a module-level function: it is pickled), or in
+    this thread when IMAGE_PROCESSES is 0 or no process can be started: Pillow work done after a
+    result is stored (compare/checks.py) keeps off the threads still timing provider calls."""
+    processes = settings.IMAGE_PROCESSES
+    if processes <= 0:
+        return function(*args)
+    pool = None
+    try:
+        pool = _executor(processes)
+        return pool.submit(function, *args).result()
+    except BrokenProcessPool:
+        log.warning("an image process died; starting new ones")
+        if pool is not None:
+            _discard(pool)
+        return function(*args)
+    except (OSError, RuntimeError):
+        log.exception("cannot start image processes; working in the worker's thread")
+        return function(*args)

@@ -135,7 +135,7 @@ LEADERBOARD_HEADER = [
     "rank", "route", "label", "score", "score_low", "score_high", "votes", "preliminary", "win_rate", "entered",
     "success_rate", "failure_rate", "timeout_rate", "content_refusal_rate", "retries", "retried_calls",
     "median_latency_ms", "p95_latency_ms", "reported_cost_per_image_usd", "estimated_cost_per_image_usd",
-    "unknown_cost_calls",
+    "unknown_cost_calls", "checked", "text_accuracy_mean", "text_scored", "blank", "size_mismatches",
 ]
 
 
@@ -145,7 +145,8 @@ def leaderboard_csv_row(row):
             "yes" if row.preliminary else "no", _num(row.win_rate, 4), row.entered, _num(row.success_rate, 4),
             _num(row.failure_rate, 4), _num(row.timeout_rate, 4), _num(row.refusal_rate, 4), row.retries,
             row.retried_calls, _num(row.median_ms), _num(row.p95_ms), _money(row.reported_per_image),
-            _money(row.estimated_per_image), row.unknown_cost_calls]
+            _money(row.estimated_per_image), row.unknown_cost_calls, row.checked, _num(row.text_accuracy_mean, 4),
+            row.text_scored, row.blank_count, row.size_mismatch_count]
 
 
 def export_leaderboard(request):

@@ -16,6 +16,11 @@ Pure functions over querysets (no request, no views). What each number means:
 - **cost per image**: over succeeded calls, total cost / images asked (`params["n"]`), computed
   separately for costs the provider *reported* and costs *estimated* from the catalog; calls of
   unknown cost are counted, never priced at $0.
+- **checks** (docs/checks.md): over the route's succeeded results whose automatic checks are done,
+  the mean text accuracy (of those whose prompt quotes text OCR could read; each result counts once,
+  whatever its n), and how many were blank or not the size asked. Read directly from the checks rows
+  (one per succeeded result, filled after the result is stored, so not in the rollups), through
+  their covering index.
 - **win rate**: "winner" verdicts naming the route / verdicts on comparisons where it succeeded.
 - **score** (Bradley-Terry): every verdict implies pairwise outcomes among the routes that
   produced images in that comparison (a route without an image is judged by reliability, not
@@ -63,10 +68,10 @@ from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Max, Sum
+from django.db.models import Avg, Count, Max, Q, Sum
 from django.utils import timezone
 
-from .models import TERMINAL, JudgedComparison, Result, RouteDay, VerdictKind
+from .models import TERMINAL, JudgedComparison, Result, ResultCheck, RouteDay, VerdictKind
 from .models import rollups
 from .models.rollups import SUM_FIELDS
 
@@ -154,6 +159,11 @@ class RouteRow:
     judged_votes: int = 0
     score: Score = field(default_factory=Score)
     rank: int | None = None
+    checked: int = 0  # succeeded results whose automatic checks are done
+    text_scored: int = 0  # ... of which a text accuracy was measured
+    text_accuracy_mean: float | None = None
+    blank_count: int = 0
+    size_mismatch_count: int = 0
 
     def _rate(self, count):
         return count / self.settled if self.settled else None
@@ -183,6 +193,14 @@ class RouteRow:
     def latency_dots(self):
         """Evenly spaced order statistics (all of them up to LATENCY_DOTS), ascending."""
         return [self.latency_ranks[rank] for rank in _dot_ranks(self.latency_count)]
+
+    @property
+    def blank_rate(self):
+        return self.blank_count / self.checked if self.checked else None
+
+    @property
+    def size_match_rate(self):
+        return 1 - self.size_mismatch_count / self.checked if self.checked else None
 
     @property
     def win_rate(self):
@@ -242,7 +260,26 @@ def build(team, filters=Filters(), using="default"):
     results that finished since the last read into the rollups first (compare/models/rollups.py),
     then reads the rollups: the work grows with the days and routes shown, not with the results."""
     rollups.fold_pending(using)
-    return _combine(route_stats(team, filters, using), *route_scores(team, filters, using))
+    rows = _combine(route_stats(team, filters, using), *route_scores(team, filters, using))
+    checked = route_checks(team, filters, using)
+    for row in rows:
+        found = checked.get(row.route_key)
+        if found:
+            row.checked, row.text_scored, row.text_accuracy_mean = found["checked"], found["scored"], found["text_mean"]
+            row.blank_count, row.size_mismatch_count = found["blank"], found["off_size"]
+    return rows
+
+
+def route_checks(team, filters=Filters(), using="default"):
+    """{route: {checked, scored, text_mean, blank, off_size}} from the automatic checks of the
+    team's succeeded results in the filters: one aggregate over the checks rows alone, through their
+    covering index check_board (they copy the team, route, date, quality and size they are about)."""
+    found = (ResultCheck.objects.using(using).filter(team=team, status=ResultCheck.DONE,
+                                                     **filters.lookups(quality="quality", size="size"))
+             .order_by().values("route_key")
+             .annotate(checked=Count("pk"), scored=Count("text_accuracy"), text_mean=Avg("text_accuracy"),
+                       blank=Count("pk", filter=Q(blank=True)), off_size=Count("pk", filter=Q(size_matches=False))))
+    return {row.pop("route_key"): row for row in found}
 
 
 def _utc_midnight(day):

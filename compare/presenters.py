@@ -8,6 +8,7 @@ finished."""
 
 from django.urls import reverse
 
+from .models import ResultCheck, checks_of, checks_status
 from .models.reviews import Review
 from .visibility import Visibility
 
@@ -59,6 +60,8 @@ def result_dict(result, request=None, review=None):
             }
             for image in result.images.all()
         ],
+        "checks_status": checks_status(result),
+        "checks": checks_dict(result),
     }
     if review is not None:
         seen = review.visibility
@@ -70,10 +73,53 @@ def result_dict(result, request=None, review=None):
             data["images"] = [{k: v for k, v in image.items() if k not in SIZE_FIELDS} for image in data["images"]]
         if not seen.images:
             data["images"] = []
+        data["checks"] = checks_dict(result, seen)
         data["images_held"] = not seen.images
         data["ratings"] = [{"user": name, "value": "up"} for name in result.thumbs_up] + \
                           [{"user": name, "value": "down"} for name in result.thumbs_down]
         data["my_rating"] = {1: "up", -1: "down"}.get(result.my_thumb)
+    return data
+
+
+# Per image, what the checks keep (compare/checks.py) and the API shows.
+IMAGE_CHECK_FIELDS = ("index", "width", "height", "format", "asked_size", "size_matches", "sent_size",
+                      "size_matches_sent", "sent_aspect_ratio", "aspect_matches_sent", "aspect_matches",
+                      "asked_format", "format_matches", "blank", "stddev", "has_alpha", "transparent_fraction",
+                      "text_accuracy", "text_read", "text_notes")
+
+
+# What the checks say of the images' pixel sizes and formats (hidden where SIZE_FIELDS are).
+CHECK_SIZE_FIELDS = ("width", "height", "format", "asked_size", "size_matches", "sent_size", "size_matches_sent",
+                     "sent_aspect_ratio", "aspect_matches_sent", "aspect_matches", "asked_format", "format_matches")
+
+
+def checks_dict(result, seen=None):
+    """The automatic checks of a result's images (docs/checks.md), or None until they are done:
+    the one place every surface takes them from. With ``seen`` (a Visibility): none while the
+    images are held (they describe them), and nothing of sizes or formats where those are hidden."""
+    found = checks_of(result)
+    if found is None or found.status != ResultCheck.DONE or (seen is not None and not seen.images):
+        return None
+    data = {
+        "text_status": found.text_status,
+        "text_accuracy": None if found.text_accuracy is None else round(found.text_accuracy, 4),
+        "text_expected": found.text_expected,
+        "text_read": found.text_read,
+        "text_notes": found.text_notes,
+        "size_matches": found.size_matches,
+        "size_matches_sent": found.size_matches_sent,
+        "aspect_matches": found.aspect_matches,
+        "format_matches": found.format_matches,
+        "blank": found.blank,
+        "has_alpha": found.has_alpha,
+        "images": [{name: image.get(name) for name in IMAGE_CHECK_FIELDS} for image in found.images],
+        "duration_ms": found.duration_ms,
+        "checked_at": found.checked_at,
+    }
+    if seen is not None and not seen.sizes:
+        for name in ("size_matches", "size_matches_sent", "aspect_matches", "format_matches"):
+            data[name] = None
+        data["images"] = [{k: v for k, v in image.items() if k not in CHECK_SIZE_FIELDS} for image in data["images"]]
     return data
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from providers.base import ImageRequest, InputImage, parse_size
 
-from . import limits, logs, pricing
+from . import limits, logs, notifications, pricing
 from . import routes as route_catalog
 from .images import check_image
 from .models import Comparison, ReferenceImage, Result, Status, Team
@@ -40,7 +40,8 @@ def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=N
     limits.check_calls(len(route_keys) * request.n)
     costs = pricing.call_costs(team, route_map, route_keys, request)
     with transaction.atomic():
-        Team.objects.locked(team.pk).check_budget(costs)
+        locked = Team.objects.locked(team.pk)
+        locked.check_budget(costs)
         comparison = Comparison.objects.create(
             prompt=prompt, params=params, created_by=author, rerun_of=rerun_of, team=team,
             blind=blind, hold_images_until_done=hold_images_until_done)
@@ -63,6 +64,8 @@ def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=N
                 sandbox=route.sandbox, estimated_cost_usd=pricing.estimate_of(cost), charge_usd=cost.usd,
             )
         transaction.on_commit(lambda: enqueue(comparison.pk))
+        if locked.monthly_budget_usd:  # reservations count: a threshold may be reached at submit already
+            transaction.on_commit(lambda: notifications.check_budget_of(team.pk), robust=True)
     logs.bind(team=team.pk, comparison=comparison.pk)
     log.info("comparison %s created: %s route(s)", comparison.pk, len(route_keys),
              extra={"event": "comparison_created", "routes": list(route_keys)})

@@ -1,8 +1,16 @@
-"""The one signal: a personal team for every new user, however the user was created."""
+"""The signals: a personal team for every new user, however the user was created; the
+notifications when results end, whoever ended them."""
+
+import logging
 
 from django.conf import settings
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+
+from . import notifications
+from .models.comparisons import results_ended
+
+log = logging.getLogger(__name__)
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
@@ -11,3 +19,13 @@ def give_new_users_a_personal_team(sender, instance, created, raw=False, **kwarg
         from .models import Team
 
         Team.personal_for(instance)
+
+
+@receiver(results_ended)
+def notify_results_ended(sender, comparison_id, **kwargs):
+    """Events (compare/notifications.py): a finished comparison or batch, a budget threshold.
+    A failure here is logged and never undoes or fails the result that ended."""
+    try:
+        notifications.results_ended(comparison_id)
+    except Exception:
+        log.exception("notifications for comparison %s failed", comparison_id)

@@ -3,8 +3,10 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
 
-from . import benchmarks, execution, health, logs
-from .models import TERMINAL, Result
+from . import benchmarks, checks, execution, health, logs
+from .models import TERMINAL, Result, Status
+# The notification tasks live with their rules; imported here so that every worker registers them.
+from .notifications import deliver_webhook, send_event_email  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ def run_result(self, result_id):
     with logs.scope(result=result_id, request_id=None):
         execution.execute_result(result_id, worker=self.request.hostname or "")
         log_outcome(result_id)
+    enqueue_checks(result_id)
 
 
 @shared_task(ignore_result=True, acks_late=True)
@@ -40,6 +43,7 @@ def check_result(result_id):
     with logs.scope(result=result_id, request_id=None):
         execution.check_long_job(result_id)
         log_outcome(result_id)
+    enqueue_checks(result_id)
 
 
 def log_outcome(result_id):
@@ -48,6 +52,22 @@ def log_outcome(result_id):
            .values("status", "error_code", "latency_ms", "queue_ms", "cost_usd", "cost_source").first())
     if row is not None:
         log.info("result %s %s", result_id, row["status"], extra={"event": "result_finished", **row})
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def run_checks(result_id):
+    """The automatic checks of a stored result's images (compare/checks.py), after its timing."""
+    with logs.scope(result=result_id, request_id=None):
+        checks.run_checks(result_id)
+
+
+def enqueue_checks(result_id):
+    """Once a result has succeeded and been stored, its checks go to a task of their own."""
+    if Result.objects.filter(pk=result_id, status=Status.SUCCEEDED, image_checks__isnull=True).exists():
+        try:
+            run_checks.apply_async((result_id,))
+        except Exception:  # the result is stored; its checks show "missing" later (manage.py check_images)
+            log.exception("could not enqueue the checks of result %s", result_id)
 
 
 @shared_task(ignore_result=True)

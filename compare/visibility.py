@@ -12,6 +12,9 @@ Visibility what it may show instead of looking at `blind` or `hold_images_until_
 - a vote-link visitor: before voting, the images (thumbnails) and the prompt only, so nothing
   can steer the vote; after voting (by their own ballot), route names and the figures too.
 - an export and a preview image: as the member asking, or as the link they are drawn for.
+- a webhook delivery or a notification e-mail: sent to whatever address a team owner chose, read
+  by no one whose verdict we know, so as a named view link without images: a blind comparison
+  names no route and shows no latency or cost (only how many calls ended how); images never go.
 
 On every surface, images are held while `hold_images_until_done` is on and a route is still
 running. Reads only attributes and related managers of the rows it is given (no model import),
@@ -80,6 +83,15 @@ class Visibility:
     def for_export(cls, comparison, user):
         """A ZIP or CSV of a comparison: what the member sees, held images left out."""
         return replace(cls.for_member(comparison, user), viewer="export")
+
+    @classmethod
+    def for_webhook(cls, comparison):
+        """A webhook delivery or notification e-mail about a comparison (compare/notifications.py):
+        no reader's verdict can unmask a blind comparison there, so a blind one shows no route
+        names, latency or costs at all; no images, sizes or verdicts are sent."""
+        named = not comparison.blind
+        return cls(viewer="webhook", route_names=named, latency=named, costs=named, sizes=False, images=False,
+                   team_verdict=False, outside_votes=False)
 
     # --- public links -------------------------------------------------------------------------
 

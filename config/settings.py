@@ -8,6 +8,7 @@ DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis).
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -355,8 +356,54 @@ THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 512)
 # Processes a worker checks and thumbnails images in (0: in the calling thread). Out of the worker
 # process so that Pillow's CPU work cannot hold the lock its threads need to read provider answers.
 IMAGE_PROCESSES = env_int("IMAGE_PROCESSES", 2)
+# The automatic checks of every stored image (docs/checks.md): each Tesseract run is stopped after
+# OCR_TIMEOUT_SECONDS (its quotes are then not scored); TESSERACT_CMD is the program to run.
+OCR_TIMEOUT_SECONDS = env_float("OCR_TIMEOUT_SECONDS", 20.0)
+TESSERACT_CMD = env_str("TESSERACT_CMD", "tesseract")
+# A succeeded result with no checks this long after it finished shows "not checked" (and stops
+# polling for them) instead of "pending"; `manage.py check_images` checks such results.
+CHECKS_MISSING_AFTER_SECONDS = env_int("CHECKS_MISSING_AFTER_SECONDS", 3600)
 HISTORY_PAGE_SIZE = env_int("HISTORY_PAGE_SIZE", 20)
 LOCAL_USERNAME = env_str("LOCAL_USERNAME", "admin")
+
+# --- notifications: webhooks and e-mail (docs/notifications.md) --------------------------------
+# A webhook delivery is tried this many times in all, waiting WEBHOOK_BACKOFF_SECONDS, then twice
+# that, and so on between attempts; each attempt waits at most WEBHOOK_TIMEOUT_SECONDS.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 5)
+WEBHOOK_BACKOFF_SECONDS = env_float("WEBHOOK_BACKOFF_SECONDS", 30.0)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+
+
+def _mailer():
+    """Django's default mailer from EMAIL_URL (smtp://user:password@host:587, smtp+tls:// for
+    STARTTLS, smtps:// for TLS from the start, console:// or locmem://) or from EMAIL_HOST,
+    EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL. Neither set:
+    the console backend (e-mails are printed by the process that sends them)."""
+    backend = "django.core.mail.backends.{}.EmailBackend"
+    url = env_secret("EMAIL_URL")
+    if url:
+        parts = urlsplit(url)
+        kinds = {"console": "console", "locmem": "locmem", "smtp": "smtp", "smtp+tls": "smtp", "smtps": "smtp"}
+        if parts.scheme not in kinds:
+            raise ImproperlyConfigured(f"EMAIL_URL: use smtp://, smtp+tls://, smtps://, console:// or locmem:// "
+                                       f"(not {parts.scheme or 'no scheme'}://)")
+        if kinds[parts.scheme] != "smtp":
+            return {"BACKEND": backend.format(kinds[parts.scheme])}
+        options = {"host": parts.hostname or "localhost",
+                   "port": parts.port or {"smtps": 465, "smtp+tls": 587}.get(parts.scheme, 25),
+                   "username": unquote(parts.username or ""), "password": unquote(parts.password or ""),
+                   "use_tls": parts.scheme == "smtp+tls", "use_ssl": parts.scheme == "smtps"}
+    elif env_str("EMAIL_HOST"):
+        options = {"host": env_str("EMAIL_HOST"), "port": env_int("EMAIL_PORT", 25),
+                   "username": env_str("EMAIL_HOST_USER"), "password": env_secret("EMAIL_HOST_PASSWORD"),
+                   "use_tls": env_bool("EMAIL_USE_TLS", False), "use_ssl": env_bool("EMAIL_USE_SSL", False)}
+    else:
+        return {"BACKEND": backend.format("console")}
+    return {"BACKEND": backend.format("smtp"), "OPTIONS": {**options, "timeout": env_int("EMAIL_TIMEOUT", 10)}}
+
+
+MAILERS = {"default": _mailer()}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "image-provider-compare@localhost")
 
 # --- operations: health, metrics, logs (docs/operations.md) ------------------------------------
 # LOG_FORMAT=json: one JSON object a line with the request id, team, comparison, result, route.

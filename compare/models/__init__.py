@@ -12,7 +12,18 @@ from .comparisons import (
 )
 from .benchmarks import Benchmark, BenchmarkAlert, BenchmarkRun, RunStatus
 from .budgets import BudgetState, CallCost, OverBudget, SubmitRefused, TeamPrice
+from .checks import ResultCheck, TextStatus, checks_of, checks_status
 from .credentials import TeamCredential
+from .notifications import (
+    EVENTS,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    EmailSubscription,
+    NotificationEvent,
+    Webhook,
+    WebhookFormat,
+)
 from .limits import RouteMinute, RouteSlot, TeamSlot
 from .ops import IdempotencyKey, WorkerHeartbeat
 from .prompts import Batch, BatchItem, Prompt, PromptSet
@@ -28,7 +39,9 @@ __all__ = [
     "ExternalVote", "ShareKind", "ShareLink",
     "TeamCredential", "RouteMinute", "RouteSlot", "TeamSlot",
     "BudgetState", "CallCost", "OverBudget", "SubmitRefused", "TeamPrice",
-    "Batch", "BatchItem", "Prompt", "PromptSet",
+    "Batch", "BatchItem", "Prompt", "PromptSet", "ResultCheck", "TextStatus", "checks_of", "checks_status",
     "IdempotencyKey", "WorkerHeartbeat",
     "Benchmark", "BenchmarkAlert", "BenchmarkRun", "RunStatus",
+    "EVENTS", "Delivery", "DeliveryAttempt", "DeliveryStatus", "EmailSubscription", "NotificationEvent",
+    "Webhook", "WebhookFormat",
 ]

@@ -4,6 +4,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,6 +23,11 @@ TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED)
 # call's budget reservation is released to $0. Any other failure (a timeout, a cancel while the
 # provider worked, a bad answer, a lost worker) may have been billed and keeps its reservation.
 NOT_BILLED = ("auth", "invalid_request", "insufficient_credit", "rate_limited", "unavailable", "unknown_route")
+
+
+# Sent (sender=Comparison, comparison_id=...) once one or more of a comparison's results have
+# ended, whoever ended them (a worker, the reaper, a cancel): notifications listen (compare/signals.py).
+results_ended = Signal()
 
 
 class CostSource(models.TextChoices):
@@ -98,6 +104,8 @@ class Comparison(models.Model):
             error="Cancelled before it started: the provider was never called.")
         asked = self.results.filter(status=Status.RUNNING, cancel_requested_at__isnull=True).update(
             cancel_requested_at=now)
+        if cancelled:
+            results_ended.send(sender=Comparison, comparison_id=self.pk)
         return cancelled, asked
 
 
@@ -195,6 +203,7 @@ class Result(models.Model):
         if won:
             for name, value in fields.items():
                 setattr(self, name, value)
+            results_ended.send(sender=Comparison, comparison_id=self.comparison_id)
         return bool(won)
 
     def cancel_requested(self):

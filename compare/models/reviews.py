@@ -148,7 +148,8 @@ class Review:
 
     def __init__(self, comparison, user, results=None):
         self.comparison, self.user = comparison, user
-        results = list(comparison.results.prefetch_related("images") if results is None else results)
+        results = list(comparison.results.select_related("image_checks").prefetch_related("images")
+                       if results is None else results)
         self.done = bool(results) and all(r.is_terminal for r in results)
         self.can_review = comparison.team.can_run(user)
         verdicts = list(comparison.verdicts.select_related("user", "winner").order_by("updated_at", "id"))

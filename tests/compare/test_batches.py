@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from compare import batches, execution
-from compare.models import ApiToken, Batch, Comparison, Membership, Result, Role, Status, Team, Verdict
+from compare.models import ApiToken, Batch, Comparison, Membership, Result, ResultCheck, Role, Status, Team, Verdict
 from compare.models.reviews import VerdictKind
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +70,11 @@ def test_the_matrix_fills_in_and_stops_polling_when_done(alices_batch, alice_cli
     assert partial.status_code == 200 and partial.content.decode().lstrip().startswith('<section id="matrix"')
 
     execute_all(alices_batch)
+    partial = alice_client.get(url + "?part=matrix", headers=HTMX)
+    assert partial.status_code == 200  # every cell finished, their automatic checks not yet: still polling
+    assert partial.content.decode().count("checking…") == 12
+    for result in Result.objects.filter(status=Status.SUCCEEDED):
+        ResultCheck.objects.create(result=result, **ResultCheck.about(result))  # checks done (what they found is test_checks.py's)
     partial = alice_client.get(url + "?part=matrix", headers=HTMX)
     assert partial.status_code == 286  # htmx stops polling
     html = alice_client.get(url).content.decode()

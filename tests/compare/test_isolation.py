@@ -92,6 +92,12 @@ def extra_objects(client, team, alice):
 
     found["benchmark"] = Benchmark.objects.create(team=team, name=f"{SECRET} benchmark", created_by=alice,
                                                   routes=["sandbox:fast"], prompts=[f"{SECRET} prompt"])
+    from compare.credentials import encrypt
+    from compare.models import Webhook
+
+    found["webhook"] = Webhook.objects.create(team=team, url=f"https://example.org/{SECRET.replace(' ', '-')}",
+                                              events=["comparison.finished"], secret_ciphertext=encrypt(SECRET),
+                                              secret_last4="xxxx", created_by=alice)
     return found
 
 
@@ -102,13 +108,15 @@ def url_for(name, route, o):
         "detail": c.pk, "summary": c.pk, "rerun": c.pk, "cancel": c.pk, "verdict": c.pk, "comment": c.pk,
         "review-mode": c.pk, "review": c.pk, "share-create": c.pk, "export": c.pk, "changes": c.pk,
         "api:comparison": c.pk, "api:cancel": c.pk, "api:rerun": c.pk, "api-share": c.pk,
-        "result-card": o["result"].pk, "rate": o["result"].pk,
+        "result-card": o["result"].pk, "result-checks": o["result"].pk, "rate": o["result"].pk,
         "image": images[0].pk, "thumbnail": images[0].pk, "reference": o["reference"].pk,
         "share-revoke": o["link"].pk, "api-share-link": o["link"].pk, "token-revoke": o["token"].pk,
         "team-detail": o["team"].pk, "team-add-member": o["team"].pk, "team-invite": o["team"].pk,
         "team-budget": o["team"].pk, "api:team-budget": o["team"].pk, "team-price": o["team"].pk,
         "team-leave": o["team"].pk, "team-credentials": o["team"].pk, "team-credential-test": o["team"].pk,
-        "api:team-credentials": o["team"].pk,
+        "api:team-credentials": o["team"].pk, "api:team-webhooks": o["team"].pk,
+        "team-notifications": o["team"].pk, "team-webhook-create": o["team"].pk,
+        "team-notification-emails": o["team"].pk,
         "batch": o.get("batch") and o["batch"].pk, "batch-csv": o.get("batch") and o["batch"].pk,
         "batch-cancel": o.get("batch") and o["batch"].pk,
         "api:batch": o.get("batch") and o["batch"].pk,
@@ -125,6 +133,8 @@ def url_for(name, route, o):
         return f"/teams/{o['team'].pk}/members/{o['user'].pk}/remove"
     if name == "invite-decline":
         return f"/invitations/{o['invite'].pk}/decline"
+    if name in ("api:team-webhook", "team-webhook-delete", "team-webhook-test"):
+        return re.sub(r"<int:hook>", str(o["webhook"].pk), re.sub(r"<int:pk>", str(o["team"].pk), route))
     if name == "team-price-delete":
         return f"/teams/{o['team'].pk}/prices/{o['price'].pk}/delete"
     if name == "team-revoke-invite":
@@ -171,6 +181,7 @@ def test_bob_gets_404_for_every_object_of_alices_and_sees_nothing_anywhere(alice
     # Nothing changed hands: alice's link, invite, token and team are as they were.
     assert ShareLink.objects.get().revoked_at is None and Invite.objects.get().used_at is None
     assert Comparison.objects.count() == 1 and alices["team"].role_of(bob) is None
+    assert type(alices["webhook"]).objects.filter(pk=alices["webhook"].pk).exists()
 
 
 def test_bobs_api_token_opens_nothing_of_alices(alices, bob):

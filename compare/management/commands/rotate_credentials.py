@@ -4,8 +4,8 @@ from compare.credentials import rotate_all
 
 
 class Command(BaseCommand):
-    help = ("Re-encrypt every team credential with the first key of CREDENTIALS_KEYS. To rotate: put the new "
+    help = ("Re-encrypt every team credential and webhook secret with the first key of CREDENTIALS_KEYS. To rotate: put the new "
             "key first (NEW,OLD), run this, then remove OLD.")
 
     def handle(self, *args, **options):
-        self.stdout.write(f"re-encrypted {rotate_all()} credential(s) with the newest key")
+        self.stdout.write(f"re-encrypted {rotate_all()} credential(s) and webhook secret(s) with the newest key")
