@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from . import batches, drift, teams
+from . import batches, drift, notifications, teams
 from .forms import API_PARAMS
 from .leaderboard import percentile
 from .models import TERMINAL, Benchmark, BenchmarkAlert, BenchmarkRun, Result, RunStatus, Status, Team
@@ -246,6 +246,8 @@ def start_run(benchmark, trigger="manual", user=None):
         run.finished_at = timezone.now()
         log.warning("benchmark %s run refused: %s", benchmark.pk, run.reason)
     run.save()
+    if run.status == RunStatus.REFUSED:
+        notify_run(run)
     return run
 
 
@@ -283,7 +285,31 @@ def finish_run(run):
                                                                                    finished_at=timezone.now()):
         return []
     run.refresh_from_db()
-    return evaluate(run.benchmark, run)
+    opened = evaluate(run.benchmark, run)
+    notify_run(run)
+    for alert in opened:
+        notifications.emit(run.benchmark.team, "benchmark.regressed", f"benchmark.regressed:{alert.pk}",
+                           {**_about(run.benchmark), "alert": _jsonable(alert_dict(alert)), "run": run.pk})
+    return opened
+
+
+def _about(benchmark):
+    return {"benchmark": {"id": benchmark.pk, "name": benchmark.name,
+                          "url": notifications.permalink(benchmark.get_absolute_url())},
+            "team": {"id": benchmark.team_id, "name": benchmark.team.name}}
+
+
+def _jsonable(data):
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in data.items()}
+
+
+def notify_run(run):
+    """``benchmark.run_finished`` (docs/notifications.md): a done run with its per-route figures,
+    or a refused one with the reason."""
+    data = {**_about(run.benchmark), "run": _jsonable(run_dict(run)),
+            "routes": [{"route": route, **summary} for route, summary in run_summary(run).items()]
+            if run.status == RunStatus.DONE else []}
+    notifications.emit(run.benchmark.team, "benchmark.run_finished", f"benchmark.run_finished:{run.pk}", data)
 
 
 def run_summary(run):
