@@ -10,6 +10,7 @@ from datetime import timedelta
 from datetime import timezone as dt_timezone
 
 from celery.schedules import ParseException, crontab_parser
+from django.conf import settings
 from django.contrib import messages
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
@@ -276,11 +277,17 @@ def finish_runs():
 
 
 def finish_run(run):
-    """Done once every call of its batch ended (claimed with a conditional UPDATE so one tick
-    judges it); returns the alerts its judgement opened."""
-    if run.batch_id is not None and Result.objects.filter(comparison__batch_item__batch=run.batch_id).exclude(
-            status__in=TERMINAL).exists():
-        return []
+    """Done once every call of its batch ended and its images' automatic checks are stored (or
+    BENCHMARK_CHECKS_WAIT_SECONDS passed since the call ended: judged without them). Claimed with a
+    conditional UPDATE so one tick judges it; returns the alerts its judgement opened."""
+    if run.batch_id is not None:
+        results = Result.objects.filter(comparison__batch_item__batch=run.batch_id)
+        if results.exclude(status__in=TERMINAL).exists():
+            return []
+        waited = timezone.now() - timedelta(seconds=settings.BENCHMARK_CHECKS_WAIT_SECONDS)
+        if results.filter(status=Status.SUCCEEDED, image_checks__isnull=True, images__isnull=False,
+                          finished_at__gt=waited).exists():
+            return []
     if not BenchmarkRun.objects.filter(pk=run.pk, status=RunStatus.STARTED).update(status=RunStatus.DONE,
                                                                                    finished_at=timezone.now()):
         return []
@@ -335,10 +342,24 @@ def _results(benchmark, since=None, runs=None):
     run_of = dict(BenchmarkRun.objects.filter(benchmark=benchmark, batch__isnull=False).values_list("batch", "pk"))
     found = {}
     for result in queryset.values("route_key", "status", "latency_ms", "cost_usd", "cost_source",
-                                  "comparison__batch_item__batch", "comparison__params"):
+                                  "comparison__batch_item__batch", "comparison__params", *CHECK_FIELDS):
         run = run_of.get(result["comparison__batch_item__batch"])
         found.setdefault(run, {}).setdefault(result["route_key"], []).append(result)
     return found
+
+
+CHECK_FIELDS = ("image_checks__status", "image_checks__text_accuracy", "image_checks__blank",
+                "image_checks__size_matches", "image_checks__aspect_matches", "image_checks__format_matches")
+
+
+def check_failed(result):
+    """A checked image that is blank or near-uniform, or not the size, aspect ratio or format
+    asked for (compare/checks.py); None when its checks did not run (pending, missing, failed)."""
+    if result["image_checks__status"] != "done":
+        return None
+    return bool(result["image_checks__blank"] is True or False in (
+        result["image_checks__size_matches"], result["image_checks__aspect_matches"],
+        result["image_checks__format_matches"]))
 
 
 def _images(result):
@@ -355,13 +376,19 @@ def samples(results):
         "success_rate": [1.0 if r["status"] == Status.SUCCEEDED else 0.0 for r in ended],
         "cost_per_image": [float(r["cost_usd"]) / _images(r) for r in priced],
         "cost_sources": {r["cost_source"] for r in priced},
+        # The automatic checks (docs/checks.md): only calls whose checks ran; text only where the
+        # prompt quoted text to draw.
+        "text_accuracy": [r["image_checks__text_accuracy"] for r in ended
+                          if r["image_checks__status"] == "done" and r["image_checks__text_accuracy"] is not None],
+        "check_failures": [1.0 if failed else 0.0 for failed in map(check_failed, ended) if failed is not None],
     }
 
 
 def summarise(values_by_metric, runs):
     latencies = sorted(values_by_metric["latency_ms"])
     outcomes, costs = values_by_metric["success_rate"], values_by_metric["cost_per_image"]
-    sources = values_by_metric["cost_sources"]
+    sources = set(values_by_metric["cost_sources"])
+    texts, checked = values_by_metric["text_accuracy"], values_by_metric["check_failures"]
     return {
         "runs": runs, "calls": len(outcomes),
         "median_ms": None if not latencies else round(statistics.median(latencies), 1),
@@ -370,13 +397,18 @@ def summarise(values_by_metric, runs):
         "cost_per_image_usd": None if not costs else round(statistics.fmean(costs), 6),
         # "reported" (the provider's bill), "estimated" (our price table) or "mixed"
         "cost_source": None if not sources else (sources.pop() if len(sources) == 1 else "mixed"),
+        "text_accuracy": None if not texts else round(statistics.fmean(texts), 4),
+        "text_scored": len(texts),  # calls whose quoted text was read back
+        "check_failure_rate": None if not checked else round(statistics.fmean(checked), 4),
+        "checked": len(checked),  # calls whose image checks ran
     }
 
 
 def _merge(parts):
-    merged = {"latency_ms": [], "success_rate": [], "cost_per_image": [], "cost_sources": set()}
+    keys = ("latency_ms", "success_rate", "cost_per_image", "text_accuracy", "check_failures")
+    merged = {**{key: [] for key in keys}, "cost_sources": set()}
     for part in parts:
-        for key in ("latency_ms", "success_rate", "cost_per_image"):
+        for key in keys:
             merged[key] += part[key]
         merged["cost_sources"] |= part["cost_sources"]
     return merged
@@ -464,7 +496,7 @@ def _open(benchmark, run, route, rule, verdict):
 def _fmt(metric, value):
     if metric == "latency_ms":
         return f"{value / 1000:.2f} s"
-    if metric == "success_rate":
+    if metric in ("success_rate", "text_accuracy", "check_failures"):
         return f"{value:.0%}"
     return f"${value:.4f}"
 
@@ -499,7 +531,8 @@ def benchmark_dict(benchmark, full=False):
 # --- Pages -------------------------------------------------------------------------------------
 
 CHART_METRICS = (("median_ms", "median latency"), ("p95_ms", "p95 latency"), ("success_rate", "success rate"),
-                 ("cost_per_image_usd", "cost per image"))
+                 ("cost_per_image_usd", "cost per image"), ("text_accuracy", "text accuracy (OCR)"),
+                 ("check_failure_rate", "image check failures"))
 
 
 def _visible(request, pk):

@@ -27,7 +27,10 @@ RULES = {
     "latency_ms": Rule("latency_ms", "up", 0.20, 0.10, True, "median latency"),
     "success_rate": Rule("success_rate", "down", 0.10, 0.05, False, "success rate"),
     "cost_per_image": Rule("cost_per_image", "either", 0.10, 0.05, True, "cost per image"),
+    "text_accuracy": Rule("text_accuracy", "down", 0.10, 0.05, False, "text accuracy"),
+    "check_failures": Rule("check_failures", "up", 0.10, 0.05, False, "image check failure rate"),
 }
+MEANS = {"success_rate", "text_accuracy", "check_failures"}  # rates and bounded scores: their mean
 
 
 @dataclass(frozen=True)
@@ -78,13 +81,14 @@ def mann_whitney(x, y, alternative="two-sided"):
 
 
 def _centre(metric, values):
-    return statistics.fmean(values) if metric == "success_rate" else statistics.median(values)
+    return statistics.fmean(values) if metric in MEANS else statistics.median(values)
 
 
 def judge(metric, baseline_runs, recent_runs, is_open):
     """Whether `metric`'s alert should be open after the latest run. baseline_runs and
     recent_runs are lists of runs, each a list of per-call values (latency of each successful
-    call, 1/0 per call for success, cost per image of each priced call)."""
+    call, 1/0 per call for success, cost per image of each priced call, the OCR text accuracy of
+    each scored call, 1/0 per checked call for a failed image check)."""
     rule = RULES[metric]
     baseline = [v for run in baseline_runs for v in run]
     recent = [v for run in recent_runs for v in run]

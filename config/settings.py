@@ -303,6 +303,9 @@ CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 32)
 BENCHMARK_TICK_SECONDS = env_float("BENCHMARK_TICK_SECONDS", 15.0)
 CELERY_BEAT_SCHEDULE = {"benchmarks": {"task": "compare.tasks.benchmark_tick", "schedule": BENCHMARK_TICK_SECONDS}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# A finished benchmark run waits this long for its images' automatic checks before it is judged
+# without the ones still missing (docs/benchmarks.md).
+BENCHMARK_CHECKS_WAIT_SECONDS = env_int("BENCHMARK_CHECKS_WAIT_SECONDS", 300)
 
 # --- the product -------------------------------------------------------------------------------
 # Read by compare.routes; the provider package receives them as a plain mapping.

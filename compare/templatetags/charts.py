@@ -188,7 +188,7 @@ def series_chart(points, metric, title, since, until):
     values = [v for _, v in known]
     low = 0.0
     high = max(values) * 1.1 or 1.0
-    if metric == "success_rate":
+    if metric in ("success_rate", "text_accuracy", "check_failure_rate"):
         high = 1.0
     step = nice_step(high - low, 4)
     ticks, value = [], low
@@ -198,6 +198,7 @@ def series_chart(points, metric, title, since, until):
     high = ticks[-1]
     span = (until - since).total_seconds() or 1
     fmt = {"success_rate": lambda v: f"{v:.0%}", "cost_per_image_usd": lambda v: f"${v:.3g}",
+           "text_accuracy": lambda v: f"{v:.0%}", "check_failure_rate": lambda v: f"{v:.0%}",
            "median_ms": lambda v: f"{v / 1000:.3g} s", "p95_ms": lambda v: f"{v / 1000:.3g} s"}[metric]
 
     def y(v):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from compare import execution
+from compare import checks, execution
 from compare.models import ApiToken, Batch, Benchmark, BenchmarkRun, Membership, Result, Role, Status, Team
 
 pytestmark = pytest.mark.django_db
@@ -24,8 +24,10 @@ def call(client, method, url, token, body=None, **headers):
 
 
 def execute_all(batch):
+    """The worker's part: each call, then its images' automatic checks."""
     for result in Result.objects.filter(comparison__batch_item__batch=batch, status=Status.QUEUED):
         execution.execute_result(result.pk)
+        checks.run_checks(result.pk)
 
 
 def test_create_list_get_run_patch_delete(alice, client, alice_token):
@@ -53,6 +55,7 @@ def test_create_list_get_run_patch_delete(alice, client, alice_token):
         assert summary["runs"] == 1 and summary["calls"] == 4 and summary["success_rate"] == 1.0
         assert summary["median_ms"] is not None and summary["p95_ms"] >= summary["median_ms"]
         assert summary["cost_per_image_usd"] is not None and summary["cost_source"] == "reported"
+        assert summary["checked"] == 4 and summary["check_failure_rate"] == 0.0  # the automatic checks ran
         assert [p["runs"] for p in got["series"][window]["sandbox:fast"]["points"]] == [1]
     assert got["alerts"] == []
 

@@ -8,9 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from compare import execution
+from compare import checks, execution
 from compare.management.commands import benchmark as command
-from compare.models import Benchmark, BenchmarkRun, Result, RunStatus, Status
+from compare.models import Benchmark, BenchmarkRun, Result, ResultCheck, RunStatus, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -33,14 +33,20 @@ success_rate = 0.9
 @pytest.fixture
 def worker(monkeypatch):
     """The command waits for a worker: each of its sleeps runs the queued calls instead, and
-    gives every call a known 5 s latency."""
+    gives every call a known 5 s latency (and, when asked, a known OCR text accuracy)."""
+    tweaks = {}
+
     def sleep(seconds):
         for result in Result.objects.filter(status=Status.QUEUED):
             execution.execute_result(result.pk)
+            checks.run_checks(result.pk)
         Result.objects.update(latency_ms=5000.0)
+        if "text_accuracy" in tweaks:
+            ResultCheck.objects.update(text_accuracy=tweaks["text_accuracy"])
 
     clock = iter(range(10**6))
     monkeypatch.setattr(command, "time", types.SimpleNamespace(sleep=sleep, monotonic=lambda: next(clock)))
+    return tweaks
 
 
 def run(tmp_path, text, suffix=".toml"):
@@ -74,7 +80,6 @@ def test_json_works_too_and_runs_build_one_benchmarks_history(alice, worker, tmp
 
 
 @pytest.mark.parametrize("text,message", [
-    ('routes = ["sandbox:fast"]\nprompts = ["x"]\n[thresholds]\ntext_accuracy = 0.8\n', "text accuracy needs"),
     ('routes = ["sandbox:fast"]\nprompts = ["x"]\n[thresholds]\nspeed = 1\n', "unknown threshold"),
     ('routes = ["no:such"]\nprompts = ["x"]\n', "routes"),
     ('routes = [\n', "not valid TOML"),
@@ -85,3 +90,17 @@ def test_a_bad_file_is_refused_with_the_reason_and_runs_nothing(alice, tmp_path,
         run(tmp_path, text)
     assert refused.value.returncode == 2 and message in str(refused.value)
     assert not BenchmarkRun.objects.exists()
+
+
+def test_text_accuracy_and_check_failures_come_from_the_automatic_checks(alice, worker, tmp_path, capsys):
+    body = {"name": "CI text", "routes": ["sandbox:fast"], "prompts": ['A shop sign that reads "OPEN LATE"'],
+            "params": {"quality": "low"}, "thresholds": {"text_accuracy": 0.9, "check_failure_rate": 0}}
+    run(tmp_path, json.dumps(body), ".json")  # the sandbox draws the quoted text: OCR reads it back
+    out = capsys.readouterr().out
+    assert "PASS text_accuracy ≥ 0.9 (measured 1)" in out and "PASS check_failure_rate ≤ 0 (measured 0)" in out
+
+    worker["text_accuracy"] = 0.4  # as if the route had drawn the text badly
+    with pytest.raises(CommandError) as failed:
+        run(tmp_path, json.dumps(body), ".json")
+    assert failed.value.returncode == 1 and "1 threshold check(s) failed" in str(failed.value)
+    assert "FAIL text_accuracy ≥ 0.9 (measured 0.4)" in capsys.readouterr().out

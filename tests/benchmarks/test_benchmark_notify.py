@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from compare import benchmarks, execution, notifications
+from compare import benchmarks, checks, execution, notifications
 from compare.models import Benchmark, NotificationEvent, Result, Status, Team
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +30,7 @@ def run_once(benchmark, latencies):
     run = benchmarks.start_run(benchmark)
     for result in Result.objects.filter(comparison__batch_item__batch=run.batch, status=Status.QUEUED):
         execution.execute_result(result.pk)
+        checks.run_checks(result.pk)
     for result, value in zip(Result.objects.filter(comparison__batch_item__batch=run.batch), latencies):
         Result.objects.filter(pk=result.pk).update(latency_ms=value)
     benchmarks.finish_runs()

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from compare import benchmarks, execution, tasks
+from compare import benchmarks, checks, execution, tasks
 from compare.models import Batch, Benchmark, BenchmarkAlert, BenchmarkRun, Result, RunStatus, Status, Team
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +26,7 @@ def make(alice, **fields):
 def execute(run, latency_ms=None):
     for result in Result.objects.filter(comparison__batch_item__batch=run.batch, status=Status.QUEUED):
         execution.execute_result(result.pk)
+        checks.run_checks(result.pk)
     if latency_ms is not None:
         for result, value in zip(Result.objects.filter(comparison__batch_item__batch=run.batch), latency_ms):
             Result.objects.filter(pk=result.pk).update(latency_ms=value)
@@ -115,3 +116,18 @@ def test_finished_runs_open_one_latency_alert_on_a_real_shift_and_close_it_when_
     assert alert.current > 2 * 1000 * 0.9 and alert.p_value < 0.01
     assert "median latency" in alert.message and "p = " in alert.message
     assert not BenchmarkAlert.objects.exclude(metric="latency_ms").exists()  # success and cost held steady
+
+
+def test_a_run_waits_for_its_images_checks_then_no_longer_than_the_setting(alice, settings):
+    settings.BENCHMARK_CHECKS_WAIT_SECONDS = 300
+    run = benchmarks.start_run(make(alice, schedule=""))
+    for result in Result.objects.filter(comparison__batch_item__batch=run.batch):
+        execution.execute_result(result.pk)  # the call ended; its checks task has not run yet
+    benchmarks.finish_runs()
+    run.refresh_from_db()
+    assert run.status == RunStatus.STARTED
+    settings.BENCHMARK_CHECKS_WAIT_SECONDS = 0  # the checks never came: judged without them
+    benchmarks.finish_runs()
+    run.refresh_from_db()
+    assert run.status == RunStatus.DONE
+    assert benchmarks.run_summary(run)["sandbox:fast"]["checked"] == 0

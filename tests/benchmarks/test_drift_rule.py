@@ -90,3 +90,12 @@ def test_an_open_alert_stays_open_near_the_threshold_and_closes_once_back():
     without = [drift.judge("latency_ms", baseline, runs(rng, 3, 1000 * s, spread=0.05), False).firing
                for s in (1.25, 1.15, 1.22, 1.16)]
     assert without.count(True) >= 1 and without.count(False) >= 1
+
+
+def test_text_accuracy_down_and_check_failures_up_fire():
+    good = [[1.0, 0.95, 1.0, 0.9]] * 8
+    assert drift.judge("text_accuracy", good, [[0.5, 0.6, 0.4, 0.55]] * 3, False).firing
+    assert not drift.judge("text_accuracy", good, [[1.0, 0.95, 0.9, 1.0]] * 3, False).firing
+    clean = [[0.0] * 4] * 8
+    assert drift.judge("check_failures", clean, [[1.0, 1.0, 0.0, 1.0]] * 3, False).firing
+    assert not drift.judge("check_failures", [[1.0, 0.0, 1.0, 1.0]] * 8, [[0.0] * 4] * 3, False).firing
