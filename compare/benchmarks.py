@@ -19,10 +19,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from . import batches, drift, notifications, teams
+from . import batches, drift, imagediff, notifications, teams
+from . import routes as route_catalog
 from .forms import API_PARAMS
 from .leaderboard import percentile
-from .models import TERMINAL, Benchmark, BenchmarkAlert, BenchmarkRun, Result, RunStatus, Status, Team
+from .images import ImageRejected
+from .models import TERMINAL, Benchmark, BenchmarkAlert, BenchmarkRun, Result, ResultImage, RunStatus, Status, Team
 
 log = logging.getLogger(__name__)
 
@@ -476,11 +478,65 @@ def evaluate(benchmark, run):
                 alert = _open(benchmark, run, route, rule, verdict)
                 if alert is not None:
                     opened.append(alert)
+        if _seeded(benchmark, route) and len(done) >= 3:
+            alert = _judge_signature(benchmark, run, route, [pk for pk, _ in done[:3]])
+            if alert is not None:
+                opened.append(alert)
     return opened
 
 
+def _seeded(benchmark, route):
+    """A seed is sent to this route: the benchmark asks for one and the route passes it on."""
+    if benchmark.params.get("seed") is None:
+        return False
+    try:
+        return route_catalog.get_route(route, benchmark.team).capabilities.seed
+    except Exception:  # a route gone from the catalogue: nothing to judge
+        return False
+
+
+def signatures(run_pk, route):
+    """{prompt position: pHash of its first image} of one run's calls to this route."""
+    found = {}
+    batch = BenchmarkRun.objects.filter(pk=run_pk).values_list("batch", flat=True).first()
+    for image in ResultImage.objects.filter(result__comparison__batch_item__batch=batch,
+                                            result__route_key=route, index=0).select_related(
+            "result__comparison__batch_item"):
+        try:
+            with image.original.open("rb") as handle:
+                picture = imagediff.open_image(handle.read(), fit=256)
+        except (OSError, ImageRejected):
+            continue
+        found[image.result.comparison.batch_item.position] = imagediff.phash(picture)
+    return found
+
+
+def _judge_signature(benchmark, run, route, latest_three):
+    current, last, before_last = (signatures(pk, route) for pk in latest_three)
+    open_alert = BenchmarkAlert.objects.filter(benchmark=benchmark, route_key=route, metric="image_signature",
+                                               closed_at__isnull=True).first()
+    verdict = drift.signature_change(before_last, last, current, open_alert is not None)
+    if not verdict.enough:
+        return None
+    if open_alert is not None and not verdict.firing:
+        open_alert.closed_at = timezone.now()
+        open_alert.save(update_fields=["closed_at"])
+    elif open_alert is None and verdict.firing:
+        message = (f"{route}: the image signature changed: with the same seed, {verdict.current:.0%} of the prompts "
+                   f"drew a different picture (pHash over {drift.SIGNATURE_BITS} of 64 bits apart) than in the two "
+                   f"runs before, which agreed. The model or its settings probably changed.")
+        try:
+            with transaction.atomic():
+                return BenchmarkAlert.objects.create(benchmark=benchmark, route_key=route, metric="image_signature",
+                                                     opened_by=run, baseline=0.0, current=verdict.current,
+                                                     p_value=None, message=message)
+        except IntegrityError:
+            return None
+    return None
+
+
 def _open(benchmark, run, route, rule, verdict):
-    change = f"{verdict.change:+.0%}" if rule.relative else f"{verdict.change:+.1%} points"
+    change = f"{verdict.change:+.0%}" if rule.relative else f"{verdict.change * 100:+.1f} points"
     message = (f"{route}: {rule.what} {_fmt(rule.metric, verdict.baseline)} → {_fmt(rule.metric, verdict.current)} "
                f"({change}) over its last {drift.RECENT_RUNS} runs against the trailing 7 days "
                f"(Mann-Whitney p = {verdict.p_value:.2g}).")

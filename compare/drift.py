@@ -107,3 +107,32 @@ def judge(metric, baseline_runs, recent_runs, is_open):
     else:
         firing = p < OPEN_P and bad >= rule.open_effect
     return Judgement(metric, firing, True, before, now, p, change)
+
+
+# --- The image signature of seeded routes --------------------------------------------------------
+
+SIGNATURE_BITS = 10  # pHash bits (of 64) that may differ for "the same picture" (re-encoding, resizing)
+
+
+def signature_change(before_last, last, current, is_open):
+    """Judgement of "image_signature" for a seeded route: each argument is {prompt position:
+    pHash} of one run (oldest first). It opens when, for at least half the positions seen in all
+    three runs, the two runs before agreed (a stable picture) and the current one differs from
+    them; an open alert closes once the current run agrees with the last one (a stable picture
+    again). A route whose pictures differ run after run never opens it."""
+    def same(a, b):
+        return (a ^ b).bit_count() <= SIGNATURE_BITS
+
+    if is_open:
+        shared = [p for p in current if p in last]
+        if not shared:
+            return Judgement("image_signature", True, False)
+        changed = sum(not same(current[p], last[p]) for p in shared) / len(shared)
+        return Judgement("image_signature", changed >= 0.5, True, 0.0, changed, None, changed)
+    shared = [p for p in current if p in last and p in before_last]
+    if not shared:
+        return Judgement("image_signature", False, False)
+    stable = [p for p in shared if same(last[p], before_last[p])]
+    changed = sum(not same(current[p], last[p]) for p in stable) / len(shared)
+    return Judgement("image_signature", len(stable) * 2 >= len(shared) and changed >= 0.5, True, 0.0, changed,
+                     None, changed)

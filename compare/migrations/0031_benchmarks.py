@@ -60,7 +60,7 @@ class Migration(migrations.Migration):
                 ('closed_at', models.DateTimeField(blank=True, null=True)),
                 ('baseline', models.FloatField()),
                 ('current', models.FloatField()),
-                ('p_value', models.FloatField()),
+                ('p_value', models.FloatField(null=True)),
                 ('message', models.TextField()),
                 ('benchmark', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='compare.benchmark')),
                 ('opened_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='compare.benchmarkrun')),

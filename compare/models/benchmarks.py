@@ -63,7 +63,7 @@ class BenchmarkAlert(models.Model):
     opened_by = models.ForeignKey(BenchmarkRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     baseline = models.FloatField()
     current = models.FloatField()
-    p_value = models.FloatField()
+    p_value = models.FloatField(null=True)  # None for the image signature (no test: a seed is deterministic)
     message = models.TextField()
 
     class Meta:

@@ -131,3 +131,28 @@ def test_a_run_waits_for_its_images_checks_then_no_longer_than_the_setting(alice
     run.refresh_from_db()
     assert run.status == RunStatus.DONE
     assert benchmarks.run_summary(run)["sandbox:fast"]["checked"] == 0
+
+
+def test_a_seeded_routes_image_signature_change_opens_one_alert(alice):
+    """The sandbox draws the same picture for the same seed: three runs agree; when the
+    route starts drawing another picture (here: the seed changed behind the benchmark's back,
+    as a model update would), one alert opens; a route without a seed is not judged."""
+    benchmark = make(alice, schedule="", routes=["sandbox:fast"], params={"quality": "low", "seed": 7})
+    for seed in (7, 7, 7, 99, 99):
+        Benchmark.objects.filter(pk=benchmark.pk).update(params={"quality": "low", "seed": seed})
+        benchmark.refresh_from_db()
+        run = benchmarks.start_run(benchmark)
+        execute(run)
+        benchmarks.finish_runs()
+        if seed == 99 and not BenchmarkAlert.objects.filter(metric="image_signature").exists():
+            raise AssertionError("no image_signature alert after the picture changed")
+    alert = BenchmarkAlert.objects.get(metric="image_signature")
+    assert alert.p_value is None and "image signature changed" in alert.message
+    assert alert.closed_at is not None  # the fifth run drew the new picture again: stable, closed
+
+    unseeded = make(alice, schedule="", name="no seed", params={"quality": "low"})
+    for _ in range(4):
+        run = benchmarks.start_run(unseeded)
+        execute(run)
+        benchmarks.finish_runs()
+    assert not BenchmarkAlert.objects.filter(benchmark=unseeded).exists()

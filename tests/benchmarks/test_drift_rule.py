@@ -99,3 +99,19 @@ def test_text_accuracy_down_and_check_failures_up_fire():
     clean = [[0.0] * 4] * 8
     assert drift.judge("check_failures", clean, [[1.0, 1.0, 0.0, 1.0]] * 3, False).firing
     assert not drift.judge("check_failures", [[1.0, 0.0, 1.0, 1.0]] * 8, [[0.0] * 4] * 3, False).firing
+
+
+def test_the_image_signature_opens_on_a_change_after_stable_runs_and_not_for_a_restless_route():
+    a, b, c = 0, (1 << 64) - 1, 0xAAAAAAAAAAAAAAAA  # three unrelated 64-bit hashes
+    near_a = a | 0b111  # 3 bits apart: the same picture re-encoded
+    # Stable (a, a) then changed (b): opens.
+    assert drift.signature_change({1: a, 2: a}, {1: near_a, 2: a}, {1: b, 2: b}, False).firing
+    # Unchanged: quiet.
+    assert not drift.signature_change({1: a}, {1: a}, {1: near_a}, False).firing
+    # A route whose pictures differ every run (the seed is not honoured): never opens.
+    assert not drift.signature_change({1: a}, {1: b}, {1: c}, False).firing
+    # Open: stays open while it keeps changing, closes once the new picture is stable.
+    assert drift.signature_change({1: a}, {1: b}, {1: c}, True).firing
+    assert not drift.signature_change({1: a}, {1: b}, {1: b}, True).firing
+    # Too few runs to judge.
+    assert not drift.signature_change({}, {1: a}, {1: b}, False).enough
