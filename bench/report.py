@@ -4,6 +4,7 @@ Every number below comes from the results file; the explanations are conditional
 the outcome could go either way, and otherwise state what the code does (with file and line of
 thought) so a reviewer can check them."""
 
+import re
 from pathlib import Path
 
 
@@ -37,10 +38,25 @@ def failed(section):
     return isinstance(section, dict) and ("error" in section or "skipped" in section)
 
 
+# Sections written by focused scripts (bench/streambench.py), kept when `make bench` rewrites the file.
+KEPT = re.compile(r"<!-- kept: (\w+) -->.*?<!-- /kept: \1 -->\n", re.S)
+
+
 def write(results, out):
     text, table = render(results)
-    Path(out).write_text(text)
+    old = Path(out).read_text() if Path(out).exists() else ""
+    kept = "".join(match.group(0) for match in KEPT.finditer(old))
+    Path(out).write_text(text + ("\n" + kept if kept else ""))
     print("\n" + table)
+
+
+def write_kept(out, name, section):
+    """Put ``section`` (Markdown) in ``out`` as the kept section ``name``, replacing its last one."""
+    block = f"<!-- kept: {name} -->\n{section.rstrip()}\n<!-- /kept: {name} -->\n"
+    old = Path(out).read_text() if Path(out).exists() else ""
+    pattern = re.compile(rf"<!-- kept: {name} -->.*?<!-- /kept: {name} -->\n", re.S)
+    text = pattern.sub(lambda _: block, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + block
+    Path(out).write_text(text)
 
 
 # Item 4 before the fix (make bench of 2026-11-22 10:34 UTC, commit 713e644): kept beside each new run.

@@ -293,8 +293,9 @@ def run_floor(fake, bodies):
     return json.loads(out.stdout)
 
 
-CARD_TRIGGER = re.compile(r'hx-get="/results/\d+/card"[^>]*?hx-trigger="every ([\d.]+)(ms|s)"')
-TEMPLATE_TRIGGER = re.compile(r"compare:result-card[^>]*?hx-trigger=\"every ([\d.]+)(ms|s)\"")
+# The card's polling (its fallback since the results stream, bench/streambench.py): "every 500ms, sse:...".
+CARD_TRIGGER = re.compile(r'hx-get="/results/\d+/card"[^>]*?hx-trigger="every ([\d.]+)(ms|s)[",]')
+TEMPLATE_TRIGGER = re.compile(r"compare:result-card[^>]*?hx-trigger=\"every ([\d.]+)(ms|s)[\",]")
 
 
 def card_interval(html):

@@ -267,7 +267,7 @@ def batch_dict(batch, request, with_rows=True):
     data["columns"] = None if matrix.names_hidden else [{
         "route": c.key, "results": len(c.results), "finished": c.finished, "succeeded": c.succeeded,
         "median_latency_ms": None if c.median_latency_ms is None else round(c.median_latency_ms, 1),
-        "reported_cost_usd": _usd(c.reported_usd), "estimated_cost_usd": _usd(c.estimated_usd),
+        "cost_usd_by_source": {source: _usd(usd) for source, usd in c.costs_by_source.items()},
         "unknown_cost": c.unknown_cost, "checked": c.checked, "text_scored": c.text_scored,
         "text_accuracy_mean": None if c.text_accuracy_mean is None else round(c.text_accuracy_mean, 4),
         "blank": c.blank_count, "size_mismatches": c.size_mismatch_count} for c in matrix.columns]
@@ -285,8 +285,9 @@ def _row_dict(row, request):
     data["cells"] = None if row.masked else [None if r is None else {
         "route": r.route_key, "status": r.status,
         "latency_ms": None if r.latency_ms is None else round(r.latency_ms, 1),
-        "cost_usd": _usd(r.cost_usd), "cost_source": r.cost_source,
-        "estimated_cost_usd": _usd(r.estimated_cost_usd), "error": r.error or None,
+        "cost_usd": _usd(r.cost_usd), "cost_source": r.cost_source, "cost_label": r.cost_word,
+        "estimated_cost_usd": _usd(r.estimated_cost_usd), "estimate_source": r.estimate_source or None,
+        "error": r.error or None,
         "images": [] if row.held else [{"url": absolute(request, i.get_absolute_url()),
                                         "thumbnail_url": absolute(request, i.get_thumbnail_url()),
                                         "width": i.width, "height": i.height} for i in r.images.all()],

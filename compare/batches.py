@@ -28,8 +28,9 @@ from providers.base import SIZE_PRESETS, parse_size
 
 from . import limits, services, teams
 from .forms import ComparisonForm
-from .models import (TERMINAL, Batch, BatchItem, Prompt, PromptSet, Result, ResultCheck, Status, SubmitRefused,
+from .models import (TERMINAL, Batch, BatchItem, Prompt, PromptSet, Result, ResultCheck, ResultEvent, Status, SubmitRefused,
                      Team, Verdict, checks_of, checks_status)
+from .models.comparisons import COST_WORDS
 from .models.prompts import DEFAULT_SET_NAME
 from .visibility import Visibility
 
@@ -292,18 +293,24 @@ class Column:
         values = [r.latency_ms for r in self.results if r.status == Status.SUCCEEDED and r.latency_ms is not None]
         return statistics.median(values) if values else None
 
-    def _cost(self, source):
-        values = [r.cost_usd for r in self.results if r.cost_source == source and r.cost_usd is not None
-                  and r.status in TERMINAL]
-        return sum(values, Decimal(0)) if values else None
+    @property
+    def costs(self):
+        """[(cost word, USD)] of the finished results, summed per word (billed, from usage, team
+        price, est., rough), in that order; words with no result left out."""
+        sums = {}
+        for r in self.results:
+            if r.status in TERMINAL and r.cost_is_known:
+                sums[r.cost_word] = sums.get(r.cost_word, Decimal(0)) + r.cost_usd
+        return [(word, sums[word]) for word in COST_WORDS if word in sums]
 
     @property
-    def reported_usd(self):
-        return self._cost("reported")
-
-    @property
-    def estimated_usd(self):
-        return self._cost("estimated")
+    def costs_by_source(self):
+        """{cost_source: USD} as the API names them ("rough" is an "estimated" whose price is unresolved)."""
+        sums = {}
+        for r in self.results:
+            if r.status in TERMINAL and r.cost_is_known:
+                sums[r.cost_source] = sums.get(r.cost_source, Decimal(0)) + r.cost_usd
+        return sums
 
     @property
     def unknown_cost(self):
@@ -451,8 +458,10 @@ def batch_list(request):
 
 def batch_detail(request, pk):
     batch = _visible_batch(request, pk)
+    # Read before the matrix: the page's event stream starts here, so it misses no change.
+    events_after = ResultEvent.latest_id(batch.items.values("comparison_id"))
     matrix = build_matrix(batch, request.user)
-    context = {"batch": batch, "matrix": matrix}
+    context = {"batch": batch, "matrix": matrix, "events_after": events_after}
     if request.htmx and request.GET.get("part") == "matrix":
         response = render(request, "compare/batch_detail.html#matrix", context)
         return HttpResponseStopPolling(response.content) if matrix.done and not matrix.checks_pending else response
@@ -467,7 +476,7 @@ def batch_csv(request, pk):
     response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}.csv"'
     writer = csv.writer(response)
     writer.writerow(["position", "title", "comparison", "size", "route", "status", "latency_ms", "cost_usd",
-                     "cost_source", "error", "text_accuracy", "size_matches", "blank"])
+                     "cost_source", "estimate_source", "seed", "error", "text_accuracy", "size_matches", "blank"])
     for row in matrix.rows:
         if row.masked:
             continue
@@ -478,6 +487,7 @@ def batch_csv(request, pk):
                              row.comparison.params.get("size"), result.route_key, result.status,
                              "" if result.latency_ms is None else round(result.latency_ms, 1),
                              "" if result.cost_usd is None else result.cost_usd, result.cost_source,
+                             result.estimate_source, result.seed_word,
                              _csv_safe(result.error), *_check_cells(result, row.held)])
     return response
 

@@ -397,7 +397,7 @@ def summarise(values_by_metric, runs):
         "p95_ms": None if not latencies else round(percentile(latencies, 95), 1),
         "success_rate": None if not outcomes else round(statistics.fmean(outcomes), 4),
         "cost_per_image_usd": None if not costs else round(statistics.fmean(costs), 6),
-        # "reported" (the provider's bill), "estimated" (our price table) or "mixed"
+        # the results' cost_source (CostSource: "billed", "usage", "team_price", "estimated") or "mixed"
         "cost_source": None if not sources else (sources.pop() if len(sources) == 1 else "mixed"),
         "text_accuracy": None if not texts else round(statistics.fmean(texts), 4),
         "text_scored": len(texts),  # calls whose quoted text was read back

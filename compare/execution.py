@@ -9,7 +9,7 @@ import time
 import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 from providers import runner
 from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
@@ -20,7 +20,7 @@ from providers.registry import UnknownRoute
 from . import limits, logs, notifications
 from . import routes as route_catalog
 from .images import ImageRejected, check_images, start_image_processes
-from .models import CostSource, Result, ResultImage, Status
+from .models import CostSource, EstimateSource, Result, ResultEvent, ResultImage, Status
 from .services import dispatch, request_for
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,8 @@ class Attempt:
         if isinstance(exc, ProviderError):
             self.result.finish(FAILURE_STATUS.get(type(exc), Status.FAILED), error_code=exc.code,
                                error=redact(exc.message, self.secrets), latency_ms=exc.elapsed_ms,
-                               attempts=redact(list(exc.attempts[:-1]), self.secrets))
+                               attempts=redact(list(exc.attempts[:-1]), self.secrets),
+                               parameters=parameters(self.request, self.route))
         else:
             log.exception("route %s crashed on result %s", self.result.route_key, self.result.pk, exc_info=exc)
             self.result.finish(Status.FAILED, error_code="internal",
@@ -182,7 +183,7 @@ def _execute_claimed(result):
                                      backoff_base=settings.PROVIDER_BACKOFF_SECONDS)
         except Exception as exc:  # a bug in an adapter must not leave the card spinning either
             return attempt.fail(exc)
-    store_outcome(result, outcome, attempt.request, attempt.secrets)
+    store_outcome(result, outcome, attempt.request, attempt.secrets, route=attempt.route)
 
 
 def _submit_long_job(attempt):
@@ -194,7 +195,9 @@ def _submit_long_job(attempt):
         return attempt.fail(exc)
     job = {**job, "submitted_at": time.time(), "deadline_at": time.time() + attempt.provider.long_deadline_seconds,
            "poll_interval": attempt.provider.poll_interval, "checked_at": time.time()}
-    Result.objects.filter(pk=attempt.result.pk).update(job=job)
+    with transaction.atomic():  # the card now says the job was submitted
+        Result.objects.filter(pk=attempt.result.pk).update(job=job)
+        ResultEvent.record([(attempt.result.pk, attempt.result.comparison_id, Status.RUNNING)])
     check_result.apply_async((attempt.result.pk,), countdown=attempt.provider.poll_interval)
 
 
@@ -237,10 +240,31 @@ def check_long_job(result_id):
             return attempt.fail(exc)
     outcome_notes = (f"Long-running job: checked every {provider.poll_interval:g} s, so our latency "
                      f"(submit to result, wall clock) may be up to that much late.",)
-    store_outcome(result, outcome, attempt.request, attempt.secrets, extra_notes=outcome_notes)
+    store_outcome(result, outcome, attempt.request, attempt.secrets, extra_notes=outcome_notes, route=attempt.route)
 
 
-def store_outcome(result, outcome, request, secrets, extra_notes=()):
+def parameters(request, route, outcome=None, checked=()):
+    """What the route did with each common parameter (Result.parameters): asked, sent where the
+    adapter says what it sent (ImageResult.sent), received (the images as Pillow read them);
+    the seed is sent only by a route whose Capabilities.seed says it takes one."""
+    asked = {"size": request.size, "quality": request.quality, "output_format": request.output_format,
+             "n": request.n, "seed": request.seed}
+    sent = dict(outcome.sent) if outcome is not None else {}
+    found = {name: {"asked": value, **({"sent": sent[name]} if name in sent else {})} for name, value in asked.items()}
+    if route is not None:
+        found["seed"]["supported"] = route.capabilities.seed
+        if not route.capabilities.seed:
+            found["seed"]["sent"] = None  # never passed on, whatever the adapter's body says
+    if checked:
+        found["size"]["received"] = [f"{c.width}x{c.height}" for c in checked]
+        found["output_format"]["received"] = [c.format for c in checked]
+        found["n"]["received"] = len(checked)
+    if outcome is not None and outcome.revised_prompts:
+        found["revised_prompt"] = list(outcome.revised_prompts)
+    return found
+
+
+def store_outcome(result, outcome, request, secrets, extra_notes=(), route=None):
     """Check every image with Pillow, keep originals and thumbnails, record timings, cost and
     what makes the result reproducible; end the result succeeded (or failed for a bad image)."""
     common = dict(
@@ -252,11 +276,13 @@ def store_outcome(result, outcome, request, secrets, extra_notes=()):
         response_headers=redact(dict(outcome.response_headers), secrets),
         notes=list(outcome.notes) + list(extra_notes),
         attempts=redact(list(outcome.attempts), secrets),
+        parameters=redact(parameters(request, route, outcome), secrets),
     )
     if outcome.usage is not None and outcome.usage.cost_usd is not None:
-        cost = dict(cost_usd=outcome.usage.cost_usd, cost_source=CostSource.REPORTED)
+        cost = dict(cost_usd=outcome.usage.cost_usd, cost_source=CostSource(outcome.usage.basis))
     elif result.estimated_cost_usd is not None:
-        cost = dict(cost_usd=result.estimated_cost_usd, cost_source=CostSource.ESTIMATED)
+        cost = dict(cost_usd=result.estimated_cost_usd, cost_source=(
+            CostSource.TEAM_PRICE if result.estimate_source == EstimateSource.TEAM_PRICE else CostSource.ESTIMATED))
     else:
         cost = dict(cost_usd=None, cost_source=CostSource.UNKNOWN)
 
@@ -269,6 +295,7 @@ def store_outcome(result, outcome, request, secrets, extra_notes=()):
         result.finish(Status.FAILED, error_code="bad_image", error=str(exc), **common, **cost)
         return
 
+    common["parameters"] = redact(parameters(request, route, outcome, checked), secrets)
     stored = []
     for index, (image, check) in enumerate(zip(outcome.images, checked)):
         row = ResultImage(result=result, index=index, width=check.width, height=check.height,
@@ -343,6 +370,7 @@ def reap_stale():
         by_team.setdefault(team_id, []).append(pk)
     sent = sum(dispatch(team_id, only=ids) for team_id, ids in by_team.items())
     limits.free_lost_slots()
+    ResultEvent.prune(now - timedelta(seconds=settings.EVENTS_KEEP_SECONDS))
     return ended, rechecked, len(resend) + sent
 
 
@@ -399,5 +427,6 @@ def _usage_dict(usage):
         "cost_usd": None if usage.cost_usd is None else str(usage.cost_usd),
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
+        "basis": usage.basis,
         "raw": dict(usage.raw),
     }

@@ -24,7 +24,7 @@ from .images import ACCEPTED_FORMATS, ImageRejected
 
 MAX_DIFF_SIDE = 1024
 THRESHOLD = 24  # of 255: a per-pixel luminance difference at or under this counts as "the same"
-VERSION = 1  # part of the cache key: bump when the maths or the colour map change
+VERSION = 2  # part of the cache key: bump when the maths or the colour map change
 
 
 # --- Opening -------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ class Difference:
     dhash: int
     ahash: int
     reading: str
-    verdict: str  # identical | near-identical | similar | different
+    verdict: str  # identical | near-identical | similar | different | disagree
 
     @property
     def mean_percent(self):
@@ -207,16 +207,40 @@ class Difference:
         return asdict(self)
 
 
-def read(phash_distance, mean_abs, share_over):
-    """(verdict, a plain-language reading) of the numbers."""
-    if mean_abs == 0:
-        return "identical", "Identical: the same pixels at the size compared."
-    if phash_distance <= 6 and share_over < 0.10:
-        return "near-identical", ("Near-identical: the same picture with small changes "
+NEAR_BITS = 6  # a hash distance at or under this: the same picture
+SIMILAR_BITS = 16  # at or under this: the same layout; over it: unrelated layouts
+NEAR_SHARE = 0.10  # pixels over THRESHOLD: under this share, the pixels say "small changes"
+HASH_NAMES = {"phash": "pHash", "dhash": "dHash", "ahash": "aHash"}
+
+
+def read(distances, mean_abs, share_over):
+    """(verdict, a plain-language reading) of every signal: the pixel difference and each hash
+    distance (``distances``: {"phash": bits, "dhash": bits, "ahash": bits}). A reading is given
+    only when all of them agree with it; otherwise the verdict is "disagree" and the reading
+    names the signals that point different ways."""
+    bits = [distances[name] for name in HASH_NAMES]
+    if mean_abs == 0 and not any(bits):
+        return "identical", "Identical: the same pixels at the size compared, and every hash agrees."
+    if max(bits) <= NEAR_BITS and share_over < NEAR_SHARE:
+        return "near-identical", ("Near-identical: every hash within a few bits and few pixels changed "
                                   "(same model, same seed? or a re-encode).")
-    if phash_distance <= 16:
-        return "similar", "Similar: the same overall layout and light, differing in the details."
-    return "different", "Different images: the layouts do not match."
+    if max(bits) <= SIMILAR_BITS and mean_abs > 0:
+        return "similar", "Similar: every hash says the same overall layout and light; the pixels differ in the details."
+    far = [bit for bit in bits if bit > SIMILAR_BITS]
+    if min(bits) > NEAR_BITS and len(far) >= 2 and share_over >= NEAR_SHARE:
+        return "different", ("Different images: no hash finds the same picture, most find unrelated layouts, "
+                             "and many pixels differ.")
+    bands = {"the same picture": [], "a related layout": [], "an unrelated layout": []}
+    for name, label in HASH_NAMES.items():
+        count = distances[name]
+        band = ("the same picture" if count <= NEAR_BITS else "a related layout" if count <= SIMILAR_BITS
+                else "an unrelated layout")
+        bands[band].append(f"{label} ({count} bits)")
+    says = [f"{' and '.join(names)} {'find' if len(names) > 1 else 'finds'} {band}"
+            for band, names in bands.items() if names]
+    pixels = (f"{share_over:.0%} of pixels differ clearly" if mean_abs else "the pixels are the same at the size compared")
+    return "disagree", ("The signals disagree: " + "; ".join(says) + f"; {pixels}. "
+                        "Look at the heat map rather than trust one number.")
 
 
 def difference(image_a, image_b, max_side=MAX_DIFF_SIDE, threshold=THRESHOLD):
@@ -228,8 +252,9 @@ def difference(image_a, image_b, max_side=MAX_DIFF_SIDE, threshold=THRESHOLD):
     mean_abs = ImageStat.Stat(diff).mean[0]
     histogram = diff.histogram()
     share = sum(histogram[threshold + 1:]) / (size[0] * size[1])
-    distances = hashes(image_a).distance(hashes(image_b))
-    verdict, reading = read(distances["phash"], mean_abs, share)
+    # Hashed at the size the pixels are compared at, so both kinds of signal read the same images.
+    distances = hashes(a).distance(hashes(b))
+    verdict, reading = read(distances, mean_abs, share)
     return (Difference(width=size[0], height=size[1], same_aspect=same_aspect(image_a.size, image_b.size),
                        mean_abs=round(mean_abs, 3), share_over=round(share, 5), threshold=threshold,
                        reading=reading, verdict=verdict, **distances),

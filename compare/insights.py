@@ -134,8 +134,9 @@ def _money(value):
 LEADERBOARD_HEADER = [
     "rank", "route", "label", "score", "score_low", "score_high", "votes", "preliminary", "win_rate", "entered",
     "success_rate", "failure_rate", "timeout_rate", "content_refusal_rate", "retries", "retried_calls",
-    "median_latency_ms", "p95_latency_ms", "reported_cost_per_image_usd", "estimated_cost_per_image_usd",
-    "unknown_cost_calls", "checked", "text_accuracy_mean", "text_scored", "blank", "size_mismatches",
+    "median_latency_ms", "p95_latency_ms", "billed_or_usage_cost_per_image_usd",
+    "estimated_or_team_price_cost_per_image_usd", "unknown_cost_calls", "checked", "text_accuracy_mean", "text_scored",
+    "blank", "size_mismatches",
 ]
 
 
@@ -161,7 +162,7 @@ def export_leaderboard(request):
 
 HISTORY_HEADER = ["comparison", "created_at", "created_by", "prompt", "size", "quality", "output_format", "n", "seed",
                   "rerun_of", "route", "status", "error_code", "latency_ms", "queue_ms", "cost_usd", "cost_source",
-                  "retries", "url"]
+                  "estimate_source", "retries", "url"]
 
 
 def export_history(request):
@@ -184,10 +185,10 @@ def export_history(request):
                     params.get("size"), params.get("quality"), params.get("output_format"), params.get("n"),
                     params.get("seed"), c.rerun_of_id]
             if c.pk in masked:
-                yield head + [BLIND, r.status, "", "", "", "", "", "", request.build_absolute_uri(c.get_absolute_url())]
+                yield head + [BLIND, r.status, "", "", "", "", "", "", "", request.build_absolute_uri(c.get_absolute_url())]
                 continue
             yield head + [r.route_key, r.status, r.error_code, _num(r.latency_ms), _num(r.queue_ms),
-                          _money(r.cost_usd), r.cost_source, len(r.attempts or []),
+                          _money(r.cost_usd), r.cost_source, r.estimate_source, len(r.attempts or []),
                           request.build_absolute_uri(c.get_absolute_url())]
 
     name = f"history-{slugify(team.name) or team.pk}-{timezone.localdate().isoformat()}.csv"
@@ -204,7 +205,8 @@ def _refuse_masked(request, comparison, what):
 
 
 RESULTS_HEADER = ["position", "route", "label", "status", "error_code", "error", "latency_ms", "queue_ms", "cost_usd",
-                  "cost_source", "estimated_cost_usd", "cost_per_image_usd", "images", "sizes", "retries",
+                  "cost_source", "estimated_cost_usd", "estimate_source", "cost_per_image_usd", "images", "sizes", "seed",
+                  "retries", "retry_wait_ms",
                   "provider_request_id", "files"]
 
 
@@ -238,9 +240,10 @@ def export_comparison(request, pk):
             per_image = result.cost_usd / n if result.cost_usd is not None and result.status == Status.SUCCEEDED else None
             row = [result.position + 1, result.route_key, result.route_label, result.status, result.error_code,
                    result.error, _num(result.latency_ms), _num(result.queue_ms), _money(result.cost_usd),
-                   result.cost_source, _money(result.estimated_cost_usd), _money(per_image),
+                   result.cost_source, _money(result.estimated_cost_usd), result.estimate_source, _money(per_image),
                    len(names), " ".join(f"{i.width}x{i.height}" for i in result.images.all()) if seen.images else "",
-                   len(result.attempts or []), result.provider_request_id, " ".join(names)]
+                   result.seed_word, len(result.attempts or []), _num(result.backoff_ms) if result.attempts else "",
+                   result.provider_request_id, " ".join(names)]
             writer.writerow([safe_cell(cell) for cell in row])
         for ref in comparison.references.all():
             with ref.file.open("rb") as handle:

@@ -14,7 +14,8 @@ Pure functions over querysets (no request, no views). What each number means:
   Exact: the rollup cells keep every succeeded latency (packed float64), and the order statistics
   the median, p95 and the chart need are taken from them sorted here.
 - **cost per image**: over succeeded calls, total cost / images asked (`params["n"]`), computed
-  separately for costs the provider *reported* and costs *estimated* from the catalog; calls of
+  separately for costs from the provider's answer (*billed*, or *from usage*: its usage times our
+  price) and costs we *estimated* (the catalog, or the team's own price); calls of
   unknown cost are counted, never priced at $0.
 - **checks** (docs/checks.md): over the route's succeeded results whose automatic checks are done,
   the mean text accuracy (of those whose prompt quotes text OCR could read; each result counts once,
@@ -70,6 +71,8 @@ from decimal import Decimal
 from django.core.cache import cache
 from django.db.models import Avg, Count, Max, Q, Sum
 from django.utils import timezone
+
+from providers.pricing import price_for
 
 from .models import TERMINAL, JudgedComparison, Result, ResultCheck, RouteDay, VerdictKind
 from .models import rollups
@@ -175,6 +178,8 @@ class RouteRow:
     median_ms = property(lambda self: self.latency_percentile(50))
     p95_ms = property(lambda self: self.latency_percentile(95))
     reported_per_image = property(lambda self: _per_image(self.reported_cost, self.reported_images))
+    # The catalog's price for this route is unresolved: its estimates are rough (docs/pricing.md).
+    rough = property(lambda self: bool((price := price_for(self.route_key)) and price.unresolved))
     estimated_per_image = property(lambda self: _per_image(self.estimated_cost, self.estimated_images))
 
     def latency_percentile(self, pct):

@@ -68,10 +68,11 @@ class DatabaseCollector:
             labels=["route"])
         cost = CounterMetricFamily(
             "ipc_provider_cost_usd", f"Cost of the succeeded calls in US dollars, by route and where the figure "
-            f"comes from: reported by the provider, or estimated from our price list ({TOTALS}).",
+            f"comes from: source=\"reported\" is the provider's answer (billed, or its usage times our price), "
+            f"source=\"estimated\" our price for the request (the catalog, or a price entered for the route) ({TOTALS}).",
             labels=["route", "source"])
         unpriced = CounterMetricFamily(
-            "ipc_provider_unpriced_calls", f"Succeeded calls with no cost known (neither reported nor estimated: "
+            "ipc_provider_unpriced_calls", f"Succeeded calls with no cost known (neither from the provider nor priced by us: "
             f"not in the cost figures), by route ({TOTALS}).", labels=["route"])
         for row in rows:
             route = row["route_key"]

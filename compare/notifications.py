@@ -170,7 +170,9 @@ def comparison_data(comparison):
                    "latency_ms": _ms(r.latency_ms) if seen.latency else None,
                    "cost_usd": _usd(r.cost_usd) if seen.costs else None,
                    "cost_source": r.cost_source if seen.costs else None,
-                   "estimated_cost_usd": _usd(r.estimated_cost_usd) if seen.costs else None}
+                   "cost_label": r.cost_word if seen.costs else None,
+                   "estimated_cost_usd": _usd(r.estimated_cost_usd) if seen.costs else None,
+                   "estimate_source": (r.estimate_source or None) if seen.costs else None}
                   for r in sorted(results, key=lambda r: r.position)]
     return {"comparison": {"id": comparison.pk, "url": permalink(comparison.get_absolute_url()),
                            "prompt": comparison.prompt, "blind": comparison.blind,
@@ -201,13 +203,14 @@ def batch_data(batch):
         routes = []
         for key, results in columns.items():
             latencies = [r.latency_ms for r in results if r.status == Status.SUCCEEDED and r.latency_ms is not None]
-            reported = [r.cost_usd for r in results if r.cost_source == "reported" and r.cost_usd is not None]
-            estimated = [r.cost_usd for r in results if r.cost_source == "estimated" and r.cost_usd is not None]
+            by_source = {}  # billed | usage | team_price | estimated, as the API names them
+            for r in results:
+                if r.cost_is_known:
+                    by_source[r.cost_source] = by_source.get(r.cost_source, 0) + r.cost_usd
             routes.append({"route": key, "calls": len(results),
                            "succeeded": sum(r.status == Status.SUCCEEDED for r in results),
                            "median_latency_ms": _ms(statistics.median(latencies)) if latencies else None,
-                           "reported_cost_usd": _usd(sum(reported)) if reported else None,
-                           "estimated_cost_usd": _usd(sum(estimated)) if estimated else None,
+                           "cost_usd_by_source": {source: _usd(usd) for source, usd in by_source.items()},
                            "unknown_cost_calls": sum(r.cost_source == "unknown" for r in results)})
     return {"batch": {"id": batch.pk, "name": batch.name, "url": permalink(batch.get_absolute_url()),
                       "prompt_set": batch.source_name, "blind": batch.blind,

@@ -15,10 +15,12 @@ from .visibility import Visibility
 # The fields each answer of the visibility policy hides (all of them can name the route).
 HIDDEN_UNLESS = {
     "route_names": {"route": None, "label": None, "sandbox": None, "error": None, "error_code": None, "notes": [],
+                    "parameters": {}, "seed": None,
                     "retried_attempts": [], "provider_request_id": None, "worker": None, "started_at": None,
                     "finished_at": None},
     "latency": {"queue_ms": None, "latency_ms": None, "provider_timings_ms": {}},
-    "costs": {"cost_usd": None, "cost_source": None, "estimated_cost_usd": None},
+    "costs": {"cost_usd": None, "cost_source": None, "cost_label": None, "estimated_cost_usd": None,
+              "estimate_source": None},
 }
 SIZE_FIELDS = ("width", "height", "format", "bytes")
 
@@ -38,11 +40,19 @@ def result_dict(result, request=None, review=None):
         "latency_ms": _round(result.latency_ms),
         "provider_timings_ms": result.provider_timings,
         "cost_usd": None if result.cost_usd is None else str(result.cost_usd.normalize()),
+        # billed | usage | team_price | estimated | unknown; cost_label is the word the pages show
+        # ("rough" for an estimate from an unresolved catalog price, see estimate_source).
         "cost_source": result.cost_source,
+        "cost_label": result.cost_word,
         "estimated_cost_usd": None if result.estimated_cost_usd is None else str(result.estimated_cost_usd.normalize()),
+        "estimate_source": result.estimate_source or None,  # catalog | rough | team_price
         "error": result.error or None,
         "error_code": result.error_code or None,
         "notes": result.notes,
+        # What the route did with the request: {"size": {"asked", "sent", "received"}, ...,
+        # "seed": {"asked", "supported", "sent"}, "revised_prompt": [...]} (see Result.parameters).
+        "parameters": result.parameters,
+        "seed": result.seed_word or None,  # "sent" | "seed not supported by this route" | null
         "retried_attempts": result.attempts,
         "provider_request_id": result.provider_request_id or None,
         "worker": result.worker or None,

@@ -10,7 +10,7 @@ from django.conf import settings
 from providers import registry
 from providers.base import ImageRequest, Route
 
-from .models import CallCost, TeamPrice
+from .models import CallCost, EstimateSource, TeamPrice
 
 
 def team_prices(team):
@@ -27,7 +27,7 @@ def call_cost(route: Route, request: ImageRequest, team_price=None) -> CallCost:
     price = registry.route_price(route)
     estimate = price.estimate(request) if price else None
     if estimate is not None:
-        return CallCost(route.key, estimate, "catalog", price.as_of)
+        return CallCost(route.key, estimate, "catalog", price.as_of, rough=price.unresolved)
     return CallCost(route.key, ceiling() * request.n, "ceiling")
 
 
@@ -44,3 +44,12 @@ def estimate_of(cost: CallCost):
 
 def ceiling():
     return Decimal(str(settings.UNPRICED_CALL_CEILING_USD))
+
+
+def estimate_source_of(cost: CallCost):
+    """Where a result's estimate comes from (Result.estimate_source): "" for the ceiling."""
+    if cost.basis == "team price":
+        return EstimateSource.TEAM_PRICE
+    if cost.unpriced:
+        return ""
+    return EstimateSource.ROUGH if cost.rough else EstimateSource.CATALOG

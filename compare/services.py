@@ -61,7 +61,8 @@ def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=N
             route = route_map[key]
             Result.objects.create(
                 comparison=comparison, position=position, route_key=key, route_label=route.label,
-                sandbox=route.sandbox, estimated_cost_usd=pricing.estimate_of(cost), charge_usd=cost.usd,
+                sandbox=route.sandbox, estimated_cost_usd=pricing.estimate_of(cost),
+                estimate_source=pricing.estimate_source_of(cost), charge_usd=cost.usd,
             )
         transaction.on_commit(lambda: enqueue(comparison.pk))
         if locked.monthly_budget_usd:  # reservations count: a threshold may be reached at submit already

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import accounts, credentials, prices, teams, views
+from . import accounts, credentials, prices, streams, teams, views
 
 app_name = "compare"
 
@@ -38,6 +38,7 @@ urlpatterns = [
     path("teams/<int:pk>/credentials/test", credentials.test_credential, name="team-credential-test"),
     path("comparisons/<int:pk>/", views.comparison_detail, name="detail"),
     path("comparisons/<int:pk>/summary", views.comparison_summary, name="summary"),
+    path("comparisons/<int:pk>/events", streams.comparison_events, name="events"),
     path("comparisons/<int:pk>/rerun", views.rerun_comparison, name="rerun"),
     path("comparisons/<int:pk>/cancel", views.cancel_comparison, name="cancel"),
     path("results/<int:pk>/card", views.result_card, name="result-card"),

@@ -18,7 +18,7 @@ from . import pricing, services, teams
 from . import routes as route_catalog
 from .auth import session_or_token
 from .forms import SIZE_CHOICES, ComparisonForm, rerun_form
-from .models import Comparison, ReferenceImage, Result, ResultImage, Status, SubmitRefused
+from .models import Comparison, ReferenceImage, Result, ResultEvent, ResultImage, Status, SubmitRefused
 from .models import reviews as reviewing
 from .models.reviews import Review
 from .templatetags import viewing
@@ -141,7 +141,10 @@ def route_list(request):
 
 def comparison_detail(request, pk):
     comparison = get_object_or_404(Comparison.objects.visible_to(request.user).select_related("created_by", "rerun_of", "team"), pk=pk)
+    # Read before the results: the page's event stream starts here, so it misses no change.
+    events_after = ResultEvent.latest_id([comparison.pk])
     context = _summary_context(comparison)
+    context["events_after"] = events_after
     # Blind mode: the cards come in this reviewer's own order, labelled A, B, C (compare/models/reviews.py).
     review = Review(comparison, request.user)
     # ?sort= reorders the cards and the race timeline (never for a blind reviewer: it would tell).

@@ -7,6 +7,10 @@ a time holds a socket, not a worker. Django's ASGI handler then spools the whole
 view runs, so the body is capped here first: a Content-Length over MAX_REQUEST_BYTES is answered
 413 before anything is read, and a body without one is cut off with a 413 once it passes the limit
 (compare.uploads.RequestSizeMiddleware says the same under any other server).
+
+`make run` serves this too. Open result streams (compare/streams.py) are async and hold no thread.
+Each process is warmed up before it listens (compare/warmup.py), so its first submit is like any
+other.
 """
 
 import os
@@ -58,3 +62,7 @@ def limit_body(app, limit):
 
 
 application = limit_body(django_application, settings.MAX_REQUEST_BYTES)
+
+from compare.warmup import warm_web  # noqa: E402  (after the apps are loaded)
+
+warm_web()

@@ -422,6 +422,25 @@ WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15)
 # The broker check of /healthz gives up after this many seconds.
 HEALTH_TIMEOUT_SECONDS = env_float("HEALTH_TIMEOUT_SECONDS", 2.0)
 
+# --- results pushed (compare/streams.py) --------------------------------------------------------
+# Redis for the nudges that tell web processes a result changed: redis:// or rediss://; by
+# default the Celery broker when that is Redis. Without it each web process checks the event
+# table every EVENTS_POLL_SECONDS while a page follows it.
+EVENTS_URL = env_str("EVENTS_URL", "")
+if not EVENTS_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    EVENTS_URL = CELERY_BROKER_URL
+if EVENTS_URL and not EVENTS_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured(f"EVENTS_URL must be a redis:// or rediss:// URL (got {EVENTS_URL.split(':', 1)[0]}://)")
+# How often a web process reads new event rows: without EVENTS_URL, and with it as a safety net.
+EVENTS_POLL_SECONDS = env_float("EVENTS_POLL_SECONDS", 0.05)
+EVENTS_FALLBACK_SECONDS = env_float("EVENTS_FALLBACK_SECONDS", 1.0)
+# One stream answer lasts at most this long; the browser then reconnects from its last event id
+# (and the team access is checked again).
+EVENTS_STREAM_SECONDS = env_int("EVENTS_STREAM_SECONDS", 300)
+# The reaper deletes event rows older than this.
+EVENTS_KEEP_SECONDS = env_int("EVENTS_KEEP_SECONDS", 86400)
+# --- end of results pushed ---------------------------------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,4 +1,4 @@
-"""Apiframe (providers.md section 10): an asynchronous job API in front of GPT Image 2.
+"""Apiframe: an asynchronous job API in front of GPT Image 2.
 
 Submit ``POST {APIFRAME_BASE_URL}/images/generate`` with ``X-API-Key`` and a
 ``gptImage2Params`` block; the answer is **202** ``{jobId, status: "QUEUED"}``. Poll
@@ -17,9 +17,10 @@ Edits: the same endpoint with ``gptImage2Params.input_images``, an array of URLs
 assumed). Only links are sent, never bytes: the app's expiring public links (SITE_URL). GPT Image
 2 takes no mask here (Apiframe's ``/images/edit`` inpainting endpoint is Flux Fill only).
 
-Cost: ``creditCost`` is what Apiframe says it billed for the job. It is turned into USD at
-$0.01 per credit, the pay-as-you-go credit price, which is [S] in providers.md (a 2026
-market article, not confirmed by Apiframe); ``Usage.raw`` keeps the credits and that price.
+Cost: ``creditCost`` is the credits Apiframe says the job used. It is turned into USD at $0.01
+per credit, the pay-as-you-go credit price from a 2026 market article, not confirmed by Apiframe
+(unresolved in providers/pricing.json): a cost "from usage", not a bill; ``Usage.raw`` keeps the
+credits and that price.
 """
 
 from __future__ import annotations
@@ -64,9 +65,10 @@ CAPABILITIES = Capabilities(
     max_input_images=MAX_INPUT_IMAGES,
     edit_needs_public_url=True,
 )
-# Pay-as-you-go price of one Apiframe credit [S]: providers.md section 10.
+# Pay-as-you-go price of one Apiframe credit [S]: Apiframe's docs.
 USD_PER_CREDIT = Decimal("0.01")
-CREDIT_PRICE_SOURCE = "providers.md section 10: $0.01 per credit pay-as-you-go [S, not confirmed by Apiframe]"
+CREDIT_PRICE_SOURCE = ("$0.01 per credit pay-as-you-go, from 2026 market articles, not confirmed by Apiframe "
+                       "(unresolved in providers/pricing.json; docs/pricing.md)")
 KEPT_HEADERS = ("x-request-id", "retry-after", "x-ratelimit-remaining", "x-ratelimit-limit")
 POLICY_WORDS = ("content policy", "policy violation", "safety", "moderation", "nsfw", "flagged")
 
@@ -210,7 +212,8 @@ def usage_of(job: Mapping[str, Any]) -> Usage | None:
     credits = job.get("creditCost")
     if not isinstance(credits, (int, float)) or isinstance(credits, bool):
         return None
-    return Usage(cost_usd=Decimal(str(credits)) * USD_PER_CREDIT,
+    # Credits, not money: the USD is our price per credit times what Apiframe reported using.
+    return Usage(cost_usd=Decimal(str(credits)) * USD_PER_CREDIT, basis="usage",
                  raw={"creditCost": credits, "usd_per_credit": str(USD_PER_CREDIT), "credit_price_source": CREDIT_PRICE_SOURCE})
 
 

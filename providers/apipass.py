@@ -1,5 +1,5 @@
 """APIPass (apipass.dev): a Kie-compatible jobs API, ``POST {APIPASS_BASE_URL}/jobs/createTask`` and
-``GET {APIPASS_BASE_URL}/jobs/recordInfo?taskId=`` with Bearer auth (providers.md section 13).
+``GET {APIPASS_BASE_URL}/jobs/recordInfo?taskId=`` with Bearer auth (APIPass's docs).
 
 The protocol code is Kie's (providers/kie.py): the same body, polling, notes and error mapping;
 ``resultJson`` may arrive as an object here, which kie.result_urls accepts. The GPT Image 2 model
@@ -7,7 +7,7 @@ id on APIPass is not documented: Kie's ``gpt-image-2-text-to-image`` is assumed,
 ``APIPASS_MODEL`` overrides it without a code change.
 
 Edits: Kie's ``gpt-image-2-image-to-image`` with ``input.input_urls`` (URLs only, no mask) is
-assumed the same way [I: providers.md 13], and ``APIPASS_EDIT_MODEL`` overrides that id.
+assumed the same way [I: APIPass's docs], and ``APIPASS_EDIT_MODEL`` overrides that id.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Azure OpenAI: GPT Image 2 on your own Azure resource, one route per deployment
-(providers.md section 3).
+(Azure OpenAI's docs).
 
 Two URL styles, chosen by ``AZURE_OPENAI_API_STYLE``:
 
@@ -10,7 +10,7 @@ Two URL styles, chosen by ``AZURE_OPENAI_API_STYLE``:
 
 An edit goes to the same place with ``images/edits`` for ``images/generations``, as OpenAI's
 multipart/form-data (reference images as ``image`` / ``image[]`` file parts, optional ``mask``;
-providers.md section 3 says "multipart as in OpenAI" [I]).
+Azure OpenAI's docs say "multipart as in OpenAI" [I]).
 
 What a route offers follows the api-version it sends. The deployments URLs default to
 2025-04-01-preview, whose spec (Azure/azure-rest-api-specs, specification/cognitiveservices/
@@ -57,7 +57,7 @@ DEFAULT_API_VERSION = "2025-04-01-preview"
 DATED_CAPABILITIES = dataclasses.replace(CAPABILITIES, sizes=tuple(SIZE_PRESETS.values()), custom_size=None,
                                          formats=("png", "jpeg"))
 API_STYLES = {"deployments": "deployments", "deployment": "deployments", "classic": "deployments", "v1": "v1"}
-# Azure bills GPT Image 2 on Global deployments at OpenAI's token rates (providers.md section 3).
+# Azure bills GPT Image 2 on Global deployments at OpenAI's token rates (Azure OpenAI's docs).
 PRICE_KEY = "openai:gpt-image-2"
 # Response headers worth keeping beyond the OpenAI ones (the deployment that answered).
 EXTRA_KEPT_HEADERS = ("x-ms-deployment-name",)

@@ -108,14 +108,26 @@ class GeneratedImage:
         return f"GeneratedImage({size}, mime={self.mime!r})"
 
 
+# How a cost_usd in Usage was come by: "billed" is the provider's own money figure for the call
+# (OpenRouter's usage.cost, LiteLLM's response-cost header, ...); "usage" is what the provider
+# reported using (tokens, credits) times our catalog's price for it.
+COST_BASES = ("billed", "usage")
+
+
 @dataclass(frozen=True)
 class Usage:
-    """What the provider reported about what it billed. cost_usd is None unless reported."""
+    """What the provider reported about what it billed. cost_usd is None unless reported, and
+    then ``basis`` says how it was come by (one of COST_BASES)."""
 
     cost_usd: Decimal | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    basis: str | None = None
+
+    def __post_init__(self):
+        if self.cost_usd is not None and self.basis not in COST_BASES:
+            raise ValueError(f"a cost needs its basis, one of {COST_BASES}, not {self.basis!r}")
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,9 @@ class Timings:
     setup_ms: float | None = None
     provider_queue_ms: float | None = None
     provider_generation_ms: float | None = None
+    # Our own work inside a call that sent nothing over HTTP (the sandbox drawing its images):
+    # reported by the adapter, left out of total_ms by the runner, shown as ours.
+    ours_ms: float | None = None
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(v, 1) for k, v in self.__dict__.items() if v is not None}
@@ -148,6 +163,35 @@ class ImageResult:
     notes: tuple[str, ...] = ()
     # Earlier attempts that the provider refused and we retried (see runner.execute).
     attempts: tuple[Mapping[str, Any], ...] = ()
+    # What the adapter sent for each of COMMON_PARAMETERS, where it sends that parameter as such
+    # (an OpenAI-shaped body, the sandbox); a name left out was not sent as asked, or in another
+    # form (an aspect ratio, a resolution tier): request_sent and notes say how.
+    sent: Mapping[str, Any] = field(default_factory=dict)
+    # The prompt the provider says it used instead, where it returns one (revised_prompt).
+    revised_prompts: tuple[str, ...] = ()
+
+
+# The parameters every route is asked for, as named in ImageRequest and the comparison's params.
+COMMON_PARAMETERS = ("size", "quality", "output_format", "n", "seed")
+
+
+def sent_parameters(body: Mapping[str, Any], renamed: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """For ImageResult.sent: the COMMON_PARAMETERS a request body carries as such (``renamed``:
+    our name -> the body's, e.g. {"n": "num_images"}); a size given as {"width", "height"} is
+    read as "WxH". A parameter sent in another form (an aspect ratio, a tier) is left out."""
+    renamed = renamed or {}
+    sent = {}
+    for name in COMMON_PARAMETERS:
+        key = renamed.get(name, name)
+        if key not in body:
+            continue
+        value = body[key]
+        if name == "size" and isinstance(value, Mapping):
+            if not {"width", "height"} <= value.keys():
+                continue
+            value = f"{value['width']}x{value['height']}"
+        sent[name] = value
+    return sent
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -245,7 +289,7 @@ class SizeRule:
 
 
 # GPT Image 2's documented size rule: multiples of 16, ratio up to 3:1, edges up to 3840,
-# 655,360 to 8,294,400 pixels (providers.md section 2.2).
+# 655,360 to 8,294,400 pixels (OpenAI's image generation guide).
 GPT_IMAGE_2_SIZES = SizeRule(multiple=16, min_side=256, max_side=3840, max_ratio=3.0,
                              min_pixels=655_360, max_pixels=8_294_400)
 

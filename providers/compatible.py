@@ -1,11 +1,11 @@
 """Any OpenAI-compatible images server: LiteLLM proxy, LocalAI, Helicone, a self-hosted relay
-(providers.md section 15). Each is configured, not coded: ``COMPATIBLE_ROUTES`` holds a JSON
+(LiteLLM's docs). Each is configured, not coded: ``COMPATIBLE_ROUTES`` holds a JSON
 list of ``{"name", "base_url", "model", "api_key_env"?, "label"?, "price_as"?, "edit"?, "mask"?}``;
 the route key is ``compatible:<name>``. Answers may carry ``b64_json`` or ``url``; LiteLLM's
 ``x-litellm-response-cost`` header is read as the reported cost.
 
 Edits are OpenAI's ``POST {base}/images/edits`` multipart (``image`` / ``image[]`` file parts, an
-optional ``mask`` file; providers.md section 15). A server that has no edits endpoint (or no
+optional ``mask`` file; LiteLLM's docs). A server that has no edits endpoint (or no
 mask) is configured with ``"edit": false`` (or ``"mask": false``); both default to true.
 """
 

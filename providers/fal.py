@@ -1,4 +1,4 @@
-"""fal.ai queue protocol for ``openai/gpt-image-2`` (providers.md section 4).
+"""fal.ai queue protocol for ``openai/gpt-image-2`` (fal's docs).
 
 Submit ``POST {FAL_QUEUE_BASE_URL}/openai/gpt-image-2`` with ``Authorization: Key <FAL_KEY>``;
 the answer names ``status_url``, ``response_url`` and ``cancel_url``. Poll the status until
@@ -49,12 +49,13 @@ from .base import (
     Route,
     SizeRule,
     Timings,
+    sent_parameters,
 )
 
 ENDPOINT = "openai/gpt-image-2"
-EDIT_SUBPATH = "edit"  # openai/gpt-image-2/edit (providers.md 4.5)
+EDIT_SUBPATH = "edit"  # openai/gpt-image-2/edit (fal's docs)
 MAX_INPUT_IMAGES = 16  # GptImage2EditInput.image_urls: up to 16
-# Any size the GPT Image 2 rule allows goes as {"width", "height"} (providers.md 4.4), for edits
+# Any size the GPT Image 2 rule allows goes as {"width", "height"} (fal's docs), for edits
 # too. Edits take reference images as URLs or data: URIs and a mask (``mask_url``).
 CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=4, prompt_limit=32_000,
                             edit=True, mask=True, max_input_images=MAX_INPUT_IMAGES)
@@ -166,6 +167,7 @@ class FalProvider(Provider):
             request_sent={"method": "POST", "url": submit_url, "json": kept_body(body, request)},
             response_headers=kept_headers(submitted, result),
             notes=tuple(self.notes(request, output)),
+            sent=sent_parameters(body, {"n": "num_images", "size": "image_size"}),
         )
 
 

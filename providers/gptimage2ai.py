@@ -1,4 +1,4 @@
-"""GPTImage2AI (gptimage2.ai), providers.md section 14.
+"""GPTImage2AI (gptimage2.ai), GPTImage2AI's docs.
 
 ``POST {GPTIMAGE2AI_BASE_URL}/generate`` (Bearer) with ``{prompt, mode: "text-to-image", ratio,
 count}`` returns a job id; ``GET {base}/generate/{jobId}`` answers 202 while the job is pending or
@@ -9,7 +9,7 @@ and the provider picks the pixels. It has no quality and no output-format option
 declares quality "auto" only (the provider chooses) and notes what it could not send. The exact
 JSON shapes of the answers are not documented in what we found: they are read tolerantly [I].
 
-Edits: the same call with ``mode: "image-to-image"`` and ``imageUrls: [urls]`` (providers.md 14,
+Edits: the same call with ``mode: "image-to-image"`` and ``imageUrls: [urls]`` (GPTImage2AI's docs,
 gptimage2.ai's API docs). The API takes public URLs it fetches, not bytes or data: URLs, so the
 route needs the app's public links (``edit_needs_public_url``). No mask field and no image limit
 are documented: no mask is offered, and GPT Image 2's own 16 images is the assumed ceiling [I].

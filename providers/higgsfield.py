@@ -1,4 +1,4 @@
-"""Higgsfield platform API (providers.md section 14; higgsfield-ai/higgsfield-js ``src/v2``,
+"""Higgsfield platform API (Higgsfield's docs; higgsfield-ai/higgsfield-js ``src/v2``,
 docs.higgsfield.ai "Requests and lifecycle").
 
 Submit ``POST {HIGGSFIELD_BASE_URL}/{model path}`` with the model input as JSON ->

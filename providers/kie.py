@@ -1,6 +1,6 @@
 """Kie.ai market jobs API: ``POST {KIE_BASE_URL}/jobs/createTask``, then poll
 ``GET {KIE_BASE_URL}/jobs/recordInfo?taskId=`` until ``data.state`` is success or fail
-(providers.md section 9; the same protocol serves APIPass, section 13, through the module-level
+(Kie's docs; the same protocol serves APIPass, section 13, through the module-level
 functions here).
 
 What the protocol cannot express, and how this adapter says so in ``ImageResult.notes``:
@@ -52,7 +52,7 @@ EDIT_MODEL = "gpt-image-2-image-to-image"
 # Kie's image-to-image pages: at most 16 input URLs per task [V: docs.kie.ai gpt-image 1.5 image-to-image;
 # the gpt-image-2 OpenAPI summary on ezkit.app says the same].
 MAX_INPUT_URLS = 16
-# Ratios that Kie's GPT Image 2 page and public clients agree on (providers.md 9 lists 4:5 too,
+# Ratios that Kie's GPT Image 2 page and public clients agree on (Kie's docs list 4:5 too,
 # but a public client saw createTask answer 422 to an explicit 4:5, so it is not offered here).
 ASPECT_RATIOS = ("1:1", "3:2", "2:3", "4:3", "3:4", "16:9", "9:16")
 # Ratios without a 4K tier (1:1 at 4K exceeds GPT Image 2's pixel limit): sent at 2K instead.
@@ -62,7 +62,7 @@ CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=4, prompt_limit
 PENDING = ("waiting", "queuing", "queueing", "generating", "pending", "processing", "running")
 KEPT_HEADERS = ("x-request-id", "retry-after")
 POLICY_WORDS = ("content polic", "flagged", "sensitive", "nsfw", "moderation", "safety", "violat")
-# Kie's documented body codes (providers.md 9), beyond what http.error_for already maps.
+# Kie's documented body codes (Kie's docs), beyond what http.error_for already maps.
 UNAVAILABLE_CODES = (455, 500, 501, 505)
 
 

@@ -2,7 +2,7 @@
 edit, ``POST {OPENAI_BASE_URL}/images/edits`` (multipart/form-data: the reference images as file
 parts, ``image`` for one and ``image[]`` for several, an optional ``mask`` file, and the
 generation fields as text fields); base64 images, token usage priced from the catalog
-(providers.md sections 2, 2.3).
+(OpenAI's docs).
 
 The functions at module level speak the OpenAI Images *shape*, which several other routes share
 (Azure OpenAI, Vercel AI Gateway, PiAPI, any OpenAI-compatible server): those adapters call them
@@ -37,10 +37,11 @@ from .base import (
     Route,
     Timings,
     Usage,
+    sent_parameters,
 )
 from .pricing import price_for
 
-# Edits: up to 16 reference images and a PNG mask on the first (providers.md section 2.3).
+# Edits: up to 16 reference images and a PNG mask on the first (OpenAI's docs).
 MAX_EDIT_IMAGES = 16
 CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000,
                             edit=True, mask=True, max_input_images=MAX_EDIT_IMAGES)
@@ -103,7 +104,7 @@ def images_body(model: str, request: ImageRequest, **extra: Any) -> dict[str, An
     return body
 
 
-# --- edits: the multipart shape of POST /images/edits (providers.md section 2.3) ----------------
+# --- edits: the multipart shape of POST /images/edits (OpenAI's docs) ----------------
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,8 @@ def images_result(response: httpx.Response, request: ImageRequest, route: Route,
     headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
     processing = response.headers.get("openai-processing-ms")
     notes = echo_notes(request, payload)
+    revised = tuple(item["revised_prompt"] for item in payload.get("data") or []
+                    if isinstance(item, dict) and isinstance(item.get("revised_prompt"), str) and item["revised_prompt"])
     return ImageResult(
         images=tuple(images),
         usage=usage,
@@ -240,21 +243,23 @@ def images_result(response: httpx.Response, request: ImageRequest, route: Route,
         request_sent=dict(request_sent) if request_sent is not None else {"method": "POST", "url": url, "json": dict(body)},
         response_headers=headers,
         notes=tuple(notes),
+        sent=sent_parameters(body),
+        revised_prompts=revised,
     )
 
 
 def usage_from(route_key: str, raw: Mapping[str, Any], reported_cost: Any = None) -> Usage | None:
-    """Usage with a cost: the provider's own figure if it gave one, else its reported token
-    counts times the catalog's token prices; no cost when neither is there."""
+    """Usage with a cost: the provider's own figure if it gave one (billed), else its reported
+    token counts times the catalog's token prices (usage); no cost when neither is there."""
     if not raw and reported_cost is None:
         return None
     input_details = raw.get("input_tokens_details") or {}
     output_details = raw.get("output_tokens_details") or {}
     input_tokens = raw.get("input_tokens", raw.get("prompt_tokens"))
     output_tokens = raw.get("output_tokens", raw.get("completion_tokens"))
-    cost = None
+    cost, basis = None, None
     if reported_cost is not None:
-        cost = _decimal(reported_cost)
+        cost, basis = _decimal(reported_cost), "billed"
     else:
         price = price_for(route_key)
         if price is not None and isinstance(output_tokens, int):
@@ -263,8 +268,10 @@ def usage_from(route_key: str, raw: Mapping[str, Any], reported_cost: Any = None
             text_in = input_details.get("text_tokens", input_tokens if not input_details else 0)
             cost = price.cost_of_tokens(text_input=text_in, image_input=input_details.get("image_tokens"),
                                         image_output=image_out, text_output=text_out)
+            basis = "usage"
     return Usage(cost_usd=cost, input_tokens=input_tokens if isinstance(input_tokens, int) else None,
-                 output_tokens=output_tokens if isinstance(output_tokens, int) else None, raw=dict(raw))
+                 output_tokens=output_tokens if isinstance(output_tokens, int) else None, raw=dict(raw),
+                 basis=basis if cost is not None else None)
 
 
 def echo_notes(request: ImageRequest, payload: Mapping[str, Any]) -> list[str]:

@@ -1,4 +1,4 @@
-"""OpenAI's Batch API for GPT Image 2: half price, answered within 24 hours (providers.md 2.6).
+"""OpenAI's Batch API for GPT Image 2: half price, answered within 24 hours (OpenAI's Batch API guide).
 
 Upload a one-line JSONL file (``POST /files``, purpose ``batch``), create the batch
 (``POST /batches``), check it (``GET /batches/{id}``) until it is completed, then read the output

@@ -1,4 +1,4 @@
-"""OpenRouter's dedicated Images API for ``openai/gpt-image-2`` (providers.md section 6).
+"""OpenRouter's dedicated Images API for ``openai/gpt-image-2`` (OpenRouter's docs).
 
 ``POST {OPENROUTER_BASE_URL}/images`` (image-only models are served only there, 6.1) takes
 OpenRouter's ``ImageGenerationRequest`` (OpenRouterTeam/typescript-sdk ``.speakeasy/in.openapi.yaml``,
@@ -58,6 +58,7 @@ from .base import (
     Route,
     SizeRule,
     Usage,
+    sent_parameters,
     snap_aspect_ratio,
 )
 
@@ -140,6 +141,7 @@ class OpenRouterProvider(Provider):
             request_sent={"method": "POST", "url": url, "json": kept_body(body, request)},
             response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
             notes=tuple(notes + usage_notes),
+            sent=sent_parameters(body),  # a custom route's aspect_ratio is not a size: left out
         )
 
 
@@ -264,7 +266,8 @@ def usage_from(raw: Any) -> tuple[Usage | None, list[str]]:
     output = output_details.get("image_tokens", raw.get("completion_tokens"))
     prompt = raw.get("prompt_tokens")
     return Usage(cost_usd=cost, input_tokens=prompt if isinstance(prompt, int) else None,
-                 output_tokens=output if isinstance(output, int) else None, raw=dict(raw)), notes
+                 output_tokens=output if isinstance(output, int) else None, raw=dict(raw),
+                 basis="billed" if cost is not None else None), notes
 
 
 def raise_for_openrouter_error(response: httpx.Response) -> None:

@@ -1,4 +1,4 @@
-"""PiAPI's OpenAI-compatible image API (providers.md section 8), not its task API.
+"""PiAPI's OpenAI-compatible image API (PiAPI's docs), not its task API.
 
 ``POST {PIAPI_BASE_URL}/images/generations`` with the OpenAI body and Bearer auth; images come
 back as ``data[].url`` or ``data[].b64_json``, with OpenAI-style ``usage`` token counts.
@@ -18,7 +18,7 @@ response_format]. What each route is offered:
 - ``gpt-image-2``: the OpenAI model behind an OpenAI-compatible endpoint (PiAPI bills its image
   input tokens), so several reference images go as OpenAI's repeated ``image[]`` parts, up to
   OpenAI's 16 [I]; one image is the documented ``image``. No mask on either: PiAPI documents none
-  (providers.md section 16), and a mask a relay silently dropped would make the comparison unfair.
+  (PiAPI's docs), and a mask a relay silently dropped would make the comparison unfair.
 
 The error envelope of this endpoint is not documented; OpenAI's ``{"error": {...}}`` is assumed
 [I], and the ``{"code", "message"}`` body of PiAPI's task API is understood too.

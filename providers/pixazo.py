@@ -1,4 +1,4 @@
-"""Pixazo's GPT Image 2 route (providers.md section 12).
+"""Pixazo's GPT Image 2 route (Pixazo's docs).
 
 ``POST {PIXAZO_BASE_URL}/gpt-image-2/v1/text-to-image`` behind Pixazo's Azure API Management
 gateway (``Ocp-Apim-Subscription-Key``, ``Cache-Control: no-cache``). Only ``{"prompt"}`` is
@@ -9,7 +9,7 @@ image directly or with Pixazo's queue pattern (202 ``{request_id, status, pollin
 so both are accepted, and several plausible direct shapes too.
 
 Edits (image-to-image): ``POST {base}/gpt-image-2-image-to-image/v1/gpt-image-2-image-to-image/generate``
-with ``{"prompt", "input_images": [urls]}`` (providers.md 12; Pixazo's own GPT Image 2 page shows
+with ``{"prompt", "input_images": [urls]}`` (Pixazo's docs; Pixazo's own GPT Image 2 page shows
 exactly this request). The route takes public URLs it fetches, never bytes or data: URLs, so it
 needs the app's public links (``edit_needs_public_url``). No mask field and no image limit are
 documented: no mask is offered, and GPT Image 2's own 16 images is the assumed ceiling [I]. The

@@ -1,4 +1,4 @@
-"""Replicate predictions API for the official ``openai/gpt-image-2`` model (providers.md section 5).
+"""Replicate predictions API for the official ``openai/gpt-image-2`` model (Replicate's docs).
 
 ``POST {REPLICATE_BASE_URL}/models/openai/gpt-image-2/predictions`` with ``{"input": {...}}`` and
 ``Prefer: wait=N`` (N <= 60) holds the request open; a prediction that is still ``starting`` or
@@ -68,7 +68,7 @@ from .base import (
     snap_aspect_ratio,
 )
 
-# (width, height) -> the aspect_ratio value both schema versions accept (providers.md 5.2).
+# (width, height) -> the aspect_ratio value both schema versions accept (Replicate's docs).
 ASPECT_RATIOS = {(1024, 1024): "1:1", (1536, 1024): "3:2", (1024, 1536): "2:3"}
 # The schema names no maximum for input_images; GPT Image 2 itself takes up to 16 (2.3) [I].
 MAX_INPUT_IMAGES = 16

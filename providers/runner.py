@@ -13,8 +13,9 @@ base64), are our client's work, not the provider's, and are outside: a worker ru
 at once in threads would otherwise add its own CPU work, and every wait for the interpreter lock,
 to a provider's latency (BENCHMARKS.md, F2). The window is never shorter than the server's own
 time: a request is sent before the server can read it, and its last byte is read after the server
-wrote it. A call that sent nothing over HTTP (the sandbox) is timed around ``generate`` itself,
-and a failed call keeps its whole window (``elapsed_ms``), since its last exchange may not be its
+wrote it. A call that sent nothing over HTTP (the sandbox) is timed around ``generate`` itself, less
+the work the adapter reports as ours (``Timings.ours_ms``: the sandbox drawing its images), and a
+failed call keeps its whole window (``elapsed_ms``), since its last exchange may not be its
 end.
 """
 
@@ -218,6 +219,8 @@ def _attempt(provider: Provider, request: ImageRequest, max_image_bytes: int, al
             start, end = wire.window(started, finished)
             if wire.phase_first_sent is not None:
                 download_start = wire.phase_first_sent
+        if (start, end) == (started, finished) and result.timings.ours_ms:
+            end = max(start, end - result.timings.ours_ms / 1000)  # nothing on the wire: our own work is not the call
         download_start = min(max(download_start, start), end)
         downloaded = any(image.url for image in result.images)
         timings = dataclasses.replace(

@@ -6,9 +6,11 @@ test can add routes:
 
     "fast=0.8-2; steady=3-5 presets; slow=6-12; flaky=1-3 fail=0.34"
 
-``MIN-MAX`` is the simulated provider latency in seconds (scaled by ``latency_scale``),
-``presets`` limits the route to the three standard sizes, ``fail=R`` fails that share of calls
-with a simulated 503.
+``MIN-MAX`` is the simulated provider latency in seconds at medium quality (times
+``QUALITY_LATENCY`` for the others, and ``latency_scale``), ``presets`` limits the route to the
+three standard sizes, ``fail=R`` fails that share of attempts with a simulated 503 (which the
+runner retries like any 503). The simulated wait is the provider's time; drawing the image is
+ours (``Timings.ours_ms``).
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ def routes(spec: str = DEFAULT_SPEC, latency_scale: float = 1.0) -> list[Route]:
         caps = Capabilities(custom_size=None if profile["presets"] else GPT_IMAGE_2_SIZES, edit=True, mask=True,
                             seed=True)  # the seed picks the drawing
         pace = f"{low:g}-{high:g} s" if low != high else f"{low:g} s"
-        extra = f", fails {profile['fail']:.0%}" if profile["fail"] else ""
+        pace += " at medium quality"  # QUALITY_LATENCY scales it: what the simulated latency depends on
+        extra = f", fails {profile['fail']:.0%} per attempt, retried" if profile["fail"] else ""
         found.append(Route(
             key=f"sandbox:{profile['name']}",
             provider=SandboxProvider,
@@ -106,14 +109,16 @@ class SandboxProvider(Provider):
         if options.get("fail") and random.random() < options["fail"]:
             raise ProviderUnavailableError(
                 "Sandbox simulated an outage (HTTP 503 Service Unavailable).", status=503)
+        drawing = time.perf_counter()
         images = tuple(
             GeneratedImage(data=draw(request, self.route.key, index), mime=MIME_TYPES[request.output_format])
             for index in range(request.n)
         )
+        drawn_ms = (time.perf_counter() - drawing) * 1000  # ours, not the simulated provider's
         return ImageResult(
             images=images,
-            usage=Usage(cost_usd=Decimal("0"), raw={"images": request.n}),
-            timings=Timings(provider_generation_ms=latency * 1000),
+            usage=Usage(cost_usd=Decimal("0"), raw={"images": request.n}, basis="billed"),  # nothing is billed
+            timings=Timings(provider_generation_ms=latency * 1000, ours_ms=drawn_ms),
             request_id="sbx_" + secrets.token_hex(8),
             request_sent={
                 "model": self.route.model,
@@ -127,6 +132,8 @@ class SandboxProvider(Provider):
                 "mask": repr(request.mask) if request.mask else None,
             },
             response_headers={"x-sandbox-latency-ms": f"{latency * 1000:.0f}"},
+            sent={"size": request.size, "quality": request.quality, "output_format": request.output_format,
+                  "n": request.n, "seed": request.seed},
         )
 
 

@@ -1,4 +1,4 @@
-"""Vercel AI Gateway, OpenAI Images route (providers.md section 7).
+"""Vercel AI Gateway, OpenAI Images route (Vercel's docs).
 
 Image-only models use ``POST {AI_GATEWAY_BASE_URL}/images/generations`` with the OpenAI body and
 ``model: "openai/gpt-image-2"``; the answer is OpenAI-shaped (``data[].b64_json`` or ``url``) [I].
@@ -50,7 +50,7 @@ from .base import (
 )
 from .openai import images_body, images_result, usage_from
 
-# Aspect ratios 1:3 to 3:1 and up to 10 outputs per call (providers.md 7, Vercel's model page).
+# Aspect ratios 1:3 to 3:1 and up to 10 outputs per call (Vercel's model page).
 CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000)
 KEPT_HEADERS = ("x-vercel-id", "x-request-id", "retry-after", "x-ratelimit-remaining-requests")
 REFUSAL_CODES = ("moderation_blocked", "content_policy_violation", "content_filter")

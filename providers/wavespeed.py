@@ -1,4 +1,4 @@
-"""WaveSpeed AI (providers.md section 11): asynchronous predictions for ``openai/gpt-image-2``.
+"""WaveSpeed AI: asynchronous predictions for ``openai/gpt-image-2``.
 
 Submit ``POST {WAVESPEED_BASE_URL}/openai/gpt-image-2/text-to-image`` with Bearer auth and
 ``{prompt, aspect_ratio, resolution, quality, output_format}``; poll
@@ -60,7 +60,7 @@ from .base import (
     snap_aspect_ratio,
 )
 
-# The text-to-image page lists these ten. providers.md 11 says the edit page adds 1:2, 2:1, 1:3, 3:1
+# The text-to-image page lists these ten. WaveSpeed's docs say the edit page adds 1:2, 2:1, 1:3, 3:1
 # and 9:21, but WaveSpeed's edit docs page lists these ten only: edits use the same ten.
 ASPECT_RATIOS = ("1:1", "3:2", "2:3", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 # Reference images per edit: not documented by WaveSpeed; GPT Image 2's own limit [I].

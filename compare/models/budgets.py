@@ -42,6 +42,7 @@ class CallCost:
     usd: Decimal
     basis: str
     as_of: str = ""
+    rough: bool = False  # a catalog price marked unresolved: its estimate is "rough"
 
     @property
     def unpriced(self):

@@ -3,10 +3,12 @@ from datetime import timedelta
 import secrets
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
+
+from .events import ResultEvent
 
 
 class Status(models.TextChoices):
@@ -31,9 +33,33 @@ results_ended = Signal()
 
 
 class CostSource(models.TextChoices):
-    ESTIMATED = "estimated"
-    REPORTED = "reported"
-    UNKNOWN = "unknown"
+    """What a result's cost_usd is, in the word every page, export and the API use for it."""
+
+    BILLED = "billed", "billed"  # the provider's own money figure for the call
+    USAGE = "usage", "from usage"  # the provider's reported tokens or credits x our catalog price
+    TEAM_PRICE = "team_price", "team price"  # the team's own price for the route
+    ESTIMATED = "estimated", "est."  # the catalog's price for the request as asked
+    UNKNOWN = "unknown", "unknown"
+
+
+# The words beside a known cost, in the order totals list them.
+COST_WORDS = ("billed", "from usage", "team price", "est.", "rough")
+COST_TITLES = {
+    "billed": "the provider's own figure for what it billed for this call",
+    "from usage": "what the provider reported using (tokens or credits) times our catalog's price",
+    "team price": "your team's own price for this route (team page), not a figure from the provider",
+    "est.": "the catalog's price for the request as asked, not a figure from the provider",
+    "rough": "a rough estimate: the catalog's price for this route is unresolved (docs/pricing.md)",
+    "unknown": "no figure from the provider and no known price",
+}
+
+
+class EstimateSource(models.TextChoices):
+    """Where a result's estimated_cost_usd came from, fixed at submit."""
+
+    CATALOG = "catalog", "catalog"
+    ROUGH = "rough", "rough"  # a catalog price marked unresolved (providers/pricing.json)
+    TEAM_PRICE = "team_price", "team price"
 
 
 class ComparisonQuerySet(models.QuerySet):
@@ -99,11 +125,16 @@ class Comparison(models.Model):
         """Queued results end cancelled at once; running ones are asked to stop (their worker
         cancels the job at the provider at its next poll). Returns (cancelled, asked)."""
         now = timezone.now()
-        cancelled = self.results.filter(status=Status.QUEUED).update(
-            status=Status.CANCELLED, finished_at=now, error_code="cancelled", charge_usd=0,
-            error="Cancelled before it started: the provider was never called.")
-        asked = self.results.filter(status=Status.RUNNING, cancel_requested_at__isnull=True).update(
-            cancel_requested_at=now)
+        with transaction.atomic():
+            queued = list(self.results.select_for_update().filter(status=Status.QUEUED).values_list("pk", flat=True))
+            cancelled = Result.objects.filter(pk__in=queued, status=Status.QUEUED).update(
+                status=Status.CANCELLED, finished_at=now, error_code="cancelled", charge_usd=0,
+                error="Cancelled before it started: the provider was never called.")
+            running = list(self.results.select_for_update()
+                           .filter(status=Status.RUNNING, cancel_requested_at__isnull=True).values_list("pk", flat=True))
+            asked = Result.objects.filter(pk__in=running, status=Status.RUNNING).update(cancel_requested_at=now)
+            ResultEvent.record([(pk, self.pk, Status.CANCELLED) for pk in queued] +
+                               [(pk, self.pk, Status.RUNNING) for pk in running])
         if cancelled:
             results_ended.send(sender=Comparison, comparison_id=self.pk)
         return cancelled, asked
@@ -139,6 +170,7 @@ class Result(models.Model):
     provider_timings = models.JSONField(default=dict, blank=True)
 
     estimated_cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    estimate_source = models.CharField(max_length=16, choices=EstimateSource.choices, blank=True)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     cost_source = models.CharField(max_length=16, choices=CostSource.choices, default=CostSource.UNKNOWN)
     usage = models.JSONField(default=dict, blank=True)
@@ -152,6 +184,10 @@ class Result(models.Model):
     provider_request_id = models.CharField(max_length=200, blank=True)
     response_headers = models.JSONField(default=dict, blank=True)
     notes = models.JSONField(default=list, blank=True)
+    # What the route did with each common parameter: {"size": {"asked": ..., "sent": ...,
+    # "received": [...]}, "seed": {"asked": 42, "supported": false}, ..., "revised_prompt": [...]}
+    # ("sent" only where the adapter sends the parameter as such; see compare/execution.parameters).
+    parameters = models.JSONField(default=dict, blank=True)
     # Folded into the leaderboard's rollups (compare/models/rollups.py): NULL until then.
     rolled_up = models.BooleanField(null=True, blank=True, default=None)
 
@@ -182,8 +218,11 @@ class Result(models.Model):
     def claim(self, worker=""):
         """queued -> running, atomically. False if another delivery already claimed it."""
         now = timezone.now()
-        won = (Result.objects.filter(pk=self.pk, status=Status.QUEUED)
-               .update(status=Status.RUNNING, started_at=now, worker=worker[:200]))
+        with transaction.atomic():
+            won = (Result.objects.filter(pk=self.pk, status=Status.QUEUED)
+                   .update(status=Status.RUNNING, started_at=now, worker=worker[:200]))
+            if won:
+                ResultEvent.record([(self.pk, self.comparison_id, Status.RUNNING)])
         if won:
             self.refresh_from_db()
             if self.enqueued_at:
@@ -199,12 +238,58 @@ class Result(models.Model):
             fields["charge_usd"] = fields["cost_usd"]  # the reservation becomes the real cost
         elif status == Status.FAILED and fields.get("error_code") in NOT_BILLED:
             fields["charge_usd"] = 0
-        won = Result.objects.filter(pk=self.pk, status=Status.RUNNING).update(**fields)
+        with transaction.atomic():
+            won = Result.objects.filter(pk=self.pk, status=Status.RUNNING).update(**fields)
+            if won:  # the open pages learn of it from the same commit (compare/streams.py)
+                ResultEvent.record([(self.pk, self.comparison_id, status)])
         if won:
             for name, value in fields.items():
                 setattr(self, name, value)
             results_ended.send(sender=Comparison, comparison_id=self.comparison_id)
         return bool(won)
+
+    @property
+    def cost_word(self):
+        """The word shown beside cost_usd: billed, from usage, team price, est., rough or unknown
+        ("rough": an estimate from a catalog price marked unresolved)."""
+        if self.cost_source == CostSource.UNKNOWN or self.cost_usd is None:
+            return "unknown"
+        if self.cost_source == CostSource.ESTIMATED and self.estimate_source == EstimateSource.ROUGH:
+            return "rough"
+        return CostSource(self.cost_source).label if self.cost_source in CostSource.values else self.cost_source
+
+    @property
+    def cost_title(self):
+        """What the cost word means, for a tooltip."""
+        return COST_TITLES.get(self.cost_word, "")
+
+    @property
+    def estimate_word(self):
+        """The word beside estimated_cost_usd: est., rough or team price."""
+        return {EstimateSource.ROUGH: "rough", EstimateSource.TEAM_PRICE: "team price"}.get(self.estimate_source, "est.")
+
+    @property
+    def cost_is_known(self):
+        return self.cost_source != CostSource.UNKNOWN and self.cost_usd is not None
+
+    @property
+    def seed_word(self):
+        """What happened to an asked seed: "" (none asked, or not known yet), "sent" or
+        "seed not supported by this route"."""
+        seed = (self.parameters or {}).get("seed") or {}
+        if seed.get("asked") is None or "supported" not in seed:
+            return ""
+        return "sent" if seed["supported"] else "seed not supported by this route"
+
+    @property
+    def retried_ms(self):
+        """Milliseconds the refused attempts took (the calls) ... """
+        return sum(a.get("ms") or 0 for a in self.attempts or [])
+
+    @property
+    def backoff_ms(self):
+        """... and the waits before each retry: neither is in latency_ms (the last attempt's)."""
+        return sum(a.get("waited_ms") or 0 for a in self.attempts or [])
 
     def cancel_requested(self):
         return Result.objects.filter(pk=self.pk, cancel_requested_at__isnull=False).exists()

@@ -90,6 +90,12 @@ SUM_FIELDS = ["results", "succeeded", "failed", "refused", "timed_out", "cancell
               "estimated_images", "unknown_cost_calls", "latency_count"]
 
 
+# Which sum a succeeded call's cost goes to, by its cost_source: "reported" holds what came from
+# the provider's answer (billed, or its usage times our price), "estimated" what we priced the
+# request at (the catalog, or the team's own price). Unknown costs are counted, never summed.
+BUCKETS = {"billed": "reported", "usage": "reported", "estimated": "estimated", "team_price": "estimated"}
+
+
 def param_text(params, name):
     value = params.get(name) if isinstance(params, dict) else None
     return value if isinstance(value, str) else ""
@@ -131,11 +137,12 @@ class Sums:
             if latency is not None:
                 self.latency_count += sign
                 self.latencies.append(float(latency))  # added, or taken out when sign is -1
-            if source in ("reported", "estimated"):
-                setattr(self, f"{source}_images", getattr(self, f"{source}_images") + sign * images)
+            bucket = BUCKETS.get(source)
+            if bucket:
+                setattr(self, f"{bucket}_images", getattr(self, f"{bucket}_images") + sign * images)
                 if cost is not None:
-                    setattr(self, f"{source}_micros", getattr(self, f"{source}_micros") + sign * micros(cost))
-                    setattr(self, f"{source}_priced", getattr(self, f"{source}_priced") + sign)
+                    setattr(self, f"{bucket}_micros", getattr(self, f"{bucket}_micros") + sign * micros(cost))
+                    setattr(self, f"{bucket}_priced", getattr(self, f"{bucket}_priced") + sign)
             else:
                 self.unknown_cost_calls += sign
         elif status == Status.FAILED:

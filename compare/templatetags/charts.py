@@ -98,7 +98,8 @@ def _usd(value):
 
 @register.inclusion_tag("compare/_chart_cost.html")
 def cost_chart(rows):
-    """Mean cost per image, estimated and reported as separate bars, per route."""
+    """Mean cost per image per route: our price (est. or team price; "rough" where the catalog's
+    price is unresolved) and the provider's answer (billed or from usage) as separate bars."""
     priced = [row for row in rows if row.estimated_per_image is not None or row.reported_per_image is not None]
     if not priced:
         return {"chart": None}
@@ -110,7 +111,9 @@ def cost_chart(rows):
         pair = []
         for offset, kind, value in ((4, "estimated", row.estimated_per_image), (15, "reported", row.reported_per_image)):
             if value is not None:
-                pair.append({"kind": kind, "y": y + offset, "x": LEFT, "width": max(scale.x(value) - LEFT, 1),
+                word = ("rough" if row.rough else "est. or team price") if kind == "estimated" else "billed or from usage"
+                pair.append({"kind": kind, "word": word, "y": y + offset, "x": LEFT,
+                             "width": max(scale.x(value) - LEFT, 1),
                              "end": scale.x(value), "value": usd(value)})  # as the table shows it
         bars.append({"label": _short(row.route_key), "full": row.route_key, "y": y + ROW / 2, "bars": pair})
     return {"chart": _frame(bars, scale, axis_title="mean cost per image (USD)")}

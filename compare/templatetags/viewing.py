@@ -25,8 +25,11 @@ SEGMENTS = {  # kind: what the legend and the bar's tooltip call it
     "queue": "our queue wait",
     "provider-queue": "provider's queue (provider's figure)",
     "generation": "generation (provider's figure)",
+    "retry": "refused attempts, retried (provider call, measured by us)",
+    "backoff": "waiting before a retry (backoff)",
     "call": "provider call (measured by us)",
     "download": "download (measured by us)",
+    "drawing": "ours: drawing the sandbox image",
 }
 
 
@@ -34,8 +37,20 @@ def _succeeded(results):
     return [r for r in results if r.status == Status.SUCCEEDED]
 
 
+# Cost bar kinds: what the legend calls them (the same words as the cards and the API).
+COST_KINDS = {
+    "billed": "billed (the provider's figure)",
+    "usage": "from usage (its usage x our price)",
+    "team_price": "team price",
+    "estimated": "est. (catalog)",
+    "rough": "rough (unresolved catalog price)",
+}
+_KIND_OF_WORD = {"billed": "billed", "from usage": "usage", "team price": "team_price", "est.": "estimated",
+                 "rough": "rough"}
+
+
 def _known_cost(result):
-    return result.cost_source != "unknown" and result.cost_usd is not None
+    return result.cost_is_known
 
 
 def _leaders(candidates, value):
@@ -67,9 +82,8 @@ def badges(results, verdicts):
         if r.pk in fastest:
             found[r.pk].append({"key": "fastest", "text": "fastest", "title": f"Lowest measured latency: {ms(r.latency_ms)}"})
         if r.pk in cheapest:
-            source = "est." if r.cost_source == "estimated" else "reported"
             found[r.pk].append({"key": "cheapest", "text": "cheapest",
-                                "title": f"Lowest known cost: {usd(r.cost_usd)} ({source}); unknown costs take no part"})
+                                "title": f"Lowest known cost: {usd(r.cost_usd)} ({r.cost_word}); unknown costs take no part"})
         if top and wins.get(r.pk) == top:
             found[r.pk].append({"key": "winner", "text": "winner",
                                 "title": f"Team verdict: {top} winner vote{'s' if top > 1 else ''}"})
@@ -126,7 +140,9 @@ def _name(result, limit=24):
 
 
 def segments(result, origin, now):
-    """[(kind, start ms, length ms)] from submit (origin) to finished (or now, while running)."""
+    """[(kind, start ms, length ms)] from submit (origin) to finished (or now, while running):
+    our overhead and queue, each refused attempt and its backoff wait, the provider call that
+    counts (the provider's own figures inside it), then ours again."""
     end = _ms_between(result.finished_at or now, origin)
     if result.started_at is None:  # never started: waited in our queue until cancelled (or still waits)
         enqueued = _ms_between(result.enqueued_at, origin) if result.enqueued_at else 0
@@ -137,6 +153,15 @@ def segments(result, origin, now):
     if result.latency_ms is None:
         kind = "call" if result.status == Status.RUNNING else "ours"
         return parts + [(kind, start, max(end - start, 0))]
+    # Refused attempts and the waits between them came first; the latency is the last attempt's.
+    room = max(end - start - result.latency_ms, 0)
+    at = start
+    for attempt in getattr(result, "attempts", None) or []:
+        for kind, length in (("retry", attempt.get("ms") or 0), ("backoff", attempt.get("waited_ms") or 0)):
+            length = min(length, room)
+            room -= length
+            parts.append((kind, at, length))
+            at += length
     # The provider's own figures fit inside our measured latency; download is ours and comes last.
     timings = result.provider_timings or {}
     left = result.latency_ms
@@ -148,7 +173,8 @@ def segments(result, origin, now):
         left -= value
         pieces.append((kind, value))
     pieces += [("call", left), ("download", download)]
-    at = start
+    if timings.get("ours_ms"):  # the sandbox's drawing: after its simulated call, and ours
+        pieces.append(("drawing", min(timings["ours_ms"], room)))
     for kind, length in pieces:
         parts.append((kind, at, length))
         at += length
@@ -194,8 +220,9 @@ def race_timeline(comparison, results, now=None):
 
 @register.simple_tag
 def cost_bars(results):
-    """{% cost_bars results as costs %}: each route's cost, estimated and reported bars apart,
-    the catalog estimate under a reported cost; unknown costs are said, not drawn."""
+    """{% cost_bars results as costs %}: each route's cost as a bar of its kind (billed, from
+    usage, team price, est., rough), the estimate under a billed or usage cost; unknown costs
+    are said, not drawn."""
     values = [float(v) for r in results for v in (r.cost_usd, r.estimated_cost_usd) if v is not None]
     top = max(values + [0]) or 0.01
     scale = (COST_WIDTH - COST_LEFT - COST_RIGHT) / top
@@ -203,19 +230,46 @@ def cost_bars(results):
     for i, result in enumerate(results):
         y = TOP + ROW * i
         bars = []
-        if result.cost_source == "reported" and result.cost_usd is not None:
-            bars.append(("reported", result.cost_usd))
-            if result.estimated_cost_usd is not None:
-                bars.append(("estimated", result.estimated_cost_usd))
-        elif result.cost_source == "estimated" and result.cost_usd is not None:
-            bars.append(("estimated", result.cost_usd))
+        if result.cost_is_known:
+            bars.append((_KIND_OF_WORD[result.cost_word], result.cost_word, result.cost_usd))
+            if result.cost_source in ("billed", "usage") and result.estimated_cost_usd is not None:
+                bars.append((_KIND_OF_WORD[result.estimate_word], result.estimate_word, result.estimated_cost_usd))
         height = BAR if len(bars) < 2 else BAR / 2
-        drawn = [{"kind": kind, "y": y + (ROW - BAR) / 2 + n * height, "height": height,
+        drawn = [{"kind": kind, "word": word, "y": y + (ROW - BAR) / 2 + n * height, "height": height,
                   "width": max(round(float(value) * scale, 2), 1), "value": usd(value)}
-                 for n, (kind, value) in enumerate(bars)]
-        text = " · ".join(f"{b['value']} reported" if b["kind"] == "reported" else f"est. {b['value']}" for b in drawn)
+                 for n, (kind, word, value) in enumerate(bars)]
+        text = " · ".join(f"{b['value']} {b['word']}" for b in drawn)
         rows.append({"label": _name(result, 14), "y": y, "text_y": y + ROW / 2 + 4, "bars": drawn,
                      "value_x": COST_LEFT + max([b["width"] for b in drawn] + [0]) + 4,
                      "value": text or "unknown", "text": f"{_name(result)}: {text or 'unknown'}"})
+    shown = {b["kind"] for row in rows for b in row["bars"]}
     return {"width": COST_WIDTH, "left": COST_LEFT, "top": TOP, "bottom": TOP + ROW * len(rows),
-            "height": 2 * TOP + ROW * max(len(rows), 1), "rows": rows}
+            "height": 2 * TOP + ROW * max(len(rows), 1), "rows": rows,
+            "legend": {kind: text for kind, text in COST_KINDS.items() if kind in shown}}
+
+
+PARAMETER_NAMES = {"size": "size", "quality": "quality", "output_format": "format", "n": "images (n)"}
+
+
+@register.simple_tag
+def parameter_rows(result):
+    """{% parameter_rows result as rows %}: what the route did with each parameter, asked /
+    sent / received ("–" where not known: the adapter sends it in another form, see the request
+    sent). The seed gets its own line (result.seed_word); a row differs when sent or received
+    is not what was asked."""
+    found = result.parameters or {}
+    rows = []
+    for name, label in PARAMETER_NAMES.items():
+        entry = found.get(name)
+        if not entry:
+            continue
+        asked = entry.get("asked")
+        sent = entry.get("sent", "–") if "sent" in entry else "–"
+        received = entry.get("received")
+        if isinstance(received, list):
+            received = ", ".join(sorted(set(str(v) for v in received))) if received else "–"
+        received = "–" if received is None else received
+        differs = ("sent" in entry and str(entry["sent"]) != str(asked)) or (
+            received != "–" and str(received) != str(asked))
+        rows.append({"name": label, "asked": asked, "sent": sent, "received": received, "differs": differs})
+    return rows

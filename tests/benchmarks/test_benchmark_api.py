@@ -54,7 +54,7 @@ def test_create_list_get_run_patch_delete(alice, client, alice_token):
         summary = got["series"][window]["sandbox:fast"]["summary"]
         assert summary["runs"] == 1 and summary["calls"] == 4 and summary["success_rate"] == 1.0
         assert summary["median_ms"] is not None and summary["p95_ms"] >= summary["median_ms"]
-        assert summary["cost_per_image_usd"] is not None and summary["cost_source"] == "reported"
+        assert summary["cost_per_image_usd"] is not None and summary["cost_source"] == "billed"
         assert summary["checked"] == 4 and summary["check_failure_rate"] == 0.0  # the automatic checks ran
         assert [p["runs"] for p in got["series"][window]["sandbox:fast"]["points"]] == [1]
     assert got["alerts"] == []

@@ -49,7 +49,8 @@ def test_a_user_creates_and_revokes_api_tokens(alice, bob):
 def test_check_deploy_is_clean_with_the_documented_production_settings(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "VAR_DIR")}
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path), "DEBUG": "false",
-                "SECRET_KEY": secrets.token_urlsafe(60), "SECURE": "true", "ALLOWED_HOSTS": "compare.example.com"})
+                "SECRET_KEY": secrets.token_urlsafe(60), "SECURE": "true", "ALLOWED_HOSTS": "compare.example.com",
+                "EMAIL_URL": "smtp+tls://mail.example.com:587"})  # notifications need a real mail server
     done = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -70,7 +70,7 @@ def test_a_comparison_reads_back_with_every_result_field(client, alice, alice_to
     assert body["status"] == "done" and body["prompt"] == "a red fox in snow"
     result = body["results"][0]
     assert set(result) >= {"route", "status", "queue_ms", "latency_ms", "cost_usd", "cost_source", "error", "images"}
-    assert result["status"] == "succeeded" and result["cost_source"] == "reported"
+    assert result["status"] == "succeeded" and result["cost_source"] == "billed"
     image = result["images"][0]
     assert (image["width"], image["height"], image["format"]) == (1024, 1024, "png")
     assert image["url"].startswith("http://testserver/images/")

@@ -64,7 +64,7 @@ def test_running_a_set_makes_one_comparison_per_prompt_in_order(alice, alice_cli
 def test_the_matrix_fills_in_and_stops_polling_when_done(alices_batch, alice_client):
     url = f"/batches/{alices_batch.pk}/"
     running = alice_client.get(url).content.decode()
-    assert "Running: 0 of 12 cells finished" in running and 'hx-trigger="every 1s"' in running
+    assert "Running: 0 of 12 cells finished" in running and 'hx-trigger="every 1s, sse:change"' in running
     assert running.count('class="cell status-queued"') == 12
     partial = alice_client.get(url + "?part=matrix", headers=HTMX)
     assert partial.status_code == 200 and partial.content.decode().lstrip().startswith('<section id="matrix"')
@@ -83,8 +83,8 @@ def test_the_matrix_fills_in_and_stops_polling_when_done(alices_batch, alice_cli
     assert html.count('class="cell status-succeeded"') == 12
     assert html.count('loading="lazy"') == 12 and html.count("/thumbnail") == 12
     assert html.count("6 of 6 succeeded") == 2  # one footer per route
-    assert html.count("$0.00 <span class=\"src\">reported</span>") >= 12  # the sandbox reports $0
-    assert "est." not in html.split("<tbody>")[1].split("</tbody>")[0]  # the sandbox's costs are reported
+    assert html.count("$0.00 <span class=\"src\"") >= 12 and html.count(">billed</span>") >= 12  # the sandbox bills $0
+    assert "est." not in html.split("<tbody>")[1].split("</tbody>")[0]  # the sandbox's costs are its own
     first = alices_batch.items.first().comparison
     assert f'href="/comparisons/{first.pk}/"' in html  # each row links to its comparison
     assert re.search(r"median [\d,]+ ms", html)
@@ -218,7 +218,7 @@ def test_api_creates_a_batch_and_reports_each_cell(alice, client, alice_token):
     assert done["status"] == "done" and done["routes"] == ROUTES and len(done["rows"]) == 5
     cell = done["rows"][0]["cells"][1]
     assert cell["route"] == "sandbox:steady" and cell["status"] == "succeeded"
-    assert cell["latency_ms"] is not None and cell["cost_source"] == "reported" and cell["images"]
+    assert cell["latency_ms"] is not None and cell["cost_source"] == "billed" and cell["images"]
     assert done["columns"][0] == {**done["columns"][0], "route": "sandbox:fast", "succeeded": 5, "finished": 5}
     assert api(client, "get", "/api/batches", alice_token).json()["batches"][0]["id"] == batch.pk
 

@@ -283,7 +283,7 @@ class Drawn(Provider):
 
     def generate(self, request):
         return ImageResult(images=tuple(GeneratedImage(data=data) for data in self.route.options["images"]),
-                           usage=Usage(cost_usd=Decimal("0")), request_sent=self.route.options.get("sent", {}))
+                           usage=Usage(cost_usd=Decimal("0"), basis="billed"), request_sent=self.route.options.get("sent", {}))
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_a_sandbox_result_succeeds_with_images_timings_and_reported_cost(alice):
     result = run_one(alice, size="1024x1536", n=2, output_format="jpeg")
     assert result.status == Status.SUCCEEDED
     assert result.latency_ms > 0 and result.queue_ms is None  # never enqueued in this test
-    assert (result.cost_usd, result.cost_source) == (0, "reported")
+    assert (result.cost_usd, result.cost_source) == (0, "billed")
     images = list(result.images.all())
     assert [(i.width, i.height, i.format) for i in images] == [(1024, 1536, "jpeg")] * 2
     assert images[0].original.read()[:2] == b"\xff\xd8"
@@ -85,11 +85,11 @@ def test_a_provider_refusal_fails_the_card_with_its_reason_and_no_secret(alice, 
 def test_a_garbage_image_fails_the_card_but_keeps_the_cost(alice, scripted):
     from decimal import Decimal
 
-    scripted(ImageResult(images=(GeneratedImage(data=b"<html>oops</html>"),), usage=Usage(cost_usd=Decimal("0.2"))))
+    scripted(ImageResult(images=(GeneratedImage(data=b"<html>oops</html>"),), usage=Usage(cost_usd=Decimal("0.2"), basis="billed")))
     result = run_one(alice)
     assert (result.status, result.error_code) == (Status.FAILED, "bad_image")
     assert "not an image" in result.error
-    assert (result.cost_usd, result.cost_source) == (Decimal("0.2"), "reported")
+    assert (result.cost_usd, result.cost_source) == (Decimal("0.2"), "billed")
     assert not result.images.exists()
 
 

@@ -37,7 +37,7 @@ def reference(team):
             row["succeeded"] += 1
             if r.latency_ms is not None:
                 row["latencies"].append(r.latency_ms)
-            if r.cost_source == "estimated":
+            if r.cost_source in ("estimated", "team_price"):  # our price: the catalog's or the team's
                 row["estimated_cost"] += r.cost_usd
                 row["estimated_images"] += int(r.comparison.params.get("n") or 1)
         if r.attempts:

@@ -105,7 +105,7 @@ def url_for(name, route, o):
     """A URL of alice's for the pattern, or None where the pattern is not about one object."""
     c, images = o["comparison"], o["images"]
     by_name = {
-        "detail": c.pk, "summary": c.pk, "rerun": c.pk, "cancel": c.pk, "verdict": c.pk, "comment": c.pk,
+        "detail": c.pk, "summary": c.pk, "events": c.pk, "rerun": c.pk, "cancel": c.pk, "verdict": c.pk, "comment": c.pk,
         "review-mode": c.pk, "review": c.pk, "share-create": c.pk, "export": c.pk, "changes": c.pk,
         "api:comparison": c.pk, "api:cancel": c.pk, "api:rerun": c.pk, "api-share": c.pk,
         "result-card": o["result"].pk, "result-checks": o["result"].pk, "rate": o["result"].pk,
@@ -118,7 +118,7 @@ def url_for(name, route, o):
         "team-notifications": o["team"].pk, "team-webhook-create": o["team"].pk,
         "team-notification-emails": o["team"].pk,
         "batch": o.get("batch") and o["batch"].pk, "batch-csv": o.get("batch") and o["batch"].pk,
-        "batch-cancel": o.get("batch") and o["batch"].pk,
+        "batch-cancel": o.get("batch") and o["batch"].pk, "batch-events": o.get("batch") and o["batch"].pk,
         "api:batch": o.get("batch") and o["batch"].pk,
         "prompt-delete": o.get("prompt") and o["prompt"].pk,
         "prompt-set-delete": o.get("prompt_set") and o["prompt_set"].pk,

@@ -55,8 +55,8 @@ def carol(django_user_model, alice):
 @pytest.fixture
 def board(alice, carol):
     team = Team.personal_for(alice)
-    c1, r1 = make(team, [ok(FAST, 1000, "0.04", "estimated"), ok(STEADY, 2000, "0.05", "reported"), ok(SLOW, 3000)])
-    c2, r2 = make(team, [ok(FAST, 1200, "0.04", "estimated"), ok(STEADY, 2500, "0.07", "reported"),
+    c1, r1 = make(team, [ok(FAST, 1000, "0.04", "estimated"), ok(STEADY, 2000, "0.05", "billed"), ok(SLOW, 3000)])
+    c2, r2 = make(team, [ok(FAST, 1200, "0.04", "estimated"), ok(STEADY, 2500, "0.07", "billed"),
                          (SLOW, "failed", None, None, "unknown", {"error_code": "content_policy"})])
     c3, r3 = make(team, [ok(FAST, 1400, "0.04", "estimated"), ok(STEADY, 2100, "0.03", "estimated"),
                          (SLOW, "timed_out", None, None, "unknown", {"error_code": "timeout"})])
@@ -492,7 +492,7 @@ def test_rollups_equal_a_recomputation_after_random_changes(alice, carol, seed):
                 fields = {"latency_ms": round(rng.uniform(100, 5000), 3) if status != "cancelled" else None}
                 if status == "succeeded":
                     fields.update(cost_usd=Decimal(rng.choice(["0.04", "0.011"])),
-                                  cost_source=rng.choice(["estimated", "reported", "unknown"]))
+                                  cost_source=rng.choice(["estimated", "billed", "usage", "team_price", "unknown"]))
                 else:
                     fields["error_code"] = rng.choice(["content_policy", "server_error"])
                 if rng.random() < 0.3:

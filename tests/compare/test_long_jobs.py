@@ -49,7 +49,7 @@ def test_checks_reschedule_until_the_batch_completes_then_store_it(alice, batch)
     execution.check_long_job(result.pk)
     result = Result.objects.get(pk=result.pk)
     assert result.status == Status.SUCCEEDED and result.images.count() == 1
-    assert result.cost_source == "reported" and result.cost_usd == (Decimal("0.0001") + Decimal("0.21102")) / 2
+    assert result.cost_source == "usage" and result.cost_usd == (Decimal("0.0001") + Decimal("0.21102")) / 2
     assert result.estimated_cost_usd == Decimal("0.1055")  # the catalog's half price for high 1024x1024
     assert result.provider_timings["provider_generation_ms"] == 40000 and result.latency_ms >= 0
     assert any("checked every 30 s" in note for note in result.notes)

@@ -28,7 +28,7 @@ def raced(studio):
     comparison = finished(studio)
     fast, steady, slow = results_of(comparison)
     set_times(fast, latency=1000, cost=("0.05", "estimated"))
-    set_times(steady, latency=2000, cost=("0.02", "reported"), estimate="0.03")
+    set_times(steady, latency=2000, cost=("0.02", "billed"), estimate="0.03")
     set_times(slow, latency=3000, cost=(None, "unknown"))
     return comparison
 
@@ -76,9 +76,9 @@ def test_badges_name_the_fastest_the_cheapest_known_cost_and_the_teams_winner(ra
 def test_a_failed_result_is_never_the_fastest_and_equal_costs_make_no_cheapest(studio):
     comparison = finished(studio)
     fast, steady, slow = results_of(comparison)
-    set_times(fast, latency=500, cost=("0", "reported"), status="failed")
-    set_times(steady, latency=1500, cost=("0", "reported"))
-    set_times(slow, latency=2500, cost=("0", "reported"))
+    set_times(fast, latency=500, cost=("0", "billed"), status="failed")
+    set_times(steady, latency=1500, cost=("0", "billed"))
+    set_times(slow, latency=2500, cost=("0", "billed"))
     badges = badges_on(page_of("alice", comparison))
     assert badges == {fast.pk: [], steady.pk: ["fastest"], slow.pk: []}
 
@@ -160,13 +160,13 @@ def test_provider_figures_never_exceed_our_measured_latency():
     assert parts == {"queue": 0, "provider-queue": 800, "generation": 100, "call": 0, "download": 100}
 
 
-def test_the_cost_chart_tells_estimated_reported_and_unknown_apart(raced):
+def test_the_cost_chart_tells_estimated_billed_and_unknown_apart(raced):
     html = page_of("alice", raced)
     svg = ET.fromstring(re.search(r'<svg class="chart costs".*?</svg>', html, re.S).group(0))
     kinds = [rect.get("class") for rect in svg.iter(f"{SVG}rect")]
-    assert kinds == ["bar estimated", "bar reported", "bar estimated"]  # fast est.; steady reported + its estimate
+    assert kinds == ["bar estimated", "bar billed", "bar estimated"]  # fast est.; steady billed + its estimate
     values = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "value"]
-    assert values == ["est. $0.05", "$0.02 reported · est. $0.03", "unknown"]
+    assert values == ["$0.05 est.", "$0.02 billed · $0.03 est.", "unknown"]
 
 
 def test_the_title_shows_progress_while_running_and_done_after(studio, alice_client):
@@ -190,9 +190,9 @@ def test_the_race_polls_while_running_and_refreshes_every_cards_badges(studio, a
     for result in results_of(comparison):
         execution.execute_result(result.pk)
     fast, steady, slow = results_of(comparison)
-    set_times(fast, latency=100, cost=("0", "reported"))
-    set_times(steady, latency=200, cost=("0", "reported"))
-    set_times(slow, latency=300, cost=("0", "reported"))
+    set_times(fast, latency=100, cost=("0", "billed"))
+    set_times(steady, latency=200, cost=("0", "billed"))
+    set_times(slow, latency=300, cost=("0", "billed"))
     race = alice_client.get(comparison.get_absolute_url(), {"part": "race", "sort": "latency"}, headers=HTMX)
     text = race.content.decode()
     assert text.lstrip().startswith('<section id="race"') and "hx-trigger" not in text  # done: no more polling
@@ -207,7 +207,14 @@ def test_thumbnails_link_to_the_original_with_the_viewers_facts(studio):
     html = page_of("carol", comparison)
     link = re.search(rf'<a href="{image.get_absolute_url()}"[^>]*data-viewer[^>]*>', html, re.S).group(0)
     assert 'data-caption="Image 1 from sandbox:fast"' in link
-    assert f'data-facts="{image.width}×{image.height} PNG · ' in link and "seed 42" in link
+    assert f'data-facts="{image.width}×{image.height} PNG · ' in link
+    assert "seed 42" not in link  # the seed was put in after the run: no image was made with it
+    result = results_of(comparison)[0]
+    Result.objects.filter(pk=result.pk).update(parameters={**result.parameters,
+                                                           "seed": {"asked": 42, "sent": 42, "supported": True}})
+    html = page_of("carol", comparison)
+    link = re.search(rf'<a href="{image.get_absolute_url()}"[^>]*data-viewer[^>]*>', html, re.S).group(0)
+    assert "seed 42" in link  # sent by a route that takes a seed
     assert f'data-download="comparison-{comparison.pk}-image-{image.pk}.png"' in link
     assert '<dialog id="viewer"' in html
     Comparison.objects.filter(pk=comparison.pk).update(blind=True)

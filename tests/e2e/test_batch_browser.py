@@ -66,7 +66,7 @@ def test_a_user_runs_the_typography_set_and_watches_the_matrix(embedded_stack, p
     for n in range(len(ROUTES)):
         expect(footers.nth(n)).to_contain_text(f"{PROMPTS} of {PROMPTS} succeeded")
         expect(footers.nth(n)).to_contain_text(re.compile(r"median [\d,.]+ m?s"))
-        expect(footers.nth(n)).to_contain_text("reported")
+        expect(footers.nth(n)).to_contain_text("billed")
     images = page.locator("td.cell a.thumb img")
     expect(images).to_have_count(PROMPTS * len(ROUTES))
     images.first.scroll_into_view_if_needed()

@@ -40,7 +40,7 @@ def test_a_new_user_compares_three_sandbox_routes_and_finds_them_again(embedded_
     expect(page.locator("article.card img")).to_have_count(3)
     for n in range(3):
         expect(cards.nth(n)).to_contain_text("measured")
-        expect(cards.nth(n)).to_contain_text("reported")
+        expect(cards.nth(n)).to_contain_text("billed")
         expect(cards.nth(n)).to_contain_text("1024×1024 PNG")
     assert page.locator("article.card img").first.evaluate("img => img.naturalWidth") > 0
     expect(page.locator("#summary")).to_contain_text("Done: 3 of 3 finished")

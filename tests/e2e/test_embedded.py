@@ -29,14 +29,14 @@ def test_ten_provider_calls_are_all_in_flight_before_the_first_answers(embedded_
     for result in done["results"]:
         assert 0 <= result["queue_ms"] < 1000
         assert 1000 <= result["latency_ms"] < 2000  # the provider's second, and not our queue
-        assert result["cost_source"] == "reported"  # usage tokens x catalog token prices
+        assert result["cost_source"] == "usage"  # usage tokens x catalog token prices
 
 
 def test_the_openai_route_against_its_fake_reports_cost_and_the_providers_timing(embedded_stack):
     done = embedded_stack.wait_done(embedded_stack.submit("a fox", ["openai:gpt-image-2"], quality="high")["id"])
     result = done["results"][0]
     assert result["status"] == "succeeded", result
-    assert result["cost_source"] == "reported" and result["cost_usd"] == "0.21112"
+    assert result["cost_source"] == "usage" and result["cost_usd"] == "0.21112"
     assert result["estimated_cost_usd"] == "0.211"
     assert result["provider_timings_ms"]["provider_generation_ms"] == 1234.0
     assert result["provider_request_id"].startswith("req_")
@@ -52,7 +52,7 @@ def test_a_comparison_ends_with_images_latency_and_cost_per_route(embedded_stack
     fast, slow, flaky = by_route["sandbox:fast"], by_route["sandbox:slow"], by_route["sandbox:flaky"]
     for result in (fast, slow):
         assert result["status"] == "succeeded"
-        assert result["cost_usd"] == "0" and result["cost_source"] == "reported"
+        assert result["cost_usd"] == "0" and result["cost_source"] == "billed"
         assert len(result["images"]) == 2
         assert {(i["width"], i["height"], i["format"]) for i in result["images"]} == {(1536, 1024, "webp")}
     # Their latency profiles show through (at quality low, half of fast=0.2-0.4 s and slow=1-1.5 s):
@@ -78,7 +78,7 @@ def test_the_command_line_compares_and_waits(embedded_stack):
     assert lines[1].split() == ["ROUTE", "STATUS", "LATENCY", "QUEUE", "COST", "SOURCE"]
     assert lines[2].split()[:2] == ["sandbox:fast", "succeeded"]
     assert lines[3].split()[:2] == ["sandbox:steady", "succeeded"]
-    assert "reported" in lines[2]
+    assert "billed" in lines[2]
 
 
 def test_a_bad_submission_enqueues_nothing(embedded_stack):

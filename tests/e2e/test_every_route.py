@@ -76,4 +76,4 @@ def test_every_route_answers_in_one_comparison(market):
     assert failed == {}, failed
     for result in done["results"]:
         assert result["images"] and result["images"][0]["width"] > 0, result["route"]
-        assert result["latency_ms"] > 0 and result["cost_source"] in ("reported", "estimated", "unknown")
+        assert result["latency_ms"] > 0 and result["cost_source"] in ("billed", "usage", "team_price", "estimated", "unknown")

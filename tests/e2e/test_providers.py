@@ -19,7 +19,7 @@ def test_openai_fal_and_replicate_side_by_side_with_a_slow_and_a_failing_route(e
         fake_replicate.scenario = None
     openai, fal, replicate = (next(r for r in done["results"] if r["route"] == key) for key in ROUTES)
 
-    assert openai["status"] == "succeeded" and openai["cost_source"] == "reported"
+    assert openai["status"] == "succeeded" and openai["cost_source"] == "usage"
     assert openai["images"][0]["width"] == 1024
 
     assert fal["status"] == "succeeded", fal
@@ -53,7 +53,7 @@ def test_a_batch_route_is_checked_by_scheduled_tasks_until_it_completes(embedded
     done = embedded_stack.wait_done(created["id"], timeout=60)
     batch, direct = done["results"]
     assert batch["status"] == "succeeded", batch
-    assert batch["cost_source"] == "reported" and batch["cost_usd"] == "0.00305"  # (20 x $5/M + 200 x $30/M) / 2
+    assert batch["cost_source"] == "usage" and batch["cost_usd"] == "0.00305"  # (20 x $5/M + 200 x $30/M) / 2
     assert batch["provider_request_id"].startswith("batch_")
     assert any("checked every 0.3 s" in note for note in batch["notes"])
     checks = [c for c in fake_openai.batch.calls if c["method"] == "GET" and c["path"].startswith("/v1/batches/")]

@@ -43,7 +43,7 @@ def test_a_429_is_retried_with_backoff_and_every_attempt_is_listed(fault_stack, 
 def test_a_garbage_image_fails_its_card_with_the_reason_and_keeps_the_cost(fault_stack):
     (result,) = result_of(fault_stack, unique("garbage"))
     assert result["status"] == "failed" and result["error_code"] == "bad_image"
-    assert "not an image" in result["error"] and result["cost_source"] == "reported"
+    assert "not an image" in result["error"] and result["cost_source"] == "usage"
 
 
 def test_a_worker_killed_mid_call_is_reaped_and_the_provider_is_called_once(fault_stack, faulty_openai):

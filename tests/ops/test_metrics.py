@@ -59,7 +59,7 @@ def history(alice):
     first = Comparison.objects.create(prompt="a fox", team=team, params={"quality": "low"})
     second = Comparison.objects.create(prompt="a hare", team=other, params={"quality": "low"})
     result(first, FAST, Status.SUCCEEDED, latency=800, queue=40, cost="0.04", source="estimated")
-    result(first, STEADY, Status.SUCCEEDED, latency=2500, queue=300, cost="0.07", source="reported",
+    result(first, STEADY, Status.SUCCEEDED, latency=2500, queue=300, cost="0.07", source="billed",
            attempts=[{"status": 429}, {"status": 503}])
     result(second, FAST, Status.SUCCEEDED, latency=1500, queue=20, cost=None, source="unknown")
     result(second, STEADY, Status.FAILED, latency=100, queue=10, error_code="content_policy")

@@ -88,11 +88,12 @@ class TestApiframe(ProviderContract):
         provider.generate(self.request())
         assert clock.slept == [2.0, 2.0]
 
-    def test_credit_cost_is_the_reported_cost_at_one_cent_per_credit(self, fake):
+    def test_credit_cost_is_a_cost_from_usage_at_one_cent_per_credit(self, fake):
         result = self.run(fake, quality="medium", n=2)
         assert result.usage.raw["creditCost"] == 18
         assert result.usage.cost_usd == Decimal("0.18")
-        assert "[S" in result.usage.raw["credit_price_source"]
+        assert result.usage.basis == "usage"  # credits times our (unconfirmed) price: not a bill
+        assert "not confirmed by Apiframe" in result.usage.raw["credit_price_source"]
 
     def test_the_providers_job_time_comes_from_created_and_completed_at(self, fake):
         assert self.run(fake).timings.provider_generation_ms == pytest.approx(12500.0)

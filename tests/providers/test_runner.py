@@ -105,7 +105,7 @@ def test_transport_timeouts_and_connection_errors_become_retryable_provider_erro
 def test_reported_usage_passes_through_unchanged():
     from providers.base import Usage
 
-    outcome = ImageResult(images=(GeneratedImage(data=image_bytes()),), usage=Usage(cost_usd=Decimal("0.053")))
+    outcome = ImageResult(images=(GeneratedImage(data=image_bytes()),), usage=Usage(cost_usd=Decimal("0.053"), basis="billed"))
     assert runner.execute(build(outcome), ImageRequest("x")).usage.cost_usd == Decimal("0.053")
 
 

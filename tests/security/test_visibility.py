@@ -70,7 +70,7 @@ def run(team, held=False, blind=False):
     for result, latency in zip(results, (4321.5, 6789.5)):
         type(result).objects.filter(pk=result.pk, status="succeeded").update(
             latency_ms=latency, cost_usd=Decimal("0.987654"), estimated_cost_usd=Decimal("0.876543"),
-            cost_source="reported")
+            cost_source="billed")
     ResultImage.objects.filter(result__comparison=comparison).update(width=777, height=555, bytes=123457)
     return comparison
 

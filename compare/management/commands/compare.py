@@ -91,9 +91,9 @@ class Command(BaseCommand):
         rows = [("ROUTE", "STATUS", "LATENCY", "QUEUE", "COST", "SOURCE")]
         for r in comparison.results.all():
             if r.is_terminal:
-                cost, source = (usd(r.cost_usd) if r.cost_source != "unknown" else "unknown"), r.cost_source
+                cost, source = (usd(r.cost_usd) if r.cost_is_known else "unknown"), r.cost_word
             else:
-                cost, source = f"{usd(r.estimated_cost_usd)} est.", "-"
+                cost, source = f"{usd(r.estimated_cost_usd)} {r.estimate_word}", "-"
             rows.append((r.route_key, r.status, ms(r.latency_ms), ms(r.queue_ms), cost, source))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:

@@ -1,5 +1,5 @@
 """`make run`: migrate, make a local account, start a Celery worker (with Celery beat embedded: it
-starts scheduled benchmarks) and the web server together."""
+starts scheduled benchmarks) and the web server (uvicorn serving config.asgi) together."""
 
 import os
 import secrets
@@ -8,10 +8,16 @@ import subprocess
 import sys
 import threading
 
+import uvicorn
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+
+# On Ctrl+C, open result streams are given this long to end before the server stops anyway
+# (a browser reconnects to the next server from its last event).
+STREAMS_GRACE_SECONDS = 3
 
 
 class Command(BaseCommand):
@@ -40,7 +46,11 @@ class Command(BaseCommand):
                               f"with beat (scheduled benchmarks, every {settings.BENCHMARK_TICK_SECONDS:g} s)")
         self.stdout.write("Press Ctrl+C to stop.\n")
         try:
-            call_command("runserver", f"{host}:{port}", use_reloader=False, skip_checks=True)
+            # The production server (README "Scale-out"), one process: result streams are async
+            # (compare/streams.py), and config.asgi warms the process up before it listens.
+            # No access log: its request lines would write share and invite tokens (README "Scale-out").
+            uvicorn.run("config.asgi:application", host=host, port=port, log_level="info", access_log=False,
+                        lifespan="off", timeout_graceful_shutdown=STREAMS_GRACE_SECONDS)
         finally:
             self.stopping.set()
             worker = self.worker
