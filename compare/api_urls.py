@@ -30,4 +30,7 @@ urlpatterns = [
     path("leaderboard", api.leaderboard_rows, name="leaderboard"),
     path("openapi.json", api.openapi_document, name="openapi"),
     path("docs", api.docs, name="docs"),
+    path("benchmarks", api.benchmark_list, name="benchmarks"),
+    path("benchmarks/<int:pk>", api.benchmark, name="benchmark"),
+    path("benchmarks/<int:pk>/run", api.benchmark_run, name="benchmark-run"),
 ]

@@ -55,7 +55,8 @@ from .models.notifications import TEST_EVENT
 from .visibility import Visibility
 
 log = logging.getLogger(__name__)
-EMITTED = ("comparison.finished", "batch.finished", "budget.threshold")  # the others: once benchmarks exist
+EMITTED = ("comparison.finished", "batch.finished", "budget.threshold", "benchmark.run_finished",
+           "benchmark.regressed")  # benchmark.*: compare/benchmarks.py
 EVENTS_INFO = [{"event": kind, "meaning": meaning, "emitted": kind in EMITTED} for kind, meaning in EVENTS.items()]
 THRESHOLDS = (80, 100)  # percent of the monthly budget
 USER_AGENT = "image-provider-compare-webhooks"
@@ -450,6 +451,13 @@ def summary(event):
         return (f"{data['team']['name']} reached {data['threshold_percent']} % of its monthly budget: "
                 f"${Decimal(data['counted_usd']):.2f} of ${Decimal(data['monthly_usd']):.2f} spent or reserved in "
                 f"{data['month']}")
+    if event.kind == "benchmark.run_finished":
+        run = data["run"]
+        if run["status"] == "refused":
+            return f"Benchmark “{data['benchmark']['name']}” run #{run['id']} was refused: {run['reason']}"
+        return f"Benchmark “{data['benchmark']['name']}” run #{run['id']} finished"
+    if event.kind == "benchmark.regressed":
+        return f"Benchmark “{data['benchmark']['name']}” regressed: {data['alert']['message']}"
     if event.kind == TEST_EVENT:
         return f"Test delivery for {data['team']['name']}'s webhook"
     return event.kind
@@ -465,7 +473,12 @@ def details(event):
     data = event.data
     lines = []
     for route in data.get("routes") or []:
-        if "latency_ms" in route:
+        if "p95_ms" in route:  # a benchmark run's route
+            lines.append(f"• {route['route']}: {route['calls']} calls"
+                         + (f", success {route['success_rate']:.0%}" if route["success_rate"] is not None else "")
+                         + (f", median {route['median_ms']:.0f} ms, p95 {route['p95_ms']:.0f} ms"
+                            if route["median_ms"] is not None else ""))
+        elif "latency_ms" in route:
             cost = route["cost_usd"]
             lines.append(f"• {route['label'] or route['route']}: {route['status']}"
                          + (f", {route['latency_ms']:.0f} ms" if route["latency_ms"] is not None else "")
@@ -476,7 +489,7 @@ def details(event):
                          + (f", median {latency:.0f} ms" if latency is not None else ""))
     if data.get("routes_hidden"):
         lines.append("Blind: the routes are not named here; each reviewer sees them after their verdict.")
-    url = (data.get("comparison") or data.get("batch") or {}).get("url") or data.get("team_url")
+    url = (data.get("comparison") or data.get("batch") or data.get("benchmark") or {}).get("url") or data.get("team_url")
     if url:
         lines.append(url)
     return lines

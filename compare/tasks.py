@@ -3,7 +3,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
 
-from . import checks, execution, health, logs
+from . import benchmarks, checks, execution, health, logs
 from .models import TERMINAL, Result, Status
 # The notification tasks live with their rules; imported here so that every worker registers them.
 from .notifications import deliver_webhook, send_event_email  # noqa: F401
@@ -68,3 +68,12 @@ def enqueue_checks(result_id):
             run_checks.apply_async((result_id,))
         except Exception:  # the result is stored; its checks show "missing" later (manage.py check_images)
             log.exception("could not enqueue the checks of result %s", result_id)
+
+
+@shared_task(ignore_result=True)
+def benchmark_tick():
+    """Celery beat's tick (CELERY_BEAT_SCHEDULE): finish ended benchmark runs, judge them for
+    drift, and start the scheduled benchmarks that are due (compare/benchmarks.py)."""
+    for run in benchmarks.tick():
+        log.info("benchmark %s run %s %s", run.benchmark_id, run.pk, run.status,
+                 extra={"event": "benchmark_run", "reason": run.reason})

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("compare.insight_urls")),
     path("", include("compare.sidebyside_urls")),
     path("", include("compare.batch_urls")),
+    path("", include("compare.benchmark_urls")),
     path("", include("compare.check_urls")),
     path("", include("compare.ops_urls")),
     path("", include("compare.notification_urls")),

@@ -297,6 +297,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Provider calls are I/O-bound: the worker runs a threads pool with high concurrency.
 CELERY_WORKER_POOL = env_str("CELERY_WORKER_POOL", "threads")
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 32)
+# Celery beat (one process per deployment; `make run` embeds it in its worker): every
+# BENCHMARK_TICK_SECONDS it starts the scheduled benchmarks that are due and judges finished runs
+# (compare/benchmarks.py). The schedules themselves live in the database (Benchmark.next_run_at).
+BENCHMARK_TICK_SECONDS = env_float("BENCHMARK_TICK_SECONDS", 15.0)
+CELERY_BEAT_SCHEDULE = {"benchmarks": {"task": "compare.tasks.benchmark_tick", "schedule": BENCHMARK_TICK_SECONDS}}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# A finished benchmark run waits this long for its images' automatic checks before it is judged
+# without the ones still missing (docs/benchmarks.md).
+BENCHMARK_CHECKS_WAIT_SECONDS = env_int("BENCHMARK_CHECKS_WAIT_SECONDS", 300)
 
 # --- the product -------------------------------------------------------------------------------
 # Read by compare.routes; the provider package receives them as a plain mapping.

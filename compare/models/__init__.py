@@ -11,6 +11,7 @@ from .comparisons import (
     image_path,
     reference_path,
 )
+from .benchmarks import Benchmark, BenchmarkAlert, BenchmarkRun, RunStatus
 from .budgets import BudgetState, CallCost, OverBudget, SubmitRefused, TeamPrice
 from .checks import ResultCheck, TextStatus, checks_of, checks_status
 from .credentials import TeamCredential
@@ -42,6 +43,7 @@ __all__ = [
     "BudgetState", "CallCost", "OverBudget", "SubmitRefused", "TeamPrice",
     "Batch", "BatchItem", "Prompt", "PromptSet", "ResultCheck", "TextStatus", "checks_of", "checks_status",
     "IdempotencyKey", "WorkerHeartbeat", "ResultEvent",
+    "Benchmark", "BenchmarkAlert", "BenchmarkRun", "RunStatus",
     "EVENTS", "Delivery", "DeliveryAttempt", "DeliveryStatus", "EmailSubscription", "NotificationEvent",
     "Webhook", "WebhookFormat",
 ]

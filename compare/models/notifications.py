@@ -9,14 +9,14 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-# Every event a webhook or an e-mail may subscribe to. The benchmark events are declared for the
-# benchmarks to come: nothing emits them yet (docs/notifications.md).
+# Every event a webhook or an e-mail may subscribe to (docs/notifications.md); the benchmark events
+# come from compare/benchmarks.py.
 EVENTS = {
     "comparison.finished": "A comparison finished (every route ended)",
     "batch.finished": "A batch finished (every comparison of it ended)",
     "budget.threshold": "80 % and 100 % of the monthly budget reached (each once a month)",
-    "benchmark.run_finished": "A benchmark run finished (not emitted yet: benchmarks do not exist yet)",
-    "benchmark.regressed": "A benchmark regressed (not emitted yet: benchmarks do not exist yet)",
+    "benchmark.run_finished": "A benchmark run finished (or was refused, with the reason)",
+    "benchmark.regressed": "A benchmark route drifted: an alert opened (docs/benchmarks.md)",
 }
 TEST_EVENT = "webhook.test"  # sent to one webhook when its owner asks; no one subscribes to it
 

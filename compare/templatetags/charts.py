@@ -3,6 +3,7 @@ templates/compare/_chart_*.html. No JavaScript; every chart has a <title> and <d
 same numbers are in the table next to it."""
 
 import math
+from datetime import datetime
 from django import template
 
 from .compare_tags import usd
@@ -177,3 +178,41 @@ def usd_delta(value):
     if value == 0:
         return "no change"
     return f"{'+' if value > 0 else '−'}${abs(value):.4f}"
+
+
+@register.inclusion_tag("compare/_chart_series.html")
+def series_chart(points, metric, title, since, until):
+    """One route's metric over a window (continuous benchmarks): a point per bucket of runs,
+    placed at the bucket's start, each labelled with the number of runs behind it."""
+    width, height, left, right, top, bottom = 560, 150, 64, 16, 10, 40
+    known = [(p, p[metric]) for p in points if p.get(metric) is not None]
+    if not known:
+        return {"chart": None, "title": title}
+    values = [v for _, v in known]
+    low = 0.0
+    high = max(values) * 1.1 or 1.0
+    if metric in ("success_rate", "text_accuracy", "check_failure_rate"):
+        high = 1.0
+    step = nice_step(high - low, 4)
+    ticks, value = [], low
+    while value <= high + step * 1e-9:
+        ticks.append(value)
+        value += step
+    high = ticks[-1]
+    span = (until - since).total_seconds() or 1
+    fmt = {"success_rate": lambda v: f"{v:.0%}", "cost_per_image_usd": lambda v: f"${v:.3g}",
+           "text_accuracy": lambda v: f"{v:.0%}", "check_failure_rate": lambda v: f"{v:.0%}",
+           "median_ms": lambda v: f"{v / 1000:.3g} s", "p95_ms": lambda v: f"{v / 1000:.3g} s"}[metric]
+
+    def y(v):
+        return round(height - bottom - (v - low) / (high - low) * (height - top - bottom), 1)
+
+    dots = []
+    for point, v in known:
+        at = datetime.fromisoformat(point["at"])
+        x = round(left + (at - since).total_seconds() / span * (width - left - right), 1)
+        dots.append({"x": x, "y": y(v), "label": fmt(v), "runs": point["runs"], "at": at})
+    return {"title": title, "chart": {
+        "width": width, "height": height, "left": left, "right": width - right, "top": top,
+        "bottom": height - bottom, "dots": dots, "path": " ".join(f"{d['x']},{d['y']}" for d in dots),
+        "ticks": [{"y": y(t), "label": fmt(t)} for t in ticks], "since": since, "until": until}}

@@ -18,9 +18,9 @@ pytestmark = pytest.mark.django_db
 SECRET = "alice's secret fox"
 # Pages that are not about one object: bob and strangers may open them, but see nothing of alice's.
 LISTS = {"new", "history", "routes", "tokens", "team", "team-links", "leaderboard", "leaderboard-csv",
-         "history-csv", "batches", "batch-create", "prompts", "prompt-save", "team-switch", "team-create",
-         "token-create", "review-queue", "api:routes", "api:teams", "api:comparisons", "api:prompt-sets",
-         "api:batches", "api:leaderboard", "api:openapi", "api:docs", "api:prompts"}
+         "history-csv", "batches", "batch-create", "benchmarks", "api:benchmarks", "prompts", "prompt-save",
+         "team-switch", "team-create", "token-create", "review-queue", "api:routes", "api:teams", "api:comparisons",
+         "api:prompt-sets", "api:batches", "api:leaderboard", "api:openapi", "api:docs", "api:prompts"}
 # Public by design, reached with a token: tried with a token that does not exist (alice's real
 # tokens are what make them public; their lifecycle is tested in test_sharing.py and test_teams.py).
 TOKENS = {"share", "share-preview", "share-comparison", "share-comparison-preview", "share-vote", "share-image",
@@ -89,6 +89,10 @@ def extra_objects(client, team, alice):
     from compare.models import TeamPrice
 
     found["price"] = TeamPrice.objects.create(team=team, route_key="sandbox:fast", usd_per_image="0.01", entered_by=alice)
+    from compare.models import Benchmark
+
+    found["benchmark"] = Benchmark.objects.create(team=team, name=f"{SECRET} benchmark", created_by=alice,
+                                                  routes=["sandbox:fast"], prompts=[f"{SECRET} prompt"])
     from compare.credentials import encrypt
     from compare.models import Webhook
 
@@ -121,6 +125,9 @@ def url_for(name, route, o):
         "prompt-delete": o.get("prompt") and o["prompt"].pk,
         "prompt-set-delete": o.get("prompt_set") and o["prompt_set"].pk,
         "api:prompt": o.get("prompt") and o["prompt"].pk, "api:prompt-set": o.get("prompt_set") and o["prompt_set"].pk,
+        "benchmark": o.get("benchmark") and o["benchmark"].pk, "benchmark-run": o.get("benchmark") and o["benchmark"].pk,
+        "api:benchmark": o.get("benchmark") and o["benchmark"].pk,
+        "api:benchmark-run": o.get("benchmark") and o["benchmark"].pk,
     }
     if name in ("side-by-side", "side-by-side-diff"):
         return f"/comparisons/{c.pk}/side-by-side" + ("/diff.png" if name.endswith("diff") else "") + \

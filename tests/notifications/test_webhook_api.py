@@ -39,8 +39,7 @@ def test_an_owner_creates_lists_and_deletes_a_webhook_and_sees_the_secret_once(o
     assert listed.status_code == 200 and secret not in listed.content.decode()
     hook, = listed.json()["webhooks"]
     assert hook["id"] == body["id"] and hook["secret_last4"] == secret[-4:] and "secret" not in hook
-    assert {e["event"] for e in listed.json()["events"] if not e["emitted"]} == {
-        "benchmark.run_finished", "benchmark.regressed"}
+    assert all(e["emitted"] for e in listed.json()["events"])  # benchmark.* too, since benchmarks exist
     one = owner.get(f"/api/teams/{team.pk}/webhooks/{body['id']}")
     assert one.status_code == 200 and secret not in one.content.decode()
     page = owner.get(f"/teams/{team.pk}/notifications")

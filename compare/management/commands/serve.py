@@ -1,5 +1,5 @@
-"""`make run`: migrate, make a local account, start a Celery worker and the web server (uvicorn
-serving config.asgi) together."""
+"""`make run`: migrate, make a local account, start a Celery worker (with Celery beat embedded: it
+starts scheduled benchmarks) and the web server (uvicorn serving config.asgi) together."""
 
 import os
 import secrets
@@ -41,7 +41,8 @@ class Command(BaseCommand):
         lines = [f"Image Provider Compare is running at {url}", f"Log in as {login}"]
         if self.worker:
             lines.append(f"Celery worker pid {self.worker.pid}: pool={settings.CELERY_WORKER_POOL}, "
-                         f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, broker={_safe_broker()}")
+                         f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, broker={_safe_broker()}, "
+                         f"with beat (scheduled benchmarks, every {settings.BENCHMARK_TICK_SECONDS:g} s)")
         lines.append("Press Ctrl+C to stop.")
         # Said last, after the worker's own banner (which would otherwise scroll the login away).
         threading.Thread(target=self.say_when_ready, args=(lines,), name="ready-box", daemon=True).start()
@@ -81,6 +82,10 @@ class Command(BaseCommand):
             sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
             "--pool", settings.CELERY_WORKER_POOL, "--concurrency", str(settings.CELERY_WORKER_CONCURRENCY),
             "--without-gossip", "--without-mingle", "--without-heartbeat",
+            # Celery beat inside this worker (tried with the filesystem broker and the threads
+            # pool): every BENCHMARK_TICK_SECONDS it starts the benchmarks that are due. A
+            # scale-out runs one `celery -A config beat` instead (README).
+            "--beat",
         ]
         self.worker_ready = threading.Event()
         worker = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
