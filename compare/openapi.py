@@ -10,7 +10,10 @@ import json
 
 from providers.base import QUALITIES, SIZE_PRESETS
 
-from .models import CostSource, Role, ShareKind, Status, VerdictKind
+from .benchmarks import MAX_PROMPTS, MAX_REPEATS, WINDOWS
+from .drift import RULES
+from .forms import API_PARAMS
+from .models import CostSource, Role, RunStatus, ShareKind, Status, VerdictKind
 from .models.comparisons import COST_TITLES, EstimateSource
 from .models.checks import TextStatus
 from .models.notifications import DeliveryStatus, WebhookFormat
@@ -341,6 +344,82 @@ WEBHOOK_REQUEST = obj({"url": URL, "events": {"type": "array", "items": {"type":
                        "secret": STRING, "format": {"type": "string", "enum": list(WebhookFormat.values)}},
                       required=["url", "events"], closed=True)
 
+BENCHMARK_SUMMARY = obj({
+    "runs": INTEGER, "calls": INTEGER, "median_ms": nullable(NUMBER), "p95_ms": nullable(NUMBER),
+    "success_rate": nullable(NUMBER),
+    "cost_per_image_usd": nullable({"type": "number", "description": "The mean cost per image of the priced calls "
+                                                                     "(a float rounded to 6 places, an average: "
+                                                                     "no bill); null when no call was priced."}),
+    "cost_source": nullable({"type": "string", "enum": [*CostSource.values, "mixed"],
+                             "description": "The cost_source of the priced calls (as on a Result), or mixed when they "
+                                            "differ."}),
+    "text_accuracy": nullable(NUMBER), "text_scored": INTEGER,
+    "check_failure_rate": nullable(NUMBER), "checked": INTEGER,
+}, description="One route over some runs (compare/benchmarks.py summarise): calls are the ended calls (cancelled "
+               "ones left out); median_ms and p95_ms over succeeded calls; rates are shares (0-1); text_scored "
+               "counts the calls whose quoted text was read back, checked those whose image checks ran "
+               "(docs/checks.md).")
+BENCHMARK_RUN = obj({
+    "id": ID, "started_at": DATETIME, "finished_at": nullable(DATETIME),
+    "status": {"type": "string", "enum": list(RunStatus.values),
+               "description": "started: its batch runs; done: every call ended and its alerts were judged; "
+                              "refused: no batch was made (reason says why: the budget, the call cap, a route or "
+                              "prompt set gone)."},
+    "trigger": {"type": "string", "enum": ["schedule", "manual", "file"],
+                "description": "The schedule, a person (POST .../run or the page), or `manage.py benchmark run "
+                               "FILE` (CI)."},
+    "reason": nullable(STRING), "batch": nullable({**ID, "description": "Its batch (GET /api/batches/{pk})."}),
+}, description="One run of a benchmark: an ordinary batch of every prompt × route × repeat.")
+BENCHMARK_ALERT = obj({
+    "id": ID, "route": STRING, "metric": {"type": "string", "enum": [*RULES, "image_signature"]},
+    "opened_at": DATETIME, "closed_at": nullable(DATETIME), "open": BOOLEAN,
+    "baseline": NUMBER, "current": NUMBER,
+    "p_value": nullable({"type": "number", "description": "Mann-Whitney p; null for the image signature."}),
+    "message": STRING,
+}, description="A drift of one route's metric against its trailing 7 days (docs/benchmarks.md), open until the "
+               "metric is back.")
+BENCHMARK_FIELDS = {
+    "id": ID, "name": STRING, "team": ref("TeamRef"), "routes": array(STRING),
+    "prompts": nullable(array(STRING)), "prompt_set": nullable(STRING),
+    "params": {"type": "object", "propertyNames": {"enum": sorted(API_PARAMS)},
+               "description": "The generation parameters as sent (the fields of Params)."},
+    "repeats": INTEGER, "schedule": nullable({"type": "string", "description": "5-field cron (UTC); null: by hand "
+                                                                               "only."}),
+    "next_run_at": nullable(DATETIME), "created_at": DATETIME,
+}
+BENCHMARK_SERIES_ROUTE = obj({"summary": ref("BenchmarkSummary"), "points": array(
+    obj({"at": DATETIME, **BENCHMARK_SUMMARY["properties"]},
+        description="One chart point: the runs started in the bucket from at (24h: an hour, 7d: 6 hours, 30d: "
+                    "a day)."))})
+BENCHMARK = obj({
+    **BENCHMARK_FIELDS, "runs": array(ref("BenchmarkRun")),
+    "series": obj({window: {"type": "object", "additionalProperties": BENCHMARK_SERIES_ROUTE,
+                            "description": "By route key."} for window in WINDOWS},
+                  description="Per window, per route: the window's figures and its chart points."),
+    "alerts": array(ref("BenchmarkAlert")),
+}, description="A benchmark with its last 100 runs, its series and its last 100 alerts.")
+BENCHMARK_BODY_FIELDS = {
+    "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+    "routes": {"type": "array", "items": STRING, "minItems": 1, "description": "Route keys (GET /api/routes)."},
+    "prompts": {"type": "array", "minItems": 1, "maxItems": MAX_PROMPTS,
+                "items": {"type": "string", "minLength": 1, "pattern": "\\S"},
+                "description": "Its own prompts (or prompt_set)."},
+    "prompt_set": {"type": "string", "description": "A prompt set's id (GET /api/prompt-sets), instead of prompts."},
+    "params": ref("Params"),
+    "repeats": {"type": "integer", "minimum": 1, "maximum": MAX_REPEATS, "default": 1,
+                "description": "How many times each prompt runs on each route in one run."},
+    "schedule": nullable({"type": "string", "description": '5-field cron in UTC ("0 */6 * * *"); null or left out: '
+                                                           'run by hand only.'}),
+}
+BENCHMARK_REQUEST = {**obj({**BENCHMARK_BODY_FIELDS, "team": nullable(ID)}, required=["name", "routes"], closed=True,
+                           description="Either prompts or prompt_set. Routes and parameters are checked as a batch's "
+                                       "are (the budget only when it runs), so a benchmark that could never run is "
+                                       "refused at once."),
+                     "oneOf": [{"required": ["prompts"]}, {"required": ["prompt_set"]}]}
+BENCHMARK_CHANGE = obj(BENCHMARK_BODY_FIELDS, required=[], closed=True,
+                       description="Any of BenchmarkRequest's fields but team (a benchmark stays in its team); "
+                                   "not both prompts and prompt_set.")
+
 SCHEMAS = {
     "Error": obj({"error": STRING}), "Errors": obj({"errors": {"type": "object",
                                                               "additionalProperties": array(STRING)}}),
@@ -356,6 +435,9 @@ SCHEMAS = {
     "ShareLink": SHARE_LINK, "ShareRequest": SHARE_REQUEST, "ReviewState": REVIEW_STATE,
     "LeaderboardRow": LEADERBOARD_ROW, "Leaderboard": LEADERBOARD, "Checks": CHECKS, "Delivery": DELIVERY,
     "Webhook": WEBHOOK, "WebhookRequest": WEBHOOK_REQUEST,
+    "BenchmarkRow": obj(BENCHMARK_FIELDS, description="A benchmark in the list (without runs, series and alerts)."),
+    "Benchmark": BENCHMARK, "BenchmarkRun": BENCHMARK_RUN, "BenchmarkSummary": BENCHMARK_SUMMARY,
+    "BenchmarkAlert": BENCHMARK_ALERT, "BenchmarkRequest": BENCHMARK_REQUEST, "BenchmarkChange": BENCHMARK_CHANGE,
 }
 
 # --- Paths --------------------------------------------------------------------------------------
@@ -380,6 +462,11 @@ def _paths():
     batch_body = json_body(ref("BatchRequest"))
     batch_body["content"]["application/json"]["example"] = {
         "prompt_set": "typography", "routes": ["sandbox:fast"], "params": {"quality": "low"}}
+    benchmark_id = path_id(what="A benchmark id.")
+    benchmark_body = json_body(ref("BenchmarkRequest"))
+    benchmark_body["content"]["application/json"]["example"] = {
+        "name": "Nightly", "routes": ["sandbox:fast", "sandbox:steady"], "prompts": ["a red fox", "a blue car"],
+        "params": {"quality": "low"}, "repeats": 2, "schedule": "0 */6 * * *"}
     return {
         "/api/routes": {"get": operation(
             "listRoutes", "The routes, with capabilities, price and whether your team can run them",
@@ -517,6 +604,32 @@ def _paths():
             "cancelBatch", "Cancel every comparison of the batch still running (members)",
             {"200": answer("The batch, with cancel counts.", ref("Batch"))}, "batches",
             [path_id(what="A batch id.")], mutating=True)},
+        "/api/benchmarks": {
+            "get": operation("listBenchmarks", "The team's benchmarks, by name",
+                             {"200": answer("The benchmarks, without runs, series and alerts.",
+                                            obj({"benchmarks": array(ref("BenchmarkRow"))}))}, "benchmarks",
+                             [TEAM_QUERY]),
+            "post": operation("createBenchmark",
+                              "Make a benchmark: routes × prompts run by schedule or by hand (members)",
+                              {"201": answer("The benchmark.", ref("Benchmark")), **IDEMPOTENT}, "benchmarks",
+                              [IDEMPOTENCY_KEY], benchmark_body,
+                              description="Refused with 400 when a field is bad, the team is not yours, or its "
+                                          "routes cannot take the parameters.")},
+        "/api/benchmarks/{pk}": {
+            "get": operation("getBenchmark", "A benchmark with its runs, per-route series (24h, 7d, 30d) and alerts",
+                             {"200": answer("The benchmark.", ref("Benchmark"))}, "benchmarks", [benchmark_id]),
+            "patch": operation("changeBenchmark", "Change any of its fields but team (members)",
+                               {"200": answer("The benchmark after the change.", ref("Benchmark"))}, "benchmarks",
+                               [benchmark_id], json_body(ref("BenchmarkChange"))),
+            "delete": operation("deleteBenchmark", "Delete a benchmark with its runs and alerts (members)",
+                                {"204": answer("Deleted (its batches stay in the history).")}, "benchmarks",
+                                [benchmark_id], mutating=True)},
+        "/api/benchmarks/{pk}/run": {"post": operation(
+            "runBenchmark", "Run it now: one batch, checked against the team's budget and call cap (members)",
+            {"201": answer("The run: started with its batch, or refused with the reason (it is kept).",
+                           ref("BenchmarkRun")),
+             "400": answer("The Idempotency-Key is malformed: errors names it.", ref("Errors")), **IDEMPOTENT},
+            "benchmarks", [benchmark_id, IDEMPOTENCY_KEY], mutating=True)},
         "/api/openapi.json": {"get": operation(
             "getOpenApi", "This document", {"200": answer("The OpenAPI document.", {"type": "object"})}, "meta")},
     }
@@ -538,7 +651,7 @@ def _document():
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {"session": []}],
         "tags": [{"name": name} for name in ("routes", "teams", "comparisons", "review", "sharing", "leaderboard",
-                                              "batches", "meta")],
+                                              "batches", "benchmarks", "meta")],
         "paths": _paths(),
         "components": {
             "schemas": SCHEMAS,

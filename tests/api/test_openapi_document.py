@@ -9,10 +9,11 @@ import re
 import jsonschema
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from openapi_spec_validator import validate
 
-from compare import execution, openapi
-from compare.models import ApiToken, Membership, Role
+from compare import benchmarks, checks, execution, openapi
+from compare.models import ApiToken, BenchmarkAlert, Membership, Result, Role, Status
 from tests.helpers import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -119,8 +120,6 @@ def data_url(width=64, height=64):
 
 
 def run_all(comparison_id):
-    from compare.models import Result
-
     for result in Result.objects.filter(comparison_id=comparison_id):
         execution.execute_result(result.pk)
 
@@ -222,8 +221,75 @@ def test_real_answers_of_every_operation_match_the_document(client, alice, bob, 
     stranger = Checker(client, "not-a-token")
     stranger.call("get", "/api/teams", expect=401)
 
+    check_benchmarks(api, viewer, Checker(client, ApiToken.issue(bob)[1]), team)
+
     described = {(m, url) for url, methods in api.document["paths"].items() for m in methods}
     assert described - api.seen == set(), "operations never answered 2xx here"
+
+
+def check_benchmarks(api, viewer, other, team):
+    """The benchmark operations with real data: made, listed, run (its batch executed and
+    checked, the run judged), changed, refused, deleted; a viewer's and another team's refusals."""
+    body = {"name": "Nightly", "routes": ["sandbox:fast", "sandbox:steady"], "prompts": ["a red fox", "a blue car"],
+            "params": {"size": "1024x1024", "quality": "low", "n": 1}, "repeats": 2, "schedule": "0 */6 * * *"}
+    bench = api.call("post", "/api/benchmarks", body, expect=201).json()
+    run_url = f"/api/benchmarks/{bench['id']}/run"
+    api.call("post", "/api/benchmarks", {**body, "schedule": "61 * * * *"}, expect=400)
+    api.call("post", "/api/benchmarks", {**body, "team": 999999}, expect=400)
+    keyed = {"Idempotency-Key": "doc-bench-1"}
+    api.call("post", "/api/benchmarks", {**body, "name": "Keyed"}, expect=201, headers=keyed)
+    api.call("post", "/api/benchmarks", {**body, "name": "Keyed"}, expect=201, headers=keyed)  # replayed
+    api.call("post", "/api/benchmarks", {**body, "name": "Other"}, expect=422, headers=keyed)
+    api.call("get", "/api/benchmarks", expect=200)
+    api.call("get", f"/api/benchmarks?team={team}", expect=200)
+    api.call("get", f"/api/benchmarks/{bench['id']}", expect=200)  # no runs yet
+
+    run = api.call("post", run_url, expect=201, headers={"Idempotency-Key": "doc-bench-run"}).json()
+    api.call("post", run_url, expect=201, headers={"Idempotency-Key": "doc-bench-run"})  # replayed
+    api.call("post", run_url, expect=400, headers={"Idempotency-Key": "two words"})
+    assert run["status"] == "started"
+    for result in Result.objects.filter(comparison__batch_item__batch=run["batch"], status=Status.QUEUED):
+        execution.execute_result(result.pk)
+        checks.run_checks(result.pk)
+    benchmarks.finish_runs()
+    # Drift itself is tested in tests/benchmarks; these two rows give the alerts' shape real values.
+    BenchmarkAlert.objects.create(benchmark_id=bench["id"], route_key="sandbox:fast", metric="latency_ms",
+                                  opened_by_id=run["id"], baseline=1200.0, current=1800.0, p_value=0.004,
+                                  message="sandbox:fast: median latency 1.20 s → 1.80 s")
+    BenchmarkAlert.objects.create(benchmark_id=bench["id"], route_key="sandbox:steady", metric="image_signature",
+                                  opened_by_id=run["id"], baseline=0.0, current=0.5, p_value=None,
+                                  message="sandbox:steady: the image signature changed", closed_at=timezone.now())
+    got = api.call("get", f"/api/benchmarks/{bench['id']}", expect=200).json()
+    assert got["runs"][0]["status"] == "done" and got["series"]["24h"]["sandbox:fast"]["points"]
+    assert {a["p_value"] is None for a in got["alerts"]} == {True, False}
+
+    api.call("patch", f"/api/benchmarks/{bench['id']}", {"schedule": None, "repeats": 1}, expect=200)
+    api.call("patch", f"/api/benchmarks/{bench['id']}", {"repeats": 0}, expect=400)
+    api.call("patch", f"/api/benchmarks/{bench['id']}", {"team": team}, expect=400)
+
+    # A run refused: its prompt set is gone by the time it runs.
+    saved = api.call("post", "/api/prompts", {"text": "a sign that reads SALE", "set": "Bench"}, expect=201).json()
+    gone = api.call("post", "/api/benchmarks", {**{k: v for k, v in body.items() if k != "prompts"},
+                                                 "name": "Gone", "prompt_set": saved["prompt_set"]["id"]},
+                    expect=201).json()
+    api.call("delete", f"/api/prompt-sets/{saved['prompt_set']['id'].removeprefix('set-')}", expect=204)
+    refused = api.call("post", f"/api/benchmarks/{gone['id']}/run", expect=201).json()
+    assert refused["status"] == "refused" and refused["reason"] and refused["batch"] is None
+    api.call("get", f"/api/benchmarks/{gone['id']}", expect=200)
+
+    for checker in (viewer, other):
+        expect = 403 if checker is viewer else 404
+        checker.call("post", run_url, expect=expect)
+        checker.call("patch", f"/api/benchmarks/{bench['id']}", {"repeats": 3}, expect=expect)
+        checker.call("delete", f"/api/benchmarks/{bench['id']}", expect=expect)
+    viewer.call("get", f"/api/benchmarks/{bench['id']}", expect=200)
+    viewer.call("post", "/api/benchmarks", {**body, "team": team}, expect=403)
+    other.call("get", f"/api/benchmarks/{bench['id']}", expect=404)
+    other.call("get", f"/api/benchmarks?team={team}", expect=404)
+    api.call("get", "/api/benchmarks?team=abc", expect=400)
+    api.call("put", f"/api/benchmarks/{bench['id']}", body, expect=405)
+    api.call("delete", f"/api/benchmarks/{bench['id']}", expect=204)
+    api.call("get", f"/api/benchmarks/{bench['id']}", expect=404)
 
 
 def test_the_docs_page_lists_every_operation(alice_client):
