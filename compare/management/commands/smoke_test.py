@@ -32,7 +32,7 @@ class Command(BaseCommand):
         base = url.rstrip("/")
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30,
                           follow_redirects=False) as client:
-            self._health(client)
+            self._health(client, wait=min(timeout, 60))
             route = route or self._sandbox_route(client)
             comparison = self._submit(client, route)
             done = self._wait(client, comparison["id"], timeout)
@@ -42,13 +42,20 @@ class Command(BaseCommand):
     def _step(self, text):
         self.stdout.write(text)
 
-    def _health(self, client):
-        response = client.get("/healthz")
-        if response.status_code != 200:
-            raise CommandError(f"/healthz answered {response.status_code}: {response.text[:500]}")
-        body = response.json()
-        if body["checks"]["workers"]["status"] != "ok":
-            raise CommandError("/healthz: no worker is alive; comparisons would wait in the queue")
+    def _health(self, client, wait):
+        """/healthz answers 200 with a live worker. Right after a deploy a worker may still be
+        starting (its first heartbeat comes once it is up): wait up to ``wait`` seconds for one."""
+        deadline = time.monotonic() + wait
+        while True:
+            response = client.get("/healthz")
+            if response.status_code != 200:
+                raise CommandError(f"/healthz answered {response.status_code}: {response.text[:500]}")
+            body = response.json()
+            if body["checks"]["workers"]["status"] == "ok":
+                break
+            if time.monotonic() > deadline:
+                raise CommandError(f"/healthz: no worker is alive after {wait:g} s; comparisons would wait in the queue")
+            time.sleep(2)
         self._step(f"healthz: {body['status']}, {body['checks']['workers']['alive']} worker(s) alive")
 
     def _sandbox_route(self, client):
