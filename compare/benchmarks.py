@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from . import batches, drift, imagediff, notifications, teams
 from . import routes as route_catalog
 from .forms import API_PARAMS
-from .leaderboard import percentile
+from .bradley_terry import percentile
 from .images import ImageRejected
 from .models import TERMINAL, Benchmark, BenchmarkAlert, BenchmarkRun, Result, ResultImage, RunStatus, Status, Team
 

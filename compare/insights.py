@@ -24,7 +24,7 @@ from django.utils.text import slugify
 
 from providers.base import QUALITIES, SIZE_PRESETS
 
-from . import imagediff, leaderboard, params, presenters, teams
+from . import bradley_terry, imagediff, leaderboard, params, presenters, teams
 from .images import ImageRejected
 from .models import Comparison, Result, Status
 from .visibility import Visibility
@@ -90,7 +90,7 @@ def show_leaderboard(request):
                      and not filters.date_to) for label, days in PERIODS],
         "all_time": urlencode(_without(filters, "from", "to")),
         "min_votes": leaderboard.MIN_VOTES,
-        "samples": max((row.score.samples for row in rows), default=0) or leaderboard.BOOTSTRAP_SAMPLES,
+        "samples": max((row.score.samples for row in rows), default=0) or bradley_terry.BOOTSTRAP_SAMPLES,
     }
     template = "compare/leaderboard.html#leaderboard-results" if request.htmx else "compare/leaderboard.html"
     response = render(request, template, context, status=400 if problems else 200)

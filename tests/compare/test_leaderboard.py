@@ -17,7 +17,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from compare import leaderboard
+from compare import bradley_terry, leaderboard
 from compare.models import Comparison, Membership, Result, Role, Team, Verdict
 
 pytestmark = pytest.mark.django_db
@@ -228,68 +228,7 @@ def test_charts_are_valid_svg_with_title_and_desc(alice_client, board):
     assert "sandbox:fast" in svgs[1] and "median 1.50 s" in svgs[1]
 
 
-# --- At scale: the aggregated fit, the order statistics from SQL, the cache --------------------
-
-
-def per_vote_fit(units, routes):
-    """The fit as it was first written: every pairwise outcome of every vote added up one by one."""
-    return leaderboard.fit(leaderboard._games((outcomes, 1) for outcomes, _ in units), routes)
-
-
-def synthetic_units(seed=3, comparisons=400):
-    import random
-
-    rng = random.Random(seed)
-    routes = [f"r{i}" for i in range(6)]
-    units = []
-    for _ in range(comparisons):
-        present = sorted(rng.sample(routes, rng.randint(2, 5)))
-        if rng.random() < 0.8:
-            winner = min(present, key=lambda key: rng.random() * (1 + routes.index(key)))
-            outcomes = tuple((winner, other, 1.0) for other in present if other != winner)
-        else:
-            outcomes = tuple(o for i, a in enumerate(present) for b in present[i + 1:]
-                             for o in ((a, b, 0.5), (b, a, 0.5)))
-        units.append((outcomes, {key: 1 for key in present}))
-    return units, routes
-
-
-def test_the_aggregated_fit_gives_the_per_vote_scores():
-    units, routes = synthetic_units()
-    scores = leaderboard.bradley_terry_with_band(units, routes, samples=60)
-    expected = per_vote_fit(units, routes)
-    for key in routes:
-        assert scores[key].score == pytest.approx(leaderboard.elo(expected[key]), abs=1e-6)
-        assert scores[key].low <= scores[key].score <= scores[key].high
-        assert scores[key].votes == sum(1 for _, per_route in units if key in per_route)
-    assert scores["r0"].score > scores["r5"].score  # r0 wins most often by construction
-
-
-def test_the_band_is_reproducible_and_narrows_with_more_votes():
-    units, routes = synthetic_units(comparisons=200)
-    first = leaderboard.bradley_terry_with_band(units, routes, samples=80)
-    again = leaderboard.bradley_terry_with_band(units, routes, samples=80)
-    assert [(first[k].low, first[k].high) for k in routes] == [(again[k].low, again[k].high) for k in routes]
-    many, _ = synthetic_units(comparisons=3200)
-    wide = first["r0"].high - first["r0"].low
-    narrow = leaderboard.bradley_terry_with_band(many, routes, samples=80)["r0"]
-    assert narrow.high - narrow.low < wide / 2  # 16x the votes: about a quarter of the width
-
-
-def test_the_bootstrap_is_bounded_on_a_long_history():
-    assert leaderboard.bootstrap_samples(100) == leaderboard.BOOTSTRAP_SAMPLES
-    assert leaderboard.bootstrap_samples(1_000_000) == leaderboard.BOOTSTRAP_MIN_SAMPLES
-
-
-def test_poisson_counts_have_the_right_mean():
-    import bisect
-    import random
-
-    table = leaderboard._poisson_table(1)
-    rng = random.Random(1)
-    draws = [bisect.bisect_right(table, rng.random()) for _ in range(20000)]
-    assert sum(draws) / len(draws) == pytest.approx(1, abs=0.03)
-    assert draws.count(0) / len(draws) == pytest.approx(math.exp(-1), abs=0.01)
+# --- At scale: the order statistics from SQL, the cache (the fit itself: test_bradley_terry.py) ---------
 
 
 def test_preliminary_below_min_votes(alice, board):
@@ -315,7 +254,7 @@ def test_latency_order_statistics_from_sql_are_exact(alice, count):
     ordered = sorted(latencies)
     assert row.latency_count == count
     for pct in leaderboard.LATENCY_PERCENTILES:
-        assert row.latency_percentile(pct) == pytest.approx(leaderboard.percentile(ordered, pct))
+        assert row.latency_percentile(pct) == pytest.approx(bradley_terry.percentile(ordered, pct))
     if count >= 2:  # statistics.quantiles' "inclusive" method is the same interpolation
         quartiles = statistics.quantiles(ordered, n=4, method="inclusive")
         assert [row.latency_percentile(p) for p in (25, 50, 75)] == pytest.approx(quartiles)
