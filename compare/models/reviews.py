@@ -6,11 +6,17 @@ Thumbs up/down is the one rating used everywhere. A verdict names the winning re
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.db.models import Count, Exists, OuterRef, Subquery
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from ..visibility import Visibility, images_held
 from .comparisons import Comparison, Result, Status
+
+# Sent (sender=Verdict, comparison_id=...) once a member's verdict is given or replaced; it is
+# stored with an UPDATE, which sends no post_save. The leaderboard's rollups listen
+# (compare/models/rollups.py): they depend on reviews, reviews know nothing of them.
+verdict_given = Signal()
 
 
 class Thumb(models.IntegerChoices):
@@ -108,9 +114,7 @@ def give_verdict(comparison, user, kind, winner_id=None):
             raise ReviewRefused("The winner must be one of this comparison's succeeded results.")
     _update_or_create(Verdict, {"comparison": comparison, "user": user},
                       {"kind": kind, "winner": winner, "updated_at": timezone.now()})
-    from .rollups import refresh_judged  # the leaderboard's pattern of this comparison (an UPDATE sends no signal)
-
-    refresh_judged([comparison.pk])
+    verdict_given.send(sender=Verdict, comparison_id=comparison.pk)
 
 
 def set_review_mode(comparison, blind, hold_images_until_done):

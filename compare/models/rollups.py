@@ -30,7 +30,7 @@ from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
 from .comparisons import TERMINAL, Comparison, Result, Status
-from .reviews import Verdict
+from .reviews import Verdict, verdict_given
 from .teams import Team
 
 CONTENT_REFUSAL = "content_policy"
@@ -360,6 +360,11 @@ def refresh_judged(comparison_ids, using="default", locked=False):
 def _origin_goes_with(origin, *models_):
     model = getattr(origin, "model", None) or type(origin)
     return model in models_
+
+
+@receiver(verdict_given, sender=Verdict, dispatch_uid="rollups_verdict_given")
+def _verdict_given(sender, comparison_id, **kwargs):
+    refresh_judged([comparison_id])
 
 
 @receiver(post_save, sender=Verdict, dispatch_uid="rollups_verdict_saved")
