@@ -192,7 +192,7 @@ def leaderboard_parts(user):
     """Where one leaderboard build goes: compare/leaderboard.py, step by step (the fit uncached), then
     what folding every result from scratch costs (the migration's backfill on an existing history,
     or a first read that would have to fold it all), on the team's data, last (it rewrites them)."""
-    from compare import leaderboard
+    from compare import bradley_terry, leaderboard
     from compare.models import JudgedComparison, RouteDay, Team, rollups
 
     team = Team.personal_for(user)
@@ -212,7 +212,7 @@ def leaderboard_parts(user):
     parts["verdicts: patterns -> pairwise outcomes + Bradley-Terry fit + bootstrap band"] = time.perf_counter() - t
     out = {"ms": {k: v * 1000 for k, v in parts.items()}, "units": len(patterns),
            "cells": RouteDay.objects.filter(team=team).count(),
-           "samples": leaderboard.bootstrap_samples(len(patterns))}
+           "samples": bradley_terry.bootstrap_samples(len(patterns))}
     if os.environ.get("BENCH_HISTORY_BACKFILL", "1") == "1":
         before = {row.route_key: (row.entered, row.succeeded, row.median_ms, row.p95_ms)
                   for row in leaderboard.build(team)}
