@@ -1,6 +1,6 @@
 """Prompt sets and batch runs (issue 7).
 
-Built-in sets live in compare/prompt_sets.json, read-only (compare/batches.py loads them). A team
+Built-in sets live in compare/prompt_sets.json, read-only (compare/prompt_sets.py loads them). A team
 saves its own prompts here, each in one of its named sets. A Batch is one submission of a whole
 set: one Comparison per prompt, linked through BatchItem with the prompt's position and title."""
 

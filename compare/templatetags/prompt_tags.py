@@ -2,11 +2,11 @@
 
 from django import template
 
+from compare.prompt_sets import all_sets
+
 register = template.Library()
 
 
 @register.simple_tag
 def prompt_sets(team):
-    from compare.batches import all_sets
-
     return all_sets(team) if team is not None else []

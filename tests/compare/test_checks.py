@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from compare import checks, execution, pixels, tasks, textcheck
 from compare import routes as route_catalog
-from compare.models import Result, ResultCheck, Status
+from compare.models import Batch, Result, ResultCheck, Status
 from providers.base import Capabilities, GeneratedImage, ImageResult, Provider, Route, Usage
 from tests.compare import factories
 from tests.conftest import skip_or_fail
@@ -452,14 +452,12 @@ def test_another_teams_result_checks_are_a_404(client, alice, bob, provider_draw
 
 @pytest.mark.django_db
 def test_the_batch_matrix_shows_each_cells_checks_and_each_routes_means(alice_client, alice, settings):
-    from compare import batches
-
     settings.IMAGE_PROCESSES = 0
     response = alice_client.post("/batches/new", {"prompt": "", "prompt_set": "typography", "size": "square",
                                                   "routes": ["sandbox:fast", "sandbox:steady"], "quality": "low",
                                                   "output_format": "png", "n": "1"})
     assert response.status_code == 302
-    batch = batches.Batch.objects.get()
+    batch = Batch.objects.get()
     results = list(Result.objects.filter(comparison__batch_item__batch=batch))
     for result in results:
         execution.execute_result(result.pk)
