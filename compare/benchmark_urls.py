@@ -2,10 +2,10 @@
 
 from django.urls import path
 
-from . import benchmarks
+from . import benchmark_views
 
 urlpatterns = [
-    path("benchmarks/", benchmarks.benchmark_list, name="benchmarks"),
-    path("benchmarks/<int:pk>/", benchmarks.benchmark_detail, name="benchmark"),
-    path("benchmarks/<int:pk>/run", benchmarks.benchmark_run_now, name="benchmark-run"),
+    path("benchmarks/", benchmark_views.benchmark_list, name="benchmarks"),
+    path("benchmarks/<int:pk>/", benchmark_views.benchmark_detail, name="benchmark"),
+    path("benchmarks/<int:pk>/run", benchmark_views.benchmark_run_now, name="benchmark-run"),
 ]

@@ -1,103 +1,30 @@
-"""Continuous benchmarks (issue 15): validating a benchmark, its 5-field cron schedule (UTC),
-starting a run as an ordinary budget-checked batch (a refused run is kept with its reason),
-finishing runs, the per-route series over 24 h / 7 d / 30 d, and the drift alerts
-(compare/drift.py's rule). The beat's tick (compare/tasks.py benchmark_tick) calls tick()."""
+"""Continuous benchmarks (issue 15): validating a benchmark, starting a run as an ordinary
+budget-checked batch (a refused run is kept with its reason), finishing runs and judging them, and
+the JSON shapes the API and notifications send. The beat's tick (compare/tasks.py benchmark_tick)
+calls tick(). Beside it: its schedule (compare/benchmark_schedule.py), its figures
+(compare/benchmark_series.py), its drift alerts (compare/benchmark_alerts.py), its pages
+(compare/benchmark_views.py)."""
 
 import logging
-import statistics
-from dataclasses import dataclass
 from datetime import timedelta
-from datetime import timezone as dt_timezone
 
-from celery.schedules import ParseException, crontab_parser
 from django.conf import settings
-from django.contrib import messages
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.http import QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
-from . import batches, drift, imagediff, notifications, teams
-from . import routes as route_catalog
+from . import notifications
+from .batch_planning import BatchItemForm, BatchRefused, create_batch, plan_batch
+from .benchmark_alerts import evaluate
+from .benchmark_schedule import Cron, next_run
+from .benchmark_series import results_by_run, samples, series, summarise
 from .forms import API_PARAMS
-from .bradley_terry import percentile
-from .images import ImageRejected
-from .models import TERMINAL, Benchmark, BenchmarkAlert, BenchmarkRun, Result, ResultImage, RunStatus, Status, Team
+from .models import TERMINAL, Benchmark, BenchmarkRun, Result, RunStatus, Status
+from .prompt_sets import PromptSetView, PromptView, find_set, title_of
 
 log = logging.getLogger(__name__)
 
 MAX_PROMPTS = 50
 MAX_REPEATS = 20
-WINDOWS = {"24h": (timedelta(hours=24), timedelta(hours=1)), "7d": (timedelta(days=7), timedelta(hours=6)),
-           "30d": (timedelta(days=30), timedelta(days=1))}  # window: (length, one chart point)
-BASELINE = timedelta(days=7)  # the trailing baseline a route's latest runs are judged against
-
-
-# --- The schedule ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cron:
-    """A 5-field cron expression (minute hour day-of-month month day-of-week, UTC)."""
-
-    text: str
-    minutes: frozenset
-    hours: frozenset
-    days: frozenset
-    months: frozenset
-    weekdays: frozenset  # 0 = Sunday
-    any_day: bool
-    any_weekday: bool
-
-    @classmethod
-    def parse(cls, text):
-        """Raises ValueError naming the bad field."""
-        if not isinstance(text, str):
-            raise ValueError("schedule must be a 5-field cron string (UTC) or null.")
-        fields = text.split()
-        if len(fields) != 5:
-            raise ValueError(f"“{text}” is not a 5-field cron expression (minute hour day month weekday, UTC).")
-        names = ("minute", "hour", "day of month", "month", "day of week")
-        bounds = ((60, 0), (24, 0), (31, 1), (12, 1), (7, 0))
-        sets = []
-        for name, field, (size, low) in zip(names, fields, bounds):
-            try:
-                values = crontab_parser(size, low).parse(field)
-            except (ParseException, ValueError, IndexError) as exc:
-                raise ValueError(f"The cron {name} field “{field}” is not valid: {exc}") from None
-            if not values or any(v < low or v >= size + low for v in values):
-                raise ValueError(f"The cron {name} field “{field}” is out of range.")
-            sets.append(frozenset(values))
-        weekdays = frozenset(0 if d == 7 else d for d in sets[4])
-        return cls(" ".join(fields), sets[0], sets[1], sets[2], sets[3], weekdays,
-                   fields[2] == "*", fields[4] == "*")
-
-    def _day_matches(self, day):
-        in_month = day.day in self.days
-        in_week = (day.weekday() + 1) % 7 in self.weekdays
-        if self.any_day or self.any_weekday:  # cron's rule: both restricted means either matches
-            return in_month and in_week
-        return in_month or in_week
-
-    def next_after(self, moment):
-        """The first matching minute strictly after `moment` (UTC); None if none within 5 years."""
-        moment = moment.astimezone(dt_timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        day = moment.replace(hour=0, minute=0)
-        for _ in range(366 * 5):
-            if day.month in self.months and self._day_matches(day):
-                for hour in sorted(self.hours):
-                    for minute in sorted(self.minutes):
-                        candidate = day.replace(hour=hour, minute=minute)
-                        if candidate >= moment:
-                            return candidate
-            day += timedelta(days=1)
-        return None
-
-
-def next_run(schedule, after=None):
-    return Cron.parse(schedule).next_after(after or timezone.now()) if schedule else None
 
 
 # --- Validation --------------------------------------------------------------------------------
@@ -137,7 +64,7 @@ def clean(payload, team, user, partial=False, instance=None):
         else:
             values["prompts"], values["prompt_set"] = [p.strip() for p in prompts], ""
     elif "prompt_set" in payload:
-        if batches.find_set(payload["prompt_set"], team) is None:
+        if find_set(payload["prompt_set"], team) is None:
             errors["prompt_set"] = ["No prompt set of yours has that id (GET /api/prompt-sets lists them)."]
         else:
             values["prompt_set"], values["prompts"] = payload["prompt_set"], []
@@ -179,7 +106,7 @@ def check_runnable(benchmark, user=None):
     """The errors plan_batch would give one run of it (budget aside), by field; {} if none."""
     try:
         plan(benchmark, user, check_budget=False)
-    except batches.BatchRefused as refused:
+    except BatchRefused as refused:
         return refused.errors
     return {}
 
@@ -190,14 +117,14 @@ def check_runnable(benchmark, user=None):
 def prompt_set_of(benchmark):
     """Its prompts as a set a batch runs, each repeated `repeats` times; None if its set is gone."""
     if benchmark.prompt_set:
-        found = batches.find_set(benchmark.prompt_set, benchmark.team)
+        found = find_set(benchmark.prompt_set, benchmark.team)
         if found is None:
             return None
         prompts = found.prompts
     else:
-        prompts = tuple(batches.PromptView(ref=f"benchmark-{benchmark.pk}-{n}", title=batches._title_of(text),
+        prompts = tuple(PromptView(ref=f"benchmark-{benchmark.pk}-{n}", title=title_of(text),
                                            text=text) for n, text in enumerate(benchmark.prompts, 1))
-    return batches.PromptSetView(ref=benchmark.prompt_set or f"benchmark-{benchmark.pk or 0}",
+    return PromptSetView(ref=benchmark.prompt_set or f"benchmark-{benchmark.pk or 0}",
                                  name=f"Benchmark {benchmark.name}", description="", builtin=False,
                                  prompts=prompts * benchmark.repeats)
 
@@ -215,16 +142,16 @@ def _data(benchmark):
 def plan(benchmark, user, check_budget=True):
     prompt_set = prompt_set_of(benchmark)
     if prompt_set is None:
-        raise batches.BatchRefused([f"Its prompt set “{benchmark.prompt_set}” no longer exists."],
+        raise BatchRefused([f"Its prompt set “{benchmark.prompt_set}” no longer exists."],
                                    {"prompt_set": [f"Its prompt set “{benchmark.prompt_set}” no longer exists."]})
     if check_budget:
-        return prompt_set, batches.plan_batch(team=benchmark.team, user=user, prompt_set=prompt_set,
+        return prompt_set, plan_batch(team=benchmark.team, user=user, prompt_set=prompt_set,
                                               data=_data(benchmark), use_prompt_sizes=False)
     data = _data(benchmark)  # every prompt shares routes and parameters: the first one's form says it
     data["prompt"] = prompt_set.prompts[0].text if prompt_set.prompts else ""
-    form = batches.BatchItemForm(data, team=benchmark.team, user=user)
+    form = BatchItemForm(data, team=benchmark.team, user=user)
     if not form.is_valid():
-        raise batches.BatchRefused([m for ms in form.errors.values() for m in ms],
+        raise BatchRefused([m for ms in form.errors.values() for m in ms],
                                    {k: list(v) for k, v in form.errors.items()})
     return prompt_set, [form]
 
@@ -240,10 +167,10 @@ def start_run(benchmark, trigger="manual", user=None):
     else:
         try:
             prompt_set, planned = plan(benchmark, user)
-            run.batch = batches.create_batch(user=user, team=benchmark.team, prompt_set=prompt_set, planned=planned,
+            run.batch = create_batch(user=user, team=benchmark.team, prompt_set=prompt_set, planned=planned,
                                              name=f"{benchmark.name} · {timezone.now():%Y-%m-%d %H:%M} UTC",
                                              use_prompt_sizes=False)
-        except batches.BatchRefused as refused:
+        except BatchRefused as refused:
             run.status, run.reason = RunStatus.REFUSED, "; ".join(refused.problems)
     if run.status == RunStatus.REFUSED:
         run.finished_at = timezone.now()
@@ -323,7 +250,7 @@ def notify_run(run):
 
 def run_summary(run):
     """{route: summary} over the calls of this one run."""
-    by_route = _results(run.benchmark, runs=[run.pk]).get(run.pk, {})
+    by_route = results_by_run(run.benchmark, runs=[run.pk]).get(run.pk, {})
     return {route: summarise(samples(by_route.get(route, [])), 1) for route in run.benchmark.routes}
 
 
@@ -331,230 +258,6 @@ def tick():
     """What the beat asks for every BENCHMARK_TICK_SECONDS."""
     finish_runs()
     return run_due()
-
-
-# --- Series ------------------------------------------------------------------------------------
-
-
-def _results(benchmark, since=None, runs=None):
-    """{run id: {route: [Result]}} of its runs' batches (runs that started, not refused)."""
-    queryset = Result.objects.filter(comparison__batch_item__batch__in=BenchmarkRun.objects.filter(
-        benchmark=benchmark, **({"started_at__gte": since} if since else {}),
-        **({"pk__in": runs} if runs is not None else {})).values("batch"))
-    run_of = dict(BenchmarkRun.objects.filter(benchmark=benchmark, batch__isnull=False).values_list("batch", "pk"))
-    found = {}
-    for result in queryset.values("route_key", "status", "latency_ms", "cost_usd", "cost_source",
-                                  "comparison__batch_item__batch", "comparison__params", *CHECK_FIELDS):
-        run = run_of.get(result["comparison__batch_item__batch"])
-        found.setdefault(run, {}).setdefault(result["route_key"], []).append(result)
-    return found
-
-
-CHECK_FIELDS = ("image_checks__status", "image_checks__text_accuracy", "image_checks__blank",
-                "image_checks__size_matches", "image_checks__aspect_matches", "image_checks__format_matches")
-
-
-def check_failed(result):
-    """A checked image that is blank or near-uniform, or not the size, aspect ratio or format
-    asked for (compare/checks.py); None when its checks did not run (pending, missing, failed)."""
-    if result["image_checks__status"] != "done":
-        return None
-    return bool(result["image_checks__blank"] is True or False in (
-        result["image_checks__size_matches"], result["image_checks__aspect_matches"],
-        result["image_checks__format_matches"]))
-
-
-def _images(result):
-    return max(int((result["comparison__params"] or {}).get("n") or 1), 1)
-
-
-def samples(results):
-    """Per-call values of one route in one run, by metric."""
-    ended = [r for r in results if r["status"] in TERMINAL and r["status"] != Status.CANCELLED]
-    priced = [r for r in ended if r["status"] == Status.SUCCEEDED and r["cost_usd"] is not None]
-    return {
-        "latency_ms": [r["latency_ms"] for r in ended if r["status"] == Status.SUCCEEDED
-                       and r["latency_ms"] is not None],
-        "success_rate": [1.0 if r["status"] == Status.SUCCEEDED else 0.0 for r in ended],
-        "cost_per_image": [float(r["cost_usd"]) / _images(r) for r in priced],
-        "cost_sources": {r["cost_source"] for r in priced},
-        # The automatic checks (docs/checks.md): only calls whose checks ran; text only where the
-        # prompt quoted text to draw.
-        "text_accuracy": [r["image_checks__text_accuracy"] for r in ended
-                          if r["image_checks__status"] == "done" and r["image_checks__text_accuracy"] is not None],
-        "check_failures": [1.0 if failed else 0.0 for failed in map(check_failed, ended) if failed is not None],
-    }
-
-
-def summarise(values_by_metric, runs):
-    latencies = sorted(values_by_metric["latency_ms"])
-    outcomes, costs = values_by_metric["success_rate"], values_by_metric["cost_per_image"]
-    sources = set(values_by_metric["cost_sources"])
-    texts, checked = values_by_metric["text_accuracy"], values_by_metric["check_failures"]
-    return {
-        "runs": runs, "calls": len(outcomes),
-        "median_ms": None if not latencies else round(statistics.median(latencies), 1),
-        "p95_ms": None if not latencies else round(percentile(latencies, 95), 1),
-        "success_rate": None if not outcomes else round(statistics.fmean(outcomes), 4),
-        "cost_per_image_usd": None if not costs else round(statistics.fmean(costs), 6),
-        # the results' cost_source (CostSource: "billed", "usage", "team_price", "estimated") or "mixed"
-        "cost_source": None if not sources else (sources.pop() if len(sources) == 1 else "mixed"),
-        "text_accuracy": None if not texts else round(statistics.fmean(texts), 4),
-        "text_scored": len(texts),  # calls whose quoted text was read back
-        "check_failure_rate": None if not checked else round(statistics.fmean(checked), 4),
-        "checked": len(checked),  # calls whose image checks ran
-    }
-
-
-def _merge(parts):
-    keys = ("latency_ms", "success_rate", "cost_per_image", "text_accuracy", "check_failures")
-    merged = {**{key: [] for key in keys}, "cost_sources": set()}
-    for part in parts:
-        for key in keys:
-            merged[key] += part[key]
-        merged["cost_sources"] |= part["cost_sources"]
-    return merged
-
-
-def series(benchmark, now=None):
-    """{window: {route: {"summary": {...}, "points": [{"at", **summary}]}}}: the window's figures
-    over every call of its runs, and one chart point per bucket with the runs behind it."""
-    now = now or timezone.now()
-    longest = max(length for length, _ in WINDOWS.values())
-    by_run = _results(benchmark, since=now - longest)
-    started = dict(BenchmarkRun.objects.filter(benchmark=benchmark, pk__in=[r for r in by_run if r])
-                   .values_list("pk", "started_at"))
-    per_run = {run: {route: samples(rows) for route, rows in routes.items()} for run, routes in by_run.items()
-               if run in started}
-    out = {}
-    for window, (length, step) in WINDOWS.items():
-        since = now - length
-        routes = {}
-        for route in benchmark.routes:
-            chosen = [(started[run], values[route]) for run, values in per_run.items()
-                      if started[run] >= since and route in values]
-            buckets = {}
-            for at, values in chosen:
-                bucket = since + ((at - since) // step) * step
-                buckets.setdefault(bucket, []).append(values)
-            routes[route] = {
-                "summary": summarise(_merge(v for _, v in chosen), len(chosen)),
-                "points": [{"at": at.isoformat(), **summarise(_merge(parts), len(parts))}
-                           for at, parts in sorted(buckets.items())],
-            }
-        out[window] = routes
-    return out
-
-
-# --- Alerts ------------------------------------------------------------------------------------
-
-
-def evaluate(benchmark, run):
-    """Judge each route's latest RECENT_RUNS finished runs against the runs of the BASELINE
-    before them (compare/drift.py); open or close alerts. Returns the alerts opened."""
-    done = list(BenchmarkRun.objects.filter(benchmark=benchmark, status=RunStatus.DONE, batch__isnull=False,
-                                            started_at__lte=run.started_at).order_by("-started_at", "-id")
-                .values_list("pk", "started_at")[:200])
-    recent = done[:drift.RECENT_RUNS]
-    if not recent:
-        return []
-    oldest_recent = recent[-1][1]
-    baseline = [pk for pk, at in done[drift.RECENT_RUNS:] if at >= oldest_recent - BASELINE]
-    by_run = _results(benchmark, runs=[pk for pk, _ in recent] + baseline)
-    opened = []
-    for route in benchmark.routes:
-        values = {pk: samples(by_run.get(pk, {}).get(route, [])) for pk in by_run}
-        for metric, rule in drift.RULES.items():
-            open_alert = BenchmarkAlert.objects.filter(benchmark=benchmark, route_key=route, metric=metric,
-                                                       closed_at__isnull=True).first()
-            verdict = drift.judge(metric, [values.get(pk, {}).get(metric, []) for pk in baseline],
-                                  [values.get(pk, {}).get(metric, []) for pk, _ in recent], open_alert is not None)
-            if not verdict.enough:
-                continue
-            if open_alert is not None and not verdict.firing:
-                open_alert.closed_at = timezone.now()
-                open_alert.save(update_fields=["closed_at"])
-            elif open_alert is None and verdict.firing:
-                alert = _open(benchmark, run, route, rule, verdict)
-                if alert is not None:
-                    opened.append(alert)
-        if _seeded(benchmark, route) and len(done) >= 3:
-            alert = _judge_signature(benchmark, run, route, [pk for pk, _ in done[:3]])
-            if alert is not None:
-                opened.append(alert)
-    return opened
-
-
-def _seeded(benchmark, route):
-    """A seed is sent to this route: the benchmark asks for one and the route passes it on."""
-    if benchmark.params.get("seed") is None:
-        return False
-    try:
-        return route_catalog.get_route(route, benchmark.team).capabilities.seed
-    except Exception:  # a route gone from the catalogue: nothing to judge
-        return False
-
-
-def signatures(run_pk, route):
-    """{prompt position: pHash of its first image} of one run's calls to this route."""
-    found = {}
-    batch = BenchmarkRun.objects.filter(pk=run_pk).values_list("batch", flat=True).first()
-    for image in ResultImage.objects.filter(result__comparison__batch_item__batch=batch,
-                                            result__route_key=route, index=0).select_related(
-            "result__comparison__batch_item"):
-        try:
-            with image.original.open("rb") as handle:
-                picture = imagediff.open_image(handle.read(), fit=256)
-        except (OSError, ImageRejected):
-            continue
-        found[image.result.comparison.batch_item.position] = imagediff.phash(picture)
-    return found
-
-
-def _judge_signature(benchmark, run, route, latest_three):
-    current, last, before_last = (signatures(pk, route) for pk in latest_three)
-    open_alert = BenchmarkAlert.objects.filter(benchmark=benchmark, route_key=route, metric="image_signature",
-                                               closed_at__isnull=True).first()
-    verdict = drift.signature_change(before_last, last, current, open_alert is not None)
-    if not verdict.enough:
-        return None
-    if open_alert is not None and not verdict.firing:
-        open_alert.closed_at = timezone.now()
-        open_alert.save(update_fields=["closed_at"])
-    elif open_alert is None and verdict.firing:
-        message = (f"{route}: the image signature changed: with the same seed, {verdict.current:.0%} of the prompts "
-                   f"drew a different picture (pHash over {drift.SIGNATURE_BITS} of 64 bits apart) than in the two "
-                   f"runs before, which agreed. The model or its settings probably changed.")
-        try:
-            with transaction.atomic():
-                return BenchmarkAlert.objects.create(benchmark=benchmark, route_key=route, metric="image_signature",
-                                                     opened_by=run, baseline=0.0, current=verdict.current,
-                                                     p_value=None, message=message)
-        except IntegrityError:
-            return None
-    return None
-
-
-def _open(benchmark, run, route, rule, verdict):
-    change = f"{verdict.change:+.0%}" if rule.relative else f"{verdict.change * 100:+.1f} points"
-    message = (f"{route}: {rule.what} {_fmt(rule.metric, verdict.baseline)} → {_fmt(rule.metric, verdict.current)} "
-               f"({change}) over its last {drift.RECENT_RUNS} runs against the trailing 7 days "
-               f"(Mann-Whitney p = {verdict.p_value:.2g}).")
-    try:
-        with transaction.atomic():
-            return BenchmarkAlert.objects.create(benchmark=benchmark, route_key=route, metric=rule.metric,
-                                                 opened_by=run, baseline=verdict.baseline, current=verdict.current,
-                                                 p_value=verdict.p_value, message=message)
-    except IntegrityError:  # another tick opened it first
-        return None
-
-
-def _fmt(metric, value):
-    if metric == "latency_ms":
-        return f"{value / 1000:.2f} s"
-    if metric in ("success_rate", "text_accuracy", "check_failures"):
-        return f"{value:.0%}"
-    return f"${value:.4f}"
 
 
 # --- Presenting --------------------------------------------------------------------------------
@@ -582,53 +285,3 @@ def benchmark_dict(benchmark, full=False):
         data["series"] = series(benchmark)
         data["alerts"] = [alert_dict(a) for a in benchmark.alerts.all()[:100]]
     return data
-
-
-# --- Pages -------------------------------------------------------------------------------------
-
-CHART_METRICS = (("median_ms", "median latency"), ("p95_ms", "p95 latency"), ("success_rate", "success rate"),
-                 ("cost_per_image_usd", "cost per image"), ("text_accuracy", "text accuracy (OCR)"),
-                 ("check_failure_rate", "image check failures"))
-
-
-def _visible(request, pk):
-    team_ids = Team.objects.of(request.user).values("pk")
-    return get_object_or_404(Benchmark.objects.filter(team__in=team_ids).select_related("team", "created_by"), pk=pk)
-
-
-def benchmark_list(request):
-    team = teams.current_team(request)
-    found = Benchmark.objects.filter(team=team).annotate(
-        open_alerts=Count("alerts", filter=Q(alerts__closed_at__isnull=True), distinct=True),
-        run_count=Count("runs", distinct=True))
-    return render(request, "compare/benchmark_list.html", {"benchmarks": found, "team": team})
-
-
-def benchmark_detail(request, pk):
-    benchmark = _visible(request, pk)
-    window = request.GET.get("window") if request.GET.get("window") in WINDOWS else "7d"
-    now = timezone.now()
-    data = series(benchmark, now)[window]
-    routes = [{"key": route, "summary": data[route]["summary"],
-               "charts": [{"metric": metric, "title": f"{route}: {label} over the last {window}",
-                           "points": data[route]["points"]} for metric, label in CHART_METRICS]}
-              for route in benchmark.routes]
-    return render(request, "compare/benchmark_detail.html", {
-        "benchmark": benchmark, "window": window, "windows": list(WINDOWS), "routes": routes,
-        "since": now - WINDOWS[window][0], "until": now, "runs": benchmark.runs.select_related("batch")[:50],
-        "alerts": benchmark.alerts.all()[:50], "can_run": benchmark.team.can_run(request.user),
-        "min_baseline": drift.MIN_BASELINE_RUNS, "recent_runs": drift.RECENT_RUNS})
-
-
-@require_POST
-def benchmark_run_now(request, pk):
-    benchmark = _visible(request, pk)
-    if not benchmark.team.can_run(request.user):
-        messages.error(request, f"Viewers of {benchmark.team} cannot run benchmarks.")
-        return redirect(benchmark)
-    run = start_run(benchmark, trigger="manual", user=request.user)
-    if run.status == RunStatus.REFUSED:
-        messages.error(request, f"The run was refused: {run.reason}")
-    else:
-        messages.info(request, f"Run started as batch #{run.batch_id}.")
-    return redirect(benchmark)

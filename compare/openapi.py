@@ -10,7 +10,8 @@ import json
 
 from providers.base import QUALITIES, SIZE_PRESETS
 
-from .benchmarks import MAX_PROMPTS, MAX_REPEATS, WINDOWS
+from .benchmark_series import WINDOWS
+from .benchmarks import MAX_PROMPTS, MAX_REPEATS
 from .drift import RULES
 from .forms import API_PARAMS
 from .models import CostSource, Role, RunStatus, ShareKind, Status, VerdictKind
@@ -355,7 +356,7 @@ BENCHMARK_SUMMARY = obj({
                                             "differ."}),
     "text_accuracy": nullable(NUMBER), "text_scored": INTEGER,
     "check_failure_rate": nullable(NUMBER), "checked": INTEGER,
-}, description="One route over some runs (compare/benchmarks.py summarise): calls are the ended calls (cancelled "
+}, description="One route over some runs (compare/benchmark_series.py summarise): calls are the ended calls (cancelled "
                "ones left out); median_ms and p95_ms over succeeded calls; rates are shares (0-1); text_scored "
                "counts the calls whose quoted text was read back, checked those whose image checks ran "
                "(docs/checks.md).")
