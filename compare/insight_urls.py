@@ -2,12 +2,12 @@
 
 from django.urls import path
 
-from . import insights
+from . import changes, exports, insights
 
 urlpatterns = [
     path("leaderboard", insights.show_leaderboard, name="leaderboard"),
-    path("leaderboard.csv", insights.export_leaderboard, name="leaderboard-csv"),
-    path("comparisons.csv", insights.export_history, name="history-csv"),
-    path("comparisons/<int:pk>/export.zip", insights.export_comparison, name="export"),
-    path("comparisons/<int:pk>/changes", insights.show_changes, name="changes"),
+    path("leaderboard.csv", exports.export_leaderboard, name="leaderboard-csv"),
+    path("comparisons.csv", exports.export_history, name="history-csv"),
+    path("comparisons/<int:pk>/export.zip", exports.export_comparison, name="export"),
+    path("comparisons/<int:pk>/changes", changes.show_changes, name="changes"),
 ]

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from compare import execution
-from compare.insights import safe_cell
+from compare.exports import safe_cell
 from compare.models import Comparison, Result, Team
 from compare.templatetags.compare_tags import ms, usd
 
