@@ -24,7 +24,8 @@ from django.utils.text import slugify
 
 from providers.base import QUALITIES, SIZE_PRESETS
 
-from . import imagediff, leaderboard, params, presenters, teams
+from . import imagediff, leaderboard, params, teams
+from .api import presenters
 from .images import ImageRejected
 from .models import Comparison, Result, Status
 from .visibility import Visibility

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 
 from . import teams
 from .addresses import client_address
-from .auth import api_view, read_json
+from .api.auth import api_view, read_json
 from .models import Comparison, ExternalVote, ResultImage, ShareKind, ShareLink, Status
 from .models.sharing import Ballot, VoteRefused
 from .share_preview import preview_png

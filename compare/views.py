@@ -16,7 +16,7 @@ from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, parse
 
 from . import pricing, services, teams
 from . import routes as route_catalog
-from .auth import session_or_token
+from .api.auth import session_or_token
 from .forms import SIZE_CHOICES, ComparisonForm, rerun_form
 from .models import Comparison, ReferenceImage, Result, ResultEvent, ResultImage, Status, SubmitRefused
 from .models import reviews as reviewing

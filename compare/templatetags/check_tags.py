@@ -1,7 +1,7 @@
 from django import template
 
 from compare.models import checks_status
-from compare.presenters import checks_dict
+from compare.api.presenters import checks_dict
 
 register = template.Library()
 

@@ -9,9 +9,9 @@ from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
-from . import teams
-from .models import ApiToken
-from .params import MAX_ID, BadParameter
+from .. import teams
+from ..models import ApiToken
+from ..params import MAX_ID, BadParameter
 
 
 def bearer_user(request):

@@ -10,14 +10,14 @@ import json
 
 from providers.base import QUALITIES, SIZE_PRESETS
 
-from .benchmarks import MAX_PROMPTS, MAX_REPEATS, WINDOWS
-from .drift import RULES
-from .forms import API_PARAMS
-from .models import CostSource, Role, RunStatus, ShareKind, Status, VerdictKind
-from .models.comparisons import COST_TITLES, EstimateSource
-from .models.checks import TextStatus
-from .models.notifications import DeliveryStatus, WebhookFormat
-from .notifications import EVENTS
+from ..benchmarks import MAX_PROMPTS, MAX_REPEATS, WINDOWS
+from ..drift import RULES
+from ..forms import API_PARAMS
+from ..models import CostSource, Role, RunStatus, ShareKind, Status, VerdictKind
+from ..models.comparisons import COST_TITLES, EstimateSource
+from ..models.checks import TextStatus
+from ..models.notifications import DeliveryStatus, WebhookFormat
+from ..notifications import EVENTS
 from .presenters import IMAGE_CHECK_FIELDS
 
 # --- Small builders ---------------------------------------------------------------------------

@@ -8,9 +8,9 @@ finished."""
 
 from django.urls import reverse
 
-from .models import ResultCheck, checks_of, checks_status
-from .models.reviews import Review
-from .visibility import Visibility
+from ..models import ResultCheck, checks_of, checks_status
+from ..models.reviews import Review
+from ..visibility import Visibility
 
 # The fields each answer of the visibility policy hides (all of them can name the route).
 HIDDEN_UNLESS = {

@@ -6,17 +6,18 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from . import routes as route_catalog
-from . import batches, benchmarks, credentials, insights, leaderboard, notifications, openapi, params, services
+from .. import routes as route_catalog
+from .. import batches, benchmarks, credentials, insights, leaderboard, notifications, params, services
+from . import openapi
 from .auth import api_view, read_json
-from .forms import form_from_json, rerun_form
+from ..forms import form_from_json, rerun_form
 from .idempotency import idempotent
-from .models import (Batch, Benchmark, Comment, Comparison, Prompt, PromptSet, Result, SubmitRefused, Team, Thumb,
+from ..models import (Batch, Benchmark, Comment, Comparison, Prompt, PromptSet, Result, SubmitRefused, Team, Thumb,
                      checks_status)
-from .models.budgets import parse_usd
-from .models.reviews import Review, ReviewRefused, VerdictKind, give_verdict, rate, set_review_mode
+from ..models.budgets import parse_usd
+from ..models.reviews import Review, ReviewRefused, VerdictKind, give_verdict, rate, set_review_mode
 from .presenters import absolute, checks_dict, comparison_dict, leaderboard_row_dict, result_dict, review_dict
-from .visibility import Visibility
+from ..visibility import Visibility
 
 
 @api_view(["GET"])
