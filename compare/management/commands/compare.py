@@ -18,7 +18,7 @@ from django.utils.datastructures import MultiValueDict
 from compare import batches, services
 from compare.api import idempotency
 from compare.api.presenters import comparison_dict
-from compare.api.views import batch_dict
+from compare.api.batches import batch_dict
 from compare.forms import ComparisonForm, _as_querydict
 from compare.models import Batch, Comparison, SubmitRefused, Team
 from compare.templatetags.compare_tags import ms, usd
