@@ -1,5 +1,6 @@
-"""Who is asking (a browser session, or a per-user API token: Authorization: Bearer TOKEN), for which
-team, and the JSON body they send."""
+"""Who asks the API and for which team: a browser session or an API token, and the JSON body they send.
+
+A token comes as Authorization: Bearer TOKEN and acts as its user; ?team=ID picks one of their teams."""
 
 import functools
 import json

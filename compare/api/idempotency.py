@@ -1,4 +1,4 @@
-"""Idempotency-Key on the JSON API's submits (POST /api/comparisons, POST /api/batches).
+"""Idempotency-Key on the JSON API's submits (POST of comparisons, batches, benchmarks, benchmark runs).
 
 A client that sends ``Idempotency-Key: <its own unique string>`` may send the same request again
 (a timeout, a lost answer) without starting the work twice: within KEY_LIFETIME the same user

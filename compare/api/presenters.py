@@ -1,4 +1,6 @@
-"""How comparisons and results look in JSON (the API) — one place, used by every endpoint.
+"""How comparisons, results, reviews, checks and leaderboard rows look in JSON, for every surface.
+
+One place: the API endpoints, the compare command, the export archive and the check badges all use it.
 
 What each field may show is asked of compare/visibility.py: until the requesting user has given a
 verdict on a blind comparison, its results come in their blind order, named A, B, C, with nothing
