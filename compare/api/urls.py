@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import batches, benchmarks, comparisons, docs, leaderboard, review, teams
+from . import batches, benchmarks, comparisons, docs, leaderboard, review, share_links, teams
 
 app_name = "api"
 
@@ -17,6 +17,8 @@ urlpatterns = [
     path("comparisons/<int:pk>", comparisons.comparison, name="comparison"),
     path("comparisons/<int:pk>/cancel", comparisons.cancel, name="cancel"),
     path("comparisons/<int:pk>/rerun", comparisons.rerun, name="rerun"),
+    path("comparisons/<int:pk>/share", share_links.share, name="share"),
+    path("share-links/<int:pk>", share_links.share_link, name="share-link"),
     path("prompt-sets", batches.prompt_sets, name="prompt-sets"),
     path("prompt-sets/<int:pk>", batches.prompt_set, name="prompt-set"),
     path("prompts", batches.prompts, name="prompts"),
