@@ -1,1 +1,1 @@
-"""The JSON API under /api/: its views, presenters, token auth, Idempotency-Key, OpenAPI document and urls."""
+"""The JSON API under /api/, share links included: endpoints by area, presenters, auth, OpenAPI, urls."""

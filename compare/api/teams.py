@@ -1,4 +1,4 @@
-"""The team endpoints, owners' side mostly: the teams you belong to, budget, credentials and webhooks."""
+"""The team endpoints: the teams you belong to and, for owners, budget, credentials and webhooks."""
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
