@@ -655,7 +655,7 @@ def findings(r):
                 f"of 20 and {a1['queries']['50']} for 50, {per:g} more per comparison: the queries repeated once "
                 f"per comparison read {', '.join('`' + t + '`' for t in tables) or 'related rows'} "
                 "(`presenters.comparison_dict` reads each comparison's `references.all()` and its `team`, while "
-                "`compare/api.py` `comparisons` only prefetches `results` and select-relates `created_by`). "
+                "`compare/api/comparisons.py` `comparisons` only prefetches `results` and select-relates `created_by`). "
                 "Proposed: `.select_related(\"created_by\", \"team\").prefetch_related(\"results\", "
                 "\"references\")` there, and a test asserting the query count is the same for 1 and 20 "
                 "comparisons.")

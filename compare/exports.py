@@ -17,7 +17,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import leaderboard, presenters
+from . import leaderboard
+from .api import presenters
 from .insights import parse_filters, refuse_masked, team_comparisons
 from .models import Comparison, Result, Status
 from .visibility import Visibility

@@ -1,4 +1,4 @@
-"""The owners' notifications page of a team (compare/webhooks.py); the API is in api_urls.py."""
+"""The owners' notifications page of a team (compare/webhooks.py); the API is in compare/api/urls.py."""
 
 from django.urls import path
 

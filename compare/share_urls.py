@@ -1,5 +1,5 @@
-"""URLs of the share links, mounted at the site root: the public pages under /s/<token>, the
-team's side, and the JSON API (api/comparisons/ID/share, api/share-links/ID)."""
+"""URLs of the share links, mounted at the site root: the public pages under /s/<token> and the
+team's side (the JSON API of share links is in compare/api/urls.py)."""
 
 from django.urls import path
 
@@ -16,6 +16,4 @@ urlpatterns = [
     path("comparisons/<int:pk>/share", sharing.create_share_link, name="share-create"),
     path("team/links", sharing.team_links, name="team-links"),
     path("team/links/<int:pk>/revoke", sharing.revoke_share_link, name="share-revoke"),
-    path("api/comparisons/<int:pk>/share", sharing.api_share, name="api-share"),
-    path("api/share-links/<int:pk>", sharing.api_share_link, name="api-share-link"),
 ]

@@ -1,5 +1,6 @@
 """Share links: the public pages a token opens (logged out, read-only, one vote per visitor on a
-vote link), the images and preview they show, and the team's side (make, list, revoke; JSON API).
+vote link), the images and preview they show, and the team's side (make, list, revoke); the JSON
+API of share links is compare/api/share_links.py.
 
 Every public view starts from `ShareLink.objects.opening(token)`: a revoked, expired or unknown
 token answers 404, and so does anything the link does not cover. What a page, image or preview
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +22,6 @@ from django.views.decorators.http import require_POST
 
 from . import teams
 from .addresses import client_address
-from .auth import api_view, read_json
 from .models import Comparison, ExternalVote, ResultImage, ShareKind, ShareLink, Status
 from .models.sharing import Ballot, VoteRefused
 from .share_preview import preview_png
@@ -221,15 +221,15 @@ def create_share_link(request, pk):
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect(comparison)
-    if _names_routes(options) and not Visibility.for_member(comparison, request.user).named_links:
-        messages.error(request, _blind_refusal(comparison))
+    if names_routes(options) and not Visibility.for_member(comparison, request.user).named_links:
+        messages.error(request, blind_refusal(comparison))
         return redirect(comparison)
     link = ShareLink.objects.create(team=comparison.team, comparison=comparison, created_by=request.user, **options)
     messages.success(request, f"Share link made: {absolute(request, link.get_absolute_url())}")
     return redirect(f"{comparison.get_absolute_url()}#share")  # the panel opens again, the new link in it
 
 
-def _names_routes(options):
+def names_routes(options):
     return Visibility.link_names_routes(options["blind"], options["kind"] == ShareKind.VOTE)
 
 
@@ -238,7 +238,7 @@ def public_url(request, link):
     return absolute(request, link.get_absolute_url()) if Visibility.may_open_link(link, request.user) else None
 
 
-def _blind_refusal(comparison):
+def blind_refusal(comparison):
     return (f"Comparison #{comparison.pk} is in blind review and you have not given your verdict: until you do, "
             "only a view-only link with blind labels can be made (a named link, or a vote link once you voted "
             "through it, would show you the routes).")
@@ -282,8 +282,8 @@ def _create_set_link(request, team):
         messages.error(request, "No comparison of this team matches that filter: nothing to share.")
         return redirect("compare:team-links")
     blind = Comparison.objects.filter(pk__in=chosen).exclude(Visibility.named_for(request.user)).first()
-    if _names_routes(options) and blind is not None:
-        messages.error(request, _blind_refusal(blind))
+    if names_routes(options) and blind is not None:
+        messages.error(request, blind_refusal(blind))
         return redirect("compare:team-links")
     link = ShareLink.objects.create(team=team, comparison_ids=chosen, filter=applied, created_by=request.user,
                                     **options)
@@ -304,53 +304,3 @@ def revoke_share_link(request, pk):
                                        require_https=request.is_secure()):
         return redirect(following)
     return redirect("compare:team-links")
-
-
-# --- JSON API ----------------------------------------------------------------------------------------
-
-def link_dict(request, link):
-    return {
-        "url": public_url(request, link),
-        "api_url": absolute(request, reverse("compare:api-share-link", args=[link.pk])),
-        "expires_at": link.expires_at, "created_at": link.created_at, "revoked_at": link.revoked_at,
-        "last_opened_at": link.last_opened_at, "live": link.is_live, "kind": link.kind,
-        "blind": link.blind, "show_costs": link.show_costs,
-        "comparisons": [link.comparison_id] if link.comparison_id else link.comparison_ids,
-    }
-
-
-@api_view(["POST"])
-def api_share(request, pk):
-    comparison = get_object_or_404(Comparison.objects.visible_to(request.user), pk=pk)
-    if not comparison.team.can_run(request.user):
-        return JsonResponse({"error": f"Viewers of {comparison.team} cannot make share links."}, status=403)
-    payload, error = read_json(request)
-    if error:
-        return error
-    payload = {} if payload is None else payload
-    if not isinstance(payload, dict):
-        return JsonResponse({"errors": {"__all__": ["Send a JSON object."]}}, status=400)
-    flags = {name: payload.get(name, default) for name, default in (("blind", False), ("show_costs", True),
-                                                                    ("vote", False))}
-    wrong = [name for name, value in flags.items() if not isinstance(value, bool)]
-    if wrong:
-        return JsonResponse({"errors": {name: ["Must be true or false."] for name in wrong}}, status=400)
-    try:
-        options = link_options(hours=payload.get("expires_in_hours"), **flags)
-    except ValueError as exc:
-        return JsonResponse({"errors": {"expires_in_hours": [str(exc)]}}, status=400)
-    if _names_routes(options) and not Visibility.for_member(comparison, request.user).named_links:
-        return JsonResponse({"errors": {"blind": [_blind_refusal(comparison)]}}, status=403)
-    link = ShareLink.objects.create(team=comparison.team, comparison=comparison, created_by=request.user, **options)
-    return JsonResponse(link_dict(request, link), status=201)
-
-
-@api_view(["GET", "DELETE"])
-def api_share_link(request, pk):
-    link = get_object_or_404(ShareLink.objects.of_teams(request.user), pk=pk)
-    if request.method == "GET":
-        return JsonResponse(link_dict(request, link))
-    if not link.team.can_run(request.user):
-        return JsonResponse({"error": f"Viewers of {link.team} cannot revoke share links."}, status=403)
-    link.revoke()
-    return HttpResponse(status=204)

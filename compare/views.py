@@ -13,7 +13,7 @@ from providers.base import SIZE_PRESETS, parse_size
 
 from . import services, teams
 from . import routes as route_catalog
-from .auth import session_or_token
+from .api.auth import session_or_token
 from .forms import ComparisonForm, rerun_form
 from .models import Comparison, ReferenceImage, Result, ResultEvent, ResultImage, Status, SubmitRefused
 from .models import reviews as reviewing

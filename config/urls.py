@@ -10,6 +10,6 @@ urlpatterns = [
     path("password/", LimitedPasswordChangeView.as_view(), name="password_change"),
     path("password/done", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("admin/", admin.site.urls),
-    path("api/", include("compare.api_urls")),
+    path("api/", include("compare.api.urls")),
     path("", include("compare.urls")),
 ]

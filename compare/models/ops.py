@@ -1,5 +1,5 @@
 """Rows that running the app as a service needs: the workers' heartbeats (read by /healthz and
-/metrics) and the Idempotency-Key records of the JSON API's submits (compare/idempotency.py)."""
+/metrics) and the Idempotency-Key records of the JSON API's submits (compare/api/idempotency.py)."""
 
 from django.conf import settings
 from django.db import models

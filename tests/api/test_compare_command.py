@@ -40,7 +40,7 @@ def test_json_keeps_a_blind_comparison_blind(capsys, alice):
     for result in comparison.results.all():
         execution.execute_result(result.pk)
     from compare.management.commands.compare import Asking
-    from compare.presenters import comparison_dict
+    from compare.api.presenters import comparison_dict
 
     seen = comparison_dict(Comparison.objects.get(), Asking(alice))
     assert seen["review"]["masked"] and all(r["route"] is None for r in seen["results"])

@@ -12,7 +12,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from openapi_spec_validator import validate
 
-from compare import benchmarks, checks, execution, openapi
+from compare import benchmarks, checks, execution
+from compare.api import openapi
 from compare.models import ApiToken, BenchmarkAlert, Membership, Result, Role, Status
 from tests.helpers import image_bytes
 
@@ -50,7 +51,7 @@ def test_every_api_url_is_described_with_exactly_its_methods():
     for route, view in routes.items():
         if route in PAGES:
             continue
-        assert route in paths, f"{route} is not in compare/openapi.py"
+        assert route in paths, f"{route} is not in compare/api/openapi.py"
         assert set(paths[route]) == {m.lower() for m in view.api_methods}, route
     assert set(paths) <= set(routes), f"described but not served: {set(paths) - set(routes)}"
 

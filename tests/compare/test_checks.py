@@ -599,7 +599,7 @@ def test_a_stored_result_whose_language_pack_is_missing_says_unavailable(alice, 
 def test_the_checks_follow_the_visibility_policy(alice, provider_draws, settings):
     from dataclasses import replace
 
-    from compare.presenters import checks_dict
+    from compare.api.presenters import checks_dict
     from compare.visibility import Visibility
 
     settings.IMAGE_PROCESSES = 0

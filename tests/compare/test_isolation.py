@@ -108,11 +108,11 @@ def url_for(name, route, o):
     by_name = {
         "detail": c.pk, "summary": c.pk, "events": c.pk, "rerun": c.pk, "cancel": c.pk, "verdict": c.pk, "comment": c.pk,
         "review-mode": c.pk, "review": c.pk, "share-create": c.pk, "export": c.pk, "changes": c.pk,
-        "api:comparison": c.pk, "api:cancel": c.pk, "api:rerun": c.pk, "api-share": c.pk,
+        "api:comparison": c.pk, "api:cancel": c.pk, "api:rerun": c.pk, "api:share": c.pk,
         "api:review": c.pk, "api:verdict": c.pk, "api:comments": c.pk, "api:review-mode": c.pk,
         "result-card": o["result"].pk, "result-checks": o["result"].pk, "rate": o["result"].pk, "api:rate": o["result"].pk,
         "image": images[0].pk, "thumbnail": images[0].pk, "reference": o["reference"].pk,
-        "share-revoke": o["link"].pk, "api-share-link": o["link"].pk, "token-revoke": o["token"].pk,
+        "share-revoke": o["link"].pk, "api:share-link": o["link"].pk, "token-revoke": o["token"].pk,
         "team-detail": o["team"].pk, "team-add-member": o["team"].pk, "team-invite": o["team"].pk,
         "team-budget": o["team"].pk, "api:team-budget": o["team"].pk, "team-price": o["team"].pk,
         "team-leave": o["team"].pk, "team-credentials": o["team"].pk, "team-credential-test": o["team"].pk,

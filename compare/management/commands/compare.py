@@ -15,11 +15,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils.datastructures import MultiValueDict
 
-from compare import batches, idempotency, services
-from compare.api import batch_dict
+from compare import batches, services
+from compare.api import idempotency
+from compare.api.presenters import comparison_dict
+from compare.api.batches import batch_dict
 from compare.forms import ComparisonForm, _as_querydict
 from compare.models import Batch, Comparison, SubmitRefused, Team
-from compare.presenters import comparison_dict
 from compare.templatetags.compare_tags import ms, usd
 
 

@@ -1,4 +1,6 @@
-"""Who is asking: a browser session, or a per-user API token (Authorization: Bearer TOKEN)."""
+"""Who asks the API and for which team: a browser session or an API token, and the JSON body they send.
+
+A token comes as Authorization: Bearer TOKEN and acts as its user; ?team=ID picks one of their teams."""
 
 import functools
 import json
@@ -7,11 +9,12 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 
-from . import teams
-from .models import ApiToken
-from .params import MAX_ID, BadParameter
+from .. import teams
+from ..models import ApiToken, Team
+from ..params import MAX_ID, BadParameter, object_id
 
 
 def bearer_user(request):
@@ -147,3 +150,10 @@ def _bad_body(message):
 def _too_big(length, limit):
     return JsonResponse({"errors": {"__all__": [f"The body is {length:,} bytes, over the {limit:,} byte limit "
                                                 "(MAX_REQUEST_BYTES)."]}}, status=413)
+
+
+def team_asked(request):
+    """The team of ?team=ID (one of the user's, else 404; not an id: 400), or the personal team."""
+    if request.GET.get("team"):
+        return get_object_or_404(Team.objects.of(request.user), pk=object_id(request.GET["team"], "team"))
+    return Team.personal_for(request.user)

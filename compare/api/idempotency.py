@@ -1,4 +1,4 @@
-"""Idempotency-Key on the JSON API's submits (POST /api/comparisons, POST /api/batches).
+"""Idempotency-Key on the JSON API's submits (POST of comparisons, batches, benchmarks, benchmark runs).
 
 A client that sends ``Idempotency-Key: <its own unique string>`` may send the same request again
 (a timeout, a lost answer) without starting the work twice: within KEY_LIFETIME the same user
@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
-from .models import IdempotencyKey
+from ..models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 KEY_LIFETIME = timedelta(hours=24)

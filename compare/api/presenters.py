@@ -1,4 +1,6 @@
-"""How comparisons and results look in JSON (the API) — one place, used by every endpoint.
+"""How comparisons, results, reviews, checks and leaderboard rows look in JSON, for every surface.
+
+One place: the API endpoints, the compare command, the export archive and the check badges all use it.
 
 What each field may show is asked of compare/visibility.py: until the requesting user has given a
 verdict on a blind comparison, its results come in their blind order, named A, B, C, with nothing
@@ -8,9 +10,9 @@ finished."""
 
 from django.urls import reverse
 
-from .models import ResultCheck, checks_of, checks_status
-from .models.reviews import Review
-from .visibility import Visibility
+from ..models import ResultCheck, checks_of, checks_status
+from ..models.reviews import Review
+from ..visibility import Visibility
 
 # The fields each answer of the visibility policy hides (all of them can name the route).
 HIDDEN_UNLESS = {
