@@ -1,7 +1,7 @@
 """Continuous benchmarks (issue 15): validating a benchmark, its 5-field cron schedule (UTC),
 starting a run as an ordinary budget-checked batch (a refused run is kept with its reason),
 finishing runs, the per-route series over 24 h / 7 d / 30 d, and the drift alerts
-(compare/drift.py's rule). The beat's tick (compare/tasks.py benchmark_tick) calls tick()."""
+(compare/drift.py's rule). The beat's tick (compare/benchmark_tasks.py) calls tick()."""
 
 import logging
 import statistics

@@ -16,7 +16,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, parse_size
 
-from . import pricing, services, teams
+from . import image_requests, pricing, services, teams
 from . import routes as route_catalog
 from .auth import session_or_token
 from .forms import SIZE_CHOICES, ComparisonForm, rerun_form
@@ -349,7 +349,7 @@ def reference_public(request, token):
     """An expiring, unguessable link to one reference image, for providers that fetch edit
     inputs by URL. Signed with SECRET_KEY; it opens nothing else."""
     try:
-        pk = signing.loads(token, salt=services.REFERENCE_SALT, max_age=services.REFERENCE_LINK_SECONDS)
+        pk = signing.loads(token, salt=image_requests.REFERENCE_SALT, max_age=image_requests.REFERENCE_LINK_SECONDS)
     except signing.BadSignature:
         raise Http404("This link is not valid or has expired.") from None
     row = get_object_or_404(ReferenceImage, pk=pk)

@@ -161,7 +161,7 @@ class Result(models.Model):
     # Wall-clock moments (for display and our queue wait) ...
     enqueued_at = models.DateTimeField(null=True, blank=True)
     # When its task was last sent to the broker; None while it waits for its team's fair share
-    # (services.dispatch sends at most TEAM_MAX_IN_FLIGHT of a team's calls at a time).
+    # (tasks.dispatch sends at most TEAM_MAX_IN_FLIGHT of a team's calls at a time).
     sent_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
