@@ -1,6 +1,6 @@
 """Continuous benchmarks (issue 15): validating a benchmark, starting a run as an ordinary
 budget-checked batch (a refused run is kept with its reason), finishing runs and judging them, and
-the JSON shapes the API and notifications send. The beat's tick (compare/tasks.py benchmark_tick)
+the JSON shapes the API and notifications send. The beat's tick (compare/benchmark_tasks.py)
 calls tick(). Beside it: its schedule (compare/benchmark_schedule.py), its figures
 (compare/benchmark_series.py), its drift alerts (compare/benchmark_alerts.py), its pages
 (compare/benchmark_views.py)."""

@@ -1,5 +1,6 @@
-"""Automatic checks on every image a succeeded result stored (docs/checks.md): the quoted text read
-back by OCR (compare/textcheck.py), and the spec: size against what was asked and what the route
+"""Automatic checks on every image a succeeded result stored: OCR of quoted text, and the spec.
+
+docs/checks.md: the quoted text read back by OCR (compare/textcheck.py), and the spec: size against what was asked and what the route
 sent, aspect ratio, format, a blank or near-uniform image, transparency.
 
 They run in a Celery task of their own, enqueued once the result has been stored (compare/tasks.py),
@@ -26,7 +27,7 @@ from .images import in_image_processes
 from .models import Comparison, Result, ResultCheck, Status, TextStatus, checks_status
 from .models.reviews import Review
 from .pixels import inspect_pixels
-from .services import image_request
+from .image_requests import image_request
 
 log = logging.getLogger(__name__)
 

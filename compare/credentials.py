@@ -1,13 +1,11 @@
-"""Team credentials: encryption (Fernet, MultiFernet for rotation), the names a team may set,
-and the owner's page. Values are never shown back, logged, exported or sent to Celery."""
+"""Team credentials: the names a team may set, the checks on a value, the listing and the owner's page.
+
+Encryption is compare/crypto.py. Values are never shown back, logged, exported or sent to Celery."""
 
 import json
-from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,48 +17,16 @@ from providers import access, registry
 from providers.base import BadResponseError
 from providers.urls import check_download_url
 
+from .clients import http_client
+from .crypto import cipher, encrypt, team_env
 from .models import Team, TeamCredential, Webhook
-
-
-@lru_cache(maxsize=4)
-def _cipher(keys: str) -> MultiFernet:
-    try:
-        return MultiFernet([Fernet(key.strip().encode()) for key in keys.split(",") if key.strip()])
-    except ValueError:
-        raise ImproperlyConfigured("CREDENTIALS_KEYS must be comma-separated Fernet keys "
-                                   "(make one with: python -c 'from cryptography.fernet import Fernet; "
-                                   "print(Fernet.generate_key().decode())')") from None
-
-
-def cipher() -> MultiFernet:
-    return _cipher(settings.CREDENTIALS_KEYS)
-
-
-def encrypt(value: str) -> str:
-    return cipher().encrypt(value.encode()).decode()
-
-
-def decrypt(token: str) -> str:
-    try:
-        return cipher().decrypt(token.encode()).decode()
-    except InvalidToken:
-        raise ImproperlyConfigured("A team credential cannot be decrypted with CREDENTIALS_KEYS: was a key "
-                                   "removed before `manage.py rotate_credentials` ran?") from None
-
-
-def team_env(team) -> dict:
-    """The team's credentials as environment names -> values (they override the environment)."""
-    if team is None:
-        return {}
-    return {row.name: decrypt(row.ciphertext) for row in team.credentials.all()}
+from .routes import provider_env, route_access, server_env
 
 
 def settable_names(values=None) -> list[tuple[str, list[str]]]:
     """(variable name, the routes that read it) for every credential, option and base URL a
     provider declares; with a team's ``values``, also the key names of that team's own routes
     (its COMPATIBLE_ROUTES' api_key_env)."""
-    from compare.routes import provider_env
-
     env = provider_env()
     env.update(values or {})
     used: dict[str, list[str]] = {name: ["adds routes"] for name in registry.ROUTE_CONFIG_NAMES}
@@ -80,8 +46,6 @@ def check_value(name, value):
     """A team may not point the workers at private or local addresses (that would let a team
     owner reach the server's own network), unless ALLOW_PRIVATE_PROVIDER_URLS is set; a value
     that defines routes must be readable."""
-    from compare.routes import provider_env
-
     if name in registry.ROUTE_CONFIG_NAMES:
         problems = registry.setting_problems({**provider_env(), name: value})
         if problems:  # listing routes would show them as not usable: refuse them now, with the reason
@@ -111,8 +75,6 @@ def check_changes(team, changes: dict) -> dict:
     ``team``; {} when all of it may be saved. Beyond each value's own check: a base URL (or a
     team's own route) is refused unless the team brings its own key for it, since the server's
     keys are never sent to an origin a team chose (providers/access.py)."""
-    from compare.routes import server_env
-
     errors: dict[str, list[str]] = {}
     for name, value in changes.items():
         if not isinstance(value, str):
@@ -170,8 +132,6 @@ def listing(team) -> dict:
     """What the API shows of a team's credentials: for each variable, where its value comes from
     (this team, the server, or nowhere) and, for the team's own values, the last four characters.
     Nothing of the server's values is shown. Routes this team's values leave unconfigured say why."""
-    from compare.routes import server_env
-
     stored = {row.name: row for row in team.credentials.all()}
     values = team_env(team)
     server = server_env()
@@ -260,9 +220,6 @@ def _groups(rows, stored, team, tested):
 def test_credential(request, pk):
     """Build the routes that read this variable with the team's values and ask each adapter to
     verify them with its cheapest safe call (or its format check)."""
-    from compare.execution import http_client
-    from compare.routes import provider_env, route_access
-
     team = _owned_team(request, pk)
     name = request.POST.get("name", "")
     routes = [r for r in registry.all_routes(provider_env(team)).values()

@@ -1,10 +1,12 @@
-"""What a worker does with one result: claim it, call its provider once, store what came back,
-and end in a terminal state. Long-running protocols (OpenAI's Batch API) are submitted once and
-then checked by scheduled tasks, so no worker thread waits for hours."""
+"""What a worker does with one result: claim it, call its provider once, store it, say what comes next.
+
+It ends the result in a terminal state and returns what should happen next (a Next, which
+compare/tasks.py schedules: this module sends no task). Long-running protocols (OpenAI's Batch API) are submitted once and then checked by scheduled
+tasks, so no worker thread waits for hours."""
 
 import logging
-import threading
 import time
+from dataclasses import dataclass
 
 import httpx
 from django.conf import settings
@@ -13,49 +15,30 @@ from django.db import close_old_connections, transaction
 
 from providers import runner
 from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
-from providers.deadline import DeadlineTransport
-from providers.outbound import OutboundTransport, Policy
 from providers.registry import UnknownRoute
 
-from . import limits, logs, notifications
+from . import limits, logs
 from . import routes as route_catalog
+from .clients import http_client, ssl_context
 from .images import ImageRejected, check_images, start_image_processes
 from .models import CostSource, EstimateSource, Result, ResultEvent, ResultImage, Status
-from .services import dispatch, request_for
+from .image_requests import request_for
 
 log = logging.getLogger(__name__)
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 FAILURE_STATUS = {ProviderTimeoutError: Status.TIMED_OUT, ProviderCancelledError: Status.CANCELLED}
 
 
-_ssl_context = None
-_ssl_lock = threading.Lock()
+@dataclass(frozen=True)
+class Next:
+    """What should happen after one step of a result's run; compare/tasks.py does it.
+    ``retry_in``: send the result's run again after that many seconds (it stayed queued at a limit);
+    ``check_in``: check its long-running job after that many seconds;
+    ``turn_of``: the team whose next waiting result should be sent (one of its calls ended)."""
 
-
-def ssl_context():
-    """One TLS context per process: building one loads the CA bundle (~40 ms), and ten of them
-    built at once by ten threads would delay every provider call of a comparison."""
-    global _ssl_context
-    with _ssl_lock:
-        if _ssl_context is None:
-            _ssl_context = httpx.create_ssl_context()
-    return _ssl_context
-
-
-def http_client(deadline=None, trusted_base_url=""):
-    """A client for one result's provider call; with ``deadline`` (seconds from now), no request
-    or answer of it outlives that (providers/deadline.py: even an answer that drips in). Every
-    request goes through the outbound policy (providers/outbound.py): private and plain-http
-    targets only with ALLOW_PRIVATE_PROVIDER_URLS, or on ``trusted_base_url``'s origin, a base URL
-    the server itself configured for the route."""
-    timeout = httpx.Timeout(settings.PROVIDER_READ_TIMEOUT, connect=settings.PROVIDER_CONNECT_TIMEOUT)
-    policy = Policy(allow_private=settings.ALLOW_PRIVATE_PROVIDER_URLS,
-                    trusted=(trusted_base_url,) if trusted_base_url else ())
-    transport = OutboundTransport(policy, ssl_context=ssl_context())
-    if deadline is not None:
-        transport = DeadlineTransport(transport, time.monotonic() + deadline)
-    return httpx.Client(timeout=timeout, follow_redirects=False, transport=transport,
-                        headers={"User-Agent": "image-provider-compare"})
+    retry_in: float | None = None
+    check_in: float | None = None
+    turn_of: int | None = None
 
 
 def call_deadline(route, request):
@@ -127,49 +110,39 @@ def _attempt(result):
 
 
 def execute_result(result_id, worker=""):
-    """Claim a result, call its provider once, store what came back, end in a terminal state.
+    """Claim a result, call its provider once, store what came back, end in a terminal state;
+    return what should happen next (a Next, or None when nothing should).
     A result whose team (TEAM_MAX_IN_FLIGHT) or route (ROUTE_LIMITS) is at its limit holds no
-    worker: it stays queued and its task is sent again shortly. When a call ends, the next of
-    its team's waiting results is sent (services.dispatch)."""
-    from .tasks import run_result
-
+    worker: it stays queued and its run is retried shortly. When a call ends, its team's turn
+    passes on (the next of the team's waiting results is sent: compare/tasks.py dispatch)."""
     result = Result.objects.select_related("comparison__team").filter(pk=result_id).first()
     if result is None:
-        return  # gone
+        return None  # gone
     team_id = result.comparison.team_id
     if result.status != Status.QUEUED:
-        _pass_turn(team_id)  # another delivery has it, or it was cancelled: its place goes to the next
-        return
+        return Next(turn_of=team_id)  # another delivery has it, or it was cancelled: its place goes to the next
     logs.bind(result=result.pk, comparison=result.comparison_id, team=team_id, route=result.route_key)
     if not limits.acquire_team(result, team_id):
-        run_result.apply_async((result.pk,), countdown=settings.ROUTE_LIMIT_RETRY_SECONDS)
-        return  # the team has its share of calls running: stay queued, try again shortly
+        # the team has its share of calls running: stay queued, try again shortly
+        return Next(retry_in=settings.ROUTE_LIMIT_RETRY_SECONDS)
     if not limits.acquire(result):
         limits.release_team(result)
-        run_result.apply_async((result.pk,), countdown=settings.ROUTE_LIMIT_RETRY_SECONDS)
-        return  # the route is at its limit: stay queued, try again shortly
+        return Next(retry_in=settings.ROUTE_LIMIT_RETRY_SECONDS)  # the route is at its limit: the same
+    check_in = None
     try:
         if result.claim(worker):
-            _execute_claimed(result)
+            check_in = _execute_claimed(result)
     finally:
         limits.release(result)
         limits.release_team(result)
-        _pass_turn(team_id)
-
-
-def _pass_turn(team_id):
-    """Send the team's next waiting result; if that fails (the broker is down), the reaper
-    sends it later, and the call that just ended keeps what it stored."""
-    try:
-        dispatch(team_id)
-    except Exception:
-        log.exception("could not send team %s's next waiting result; the reaper will", team_id)
+    return Next(check_in=check_in, turn_of=team_id)
 
 
 def _execute_claimed(result):
+    """Run a claimed result; returns when to check its long-running job, if it submitted one."""
     attempt = _attempt(result)
     if attempt is None:
-        return
+        return None
     with attempt:
         if getattr(attempt.provider, "long_running", False):
             return _submit_long_job(attempt)
@@ -182,36 +155,37 @@ def _execute_claimed(result):
                                      max_attempts=settings.PROVIDER_MAX_ATTEMPTS,
                                      backoff_base=settings.PROVIDER_BACKOFF_SECONDS)
         except Exception as exc:  # a bug in an adapter must not leave the card spinning either
-            return attempt.fail(exc)
+            attempt.fail(exc)
+            return None
     store_outcome(result, outcome, attempt.request, attempt.secrets, route=attempt.route)
+    return None
 
 
 def _submit_long_job(attempt):
-    from .tasks import check_result
-
+    """Submit the job once and store it; returns when to check it first."""
     try:
         job = attempt.provider.submit(attempt.request)
     except Exception as exc:
-        return attempt.fail(exc)
+        attempt.fail(exc)
+        return None
     job = {**job, "submitted_at": time.time(), "deadline_at": time.time() + attempt.provider.long_deadline_seconds,
            "poll_interval": attempt.provider.poll_interval, "checked_at": time.time()}
     with transaction.atomic():  # the card now says the job was submitted
         Result.objects.filter(pk=attempt.result.pk).update(job=job)
         ResultEvent.record([(attempt.result.pk, attempt.result.comparison_id, Status.RUNNING)])
-    check_result.apply_async((attempt.result.pk,), countdown=attempt.provider.poll_interval)
+    return attempt.provider.poll_interval
 
 
 def check_long_job(result_id):
-    """One scheduled check of a long-running job: finish it, or schedule the next check."""
-    from .tasks import check_result
-
+    """One scheduled check of a long-running job: finish it, or return a Next asking for the
+    next check."""
     result = Result.objects.select_related("comparison").filter(pk=result_id, status=Status.RUNNING).first()
     if result is None or not result.job:
-        return  # finished, cancelled, or never submitted
+        return None  # finished, cancelled, or never submitted
     logs.bind(result=result.pk, comparison=result.comparison_id, team=result.comparison.team_id, route=result.route_key)
     attempt = _attempt(result)
     if attempt is None:
-        return
+        return None
     job = result.job
     with attempt:
         provider = attempt.provider
@@ -229,18 +203,19 @@ def check_long_job(result_id):
             outcome = provider.check(job, attempt.request)
             Result.objects.filter(pk=result.pk).update(job={**job, "checked_at": time.time()})
             if outcome is None:
-                check_result.apply_async((result.pk,), countdown=provider.poll_interval)
-                return
+                return Next(check_in=provider.poll_interval)
             outcome = runner.complete(provider, outcome, submitted_at=job["submitted_at"],
                                       max_image_bytes=settings.MAX_IMAGE_BYTES,
                                       allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS)
         except Exception as exc:
             if isinstance(exc, ProviderError) and exc.elapsed_ms is None:
                 exc.elapsed_ms = (time.time() - job["submitted_at"]) * 1000
-            return attempt.fail(exc)
+            attempt.fail(exc)
+            return None
     outcome_notes = (f"Long-running job: checked every {provider.poll_interval:g} s, so our latency "
                      f"(submit to result, wall clock) may be up to that much late.",)
     store_outcome(result, outcome, attempt.request, attempt.secrets, extra_notes=outcome_notes, route=attempt.route)
+    return None
 
 
 def parameters(request, route, outcome=None, checked=()):
@@ -317,89 +292,6 @@ def store_outcome(result, outcome, request, secrets, extra_notes=(), route=None)
             row.original.delete(save=False)
             row.thumbnail.delete(save=False)
             row.delete()
-
-
-def reap_stale():
-    """End what a lost worker left behind, and resend what a lost message left queued.
-
-    - running past its deadline (and the HTTP read timeout) plus a grace period, with no
-      long-running job: the worker died mid-call. It ends ``failed``; the provider is not called
-      again, since the first call may have billed.
-    - a long-running job whose scheduled check was lost: a new check is scheduled.
-    - queued for longer than REQUEUE_AFTER_SECONDS after its task was sent (the broker lost the
-      message): the task is sent again; the claim makes a duplicate harmless. Never sent and
-      waiting that long (the broker was down at submit, or a lost call never handed its team's
-      turn on): sent within the team's fair share (services.dispatch).
-    Returns (ended, rechecked, resent)."""
-    from datetime import timedelta
-
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from .tasks import check_result, run_result
-
-    now = timezone.now()
-    longest = settings.PROVIDER_DEADLINE_SECONDS or settings.LONGEST_DEADLINE_SECONDS
-    limit = max(longest, settings.PROVIDER_READ_TIMEOUT) + settings.REAPER_GRACE_SECONDS
-    ended = 0
-    for result in Result.objects.filter(status=Status.RUNNING, started_at__lt=now - timedelta(seconds=limit)):
-        if result.job:
-            continue
-        ended += result.finish(Status.FAILED, error_code="worker_lost", error=(
-            "The worker running this call stopped before it finished (crashed, killed or restarted). "
-            "The provider was called once and may have billed it, so it is not called again."))
-    rechecked = 0
-    for result in Result.objects.filter(status=Status.RUNNING).exclude(job={}):
-        quiet = time.time() - result.job.get("checked_at", 0)
-        if quiet > max(600, 5 * result.job.get("poll_interval", 60)):
-            check_result.apply_async((result.pk,))
-            rechecked += 1
-    stale = now - timedelta(seconds=settings.REQUEUE_AFTER_SECONDS)
-    queued = Result.objects.filter(status=Status.QUEUED)
-    # Sent long ago and still queued: the broker lost the message. Sent again at once.
-    resend = list(queued.filter(sent_at__lt=stale).values_list("pk", flat=True))
-    Result.objects.filter(pk__in=resend).update(sent_at=now)
-    for pk in resend:
-        run_result.apply_async((pk,))
-    # Never sent and waiting that long (the broker was down at submit, or the call that should
-    # have handed its team's turn on was lost): sent within the team's fair share.
-    waiting = queued.filter(Q(enqueued_at__lt=stale) | Q(enqueued_at__isnull=True, comparison__created_at__lt=stale),
-                            sent_at__isnull=True)
-    by_team = {}
-    for pk, team_id in waiting.values_list("pk", "comparison__team_id"):
-        by_team.setdefault(team_id, []).append(pk)
-    sent = sum(dispatch(team_id, only=ids) for team_id, ids in by_team.items())
-    limits.free_lost_slots()
-    ResultEvent.prune(now - timedelta(seconds=settings.EVENTS_KEEP_SECONDS))
-    return ended, rechecked, len(resend) + sent
-
-
-def start_reaper(interval=None):
-    """A daemon thread in each worker that runs ``reap_stale`` every REAPER_INTERVAL_SECONDS
-    (several workers reaping at once is harmless: every change is a conditional update)."""
-    from django.db import close_old_connections
-
-    interval = interval or settings.REAPER_INTERVAL_SECONDS
-
-    def loop():
-        while True:
-            time.sleep(interval)
-            try:
-                ended, rechecked, resent = reap_stale()
-                if ended or rechecked or resent:
-                    log.warning("reaper: ended %s lost result(s), rechecked %s job(s), resent %s queued",
-                                ended, rechecked, resent)
-                late = notifications.resend_due()
-                if late:
-                    log.warning("reaper: resent %s webhook deliveries whose task was lost", late)
-            except Exception:
-                log.exception("reaper failed; it will try again")
-            finally:
-                close_old_connections()
-
-    thread = threading.Thread(target=loop, name="result-reaper", daemon=True)
-    thread.start()
-    return thread
 
 
 def cancellable_sleep(result, *, slice_seconds=0.5, sleep=time.sleep):

@@ -12,7 +12,8 @@ from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, Input
 from . import limits, pricing
 from . import routes as route_catalog
 from .images import ImageRejected, check_image
-from .models import SubmitRefused
+from .image_requests import stored_references
+from .models import Comparison, SubmitRefused, Team
 from .params import BadParameter, object_id
 from .uploads import RefusedUpload
 
@@ -109,8 +110,6 @@ class ComparisonForm(forms.Form):
         pk = self.cleaned_data.get("references_from")
         if not pk:
             return None
-        from .models import Comparison
-
         visible = Comparison.objects.visible_to(self.user) if self.user is not None else Comparison.objects.none()
         earlier = visible.filter(pk=pk).first()
         if earlier is None:
@@ -123,8 +122,6 @@ class ComparisonForm(forms.Form):
         mask = self.cleaned_data.get("mask")
         earlier = self.cleaned_data.get("references_from")
         if not uploaded and earlier is not None:
-            from .services import stored_references
-
             uploaded, stored_mask = stored_references(earlier)
             mask = mask or stored_mask
         return uploaded, mask
@@ -235,8 +232,6 @@ API_PARAMS = {"size", "quality", "n", "output_format", "seed"}
 def form_from_json(payload, user):
     """The API's {"prompt", "routes", "params", "team"?, "images"?, "mask"?} body as a bound
     ComparisonForm, or an errors dict. Without "team", the user's personal team runs it."""
-    from .models import Team
-
     if not isinstance(payload, dict):
         return None, {"__all__": ["The body must be a JSON object."]}
     errors = {}

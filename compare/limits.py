@@ -1,4 +1,6 @@
-"""Per-route limits on concurrent calls and calls per minute, from ROUTE_LIMITS:
+"""Per-route limits (ROUTE_LIMITS) and the teams' fair share (TEAM_MAX_IN_FLIGHT): slots and turns.
+
+Per-route limits on concurrent calls and calls per minute, from ROUTE_LIMITS:
 
     ROUTE_LIMITS="openai:gpt-image-2=4/60; fal:*=8/120"
 
@@ -8,7 +10,7 @@ sent again a little later: the wait shows as our queue wait, never as provider l
 
 Fair share between teams: a comparison holds at most MAX_CALLS_PER_COMPARISON calls and a batch
 MAX_CALLS_PER_BATCH; at most TEAM_MAX_IN_FLIGHT calls of one team are sent to the workers at once
-(services.dispatch keeps the rest in the database until one of the team's calls ends) and run at
+(compare/tasks.py dispatch keeps the rest in the database until one of the team's calls ends) and run at
 once (a TeamSlot row per running call), so one team's flood never queues in front of another
 team's first call."""
 
@@ -18,6 +20,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from .models import Result, RouteMinute, RouteSlot, Status, SubmitRefused, TeamSlot
 
@@ -99,6 +102,27 @@ def in_flight(team_id) -> int:
     in a worker (holding a team slot)."""
     sent = Result.objects.filter(comparison__team_id=team_id, status=Status.QUEUED, sent_at__isnull=False).count()
     return sent + TeamSlot.objects.filter(team_id=team_id, result__isnull=False).count()
+
+
+def take_turns(team_id, only=None) -> list:
+    """Mark the team's oldest waiting results sent, as many as it has free of TEAM_MAX_IN_FLIGHT
+    (all of them when that is 0), and return their ids in order; the rest wait in the database,
+    holding no broker message nor worker. ``only``: consider just these result ids. A result is
+    marked by one conditional update, so two callers at once never both take it."""
+    waiting = Result.objects.filter(comparison__team_id=team_id, status=Status.QUEUED, sent_at__isnull=True)
+    if only is not None:
+        waiting = waiting.filter(pk__in=only)
+    if settings.TEAM_MAX_IN_FLIGHT:
+        free = settings.TEAM_MAX_IN_FLIGHT - in_flight(team_id)
+        if free <= 0:
+            return []
+        waiting = waiting.order_by("enqueued_at", "id")[:free]
+    ids = list(waiting.values_list("pk", flat=True))
+    if not ids:
+        return []
+    now = timezone.now()
+    Result.objects.filter(pk__in=ids, sent_at__isnull=True).update(sent_at=now)
+    return list(Result.objects.filter(pk__in=ids, sent_at=now).order_by("enqueued_at", "id").values_list("pk", flat=True))
 
 
 def acquire_team(result, team_id) -> bool:

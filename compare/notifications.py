@@ -1,5 +1,6 @@
-"""Notifications: the events a team's webhooks and e-mails hear of, what each delivery says, how
-it is signed and sent, and the retries (docs/notifications.md).
+"""Notifications: the events a team's webhooks and e-mails hear of, and how each is said, signed, sent.
+
+What each delivery says, how it is signed and sent, and the retries (docs/notifications.md).
 
 - An event is emitted at most once (NotificationEvent.key names it): ``comparison.finished`` when
   a comparison's last result ends, ``batch.finished`` when a batch's last comparison does,
@@ -34,7 +35,7 @@ from django.utils import timezone
 
 from providers.outbound import DestinationRefusedError, OutboundTransport, Policy, origin
 
-from .credentials import decrypt, encrypt
+from .crypto import decrypt, encrypt
 from .models import (
     EVENTS,
     TERMINAL,

@@ -1,5 +1,7 @@
-"""The bridge from Django to the providers package: which routes exist, whether each is
-configured, and what it would cost. Credentials and base URLs come from the environment."""
+"""The provider catalog: which routes exist for a team, whether each is configured, what it would cost.
+
+The bridge from Django to the providers package. Credentials and base URLs come from the
+environment, with the team's own stored values (compare/crypto.py) laid over it."""
 
 import hashlib
 import json
@@ -14,6 +16,8 @@ from django.conf import settings
 from providers import access, registry
 from providers.base import ImageRequest, Route
 
+from .crypto import team_env
+
 
 def server_env():
     """The server's own configuration as the providers package reads it: the environment and
@@ -25,19 +29,12 @@ def server_env():
     return env
 
 
-def team_values(team):
-    """The team's own stored values (decrypted), {} for no team."""
-    from .credentials import team_env
-
-    return team_env(team)
-
-
 def provider_env(team=None):
     """The mapping routes are defined from (which routes exist: FAL_MODELS, COMPATIBLE_ROUTES,
     ...): the server's configuration with the team's own values laid over it. Never build a
     provider from it: which key goes to which origin is ``route_access``'s decision."""
     env = server_env()
-    env.update(team_values(team))
+    env.update(team_env(team))
     return env
 
 
@@ -45,7 +42,7 @@ def route_access(route, team=None, values=None):
     """What ``route`` is built with for ``team``: its credentials and base URL, decided in one
     place (providers/access.py) so that no server key ever reaches a team's base URL.
     ``values``: the team's values when the caller already has them."""
-    return access.resolve(route, server_env(), team_values(team) if values is None else values)
+    return access.resolve(route, server_env(), team_env(team) if values is None else values)
 
 
 class NotConfigured(Exception):
@@ -134,7 +131,7 @@ class RouteChoice:
 
 
 def route_choices(request: ImageRequest | None = None, team=None):
-    server, values = server_env(), team_values(team)
+    server, values = server_env(), team_env(team)
     choices = []
     for route in routes_for({**server, **values}).values():
         price = registry.route_price(route)

@@ -1,27 +1,20 @@
-"""Orchestration that crosses boundaries: create comparisons with their rows and inputs, enqueue
-their tasks, and build the request a worker sends (compare/execution.py runs it)."""
+"""Orchestration that crosses boundaries: create a comparison with its rows and inputs, enqueue its calls.
 
-import dataclasses
+compare/tasks.py sends the calls to the workers; compare/execution.py runs each."""
+
 import logging
 import secrets
 
-from django.conf import settings
-from django.core import signing
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
-from providers.base import ImageRequest, InputImage, parse_size
-
-from . import limits, logs, notifications, pricing
+from . import limits, logs, notifications, pricing, tasks
 from . import routes as route_catalog
-from .images import check_image
+from .image_requests import image_request
 from .models import Comparison, ReferenceImage, Result, Status, Team
 
 log = logging.getLogger(__name__)
-REFERENCE_SALT = "compare.reference"
-REFERENCE_LINK_SECONDS = 24 * 3600
 
 
 def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=None, references=(), mask=None,
@@ -81,84 +74,16 @@ def create_from_form(form, user, team, rerun_of=None):
                              hold_images_until_done=bool(form.cleaned_data.get("hold_images_until_done")))
 
 
-def stored_references(comparison):
-    """The comparison's reference images and mask, re-read and re-checked from storage."""
-    images, mask = [], None
-    for row in comparison.references.all():
-        with row.file.open("rb") as handle:
-            checked = check_image(handle.read())
-        if row.role == ReferenceImage.MASK:
-            mask = checked
-        else:
-            images.append(checked)
-    return images, mask
-
-
-def request_for(comparison):
-    """The ImageRequest a worker sends: parameters plus the reference images, each with an
-    expiring public link when SITE_URL is set (for protocols that fetch inputs by URL)."""
-    request = image_request(comparison.prompt, comparison.params)
-    images, mask = [], None
-    for row in comparison.references.all():
-        with row.file.open("rb") as handle:
-            data = handle.read()
-        url = None
-        if settings.SITE_URL:
-            token = signing.dumps(row.pk, salt=REFERENCE_SALT)
-            url = settings.SITE_URL.rstrip("/") + reverse("compare:reference-public", args=[token])
-        item = InputImage(data=data, mime=f"image/{row.format}", filename=f"{row.role}-{row.index}.{row.format}", url=url)
-        if row.role == ReferenceImage.MASK:
-            mask = item
-        else:
-            images.append(item)
-    return dataclasses.replace(request, images=tuple(images), mask=mask)
-
-
 def enqueue(comparison_id):
     """The comparison's results join their team's queue (enqueued_at: our queue wait starts);
-    dispatch sends as many as the team's fair share allows. With the broker down the submit still
+    tasks.dispatch sends as many as the team's fair share allows. With the broker down the submit still
     succeeds: the rows are stored, and the reaper sends them once it is back."""
     Result.objects.filter(comparison_id=comparison_id, status=Status.QUEUED).update(enqueued_at=timezone.now())
     team_id = Comparison.objects.filter(pk=comparison_id).values_list("team_id", flat=True).first()
     if team_id is None:
         return
     try:
-        dispatch(team_id)
+        tasks.dispatch(team_id)
     except Exception:
         log.exception("could not send comparison %s's calls (is the broker down?); the reaper will send them "
                       "after REQUEUE_AFTER_SECONDS", comparison_id)
-
-
-def dispatch(team_id, only=None):
-    """Send the team's oldest waiting results to the broker, as many as it has free of
-    TEAM_MAX_IN_FLIGHT (all of them when that is 0), one task each. The
-    rest wait in the database, holding no broker message nor worker: so another team's first
-    call is never queued behind this team's flood. Called when results are enqueued and when
-    one of the team's calls ends (and by the reaper). ``only``: consider just these result ids.
-    Returns how many were sent."""
-    from .tasks import run_result
-
-    waiting = Result.objects.filter(comparison__team_id=team_id, status=Status.QUEUED, sent_at__isnull=True)
-    if only is not None:
-        waiting = waiting.filter(pk__in=only)
-    if settings.TEAM_MAX_IN_FLIGHT:
-        free = settings.TEAM_MAX_IN_FLIGHT - limits.in_flight(team_id)
-        if free <= 0:
-            return 0
-        waiting = waiting.order_by("enqueued_at", "id")[:free]
-    ids = list(waiting.values_list("pk", flat=True))
-    if not ids:
-        return 0
-    now = timezone.now()
-    Result.objects.filter(pk__in=ids, sent_at__isnull=True).update(sent_at=now)
-    ids = list(Result.objects.filter(pk__in=ids, sent_at=now).order_by("enqueued_at", "id").values_list("pk", flat=True))
-    for pk in ids:
-        run_result.apply_async((pk,))
-    return len(ids)
-
-
-def image_request(prompt, params):
-    width, height = parse_size(params.get("size", "1024x1024"))
-    return ImageRequest(prompt=prompt, width=width, height=height, quality=params.get("quality", "auto"),
-                        output_format=params.get("output_format", "png"), n=int(params.get("n", 1)),
-                        seed=params.get("seed"))

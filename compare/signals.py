@@ -1,5 +1,8 @@
-"""The signals: a personal team for every new user, however the user was created; the
-notifications when results end, whoever ended them."""
+"""Receivers: a personal team for every new user, and notifications when a comparison's results end.
+
+A user gets a personal team however it was created (sign-up, admin, createsuperuser, a shell);
+results_ended is sent whoever ended the results (a worker, the reaper, a cancel). The
+leaderboard's rollups keep their own receivers beside them (compare/models/rollups.py)."""
 
 import logging
 
@@ -8,6 +11,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from . import notifications
+from .models import Team
 from .models.comparisons import results_ended
 
 log = logging.getLogger(__name__)
@@ -16,8 +20,6 @@ log = logging.getLogger(__name__)
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
 def give_new_users_a_personal_team(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
-        from .models import Team
-
         Team.personal_for(instance)
 
 

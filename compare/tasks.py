@@ -1,11 +1,23 @@
+"""Every Celery task of a result and all scheduling: runs, long-job checks, teams' turns, the reaper.
+
+Each step of a result's run says what should happen next (compare/execution.py returns a Next);
+this module sends it. Also the image checks' task. A task takes an id, claims or exits, and
+calls one function. (The benchmarks' beat tick is in compare/benchmark_tasks.py.)"""
+
+import contextlib
 import logging
+import threading
+import time
 
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
+from django.conf import settings
+from django.db import close_old_connections
 
-from . import benchmarks, checks, execution, health, logs
+from . import checks, execution, health, limits, logs, notifications, reaper
 from .models import TERMINAL, Result, Status
-# The notification tasks live with their rules; imported here so that every worker registers them.
+# The notification tasks live with their rules; imported here so that every worker registers them
+# (the benchmarks' beat tick is in compare/benchmark_tasks.py, registered by CELERY_IMPORTS).
 from .notifications import deliver_webhook, send_event_email  # noqa: F401
 
 log = logging.getLogger(__name__)
@@ -13,7 +25,7 @@ log = logging.getLogger(__name__)
 
 @worker_ready.connect
 def warm_up(sender=None, **kwargs):
-    execution.start_reaper()  # first: it must run even if the warm-up fails (e.g. before migrations)
+    start_reaper()  # first: it must run even if the warm-up fails (e.g. before migrations)
     health.start_heartbeat(getattr(sender, "hostname", "") or "worker")  # /healthz counts the live workers
     try:
         execution.warm_up()
@@ -32,7 +44,15 @@ def stopped(sender=None, **kwargs):
 @shared_task(bind=True, ignore_result=True, acks_late=True)
 def run_result(self, result_id):
     with logs.scope(result=result_id, request_id=None):
-        execution.execute_result(result_id, worker=self.request.hostname or "")
+        try:
+            step = execution.execute_result(result_id, worker=self.request.hostname or "")
+        except Exception:
+            # A crash after the claim: the team's turn still passes on, as when a call ends; the
+            # error is raised as it was (if even this fails, the reaper sends the turn later).
+            with contextlib.suppress(Exception):
+                pass_turn(Result.objects.filter(pk=result_id).values_list("comparison__team_id", flat=True).first())
+            raise
+        follow(result_id, step)
         log_outcome(result_id)
     enqueue_checks(result_id)
 
@@ -41,9 +61,47 @@ def run_result(self, result_id):
 def check_result(result_id):
     """One scheduled check of a long-running provider job (OpenAI's Batch API)."""
     with logs.scope(result=result_id, request_id=None):
-        execution.check_long_job(result_id)
+        follow(result_id, execution.check_long_job(result_id))
         log_outcome(result_id)
     enqueue_checks(result_id)
+
+
+def follow(result_id, step):
+    """Do what a step of the result's run asked for (an execution.Next, or None): its run again
+    later, a check of its long job later, its team's next turn now (even if sending the check
+    failed: the reaper schedules a lost check again)."""
+    if step is None:
+        return
+    try:
+        if step.retry_in is not None:
+            run_result.apply_async((result_id,), countdown=step.retry_in)
+        if step.check_in is not None:
+            check_result.apply_async((result_id,), countdown=step.check_in)
+    finally:
+        pass_turn(step.turn_of)
+
+
+def dispatch(team_id, only=None):
+    """Send the team's oldest waiting results to the broker, as many as it has free of
+    TEAM_MAX_IN_FLIGHT (limits.take_turns), one task each. The rest wait in the database, holding
+    no broker message nor worker: so another team's first call is never queued behind this team's
+    flood. Called when results are enqueued (services.enqueue), when one of the team's calls ends
+    and by the reaper. ``only``: consider just these result ids. Returns how many were sent."""
+    ids = limits.take_turns(team_id, only=only)
+    for pk in ids:
+        run_result.apply_async((pk,))
+    return len(ids)
+
+
+def pass_turn(team_id):
+    """Send the team's next waiting result; if that fails (the broker is down), the reaper
+    sends it later, and the call that just ended keeps what it stored."""
+    if team_id is None:
+        return
+    try:
+        dispatch(team_id)
+    except Exception:
+        log.exception("could not send team %s's next waiting result; the reaper will", team_id)
 
 
 def log_outcome(result_id):
@@ -70,10 +128,41 @@ def enqueue_checks(result_id):
             log.exception("could not enqueue the checks of result %s", result_id)
 
 
-@shared_task(ignore_result=True)
-def benchmark_tick():
-    """Celery beat's tick (CELERY_BEAT_SCHEDULE): finish ended benchmark runs, judge them for
-    drift, and start the scheduled benchmarks that are due (compare/benchmarks.py)."""
-    for run in benchmarks.tick():
-        log.info("benchmark %s run %s %s", run.benchmark_id, run.pk, run.status,
-                 extra={"event": "benchmark_run", "reason": run.reason})
+def reap_stale():
+    """One pass of the reaper (compare/reaper.py): end what a lost worker left running, and send
+    what a lost message left behind: lost long-job checks, lost run messages at once, results
+    never sent within their team's fair share (dispatch). Returns (ended, rechecked, resent)."""
+    found = reaper.find_stale()
+    for pk in found.recheck:
+        check_result.apply_async((pk,))
+    for pk in found.resend:
+        run_result.apply_async((pk,))
+    sent = sum(dispatch(team_id, only=ids) for team_id, ids in found.waiting.items())
+    reaper.tidy()
+    return found.ended, len(found.recheck), len(found.resend) + sent
+
+
+def start_reaper(interval=None):
+    """A daemon thread in each worker that runs ``reap_stale`` every REAPER_INTERVAL_SECONDS
+    (several workers reaping at once is harmless: every change is a conditional update)."""
+    interval = interval or settings.REAPER_INTERVAL_SECONDS
+
+    def loop():
+        while True:
+            time.sleep(interval)
+            try:
+                ended, rechecked, resent = reap_stale()
+                if ended or rechecked or resent:
+                    log.warning("reaper: ended %s lost result(s), rechecked %s job(s), resent %s queued",
+                                ended, rechecked, resent)
+                late = notifications.resend_due()
+                if late:
+                    log.warning("reaper: resent %s webhook deliveries whose task was lost", late)
+            except Exception:
+                log.exception("reaper failed; it will try again")
+            finally:
+                close_old_connections()
+
+    thread = threading.Thread(target=loop, name="result-reaper", daemon=True)
+    thread.start()
+    return thread

@@ -1,3 +1,5 @@
+"""The compare pages: the form, a comparison's results and cards, cancel, run again, history, images."""
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
@@ -11,7 +13,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from providers.base import SIZE_PRESETS, parse_size
 
-from . import services, teams
+from . import image_requests, services, teams
 from . import routes as route_catalog
 from .api.auth import session_or_token
 from .forms import ComparisonForm, rerun_form
@@ -175,26 +177,6 @@ def rerun_comparison(request, pk):
     return redirect(comparison)
 
 
-def _with_route(comparisons, route_key):
-    """Comparisons with a result on this route: a semi-join (IN over the route_key index), not a
-    join of every result plus a DISTINCT over whole comparison rows."""
-    if not route_key:
-        return comparisons
-    return comparisons.filter(pk__in=Result.objects.filter(route_key=route_key).values("comparison_id"))
-
-
-def _with_status(comparisons, status):
-    """As ComparisonQuerySet.with_status, as semi-joins over the status index."""
-    if not status:
-        return comparisons
-    unfinished = Result.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]).values("comparison_id")
-    if status == "running":
-        return comparisons.filter(pk__in=unfinished)
-    if status == "done":
-        return comparisons.exclude(pk__in=unfinished)
-    return comparisons.filter(pk__in=Result.objects.filter(status=status).values("comparison_id"))
-
-
 def _routes_used_by(team):
     """The route keys of the team's results, for the route filter: the distinct keys of the
     route_key index walked by seeks (one per key, a recursive query), each kept if the team has a
@@ -237,7 +219,7 @@ def history(request):
     status = request.GET.get("status", "")
     review, winner, rating = (request.GET.get(name, "") for name in ("review", "winner", "rating"))
     team = teams.current_team(request)
-    comparisons = _with_status(_with_route(Comparison.objects.filter(team=team).search(query), route), status)
+    comparisons = Comparison.objects.filter(team=team).search(query).with_route(route).with_status(status)
     if route:  # a search by route would name the routes of blind comparisons the user has not judged
         comparisons = comparisons.filter(Visibility.named_for(request.user))
     # Everything a row shows in a fixed number of queries, whatever the page size: the results and
@@ -296,7 +278,7 @@ def reference_public(request, token):
     """An expiring, unguessable link to one reference image, for providers that fetch edit
     inputs by URL. Signed with SECRET_KEY; it opens nothing else."""
     try:
-        pk = signing.loads(token, salt=services.REFERENCE_SALT, max_age=services.REFERENCE_LINK_SECONDS)
+        pk = signing.loads(token, salt=image_requests.REFERENCE_SALT, max_age=image_requests.REFERENCE_LINK_SECONDS)
     except signing.BadSignature:
         raise Http404("This link is not valid or has expired.") from None
     row = get_object_or_404(ReferenceImage, pk=pk)

@@ -301,7 +301,9 @@ CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 32)
 # BENCHMARK_TICK_SECONDS it starts the scheduled benchmarks that are due and judges finished runs
 # (compare/benchmarks.py). The schedules themselves live in the database (Benchmark.next_run_at).
 BENCHMARK_TICK_SECONDS = env_float("BENCHMARK_TICK_SECONDS", 15.0)
-CELERY_BEAT_SCHEDULE = {"benchmarks": {"task": "compare.tasks.benchmark_tick", "schedule": BENCHMARK_TICK_SECONDS}}
+CELERY_BEAT_SCHEDULE = {"benchmarks": {"task": "compare.benchmark_tasks.benchmark_tick", "schedule": BENCHMARK_TICK_SECONDS}}
+# Task modules besides compare/tasks.py that every worker registers (autodiscovery finds only that one).
+CELERY_IMPORTS = ["compare.benchmark_tasks"]
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # A finished benchmark run waits this long for its images' automatic checks before it is judged
 # without the ones still missing (docs/benchmarks.md).

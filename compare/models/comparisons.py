@@ -1,3 +1,5 @@
+"""Comparisons and their results (history filters, claim, finish), their images, and API tokens."""
+
 import hashlib
 from datetime import timedelta
 import secrets
@@ -73,17 +75,23 @@ class ComparisonQuerySet(models.QuerySet):
         return self.filter(prompt__icontains=text) if text else self
 
     def with_route(self, route_key):
-        return self.filter(results__route_key=route_key).distinct() if route_key else self
+        """Comparisons with a result on this route: a semi-join (IN over the route_key index), not a
+        join of every result plus a DISTINCT over whole comparison rows."""
+        if not route_key:
+            return self
+        return self.filter(pk__in=Result.objects.filter(route_key=route_key).values("comparison_id"))
 
     def with_status(self, status):
-        """'running' = some result not terminal; 'done' = all terminal; else any result in status."""
+        """'running' = some result not terminal; 'done' = all terminal; else any result in status.
+        Semi-joins over the status index, like with_route."""
         if not status:
             return self
+        unfinished = Result.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]).values("comparison_id")
         if status == "running":
-            return self.filter(results__status__in=[Status.QUEUED, Status.RUNNING]).distinct()
+            return self.filter(pk__in=unfinished)
         if status == "done":
-            return self.exclude(results__status__in=[Status.QUEUED, Status.RUNNING])
-        return self.filter(results__status=status).distinct()
+            return self.exclude(pk__in=unfinished)
+        return self.filter(pk__in=Result.objects.filter(status=status).values("comparison_id"))
 
 
 class Comparison(models.Model):
@@ -153,7 +161,7 @@ class Result(models.Model):
     # Wall-clock moments (for display and our queue wait) ...
     enqueued_at = models.DateTimeField(null=True, blank=True)
     # When its task was last sent to the broker; None while it waits for its team's fair share
-    # (services.dispatch sends at most TEAM_MAX_IN_FLIGHT of a team's calls at a time).
+    # (tasks.dispatch sends at most TEAM_MAX_IN_FLIGHT of a team's calls at a time).
     sent_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

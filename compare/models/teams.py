@@ -1,6 +1,7 @@
-"""Teams: who shares a history (and, later, credentials, budgets and reviews).
+"""Teams, their members and invites, and the one budget rule (Team.check_budget).
 
-Every user belongs to at least one team: a personal team is made for each new user, however the
+A team shares a history, credentials, prices, a budget and reviews. Every user belongs to at
+least one team: a personal team is made for each new user (compare/signals.py), however the
 user was created (sign-up, admin, createsuperuser, a shell), so isolation always holds."""
 
 import secrets

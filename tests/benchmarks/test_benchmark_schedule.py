@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from compare import benchmarks, checks, execution, tasks
+from compare import benchmark_tasks, benchmarks, checks, execution
 from compare.models import Batch, Benchmark, BenchmarkAlert, BenchmarkRun, Result, RunStatus, Status, Team
 
 pytestmark = pytest.mark.django_db
@@ -35,14 +35,14 @@ def execute(run, latency_ms=None):
 def test_the_tick_starts_a_due_benchmark_once_as_a_batch_and_moves_its_next_run(alice):
     benchmark = make(alice, repeats=2)
     before = timezone.now()
-    tasks.benchmark_tick()
+    benchmark_tasks.benchmark_tick()
     run = BenchmarkRun.objects.get()
     assert run.status == RunStatus.STARTED and run.trigger == "schedule"
     assert run.batch.items.count() == 2 and run.batch.team_id == benchmark.team_id
     benchmark.refresh_from_db()
     assert before < benchmark.next_run_at <= before + timedelta(minutes=1, seconds=1)
     assert benchmark.next_run_at.second == 0
-    tasks.benchmark_tick()  # not due again until the next minute
+    benchmark_tasks.benchmark_tick()  # not due again until the next minute
     assert BenchmarkRun.objects.count() == 1
 
 
@@ -58,7 +58,7 @@ def test_two_ticks_racing_for_one_due_benchmark_start_it_once(alice):
 def test_a_manual_benchmark_never_runs_by_itself(alice):
     Benchmark.objects.create(
         team=Team.personal_for(alice), created_by=alice, name="By hand", routes=["sandbox:fast"], prompts=["x"])
-    tasks.benchmark_tick()
+    benchmark_tasks.benchmark_tick()
     assert not BenchmarkRun.objects.exists()
 
 
@@ -68,7 +68,7 @@ def test_a_scheduled_run_over_budget_is_recorded_as_refused_not_skipped(alice, m
     team.monthly_budget_usd = Decimal("0.05")
     team.save()
     make(alice, routes=["openai:gpt-image-2"], params={"size": "1024x1024", "quality": "high"})
-    tasks.benchmark_tick()
+    benchmark_tasks.benchmark_tick()
     run = BenchmarkRun.objects.get()
     assert run.status == RunStatus.REFUSED and run.batch is None and run.finished_at is not None
     assert "Over budget" in run.reason and "$0.05" in run.reason
@@ -82,7 +82,7 @@ def test_a_creator_who_is_now_a_viewer_cannot_have_runs_started_for_them(alice, 
     Membership.objects.create(team=team, user=alice, role=Role.VIEWER)
     Benchmark.objects.create(team=team, created_by=alice, name="x", routes=["sandbox:fast"], prompts=["x"],
                              schedule="* * * * *", next_run_at=timezone.now())
-    tasks.benchmark_tick()
+    benchmark_tasks.benchmark_tick()
     run = BenchmarkRun.objects.get()
     assert run.status == RunStatus.REFUSED and "viewer" in run.reason and not Batch.objects.exists()
 

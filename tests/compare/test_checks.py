@@ -251,7 +251,7 @@ def test_a_fully_transparent_image_is_blank_and_has_alpha():
 
 
 def test_the_spec_compares_size_aspect_and_format_with_the_request_and_what_was_sent():
-    from compare.services import image_request
+    from compare.image_requests import image_request
 
     request = image_request("x", {"size": "1024x1536", "output_format": "png"})
     found, _ = pixels.inspect_pixels(png(size=(512, 768), fmt="JPEG"), False)

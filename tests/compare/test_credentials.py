@@ -5,7 +5,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.test import Client
 
-from compare import credentials, execution
+from compare import credentials, crypto, execution
 from compare import routes as route_catalog
 from compare.models import Membership, Result, Role, Team, TeamCredential
 from tests.compare import factories
@@ -32,7 +32,7 @@ def test_a_saved_key_is_encrypted_and_only_its_last_four_are_shown(owner, alice)
     save(owner, team, "OPENAI_API_KEY", KEY)
     row = TeamCredential.objects.get()
     assert KEY not in row.ciphertext and row.last4 == "1234"
-    assert credentials.decrypt(row.ciphertext) == KEY
+    assert crypto.decrypt(row.ciphertext) == KEY
     html = owner.get(f"/teams/{team.pk}/credentials").content.decode()
     assert "····1234" in html and KEY not in html and "sk-alices" not in html
 
@@ -86,16 +86,16 @@ def test_keys_rotate_without_losing_a_credential(owner, alice, settings):
 
     call_command("rotate_credentials")
     settings.CREDENTIALS_KEYS = new
-    assert credentials.decrypt(TeamCredential.objects.get().ciphertext) == KEY
+    assert crypto.decrypt(TeamCredential.objects.get().ciphertext) == KEY
     settings.CREDENTIALS_KEYS = old
     with pytest.raises(Exception, match="cannot be decrypted"):
-        credentials.decrypt(TeamCredential.objects.get().ciphertext)
+        crypto.decrypt(TeamCredential.objects.get().ciphertext)
 
 
 @pytest.mark.parametrize("stored,expect", [(KEY, "the key works"), ("sk-wrong-key-9999", "the check failed: HTTP 401")])
 def test_test_connection_makes_the_cheapest_call_and_says_what_failed(owner, alice, monkeypatch, stored, expect):
     fake = FakeOpenAI(api_key=KEY)
-    monkeypatch.setattr(execution, "http_client", lambda deadline=None, **kw: httpx.Client(transport=httpx.MockTransport(fake.handle)))
+    monkeypatch.setattr(credentials, "http_client", lambda deadline=None, **kw: httpx.Client(transport=httpx.MockTransport(fake.handle)))
     team = Team.personal_for(alice)
     save(owner, team, "OPENAI_API_KEY", stored)
     save(owner, team, "OPENAI_BASE_URL", "https://fake-openai.test/v1")

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from compare import execution, services
+from compare import execution, image_requests
 from compare.models import Comparison, ReferenceImage, Result
 from tests.helpers import image_bytes
 
@@ -38,7 +38,7 @@ def test_an_edit_keeps_its_references_and_every_route_gets_them(alice_client):
     comparison = Comparison.objects.get()
     assert [(r.role, r.index, r.width) for r in comparison.references.all()] == [
         ("image", 0, 1024), ("image", 1, 1024), ("mask", 0, 1024)]
-    request = services.request_for(comparison)
+    request = image_requests.request_for(comparison)
     assert len(request.images) == 2 and request.mask is not None and request.images[0].url is None
     result = comparison.results.get()
     execution.execute_result(result.pk)
@@ -115,7 +115,7 @@ def test_references_get_an_expiring_public_link_only_when_site_url_is_set(alice_
     post(alice_client, reference_images=[upload()])
     comparison = Comparison.objects.get()
     settings.SITE_URL = "https://compare.example.com"
-    url = services.request_for(comparison).images[0].url
+    url = image_requests.request_for(comparison).images[0].url
     assert url.startswith("https://compare.example.com/inputs/")
     path = url.removeprefix("https://compare.example.com")
     assert client.get(path).status_code == 200  # no login: the provider fetches it

@@ -93,7 +93,7 @@ def extra_objects(client, team, alice):
 
     found["benchmark"] = Benchmark.objects.create(team=team, name=f"{SECRET} benchmark", created_by=alice,
                                                   routes=["sandbox:fast"], prompts=[f"{SECRET} prompt"])
-    from compare.credentials import encrypt
+    from compare.crypto import encrypt
     from compare.models import Webhook
 
     found["webhook"] = Webhook.objects.create(team=team, url=f"https://example.org/{SECRET.replace(' ', '-')}",

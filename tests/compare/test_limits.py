@@ -36,11 +36,11 @@ def test_calls_per_minute_are_counted_for_every_worker(alice, settings):
 def test_a_limited_result_stays_queued_and_is_sent_again_shortly(alice, settings, monkeypatch):
     settings.ROUTE_LIMITS, settings.ROUTE_LIMIT_RETRY_SECONDS = "sandbox:fast=1/", 2.0
     sent = []
-    # (countdown=None: a call that ends sends its team's next waiting result at once, services.dispatch)
+    # (countdown=None: a call that ends sends its team's next waiting result at once, tasks.dispatch)
     monkeypatch.setattr(tasks.run_result, "apply_async", lambda args, countdown=None: sent.append((args, countdown)))
     busy, waiting = (factories.comparison(alice, routes=["sandbox:fast"]).results.get() for _ in range(2))
     assert limits.acquire(busy)
-    execution.execute_result(waiting.pk)
+    tasks.run_result(waiting.pk)
     assert Result.objects.get(pk=waiting.pk).status == Status.QUEUED and sent == [((waiting.pk,), 2.0)]
     limits.release(busy)
     execution.execute_result(waiting.pk)

@@ -31,7 +31,7 @@ def batch(monkeypatch):
 
 def submitted(user, **params):
     result = factories.comparison(user, routes=[ROUTE], **params).results.get()
-    execution.execute_result(result.pk, worker="w1")
+    tasks.run_result(result.pk)
     return Result.objects.get(pk=result.pk)
 
 
@@ -42,25 +42,32 @@ def test_submitting_stores_the_job_and_schedules_a_check_instead_of_waiting(alic
     assert batch.scheduled == [((result.pk,), 30.0)]
 
 
+def test_the_worker_code_schedules_nothing_itself_it_says_when_to_check(alice, batch):
+    result = factories.comparison(alice, routes=[ROUTE]).results.get()
+    step = execution.execute_result(result.pk, worker="w1")
+    assert step == execution.Next(check_in=30.0, turn_of=result.comparison.team_id) and batch.scheduled == []
+    assert execution.check_long_job(result.pk) == execution.Next(check_in=30.0) and batch.scheduled == []
+
+
 def test_checks_reschedule_until_the_batch_completes_then_store_it(alice, batch):
     result = submitted(alice, quality="high")
-    execution.check_long_job(result.pk)
+    tasks.check_result(result.pk)
     assert Result.objects.get(pk=result.pk).status == Status.RUNNING and len(batch.scheduled) == 2
-    execution.check_long_job(result.pk)
+    tasks.check_result(result.pk)
     result = Result.objects.get(pk=result.pk)
     assert result.status == Status.SUCCEEDED and result.images.count() == 1
     assert result.cost_source == "usage" and result.cost_usd == (Decimal("0.0001") + Decimal("0.21102")) / 2
     assert result.estimated_cost_usd == Decimal("0.1055")  # the catalog's half price for high 1024x1024
     assert result.provider_timings["provider_generation_ms"] == 40000 and result.latency_ms >= 0
     assert any("checked every 30 s" in note for note in result.notes)
-    execution.check_long_job(result.pk)  # a late duplicate check finds nothing to do
+    tasks.check_result(result.pk)  # a late duplicate check finds nothing to do
     assert len(batch.scheduled) == 2
 
 
 def test_a_user_cancel_cancels_the_batch_at_openai(alice, batch):
     result = submitted(alice)
     result.comparison.cancel()
-    execution.check_long_job(result.pk)
+    tasks.check_result(result.pk)
     result = Result.objects.get(pk=result.pk)
     assert result.status == Status.CANCELLED and "we cancelled it at the provider" in result.error
     assert batch.calls[-1]["path"].endswith("/cancel")
@@ -69,7 +76,7 @@ def test_a_user_cancel_cancels_the_batch_at_openai(alice, batch):
 def test_past_the_deadline_the_batch_is_cancelled_and_the_result_timed_out(alice, batch):
     result = submitted(alice)
     Result.objects.filter(pk=result.pk).update(job={**result.job, "deadline_at": time.time() - 1})
-    execution.check_long_job(result.pk)
+    tasks.check_result(result.pk)
     result = Result.objects.get(pk=result.pk)
     assert result.status == Status.TIMED_OUT and batch.calls[-1]["path"].endswith("/cancel")
 
@@ -77,6 +84,6 @@ def test_past_the_deadline_the_batch_is_cancelled_and_the_result_timed_out(alice
 def test_a_failed_batch_fails_the_card_with_openais_reason(alice, batch):
     result = submitted(alice)
     batch.scenario = "failed"
-    execution.check_long_job(result.pk)
+    tasks.check_result(result.pk)
     result = Result.objects.get(pk=result.pk)
     assert result.status == Status.FAILED and "model not available for batch" in result.error

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from compare import credentials, execution, images
+from compare import crypto, execution, images
 from compare import routes as route_catalog
 from compare.models import Result, Status, Team, TeamCredential
 from providers import registry
@@ -94,7 +94,7 @@ def test_routes_are_built_once_per_environment_and_again_when_a_team_changes_the
     assert len(built) == 1 and "compatible:mine" not in first
 
     config = '[{"name": "mine", "base_url": "http://127.0.0.1:9/v1", "model": "m"}]'
-    TeamCredential.objects.create(team=team, name="COMPATIBLE_ROUTES", ciphertext=credentials.encrypt(config),
+    TeamCredential.objects.create(team=team, name="COMPATIBLE_ROUTES", ciphertext=crypto.encrypt(config),
                                   last4=config[-4:])
     assert "compatible:mine" in route_catalog.available_routes(team)
     assert route_catalog.get_route("compatible:mine", team).model == "m"

@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from compare import execution, imagediff, services
+from compare import execution, image_requests, imagediff
 from compare import routes as route_catalog
 from compare.models import Result, Team, TeamPrice
 from compare.templatetags.viewing import segments
@@ -141,7 +141,7 @@ def _png_result(usage=None):
 def _finish(result, usage=None):
     """End a queued result as a worker would, with an answer carrying `usage`."""
     assert result.claim("test")
-    execution.store_outcome(result, _png_result(usage), services.request_for(result.comparison), [])
+    execution.store_outcome(result, _png_result(usage), image_requests.request_for(result.comparison), [])
     result.refresh_from_db()
     return result
 

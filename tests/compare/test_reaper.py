@@ -26,7 +26,7 @@ def test_a_result_left_running_by_a_dead_worker_ends_failed_and_is_not_called_ag
     lost, alive = factories.comparison(alice).results.all()
     lost.claim(), alive.claim()
     Result.objects.filter(pk=lost.pk).update(started_at=timezone.now() - timedelta(seconds=71))
-    assert execution.reap_stale() == (1, 0, 0)
+    assert tasks.reap_stale() == (1, 0, 0)
     lost.refresh_from_db(), alive.refresh_from_db()
     assert lost.status == Status.FAILED and lost.error_code == "worker_lost" and "not called again" in lost.error
     assert alive.status == Status.RUNNING and sent == []
@@ -36,9 +36,9 @@ def test_a_queued_result_whose_message_was_lost_is_sent_again_once(alice, settin
     settings.REQUEUE_AFTER_SECONDS = 300
     fresh, lost = factories.comparison(alice).results.all()
     Result.objects.filter(pk=lost.pk).update(enqueued_at=timezone.now() - timedelta(seconds=301))
-    assert execution.reap_stale() == (0, 0, 1)
+    assert tasks.reap_stale() == (0, 0, 1)
     assert sent == [("run", (lost.pk,))]
-    assert execution.reap_stale() == (0, 0, 0)  # its clock restarted: not resent every minute
+    assert tasks.reap_stale() == (0, 0, 0)  # its clock restarted: not resent every minute
 
 
 def test_a_comparison_submitted_while_the_broker_was_down_is_sent_later(alice, settings, sent):
@@ -46,7 +46,7 @@ def test_a_comparison_submitted_while_the_broker_was_down_is_sent_later(alice, s
     from compare.models import Comparison
 
     Comparison.objects.filter(pk=comparison.pk).update(created_at=timezone.now() - timedelta(seconds=400))
-    assert execution.reap_stale() == (0, 0, 1)
+    assert tasks.reap_stale() == (0, 0, 1)
 
 
 def test_a_long_job_whose_check_was_lost_gets_a_new_check(alice, sent):
@@ -55,7 +55,7 @@ def test_a_long_job_whose_check_was_lost_gets_a_new_check(alice, sent):
     import time
 
     Result.objects.filter(pk=result.pk).update(job={"batch_id": "b1", "poll_interval": 60, "checked_at": time.time() - 601})
-    assert execution.reap_stale() == (0, 1, 0) and sent == [("check", (result.pk,))]
+    assert tasks.reap_stale() == (0, 1, 0) and sent == [("check", (result.pk,))]
 
 
 def test_retried_attempts_are_kept_and_shown(alice, alice_client, monkeypatch, settings):
@@ -102,6 +102,6 @@ def test_a_submit_while_the_broker_is_down_is_stored_and_sent_later(client, alic
     sent = []
     monkeypatch.setattr(tasks.run_result, "apply_async", lambda args, **kw: sent.append(args))
     settings.REQUEUE_AFTER_SECONDS = 300
-    assert execution.reap_stale() == (0, 0, 0)  # not before REQUEUE_AFTER_SECONDS
+    assert tasks.reap_stale() == (0, 0, 0)  # not before REQUEUE_AFTER_SECONDS
     Result.objects.filter(pk=result.pk).update(sent_at=timezone.now() - timedelta(seconds=301))
-    assert execution.reap_stale() == (0, 0, 1) and sent == [(result.pk,)]
+    assert tasks.reap_stale() == (0, 0, 1) and sent == [(result.pk,)]

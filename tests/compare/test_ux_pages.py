@@ -5,7 +5,7 @@ import httpx
 import pytest
 from django.test import Client
 
-from compare import execution
+from compare import credentials, execution
 from compare.models import Team
 from tests.fakes.openai import FakeOpenAI
 
@@ -44,7 +44,7 @@ def test_credentials_come_grouped_by_provider_each_in_its_real_state(owner, alic
 
 def test_a_connection_test_answers_on_the_variables_own_row(owner, alice, monkeypatch):
     fake = FakeOpenAI(api_key=KEY)
-    monkeypatch.setattr(execution, "http_client",
+    monkeypatch.setattr(credentials, "http_client",
                         lambda deadline=None, **kw: httpx.Client(transport=httpx.MockTransport(fake.handle)))
     team = Team.personal_for(alice)
     owner.post(f"/teams/{team.pk}/credentials", {"name": "OPENAI_API_KEY", "value": KEY})

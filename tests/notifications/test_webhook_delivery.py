@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 
 from compare import execution, notifications, services
-from compare.credentials import decrypt
+from compare.crypto import decrypt
 from compare.models import Delivery, DeliveryStatus, NotificationEvent, Team
 from tests.compare import factories
 

@@ -72,7 +72,7 @@ def test_one_teams_flood_does_not_delay_another_teams_first_call(alice, bob, set
     running = list(alices.filter(sent_at__isnull=False))
     for result in running:
         assert limits.acquire_team(result, result.comparison.team_id) and result.claim("w")
-    execution.execute_result(alices.filter(sent_at__isnull=True).first().pk)
+    tasks.run_result(alices.filter(sent_at__isnull=True).first().pk)
     assert alices.filter(status=Status.RUNNING).count() == 16 and sent[-1][1] is not None  # back later
 
     execution.execute_result(first.pk)  # bob's call runs at once: his team has its own share
@@ -83,7 +83,7 @@ def test_one_teams_flood_does_not_delay_another_teams_first_call(alice, bob, set
     done = running[0]
     done.finish(Status.SUCCEEDED)
     limits.release_team(done)
-    services.dispatch(done.comparison.team_id)
+    tasks.dispatch(done.comparison.team_id)
     assert len(sent) == before + 1 and Result.objects.get(pk=sent[-1][0]).comparison.team == Team.personal_for(alice)
     assert TeamSlot.objects.filter(team=Team.personal_for(alice), result__isnull=False).count() == 15
 
@@ -92,7 +92,7 @@ def test_a_team_at_its_limit_keeps_its_calls_queued_and_holds_no_worker(alice, s
     settings.TEAM_MAX_IN_FLIGHT, settings.ROUTE_LIMIT_RETRY_SECONDS = 1, 2.0
     busy, waiting = factories.comparison(alice, routes=["sandbox:fast", "sandbox:fast"]).results.all()
     assert limits.acquire_team(busy, busy.comparison.team_id)
-    execution.execute_result(waiting.pk)
+    tasks.run_result(waiting.pk)
     assert Result.objects.get(pk=waiting.pk).status == Status.QUEUED and sent == [(waiting.pk, 2.0)]
     limits.release_team(busy)
     execution.execute_result(waiting.pk)
@@ -110,6 +110,23 @@ def test_the_reaper_sends_a_lost_turn_within_the_teams_share(alice, settings, se
     settings.TEAM_MAX_IN_FLIGHT, settings.REQUEUE_AFTER_SECONDS = 2, 300
     comparison = factories.comparison(alice, routes=["sandbox:fast"] * 5)
     Result.objects.filter(comparison=comparison).update(enqueued_at=timezone.now() - timedelta(seconds=301))
-    assert execution.reap_stale() == (0, 0, 2)
-    assert len(sent) == 2 and execution.reap_stale() == (0, 0, 0)
+    assert tasks.reap_stale() == (0, 0, 2)
+    assert len(sent) == 2 and tasks.reap_stale() == (0, 0, 0)
 
+
+
+def test_a_call_that_crashes_after_its_claim_still_passes_its_teams_turn_on(alice, settings, sent, monkeypatch):
+    settings.TEAM_MAX_IN_FLIGHT = 1
+    first, second = factories.comparison(alice, routes=["sandbox:fast", "sandbox:fast"]).results.order_by("enqueued_at", "id")
+    services.enqueue(first.comparison_id)
+    assert len(sent) == 1  # the team's one share: the other waits in the database
+    running = sent[0][0]
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("storage is down")
+
+    monkeypatch.setattr(execution, "store_outcome", crash)
+    with pytest.raises(RuntimeError):
+        tasks.run_result(running)
+    waiting = ({first.pk, second.pk} - {running}).pop()
+    assert sent[1:] == [(waiting, None)] and not TeamSlot.objects.filter(result__isnull=False).exists()

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadhandler import FileUploadHandler
 from django.test import Client
 
-from compare import credentials
+from compare import credentials, crypto
 from compare.models import Comparison, Team, TeamCredential
 from tests.compare.test_isolation import alices  # noqa: F401 (a fixture: one of every object of alice's)
 from compare.routes import _routes_cache
@@ -175,7 +175,7 @@ def test_malformed_team_compatible_routes_does_not_break_pages(alice, alice_clie
                                                    '"base_url": "https://llm.example.com/v1", "model": "m"}]'):
         _routes_cache.clear()
         TeamCredential.objects.update_or_create(team=team, name="COMPATIBLE_ROUTES", defaults={
-            "ciphertext": credentials.encrypt(value), "last4": value[-4:]})
+            "ciphertext": crypto.encrypt(value), "last4": value[-4:]})
         for path in ("/", "/routes/", "/comparisons/", "/leaderboard", f"/teams/{team.pk}/credentials"):
             assert alice_client.get(path).status_code == 200, (value, path)
         listed = alice_client.get("/routes/").content.decode()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from django.test import Client
 
-from compare import credentials, execution
+from compare import crypto, execution
 from compare import routes as route_catalog
 from compare.models import Membership, Result, Role, Team, TeamCredential
 from providers import compatible
@@ -67,7 +67,7 @@ def store(team, name, value):
     """A value as it may sit in the database (saved before a rule existed, or with its key removed
     since): the worker must be safe with what is stored, not only with what the form lets in."""
     TeamCredential.objects.update_or_create(team=team, name=name, defaults={
-        "ciphertext": credentials.encrypt(value), "last4": value[-4:]})
+        "ciphertext": crypto.encrypt(value), "last4": value[-4:]})
 
 
 def run(user, route):

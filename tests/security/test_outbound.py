@@ -9,7 +9,7 @@ import threading
 import httpx
 import pytest
 
-from compare import credentials, execution
+from compare import clients, crypto, execution
 from compare.models import Result, Team, TeamCredential
 from providers import fal
 from providers.base import ImageRequest
@@ -135,7 +135,7 @@ def test_dns_rebinding_is_checked_at_connect_time(settings, monkeypatch, listene
     resolve = rebinding(monkeypatch, "rebind.test")
     url = f"https://rebind.test:{listener.port}/image.png"
     check_download_url(url, allow_private=False, resolve=resolve)  # the early check sees a public address
-    with execution.http_client(30) as client, pytest.raises(Exception) as raised:
+    with clients.http_client(30) as client, pytest.raises(Exception) as raised:
         client.get(url)
     assert listener.accepted == 0  # the connection went to no address that was not checked
     assert getattr(raised.value, "code", None) == "refused_destination"
@@ -150,7 +150,7 @@ def test_a_team_base_url_rebound_to_a_private_address_is_refused_at_connect_time
     team = Team.personal_for(alice)
     # Saved while the name resolved to a public address (the save-time check passed then).
     for name, value in (("OPENAI_API_KEY", TEAM_KEY), ("OPENAI_BASE_URL", f"https://evil.test:{listener.port}/v1")):
-        TeamCredential.objects.create(team=team, name=name, ciphertext=credentials.encrypt(value), last4=value[-4:])
+        TeamCredential.objects.create(team=team, name=name, ciphertext=crypto.encrypt(value), last4=value[-4:])
     rebinding(monkeypatch, "evil.test", first="127.0.0.1")
     result = factories.comparison(alice, routes=["openai:gpt-image-2"]).results.get()
     execution.execute_result(result.pk)
@@ -166,7 +166,7 @@ def test_a_stored_plain_http_team_base_url_gets_no_request_when_private_urls_are
     team = Team.personal_for(alice)
     with LoopbackServer(capture) as attacker:
         for name, value in (("OPENAI_API_KEY", TEAM_KEY), ("OPENAI_BASE_URL", attacker.url + "/v1")):
-            TeamCredential.objects.create(team=team, name=name, ciphertext=credentials.encrypt(value), last4=value[-4:])
+            TeamCredential.objects.create(team=team, name=name, ciphertext=crypto.encrypt(value), last4=value[-4:])
         result = factories.comparison(alice, routes=["openai:gpt-image-2"]).results.get()
         execution.execute_result(result.pk)
     result = Result.objects.get(pk=result.pk)
@@ -192,10 +192,10 @@ def test_loopback_is_reached_only_with_the_switch_on(listener, settings):
     """ALLOW_PRIVATE_PROVIDER_URLS is the one switch for loopback and private targets."""
     url = f"http://127.0.0.1:{listener.port}/"
     settings.ALLOW_PRIVATE_PROVIDER_URLS = False
-    with execution.http_client(30) as client, pytest.raises(Exception) as raised:
+    with clients.http_client(30) as client, pytest.raises(Exception) as raised:
         client.get(url)
     assert getattr(raised.value, "code", None) == "refused_destination" and listener.accepted == 0
     settings.ALLOW_PRIVATE_PROVIDER_URLS = True
-    with execution.http_client(30) as client, pytest.raises(httpx.TransportError):
+    with clients.http_client(30) as client, pytest.raises(httpx.TransportError):
         client.get(url)  # the listener hangs up without answering: but it was reached
     assert listener.accepted == 1

@@ -236,12 +236,12 @@ def test_the_reaper_prunes_old_event_rows(alice, settings):
 
     from django.utils import timezone
 
-    from compare import execution
+    from compare import tasks
 
     comparison = factories.comparison(alice, routes=["sandbox:fast"])
     run_all(comparison, [Status.SUCCEEDED])
     ResultEvent.objects.filter(status="running").update(created_at=timezone.now() - timedelta(days=2))
-    execution.reap_stale()
+    tasks.reap_stale()
     assert list(ResultEvent.objects.values_list("status", flat=True)) == ["succeeded"]
 
 

@@ -1,6 +1,8 @@
+"""``manage.py reap_stale``: one pass of the reaper (compare/tasks.py reap_stale), e.g. from cron."""
+
 from django.core.management.base import BaseCommand
 
-from compare.execution import reap_stale
+from compare.tasks import reap_stale
 
 
 class Command(BaseCommand):
