@@ -228,10 +228,10 @@ def render(r):
                 "are pessimistic; ratios within one run (items 2 and 4, the floor beside the app) are less "
                 "affected, and each number below says which setup and load produced it.")
             add("")
-    add("How: `bench/run.py` starts the real stack with `tests/e2e/stack.py` (`manage.py serve` = runserver + "
+    add("How: `bench/run.py` starts the real stack with `providers/testing/stack.py` (`manage.py serve` = runserver + "
         "its Celery worker, exactly what `make run` starts: SQLite in WAL mode, the filesystem broker, the "
         "threads pool with 32 threads), each in its own `VAR_DIR`, and 50 `compatible:b0..b49` routes pointing "
-        "at one loopback fake of the OpenAI Images API (`bench/fake.py`: `tests/fakes/openai.py`'s FakeOpenAI in "
+        "at one loopback fake of the OpenAI Images API (`bench/fake.py`: `providers/testing/openai.py`'s FakeOpenAI in "
         "a process of its own, a listen backlog of 1024, a server-side delay per call chosen from the prompt and "
         "the route's model name, and a record of each call's arrival and last byte). Submit times, the fake's "
         "times and the page poller's times are on one machine's wall clock; durations compared with our "
@@ -541,7 +541,7 @@ def render(r):
     add("## Notes")
     add("")
     add("- Section run times: " + ", ".join(f"{k} {v:.0f} s" for k, v in r.get("sections", {}).items()) + ".")
-    add("- The loopback fakes (`tests/fakes/server.py`'s LoopbackServer, and the bench's fake) listen with a "
+    add("- The loopback fakes (`providers/testing/server.py`'s LoopbackServer, and the bench's fake) listen with a "
         "backlog of 1024: socketserver's default of 5 overflows in a burst of simultaneous connections "
         "(dropped SYNs, 1 s retransmits).")
     add("- Item 4 (F2) was profiled with py-spy 0.4.3 (pinned in requirements-dev.txt): `py-spy record --gil "

@@ -4,7 +4,7 @@ import httpx
 from PIL import Image
 
 from providers import runner
-from tests.fakes.server import LoopbackServer
+from providers.testing.server import LoopbackServer
 
 
 def image_bytes(width=64, height=48, fmt="PNG", colour=(200, 40, 40)):

@@ -9,7 +9,7 @@ from compare import credentials, execution
 from compare import routes as route_catalog
 from compare.models import Membership, Result, Role, Team, TeamCredential
 from tests.compare import factories
-from tests.fakes.openai import FakeOpenAI
+from providers.testing.openai import FakeOpenAI
 
 pytestmark = pytest.mark.django_db
 KEY = "sk-alices-team-key-1234"

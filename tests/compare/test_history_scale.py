@@ -170,7 +170,7 @@ def test_the_leaderboard_matches_a_python_recomputation_on_a_sqlite_file(tmp_pat
 
 @pytest.mark.services
 def test_the_leaderboard_sql_matches_a_python_recomputation_on_postgresql(tmp_path):
-    from tests.e2e.stack import reachable
+    from providers.testing.stack import reachable
 
     if not reachable("127.0.0.1", 5432):
         skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")
@@ -231,7 +231,7 @@ print(json.dumps({"counts": counts}))
 @pytest.mark.services
 @pytest.mark.parametrize("without_lock", [False, True])
 def test_two_connections_folding_at_once_count_each_result_once_on_postgresql(tmp_path, without_lock):
-    from tests.e2e.stack import reachable
+    from providers.testing.stack import reachable
 
     if not reachable("127.0.0.1", 5432):
         skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")

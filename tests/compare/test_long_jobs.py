@@ -10,7 +10,7 @@ import pytest
 from compare import execution, tasks
 from compare.models import Result, Status
 from tests.compare import factories
-from tests.fakes.openai_batch import FakeOpenAIBatch
+from providers.testing.openai_batch import FakeOpenAIBatch
 
 pytestmark = pytest.mark.django_db
 ROUTE = "openai-batch:gpt-image-2"

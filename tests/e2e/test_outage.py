@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import skip_or_fail
-from tests.e2e.stack import Stack, free_port, reachable
+from providers.testing.stack import Stack, free_port, reachable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 

@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 from PIL import Image
 
 from tests.conftest import skip_or_fail
-from tests.e2e.stack import ROOT, Stack, free_port, reachable
+from providers.testing.stack import ROOT, Stack, free_port, reachable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from tests.conftest import skip_or_fail
-from tests.e2e.stack import Stack, reachable
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.server import LoopbackServer
+from providers.testing.stack import Stack, reachable
+from providers.testing.openai import FakeOpenAI
+from providers.testing.server import LoopbackServer
 
 KEY = "sk-faults-key"
 

@@ -305,7 +305,7 @@ def test_var_files_are_owner_only(tmp_path):
     import subprocess
     import sys
 
-    from tests.e2e.stack import ROOT, UNIT_TEST_ENV
+    from providers.testing.stack import ROOT, UNIT_TEST_ENV
 
     var = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if k not in UNIT_TEST_ENV}

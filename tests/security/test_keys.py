@@ -16,7 +16,7 @@ from compare.models import Membership, Result, Role, Team, TeamCredential
 from providers import compatible
 from providers.base import ConfigurationError, UnusableProvider
 from tests.compare import factories
-from tests.fakes.server import LoopbackServer
+from providers.testing.server import LoopbackServer
 
 pytestmark = pytest.mark.django_db
 

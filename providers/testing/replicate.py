@@ -1,4 +1,4 @@
-"""A fake of Replicate's predictions API for ``openai/gpt-image-2`` (providers.md section 5).
+"""A fake of Replicate's predictions API for ``openai/gpt-image-2`` (Replicate's docs).
 
 Speaks ``POST {prefix}/models/openai/gpt-image-2/predictions`` (Bearer auth, ``Prefer: wait``),
 ``GET {prefix}/predictions/{id}`` and ``POST {prefix}/predictions/{id}/cancel``; validates the
@@ -42,7 +42,7 @@ from email.policy import HTTP
 import httpx
 from PIL import Image
 
-from tests.fakes.common import draw, origin, receive, serve_file
+from providers.testing.common import draw, origin, receive, serve_file
 
 MODEL = "openai/gpt-image-2"
 EARLY_RATIOS = ("1:1", "3:2", "2:3")
@@ -128,7 +128,7 @@ class FakeReplicate:
         self.cap_outputs = cap_outputs  # return at most this many images
         self.failure_message = None  # overrides FAILURES[scenario] for a "failed" prediction
         self.urls_origin = None  # put urls.get/cancel on another origin (a relay's upstream)
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
         self.predictions = {}
         self.uploads = {}  # file id -> {"name", "content_type", "data"}
         self.inputs = {}  # prediction id -> the resolved input_images

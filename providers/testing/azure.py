@@ -1,4 +1,4 @@
-"""A fake of an Azure OpenAI resource serving image deployments (providers.md section 3).
+"""A fake of an Azure OpenAI resource serving image deployments (Azure OpenAI's docs).
 
 Answers ``POST /openai/deployments/{deployment}/images/generations?api-version=...`` and
 ``POST /openai/v1/images/generations`` (deployment in the body's ``model``), authenticated by the
@@ -12,8 +12,8 @@ Azure's bodies: ``{"error": {"code": "401", ...}}``, ``DeploymentNotFound``, the
 
 Edits: ``POST /openai/deployments/{deployment}/images/edits?api-version=...`` and
 ``POST /openai/v1/images/edits`` (deployment in the form's ``model``), multipart/form-data as
-OpenAI's (providers.md section 3 [I]); the form is checked by the OpenAI fake's rules
-(``tests.fakes.openai.edit_problem``) and answered in Azure's envelope; the images start from the
+OpenAI's [I]; the form is checked by the OpenAI fake's rules
+(``providers.testing.openai.edit_problem``) and answered in Azure's envelope; the images start from the
 first reference image. A multipart call is recorded with ``form`` and ``files``.
 
 At api-version 2025-04-01-preview (the only dated version whose spec is vendored, in
@@ -31,8 +31,8 @@ import httpx
 from PIL import Image
 
 from providers.base import parse_size
-from tests.fakes.common import GARBAGE, image_or_garbage, origin, publish, receive, serve_file
-from tests.fakes.openai import IMAGE_INPUT_TOKENS, OUTPUT_TOKENS, edit_problem, edited, is_multipart, read_multipart
+from providers.testing.common import GARBAGE, image_or_garbage, origin, publish, receive, serve_file
+from providers.testing.openai import IMAGE_INPUT_TOKENS, OUTPUT_TOKENS, edit_problem, edited, is_multipart, read_multipart
 
 RATE_LIMIT_MESSAGE = ("Requests to the ImageGenerations_Create Operation under Azure OpenAI API version "
                       "2025-04-01-preview have exceeded call rate limit of your current OpenAI S0 pricing tier. "
@@ -82,7 +82,7 @@ class FakeAzureOpenAI:
         self.image_mode = image_mode  # "b64_json" (gpt-image) or "url" (as Azure's DALL-E answered)
         self.request_id_header = request_id_header  # False: only apim-request-id, as some gateways answer
         self.region = region
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path

@@ -1,7 +1,7 @@
 """A fake of the OpenAI Images API (and of the OpenAI-compatible servers that copy it).
 
 Speaks ``POST {prefix}/images/generations`` (JSON) and ``POST {prefix}/images/edits``
-(multipart/form-data, providers.md section 2.3) with Bearer auth; answers with real images drawn
+(multipart/form-data) with Bearer auth; answers with real images drawn
 by Pillow at the requested size and format (an edit starts from its first reference image), token
 usage as OpenAI's ``ImageGenUsage`` (with ``input_tokens_details`` and ``output_tokens_details``;
 ``text_output_tokens`` sets the text tokens written besides the image), the ``size`` echoed only
@@ -28,7 +28,7 @@ import httpx
 from PIL import Image, ImageDraw
 
 from providers.base import InputImage, parse_size
-from tests.fakes.common import GARBAGE, image_or_garbage, origin, publish, receive, serve_file
+from providers.testing.common import GARBAGE, image_or_garbage, origin, publish, receive, serve_file
 
 # Input image tokens the fake reports per reference image (a figure of the fake's own).
 IMAGE_INPUT_TOKENS = 1000
@@ -71,7 +71,7 @@ class FakeOpenAI:
         self.image_mode = image_mode  # "b64_json" or "url" (LocalAI and relays answer with URLs)
         # Text tokens the model reports having written besides the image (output_tokens_details)
         self.text_output_tokens = text_output_tokens
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
