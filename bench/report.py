@@ -490,19 +490,19 @@ def render(r):
             "gpt-image PNGs). Peak memory two ways: `tracemalloc` (what the issue asked) and the growth of the "
             "process's peak RSS during one call in a fresh process (what a worker really needs).")
         add("")
-        add("| size | PNG | thumbnail | time (median) | tracemalloc peak | RSS growth | decoded RGB | in-place variant: time, RSS growth |")
+        add("| size | PNG | thumbnail | time (median) | tracemalloc peak | RSS growth | decoded RGB | before F6 (a full-size copy first): time, RSS growth |")
         add("|---|---|---|---|---|---|---|---|")
         for row in imgs:
             add(f"| {row['size']} | {row['png_bytes'] / 1e6:.2f} MB | {row['thumbnail_bytes'] / 1e3:.1f} kB | "
                 f"{f(row['ms_median'], 0)} ms | {f(row['tracemalloc_peak_mb'], 2)} MiB | "
                 f"{f(row['rss_growth_mb'], 1)} MiB | {f(row['decoded_rgb_mb'], 1)} MiB | "
-                f"{f(row['ms_in_place_median'], 0)} ms, {f(row['rss_growth_in_place_mb'], 1)} MiB |")
+                f"{f(row['ms_before_f6_median'], 0)} ms, {f(row['rss_growth_before_f6_mb'], 1)} MiB |")
         add("")
         add("tracemalloc sees almost nothing because Pillow decodes into its own `malloc`'d blocks, which "
-            "tracemalloc does not trace; the RSS growth is the honest number. It is about three decoded frames "
-            "(the decoded image, its full-size `image.copy()` made only to be thumbnailed, and resampling "
-            "buffers). The in-place variant (finding F6) thumbnails the decoded image itself, which is not used "
-            "afterwards, and saves one frame: the numbers beside show it.")
+            "tracemalloc does not trace; the RSS growth is the honest number: the decoded frame plus "
+            "resampling buffers. The baseline in the last column (`bench/images.py` `check_image_before_f6`) is "
+            "the image path as it was before finding F6, which thumbnailed a full-size `image.copy()` of the "
+            "decoded frame and so held one frame more: the difference is what thumbnailing in place saves.")
         add("")
     if page and not failed(page):
         b = page["bytes"]
@@ -695,8 +695,8 @@ def findings(r):
             "10:34 UTC). It now thumbnails the loaded image in place inside the `with image:` block (same "
             "checks, same thumbnail), in the worker's image processes (item 4). This run, "
             f"{big['size']}: {f(big['rss_growth_mb'], 0)} MiB for `check_image` against "
-            f"{f(big['rss_growth_in_place_mb'], 0)} MiB for the in-place variant of `bench/images.py`, which "
-            "should now be the same.")
+            f"{f(big['rss_growth_before_f6_mb'], 0)} MiB for the code before F6 (`bench/images.py` "
+            "`check_image_before_f6`).")
     before = {"SQLite": "2,592 / 2,750 ms", "PostgreSQL": "1,817 / 1,878 ms"}  # first run, 20,000 comparisons
     cached_design = {  # the per-(team, filters) cache of the previous fix, 100,000 comparisons, p50 / p95 ms
         "SQLite": "rebuilt 1,916 / 1,946, after a new verdict 608 / 697, after a finished result 1,343 / 1,420, "
