@@ -21,18 +21,15 @@ tests/conformance/specs/azure) a generation's ``output_format`` other than png/j
 outside that version's ``imageSize`` enum are refused with a 400, as the spec allows no more.
 """
 
-import base64
-import io
 import threading
 import time
 import uuid
 
 import httpx
-from PIL import Image
 
-from providers.base import parse_size
-from providers.testing.common import GARBAGE, image_or_garbage, origin, publish, receive, serve_file
-from providers.testing.openai import IMAGE_INPUT_TOKENS, OUTPUT_TOKENS, edit_problem, edited, is_multipart, read_multipart
+from providers.testing.common import receive, serve_file
+from providers.testing.openai import (IMAGE_INPUT_TOKENS, OUTPUT_TOKENS, drawn_images, edit_problem, is_multipart,
+                                      read_multipart)
 
 RATE_LIMIT_MESSAGE = ("Requests to the ImageGenerations_Create Operation under Azure OpenAI API version "
                       "2025-04-01-preview have exceeded call rate limit of your current OpenAI S0 pricing tier. "
@@ -157,22 +154,8 @@ class FakeAzureOpenAI:
         if not body.get("prompt"):
             return self.answer(400, {"message": "Missing required parameter: 'prompt'.", "type": "invalid_request_error",
                                      "param": "prompt", "code": "missing_required_parameter"})
-        if references and body.get("size", "auto") == "auto":
-            width, height = Image.open(io.BytesIO(references[0])).size
-        else:
-            width, height = parse_size(body.get("size", "1024x1024"))
-        fmt = body.get("output_format", "png")
+        width, height, fmt, data = drawn_images(self, request, body, references)
         quality = body.get("quality", "auto")
-        data = []
-        for _ in range(int(body.get("n", 1))):
-            if references:
-                image = GARBAGE if self.scenario == "garbage" else edited(references[0], width, height, fmt, body["prompt"])
-            else:
-                image = image_or_garbage(self.scenario, width, height, fmt, body["prompt"])
-            if self.image_mode == "url":
-                data.append({"url": publish(self.files, origin(request), image, fmt)})
-            else:
-                data.append({"b64_json": base64.b64encode(image).decode()})
         output_tokens = OUTPUT_TOKENS[quality] * len(data)
         image_in = IMAGE_INPUT_TOKENS * len(references)
         usage = {"input_tokens": 20 + image_in, "input_tokens_details": {"text_tokens": 20, "image_tokens": image_in},

@@ -121,23 +121,9 @@ class FakeOpenAI:
         if not body.get("prompt"):
             return httpx.Response(400, json={"error": {"message": "Missing required parameter: 'prompt'.",
                                                        "type": "invalid_request_error", "param": "prompt", "code": "missing_required_parameter"}})
-        if references and body.get("size", "auto") == "auto":
-            width, height = Image.open(io.BytesIO(references[0])).size
-        else:
-            width, height = parse_size(body.get("size", "1024x1024"))
-        fmt = body.get("output_format", "png")
+        width, height, fmt, data = drawn_images(self, request, body, references)
         quality = body.get("quality", "auto")
         chosen = "high" if quality == "auto" else quality
-        data = []
-        for n in range(int(body.get("n", 1))):
-            if references:
-                image = GARBAGE if self.scenario == "garbage" else edited(references[0], width, height, fmt, body["prompt"])
-            else:
-                image = image_or_garbage(self.scenario, width, height, fmt, body["prompt"])
-            if self.image_mode == "url":
-                data.append({"url": publish(self.files, origin(request), image, fmt)})
-            else:
-                data.append({"b64_json": base64.b64encode(image).decode()})
         n = len(data)
         image_in = IMAGE_INPUT_TOKENS * len(references)
         image_out, text_out = OUTPUT_TOKENS[quality] * n, self.text_output_tokens
@@ -153,6 +139,28 @@ class FakeOpenAI:
         if (width, height) in ((1024, 1024), (1024, 1536), (1536, 1024)):
             answer["size"] = f"{width}x{height}"  # ImagesResponse.size names these three only
         return httpx.Response(200, headers=headers, json=answer)
+
+
+def drawn_images(fake, request, body, references=()):
+    """``(width, height, format, data)`` of an images answer: ``n`` entries of ``url`` or
+    ``b64_json`` as ``fake.image_mode`` says, at the asked size (an edit's "auto": its first
+    reference image's), each starting from that reference image for an edit."""
+    if references and body.get("size", "auto") == "auto":
+        width, height = Image.open(io.BytesIO(references[0])).size
+    else:
+        width, height = parse_size(body.get("size", "1024x1024"))
+    fmt = body.get("output_format", "png")
+    data = []
+    for _ in range(int(body.get("n", 1))):
+        if references:
+            image = GARBAGE if fake.scenario == "garbage" else edited(references[0], width, height, fmt, body["prompt"])
+        else:
+            image = image_or_garbage(fake.scenario, width, height, fmt, body["prompt"])
+        if fake.image_mode == "url":
+            data.append({"url": publish(fake.files, origin(request), image, fmt)})
+        else:
+            data.append({"b64_json": base64.b64encode(image).decode()})
+    return width, height, fmt, data
 
 
 # --- the edits endpoint's multipart form ------------------------------------------------------

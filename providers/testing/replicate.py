@@ -115,6 +115,21 @@ def problem(status, title, detail, **extra):
                           headers={"content-type": "application/problem+json"})
 
 
+def envelope_problems(body, inputs):
+    """Cog's refusal of a prediction's envelope, as it words it: a top-level field it does not take,
+    no ``input`` object, or an input not among ``inputs`` (the first one found); [] if sound."""
+    extra = sorted(set(body) - {"input", "webhook", "webhook_events_filter", "stream"})
+    if extra:
+        return [("", f"Additional property {extra[0]} is not allowed")]
+    given = body.get("input")
+    if not isinstance(given, dict):
+        return [("", "input is required")]
+    unknown = sorted(set(given) - set(inputs))
+    if unknown:
+        return [("input", f"Additional property {unknown[0]} is not allowed")]
+    return []
+
+
 class FakeReplicate:
     def __init__(self, api_token="r8_test-token", prefix="/v1", delay=0.0, scenario=None, schema="later",
                  finish_after=2, output_shape="list", cap_outputs=None, custom_models=None):
@@ -210,15 +225,10 @@ class FakeReplicate:
         """(field, message) per input the custom model's schema refuses, as Cog's validator words it."""
         schemas = self.custom_models[name]["schema"]["components"]["schemas"]
         properties = schemas["Input"]["properties"]
-        extra = sorted(set(body) - {"input", "webhook", "webhook_events_filter", "stream"})
-        if extra:
-            return [("", f"Additional property {extra[0]} is not allowed")]
-        given = body.get("input")
-        if not isinstance(given, dict):
-            return [("", "input is required")]
-        unknown = sorted(set(given) - set(properties))
-        if unknown:
-            return [("input", f"Additional property {unknown[0]} is not allowed")]
+        refused = envelope_problems(body, properties)
+        if refused:
+            return refused
+        given = body["input"]
         found = [("input", f"{field} is required") for field in schemas["Input"]["required"] if field not in given]
         for field, value in given.items():
             prop = properties[field]
@@ -328,15 +338,10 @@ class FakeReplicate:
 
     def validate(self, body):
         """(field, message) for each input the schema version refuses, as Cog's validator words it."""
-        extra = sorted(set(body) - {"input", "webhook", "webhook_events_filter", "stream"})
-        if extra:
-            return [("", f"Additional property {extra[0]} is not allowed")]
-        given = body.get("input")
-        if not isinstance(given, dict):
-            return [("", "input is required")]
-        unknown = sorted(set(given) - set(INPUT_KEYS))
-        if unknown:
-            return [("input", f"Additional property {unknown[0]} is not allowed")]
+        refused = envelope_problems(body, INPUT_KEYS)
+        if refused:
+            return refused
+        given = body["input"]
         ratios = EARLY_RATIOS if self.schema == "early" else LATER_RATIOS
         most = 1 if self.schema == "early" else 10
         found = [] if given.get("prompt") else [("input", "prompt is required")]
