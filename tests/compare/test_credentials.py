@@ -8,8 +8,8 @@ from django.test import Client
 from compare import credentials, execution
 from compare import routes as route_catalog
 from compare.models import Membership, Result, Role, Team, TeamCredential
-from tests.compare import factories
 from providers.testing.openai import FakeOpenAI
+from tests.compare import factories
 
 pytestmark = pytest.mark.django_db
 KEY = "sk-alices-team-key-1234"

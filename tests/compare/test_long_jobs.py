@@ -9,8 +9,8 @@ import pytest
 
 from compare import execution, tasks
 from compare.models import Result, Status
-from tests.compare import factories
 from providers.testing.openai_batch import FakeOpenAIBatch
+from tests.compare import factories
 
 pytestmark = pytest.mark.django_db
 ROUTE = "openai-batch:gpt-image-2"

@@ -7,7 +7,6 @@ import pytest
 
 from providers import apiframe, azure, fal, openai, openai_batch, openrouter, replicate, wavespeed
 from providers.base import ImageRequest, InputImage
-from tests.conformance import spec
 from providers.testing.apiframe import FakeApiframe
 from providers.testing.azure import FakeAzureOpenAI
 from providers.testing.fal import FakeFal
@@ -16,6 +15,7 @@ from providers.testing.openai_batch import FakeOpenAIBatch
 from providers.testing.openrouter import SPEC_RATIOS, FakeOpenRouter
 from providers.testing.replicate import FakeReplicate
 from providers.testing.wavespeed import FakeWaveSpeed
+from tests.conformance import spec
 from tests.helpers import FakeClock, image_bytes
 
 LINK = "https://compare.example.com/inputs/signed-token"

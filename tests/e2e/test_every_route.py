@@ -3,7 +3,6 @@ fake of its own protocol, run by a real Celery worker side by side."""
 
 import pytest
 
-from providers.testing.stack import Stack
 from providers.testing.apiframe import FakeApiframe
 from providers.testing.azure import FakeAzureOpenAI
 from providers.testing.fal import FakeFal
@@ -17,6 +16,7 @@ from providers.testing.piapi import FakePiAPI
 from providers.testing.pixazo import FakePixazo
 from providers.testing.replicate import FakeReplicate
 from providers.testing.server import LoopbackServer
+from providers.testing.stack import Stack
 from providers.testing.vercel import FakeVercelGateway
 from providers.testing.wavespeed import FakeWaveSpeed
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from compare import services
 from compare.models import ApiToken, Batch, Comparison, IdempotencyKey, Result
-from tests.conftest import skip_or_fail
+from tests.helpers import skip_or_fail
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,8 +10,8 @@ from django.test import Client
 
 from compare import credentials
 from compare.models import Comparison, Team, TeamCredential
-from tests.compare.test_isolation import alices  # noqa: F401 (a fixture: one of every object of alice's)
 from compare.routes import _routes_cache
+from tests.every_url import LISTS, NOT_OURS, app_patterns, url_for
 
 pytestmark = pytest.mark.django_db
 
@@ -228,8 +228,6 @@ JSON_BODIES = ["[" * 100_000, "1", "[]", "null", "\xff", '{"team": 9999999999999
 def test_no_url_answers_a_malformed_parameter_with_a_server_error(alices, alice):
     """Every URL of compare/ and the API (from the resolver), GET and POST, with the malformed
     values above and, for the API, malformed JSON bodies: a 4xx or a page, never a 5xx."""
-    from tests.compare.test_isolation import LISTS, NOT_OURS, app_patterns, url_for
-
     client = Client(raise_request_exception=False)
     client.force_login(alice)
     failures, tried = [], 0

@@ -182,7 +182,7 @@ def test_failures_in_one_process_lock_the_name_in_another(alice):
     from django.test import RequestFactory, override_settings
 
     from compare.accounts import LoginLimits
-    from tests.conftest import skip_or_fail
+    from tests.helpers import skip_or_fail
     from providers.testing.stack import reachable
 
     if not reachable("127.0.0.1", 6379):

@@ -252,7 +252,7 @@ def test_with_redis_a_change_reaches_the_stream_at_once_not_at_the_next_table_ch
     from providers.testing.stack import reachable
 
     if not reachable("127.0.0.1", 6379):
-        from tests.conftest import skip_or_fail
+        from tests.helpers import skip_or_fail
 
         skip_or_fail("Redis is not reachable at 127.0.0.1:6379", "REQUIRE_SERVICES")
     settings.EVENTS_URL = "redis://127.0.0.1:6379/15"
