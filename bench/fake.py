@@ -1,4 +1,4 @@
-"""The loopback provider the benchmarks talk to: tests/fakes/openai.py's FakeOpenAI (the OpenAI
+"""The loopback provider the benchmarks talk to: providers/testing/openai.py's FakeOpenAI (the OpenAI
 Images protocol, which every `compatible:*` route speaks), with
 
 - a server-side delay per request chosen from its body: ``plan[(prompt, model)]`` seconds
@@ -17,24 +17,23 @@ The fake runs in a process of its own (``RemoteFake`` starts ``python -m bench.f
 its timestamps are not delayed by the bench's pollers and samplers competing for one GIL; the
 bench sets delays and reads records through ``/_bench/...`` endpoints on the same server.
 
-It is served by its own ThreadingHTTPServer (same handler shape as tests/fakes/server.py's
-LoopbackServer) with a listen backlog of 1024: LoopbackServer keeps socketserver's default of 5,
-and a burst of 50-200 connects overflows that and costs dropped SYNs and 1 s retransmits, which
-would be the fake's delay, not ours.
+It is served by providers/testing/server.py's LoopbackServer (a listen backlog of 1024: a burst
+of 50-200 connects would overflow socketserver's default of 5 and cost dropped SYNs and 1 s
+retransmits, which would be the fake's delay, not ours), timed: ``BenchFake.answered`` records
+each call with the server's ``Timing``.
 """
 
 import functools
 import io
 import json
 import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 from PIL import Image, ImageChops
 
-import tests.fakes.openai as fake_openai_module
-from tests.fakes.openai import FakeOpenAI
+import providers.testing.openai as fake_openai_module
+from providers.testing.openai import FakeOpenAI
+from providers.testing.server import LoopbackServer
 
 API_KEY = "sk-bench-fake-key"
 DEFAULT_DELAY = 1.0
@@ -80,7 +79,7 @@ class BenchFake:
         self.active = 0  # requests being served right now (arrived, last byte not yet written)
         self.peak_active = 0
         self.fake = FakeOpenAI(api_key=API_KEY, delay=self._delay)
-        self.httpd = None
+        self.server = None
 
     def _delay(self, body):
         if not isinstance(body, dict):
@@ -107,106 +106,57 @@ class BenchFake:
 
     # --- serving -----------------------------------------------------------------------------
 
+    def handle(self, request):
+        """The ``/_bench/...`` control endpoints, or a call for the OpenAI fake (counted in flight
+        from here until its last byte is written, see ``answered``)."""
+        if request.url.path.startswith("/_bench/"):
+            return httpx.Response(200, json=self._control(request.url.path, json.loads(request.content or b"null")))
+        with self.lock:
+            self.active += 1
+            self.peak_active = max(self.peak_active, self.active)
+        return self.fake.handle(request)
+
+    def _control(self, path, body):
+        with self.lock:
+            if path == "/_bench/plan":
+                for prompt, model, seconds in body:
+                    self.plan[(prompt, model)] = seconds
+                return {"ok": True}
+            if path == "/_bench/records":
+                return [r for r in self.records if r["prompt"] == body["prompt"]]
+            if path == "/_bench/peak":
+                answer = {"active": self.active, "peak": self.peak_active}
+                if body and body.get("reset"):
+                    self.peak_active = self.active
+                return answer
+        return {"error": "unknown"}
+
+    def answered(self, request, response, content, timing):
+        """LoopbackServer's ``on_answered``: the record of one call, on the server's clocks."""
+        if request.url.path.startswith("/_bench/"):
+            return
+        try:
+            parsed = json.loads(request.content) if request.content else {}
+        except ValueError:
+            parsed = {}
+        with self.lock:
+            self.active -= 1
+            self.records.append({
+                "prompt": parsed.get("prompt"), "model": parsed.get("model"), "status": response.status_code,
+                "arrived_wall": timing.arrived_wall, "done_wall": timing.done_wall,
+                "server_ms": (timing.last_byte - timing.arrived) * 1000,
+                "server_done_ms": (timing.done - timing.arrived) * 1000,
+                "delay": self._delay(parsed), "bytes": len(content)})
+
     def start(self):
-        bench = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # No Nagle: the answer's last byte (written on its own, see _serve) and the headers
-            # must not wait for the client's ACK of what went before.
-            disable_nagle_algorithm = True
-
-            def _control(self):
-                length = int(self.headers.get("content-length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                if self.path == "/_bench/plan":
-                    with bench.lock:
-                        for prompt, model, seconds in body:
-                            bench.plan[(prompt, model)] = seconds
-                    answer = {"ok": True}
-                elif self.path == "/_bench/records":
-                    with bench.lock:
-                        answer = [r for r in bench.records if r["prompt"] == body["prompt"]]
-                elif self.path == "/_bench/peak":
-                    with bench.lock:
-                        answer = {"active": bench.active, "peak": bench.peak_active}
-                        if body and body.get("reset"):
-                            bench.peak_active = bench.active
-                else:
-                    answer = {"error": "unknown"}
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _serve(self):
-                if self.path.startswith("/_bench/"):
-                    return self._control()
-                arrived_wall, arrived = time.time(), time.perf_counter()
-                with bench.lock:
-                    bench.active += 1
-                    bench.peak_active = max(bench.peak_active, bench.active)
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
-                host = self.headers.get("host", "127.0.0.1")
-                request = httpx.Request(self.command, f"http://{host}{self.path}",
-                                        headers=list(self.headers.items()), content=body)
-                response = bench.fake.handle(request)
-                content = response.read()
-                self.send_response(response.status_code)
-                for key, value in response.headers.items():
-                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                # The server-side end is taken just before the last byte is handed to the socket:
-                # the client cannot read that byte any earlier, so a correct client-side window is
-                # never shorter than server_ms (a timestamp taken after the write returns could be
-                # late by this thread's own scheduling, and make a true client look too fast).
-                self.wfile.write(content[:-1])
-                self.wfile.flush()
-                last_byte = time.perf_counter()
-                self.wfile.write(content[-1:])
-                self.wfile.flush()
-                done_wall, done = time.time(), time.perf_counter()
-                try:
-                    parsed = json.loads(body) if body else {}
-                except ValueError:
-                    parsed = {}
-                with bench.lock:
-                    bench.active -= 1
-                    bench.records.append({
-                        "prompt": parsed.get("prompt"), "model": parsed.get("model"), "status": response.status_code,
-                        "arrived_wall": arrived_wall, "done_wall": done_wall, "server_ms": (last_byte - arrived) * 1000,
-                        "server_done_ms": (done - arrived) * 1000,
-                        "delay": bench._delay(parsed), "bytes": len(content)})
-
-            do_GET = do_POST = _serve
-
-            def log_message(self, *args):
-                pass
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 1024
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # a client that went away (a worker stopped mid-call) is not the bench's news
-
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        host, port = self.httpd.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        self.server = LoopbackServer(self, on_answered=self.answered).__enter__()
+        self.url = self.server.url
         return self
 
     def stop(self):
-        if self.httpd is not None:
-            self.httpd.shutdown()
-            self.httpd.server_close()
-            self.httpd = None
+        if self.server is not None:
+            self.server.__exit__(None, None, None)
+            self.server = None
 
 
 class RemoteFake:

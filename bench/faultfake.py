@@ -3,9 +3,9 @@ tests/faults/test_load_faults.py).
 
 Two protocols, each a subclass of the test suite's own fake (not edited):
 
-- ``FaultyCompatible`` (tests/fakes/openai.py's FakeOpenAI): the OpenAI Images protocol that every
+- ``FaultyCompatible`` (providers/testing/openai.py's FakeOpenAI): the OpenAI Images protocol that every
   ``compatible:*`` route speaks; a route is told apart by the ``model`` it sends.
-- ``FaultyFal`` (tests/fakes/fal.py's FakeFal): fal's queue protocol (submit, poll, result, images
+- ``FaultyFal`` (providers/testing/fal.py's FakeFal): fal's queue protocol (submit, poll, result, images
   by URL), the ``fal:openai/gpt-image-2`` route.
 
 A result is identified in every request by its prompt (which carries the run id and the
@@ -22,7 +22,7 @@ the fault played, the HTTP status and an ``outcome``:
   happened to its answer afterwards (garbage, truncated, hang, reset),
 - ``-``: a status check, result fetch, cancel or image download (never billed).
 
-The fakes are served by tests/fakes/server.py's LoopbackServer, which also plays the transport
+The fakes are served by providers/testing/server.py's LoopbackServer, which also plays the transport
 faults: ``reset`` (the status line, the headers and part of the body, then a TCP reset) and a
 hang (the fake raises ``httpx.TimeoutException`` after sleeping past the client's read timeout;
 the connection is then dropped without an answer).
@@ -37,10 +37,10 @@ import uuid
 
 import httpx
 
-from tests.fakes.fal import ENDPOINT as FAL_ENDPOINT
-from tests.fakes.fal import JOB_FAILURES, SUBMIT_ERRORS, FakeFal
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.server import LoopbackServer
+from providers.testing.fal import ENDPOINT as FAL_ENDPOINT
+from providers.testing.fal import JOB_FAILURES, SUBMIT_ERRORS, FakeFal
+from providers.testing.openai import FakeOpenAI
+from providers.testing.server import LoopbackServer
 
 COMPATIBLE_KEY = "sk-faultload-key"
 FAL_KEY = "fal-faultload-key"

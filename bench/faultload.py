@@ -1,5 +1,5 @@
 """Issue 5's load test: 50 comparisons x 5 routes against loopback providers with 5% injected
-faults, on the real stack (tests/e2e/stack.py: web + real Celery workers), on the embedded setup
+faults, on the real stack (providers/testing/stack.py: web + real Celery workers), on the embedded setup
 (SQLite + the filesystem broker, `serve`'s one worker) and on PostgreSQL + Redis (3 worker
 processes). It checks that every one of the 250 results ends terminal, that none is lost, that no
 provider call is duplicated (at most one billable generation per result; a second call only
@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.faultfake import FAL_ID, KINDS, PROBES, REFUSALS, FaultFakes, make_plan  # noqa: E402
-from tests.e2e.stack import Stack, reachable  # noqa: E402
+from providers.testing.stack import Stack, reachable  # noqa: E402
 
 SEED = 5
 PARAMS = {"size": "1024x1024", "quality": "low", "n": 1, "output_format": "png"}

@@ -10,7 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.e2e.stack import reachable
+from providers.testing.stack import reachable
 
 ROOT = Path(__file__).resolve().parents[1]
 

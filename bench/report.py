@@ -228,10 +228,10 @@ def render(r):
                 "are pessimistic; ratios within one run (items 2 and 4, the floor beside the app) are less "
                 "affected, and each number below says which setup and load produced it.")
             add("")
-    add("How: `bench/run.py` starts the real stack with `tests/e2e/stack.py` (`manage.py serve` = runserver + "
+    add("How: `bench/run.py` starts the real stack with `providers/testing/stack.py` (`manage.py serve` = runserver + "
         "its Celery worker, exactly what `make run` starts: SQLite in WAL mode, the filesystem broker, the "
         "threads pool with 32 threads), each in its own `VAR_DIR`, and 50 `compatible:b0..b49` routes pointing "
-        "at one loopback fake of the OpenAI Images API (`bench/fake.py`: `tests/fakes/openai.py`'s FakeOpenAI in "
+        "at one loopback fake of the OpenAI Images API (`bench/fake.py`: `providers/testing/openai.py`'s FakeOpenAI in "
         "a process of its own, a listen backlog of 1024, a server-side delay per call chosen from the prompt and "
         "the route's model name, and a record of each call's arrival and last byte). Submit times, the fake's "
         "times and the page poller's times are on one machine's wall clock; durations compared with our "
@@ -490,19 +490,19 @@ def render(r):
             "gpt-image PNGs). Peak memory two ways: `tracemalloc` (what the issue asked) and the growth of the "
             "process's peak RSS during one call in a fresh process (what a worker really needs).")
         add("")
-        add("| size | PNG | thumbnail | time (median) | tracemalloc peak | RSS growth | decoded RGB | in-place variant: time, RSS growth |")
+        add("| size | PNG | thumbnail | time (median) | tracemalloc peak | RSS growth | decoded RGB | before F6 (a full-size copy first): time, RSS growth |")
         add("|---|---|---|---|---|---|---|---|")
         for row in imgs:
             add(f"| {row['size']} | {row['png_bytes'] / 1e6:.2f} MB | {row['thumbnail_bytes'] / 1e3:.1f} kB | "
                 f"{f(row['ms_median'], 0)} ms | {f(row['tracemalloc_peak_mb'], 2)} MiB | "
                 f"{f(row['rss_growth_mb'], 1)} MiB | {f(row['decoded_rgb_mb'], 1)} MiB | "
-                f"{f(row['ms_in_place_median'], 0)} ms, {f(row['rss_growth_in_place_mb'], 1)} MiB |")
+                f"{f(row['ms_before_f6_median'], 0)} ms, {f(row['rss_growth_before_f6_mb'], 1)} MiB |")
         add("")
         add("tracemalloc sees almost nothing because Pillow decodes into its own `malloc`'d blocks, which "
-            "tracemalloc does not trace; the RSS growth is the honest number. It is about three decoded frames "
-            "(the decoded image, its full-size `image.copy()` made only to be thumbnailed, and resampling "
-            "buffers). The in-place variant (finding F6) thumbnails the decoded image itself, which is not used "
-            "afterwards, and saves one frame: the numbers beside show it.")
+            "tracemalloc does not trace; the RSS growth is the honest number: the decoded frame plus "
+            "resampling buffers. The baseline in the last column (`bench/images.py` `check_image_before_f6`) is "
+            "the image path as it was before finding F6, which thumbnailed a full-size `image.copy()` of the "
+            "decoded frame and so held one frame more: the difference is what thumbnailing in place saves.")
         add("")
     if page and not failed(page):
         b = page["bytes"]
@@ -541,7 +541,7 @@ def render(r):
     add("## Notes")
     add("")
     add("- Section run times: " + ", ".join(f"{k} {v:.0f} s" for k, v in r.get("sections", {}).items()) + ".")
-    add("- The loopback fakes (`tests/fakes/server.py`'s LoopbackServer, and the bench's fake) listen with a "
+    add("- The loopback fakes (`providers/testing/server.py`'s LoopbackServer, and the bench's fake) listen with a "
         "backlog of 1024: socketserver's default of 5 overflows in a burst of simultaneous connections "
         "(dropped SYNs, 1 s retransmits).")
     add("- Item 4 (F2) was profiled with py-spy 0.4.3 (pinned in requirements-dev.txt): `py-spy record --gil "
@@ -695,8 +695,8 @@ def findings(r):
             "10:34 UTC). It now thumbnails the loaded image in place inside the `with image:` block (same "
             "checks, same thumbnail), in the worker's image processes (item 4). This run, "
             f"{big['size']}: {f(big['rss_growth_mb'], 0)} MiB for `check_image` against "
-            f"{f(big['rss_growth_in_place_mb'], 0)} MiB for the in-place variant of `bench/images.py`, which "
-            "should now be the same.")
+            f"{f(big['rss_growth_before_f6_mb'], 0)} MiB for the code before F6 (`bench/images.py` "
+            "`check_image_before_f6`).")
     before = {"SQLite": "2,592 / 2,750 ms", "PostgreSQL": "1,817 / 1,878 ms"}  # first run, 20,000 comparisons
     cached_design = {  # the per-(team, filters) cache of the previous fix, 100,000 comparisons, p50 / p95 ms
         "SQLite": "rebuilt 1,916 / 1,946, after a new verdict 608 / 697, after a finished result 1,343 / 1,420, "

@@ -1,4 +1,4 @@
-"""Items 1-5 and the page-weight half of 7: the real stack (tests/e2e/stack.py's Stack: `manage.py
+"""Items 1-5 and the page-weight half of 7: the real stack (providers/testing/stack.py's Stack: `manage.py
 serve` with its Celery worker, or web + N `celery worker` processes) against bench/fake.py.
 
 All times that are compared with each other come from one clock in one process: the submit time
@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from bench.fake import API_KEY, BenchFake, RemoteFake
-from tests.e2e.stack import Stack, parse_time, reachable
+from providers.testing.stack import Stack, parse_time, reachable
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {"size": "1024x1024", "quality": "low", "n": 1, "output_format": "png"}

@@ -32,9 +32,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.fake import BenchFake, RemoteFake  # noqa: E402
-from tests.e2e.stack import parse_time  # noqa: E402
 from bench.report import write_kept  # noqa: E402
 from bench.stackbench import CardPoller, pct, routes, start_stack, stop_stack  # noqa: E402
+from providers.testing.stack import parse_time  # noqa: E402
 
 
 class StreamPage:

@@ -1,19 +1,13 @@
-import os
-
 import pytest
+
+from compare.models import Membership, Role, Team
+from tests.every_url import one_of_everything
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "e2e: starts the real stack (web server + Celery worker processes)")
     config.addinivalue_line("markers", "services: needs PostgreSQL and Redis on 127.0.0.1 (skipped, with the reason, where absent)")
     config.addinivalue_line("markers", "browser: needs Debian's Chromium at /usr/bin/chromium")
-
-
-def skip_or_fail(reason, require_env):
-    """Skip with a visible reason; in CI (where the variable is set) a missing service is a failure."""
-    if os.environ.get(require_env) == "1":
-        pytest.fail(f"{reason} (and {require_env}=1 says it must be there)")
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -37,3 +31,19 @@ def alice_token(alice):
     from compare.models import ApiToken
 
     return ApiToken.issue(alice)[1]
+
+
+@pytest.fixture
+def studio(alice, django_user_model):
+    """The Studio team: alice owns it, carol is a member, vic a viewer."""
+    team = Team.objects.create(name="Studio")
+    Membership.objects.create(team=team, user=alice, role=Role.OWNER)
+    for name, role in (("carol", Role.MEMBER), ("vic", Role.VIEWER)):
+        Membership.objects.create(team=team, user=django_user_model.objects.create_user(name), role=role)
+    return team
+
+
+@pytest.fixture
+def alices(alice):
+    """Alice's team with one of everything (tests/every_url.py)."""
+    return one_of_everything(alice)

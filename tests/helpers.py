@@ -1,10 +1,28 @@
+"""Helpers the test folders share: images, a fake clock, the loopback runner, people and pages."""
+
 import io
+import os
 
 import httpx
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
 from PIL import Image
 
 from providers import runner
-from tests.fakes.server import LoopbackServer
+from providers.testing.server import LoopbackServer
+
+HTMX = {"HX-Request": "true"}
+# What a blind page must not show before the viewer's own verdict: the route's name and cost, and
+# the markers fixtures plant in a result's stored request, headers and notes.
+BLIND_MARKERS = ("REQUEST-MARKER", "REQID-MARKER", "HEADER-MARKER", "NOTE-MARKER", "$0.00", "Sandbox", "sandbox:")
+
+
+def skip_or_fail(reason, require_env):
+    """Skip with a visible reason; in CI (where the variable is set) a missing service is a failure."""
+    if os.environ.get(require_env) == "1":
+        pytest.fail(f"{reason} (and {require_env}=1 says it must be there)")
+    pytest.skip(reason)
 
 
 def image_bytes(width=64, height=48, fmt="PNG", colour=(200, 40, 40)):
@@ -37,3 +55,19 @@ def run_over_loopback(fake, route_for, env_for, request, *, timeout=10, **build)
         provider = route_for(env).build(client=client, env=env, **build)
         provider.sleep = lambda seconds: None
         return runner.execute(provider, request, allow_private_urls=True)
+
+
+def user(name):
+    return get_user_model().objects.get(username=name)
+
+
+def client_of(name):
+    """A browser logged in as the user of that name."""
+    client = Client()
+    client.force_login(user(name))
+    return client
+
+
+def leaks(text):
+    """The BLIND_MARKERS found in ``text``."""
+    return [marker for marker in BLIND_MARKERS if marker in text]

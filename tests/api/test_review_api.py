@@ -6,44 +6,19 @@ import json
 
 import pytest
 
-from compare import execution, services
-from compare.models import ApiToken, Comment, Comparison, Membership, Rating, Role, Team, Verdict
+from compare.models import ApiToken, Comment, Rating, Team, Verdict
+from tests.compare.factories import THREE_ROUTES, finished
+from tests.helpers import user
 
 pytestmark = pytest.mark.django_db
-
-ROUTES = ("sandbox:fast", "sandbox:steady", "sandbox:slow")
-
-
-@pytest.fixture
-def studio(alice, django_user_model):
-    team = Team.objects.create(name="Studio")
-    Membership.objects.create(team=team, user=alice, role=Role.OWNER)
-    for name, role in (("carol", Role.MEMBER), ("vic", Role.VIEWER)):
-        Membership.objects.create(team=team, user=django_user_model.objects.create_user(name), role=role)
-    return team
-
-
-def finished(team, run=True, **flags):
-    comparison = services.create_comparison(
-        user=team.memberships.get(role=Role.OWNER).user, team=team, prompt="a red fox in snow",
-        route_keys=list(ROUTES), params={"size": "1024x1024", "quality": "low", "output_format": "png", "n": 1,
-                                         "seed": None})
-    if flags:
-        Comparison.objects.filter(pk=comparison.pk).update(**flags)
-        comparison.refresh_from_db()
-    for result in comparison.results.all() if run else []:
-        execution.execute_result(result.pk)
-    return comparison
 
 
 class Api:
     """A token client of one user."""
 
     def __init__(self, client, username):
-        from django.contrib.auth import get_user_model
-
         self.client = client
-        self.token = ApiToken.issue(get_user_model().objects.get(username=username))[1]
+        self.token = ApiToken.issue(user(username))[1]
 
     def call(self, method, url, body=None, raw=None):
         data = raw if raw is not None else (None if body is None else json.dumps(body))
@@ -136,7 +111,7 @@ def test_blind_the_review_names_no_route_until_the_users_own_verdict(api, studio
     assert "sandbox:" not in thumbed.content.decode()
 
     revealed = carol.call("post", f"/api/comparisons/{fox.pk}/verdict", {"winner": "tie"})
-    assert {r["route"] for r in revealed.json()["results"]} == set(ROUTES)
+    assert {r["route"] for r in revealed.json()["results"]} == set(THREE_ROUTES)
     after = carol.call("get", f"/api/comparisons/{fox.pk}/review").json()
     assert not after["masked"] and {v["user"] for v in after["verdicts"]} == {"alice", "carol"}
     assert [c["text"] for c in after["comments"]] == ["steady wins, obviously"]

@@ -12,10 +12,10 @@ from django.test import Client
 from compare import batches, execution
 from compare.models import ApiToken, Batch, Comparison, Membership, Result, ResultCheck, Role, Status, Team, Verdict
 from compare.models.reviews import VerdictKind
+from tests.helpers import HTMX
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HX-Request": "true"}
 ROUTES = ["sandbox:fast", "sandbox:steady"]
 
 

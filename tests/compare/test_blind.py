@@ -9,13 +9,10 @@ from django.test import Client
 from compare import execution
 from compare.models import Comparison, Membership, Result, Role
 from compare.models.reviews import Review, blind_label
-from tests.compare import test_reviews
-from tests.compare.test_reviews import HTMX, client_of, finished, results_of, user
+from tests.compare.factories import finished, results_of
+from tests.helpers import HTMX, client_of, leaks, user
 
 pytestmark = pytest.mark.django_db
-studio = test_reviews.studio  # the team fixture: alice owner, carol member, vic viewer
-
-MARKERS = ("REQUEST-MARKER", "REQID-MARKER", "HEADER-MARKER", "NOTE-MARKER", "$0.00", "Sandbox", "sandbox:")
 
 
 @pytest.fixture
@@ -24,10 +21,6 @@ def blind_fox(studio):
     comparison.results.update(request_sent={"marker": "REQUEST-MARKER"}, provider_request_id="REQID-MARKER",
                               response_headers={"x-marker": "HEADER-MARKER"}, notes=["the fal one NOTE-MARKER"])
     return comparison
-
-
-def leaks(text):
-    return [marker for marker in MARKERS if marker in text]
 
 
 def order_seen_by(name, comparison):

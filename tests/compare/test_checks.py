@@ -15,7 +15,7 @@ from compare import routes as route_catalog
 from compare.models import Batch, Result, ResultCheck, Status
 from providers.base import Capabilities, GeneratedImage, ImageResult, Provider, Route, Usage
 from tests.compare import factories
-from tests.conftest import skip_or_fail
+from tests.helpers import skip_or_fail
 
 FONTS = {
     "latin": "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",

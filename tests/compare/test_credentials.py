@@ -8,8 +8,8 @@ from django.test import Client
 from compare import credentials, crypto, execution
 from compare import routes as route_catalog
 from compare.models import Membership, Result, Role, Team, TeamCredential
+from providers.testing.openai import FakeOpenAI
 from tests.compare import factories
-from tests.fakes.openai import FakeOpenAI
 
 pytestmark = pytest.mark.django_db
 KEY = "sk-alices-team-key-1234"

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def finished(alice_client):
+def submitted(alice_client):
     """A real comparison of alice's team on two sandbox routes, run to the end (images stored)."""
     alice_client.post("/", {"prompt": "a red fox in snow", "routes": ["sandbox:fast", "sandbox:steady"],
                             "size": "square", "quality": "low", "output_format": "png", "n": "2"})
@@ -33,30 +33,30 @@ def read_csv(response):
     return list(csv.DictReader(io.StringIO(body.decode())))
 
 
-def test_the_zip_holds_the_originals_a_csv_and_the_json(alice_client, finished):
-    response = alice_client.get(f"/comparisons/{finished.pk}/export.zip")
+def test_the_zip_holds_the_originals_a_csv_and_the_json(alice_client, submitted):
+    response = alice_client.get(f"/comparisons/{submitted.pk}/export.zip")
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     names = archive.namelist()
     assert {"results.csv", "comparison.json"} <= set(names)
     images = [n for n in names if n.startswith("images/")]
     assert len(images) == 4  # two routes, n = 2
-    original = finished.results.get(route_key="sandbox:fast").images.first()
+    original = submitted.results.get(route_key="sandbox:fast").images.first()
     with original.original.open("rb") as handle:
         assert archive.read("images/01-sandbox-fast/1.png") == handle.read()
     data = json.loads(archive.read("comparison.json"))
-    assert data["id"] == finished.pk and data["prompt"] == "a red fox in snow"
+    assert data["id"] == submitted.pk and data["prompt"] == "a red fox in snow"
     assert data["results"][0]["files"] == ["images/01-sandbox-fast/1.png", "images/01-sandbox-fast/2.png"]
 
 
-def test_the_zips_csv_matches_the_results_page(alice_client, finished):
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(alice_client.get(f"/comparisons/{finished.pk}/export.zip")
+def test_the_zips_csv_matches_the_results_page(alice_client, submitted):
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(alice_client.get(f"/comparisons/{submitted.pk}/export.zip")
                                                    .streaming_content)))
     rows = list(csv.DictReader(io.StringIO(archive.read("results.csv").decode())))
-    page = alice_client.get(finished.get_absolute_url()).content.decode()
+    page = alice_client.get(submitted.get_absolute_url()).content.decode()
     assert [r["route"] for r in rows] == ["sandbox:fast", "sandbox:steady"]
     for row in rows:
-        result = finished.results.get(route_key=row["route"])
+        result = submitted.results.get(route_key=row["route"])
         assert row["status"] == "succeeded" and row["images"] == "2"
         assert float(row["latency_ms"]) == round(result.latency_ms, 1)  # the CSV keeps 0.1 ms ...
         assert ms(result.latency_ms) in page  # ... of the number the card shows
@@ -64,30 +64,30 @@ def test_the_zips_csv_matches_the_results_page(alice_client, finished):
         assert Decimal(row["cost_per_image_usd"]) == result.cost_usd / 2
 
 
-def test_the_zip_carries_no_secrets(alice_client, finished):
-    Result.objects.filter(comparison=finished).update(
+def test_the_zip_carries_no_secrets(alice_client, submitted):
+    Result.objects.filter(comparison=submitted).update(
         response_headers={"x-request-id": "req_1"}, request_sent={"headers": {"Authorization": "Bearer sk-live"}})
-    archive = zipfile.ZipFile(io.BytesIO(b"".join(alice_client.get(f"/comparisons/{finished.pk}/export.zip")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(alice_client.get(f"/comparisons/{submitted.pk}/export.zip")
                                                    .streaming_content)))
     text = archive.read("comparison.json").decode() + archive.read("results.csv").decode()
     assert "sk-live" not in text and "Authorization" not in text and "x-request-id" not in text
 
 
-def test_bob_gets_404_for_every_export_and_change_page_of_alices(finished, bob):
+def test_bob_gets_404_for_every_export_and_change_page_of_alices(submitted, bob):
     client = Client()
     client.force_login(bob)
-    for url in (f"/comparisons/{finished.pk}/export.zip", f"/comparisons/{finished.pk}/changes"):
+    for url in (f"/comparisons/{submitted.pk}/export.zip", f"/comparisons/{submitted.pk}/changes"):
         assert client.get(url).status_code == 404, url
     assert len(read_csv(client.get("/comparisons.csv"))) == 0
     assert b"red fox" not in b"".join(client.get("/comparisons.csv").streaming_content)
 
 
-def test_anonymous_visitors_cannot_export(finished):
-    for url in (f"/comparisons/{finished.pk}/export.zip", f"/comparisons/{finished.pk}/changes"):
+def test_anonymous_visitors_cannot_export(submitted):
+    for url in (f"/comparisons/{submitted.pk}/export.zip", f"/comparisons/{submitted.pk}/changes"):
         assert Client().get(url).status_code == 302, url
 
 
-def test_history_csv_has_a_row_per_result_and_the_history_filters(alice, alice_client, finished):
+def test_history_csv_has_a_row_per_result_and_the_history_filters(alice, alice_client, submitted):
     other = Comparison.objects.create(prompt="a lighthouse at night", team=Team.personal_for(alice),
                                       params={"size": "1024x1024", "quality": "high", "n": 1})
     Result.objects.create(comparison=other, route_key="sandbox:slow", route_label="slow", status="failed",
@@ -163,15 +163,15 @@ def test_a_first_run_says_there_is_nothing_to_compare_yet(alice, alice_client):
     assert "not a re-run" in page and f"/comparisons/{later.pk}/changes" in page
 
 
-def test_a_blind_comparison_is_not_exported_before_my_verdict(alice, alice_client, finished):
+def test_a_blind_comparison_is_not_exported_before_my_verdict(alice, alice_client, submitted):
     from compare.models.reviews import give_verdict, set_review_mode
 
-    set_review_mode(finished, blind=True, hold_images_until_done=False)
-    for url in (f"/comparisons/{finished.pk}/export.zip", f"/comparisons/{finished.pk}/changes"):
+    set_review_mode(submitted, blind=True, hold_images_until_done=False)
+    for url in (f"/comparisons/{submitted.pk}/export.zip", f"/comparisons/{submitted.pk}/changes"):
         response = alice_client.get(url)
-        assert response.status_code == 302 and response["Location"] == finished.get_absolute_url(), url
+        assert response.status_code == 302 and response["Location"] == submitted.get_absolute_url(), url
     rows = read_csv(alice_client.get("/comparisons.csv"))
     assert all(r["route"].startswith("hidden") and r["latency_ms"] == "" for r in rows)
-    give_verdict(finished, alice, "tie")
-    assert alice_client.get(f"/comparisons/{finished.pk}/export.zip").status_code == 200
+    give_verdict(submitted, alice, "tie")
+    assert alice_client.get(f"/comparisons/{submitted.pk}/export.zip").status_code == 200
     assert {r["route"] for r in read_csv(alice_client.get("/comparisons.csv"))} == {"sandbox:fast", "sandbox:steady"}

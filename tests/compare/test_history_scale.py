@@ -4,7 +4,6 @@ its own on a fresh database, since the leaderboard's SQL differs per database.""
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import uuid
@@ -14,76 +13,10 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import skip_or_fail
+from tests.compare.recompute import add_retries_and_refusals, cells_of, check_against_reference, judged_of
+from tests.helpers import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def reference(team):
-    """Per route, from every row read into Python: what compare/leaderboard.py must report."""
-    from compare.models import Result
-
-    out = {}
-    for r in Result.objects.filter(comparison__team=team).select_related("comparison"):
-        row = out.setdefault(r.route_key, {"comparisons": set(), "succeeded": 0, "settled": 0, "latencies": [],
-                                            "estimated_cost": Decimal(0), "estimated_images": 0, "retries": 0,
-                                            "retried_calls": 0, "refused": 0})
-        row["comparisons"].add(r.comparison_id)
-        if r.status in ("succeeded", "failed", "timed_out"):
-            row["settled"] += 1
-        if r.status == "failed" and r.error_code == "content_policy":
-            row["refused"] += 1
-        if r.status == "succeeded":
-            row["succeeded"] += 1
-            if r.latency_ms is not None:
-                row["latencies"].append(r.latency_ms)
-            if r.cost_source in ("estimated", "team_price"):  # our price: the catalog's or the team's
-                row["estimated_cost"] += r.cost_usd
-                row["estimated_images"] += int(r.comparison.params.get("n") or 1)
-        if r.attempts:
-            row["retries"] += len(r.attempts)
-            row["retried_calls"] += 1
-    return out
-
-
-def check_against_reference(team):
-    """Raises AssertionError where the leaderboard and the recomputation differ; returns a summary."""
-    from compare import leaderboard
-
-    rows = {row.route_key: row for row in leaderboard.build(team)}
-    expected = reference(team)
-    assert set(rows) == set(expected)
-    for key, want in expected.items():
-        row = rows[key]
-        assert row.entered == len(want["comparisons"]), key
-        assert (row.succeeded, row.settled, row.refused) == (want["succeeded"], want["settled"], want["refused"]), key
-        assert (row.retries, row.retried_calls) == (want["retries"], want["retried_calls"]), key
-        ordered = sorted(want["latencies"])
-        assert row.latency_count == len(ordered), key
-        if ordered:
-            assert row.median_ms == pytest.approx(statistics.median(ordered)), key
-            if len(ordered) >= 2:
-                assert row.p95_ms == pytest.approx(statistics.quantiles(ordered, n=20, method="inclusive")[-1]), key
-        if want["estimated_images"]:
-            assert row.estimated_per_image == (want["estimated_cost"] / want["estimated_images"]).quantize(
-                Decimal("0.000001")), key
-    scored = [row for row in rows.values() if row.score.score is not None]
-    assert all(row.score.low <= row.score.score <= row.score.high for row in scored)
-    return {"routes": len(rows), "scored": len(scored)}
-
-
-def add_retries_and_refusals(team):
-    from compare.models import Result
-
-    results = list(Result.objects.filter(comparison__team=team).order_by("id")[:40])
-    for r in results[::7]:
-        Result.objects.filter(pk=r.pk).update(attempts=[{"attempt": 1, "status": 429}, {"attempt": 2, "status": 503}])
-    for r in results[3::11]:
-        Result.objects.filter(pk=r.pk).update(status="failed", error_code="content_policy", latency_ms=None,
-                                              cost_usd=None, cost_source="unknown")
-    from compare.models import rollups
-
-    rollups.rebuild(team)  # rows changed behind the fold's back (no code path does this): counted again
 
 
 @pytest.mark.django_db
@@ -106,7 +39,6 @@ def test_generate_history_writes_what_the_orm_reads(django_user_model):
     made = Comparison.objects.create(prompt="after", team=team)  # ids continue after the given ones
     assert made.pk > Comparison.objects.exclude(pk=made.pk).order_by("-pk").first().pk
     from compare.models import rollups
-    from tests.compare.test_leaderboard import cells_of, judged_of
 
     assert rollups.fold_pending() == 0  # written folded, with their rollups
     for stored, fresh in (cells_of(team), judged_of(team)):
@@ -132,7 +64,7 @@ django.setup()
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from compare.models import Team
-from tests.compare.test_history_scale import add_retries_and_refusals, check_against_reference
+from tests.compare.recompute import add_retries_and_refusals, check_against_reference
 call_command("migrate", verbosity=0)
 user = get_user_model().objects.create_user("gen")
 call_command("generate_history", comparisons=400, results_per=4, username="gen", verbosity=0)
@@ -170,7 +102,7 @@ def test_the_leaderboard_matches_a_python_recomputation_on_a_sqlite_file(tmp_pat
 
 @pytest.mark.services
 def test_the_leaderboard_sql_matches_a_python_recomputation_on_postgresql(tmp_path):
-    from tests.e2e.stack import reachable
+    from providers.testing.stack import reachable
 
     if not reachable("127.0.0.1", 5432):
         skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")
@@ -195,7 +127,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connections
 from compare.models import Result, RouteDay, Team, rollups
-from tests.compare.test_leaderboard import cells_of
+from tests.compare.recompute import cells_of
 call_command("migrate", verbosity=0)
 user = get_user_model().objects.create_user("gen")
 call_command("generate_history", comparisons=300, results_per=4, username="gen", verbosity=0)
@@ -231,7 +163,7 @@ print(json.dumps({"counts": counts}))
 @pytest.mark.services
 @pytest.mark.parametrize("without_lock", [False, True])
 def test_two_connections_folding_at_once_count_each_result_once_on_postgresql(tmp_path, without_lock):
-    from tests.e2e.stack import reachable
+    from providers.testing.stack import reachable
 
     if not reachable("127.0.0.1", 5432):
         skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")

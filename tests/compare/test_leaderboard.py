@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from compare import bradley_terry, leaderboard
 from compare.models import Comparison, Membership, Result, Role, Team, Verdict
+from tests.compare.recompute import cells_of, check_against_reference, judged_of
 
 pytestmark = pytest.mark.django_db
 
@@ -378,33 +379,6 @@ def test_the_fit_is_keyed_by_the_votes_per_team_and_filters(cached_board, bob, m
 # --- Rollups: what the fold keeps equals a recomputation from scratch --------------------------
 
 
-def cells_of(team):
-    from compare.models import RouteDay, rollups
-
-    stored = {}
-    for cell in RouteDay.objects.filter(team=team):
-        key = (cell.team_id, cell.route_key, cell.day, cell.quality, cell.size)
-        values = {name: getattr(cell, name) for name in rollups.SUM_FIELDS}
-        if any(values.values()):
-            stored[key] = (values, sorted(rollups.unpack(cell.latencies)))
-    fresh = {key: ({name: getattr(s, name) for name in rollups.SUM_FIELDS}, sorted(s.latencies))
-             for key, s in rollups.recompute(team).items()}
-    return stored, fresh
-
-
-def judged_of(team):
-    from compare.models import JudgedComparison, rollups
-
-    stored = dict(JudgedComparison.objects.filter(team=team).values_list("comparison_id", "pattern"))
-    fresh = {}
-    for c in Comparison.objects.filter(team=team).prefetch_related("verdicts", "results"):
-        votes = [(v.kind, v.winner_id) for v in c.verdicts.all()]
-        if votes:
-            fresh[c.pk] = rollups.pattern_of(votes, {r.pk: r.route_key for r in c.results.all()
-                                                     if r.status == "succeeded"})
-    return stored, fresh
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_rollups_equal_a_recomputation_after_random_changes(alice, carol, seed):
     import random
@@ -461,8 +435,6 @@ def test_rollups_equal_a_recomputation_after_random_changes(alice, carol, seed):
     assert stored == fresh
     stored, fresh = judged_of(team)
     assert stored == fresh
-    from tests.compare.test_history_scale import check_against_reference
-
     if Result.objects.filter(comparison__team=team).exists():
         check_against_reference(team)
 

@@ -9,8 +9,8 @@ import pytest
 
 from compare import execution, tasks
 from compare.models import Result, Status
+from providers.testing.openai_batch import FakeOpenAIBatch
 from tests.compare import factories
-from tests.fakes.openai_batch import FakeOpenAIBatch
 
 pytestmark = pytest.mark.django_db
 ROUTE = "openai-batch:gpt-image-2"

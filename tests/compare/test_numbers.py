@@ -19,10 +19,9 @@ from compare.models import Result, Team, TeamPrice
 from compare.templatetags.viewing import segments
 from providers import pricing, registry, runner, sandbox
 from providers.base import GeneratedImage, ImageRequest, ImageResult, Usage
-from tests.compare import factories, test_reviews
-from tests.compare.test_reviews import client_of, finished
-
-studio = test_reviews.studio  # the team fixture (alice owner, carol member, vic viewer)
+from tests.compare import factories
+from tests.compare.factories import finished
+from tests.helpers import client_of
 
 
 # --- The side-by-side reading agrees with every signal --------------------------------------

@@ -9,10 +9,9 @@ from django.test import Client
 from compare import batches
 from compare.models import Membership, Prompt, PromptSet, Role, Team
 from providers.base import parse_size
+from tests.helpers import HTMX
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HX-Request": "true"}
 
 
 def save(client, prompt, **fields):

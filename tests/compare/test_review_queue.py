@@ -6,28 +6,12 @@ alice (owner) and carol (member) review in "Studio"; vic is its viewer; bob has 
 import pytest
 from django.test import Client
 
-from compare import execution, services
-from compare.models import Comparison, Membership, Role, Team, Verdict
+from compare.models import Team, Verdict
 from compare.models.reviews import review_queue
+from tests.compare.factories import finished
+from tests.helpers import user
 
 pytestmark = pytest.mark.django_db
-
-ROUTES = ("sandbox:fast", "sandbox:steady", "sandbox:slow")
-
-
-@pytest.fixture
-def studio(alice, django_user_model):
-    team = Team.objects.create(name="Studio")
-    Membership.objects.create(team=team, user=alice, role=Role.OWNER)
-    for name, role in (("carol", Role.MEMBER), ("vic", Role.VIEWER)):
-        Membership.objects.create(team=team, user=django_user_model.objects.create_user(name), role=role)
-    return team
-
-
-def user(name):
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.get(username=name)
 
 
 def client_in(name, team):
@@ -37,18 +21,6 @@ def client_in(name, team):
     session["team_id"] = team.pk
     session.save()
     return client
-
-
-def finished(team, prompt="a red fox in snow", routes=ROUTES, run=True, **flags):
-    comparison = services.create_comparison(
-        user=team.memberships.get(role=Role.OWNER).user, team=team, prompt=prompt, route_keys=list(routes),
-        params={"size": "1024x1024", "quality": "low", "output_format": "png", "n": 1, "seed": None})
-    if flags:
-        Comparison.objects.filter(pk=comparison.pk).update(**flags)
-        comparison.refresh_from_db()
-    for result in comparison.results.all() if run else []:
-        execution.execute_result(result.pk)
-    return comparison
 
 
 def test_the_queue_holds_finished_comparisons_of_two_routes_or_more_without_my_verdict(studio):

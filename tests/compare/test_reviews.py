@@ -5,57 +5,14 @@ alice (owner) and carol (member) review in "Studio"; vic is its viewer; bob is o
 import pytest
 from django.test import Client
 
-from compare import execution, services
-from compare.models import Comment, Comparison, Membership, Rating, Role, Team, Verdict
+from compare import execution
+from compare.models import Comment, Rating, Verdict
 from compare.models.reviews import team_summary
+from tests.compare import factories
+from tests.compare.factories import finished, results_of
+from tests.helpers import HTMX, client_of, user
 
 pytestmark = pytest.mark.django_db
-
-ROUTES = ("sandbox:fast", "sandbox:steady", "sandbox:slow")
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def studio(alice, django_user_model):
-    team = Team.objects.create(name="Studio")
-    Membership.objects.create(team=team, user=alice, role=Role.OWNER)
-    for name, role in (("carol", Role.MEMBER), ("vic", Role.VIEWER)):
-        Membership.objects.create(team=team, user=django_user_model.objects.create_user(name), role=role)
-    return team
-
-
-def user(name):
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.get(username=name)
-
-
-def client_of(name):
-    client = Client()
-    client.force_login(user(name))
-    return client
-
-
-def finished(team, prompt="a red fox in snow", routes=ROUTES, run=True, **flags):
-    """A comparison of the team, every route run to the end (sandbox: instant in tests)."""
-    comparison = services.create_comparison(
-        user=team.memberships.get(role=Role.OWNER).user, team=team, prompt=prompt, route_keys=list(routes),
-        params={"size": "1024x1024", "quality": "low", "output_format": "png", "n": 1, "seed": None})
-    if flags:
-        Comparison.objects.filter(pk=comparison.pk).update(**flags)
-        comparison.refresh_from_db()
-    for result in comparison.results.all() if run else []:
-        execution.execute_result(result.pk)
-    return comparison
-
-
-@pytest.fixture
-def fox(studio):
-    return finished(studio)
-
-
-def results_of(comparison):
-    return list(comparison.results.order_by("position"))
 
 
 def test_a_member_thumbs_a_result_and_gets_the_card_back(fox, studio):
@@ -260,9 +217,6 @@ def test_history_pages_keep_the_review_filters(studio, alice_client, settings):
 
 
 def test_the_review_panel_follows_a_running_comparison_until_it_is_done(alice_client, alice):
-    from compare import execution
-    from tests.compare import factories
-
     comparison = factories.comparison(alice, routes=["sandbox:fast"])
     url = f"/comparisons/{comparison.pk}/review"
     running = alice_client.get(url, headers={"HX-Request": "true"})

@@ -11,11 +11,10 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
-from compare import execution, services
 from compare.models import ExternalVote, Membership, Role, ShareLink, Team, Verdict
+from tests.compare.factories import finished
 
 pytestmark = pytest.mark.django_db
-PARAMS = {"size": "1024x1024", "quality": "low", "output_format": "png", "n": 1, "seed": None}
 ROUTES = ("sandbox:fast", "sandbox:steady")
 
 
@@ -29,17 +28,9 @@ def studio(alice, django_user_model):
     return team
 
 
-def finished(user, team, prompt="a red fox in snow", routes=ROUTES):
-    comparison = services.create_comparison(user=user, team=team, prompt=prompt, route_keys=list(routes),
-                                            params=PARAMS)
-    for result in comparison.results.all():
-        execution.execute_result(result.pk)
-    return comparison
-
-
 @pytest.fixture
 def fox(alice, studio):
-    comparison = finished(alice, studio)
+    comparison = finished(studio, routes=ROUTES)
     comparison.results.update(request_sent={"secret_marker": "REQUEST-SENT-MARKER"},
                               response_headers={"x-marker": "HEADER-MARKER"}, provider_request_id="REQID-MARKER")
     return comparison
@@ -100,7 +91,7 @@ def test_a_revoked_link_answers_404_at_once_images_included(alice_client, fox):
 
 
 def test_the_public_page_shows_nothing_but_the_comparison(alice_client, fox, alice, studio):
-    finished(alice, studio, prompt="an owl at night, not shared")
+    finished(studio, "an owl at night, not shared", ROUTES)
     html = Client().get(share(alice_client, fox).get_absolute_url()).content.decode()
     for absent in ("REQUEST-SENT-MARKER", "HEADER-MARKER", "REQID-MARKER", "Reproduce", "charlie", "alice",
                    "Studio", "an owl at night", "Run again", "Cancel", "Edit &amp; run", "/comparisons/",
@@ -119,7 +110,7 @@ def test_a_blind_link_hides_route_names_and_costs_when_asked(alice_client, fox):
 
 
 def test_blind_labels_are_shuffled_per_link_and_stable_within_one(alice, studio):
-    comparison = finished(alice, studio, routes=("sandbox:fast", "sandbox:steady", "sandbox:slow", "sandbox:flaky"))
+    comparison = finished(studio, routes=("sandbox:fast", "sandbox:steady", "sandbox:slow", "sandbox:flaky"))
     orders = set()
     for _ in range(8):
         link = ShareLink.objects.create(team=studio, comparison=comparison, blind=True)
@@ -186,13 +177,13 @@ def test_it_unfurls_with_open_graph_tags_and_a_cached_1200x630_preview(alice_cli
 
 def test_a_set_link_shares_the_filtered_comparisons_frozen_at_creation(alice_client, alice, bob, studio):
     alice_client.post("/team/switch", {"team": studio.pk})
-    fox, owl = finished(alice, studio), finished(alice, studio, prompt="an owl at night")
-    bobs = finished(bob, Team.personal_for(bob), prompt="bob's red fox")
+    fox, owl = finished(studio, routes=ROUTES), finished(studio, "an owl at night", ROUTES)
+    bobs = finished(Team.personal_for(bob), "bob's red fox", ROUTES)
     response = alice_client.post("/team/links", {"q": "fox", "labels": "names", "show_costs": "1", "kind": "view"})
     assert response.status_code == 302
     link = ShareLink.objects.get()
     assert link.is_set and link.comparison_ids == [fox.pk] and link.filter == {"q": "fox"}
-    later = finished(alice, studio, prompt="a later fox")
+    later = finished(studio, "a later fox", ROUTES)
     html = Client().get(link.get_absolute_url()).content.decode()
     assert "a red fox in snow" in html and f"/s/{link.token}/c/{fox.pk}" in html
     for absent in ("an owl", "bob's red fox", "a later fox"):

@@ -1,6 +1,6 @@
 """The side-by-side page and its difference image: who may see them, what a blind reviewer sees,
 the picking on the results page, and the difference made once and kept in the media storage.
-alice (owner) and carol (member) of "Studio", as in test_reviews; bob is of another team."""
+alice (owner) and carol (member) of "Studio" (tests/conftest.py); bob is of another team."""
 
 import hashlib
 import io
@@ -14,12 +14,10 @@ from PIL import Image
 
 from compare import imagediff, sidebyside
 from compare.models import Comparison, Result, ResultImage
-from tests.compare import test_reviews
-from tests.compare.test_blind import leaks
-from tests.compare.test_reviews import client_of, finished, results_of
+from tests.compare.factories import finished, results_of
+from tests.helpers import client_of, leaks, user
 
 pytestmark = pytest.mark.django_db
-studio = test_reviews.studio  # the team fixture
 
 
 @pytest.fixture(autouse=True)
@@ -33,11 +31,6 @@ def kept_files(storage, folder="diffs"):
     """Every file name under `folder` in the storage."""
     folders, files = storage.listdir(folder)
     return [f"{folder}/{name}" for name in files] + [n for sub in folders for n in kept_files(storage, f"{folder}/{sub}")]
-
-
-@pytest.fixture
-def fox(studio):
-    return finished(studio)
 
 
 def images_of(comparison):
@@ -191,7 +184,7 @@ def test_a_blind_reviewer_sees_labels_only_in_their_own_order(blind_fox):
 def blind_order_of(comparison, name):
     from compare.models.reviews import Review
 
-    return Review(comparison, test_reviews.user(name)).results
+    return Review(comparison, user(name)).results
 
 
 def test_after_the_verdict_the_routes_show(blind_fox):

@@ -7,7 +7,7 @@ from django.test import Client
 
 from compare import credentials, execution
 from compare.models import Team
-from tests.fakes.openai import FakeOpenAI
+from providers.testing.openai import FakeOpenAI
 
 pytestmark = pytest.mark.django_db
 KEY = "sk-alices-team-key-1234"

@@ -1,5 +1,5 @@
 """The results page's viewing aids: badges, sorting, the race timeline, the cost chart, the tab
-title and the viewer's data. alice (owner) and carol (member) of "Studio", as in test_reviews."""
+title and the viewer's data. alice (owner) and carol (member) of "Studio" (tests/conftest.py)."""
 
 import re
 import xml.etree.ElementTree as ET
@@ -12,12 +12,10 @@ from django.utils import timezone
 from compare import execution
 from compare.models import Comparison, Rating, Result
 from compare.templatetags.viewing import segments
-from tests.compare import test_reviews
-from tests.compare.test_blind import leaks
-from tests.compare.test_reviews import HTMX, client_of, finished, results_of
+from tests.compare.factories import finished, results_of
+from tests.helpers import HTMX, client_of, leaks, user
 
 pytestmark = pytest.mark.django_db
-studio = test_reviews.studio  # the team fixture
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -110,7 +108,7 @@ def test_sorting_by_route_latency_cost_and_rating(raced):
     assert card_order(page_of("alice", raced, sort="latency")) == [fast.pk, steady.pk, slow.pk]
     assert card_order(page_of("alice", raced, sort="cost")) == [steady.pk, fast.pk, slow.pk]  # unknown last
     for name, result, value in (("alice", slow, 1), ("carol", slow, 1), ("alice", fast, -1)):
-        Rating.objects.create(result=result, user=test_reviews.user(name), value=value)
+        Rating.objects.create(result=result, user=user(name), value=value)
     assert card_order(page_of("alice", raced, sort="rating")) == [slow.pk, steady.pk, fast.pk]
     html = page_of("alice", raced, sort="cost")
     assert '<a href="?sort=cost#results" aria-current="true">cost</a>' in html

@@ -7,15 +7,15 @@ import pytest
 
 from providers import apiframe, azure, fal, openai, openai_batch, openrouter, replicate, wavespeed
 from providers.base import ImageRequest, InputImage
+from providers.testing.apiframe import FakeApiframe
+from providers.testing.azure import FakeAzureOpenAI
+from providers.testing.fal import FakeFal
+from providers.testing.openai import FakeOpenAI
+from providers.testing.openai_batch import FakeOpenAIBatch
+from providers.testing.openrouter import SPEC_RATIOS, FakeOpenRouter
+from providers.testing.replicate import FakeReplicate
+from providers.testing.wavespeed import FakeWaveSpeed
 from tests.conformance import spec
-from tests.fakes.apiframe import FakeApiframe
-from tests.fakes.azure import FakeAzureOpenAI
-from tests.fakes.fal import FakeFal
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.openai_batch import FakeOpenAIBatch
-from tests.fakes.openrouter import SPEC_RATIOS, FakeOpenRouter
-from tests.fakes.replicate import FakeReplicate
-from tests.fakes.wavespeed import FakeWaveSpeed
 from tests.helpers import FakeClock, image_bytes
 
 LINK = "https://compare.example.com/inputs/signed-token"

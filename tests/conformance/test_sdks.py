@@ -15,10 +15,10 @@ from PIL import Image
 
 from providers import azure, openai, openai_batch, replicate
 from providers.base import ImageRequest, InputImage
-from tests.fakes.azure import FakeAzureOpenAI
-from tests.fakes.openai import FakeOpenAI, is_multipart, read_multipart
-from tests.fakes.openai_batch import FakeOpenAIBatch
-from tests.fakes.replicate import FakeReplicate
+from providers.testing.azure import FakeAzureOpenAI
+from providers.testing.openai import FakeOpenAI, is_multipart, read_multipart
+from providers.testing.openai_batch import FakeOpenAIBatch
+from providers.testing.replicate import FakeReplicate
 from tests.helpers import FakeClock, image_bytes
 
 KEY = "sk-test-key"

@@ -3,13 +3,13 @@ import uuid
 
 import pytest
 
-from tests.conftest import skip_or_fail
-from tests.e2e.stack import Stack, reachable
-from tests.fakes.fal import FakeFal
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.openai_batch import FakeOpenAIBatch, OpenAIPlatform
-from tests.fakes.replicate import FakeReplicate
-from tests.fakes.server import LoopbackServer
+from providers.testing.fal import FakeFal
+from providers.testing.openai import FakeOpenAI
+from providers.testing.openai_batch import FakeOpenAIBatch, OpenAIPlatform
+from providers.testing.replicate import FakeReplicate
+from providers.testing.server import LoopbackServer
+from providers.testing.stack import Stack, reachable
+from tests.helpers import skip_or_fail
 
 TEN_ROUTES = "; ".join(f"r{n}=1-1" for n in range(10))
 FAKE_KEY = "sk-e2e-fake-key"

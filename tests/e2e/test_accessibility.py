@@ -2,32 +2,14 @@
 on every main page, in light and dark mode, and no serious or critical WCAG 2.1 A/AA violation is
 allowed. Installed by tests/ensure-axe.sh (`make test` runs it)."""
 
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import skip_or_fail
-from tests.e2e.browser import log_in
+from tests.e2e.browser import AXE, axe_violations, log_in
+from tests.helpers import skip_or_fail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-AXE = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 ROUTES = ["sandbox:fast", "sandbox:steady", "sandbox:slow", "sandbox:flaky"]
-
-
-def axe_violations(page):
-    """Serious and critical violations on the page as it is now, as readable lines."""
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        # Evaluated by the browser's debugger protocol, not as a <script> tag: the app's
-        # Content-Security-Policy (script-src 'self') rightly refuses an inline script.
-        page.evaluate(AXE.read_text() + "\n;typeof window.axe")
-    found = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
-                          ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
-                          " nodes: v.nodes.slice(0, 4).map(n => n.target.join(' ') + ' ' + (n.failureSummary || ''))})))",
-                          TAGS)
-    return [f"{v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"])
-            for v in found if v["impact"] in ("serious", "critical")]
 
 
 def check(page, url, problems):

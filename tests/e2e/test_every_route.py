@@ -3,22 +3,22 @@ fake of its own protocol, run by a real Celery worker side by side."""
 
 import pytest
 
-from tests.e2e.stack import Stack
-from tests.fakes.apiframe import FakeApiframe
-from tests.fakes.azure import FakeAzureOpenAI
-from tests.fakes.fal import FakeFal
-from tests.fakes.gptimage2ai import FakeGPTImage2AI
-from tests.fakes.higgsfield import FakeHiggsfield
-from tests.fakes.kie import FakeKie
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.openai_batch import FakeOpenAIBatch, OpenAIPlatform
-from tests.fakes.openrouter import FakeOpenRouter
-from tests.fakes.piapi import FakePiAPI
-from tests.fakes.pixazo import FakePixazo
-from tests.fakes.replicate import FakeReplicate
-from tests.fakes.server import LoopbackServer
-from tests.fakes.vercel import FakeVercelGateway
-from tests.fakes.wavespeed import FakeWaveSpeed
+from providers.testing.apiframe import FakeApiframe
+from providers.testing.azure import FakeAzureOpenAI
+from providers.testing.fal import FakeFal
+from providers.testing.gptimage2ai import FakeGPTImage2AI
+from providers.testing.higgsfield import FakeHiggsfield
+from providers.testing.kie import FakeKie
+from providers.testing.openai import FakeOpenAI
+from providers.testing.openai_batch import FakeOpenAIBatch, OpenAIPlatform
+from providers.testing.openrouter import FakeOpenRouter
+from providers.testing.piapi import FakePiAPI
+from providers.testing.pixazo import FakePixazo
+from providers.testing.replicate import FakeReplicate
+from providers.testing.server import LoopbackServer
+from providers.testing.stack import Stack
+from providers.testing.vercel import FakeVercelGateway
+from providers.testing.wavespeed import FakeWaveSpeed
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ import statistics
 import httpx
 import pytest
 
-from tests.e2e.stack import parse_time
+from providers.testing.stack import parse_time
 
 pytestmark = pytest.mark.e2e
 

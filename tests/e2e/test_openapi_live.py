@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import Stack
+from providers.testing.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

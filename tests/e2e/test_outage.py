@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import skip_or_fail
-from tests.e2e.stack import Stack, free_port, reachable
+from providers.testing.stack import Stack, free_port, reachable
+from tests.helpers import skip_or_fail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 

@@ -3,7 +3,7 @@ OpenAI, fal.ai and Replicate protocols, with one slow route and one failing rout
 
 import pytest
 
-from tests.e2e.stack import parse_time
+from providers.testing.stack import parse_time
 
 pytestmark = pytest.mark.e2e
 

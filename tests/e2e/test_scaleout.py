@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.e2e.stack import parse_time
+from providers.testing.stack import parse_time
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 

@@ -18,8 +18,8 @@ import pytest
 from cryptography.fernet import Fernet
 from PIL import Image
 
-from tests.conftest import skip_or_fail
-from tests.e2e.stack import ROOT, Stack, free_port, reachable
+from providers.testing.stack import ROOT, Stack, free_port, reachable
+from tests.helpers import skip_or_fail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 

@@ -8,8 +8,8 @@ import re
 import httpx
 import pytest
 
+from providers.testing.stack import Stack
 from tests.e2e.browser import log_in, screenshots
-from tests.e2e.stack import Stack
 
 pytestmark = [pytest.mark.e2e]
 ROUTES = ["sandbox:fast", "sandbox:steady", "sandbox:slow", "sandbox:flaky"]

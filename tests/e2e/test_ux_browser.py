@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from tests.e2e.browser import log_in, screenshots
-from tests.e2e.test_accessibility import AXE, axe_violations
+from tests.e2e.browser import AXE, axe_violations, log_in, screenshots
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

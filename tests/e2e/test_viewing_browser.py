@@ -73,7 +73,7 @@ def check_timeline_against_the_api(page, api):
     """Each bar of the race timeline is the API's own timings: our queue wait is queue_ms, the
     provider's part adds up to latency_ms, the bar ends at finished_at - created_at, and every
     segment is drawn at one scale (pixels per ms)."""
-    from tests.e2e.stack import parse_time
+    from providers.testing.stack import parse_time
 
     created = parse_time(api["created_at"])
     drawn = page.locator("#race svg.timeline g.race-row").evaluate_all("""rows => rows.map(row => ({

@@ -9,10 +9,10 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import skip_or_fail
-from tests.e2e.stack import Stack, reachable
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.server import LoopbackServer
+from providers.testing.openai import FakeOpenAI
+from providers.testing.server import LoopbackServer
+from providers.testing.stack import Stack, reachable
+from tests.helpers import skip_or_fail
 
 KEY = "sk-faults-key"
 

@@ -13,7 +13,7 @@ import pytest
 
 from bench.faultfake import COMPATIBLE_ORDER, FAL_ID, FaultFakes
 from bench.faultload import LoadStack, ServicesMissing, evaluate, run_load, run_probes
-from tests.conftest import skip_or_fail
+from tests.helpers import skip_or_fail
 
 pytestmark = pytest.mark.e2e
 
@@ -106,7 +106,7 @@ def _run(provider):
 
 
 def test_unit_a_503_on_the_result_fetch_is_not_answered_by_a_second_submit():
-    from tests.fakes.fal import FakeFal
+    from providers.testing.fal import FakeFal
 
     class ResultFailsOnce(FakeFal):
         failed = False
@@ -125,7 +125,7 @@ def test_unit_a_503_on_the_result_fetch_is_not_answered_by_a_second_submit():
 def test_unit_a_reset_status_check_is_retried_like_a_5xx():
     import httpx
 
-    from tests.fakes.fal import FakeFal
+    from providers.testing.fal import FakeFal
 
     fake = FakeFal(api_key="fal-key")
     reset = []

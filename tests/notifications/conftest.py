@@ -2,7 +2,7 @@ import httpx
 import pytest
 
 from compare import notifications
-from tests.fakes.server import LoopbackServer
+from providers.testing.server import LoopbackServer
 
 
 class Receiver:

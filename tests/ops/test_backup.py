@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from tests.conftest import skip_or_fail
-from tests.e2e.stack import ROOT, UNIT_TEST_ENV, reachable
+from providers.testing.stack import ROOT, UNIT_TEST_ENV, reachable
+from tests.helpers import skip_or_fail
 
 TABLES = ("compare_comparison", "compare_result", "compare_team", "auth_user")
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from compare import services
 from compare.models import ApiToken, Batch, Comparison, IdempotencyKey, Result
-from tests.conftest import skip_or_fail
+from tests.helpers import skip_or_fail
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,7 +179,7 @@ def test_two_requests_at_once_with_one_key_start_the_work_once_on_sqlite(tmp_pat
 
 @pytest.mark.services
 def test_two_requests_at_once_with_one_key_start_the_work_once_on_postgresql(tmp_path):
-    from tests.e2e.stack import reachable
+    from providers.testing.stack import reachable
 
     if not reachable("127.0.0.1", 5432):
         skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")

@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 
 from compare import health
 from config.storage import S3_BACKEND, SIGNED_URL_SECONDS, media_storage, parse_storage_url
-from tests.e2e.stack import free_port
+from providers.testing.stack import free_port
 
 KEYS = {"AWS_ACCESS_KEY_ID": "testing-key", "AWS_SECRET_ACCESS_KEY": "testing-secret"}
 

@@ -3,7 +3,7 @@
 
 - ``module``: the adapter's module (its ``routes(env)`` lists the route under test);
 - ``route_key``: the route under test;
-- ``make_fake()``: a fresh fake of the provider's protocol (tests/fakes/), with a ``scenario``
+- ``make_fake()``: a fresh fake of the provider's protocol (providers/testing/), with a ``scenario``
   attribute that accepts None (success), "auth", "invalid", "policy", "rate_limit", "server",
   "timeout" and "garbage" and answers each in the provider's own wire format;
 - ``env(fake)``: the environment mapping (credentials, base URL) pointing at the fake;

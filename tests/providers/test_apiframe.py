@@ -17,7 +17,7 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.fakes.apiframe import FakeApiframe
+from providers.testing.apiframe import FakeApiframe
 from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

@@ -13,8 +13,8 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.fakes.azure import FakeAzureOpenAI
-from tests.fakes.openai import RED, mask, reference
+from providers.testing.azure import FakeAzureOpenAI
+from providers.testing.openai import RED, mask, reference
 from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
 

@@ -45,6 +45,8 @@ def test_redact_removes_secrets_deeply():
 
 def test_the_providers_package_imports_without_django():
     code = ("import sys, providers.registry, providers.runner, providers.sandbox; "
+            "import providers.testing.server, providers.testing.stack, providers.testing.fal, "
+            "providers.testing.openai_batch, providers.testing.replicate; "
             "sys.exit(1 if any(m == 'django' or m.startswith('django.') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

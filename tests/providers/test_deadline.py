@@ -81,7 +81,7 @@ def test_a_request_after_the_deadline_gets_only_the_grace_to_clean_up():
 
 
 def test_the_runner_reports_a_drip_past_the_deadline_as_timed_out():
-    from tests.fakes.openai import FakeOpenAI
+    from providers.testing.openai import FakeOpenAI
 
     clock = Clock()
     fake = FakeOpenAI(api_key="sk-test")

@@ -17,7 +17,7 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.fakes.gptimage2ai import FakeGPTImage2AI
+from providers.testing.gptimage2ai import FakeGPTImage2AI
 from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

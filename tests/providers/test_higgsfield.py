@@ -14,7 +14,7 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.fakes.higgsfield import FakeHiggsfield
+from providers.testing.higgsfield import FakeHiggsfield
 from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

@@ -16,7 +16,7 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.fakes.kie import GENERATION_MS, FakeKie
+from providers.testing.kie import GENERATION_MS, FakeKie
 from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

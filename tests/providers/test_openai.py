@@ -14,7 +14,7 @@ from providers.base import (
     InvalidRequestError,
     RateLimitError,
 )
-from tests.fakes.openai import RED, FakeOpenAI, mask, mask_png, reference
+from providers.testing.openai import RED, FakeOpenAI, mask, mask_png, reference
 from tests.helpers import image_bytes
 from tests.providers.contract import ProviderContract
 

@@ -10,7 +10,7 @@ from providers.base import (
     ProviderCancelledError,
     ProviderTimeoutError,
 )
-from tests.fakes.openai_batch import FakeOpenAIBatch
+from providers.testing.openai_batch import FakeOpenAIBatch
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-openai.test/v1"

@@ -19,7 +19,7 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.fakes.openrouter import FakeOpenRouter
+from providers.testing.openrouter import FakeOpenRouter
 from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

@@ -8,8 +8,8 @@ from PIL import Image
 
 from providers import piapi, pricing
 from providers.base import AuthenticationError, InsufficientCreditError, InvalidRequestError, RateLimitError
-from tests.fakes.openai import RED, mask, reference
-from tests.fakes.piapi import FakePiAPI
+from providers.testing.openai import RED, mask, reference
+from providers.testing.piapi import FakePiAPI
 from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
 

@@ -16,7 +16,7 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.fakes.pixazo import FakePixazo
+from providers.testing.pixazo import FakePixazo
 from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

@@ -20,7 +20,7 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.fakes.replicate import FakeReplicate
+from providers.testing.replicate import FakeReplicate
 from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 
@@ -477,7 +477,7 @@ class TestReplicateCustomRoute(ProviderContract):
         return replicate.custom_inputs(ImageRequest(**{**base, **changes}), properties)
 
     def test_cog_enums_behind_allof_refs_are_resolved(self):
-        from tests.fakes.replicate import RATIOS_MODEL
+        from providers.testing.replicate import RATIOS_MODEL
 
         properties = replicate.input_properties(RATIOS_MODEL["schema"])
         assert properties["output_format"]["enum"] == ["webp", "jpg", "png"]
@@ -537,7 +537,7 @@ class TestReplicateCustomRoute(ProviderContract):
             provider.generate(self.request())
 
     def test_a_value_outside_the_schemas_bounds_is_refused_in_replicates_words(self):
-        from tests.fakes.replicate import SIZES_MODEL, cog_schema
+        from providers.testing.replicate import SIZES_MODEL, cog_schema
 
         small = dict(SIZES_MODEL, schema=cog_schema({"prompt": {"type": "string"},
                                                      "width": {"type": "integer", "maximum": 1440},

@@ -15,7 +15,7 @@ from providers.base import (
     RateLimitError,
 )
 from tests.helpers import image_bytes, run_over_loopback
-from tests.fakes.vercel import FakeVercelGateway
+from providers.testing.vercel import FakeVercelGateway
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-gateway.test/v1"

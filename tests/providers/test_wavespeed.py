@@ -16,7 +16,7 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.fakes.wavespeed import FakeWaveSpeed, size_for
+from providers.testing.wavespeed import FakeWaveSpeed, size_for
 from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.stack import ROOT, UNIT_TEST_ENV, free_port
+from providers.testing.stack import ROOT, UNIT_TEST_ENV, free_port
 
 ADMIN_PASSWORD = "production-admin-password"
 

@@ -19,7 +19,7 @@ from django.test import Client
 from compare import execution
 from compare.models import Batch, Comparison, Membership, Result, Role, Status, Team, TeamPrice
 from tests.compare import factories
-from tests.conftest import skip_or_fail
+from tests.helpers import skip_or_fail
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import skip_or_fail
+from tests.helpers import skip_or_fail
 from tests.security.conftest import ADMIN_PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

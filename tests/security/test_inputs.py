@@ -10,8 +10,8 @@ from django.test import Client
 
 from compare import credentials, crypto
 from compare.models import Comparison, Team, TeamCredential
-from tests.compare.test_isolation import alices  # noqa: F401 (a fixture: one of every object of alice's)
 from compare.routes import _routes_cache
+from tests.every_url import LISTS, NOT_OURS, app_patterns, url_for
 
 pytestmark = pytest.mark.django_db
 
@@ -228,8 +228,6 @@ JSON_BODIES = ["[" * 100_000, "1", "[]", "null", "\xff", '{"team": 9999999999999
 def test_no_url_answers_a_malformed_parameter_with_a_server_error(alices, alice):
     """Every URL of compare/ and the API (from the resolver), GET and POST, with the malformed
     values above and, for the API, malformed JSON bodies: a 4xx or a page, never a 5xx."""
-    from tests.compare.test_isolation import LISTS, NOT_OURS, app_patterns, url_for
-
     client = Client(raise_request_exception=False)
     client.force_login(alice)
     failures, tried = [], 0
@@ -305,7 +303,7 @@ def test_var_files_are_owner_only(tmp_path):
     import subprocess
     import sys
 
-    from tests.e2e.stack import ROOT, UNIT_TEST_ENV
+    from providers.testing.stack import ROOT, UNIT_TEST_ENV
 
     var = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if k not in UNIT_TEST_ENV}

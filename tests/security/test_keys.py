@@ -15,8 +15,8 @@ from compare import routes as route_catalog
 from compare.models import Membership, Result, Role, Team, TeamCredential
 from providers import compatible
 from providers.base import ConfigurationError, UnusableProvider
+from providers.testing.server import LoopbackServer
 from tests.compare import factories
-from tests.fakes.server import LoopbackServer
 
 pytestmark = pytest.mark.django_db
 

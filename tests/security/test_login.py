@@ -182,8 +182,8 @@ def test_failures_in_one_process_lock_the_name_in_another(alice):
     from django.test import RequestFactory, override_settings
 
     from compare.accounts import LoginLimits
-    from tests.conftest import skip_or_fail
-    from tests.e2e.stack import reachable
+    from tests.helpers import skip_or_fail
+    from providers.testing.stack import reachable
 
     if not reachable("127.0.0.1", 6379):
         skip_or_fail("Redis is not reachable at 127.0.0.1:6379", "REQUIRE_SERVICES")

@@ -13,11 +13,11 @@ from compare import clients, crypto, execution
 from compare.models import Result, Team, TeamCredential
 from providers import fal
 from providers.base import ImageRequest
+from providers.testing.fal import FakeFal
+from providers.testing.openai import FakeOpenAI
+from providers.testing.server import LoopbackServer
 from providers.urls import check_download_url
 from tests.compare import factories
-from tests.fakes.fal import FakeFal
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.server import LoopbackServer
 
 SERVER_KEY = "sk-the-servers-own-openai-key-QZXW"
 TEAM_KEY = "sk-the-teams-own-openai-key-7777"

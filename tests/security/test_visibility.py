@@ -15,17 +15,16 @@ import zipfile
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from compare import execution, services, share_preview
-from compare.models import (Batch, BatchItem, Comparison, ExternalVote, Membership, ResultImage, Role, ShareLink,
-                            Team, Verdict)
+from compare import execution, share_preview
+from compare.models import Batch, BatchItem, ExternalVote, ResultImage, ShareLink, Verdict
+from tests.compare.factories import finished, results_of
+from tests.helpers import HTMX, client_of, user
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HX-Request": "true"}
 ROUTES = ("sandbox:fast", "sandbox:steady")
 ALL = frozenset({"route_names", "latency", "costs", "sizes", "images", "team_verdict", "outside_votes"})
 
@@ -46,25 +45,9 @@ def seen_in(text):
     return {name for name, pattern in MARKERS.items() if re.search(pattern, text, re.S)}
 
 
-def user(name):
-    return get_user_model().objects.get(username=name)
-
-
-def client_of(name):
-    client = Client()
-    if name != "anonymous":
-        client.force_login(user(name))
-    return client
-
-
 def run(team, held=False, blind=False):
-    comparison = services.create_comparison(
-        user=team.memberships.get(role=Role.OWNER).user, team=team, prompt="a red fox in snow",
-        route_keys=list(ROUTES), params={"size": "1024x1024", "quality": "low", "output_format": "png", "n": 1,
-                                         "seed": None})
-    Comparison.objects.filter(pk=comparison.pk).update(blind=blind, hold_images_until_done=held)
-    comparison.refresh_from_db()
-    results = list(comparison.results.order_by("position"))
+    comparison = finished(team, routes=ROUTES, run=False, blind=blind, hold_images_until_done=held)
+    results = results_of(comparison)
     for result in results[:1] if held else results:  # held: the second route is still queued
         execution.execute_result(result.pk)
     for result, latency in zip(results, (4321.5, 6789.5)):
@@ -76,13 +59,10 @@ def run(team, held=False, blind=False):
 
 
 @pytest.fixture
-def studio(alice, django_user_model):
-    team = Team.objects.create(name="Studio")
-    Membership.objects.create(team=team, user=alice, role=Role.OWNER)
-    for name, role in (("carol", Role.MEMBER), ("vic", Role.VIEWER)):
-        Membership.objects.create(team=team, user=django_user_model.objects.create_user(name), role=role)
+def studio(studio, django_user_model):
+    """The Studio cast (tests/conftest.py), and bob, of no team of theirs."""
     django_user_model.objects.create_user("bob")
-    return team
+    return studio
 
 
 @pytest.fixture
@@ -226,7 +206,7 @@ def team_expected(surface, viewer):
 @pytest.mark.parametrize("viewer", list(TEAM_VIEWERS))
 @pytest.mark.parametrize("surface", list(TEAM_SURFACES))
 def test_team_surfaces_show_each_viewer_what_the_policy_allows(surface, viewer, fox, held, batch):
-    client = client_of(WHO[viewer])
+    client = Client() if viewer == "anonymous" else client_of(WHO[viewer])
     shown = seen_in(FETCH[surface](client, fox, batch))
     expected = team_expected(surface, viewer)
     assert shown == expected, f"{surface} for {viewer}: shows {sorted(shown)}, should show {sorted(expected)}"

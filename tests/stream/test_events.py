@@ -249,10 +249,10 @@ def test_the_reaper_prunes_old_event_rows(alice, settings):
 def test_with_redis_a_change_reaches_the_stream_at_once_not_at_the_next_table_check(alice, settings):
     """EVENTS_URL: the worker's commit is announced on Redis and the hub reads the table then; the
     table check alone (every EVENTS_FALLBACK_SECONDS, here far longer than the test) is not needed."""
-    from tests.e2e.stack import reachable
+    from providers.testing.stack import reachable
 
     if not reachable("127.0.0.1", 6379):
-        from tests.conftest import skip_or_fail
+        from tests.helpers import skip_or_fail
 
         skip_or_fail("Redis is not reachable at 127.0.0.1:6379", "REQUIRE_SERVICES")
     settings.EVENTS_URL = "redis://127.0.0.1:6379/15"

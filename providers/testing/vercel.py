@@ -1,6 +1,6 @@
-"""A fake of Vercel AI Gateway's OpenAI Images route (providers.md section 7).
+"""A fake of Vercel AI Gateway's OpenAI Images route (Vercel's docs).
 
-The OpenAI Images fake (tests/fakes/openai.py) with the gateway's differences: only
+The OpenAI Images fake (providers/testing/openai.py) with the gateway's differences: only
 ``openai/...`` model ids, errors in the gateway envelope ``{"error": {message, type, param, code},
 "generationId"}`` with the gateway's error types (vercel/ai ``packages/gateway``), an OpenAI
 refusal passed through with its ``moderation_blocked`` code [I], and optionally the gateway's
@@ -12,7 +12,7 @@ import uuid
 
 import httpx
 
-from tests.fakes.openai import FakeOpenAI
+from providers.testing.openai import FakeOpenAI
 
 ERRORS = {
     "auth": (401, {"message": "Invalid API key.", "type": "authentication_error", "param": None, "code": None}),

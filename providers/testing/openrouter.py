@@ -1,4 +1,4 @@
-"""A fake of OpenRouter's dedicated Images API (providers.md section 6).
+"""A fake of OpenRouter's dedicated Images API (OpenRouter's docs).
 
 Speaks ``POST {prefix}/images`` with Bearer auth and a body as OpenRouter's OpenAPI defines
 ``ImageGenerationRequest`` (tests/conformance/specs/openrouter): the size as ``size`` (explicit
@@ -39,8 +39,8 @@ import time
 import httpx
 from PIL import Image
 
-from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
-from tests.fakes.openai import OUTPUT_TOKENS
+from providers.testing.common import image_or_garbage, origin, publish, receive, serve_file
+from providers.testing.openai import OUTPUT_TOKENS
 
 # ImageGenerationRequest.aspect_ratio, resolution (and size tiers) in OpenRouter's OpenAPI.
 SPEC_RATIOS = ("1:1", "1:2", "1:4", "1:8", "2:1", "2:3", "3:2", "3:4", "4:1", "4:3", "4:5", "5:4", "8:1",
@@ -110,7 +110,7 @@ class FakeOpenRouter:
         self.image_mode = image_mode
         self.honours_extras = honours_extras  # whether the pass-through size/output_format reach the upstream
         self.max_images = max_images
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
         self.inputs = []  # per accepted call: what each input reference was
         self.unknown_models = set()  # model ids refused as not valid
 

@@ -1,5 +1,6 @@
-"""A fake of Higgsfield's platform API (providers.md section 14; higgsfield-js ``src/v2``;
-docs.higgsfield.ai "Requests and lifecycle").
+"""A fake of Higgsfield's platform API (Higgsfield's docs).
+
+As in higgsfield-js ``src/v2`` and docs.higgsfield.ai "Requests and lifecycle".
 
 ``POST /{model path}`` (only the paths in ``model_paths``; 404 otherwise) with ``Authorization:
 Key id:secret`` -> ``{status: "queued", request_id, status_url, cancel_url}``; ``GET
@@ -14,7 +15,7 @@ import uuid
 
 import httpx
 
-from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
+from providers.testing.common import image_or_garbage, origin, publish, receive, serve_file
 
 RATIOS = {"1:1": (1, 1), "3:2": (3, 2), "2:3": (2, 3), "4:3": (4, 3), "3:4": (3, 4), "16:9": (16, 9), "9:16": (9, 16)}
 PENDING_STATES = ("queued", "in_progress")
@@ -48,7 +49,7 @@ class FakeHiggsfield:
         self.polls_to_finish = polls_to_finish
         self.delay = delay
         self.scenario = scenario  # also "failed_job", "stuck" (stays queued), "flaky_status" (one 502 while polling)
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
         self.requests = {}
 
     def handle(self, request: httpx.Request) -> httpx.Response:

@@ -1,5 +1,6 @@
-"""A fake of Kie.ai's market jobs API (providers.md section 9), also standing in for APIPass's
-Kie-compatible copy (section 13).
+"""A fake of Kie.ai's market jobs API (Kie's docs) and of APIPass's copy of it.
+
+APIPass serves the same protocol under its own base URL.
 
 Speaks ``POST {prefix}/jobs/createTask`` -> ``{"code": 200, "msg", "data": {"taskId"}}`` and
 ``GET {prefix}/jobs/recordInfo?taskId=`` -> ``{"code", "message", "data": {taskId, model, state,
@@ -23,12 +24,12 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
+from providers.testing.common import image_or_garbage, origin, publish, receive, serve_file
 
 TEXT_MODEL, EDIT_MODEL = "gpt-image-2-text-to-image", "gpt-image-2-image-to-image"
 MODELS = (TEXT_MODEL, EDIT_MODEL)
 MAX_INPUT_URLS = 16
-# The 16 ratios newer public Kie clients list for GPT Image 2 (providers.md 9 says 16 [S]).
+# The 16 ratios newer public Kie clients list for GPT Image 2.
 RATIOS = ("auto", "1:1", "3:2", "2:3", "4:3", "3:4", "5:4", "4:5", "16:9", "9:16",
           "2:1", "1:2", "3:1", "1:3", "21:9", "9:21")
 # Pixels GPT Image 2 makes for ratio x tier, as a public gateway's mapping table lists them.
@@ -81,7 +82,7 @@ class FakeKie:
         self.result_as = result_as  # "string" (Kie) or "object" (what APIPass clients see)
         self.states = states  # APIPass: ("queuing", "generating", "success")
         self.http_errors = http_errors
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
         self.tasks = {}
         self.input_urls = []  # every input_urls list an image-to-image task was created with
 

@@ -1,5 +1,8 @@
-"""A fake of OpenAI's Batch API for image generations (providers.md 2.6): files, batches,
-batch status that progresses over successive checks, output and error files as JSONL, cancel."""
+"""A fake of OpenAI's Batch API for image generations (OpenAI's Batch API guide).
+
+Files, batches, batch status that progresses over successive checks, output and error files as
+JSONL, cancel.
+"""
 
 import base64
 import email.parser
@@ -12,8 +15,8 @@ import time
 import httpx
 
 from providers.base import parse_size
-from tests.fakes.common import image_or_garbage, receive
-from tests.fakes.openai import ERRORS, OUTPUT_TOKENS
+from providers.testing.common import image_or_garbage, receive
+from providers.testing.openai import ERRORS, OUTPUT_TOKENS
 
 _ids = itertools.count(1)
 

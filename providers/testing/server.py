@@ -10,25 +10,49 @@ is written a byte at a time, that many seconds apart; one with
 ``extensions["reset_after_bytes"]`` sends the status line, the headers and that many bytes of the
 body, then a TCP reset. The listen backlog is 1024: bursts of 50+ connects overflow
 socketserver's default of 5 (dropped SYNs, 1 s retransmits).
+
+A benchmark that times the fake from the server's side passes ``on_answered``: it is called with
+the request, the response, the bytes sent and a ``Timing`` once each answer is written in full.
 """
 
 import socket
 import struct
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
 
+@dataclass(frozen=True)
+class Timing:
+    """One answer on the server's clocks: wall clock (``*_wall``) and perf_counter (the rest).
+
+    ``arrived``: the request line and headers were read. ``last_byte``: just before the answer's
+    last byte was handed to the socket, the earliest moment a client could have read all of it
+    (so a correct client-side window is never shorter). ``done``: that byte was written."""
+
+    arrived_wall: float
+    arrived: float
+    last_byte: float
+    done_wall: float
+    done: float
+
+
 class LoopbackServer:
-    def __init__(self, fake):
+    def __init__(self, fake, on_answered=None):
         self.fake = fake
         fake_ref = fake
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Timed: no Nagle, so the last byte (written on its own) and the headers do not wait
+            # for the client's ACK of what went before.
+            disable_nagle_algorithm = on_answered is not None
 
             def _serve(self):
+                arrived_wall, arrived = time.time(), time.perf_counter()
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 host = self.headers.get("host", "127.0.0.1")
@@ -52,6 +76,14 @@ class LoopbackServer:
                     self._drip(content, drip)
                 elif reset_at is not None:
                     self._reset(content[:reset_at])
+                elif on_answered is not None:
+                    self.wfile.write(content[:-1])
+                    self.wfile.flush()
+                    last_byte = time.perf_counter()
+                    self.wfile.write(content[-1:])
+                    self.wfile.flush()
+                    timing = Timing(arrived_wall, arrived, last_byte, time.time(), time.perf_counter())
+                    on_answered(request, response, content, timing)
                 else:
                     self.wfile.write(content)
 
@@ -64,8 +96,6 @@ class LoopbackServer:
                 self.connection.close()
 
             def _drip(self, content, seconds, longest=60.0):
-                import time
-
                 began = time.monotonic()
                 try:
                     for index in range(len(content)):
@@ -88,7 +118,7 @@ class LoopbackServer:
             daemon_threads = True
 
             def handle_error(self, request, client_address):
-                pass  # a reset the fake asked for, or a client that gave up on a hang
+                pass  # a reset the fake asked for, a client that gave up on a hang or went away
 
         self.httpd = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -1,4 +1,4 @@
-"""A fake of Pixazo's GPT Image 2 route (providers.md section 12).
+"""A fake of Pixazo's GPT Image 2 route (Pixazo's docs).
 
 ``POST /gpt-image-2/v1/text-to-image`` behind an Azure-API-Management-style gateway
 (``Ocp-Apim-Subscription-Key``; APIM's ``{statusCode, message}`` bodies for 401 and 429). It
@@ -20,7 +20,7 @@ import uuid
 import httpx
 
 from providers.base import parse_size
-from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
+from providers.testing.common import image_or_garbage, origin, publish, receive, serve_file
 
 SUBMIT = "/gpt-image-2/v1/text-to-image"
 EDIT = "/gpt-image-2-image-to-image/v1/gpt-image-2-image-to-image/generate"
@@ -50,7 +50,7 @@ class FakePixazo:
         self.polls_to_finish = polls_to_finish  # status polls until COMPLETED
         self.delay = delay
         self.scenario = scenario
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
         self.jobs = {}
         self.edits = []  # the input_images of each edit received
 

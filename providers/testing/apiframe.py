@@ -1,5 +1,6 @@
-"""A fake of Apiframe's v2 job API for ``model: "gpt-image-2"`` (providers.md section 10,
-checked against Apiframe's OpenAPI spec in apiframe-ai/apiframe-nodejs-sdk).
+"""A fake of Apiframe's v2 job API for ``model: "gpt-image-2"`` (Apiframe's docs).
+
+Checked against Apiframe's OpenAPI spec in apiframe-ai/apiframe-nodejs-sdk.
 
 ``POST {prefix}/images/generate`` (``X-API-Key``) validates the body like Apiframe's schema and
 answers **202** ``{jobId, status: "QUEUED"}``; ``GET {prefix}/jobs/{id}`` moves the job
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 
-from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
+from providers.testing.common import image_or_garbage, origin, publish, receive, serve_file
 
 CREDITS = {"low": 4, "medium": 9, "high": 23, "auto": 23}
 SIZES = {"1:1": (1024, 1024), "3:2": (1536, 1024), "2:3": (1024, 1536)}
@@ -56,7 +57,7 @@ class FakeApiframe:
         self.result_shape = result_shape  # "images": {"images": [urls]}; "string": one URL string (older docs)
         self.polls_to_finish = polls_to_finish  # polls answered QUEUED/PROCESSING before the terminal state
         self.generation_seconds = generation_seconds  # completedAt - createdAt
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
         self.jobs = {}
         self.input_images = []  # every input_images list a job was submitted with
 

@@ -1,5 +1,6 @@
-"""A fake of WaveSpeed AI's v3 prediction API for ``openai/gpt-image-2`` (providers.md section 11;
-envelope and polling as in WaveSpeedAI/wavespeed-python and wavespeed-desktop's client).
+"""A fake of WaveSpeed AI's v3 prediction API for ``openai/gpt-image-2`` (WaveSpeed's docs).
+
+Envelope and polling as in WaveSpeedAI/wavespeed-python and wavespeed-desktop's client.
 
 ``POST {prefix}/openai/gpt-image-2/text-to-image`` (Bearer) validates the input and answers
 ``{"code": 200, "message": "success", "data": {id, status: "created", urls: {get}, ...}}``;
@@ -12,8 +13,8 @@ Which words WaveSpeed uses for a refusal or for a missing top-up is not document
 
 Edits: ``POST {prefix}/openai/gpt-image-2/edit`` takes the same input plus ``images`` (required,
 a list of URLs WaveSpeed fetches). The fake cannot fetch the app's links, so it checks each is an
-http(s) URL and records them in ``images``; it accepts the 15 ratios providers.md lists for the
-edit page. Scenario "unfetchable_input" fails the prediction as if a reference image could not
+http(s) URL and records them in ``images``; it accepts the 15 ratios WaveSpeed's edit page
+lists. Scenario "unfetchable_input" fails the prediction as if a reference image could not
 be downloaded; those words are ours [I].
 """
 
@@ -25,7 +26,7 @@ from datetime import datetime, timezone
 
 import httpx
 
-from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
+from providers.testing.common import image_or_garbage, origin, publish, receive, serve_file
 
 RATIOS = ("1:1", "3:2", "2:3", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 EDIT_RATIOS = RATIOS + ("1:2", "2:1", "1:3", "3:1", "9:21")
@@ -69,7 +70,7 @@ class FakeWaveSpeed:
         self.polls_to_finish = polls_to_finish
         self.inference_ms = inference_ms  # a number, or a function of the prediction's index
         self.output_mode = output_mode  # "url" or "base64" (enable_base64_output)
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
         self.predictions = {}
         self.images = []  # every images list an edit was submitted with
 

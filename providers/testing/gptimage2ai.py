@@ -1,4 +1,4 @@
-"""A fake of GPTImage2AI's jobs API (gptimage2.ai, providers.md section 14).
+"""A fake of GPTImage2AI's jobs API (gptimage2.ai, GPTImage2AI's docs).
 
 ``POST {prefix}/generate`` (Bearer) with ``{prompt, mode, ratio, count}`` -> a job id;
 ``GET {prefix}/generate/{jobId}`` answers 202 while the job is pending, then running, and 200
@@ -17,7 +17,7 @@ import uuid
 
 import httpx
 
-from tests.fakes.common import image_or_garbage, origin, publish, receive, serve_file
+from providers.testing.common import image_or_garbage, origin, publish, receive, serve_file
 
 RATIO_SIZES = {"1:1": (1024, 1024), "16:9": (1536, 864), "9:16": (864, 1536), "4:3": (1024, 768), "3:4": (768, 1024)}
 ERRORS = {
@@ -43,7 +43,7 @@ class FakeGPTImage2AI:
         self.polls_to_finish = polls_to_finish
         self.delay = delay
         self.scenario = scenario
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
         self.jobs = {}
         self.edits = []  # the imageUrls of each image-to-image job received
 

@@ -1,5 +1,8 @@
-"""The real stack in subprocesses: `manage.py serve` (web + its Celery worker, as `make run`
-starts them) or the web alone plus separate `celery worker` processes, each in its own var/."""
+"""The real stack in subprocesses, each in its own var/, for end-to-end tests and benchmarks.
+
+`manage.py serve` (web + its Celery worker, as `make run` starts them) or the web alone plus
+separate `celery worker` processes. Plain Python: it starts the project, it imports none of it.
+"""
 
 import os
 import signal

@@ -1,7 +1,7 @@
 """A fake of the OpenAI Images API (and of the OpenAI-compatible servers that copy it).
 
 Speaks ``POST {prefix}/images/generations`` (JSON) and ``POST {prefix}/images/edits``
-(multipart/form-data, providers.md section 2.3) with Bearer auth; answers with real images drawn
+(multipart/form-data) with Bearer auth; answers with real images drawn
 by Pillow at the requested size and format (an edit starts from its first reference image), token
 usage as OpenAI's ``ImageGenUsage`` (with ``input_tokens_details`` and ``output_tokens_details``;
 ``text_output_tokens`` sets the text tokens written besides the image), the ``size`` echoed only
@@ -28,7 +28,7 @@ import httpx
 from PIL import Image, ImageDraw
 
 from providers.base import InputImage, parse_size
-from tests.fakes.common import GARBAGE, image_or_garbage, origin, publish, receive, serve_file
+from providers.testing.common import GARBAGE, image_or_garbage, origin, publish, receive, serve_file
 
 # Input image tokens the fake reports per reference image (a figure of the fake's own).
 IMAGE_INPUT_TOKENS = 1000
@@ -71,7 +71,7 @@ class FakeOpenAI:
         self.image_mode = image_mode  # "b64_json" or "url" (LocalAI and relays answer with URLs)
         # Text tokens the model reports having written besides the image (output_tokens_details)
         self.text_output_tokens = text_output_tokens
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -121,23 +121,9 @@ class FakeOpenAI:
         if not body.get("prompt"):
             return httpx.Response(400, json={"error": {"message": "Missing required parameter: 'prompt'.",
                                                        "type": "invalid_request_error", "param": "prompt", "code": "missing_required_parameter"}})
-        if references and body.get("size", "auto") == "auto":
-            width, height = Image.open(io.BytesIO(references[0])).size
-        else:
-            width, height = parse_size(body.get("size", "1024x1024"))
-        fmt = body.get("output_format", "png")
+        width, height, fmt, data = drawn_images(self, request, body, references)
         quality = body.get("quality", "auto")
         chosen = "high" if quality == "auto" else quality
-        data = []
-        for n in range(int(body.get("n", 1))):
-            if references:
-                image = GARBAGE if self.scenario == "garbage" else edited(references[0], width, height, fmt, body["prompt"])
-            else:
-                image = image_or_garbage(self.scenario, width, height, fmt, body["prompt"])
-            if self.image_mode == "url":
-                data.append({"url": publish(self.files, origin(request), image, fmt)})
-            else:
-                data.append({"b64_json": base64.b64encode(image).decode()})
         n = len(data)
         image_in = IMAGE_INPUT_TOKENS * len(references)
         image_out, text_out = OUTPUT_TOKENS[quality] * n, self.text_output_tokens
@@ -153,6 +139,28 @@ class FakeOpenAI:
         if (width, height) in ((1024, 1024), (1024, 1536), (1536, 1024)):
             answer["size"] = f"{width}x{height}"  # ImagesResponse.size names these three only
         return httpx.Response(200, headers=headers, json=answer)
+
+
+def drawn_images(fake, request, body, references=()):
+    """``(width, height, format, data)`` of an images answer: ``n`` entries of ``url`` or
+    ``b64_json`` as ``fake.image_mode`` says, at the asked size (an edit's "auto": its first
+    reference image's), each starting from that reference image for an edit."""
+    if references and body.get("size", "auto") == "auto":
+        width, height = Image.open(io.BytesIO(references[0])).size
+    else:
+        width, height = parse_size(body.get("size", "1024x1024"))
+    fmt = body.get("output_format", "png")
+    data = []
+    for _ in range(int(body.get("n", 1))):
+        if references:
+            image = GARBAGE if fake.scenario == "garbage" else edited(references[0], width, height, fmt, body["prompt"])
+        else:
+            image = image_or_garbage(fake.scenario, width, height, fmt, body["prompt"])
+        if fake.image_mode == "url":
+            data.append({"url": publish(fake.files, origin(request), image, fmt)})
+        else:
+            data.append({"b64_json": base64.b64encode(image).decode()})
+    return width, height, fmt, data
 
 
 # --- the edits endpoint's multipart form ------------------------------------------------------

@@ -1,6 +1,6 @@
-"""A fake of PiAPI's OpenAI-compatible image API (providers.md section 8).
+"""A fake of PiAPI's OpenAI-compatible image API (PiAPI's docs).
 
-The OpenAI Images fake (tests/fakes/openai.py) with PiAPI's differences: image URLs by default
+The OpenAI Images fake (providers/testing/openai.py) with PiAPI's differences: image URLs by default
 (the documented example answers ``data[].url``, served by this fake on its own host), PiAPI's
 model list (``gpt-image-2``, ``gpt-image-2-preview``, ...), and an exhausted balance. The error
 envelope of this endpoint is undocumented; OpenAI's is assumed [I].
@@ -13,7 +13,7 @@ documented single ``image`` and no ``mask`` [I: PiAPI's answer to more is unknow
 
 import httpx
 
-from tests.fakes.openai import FakeOpenAI
+from providers.testing.openai import FakeOpenAI
 
 MODELS = ("gpt-image-1", "gpt-image-1.5", "gpt-image-2", "gpt-image-2-preview")
 

@@ -1,4 +1,4 @@
-"""A fake of Replicate's predictions API for ``openai/gpt-image-2`` (providers.md section 5).
+"""A fake of Replicate's predictions API for ``openai/gpt-image-2`` (Replicate's docs).
 
 Speaks ``POST {prefix}/models/openai/gpt-image-2/predictions`` (Bearer auth, ``Prefer: wait``),
 ``GET {prefix}/predictions/{id}`` and ``POST {prefix}/predictions/{id}/cancel``; validates the
@@ -42,7 +42,7 @@ from email.policy import HTTP
 import httpx
 from PIL import Image
 
-from tests.fakes.common import draw, origin, receive, serve_file
+from providers.testing.common import draw, origin, receive, serve_file
 
 MODEL = "openai/gpt-image-2"
 EARLY_RATIOS = ("1:1", "3:2", "2:3")
@@ -115,6 +115,21 @@ def problem(status, title, detail, **extra):
                           headers={"content-type": "application/problem+json"})
 
 
+def envelope_problems(body, inputs):
+    """Cog's refusal of a prediction's envelope, as it words it: a top-level field it does not take,
+    no ``input`` object, or an input not among ``inputs`` (the first one found); [] if sound."""
+    extra = sorted(set(body) - {"input", "webhook", "webhook_events_filter", "stream"})
+    if extra:
+        return [("", f"Additional property {extra[0]} is not allowed")]
+    given = body.get("input")
+    if not isinstance(given, dict):
+        return [("", "input is required")]
+    unknown = sorted(set(given) - set(inputs))
+    if unknown:
+        return [("input", f"Additional property {unknown[0]} is not allowed")]
+    return []
+
+
 class FakeReplicate:
     def __init__(self, api_token="r8_test-token", prefix="/v1", delay=0.0, scenario=None, schema="later",
                  finish_after=2, output_shape="list", cap_outputs=None, custom_models=None):
@@ -128,7 +143,7 @@ class FakeReplicate:
         self.cap_outputs = cap_outputs  # return at most this many images
         self.failure_message = None  # overrides FAILURES[scenario] for a "failed" prediction
         self.urls_origin = None  # put urls.get/cancel on another origin (a relay's upstream)
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
         self.predictions = {}
         self.uploads = {}  # file id -> {"name", "content_type", "data"}
         self.inputs = {}  # prediction id -> the resolved input_images
@@ -210,15 +225,10 @@ class FakeReplicate:
         """(field, message) per input the custom model's schema refuses, as Cog's validator words it."""
         schemas = self.custom_models[name]["schema"]["components"]["schemas"]
         properties = schemas["Input"]["properties"]
-        extra = sorted(set(body) - {"input", "webhook", "webhook_events_filter", "stream"})
-        if extra:
-            return [("", f"Additional property {extra[0]} is not allowed")]
-        given = body.get("input")
-        if not isinstance(given, dict):
-            return [("", "input is required")]
-        unknown = sorted(set(given) - set(properties))
-        if unknown:
-            return [("input", f"Additional property {unknown[0]} is not allowed")]
+        refused = envelope_problems(body, properties)
+        if refused:
+            return refused
+        given = body["input"]
         found = [("input", f"{field} is required") for field in schemas["Input"]["required"] if field not in given]
         for field, value in given.items():
             prop = properties[field]
@@ -328,15 +338,10 @@ class FakeReplicate:
 
     def validate(self, body):
         """(field, message) for each input the schema version refuses, as Cog's validator words it."""
-        extra = sorted(set(body) - {"input", "webhook", "webhook_events_filter", "stream"})
-        if extra:
-            return [("", f"Additional property {extra[0]} is not allowed")]
-        given = body.get("input")
-        if not isinstance(given, dict):
-            return [("", "input is required")]
-        unknown = sorted(set(given) - set(INPUT_KEYS))
-        if unknown:
-            return [("input", f"Additional property {unknown[0]} is not allowed")]
+        refused = envelope_problems(body, INPUT_KEYS)
+        if refused:
+            return refused
+        given = body["input"]
         ratios = EARLY_RATIOS if self.schema == "early" else LATER_RATIOS
         most = 1 if self.schema == "early" else 10
         found = [] if given.get("prompt") else [("input", "prompt is required")]

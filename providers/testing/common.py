@@ -1,5 +1,7 @@
-"""Plumbing the protocol fakes share: reading and recording a request, the optional delay and
-the "timeout" scenario, drawing real images with Pillow and serving them under ``/files/``.
+"""Plumbing the protocol fakes share: requests, delays, drawn images, served files.
+
+Reading and recording a request, the optional delay and the "timeout" scenario, drawing real
+images with Pillow and serving them under ``/files/``.
 
 A fake keeps ``calls`` (a list), ``files`` (path -> bytes), ``lock`` and ``scenario``; what its
 protocol says (paths, envelopes, error bodies) stays in its own module.

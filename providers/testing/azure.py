@@ -1,4 +1,4 @@
-"""A fake of an Azure OpenAI resource serving image deployments (providers.md section 3).
+"""A fake of an Azure OpenAI resource serving image deployments (Azure OpenAI's docs).
 
 Answers ``POST /openai/deployments/{deployment}/images/generations?api-version=...`` and
 ``POST /openai/v1/images/generations`` (deployment in the body's ``model``), authenticated by the
@@ -12,8 +12,8 @@ Azure's bodies: ``{"error": {"code": "401", ...}}``, ``DeploymentNotFound``, the
 
 Edits: ``POST /openai/deployments/{deployment}/images/edits?api-version=...`` and
 ``POST /openai/v1/images/edits`` (deployment in the form's ``model``), multipart/form-data as
-OpenAI's (providers.md section 3 [I]); the form is checked by the OpenAI fake's rules
-(``tests.fakes.openai.edit_problem``) and answered in Azure's envelope; the images start from the
+OpenAI's [I]; the form is checked by the OpenAI fake's rules
+(``providers.testing.openai.edit_problem``) and answered in Azure's envelope; the images start from the
 first reference image. A multipart call is recorded with ``form`` and ``files``.
 
 At api-version 2025-04-01-preview (the only dated version whose spec is vendored, in
@@ -21,18 +21,15 @@ tests/conformance/specs/azure) a generation's ``output_format`` other than png/j
 outside that version's ``imageSize`` enum are refused with a 400, as the spec allows no more.
 """
 
-import base64
-import io
 import threading
 import time
 import uuid
 
 import httpx
-from PIL import Image
 
-from providers.base import parse_size
-from tests.fakes.common import GARBAGE, image_or_garbage, origin, publish, receive, serve_file
-from tests.fakes.openai import IMAGE_INPUT_TOKENS, OUTPUT_TOKENS, edit_problem, edited, is_multipart, read_multipart
+from providers.testing.common import receive, serve_file
+from providers.testing.openai import (IMAGE_INPUT_TOKENS, OUTPUT_TOKENS, drawn_images, edit_problem, is_multipart,
+                                      read_multipart)
 
 RATE_LIMIT_MESSAGE = ("Requests to the ImageGenerations_Create Operation under Azure OpenAI API version "
                       "2025-04-01-preview have exceeded call rate limit of your current OpenAI S0 pricing tier. "
@@ -82,7 +79,7 @@ class FakeAzureOpenAI:
         self.image_mode = image_mode  # "b64_json" (gpt-image) or "url" (as Azure's DALL-E answered)
         self.request_id_header = request_id_header  # False: only apim-request-id, as some gateways answer
         self.region = region
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -157,22 +154,8 @@ class FakeAzureOpenAI:
         if not body.get("prompt"):
             return self.answer(400, {"message": "Missing required parameter: 'prompt'.", "type": "invalid_request_error",
                                      "param": "prompt", "code": "missing_required_parameter"})
-        if references and body.get("size", "auto") == "auto":
-            width, height = Image.open(io.BytesIO(references[0])).size
-        else:
-            width, height = parse_size(body.get("size", "1024x1024"))
-        fmt = body.get("output_format", "png")
+        width, height, fmt, data = drawn_images(self, request, body, references)
         quality = body.get("quality", "auto")
-        data = []
-        for _ in range(int(body.get("n", 1))):
-            if references:
-                image = GARBAGE if self.scenario == "garbage" else edited(references[0], width, height, fmt, body["prompt"])
-            else:
-                image = image_or_garbage(self.scenario, width, height, fmt, body["prompt"])
-            if self.image_mode == "url":
-                data.append({"url": publish(self.files, origin(request), image, fmt)})
-            else:
-                data.append({"b64_json": base64.b64encode(image).decode()})
         output_tokens = OUTPUT_TOKENS[quality] * len(data)
         image_in = IMAGE_INPUT_TOKENS * len(references)
         usage = {"input_tokens": 20 + image_in, "input_tokens_details": {"text_tokens": 20, "image_tokens": image_in},

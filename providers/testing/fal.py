@@ -1,11 +1,11 @@
-"""A fake of fal.ai's queue protocol for ``openai/gpt-image-2`` (providers.md section 4).
+"""A fake of fal.ai's queue protocol for ``openai/gpt-image-2`` (fal's docs).
 
 Paths, relative to the queue root (``FAL_QUEUE_BASE_URL``):
 ``POST /openai/gpt-image-2`` (submit), ``GET /openai/gpt-image-2/requests/{id}/status``,
 ``GET /openai/gpt-image-2/requests/{id}`` (result), ``PUT .../requests/{id}/cancel``, and
 ``GET /files/...`` for the images it drew (its own "CDN"). Auth is ``Authorization: Key <key>``.
 
-Edits: ``POST /openai/gpt-image-2/edit`` (``GptImage2EditInput``, providers.md 4.5) requires
+Edits: ``POST /openai/gpt-image-2/edit`` (``GptImage2EditInput`` in fal's schema) requires
 ``image_urls`` (1-16 https URLs or data: URIs) and takes an optional ``mask_url``; its jobs are
 handled under the owner/alias root without the sub-path, as fal's queue does
 (``/openai/gpt-image-2/requests/{id}``); ``/openai/gpt-image-2/edit/requests/...`` is unknown
@@ -40,7 +40,7 @@ import uuid
 import httpx
 from PIL import Image
 
-from tests.fakes.common import image_or_garbage, mime_of, origin, publish, receive, serve_file
+from providers.testing.common import image_or_garbage, mime_of, origin, publish, receive, serve_file
 
 ENDPOINT = "/openai/gpt-image-2"
 GENERIC_FORMATS = ("jpeg", "png")
@@ -106,7 +106,7 @@ class FakeFal:
         self.inference_time = inference_time
         self.with_urls = with_urls  # False: submit answers with the request_id only
         self.metrics = metrics  # False: a legacy app's COMPLETED status without metrics
-        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see tests.fakes.common
+        self.calls, self.files, self.lock = [], {}, threading.Lock()  # see providers.testing.common
         self.jobs = {}
         self.generic = generic  # endpoint ids served as a generic model, or "*" for any
         self.generic_ignores = set(generic_ignores)  # inputs the generic model does not take
