@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import close_old_connections, transaction
 
 from providers import runner
-from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
+from providers.base import LongRunningProvider, ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
 from providers.deadline import DeadlineTransport
 from providers.outbound import OutboundTransport, Policy
 from providers.registry import UnknownRoute
@@ -24,7 +24,6 @@ from .models import CostSource, EstimateSource, Result, ResultEvent, ResultImage
 from .services import dispatch, request_for
 
 log = logging.getLogger(__name__)
-SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 FAILURE_STATUS = {ProviderTimeoutError: Status.TIMED_OUT, ProviderCancelledError: Status.CANCELLED}
 
 
@@ -90,8 +89,9 @@ class Attempt:
         self.client = http_client(self.deadline, trusted_base_url=access.trusted_base_url)
         self.provider = self.route.build(client=self.client, env=access.env, deadline=self.deadline)
         self.provider.sleep = cancellable_sleep(result)
-        # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.
-        self.secrets = [v for k, v in self.provider.credentials.items() if any(w in k for w in SECRET_WORDS)]
+        # The provider's secrets (Provider.secret_names) are blanked in everything we keep;
+        # endpoints stay readable.
+        self.secrets = self.provider.secrets()
         logs.add_secrets(self.secrets)  # log lines of this task are cleaned of them too
 
     def __enter__(self):
@@ -171,7 +171,7 @@ def _execute_claimed(result):
     if attempt is None:
         return
     with attempt:
-        if getattr(attempt.provider, "long_running", False):
+        if isinstance(attempt.provider, LongRunningProvider):
             return _submit_long_job(attempt)
         # Give the database connection back while the provider works (seconds to minutes): on
         # PostgreSQL, a worker with many threads would otherwise hold one connection per call.
@@ -190,7 +190,7 @@ def _submit_long_job(attempt):
     from .tasks import check_result
 
     try:
-        job = attempt.provider.submit(attempt.request)
+        job = runner.submit(attempt.provider, attempt.request)
     except Exception as exc:
         return attempt.fail(exc)
     job = {**job, "submitted_at": time.time(), "deadline_at": time.time() + attempt.provider.long_deadline_seconds,
