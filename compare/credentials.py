@@ -241,12 +241,14 @@ def test_credential(request, pk):
                              f"{found.problem or 'set ' + ', '.join(found.missing) + '.'}")
     with http_client(trusted_base_url=found.trusted_base_url) as client:
         provider = route.build(client=client, env=found.env)
-        secrets = [v for v in provider.credentials.values() if v]
         try:
             verdict = provider.verify()
         except Exception as exc:  # any failure is the answer the owner asked for
             message = getattr(exc, "message", None) or type(exc).__name__
-            for secret in secrets:
-                message = message.replace(secret, "***")
+            # No value is ever shown back (module docstring): not only the provider's secrets
+            # (Provider.secrets) but every value the route was built with (an organisation id,
+            # an endpoint), longest first.
+            for value in sorted(filter(None, provider.credentials.values()), key=len, reverse=True):
+                message = message.replace(value, "***")
             return answer(False, f"{route.key}: the check failed: {message}")
     return answer(True, f"{route.key}: {verdict}")

@@ -14,7 +14,7 @@ from django.core.files.base import ContentFile
 from django.db import close_old_connections, transaction
 
 from providers import runner
-from providers.base import ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
+from providers.base import LongRunningProvider, ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
 from providers.registry import UnknownRoute
 
 from . import limits, logs
@@ -25,7 +25,6 @@ from .models import CostSource, EstimateSource, Result, ResultEvent, ResultImage
 from .image_requests import request_for
 
 log = logging.getLogger(__name__)
-SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 FAILURE_STATUS = {ProviderTimeoutError: Status.TIMED_OUT, ProviderCancelledError: Status.CANCELLED}
 
 
@@ -73,8 +72,9 @@ class Attempt:
         self.client = http_client(self.deadline, trusted_base_url=access.trusted_base_url)
         self.provider = self.route.build(client=self.client, env=access.env, deadline=self.deadline)
         self.provider.sleep = cancellable_sleep(result)
-        # Keys, tokens and secrets are blanked in everything we keep; endpoints stay readable.
-        self.secrets = [v for k, v in self.provider.credentials.items() if any(w in k for w in SECRET_WORDS)]
+        # The provider's secrets (Provider.secret_names) are blanked in everything we keep;
+        # endpoints stay readable.
+        self.secrets = self.provider.secrets()
         logs.add_secrets(self.secrets)  # log lines of this task are cleaned of them too
 
     def __enter__(self):
@@ -144,7 +144,7 @@ def _execute_claimed(result):
     if attempt is None:
         return None
     with attempt:
-        if getattr(attempt.provider, "long_running", False):
+        if isinstance(attempt.provider, LongRunningProvider):
             return _submit_long_job(attempt)
         # Give the database connection back while the provider works (seconds to minutes): on
         # PostgreSQL, a worker with many threads would otherwise hold one connection per call.
@@ -164,7 +164,7 @@ def _execute_claimed(result):
 def _submit_long_job(attempt):
     """Submit the job once and store it; returns when to check it first."""
     try:
-        job = attempt.provider.submit(attempt.request)
+        job = runner.submit(attempt.provider, attempt.request)
     except Exception as exc:
         attempt.fail(exc)
         return None

@@ -181,7 +181,7 @@ class ComparisonForm(forms.Form):
             if len(prompt) > limit:
                 self.add_error("prompt", f"The prompt has {len(prompt):,} characters; {key} accepts at most {limit:,}.")
             for problem in route.capabilities.problems(request):
-                if not problem.startswith("prompts of"):
+                if problem.code != "prompt_length":  # said above, with the prompt's own length
                     self.add_error("routes", f"{key} cannot do {problem}.")
             if request.images and route.capabilities.edit_needs_public_url and not settings.SITE_URL:
                 self.add_error("routes", f"{key} fetches reference images by URL: set SITE_URL to this app's public "

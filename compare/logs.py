@@ -18,9 +18,11 @@ from datetime import datetime, timezone
 from django.conf import settings
 
 from providers.base import redact
+from providers.registry import secret_variable_names
 
 FIELDS = ("request_id", "team", "comparison", "result", "route")
-# The same words compare/execution.py blanks credentials by (tests/ops/test_logs.py checks).
+# Process variables whose names look secret; a provider's declared secrets are blanked whatever
+# their names (Provider.secret_names).
 SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 SHORTEST_SECRET = 8  # shorter environment values are not treated as secrets (too many false hits)
 
@@ -81,8 +83,9 @@ def environment_secrets():
     """The values of secret-looking environment variables and secret settings, read once."""
     global _environment_secrets
     if _environment_secrets is None:
-        found = {value for name, value in os.environ.items()
-                 if any(word in name.upper() for word in SECRET_WORDS) and len(value) >= SHORTEST_SECRET}
+        declared = secret_variable_names()
+        found = {value for name, value in os.environ.items() if len(value) >= SHORTEST_SECRET
+                 and (name in declared or any(word in name.upper() for word in SECRET_WORDS))}
         for name in ("SECRET_KEY", "METRICS_TOKEN"):
             value = getattr(settings, name, "") if settings.configured else ""
             if isinstance(value, str) and len(value) >= SHORTEST_SECRET:

@@ -31,7 +31,6 @@ from typing import Any, Mapping
 
 import httpx
 
-from .urls import public_input_urls
 from . import http
 from .base import (
     MIME_TYPES,
@@ -82,6 +81,7 @@ class ApiframeProvider(Provider):
     name = "Apiframe"
     credential_names = ("APIFRAME_API_KEY",)
     base_url_name = "APIFRAME_BASE_URL"
+    secret_names = ("APIFRAME_API_KEY",)
     default_base_url = "https://api.apiframe.ai/v2"
     poll_interval = 2.0  # Apiframe recommends polling image jobs every 2-3 s
 
@@ -143,13 +143,8 @@ def request_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], lis
     params = {"quality": request.quality, "aspect_ratio": ratio, "output_format": request.output_format,
               "number_of_images": request.n}
     if request.is_edit:
-        params["input_images"] = input_images(request)
+        params["input_images"] = http.reference_urls(request)
     return {"model": model, "prompt": request.prompt, "gptImage2Params": params}, notes
-
-
-def input_images(request: ImageRequest) -> list[str]:
-    """The reference images' public URLs for ``input_images``."""
-    return public_input_urls(request, "Apiframe", MAX_INPUT_IMAGES)
 
 
 def finished(job: Any) -> bool:

@@ -33,6 +33,7 @@ class APIPassProvider(Provider):
     name = "APIPass"
     credential_names = ("APIPASS_API_KEY",)
     base_url_name = "APIPASS_BASE_URL"
+    secret_names = ("APIPASS_API_KEY",)
     default_base_url = "https://api.apipass.dev/api/v1"
     poll_interval = 3.0
 

@@ -49,7 +49,7 @@ from .base import (
     RateLimitError,
     Route,
 )
-from .openai import CAPABILITIES, check_edit, edit_parts, images_body, images_result, raise_for_openai_error
+from .openai import CAPABILITIES, edit_parts, images_body, images_result, raise_for_openai_error
 
 DEFAULT_API_VERSION = "2025-04-01-preview"
 # 2025-04-01-preview's imageGenerationsRequest: imagesOutputFormat png|jpeg, imageSize without
@@ -68,12 +68,7 @@ _RETRY_IN_WORDS = re.compile(r"retry after (\d+(?:\.\d+)?) second", re.IGNORECAS
 
 def deployment_names(env: Mapping[str, str]) -> list[str]:
     """AZURE_OPENAI_DEPLOYMENTS (comma-separated), else AZURE_OPENAI_DEPLOYMENT, in order, once each."""
-    text = env.get("AZURE_OPENAI_DEPLOYMENTS") or env.get("AZURE_OPENAI_DEPLOYMENT") or ""
-    names: list[str] = []
-    for name in (part.strip() for part in text.split(",")):
-        if name and name not in names:
-            names.append(name)
-    return names
+    return http.comma_list(env, "AZURE_OPENAI_DEPLOYMENTS", "AZURE_OPENAI_DEPLOYMENT")
 
 
 def api_style(env: Mapping[str, str]) -> str:
@@ -108,6 +103,7 @@ class AzureOpenAIProvider(Provider):
     # The resource endpoint is the root the documented /openai/... paths are appended to, and it
     # has no public default: every Azure resource has its own host.
     base_url_name = "AZURE_OPENAI_ENDPOINT"
+    secret_names = ("AZURE_OPENAI_API_KEY",)
     default_base_url = ""
 
     def endpoint(self) -> str:
@@ -145,8 +141,7 @@ class AzureOpenAIProvider(Provider):
     def generate(self, request: ImageRequest) -> ImageResult:
         self.check_version(request)
         headers = {"api-key": self.credentials["AZURE_OPENAI_API_KEY"]}
-        if request.is_edit or request.mask is not None:
-            check_edit(self.route, request, self.name)
+        if request.is_edit:
             # On the deployments URLs the deployment is in the path; the model field is sent
             # all the same (the OpenAI SDK sends it; v1 needs it to pick the deployment).
             parts = edit_parts(self.route.model, request)

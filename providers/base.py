@@ -294,6 +294,30 @@ GPT_IMAGE_2_SIZES = SizeRule(multiple=16, min_side=256, max_side=3840, max_ratio
                              min_pixels=655_360, max_pixels=8_294_400)
 
 
+class Problem(str):
+    """Why a route cannot do a request: the words a user reads (the string itself), and a
+    ``code`` a program filters by (one of PROBLEM_CODES), never the words' prefix."""
+
+    code: str
+
+    def __new__(cls, code: str, message: str) -> "Problem":
+        if code not in PROBLEM_CODES:
+            raise ValueError(f"unknown problem code {code!r}: use one of {PROBLEM_CODES}")
+        problem = super().__new__(cls, message)
+        problem.code = code
+        return problem
+
+
+# prompt_length, size, quality, output_format, n: what the route cannot take; edit: reference
+# images where it takes none; input_images: too many; mask: where it takes none, or without an
+# image; public_url: a route that fetches references by URL, and a reference without a link.
+PROBLEM_CODES = ("prompt_length", "size", "quality", "output_format", "n", "edit", "input_images", "mask",
+                 "public_url")
+
+# What an adapter has no way to send: the runner refuses a call with one (Provider.problems).
+REFUSED_PROBLEMS = ("edit", "input_images", "mask", "public_url")
+
+
 @dataclass(frozen=True)
 class Capabilities:
     sizes: tuple[tuple[int, int], ...] = tuple(SIZE_PRESETS.values())
@@ -312,11 +336,11 @@ class Capabilities:
     # seed asked for is not sent, and the app can say "seed not supported by this route".
     seed: bool = False
 
-    def problems(self, request: ImageRequest) -> list[str]:
+    def problems(self, request: ImageRequest) -> list[Problem]:
         """Why this route cannot do the request, in words a user understands; [] if it can."""
         found = []
         if len(request.prompt) > self.prompt_limit:
-            found.append(f"prompts of at most {self.prompt_limit:,} characters")
+            found.append(Problem("prompt_length", f"prompts of at most {self.prompt_limit:,} characters"))
         if (request.width, request.height) not in self.sizes:
             rule_problem = (
                 self.custom_size.problem(request.width, request.height)
@@ -324,19 +348,20 @@ class Capabilities:
                 else "only " + ", ".join(f"{w}x{h}" for w, h in self.sizes)
             )
             if rule_problem:
-                found.append(f"size {request.size}: {rule_problem}")
+                found.append(Problem("size", f"size {request.size}: {rule_problem}"))
         if request.quality not in self.qualities:
-            found.append(f"quality {request.quality}: only " + ", ".join(self.qualities))
+            found.append(Problem("quality", f"quality {request.quality}: only " + ", ".join(self.qualities)))
         if request.output_format not in self.formats:
-            found.append(f"format {request.output_format}: only " + ", ".join(self.formats))
+            found.append(Problem("output_format", f"format {request.output_format}: only " + ", ".join(self.formats)))
         if not 1 <= request.n <= self.max_n:
-            found.append(f"n={request.n}: at most {self.max_n} image(s) per call")
+            found.append(Problem("n", f"n={request.n}: at most {self.max_n} image(s) per call"))
         if request.images and not self.edit:
-            found.append("edits with reference images")
+            found.append(Problem("edit", "edits with reference images"))
         elif len(request.images) > self.max_input_images:
-            found.append(f"{len(request.images)} reference images: at most {self.max_input_images}")
+            found.append(Problem("input_images",
+                                 f"{len(request.images)} reference images: at most {self.max_input_images}"))
         if request.mask is not None and not self.mask:
-            found.append("a mask")
+            found.append(Problem("mask", "a mask"))
         return found
 
     def as_dict(self) -> dict[str, Any]:
@@ -373,6 +398,10 @@ class Provider:
     # The variable that overrides the base URL, and the provider's public default.
     base_url_name: ClassVar[str] = ""
     default_base_url: ClassVar[str] = ""
+    # The values it reads that are secrets (keys, tokens), blanked in all we keep, log or show;
+    # every adapter names them, even none (an organisation id, an endpoint stay readable). None:
+    # all it reads. A route's own ``credential_names`` (a COMPATIBLE_ROUTES key) are secrets too.
+    secret_names: ClassVar[tuple[str, ...] | None] = None
     # Seconds between status polls for asynchronous protocols (the provider's recommended pace).
     poll_interval: ClassVar[float] = 1.0
     # Our overall deadline for one call by quality (PROVIDER_DEADLINE_SECONDS overrides it for
@@ -395,6 +424,43 @@ class Provider:
         credential pick the form the values use)."""
         return cls.credential_names
 
+    def secrets(self) -> list[str]:
+        """The values of this route's secrets (``secret_names`` and a route's own), longest first."""
+        declared = self.credentials.keys() if self.secret_names is None else self.secret_names
+        names = (*declared, *self.route.options.get("credential_names", ()))
+        return sorted({self.credentials[name] for name in names if self.credentials.get(name)}, key=len, reverse=True)
+
+    def problems(self, request: ImageRequest) -> list[Problem]:
+        """What this route cannot send at all of ``request`` (codes in REFUSED_PROBLEMS): reference
+        images or a mask its capabilities do not take, a mask with no image to apply it to, and, for a
+        protocol that fetches references by URL, a reference without a public http(s) link. The
+        runner asks before ``generate`` (and ``submit``) and refuses the call (``refusal``), so
+        adapters do not check these again. A size, quality or n is the form's to refuse."""
+        found = [p for p in self.route.capabilities.problems(request) if p.code in REFUSED_PROBLEMS]
+        if request.mask is not None and not request.images and self.route.capabilities.mask:
+            found.append(Problem("mask", "a mask without a reference image to apply it to"))
+        if request.images and self.route.capabilities.edit_needs_public_url:
+            missing = ", ".join(image.filename for image in request.images if not image.url)
+            other = ", ".join(image.filename for image in request.images
+                              if image.url and not image.url.startswith(("https://", "http://")))
+            if missing:
+                found.append(Problem("public_url", f"fetches reference images by URL and {missing} has no public "
+                                                   "link: set SITE_URL to this app's public address"))
+            if other:
+                found.append(Problem("public_url", f"needs http(s) links to reference images; {other} has another kind"))
+        return found
+
+    def refusal(self, problems: list[Problem], request: ImageRequest) -> InvalidRequestError:
+        """The error for a call refused for ``problems`` (the first says why), before anything is sent."""
+        problem, caps, who = problems[0], self.route.capabilities, f"{self.name} ({self.route.model})"
+        return InvalidRequestError({
+            "edit": f"{who} does not take reference images on this route.",
+            "input_images": f"{who} takes at most {caps.max_input_images} reference images; "
+                            f"{len(request.images)} were given.",
+            "mask": f"{who} takes no mask: its edit protocol has none." if not caps.mask
+                    else "A mask needs a reference image to apply to.",
+        }.get(problem.code, f"{self.name} {problem}."))  # public_url: a sentence of its own
+
     def generate(self, request: ImageRequest) -> ImageResult:  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -406,11 +472,30 @@ class Provider:
         if missing:
             raise AuthenticationError(f"Not set: {', '.join(missing)}.")
         short = [name for name in self.route.credential_names
-                 if "KEY" in name or "TOKEN" in name if len(self.credentials[name].strip()) < 8]
+                 if self.credentials[name] in self.secrets() and len(self.credentials[name].strip()) < 8]
         if short:
             raise AuthenticationError(f"{', '.join(short)} is too short to be a key.")
         return ("set and well-formed (this provider offers no free call to check a key, so it was not "
                 "sent anywhere)")
+
+
+class LongRunningProvider(Provider):
+    """A protocol whose job waits minutes to hours (OpenAI's Batch API). Instead of one blocking
+    ``generate``, the app calls ``submit`` once and keeps the job it returns (ids, no secrets,
+    JSON), calls ``check`` from a scheduled task every ``poll_interval`` seconds without holding a
+    worker thread in between (None while the job runs, its result once done, a ProviderError if it
+    failed), and ``cancel`` when the user cancels or ``long_deadline_seconds`` pass."""
+
+    long_deadline_seconds: ClassVar[float] = 25 * 3600
+
+    def submit(self, request: ImageRequest) -> dict[str, Any]:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def check(self, job: Mapping[str, Any], request: ImageRequest) -> ImageResult | None:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def cancel(self, job: Mapping[str, Any]) -> None:
+        raise NotImplementedError  # pragma: no cover - interface
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Mapping
 from . import http, registry
 from .base import (ConfigurationError, Capabilities, GPT_IMAGE_2_SIZES, ImageRequest, ImageResult, Provider, Route,
                    unusable_route)
-from .openai import MAX_EDIT_IMAGES, check_edit, edit_parts, images_body, images_result, raise_for_openai_error
+from .openai import MAX_EDIT_IMAGES, edit_parts, images_body, images_result, raise_for_openai_error
 
 # ``api_key_env`` names a key of this route's own: upper-case, ending in _KEY or _TOKEN, naming no
 # secret of the app (SECRET_KEY, passwords) and no variable another provider reads (its key
@@ -109,12 +109,12 @@ def routes(env: Mapping[str, str]) -> list[Route]:
 class CompatibleProvider(Provider):
     slug = "compatible"
     name = "OpenAI-compatible server"
+    secret_names = ()  # a route names its own key (COMPATIBLE_ROUTES api_key_env)
 
     def generate(self, request: ImageRequest) -> ImageResult:
         key_env = self.route.options.get("key_env")
         headers = {"Authorization": f"Bearer {self.credentials[key_env]}"} if key_env else {}
-        if request.is_edit or request.mask is not None:
-            check_edit(self.route, request, self.name)
+        if request.is_edit:
             parts = edit_parts(self.route.model, request)
             url = f"{self.base_url}/images/edits"
             response = http.send(self.client, "POST", url, **parts.send_kwargs(), headers=headers,

@@ -26,7 +26,6 @@ from urllib.parse import quote
 import httpx
 
 from . import http
-from .outbound import follow_up
 from .base import (
     ConfigurationError,
     GPT_IMAGE_2_SIZES,
@@ -83,12 +82,12 @@ ENDPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)+$")
 def custom_endpoint_ids(env: Mapping[str, str]) -> list[str]:
     """The endpoint ids in ``FAL_MODELS``, checked, without repeats nor the built-in GPT Image 2 one."""
     found = []
-    for raw in (env.get("FAL_MODELS") or "").split(","):
-        endpoint = raw.strip().strip("/")
+    for entry in http.comma_list(env, "FAL_MODELS"):
+        endpoint = entry.strip("/")
         if not endpoint:
             continue
         if not ENDPOINT_ID_RE.match(endpoint) or "requests" in endpoint.split("/"):
-            raise ConfigurationError(f"FAL_MODELS: {raw.strip()!r} is not a fal endpoint id like 'fal-ai/flux/dev'.")
+            raise ConfigurationError(f"FAL_MODELS: {entry!r} is not a fal endpoint id like 'fal-ai/flux/dev'.")
         if endpoint != ENDPOINT and endpoint not in found:
             found.append(endpoint)
     return found
@@ -107,6 +106,7 @@ class FalProvider(Provider):
     name = "fal.ai"
     credential_names = ("FAL_KEY",)
     base_url_name = "FAL_QUEUE_BASE_URL"
+    secret_names = ("FAL_KEY",)
     default_base_url = "https://queue.fal.run"
     poll_interval = 0.5  # fal's own client polls every 0.1 s; half a second is gentler [I]
 
@@ -178,8 +178,6 @@ class FalCustomProvider(FalProvider):
         return custom_input_body(request)
 
     def endpoint(self, request: ImageRequest) -> str:
-        if request.is_edit or request.mask is not None:
-            raise InvalidRequestError(f"The custom fal route {self.route.model} does not do edits.")
         return self.route.model
 
     def images(self, output: Any, request: ImageRequest) -> list[GeneratedImage]:
@@ -198,11 +196,6 @@ def input_body(request: ImageRequest) -> dict[str, Any]:
     The edit endpoint's ``image_size`` defaults to ``auto`` (the size inferred from the inputs);
     the explicit ``{"width", "height"}`` the user asked for is sent instead, so an edit comes back
     at the same size on every route being compared, as on the text-to-image endpoint."""
-    if request.mask is not None and not request.images:
-        raise InvalidRequestError("A mask needs a reference image to apply to.")
-    if len(request.images) > MAX_INPUT_IMAGES:
-        raise InvalidRequestError(f"fal's edit endpoint takes at most {MAX_INPUT_IMAGES} reference images, "
-                                  f"not {len(request.images)}.")
     body: dict[str, Any] = {"prompt": request.prompt}
     if request.images:
         body["image_urls"] = [input_url(image) for image in request.images]
@@ -286,9 +279,9 @@ def job_urls(base_url: str, endpoint: str, job: Mapping[str, Any]) -> dict[str, 
     sub-path such as ``/edit`` is dropped, a ``workflows/`` or ``comfy/`` namespace is kept."""
     parts = endpoint.split("/")
     app = "/".join(parts[:3] if parts[0] in ENDPOINT_NAMESPACES else parts[:2])
-    root = f"{base_url}/{app}/requests/{quote(str(job['request_id']), safe='')}"
+    root = f"/{app}/requests/{quote(str(job['request_id']), safe='')}"
     rebuilt = {"response_url": root, "status_url": f"{root}/status", "cancel_url": f"{root}/cancel"}
-    return {name: follow_up(job.get(name), base_url, url) for name, url in rebuilt.items()}
+    return {name: http.own_url(job.get(name), base_url, path) for name, path in rebuilt.items()}
 
 
 def raise_for_failed_status(status: Mapping[str, Any]) -> None:

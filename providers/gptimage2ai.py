@@ -23,7 +23,6 @@ from urllib.parse import quote
 
 import httpx
 
-from .urls import public_input_urls
 from . import http
 from .base import (
     GPT_IMAGE_2_SIZES,
@@ -65,6 +64,7 @@ class GPTImage2AIProvider(Provider):
     name = "GPTImage2AI"
     credential_names = ("GPTIMAGE2AI_API_KEY",)
     base_url_name = "GPTIMAGE2AI_BASE_URL"
+    secret_names = ("GPTIMAGE2AI_API_KEY",)
     default_base_url = "https://gptimage2.ai/api"
     poll_interval = 2.0  # not documented [I]
 
@@ -77,11 +77,11 @@ class GPTImage2AIProvider(Provider):
         url = f"{self.base_url}/generate"
         sent: dict[str, Any] = {"method": "POST", "url": url, "json": body}
         if request.is_edit or request.mask is not None:
-            body.update(mode="image-to-image", imageUrls=image_urls(request, self.route.capabilities))
+            body.update(mode="image-to-image", imageUrls=http.reference_urls(request))
             sent = {"method": "POST", "url": url, "json": {**body, "imageUrls": [i.describe(u) for u, i in
                                                                               zip(body["imageUrls"], request.images)]}}
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_error)
-        payload = _unwrap(http.json_body(response))
+        payload = _unwrap(http.json_object(response, "gptimage2.ai"))
         kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
         job_id = _job_id(payload)
         images = _images_unless_failed(payload)
@@ -108,7 +108,7 @@ class GPTImage2AIProvider(Provider):
             response = http.send(self.client, "GET", url, headers=self.headers(), raise_for=raise_for_error)
             if response.status_code == 202:
                 return None
-            payload = _unwrap(http.json_body(response))
+            payload = _unwrap(http.json_object(response, "gptimage2.ai"))
             if _images_unless_failed(payload):
                 return payload
             if str(payload.get("status") or "").lower() in PENDING:
@@ -132,11 +132,6 @@ def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
                  "the image is in the format the provider returned")
     body = {"prompt": request.prompt, "mode": "text-to-image", "ratio": ratio, "count": request.n}
     return body, notes
-
-
-def image_urls(request: ImageRequest, capabilities: Capabilities) -> list[str]:
-    """The reference images' public URLs (the route fetches them itself)."""
-    return public_input_urls(request, "gptimage2.ai", capabilities.max_input_images)
 
 
 def raise_for_error(response: httpx.Response) -> None:
@@ -187,10 +182,8 @@ def _job_id(payload: dict) -> str | None:
     return None
 
 
-def _unwrap(payload: Any) -> dict:
+def _unwrap(payload: dict) -> dict:
     """The answer as one flat object: ``{"success", "data": {...}}`` envelopes are opened."""
-    if not isinstance(payload, dict):
-        raise BadResponseError("gptimage2.ai's answer is not a JSON object.")
     if isinstance(payload.get("data"), dict):
         return {**payload, **payload["data"]}
     return payload

@@ -27,7 +27,6 @@ from urllib.parse import quote
 import httpx
 
 from . import http
-from .outbound import follow_up
 from .base import (
     ConfigurationError,
     GPT_IMAGE_2_SIZES,
@@ -58,12 +57,12 @@ PAIR_NAMES = ("HF_API_KEY", "HF_API_SECRET")
 
 def model_paths(env: Mapping[str, str]) -> list[str]:
     paths = []
-    for raw in (env.get("HIGGSFIELD_MODEL_PATHS") or "").split(","):
-        path = raw.strip().strip("/")
+    for entry in http.comma_list(env, "HIGGSFIELD_MODEL_PATHS"):
+        path = entry.strip("/")
         if not path:
             continue
         if not PATH_RE.match(path) or ".." in path.split("/"):
-            raise ConfigurationError(f"HIGGSFIELD_MODEL_PATHS: {raw.strip()!r} is not a model path like 'vendor/model/text-to-image'.")
+            raise ConfigurationError(f"HIGGSFIELD_MODEL_PATHS: {entry!r} is not a model path like 'vendor/model/text-to-image'.")
         paths.append(path)
     return paths
 
@@ -89,6 +88,7 @@ class HiggsfieldProvider(Provider):
     credential_names = PAIR_NAMES
     alternative_names = SINGLE_NAMES
     base_url_name = "HIGGSFIELD_BASE_URL"
+    secret_names = (*PAIR_NAMES, *SINGLE_NAMES)
     default_base_url = "https://platform.higgsfield.ai"
     poll_interval = 2.0  # the SDK's pollInterval
 
@@ -110,7 +110,7 @@ class HiggsfieldProvider(Provider):
         body, notes = request_body(request)
         url = f"{self.base_url}/{self.route.model}"
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_error)
-        payload = _object(http.json_body(response))
+        payload = http.json_object(response, "Higgsfield")
         request_id = payload.get("request_id")
         if not isinstance(request_id, str) or not request_id:
             raise BadResponseError("Higgsfield accepted the request without a request_id.")
@@ -124,15 +124,15 @@ class HiggsfieldProvider(Provider):
         )
 
     def wait(self, request_id: str, submitted: Mapping[str, Any], deadline_at: float) -> dict:
-        status_url = self._own_url(submitted.get("status_url"), f"/requests/{quote(request_id, safe='')}/status")
-        cancel_url = self._own_url(submitted.get("cancel_url"), f"/requests/{quote(request_id, safe='')}/cancel")
+        status_url = http.own_url(submitted.get("status_url"), self.base_url, f"/requests/{quote(request_id, safe='')}/status")
+        cancel_url = http.own_url(submitted.get("cancel_url"), self.base_url, f"/requests/{quote(request_id, safe='')}/cancel")
 
         def check():
             try:
                 response = http.send(self.client, "GET", status_url, headers=self.headers(), raise_for=raise_for_error)
             except ProviderUnavailableError:
                 return None  # the SDK keeps polling through 5xx
-            payload = _object(http.json_body(response))
+            payload = http.json_object(response, "Higgsfield")
             return None if payload.get("status") in PENDING else payload
 
         def cancel():
@@ -140,10 +140,6 @@ class HiggsfieldProvider(Provider):
 
         return http.poll(check, interval=self.poll_interval, deadline_at=deadline_at, clock=self.clock,
                          sleep=self.sleep, on_give_up=cancel)
-
-    def _own_url(self, given: Any, path: str) -> str:
-        """Higgsfield's own status/cancel URL when it is on our base origin; never send the key elsewhere."""
-        return follow_up(given, self.base_url, self.base_url + path)
 
 
 def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
@@ -186,8 +182,3 @@ def images_of(payload: Mapping[str, Any]) -> list[GeneratedImage]:
         raise BadResponseError(f"Higgsfield reported the request {status or 'finished'} without any images[].url.")
     return images
 
-
-def _object(payload: Any) -> dict:
-    if not isinstance(payload, dict):
-        raise BadResponseError("Higgsfield's answer is not a JSON object.")
-    return payload

@@ -1,5 +1,6 @@
 """The one HTTP choke point adapters use: send a request, map failures to the shared errors,
-read JSON, and poll an asynchronous job under a deadline.
+read JSON, keep our key on our own origin, and poll an asynchronous job under a deadline; and the
+small helpers more than one adapter needs (comma-separated settings, reference links).
 
 Retry policy is not here: a failed call raises with ``retryable`` set, and the caller decides.
 """
@@ -10,7 +11,7 @@ import contextlib
 import email.utils
 import re
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import httpx
 
@@ -18,6 +19,7 @@ from .base import (
     AuthenticationError,
     BadResponseError,
     ContentPolicyError,
+    ImageRequest,
     InsufficientCreditError,
     InvalidRequestError,
     ProviderCancelledError,
@@ -26,6 +28,7 @@ from .base import (
     ProviderUnavailableError,
     RateLimitError,
 )
+from .outbound import same_origin
 
 MAX_MESSAGE = 500
 
@@ -136,6 +139,38 @@ def json_body(response: httpx.Response) -> Any:
     except ValueError:
         snippet = response.text[:200].strip()
         raise BadResponseError(f"The provider answered HTTP {response.status_code} with non-JSON: {snippet!r}") from None
+
+
+def reference_urls(request: ImageRequest) -> list[str]:
+    """The reference images' public links, for protocols that fetch them by URL themselves
+    (``Capabilities.edit_needs_public_url``): the runner has refused a request with a reference
+    without one (``Provider.problems``)."""
+    return [image.url for image in request.images]
+
+
+def json_object(response: httpx.Response, who: str = "The provider") -> dict[str, Any]:
+    """The answer's JSON object; BadResponseError ("{who}'s answer is not a JSON object.") for
+    any other JSON, and as ``json_body`` for no JSON at all."""
+    payload = json_body(response)
+    if not isinstance(payload, dict):
+        raise BadResponseError(f"{who}'s answer is not a JSON object.")
+    return payload
+
+
+def own_url(given: Any, base_url: str, path: str) -> str:
+    """The URL an answer named (a status, result or cancel URL) if it is on ``base_url``'s origin;
+    else ``base_url + path``, the documented URL built from our own base URL. Our key never goes
+    to an origin an answer chose (and the transport checks every request again)."""
+    if isinstance(given, str) and given and same_origin(given, base_url):
+        return given
+    return base_url + path
+
+
+def comma_list(env: Mapping[str, str], *names: str) -> list[str]:
+    """The entries of a comma-separated setting (the first of ``names`` that is set): stripped,
+    empty ones skipped, in order, once each. The caller checks each entry's form."""
+    text = next((env[name] for name in names if env.get(name)), "")
+    return list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
 
 
 @contextlib.contextmanager

@@ -27,7 +27,6 @@ from typing import Any, Mapping
 
 import httpx
 
-from .urls import public_input_urls
 from . import http
 from .base import (
     GPT_IMAGE_2_SIZES,
@@ -76,6 +75,7 @@ class KieProvider(Provider):
     name = "Kie.ai"
     credential_names = ("KIE_API_KEY",)
     base_url_name = "KIE_BASE_URL"
+    secret_names = ("KIE_API_KEY",)
     default_base_url = "https://api.kie.ai/api/v1"
     poll_interval = 3.0  # growing to 8 s, the cadence public Kie clients use
 
@@ -110,11 +110,6 @@ def task_input(request: ImageRequest, provider_name: str) -> tuple[dict[str, Any
     return {"prompt": request.prompt, "aspect_ratio": ratio, "resolution": tier}, notes
 
 
-def input_urls(request: ImageRequest, name: str) -> list[str]:
-    """The reference images' public URLs for ``input_urls``."""
-    return public_input_urls(request, name, MAX_INPUT_URLS)
-
-
 def run_jobs(provider: Provider, request: ImageRequest, api_key: str) -> ImageResult:
     """Submit ``request.n`` tasks, poll them together, return their result URLs. An edit goes to
     the route's ``edit_model`` with the reference images' URLs in ``input_urls``."""
@@ -124,7 +119,7 @@ def run_jobs(provider: Provider, request: ImageRequest, api_key: str) -> ImageRe
     model, recorded = provider.route.model, task
     if request.is_edit:
         model = provider.route.options.get("edit_model") or EDIT_MODEL
-        task = {**task, "input_urls": input_urls(request, name)}
+        task = {**task, "input_urls": http.reference_urls(request)}
         recorded = {**task, "input_urls": [image.describe() for image in request.images]}
     body = {"model": model, "input": task}
     create_url = f"{provider.base_url}/jobs/createTask"
@@ -197,9 +192,7 @@ def task_record(provider: Provider, task_id: str, headers: Mapping[str, str]) ->
 
 def envelope(response: httpx.Response, name: str) -> Any:
     """``data`` of a ``{code, msg, data}`` answer; a code other than 200 raises, even in HTTP 200."""
-    payload = http.json_body(response)
-    if not isinstance(payload, dict):
-        raise BadResponseError(f"{name}'s answer is not a JSON object.")
+    payload = http.json_object(response, name)
     code = payload.get("code")
     if code is not None and _int(code) != 200:
         raise code_error(_int(code), http.error_message(response), name, http.retry_after(response.headers))

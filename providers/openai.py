@@ -61,6 +61,7 @@ class OpenAIProvider(Provider):
     credential_names = ("OPENAI_API_KEY",)
     optional_names = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
     base_url_name = "OPENAI_BASE_URL"
+    secret_names = ("OPENAI_API_KEY",)
     default_base_url = "https://api.openai.com/v1"
 
     def headers(self) -> dict[str, str]:
@@ -77,8 +78,7 @@ class OpenAIProvider(Provider):
         return "the key works (GET /models answered)"
 
     def generate(self, request: ImageRequest) -> ImageResult:
-        if request.is_edit or request.mask is not None:
-            check_edit(self.route, request, self.name)
+        if request.is_edit:
             parts = edit_parts(self.route.model, request)
             url = f"{self.base_url}/images/edits"
             response = http.send(self.client, "POST", url, **parts.send_kwargs(), headers=self.headers(),
@@ -156,26 +156,6 @@ def file_part(image: InputImage, index: int, *, stem: str = "image") -> tuple[st
     return name, image.data, image.mime or "image/png"
 
 
-def check_edit(route: Route, request: ImageRequest, provider_name: str) -> None:
-    """Refuse, before anything is sent, an edit this route cannot do as asked (the form checks
-    the same capabilities; this is the adapter's own guard): no edits at all, too many reference
-    images, a mask where the protocol has none, a mask without an image, or URL-only protocols
-    without public links."""
-    caps = route.capabilities
-    if request.mask is not None and not request.images:
-        raise InvalidRequestError("A mask needs a reference image to apply to.")
-    if not caps.edit:
-        raise InvalidRequestError(f"{provider_name} ({route.model}) does not take reference images on this route.")
-    if len(request.images) > caps.max_input_images:
-        raise InvalidRequestError(f"{provider_name} ({route.model}) takes at most {caps.max_input_images} reference "
-                                  f"image(s); {len(request.images)} were given.")
-    if request.mask is not None and not caps.mask:
-        raise InvalidRequestError(f"{provider_name} ({route.model}) takes no mask: its edit protocol has none.")
-    if caps.edit_needs_public_url and any(not image.url for image in request.images):
-        raise InvalidRequestError(f"{provider_name} fetches reference images by URL, and this app has no public "
-                                  "address to give it (set SITE_URL).")
-
-
 def raise_for_openai_error(response: httpx.Response) -> None:
     """Map the ``{"error": {message, type, code}}`` envelope to the shared errors."""
     try:
@@ -207,9 +187,7 @@ def images_result(response: httpx.Response, request: ImageRequest, route: Route,
     """Read an OpenAI-shaped images response (generations and edits answer alike):
     ``data[].b64_json`` or ``data[].url``, ``usage``. ``request_sent`` replaces the default record
     of a JSON ``body`` (an edit's multipart record, ``EditParts.sent``)."""
-    payload = http.json_body(response)
-    if not isinstance(payload, dict):
-        raise BadResponseError("The provider's answer is not a JSON object.")
+    payload = http.json_object(response)
     if isinstance(payload.get("error"), dict):  # an error inside HTTP 200
         raise_for_openai_error(httpx.Response(400, json=payload))
         raise BadResponseError(f"The provider answered 200 with an error: {http.error_message(response)}")

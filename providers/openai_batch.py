@@ -4,16 +4,16 @@ Upload a one-line JSONL file (``POST /files``, purpose ``batch``), create the ba
 (``POST /batches``), check it (``GET /batches/{id}``) until it is completed, then read the output
 file (``GET /files/{id}/content``): each line carries the images response for our ``custom_id``.
 
-A batch waits for minutes to hours, so this adapter is *long-running*: instead of one blocking
-``generate``, the app calls ``submit`` once, stores the returned job, and calls ``check`` from a
-scheduled task every ``poll_interval`` seconds, without holding a worker thread in between;
+A batch waits for minutes to hours, so this adapter is a ``LongRunningProvider``: instead of one
+blocking ``generate``, the app calls ``submit`` once, stores the returned job, and calls ``check``
+from a scheduled task every ``poll_interval`` seconds, without holding a worker thread in between;
 ``cancel`` stops the batch at OpenAI.
 
 No edits: the Batch API takes ``/v1/images/edits`` lines (CreateBatchRequest.endpoint in
 openai/openai-openapi), but only as JSON bodies (``EditImageBodyJsonParam``), whose ``size`` is
 auto, 1024x1024, 1536x1024 or 1024x1536 only, and whose references are URLs or file ids rather
-than the multipart uploads this app sends. This route declares ``edit=False`` and refuses an edit
-before anything is uploaded, instead of running a plain generation in its place.
+than the multipart uploads this app sends. This route declares ``edit=False``, so the runner
+refuses an edit before anything is uploaded, instead of running a plain generation in its place.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from .base import (
     BadResponseError,
     ImageRequest,
     ImageResult,
-    Provider,
+    LongRunningProvider,
     ProviderCancelledError,
     ProviderTimeoutError,
     Route,
 )
-from .openai import CAPABILITIES, check_edit, images_body, images_result, raise_for_openai_error
+from .openai import CAPABILITIES, images_body, images_result, raise_for_openai_error
 
 ENDPOINT = "/v1/images/generations"
 CUSTOM_ID = "image-provider-compare"
@@ -48,14 +48,14 @@ def routes(env: Mapping[str, str]) -> list[Route]:
                   {"poll_interval": float(env.get("OPENAI_BATCH_POLL_SECONDS") or 60)})]
 
 
-class OpenAIBatchProvider(Provider):
+class OpenAIBatchProvider(LongRunningProvider):
     slug = "openai-batch"
     name = "OpenAI Batch API"
     credential_names = ("OPENAI_API_KEY",)
     optional_names = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
     base_url_name = "OPENAI_BASE_URL"
+    secret_names = ("OPENAI_API_KEY",)
     default_base_url = "https://api.openai.com/v1"
-    long_running = True
     # A batch is given 24 hours; we give it 25 before we cancel it and call it timed out.
     long_deadline_seconds = 25 * 3600
 
@@ -73,8 +73,6 @@ class OpenAIBatchProvider(Provider):
 
     def submit(self, request: ImageRequest) -> dict[str, Any]:
         """Upload the request as a batch of one and start it; returns the job to keep."""
-        if request.is_edit or request.mask is not None:
-            check_edit(self.route, request, self.name)  # refuses: this route takes no edits
         body = images_body(self.route.model, request)
         line = {"custom_id": CUSTOM_ID, "method": "POST", "url": ENDPOINT, "body": body}
         upload = http.send(self.client, "POST", f"{self.base_url}/files", headers=self.headers(),

@@ -91,10 +91,7 @@ MODEL_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
 def custom_models(env: Mapping[str, str]) -> list[str]:
     """The model ids in ``OPENROUTER_MODELS``, checked, without repeats nor the built-in one."""
     found = []
-    for raw in (env.get("OPENROUTER_MODELS") or "").split(","):
-        model = raw.strip()
-        if not model:
-            continue
+    for model in http.comma_list(env, "OPENROUTER_MODELS"):
         if not MODEL_RE.match(model):
             raise ConfigurationError(f"OPENROUTER_MODELS: {model!r} is not an OpenRouter model id like 'author/slug'.")
         if model != BUILT_IN_MODEL and model not in found:
@@ -116,6 +113,7 @@ class OpenRouterProvider(Provider):
     name = "OpenRouter"
     credential_names = ("OPENROUTER_API_KEY",)
     base_url_name = "OPENROUTER_BASE_URL"
+    secret_names = ("OPENROUTER_API_KEY",)
     default_base_url = "https://openrouter.ai/api/v1"
 
     def images_body(self, request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
@@ -126,9 +124,7 @@ class OpenRouterProvider(Provider):
         url = f"{self.base_url}/images"
         headers = {"Authorization": f"Bearer {self.credentials['OPENROUTER_API_KEY']}"}
         response = http.send(self.client, "POST", url, json=body, headers=headers, raise_for=raise_for_openrouter_error)
-        payload = http.json_body(response)
-        if not isinstance(payload, dict):
-            raise BadResponseError("OpenRouter's answer is not a JSON object.")
+        payload = http.json_object(response, "OpenRouter")
         if isinstance(payload.get("error"), dict):  # an error after generation started: HTTP 200 (6.3)
             raise openrouter_error(payload["error"], response.status_code, response.headers)
         images = parse_images(payload, request)
@@ -147,10 +143,6 @@ class OpenRouterProvider(Provider):
 
 def images_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
     """The request body and the notes on what could not be expressed exactly."""
-    if request.mask is not None:
-        raise InvalidRequestError("OpenRouter's image API has no mask input; edit without a mask on this route.")
-    if len(request.images) > MAX_INPUT_IMAGES:
-        raise InvalidRequestError(f"At most {MAX_INPUT_IMAGES} reference images on this route, not {len(request.images)}.")
     body = {
         "model": model,
         "prompt": request.prompt,
@@ -180,8 +172,6 @@ class OpenRouterCustomProvider(OpenRouterProvider):
 
 def custom_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
     """The body for a model OpenRouter tells us nothing about, and the notes on what it may ignore."""
-    if request.is_edit or request.mask is not None:
-        raise InvalidRequestError(f"The custom OpenRouter route {model} does not do edits.")
     ratio, exact = snap_aspect_ratio(request.width, request.height, ASPECT_RATIOS)
     body: dict[str, Any] = {
         "model": model,

@@ -8,9 +8,8 @@ itself, the polling URLs an answer names, image downloads).
   ALLOW_PRIVATE_PROVIDER_URLS) is on, or the origin is one the server itself configured
   (``trusted``: a base URL from the server's environment, e.g. a LiteLLM proxy on the LAN). A
   base URL a team set, and every URL taken from an answer, is never trusted.
-- ``follow_up`` decides whether a URL an answer names (a status, result or cancel URL) may be sent
-  our key: only when it is on the provider's configured origin, or on an origin the adapter
-  declares for that protocol (and then still checked by the transport).
+- ``same_origin`` is what ``http.own_url`` asks before a URL an answer names (a status, result
+  or cancel URL) may be sent our key: only on the provider's configured origin.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 from urllib.parse import urlsplit
 
 import httpcore
@@ -51,16 +50,6 @@ def origin(url: str) -> tuple[str, str, int] | None:
 def same_origin(url: str, base: str) -> bool:
     found = origin(url)
     return found is not None and found == origin(base)
-
-
-def follow_up(given, base_url: str, fallback: str, also: Iterable[str] = ()) -> str:
-    """The URL an answer named, if it is on ``base_url``'s origin (or on one of the origins in
-    ``also``, documented exceptions of the protocol); else ``fallback``, the documented URL built
-    from our own base URL. Our key never goes to an origin an answer chose."""
-    if isinstance(given, str) and given:
-        if same_origin(given, base_url) or any(same_origin(given, other) for other in also):
-            return given
-    return fallback
 
 
 def is_public(address: str) -> bool:

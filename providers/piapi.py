@@ -41,7 +41,7 @@ from .base import (
     Provider,
     Route,
 )
-from .openai import MAX_EDIT_IMAGES, check_edit, edit_parts, images_body, images_result, raise_for_openai_error
+from .openai import MAX_EDIT_IMAGES, edit_parts, images_body, images_result, raise_for_openai_error
 
 CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000,
                             edit=True, mask=False, max_input_images=MAX_EDIT_IMAGES)
@@ -65,12 +65,12 @@ class PiAPIProvider(Provider):
     name = "PiAPI"
     credential_names = ("PIAPI_API_KEY",)
     base_url_name = "PIAPI_BASE_URL"
+    secret_names = ("PIAPI_API_KEY",)
     default_base_url = "https://api.piapi.ai/v1"
 
     def generate(self, request: ImageRequest) -> ImageResult:
         headers = {"Authorization": f"Bearer {self.credentials['PIAPI_API_KEY']}"}
-        if request.is_edit or request.mask is not None:
-            check_edit(self.route, request, self.name)
+        if request.is_edit:
             parts = edit_parts(self.route.model, request)
             body: Mapping[str, Any] = parts.form
             url = f"{self.base_url}/images/edits"

@@ -27,9 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .urls import public_input_urls
 from . import http
-from .outbound import follow_up
 from .base import (
     MIME_TYPES,
     BadResponseError,
@@ -71,6 +69,7 @@ class PixazoProvider(Provider):
     name = "Pixazo"
     credential_names = ("PIXAZO_API_KEY",)
     base_url_name = "PIXAZO_BASE_URL"
+    secret_names = ("PIXAZO_API_KEY",)
     default_base_url = "https://gateway.pixazo.ai"
     poll_interval = 2.0  # not documented for images; public video clients poll every 5 s [I]
 
@@ -83,12 +82,12 @@ class PixazoProvider(Provider):
         url = f"{self.base_url}{SUBMIT_PATH}"
         sent: dict[str, Any] = {"method": "POST", "url": url, "json": body}
         if request.is_edit or request.mask is not None:
-            body["input_images"] = input_image_urls(request, self.route.capabilities)
+            body["input_images"] = http.reference_urls(request)
             url = f"{self.base_url}{EDIT_PATH}"
             sent = {"method": "POST", "url": url, "json": {**body, "input_images": [i.describe(u) for u, i in
                                                                                 zip(body["input_images"], request.images)]}}
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_pixazo_error)
-        payload = _object(http.json_body(response))
+        payload = http.json_object(response, "Pixazo")
         kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
         request_id = payload.get("request_id") or payload.get("id")
         images = images_in(payload)
@@ -115,7 +114,7 @@ class PixazoProvider(Provider):
 
         def check():
             response = http.send(self.client, "GET", url, headers=self.headers(), raise_for=raise_for_pixazo_error)
-            payload = _object(http.json_body(response))
+            payload = http.json_object(response, "Pixazo")
             status = str(payload.get("status") or "").upper()
             _raise_if_failed(payload)
             if status in DONE or images_in(payload):
@@ -127,7 +126,7 @@ class PixazoProvider(Provider):
     def status_url(self, request_id: str, polling_url: Any) -> str:
         """The polling_url Pixazo gave, if it is on the gateway we trust with the key; else the
         documented status path."""
-        return follow_up(polling_url, self.base_url, self.base_url + STATUS_PATH.format(request_id=quote(request_id, safe="")))
+        return http.own_url(polling_url, self.base_url, STATUS_PATH.format(request_id=quote(request_id, safe="")))
 
 
 def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
@@ -140,11 +139,6 @@ def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
     body = {"prompt": request.prompt, "image_size": request.size, "quality": quality,
             "num_images": request.n, "output_format": request.output_format}
     return body, notes
-
-
-def input_image_urls(request: ImageRequest, capabilities: Capabilities) -> list[str]:
-    """The reference images' public URLs (the route fetches them itself)."""
-    return public_input_urls(request, "Pixazo", capabilities.max_input_images)
 
 
 def raise_for_pixazo_error(response: httpx.Response) -> None:
@@ -196,9 +190,4 @@ def images_in(payload: Any, depth: int = 0) -> list[GeneratedImage]:
             return [GeneratedImage(data=i.data, url=i.url, mime=i.mime or mime) for i in found]
     return []
 
-
-def _object(payload: Any) -> dict:
-    if not isinstance(payload, dict):
-        raise BadResponseError("Pixazo's answer is not a JSON object.")
-    return payload
 

@@ -49,13 +49,24 @@ def all_routes(env: Mapping[str, str]) -> dict[str, Route]:
 def provider_variable_names() -> frozenset[str]:
     """Every variable a built-in provider reads: credentials, optional values, base URLs."""
     names = set()
-    for name in PROVIDER_MODULES:
-        for value in vars(import_module(f"{__package__}.{name}")).values():
-            if isinstance(value, type) and issubclass(value, Provider):
-                names.update((*value.credential_names, *value.optional_names, *value.alternative_names,
-                              value.base_url_name))
+    for provider in _provider_classes():
+        names.update((*provider.credential_names, *provider.optional_names, *provider.alternative_names,
+                      provider.base_url_name))
     names.discard("")
     return frozenset(names)
+
+
+def _provider_classes() -> list[type[Provider]]:
+    """The adapter classes each provider module defines."""
+    modules = [sandbox, *(import_module(f"{__package__}.{name}") for name in PROVIDER_MODULES)]
+    return [value for module in modules for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, Provider) and value.__module__ == module.__name__]
+
+
+@lru_cache(maxsize=1)
+def secret_variable_names() -> frozenset[str]:
+    """Every variable a built-in provider declares secret (``Provider.secret_names``)."""
+    return frozenset(name for provider in _provider_classes() for name in provider.secret_names or ())
 
 
 def setting_problems(env: Mapping[str, str]) -> list[str]:

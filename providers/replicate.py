@@ -44,7 +44,6 @@ from typing import Any, Mapping, Sequence
 import httpx
 
 from . import http
-from .outbound import follow_up
 from .base import (
     ConfigurationError,
     MIME_TYPES,
@@ -55,7 +54,6 @@ from .base import (
     ImageRequest,
     ImageResult,
     InputImage,
-    InvalidRequestError,
     Provider,
     ProviderCancelledError,
     ProviderError,
@@ -101,10 +99,7 @@ def custom_models(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
     """``(owner/name, version or None)`` for each ``REPLICATE_MODELS`` entry, checked; the built-in
     GPT Image 2 model (without a version) is its own route and skipped here."""
     found: dict[str, str | None] = {}
-    for raw in (env.get("REPLICATE_MODELS") or "").split(","):
-        entry = raw.strip()
-        if not entry:
-            continue
+    for entry in http.comma_list(env, "REPLICATE_MODELS"):
         match = MODEL_RE.match(entry)
         if not match:
             raise ConfigurationError(f"REPLICATE_MODELS: {entry!r} is not a Replicate model like 'owner/name' "
@@ -135,19 +130,15 @@ class ReplicateProvider(Provider):
     # Bring-your-own OpenAI key, sent as the model input ``openai_api_key`` (5.2).
     optional_names = ("REPLICATE_OPENAI_API_KEY",)
     base_url_name = "REPLICATE_BASE_URL"
+    secret_names = ("REPLICATE_API_TOKEN", "REPLICATE_OPENAI_API_KEY")
     default_base_url = "https://api.replicate.com/v1"
     poll_interval = 0.5  # the SDK's default REPLICATE_POLL_INTERVAL (5.1)
     max_poll_interval = 1.0
-
-    @property
-    def secrets(self) -> list[str]:
-        return list(self.credentials.values())
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.credentials['REPLICATE_API_TOKEN']}"}
 
     def generate(self, request: ImageRequest) -> ImageResult:
-        check_edit(request)
         deadline_at = self.clock() + self.deadline
         references, kept_references, uploads = self.reference_inputs(request.images)
         body, notes = prediction_body(request, self.credentials.get("REPLICATE_OPENAI_API_KEY"), references)
@@ -185,13 +176,13 @@ class ReplicateProvider(Provider):
             request_sent={**self.kept_request(url, headers["Prefer"], body, list(kept_references), list(uploads)),
                           **(extra_sent or {})},
             response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
-            notes=tuple(redact(notes, self.secrets)),
+            notes=tuple(redact(notes, self.secrets())),
         )
 
     def kept_request(self, url: str, prefer: str, body: Mapping[str, Any], kept_references: list[str],
                      uploads: list[dict[str, Any]]) -> dict[str, Any]:
         """What was sent, without the token, the BYOK key or the reference bytes."""
-        kept = redact(body, self.secrets)
+        kept = redact(body, self.secrets())
         if kept_references:  # a new dict: redact() hands the body itself back when there is no secret
             kept = {**kept, "input": {**kept["input"], "input_images": kept_references}}
         sent = {"method": "POST", "url": url, "headers": {"Prefer": prefer}, "json": kept}
@@ -235,8 +226,8 @@ class ReplicateProvider(Provider):
 
     def wait_for(self, prediction: Mapping[str, Any], deadline_at: float) -> Mapping[str, Any]:
         urls = prediction.get("urls") if isinstance(prediction.get("urls"), dict) else {}
-        get_url = self.own_url(urls.get("get"), f"/predictions/{prediction['id']}")
-        cancel_url = self.own_url(urls.get("cancel"), f"/predictions/{prediction['id']}/cancel")
+        get_url = http.own_url(urls.get("get"), self.base_url, f"/predictions/{prediction['id']}")
+        cancel_url = http.own_url(urls.get("cancel"), self.base_url, f"/predictions/{prediction['id']}/cancel")
 
         def check():
             current = self.read(http.send(self.client, "GET", get_url, headers=self.headers(), raise_for=self.raise_for))
@@ -247,11 +238,6 @@ class ReplicateProvider(Provider):
 
         return http.poll(check, interval=self.poll_interval, max_interval=self.max_poll_interval, growth=1.25,
                          deadline_at=deadline_at, clock=self.clock, sleep=self.sleep, on_give_up=cancel)
-
-    def own_url(self, given: Any, path: str) -> str:
-        """The URL the prediction names, if it is on our base URL's host (so the token never goes
-        elsewhere, and a relay set as REPLICATE_BASE_URL stays in the path); else base + path."""
-        return follow_up(given, self.base_url, f"{self.base_url}{path}")
 
     # --- reading answers ----------------------------------------------------------------------
 
@@ -265,7 +251,7 @@ class ReplicateProvider(Provider):
         status = prediction.get("status")
         if status == "succeeded":
             return
-        message = redact(str(prediction.get("error") or f"the prediction ended {status}"), self.secrets)
+        message = redact(str(prediction.get("error") or f"the prediction ended {status}"), self.secrets())
         message = message[: http.MAX_MESSAGE]
         if status == "canceled":  # cancelled at Replicate (our own cancel at the deadline raises a timeout)
             raise ProviderCancelledError(f"Replicate prediction canceled: {message}")
@@ -275,7 +261,7 @@ class ReplicateProvider(Provider):
 
     def raise_for(self, response: httpx.Response) -> None:
         """Problem JSON ``{type, title, status, detail}`` -> the shared errors, secrets removed."""
-        message = redact(http.error_message(response), self.secrets)
+        message = redact(http.error_message(response), self.secrets())
         status = response.status_code
         if status in (400, 422) and _mentions_policy(message):
             raise ContentPolicyError(f"HTTP {status}: {message}", status=status)
@@ -287,8 +273,6 @@ class ReplicateCustomProvider(ReplicateProvider):
     the inputs its own schema has."""
 
     def generate(self, request: ImageRequest) -> ImageResult:
-        if request.is_edit or request.mask is not None:
-            raise InvalidRequestError(f"The custom Replicate route {self.route.model} does not do edits.")
         deadline_at = self.clock() + self.deadline
         version = self.route.options.get("version")
         schema_url, properties = self.input_schema(version)
@@ -458,14 +442,6 @@ def _ratio_for(request: ImageRequest, enum: list[Any] | None) -> tuple[str | Non
     if not ratios:
         return None, False
     return snap_aspect_ratio(request.width, request.height, ratios)
-
-
-def check_edit(request: ImageRequest) -> None:
-    """What the model cannot take, refused before anything is sent (the form normally prevents it)."""
-    if request.mask is not None:
-        raise InvalidRequestError("Replicate's openai/gpt-image-2 has no mask input; edit without a mask on this route.")
-    if len(request.images) > MAX_INPUT_IMAGES:
-        raise InvalidRequestError(f"At most {MAX_INPUT_IMAGES} reference images on this route, not {len(request.images)}.")
 
 
 def prediction_body(request: ImageRequest, openai_key: str | None,

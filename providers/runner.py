@@ -33,6 +33,7 @@ from .base import (
     GeneratedImage,
     ImageRequest,
     ImageResult,
+    LongRunningProvider,
     Provider,
     ProviderError,
     ProviderTimeoutError,
@@ -67,6 +68,21 @@ def execute(provider: Provider, request: ImageRequest, *, max_image_bytes: int =
             continue
         return dataclasses.replace(result, attempts=tuple(attempts))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def refuse_what_it_cannot_do(provider: Provider, request: ImageRequest) -> None:
+    """Raise the provider's refusal (InvalidRequestError) when it declares problems with
+    ``request`` (``Provider.problems``): before ``generate`` or ``submit``, nothing sent."""
+    problems = provider.problems(request)
+    if problems:
+        raise provider.refusal(problems, request)
+
+
+def submit(provider: LongRunningProvider, request: ImageRequest) -> dict:
+    """Start a long-running job (``LongRunningProvider.submit``), after the same check ``execute``
+    makes before ``generate``."""
+    refuse_what_it_cannot_do(provider, request)
+    return provider.submit(request)
 
 
 def may_retry(error: ProviderError) -> bool:
@@ -197,6 +213,7 @@ def _attempt(provider: Provider, request: ImageRequest, max_image_bytes: int, al
     started = time.perf_counter()
     wire = WireClock.attach(getattr(provider, "client", None))
     try:
+        refuse_what_it_cannot_do(provider, request)
         result = provider.generate(request)
         if not result.images:
             raise BadResponseError("The provider answered without any image.")

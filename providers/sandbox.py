@@ -97,6 +97,7 @@ def routes(spec: str = DEFAULT_SPEC, latency_scale: float = 1.0) -> list[Route]:
 class SandboxProvider(Provider):
     slug = "sandbox"
     name = "Sandbox (offline)"
+    secret_names = ()  # it reads no credential
     sandbox = True
     sleep = staticmethod(time.sleep)
 

@@ -49,24 +49,3 @@ def decode_data_url(url: str) -> tuple[bytes, str]:
         return unquote_to_bytes(payload), mime
     except (binascii.Error, ValueError):
         raise BadResponseError("The provider returned a data: URL that does not decode.") from None
-
-
-def public_input_urls(request, name: str, max_images: int) -> list[str]:
-    """The reference images' public links, for protocols that only take URLs they fetch
-    themselves; refuses, before anything is sent, what such a protocol cannot take."""
-    from .base import InvalidRequestError
-
-    if request.mask is not None:
-        raise InvalidRequestError(f"{name} takes no mask for GPT Image 2 (only reference images).")
-    if len(request.images) > max_images:
-        raise InvalidRequestError(f"{name} takes at most {max_images} reference images; "
-                                  f"{len(request.images)} were given.")
-    missing = [image.filename for image in request.images if not image.url]
-    if missing:
-        raise InvalidRequestError(f"{name} fetches reference images by URL and {', '.join(missing)} has no public "
-                                  "link: set SITE_URL to this app's public address.")
-    unusable = [image.filename for image in request.images if not image.url.startswith(("https://", "http://"))]
-    if unusable:
-        raise InvalidRequestError(f"{name} needs http(s) links to reference images; {', '.join(unusable)} has "
-                                  "another kind.")
-    return [image.url for image in request.images]

@@ -70,6 +70,7 @@ class VercelGatewayProvider(Provider):
     name = "Vercel AI Gateway"
     credential_names = ("AI_GATEWAY_API_KEY",)
     base_url_name = "AI_GATEWAY_BASE_URL"
+    secret_names = ("AI_GATEWAY_API_KEY",)
     default_base_url = "https://ai-gateway.vercel.sh/v1"
 
     def generate(self, request: ImageRequest) -> ImageResult:

@@ -37,7 +37,6 @@ from typing import Any, Mapping
 
 import httpx
 
-from .urls import public_input_urls
 from . import http
 from .base import (
     GPT_IMAGE_2_SIZES,
@@ -83,6 +82,7 @@ class WaveSpeedProvider(Provider):
     name = "WaveSpeed AI"
     credential_names = ("WAVESPEED_API_KEY",)
     base_url_name = "WAVESPEED_BASE_URL"
+    secret_names = ("WAVESPEED_API_KEY",)
     default_base_url = "https://api.wavespeed.ai/api/v3"
     poll_interval = 2.0  # WaveSpeed's clients poll /result every 1-2 s
 
@@ -93,7 +93,7 @@ class WaveSpeedProvider(Provider):
         body, notes = request_body(request)
         kept_body = body
         if request.is_edit:
-            body = {**body, "images": input_images(request)}
+            body = {**body, "images": http.reference_urls(request)}
             kept_body = {**body, "images": [image.describe() for image in request.images]}
         url = f"{self.base_url}/{self.route.model}/{'edit' if request.is_edit else 'text-to-image'}"
         ids, submitted = [], None
@@ -171,16 +171,9 @@ def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
             "output_format": request.output_format}, notes
 
 
-def input_images(request: ImageRequest) -> list[str]:
-    """The reference images' public URLs for ``images``."""
-    return public_input_urls(request, "WaveSpeed", MAX_INPUT_IMAGES)
-
-
 def envelope_data(response: httpx.Response) -> dict[str, Any]:
     """``data`` of a ``{code, message, data}`` answer; a code other than 200 is an error."""
-    payload = http.json_body(response)
-    if not isinstance(payload, dict):
-        raise BadResponseError("WaveSpeed's answer is not a JSON object.")
+    payload = http.json_object(response, "WaveSpeed")
     code = payload.get("code")
     if isinstance(code, int) and code != 200:
         raise error_for_code(code, str(payload.get("message") or "no message"), response.headers)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from compare import execution, logs, tasks
+from compare import logs, tasks
 from compare import routes as route_catalog
 from compare.models import Comparison, Result, Status
 from providers.base import Capabilities, Provider, Route
@@ -128,8 +128,10 @@ def test_credential_shapes_are_blanked_wherever_they_appear():
     assert logs.scrub("route_key=sandbox:fast result 12") == "route_key=sandbox:fast result 12"
 
 
-def test_the_same_secret_words_as_the_worker():
-    assert logs.SECRET_WORDS == execution.SECRET_WORDS
+def test_a_provider_secret_in_the_environment_is_blanked_whatever_its_name(monkeypatch):
+    monkeypatch.setenv("HF_CREDENTIALS", "hf-id-1234:hf-secret-5678")  # declared by Higgsfield, no secret word
+    monkeypatch.setattr(logs, "_environment_secrets", None)
+    assert logs.scrub("signed with hf-id-1234:hf-secret-5678") == "signed with ***"
 
 
 LOGGING_SCRIPT = """

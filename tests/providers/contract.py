@@ -27,9 +27,16 @@ from providers.base import (
     AuthenticationError,
     ContentPolicyError,
     ImageRequest,
+    InputImage,
     InvalidRequestError,
+    LongRunningProvider,
+    Provider,
     ProviderError,
 )
+
+# The words credentials were once judged secret by, before adapters declared their secrets: every
+# value they caught must still be among the declared ones (redaction never weakens).
+OLD_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 
 
 class ProviderContract:
@@ -121,6 +128,37 @@ class ProviderContract:
         result = self.run(fake)
         kept = repr((result.request_sent, result.response_headers, result.request_id))
         assert self.secret and self.secret not in kept
+
+    def test_contract_the_adapter_declares_its_secrets(self, fake):
+        provider = self.provider(fake)
+        assert any("secret_names" in vars(cls) for cls in type(provider).__mro__ if cls is not Provider)
+        assert self.secret in provider.secrets()
+        worded = {value for name, value in provider.credentials.items() if any(w in name for w in OLD_SECRET_WORDS)}
+        assert worded <= set(provider.secrets())
+
+    def test_contract_a_job_protocol_is_declared_long_running_or_not_at_all(self, fake):
+        provider = self.provider(fake)
+        if isinstance(provider, LongRunningProvider):
+            for method in ("submit", "check", "cancel"):
+                assert getattr(type(provider), method) is not getattr(LongRunningProvider, method), method
+        else:
+            assert not any(hasattr(provider, method) for method in ("submit", "check", "cancel", "long_running"))
+
+    def test_contract_what_the_route_cannot_take_is_refused_before_anything_is_sent(self):
+        sent = []
+
+        def handle(request):
+            sent.append(request)
+            return httpx.Response(500)
+
+        provider = self.provider_answering(handle)
+        caps = provider.route.capabilities
+        reference = InputImage(data=b"png", filename="ref.png", url="https://app.example/ref.png")
+        images = (reference,) * (caps.max_input_images + 1 if caps.edit else 1)
+        with pytest.raises(InvalidRequestError) as caught:
+            runner.execute(provider, self.request(images=images))
+        assert caught.value.code == "invalid_request" and not caught.value.retryable
+        assert sent == []
 
     @pytest.mark.parametrize("scenario,kind", [("auth", AuthenticationError), ("invalid", InvalidRequestError),
                                                ("policy", ContentPolicyError)])

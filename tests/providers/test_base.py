@@ -4,7 +4,19 @@ import sys
 import pytest
 
 from providers import openai, openrouter, registry
-from providers.base import Capabilities, ImageRequest, SizeRule, parse_size, redact
+from providers.base import (
+    PROBLEM_CODES,
+    REFUSED_PROBLEMS,
+    Capabilities,
+    ImageRequest,
+    InputImage,
+    Problem,
+    Provider,
+    Route,
+    SizeRule,
+    parse_size,
+    redact,
+)
 
 
 def test_parse_size_reads_presets_and_wxh():
@@ -89,3 +101,35 @@ def test_capabilities_say_whether_the_route_passes_a_seed_on():
     assert openrouter.CUSTOM_CAPABILITIES.seed is True  # sent as OpenRouter's seed field
     sandbox = [route for route in registry.all_routes({}).values() if route.sandbox]
     assert sandbox and all(route.capabilities.seed for route in sandbox)
+
+
+def test_each_problem_carries_a_code_beside_the_words_a_user_reads():
+    caps = Capabilities(qualities=("low",), formats=("png",), max_n=1, prompt_limit=5, edit=True, max_input_images=1)
+    reference = InputImage(b"png-bytes")
+    problems = caps.problems(ImageRequest("too long", 1000, 700, "high", "webp", 2, images=(reference,) * 2,
+                                          mask=reference))
+    assert [p.code for p in problems] == ["prompt_length", "size", "quality", "output_format", "n", "input_images",
+                                          "mask"]
+    assert problems[0] == str(problems[0]) == "prompts of at most 5 characters"
+    with pytest.raises(ValueError, match="unknown problem code"):
+        Problem("prompt", "a made-up code")
+
+
+def test_a_provider_adds_what_its_protocol_needs_and_leaves_parameters_to_the_form():
+    route = registry.get_route("kie:gpt-image-2", {"KIE_API_KEY": "kie-key-123456"})
+    provider = route.build(env={"KIE_API_KEY": "kie-key-123456"})
+    linked, unlinked = InputImage(b"a", filename="a.png", url="https://app.example/a.png"), InputImage(b"b", filename="b.png")
+    assert provider.problems(ImageRequest("x", quality="nonsense", n=99, images=(linked,))) == []
+    assert [p.code for p in provider.problems(ImageRequest("x", images=(linked, unlinked)))] == ["public_url"]
+    assert [p.code for p in provider.problems(ImageRequest("x", mask=linked))] == ["mask"]
+    assert set(REFUSED_PROBLEMS) < set(PROBLEM_CODES)
+
+
+def test_an_adapter_that_declares_no_secrets_has_every_value_it_reads_taken_for_one():
+    class Undeclared(Provider):
+        credential_names = ("PLAIN_ID",)
+        optional_names = ("REGION",)
+
+    route = Route("undeclared:m", Undeclared, "m", "Undeclared", Capabilities())
+    provider = route.build(env={"PLAIN_ID": "id-0123456789", "REGION": "eu-west-1"})
+    assert provider.secrets() == ["id-0123456789", "eu-west-1"]

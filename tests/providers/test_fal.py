@@ -486,7 +486,7 @@ class TestFalCustomRoute(ProviderContract):
         assert error.status == 404 and "not found" in error.message
 
     def test_edits_are_refused_before_calling_fal(self, fake):
-        with pytest.raises(InvalidRequestError, match="does not do edits"):
+        with pytest.raises(InvalidRequestError, match="does not take reference images on this route"):
             self.run(fake, images=(reference(),))
         assert fake.calls == []
 

@@ -189,18 +189,18 @@ class TestGPTImage2AI(ProviderContract):
     def test_a_mask_is_refused_before_anything_is_sent(self, fake, images):
         mask = InputImage(data=image_bytes(), filename="mask.png", url="https://app.example/media/mask.png")
         with pytest.raises(InvalidRequestError, match="takes no mask"):
-            self.provider(fake).generate(self.request(quality="auto", images=images, mask=mask))
+            self.run(fake, quality="auto", images=images, mask=mask)
         assert fake.calls == []
 
     def test_more_reference_images_than_declared_are_refused(self, fake):
         images = tuple(reference(f"ref{i}.png") for i in range(17))
         with pytest.raises(InvalidRequestError, match="takes at most 16 reference images; 17 were given"):
-            self.provider(fake).generate(self.request(quality="auto", images=images))
+            self.run(fake, quality="auto", images=images)
         assert fake.calls == []
 
     def test_an_edit_without_public_urls_is_refused_naming_site_url(self, fake):
         with pytest.raises(InvalidRequestError, match="fetches reference images by URL and fox.png has no public link: set SITE_URL"):
-            self.provider(fake).generate(self.request(quality="auto", images=(reference("fox.png", url=False),)))
+            self.run(fake, quality="auto", images=(reference("fox.png", url=False),))
         assert fake.calls == []
 
     def test_a_reference_link_that_is_not_http_is_refused_before_sending(self, fake):

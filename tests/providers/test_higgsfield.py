@@ -4,7 +4,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from providers import higgsfield, registry
+from providers import higgsfield, registry, runner
 from providers.base import (
     ContentPolicyError,
     InputImage,
@@ -133,11 +133,21 @@ class TestHiggsfield(ProviderContract):
         assert cancels[0]["headers"]["authorization"] == f"Key {KEY_ID}:{SECRET}"
         assert list(fake.requests.values())[0]["status"] == "canceled"
 
-    def test_status_and_cancel_urls_on_another_host_are_not_trusted_with_the_key(self, fake):
-        provider = self.provider(fake)
-        assert provider._own_url("https://elsewhere.example/requests/r/status", "/requests/r/status") == \
-            f"{BASE}/requests/r/status"
-        assert provider._own_url(f"{BASE}/requests/r/cancel", "/requests/r/cancel") == f"{BASE}/requests/r/cancel"
+    def test_status_and_cancel_urls_on_another_host_are_not_trusted_with_the_key(self):
+        sent = []
+
+        def handle(request):
+            sent.append(str(request.url))
+            if request.method == "POST":
+                return httpx.Response(200, json={"status": "queued", "request_id": "r",
+                                                 "status_url": "https://elsewhere.example/requests/r/status",
+                                                 "cancel_url": "https://elsewhere.example/requests/r/cancel"})
+            return httpx.Response(200, json={"status": "nsfw", "request_id": "r"})
+
+        with pytest.raises(ContentPolicyError):
+            runner.execute(self.provider_answering(handle), self.request())
+        assert len(sent) == 2 and sent[1].endswith("/requests/r/status")
+        assert not any("elsewhere.example" in url for url in sent)
 
     def test_the_public_platform_is_the_default_and_higgsfield_base_url_overrides_it(self):
         env = {"HF_API_KEY": KEY_ID, "HF_API_SECRET": SECRET, "HIGGSFIELD_MODEL_PATHS": PATH}

@@ -4,6 +4,7 @@ import pytest
 from providers import http
 from providers.base import (
     AuthenticationError,
+    BadResponseError,
     InsufficientCreditError,
     InvalidRequestError,
     ProviderCancelledError,
@@ -103,3 +104,37 @@ def test_errors_leaving_a_poll_are_marked_as_after_submit():
     with pytest.raises(ProviderUnavailableError) as caught:
         http.poll(check, interval=1, deadline_at=clock() + 60, clock=clock, sleep=clock.sleep)
     assert caught.value.after_submit and clock.slept == [1, 1, 1]  # three retried checks, then it gives up
+
+
+QUEUE = "https://queue.fal.run"
+
+
+@pytest.mark.parametrize("given,expected", [
+    (f"{QUEUE}/openai/gpt-image-2/requests/r1/status", f"{QUEUE}/openai/gpt-image-2/requests/r1/status"),
+    ("https://queue.fal.run:443/x", "https://queue.fal.run:443/x"),
+    ("https://QUEUE.fal.run/x", "https://QUEUE.fal.run/x"),
+    ("http://queue.fal.run/x", f"{QUEUE}/ours"),  # another scheme is another origin
+    ("https://queue.fal.run:8443/x", f"{QUEUE}/ours"),
+    ("https://queue.fal.run.evil.example/x", f"{QUEUE}/ours"),
+    ("https://evil.example@169.254.169.254/x", f"{QUEUE}/ours"),
+    ("//169.254.169.254/x", f"{QUEUE}/ours"),
+    ("file:///etc/passwd", f"{QUEUE}/ours"),
+    (None, f"{QUEUE}/ours"), (42, f"{QUEUE}/ours"), ("", f"{QUEUE}/ours"),
+])
+def test_a_url_an_answer_names_is_followed_only_on_our_own_origin(given, expected):
+    assert http.own_url(given, QUEUE, "/ours") == expected
+
+
+def test_json_object_refuses_other_json_in_the_providers_name():
+    assert http.json_object(httpx.Response(200, json={"id": "x"})) == {"id": "x"}
+    with pytest.raises(BadResponseError, match="^Pixazo's answer is not a JSON object.$"):
+        http.json_object(httpx.Response(200, json=["x"]), "Pixazo")
+    with pytest.raises(BadResponseError, match="non-JSON"):
+        http.json_object(httpx.Response(200, text="<html>"))
+
+
+def test_a_comma_list_is_stripped_without_empties_or_repeats_from_the_first_name_set():
+    env = {"MODELS": " a/b , ,c/d,a/b,", "FALLBACK": "e/f"}
+    assert http.comma_list(env, "MODELS", "FALLBACK") == ["a/b", "c/d"]
+    assert http.comma_list(env, "UNSET", "FALLBACK") == ["e/f"]
+    assert http.comma_list({}, "MODELS") == []

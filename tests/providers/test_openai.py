@@ -6,7 +6,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from providers import compatible, openai, registry
+from providers import compatible, openai, registry, runner
 from providers.base import (
     ContentPolicyError,
     InputImage,
@@ -247,7 +247,7 @@ class TestCompatible(ProviderContract):
         provider = registry.get_route("compatible:litellm", env).build(
             client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env)
         with pytest.raises(InvalidRequestError, match="does not take reference images"):
-            provider.generate(self.request(images=(reference(),)))
+            runner.execute(provider, self.request(images=(reference(),)))
         assert fake.calls == []
 
     def test_a_server_configured_without_a_mask_refuses_one_before_sending(self, fake):
@@ -256,7 +256,7 @@ class TestCompatible(ProviderContract):
         provider = registry.get_route("compatible:litellm", env).build(
             client=httpx.Client(transport=httpx.MockTransport(fake.handle)), env=env)
         with pytest.raises(InvalidRequestError, match="takes no mask"):
-            provider.generate(self.request(images=(reference(),), mask=mask()))
+            runner.execute(provider, self.request(images=(reference(),), mask=mask()))
         assert fake.calls == []
 
     def test_a_servers_refusal_of_an_edit_is_an_invalid_request(self, fake):

@@ -3,7 +3,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from providers import openai_batch
+from providers import openai_batch, runner
 from providers.base import (
     InputImage,
     InvalidRequestError,
@@ -51,7 +51,7 @@ class TestOpenAIBatch(ProviderContract):
         request = self.request(images=(InputImage(data=b"\x89PNG not really"),))
         assert caps.problems(request) == ["edits with reference images"]
         with pytest.raises(InvalidRequestError, match="does not take reference images"):
-            self.provider(fake).submit(request)
+            runner.submit(self.provider(fake), request)
         assert fake.calls == []
 
     def test_checks_say_pending_until_the_batch_completes(self, fake):

@@ -231,9 +231,9 @@ class TestOpenRouter(ProviderContract):
         assert caps.problems(self.request(images=(reference(),) * 17)) == ["17 reference images: at most 16"]
 
     def test_the_adapter_refuses_a_mask_or_too_many_images_before_calling_openrouter(self, fake):
-        with pytest.raises(InvalidRequestError, match="no mask input"):
+        with pytest.raises(InvalidRequestError, match="takes no mask"):
             self.run(fake, images=(reference(),), mask=reference())
-        with pytest.raises(InvalidRequestError, match="At most 16 reference images"):
+        with pytest.raises(InvalidRequestError, match="takes at most 16 reference images; 17 were given"):
             self.run(fake, images=(reference(),) * 17)
         assert fake.calls == []
 
@@ -355,7 +355,7 @@ class TestOpenRouterCustomRoute(ProviderContract):
         assert error.status == 400 and "is not a valid model ID" in error.message
 
     def test_edits_are_refused_before_calling_openrouter(self, fake):
-        with pytest.raises(InvalidRequestError, match="does not do edits"):
+        with pytest.raises(InvalidRequestError, match="does not take reference images on this route"):
             self.run(fake, images=(reference(),))
         assert fake.calls == []
 
