@@ -30,7 +30,9 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from compare.models import ApiToken, Comparison, Result, Verdict  # noqa: E402
+from compare.teams.models import ApiToken
+from compare.models import Comparison, Result
+from compare.review.models import Verdict  # noqa: E402
 
 TIMED = int(os.environ.get("BENCH_HISTORY_REPS", "20"))
 WARMUP = 2
@@ -87,7 +89,7 @@ def main(n):
         ("filter status=failed", page, "/comparisons/?status=failed", {}),
         ("API list page 1", api, "/api/comparisons", {}),
         ("API search 'fox'", api, "/api/comparisons?q=fox", {}),
-        # compare/insights.py show_leaderboard (compare/leaderboard.py build_for_team): over all the
+        # compare/insights/views.py show_leaderboard (compare/insights/leaderboard.py build_for_team): over all the
         # history, with the cache (only the score fit is cached, by its votes) emptied before every
         # request ("rebuilt"), right after a verdict is changed, right after a new result finishes
         # (folded into the rollups by that request), and with nothing changed ("cached"); then as the
@@ -163,8 +165,9 @@ def data_changes(user):
     gives a verdict (a winner) on a comparison not judged yet, so the votes are never the same
     twice (the fit is cached under the votes themselves: flipping one verdict back and forth would
     find it cached), or a new comparison's result finishes."""
-    from compare.models import Status, Team
-    from compare.models.reviews import give_verdict
+    from compare.models import Status
+    from compare.teams.models import Team
+    from compare.review.models import give_verdict
 
     team = Team.personal_for(user)
     # Recent 1024x1024 comparisons (so the filtered views measured see the new votes too), newest first.
@@ -189,11 +192,13 @@ def data_changes(user):
 
 
 def leaderboard_parts(user):
-    """Where one leaderboard build goes: compare/leaderboard.py, step by step (the fit uncached), then
+    """Where one leaderboard build goes: compare/insights/leaderboard.py, step by step (the fit uncached), then
     what folding every result from scratch costs (the migration's backfill on an existing history,
     or a first read that would have to fold it all), on the team's data, last (it rewrites them)."""
-    from compare import bradley_terry, leaderboard
-    from compare.models import JudgedComparison, RouteDay, Team, rollups
+    from compare.insights import bradley_terry, leaderboard
+    from compare.insights.models import JudgedComparison, RouteDay
+    from compare.teams.models import Team
+    from compare.insights import models as rollups
 
     team = Team.personal_for(user)
     parts = {}

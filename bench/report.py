@@ -381,7 +381,7 @@ def render(r):
             "window (`docs/architecture.md`). (2) Images are checked and thumbnailed after the window, in "
             "`IMAGE_PROCESSES` (default 2) spawned processes (`compare/images.py` `check_images`), so Pillow's "
             "CPU is not under the worker's GIL; thumbnails are made in place (F6). (3) Routes are built once per "
-            "distinct environment (`compare/routes.py` `routes_for`; a team's changed credentials or route "
+            "distinct environment (`compare/catalog.py` `routes_for`; a team's changed credentials or route "
             "settings build new ones). (4) The fake takes its end just before the last byte (above), so that its "
             "own scheduling cannot make a correct client look faster than the server. Tried and not kept: "
             "`sys.setswitchinterval` of 0.5 and 1 ms in the worker and 2 worker processes x 16 threads as the "
@@ -433,7 +433,7 @@ def render(r):
             else:
                 add(f"On PostgreSQL the 200 calls in flight used at most {full.get('pg_peak_connections')} of "
                     f"{svc.get('pg_max_connections')} connections (the logs hold "
-                    f"{svc.get('too_many_clients_errors')} `too many clients` errors): `compare/execution.py` "
+                    f"{svc.get('too_many_clients_errors')} `too many clients` errors): `compare/engine/execution.py` "
                     "`execute_result` gives its connection back (`close_old_connections()`) before the provider "
                     "call, so connections no longer grow with calls in flight.")
         add("")
@@ -621,7 +621,7 @@ def findings(r):
             f"{full.get('pg_peak_connections')} of {svc.get('pg_max_connections')}; {full['submit_errors']} submits "
             f"answered HTTP 500 and {full['statuses'].get('queued', 0)} accepted results stayed queued, although "
             "`execute_result` releases its connection during the provider call (`close_old_connections()`, "
-            "`compare/execution.py`). Proposed: a pooler (PgBouncer, or Django's psycopg pool "
+            "`compare/engine/execution.py`). Proposed: a pooler (PgBouncer, or Django's psycopg pool "
             "`OPTIONS={\"pool\": True}`), and retrying a task on `OperationalError`.")
     truth = truth_groups(r)
     if truth:
@@ -724,7 +724,7 @@ def findings(r):
             f"a Poisson bootstrap; at 100,000 comparisons: {cached_design[vendor]} ms. Served from the cache that "
             "was fast, but every finished result or verdict made the next view rebuild over every result (two "
             "scans of 500,000 rows, the latencies ranked) or every verdict, over 1 s, and a team at work changes "
-            "results every few seconds. Fixed: rollups kept up to date (`compare/models/rollups.py`, migration "
+            "results every few seconds. Fixed: rollups kept up to date (`compare/insights/models.py`, migration "
             "0014): `RouteDay` cells per (team, route, UTC day, quality, size) with counts by status, refusals, "
             "retries, costs in integer micro-dollars (reported and estimated apart) and every succeeded "
             "latency packed as float64 (so the median and p95 stay exact: sorted at read, tested against "
@@ -750,7 +750,7 @@ def findings(r):
     out.append(
         "**Fixed since the first bench run (checked against the code; no longer findings).** The filesystem "
         "broker writes each message atomically (`config/broker.py`); `execute_result` gives its database "
-        "connection back during the provider call (`close_old_connections()` in `compare/execution.py`); the "
+        "connection back during the provider call (`close_old_connections()` in `compare/engine/execution.py`); the "
         "history page takes the route filter's options from the catalog plus the team's used route keys (an "
         "index walk, F5) instead of reading every result (`compare/views.py` `history`); the API list prefetches (constant queries in item "
         "6); the reaper starts before the warm-up (`compare/tasks.py`); `manage.py serve` restarts a worker "

@@ -1,11 +1,8 @@
+"""The admin of comparisons and results."""
+
 from django.contrib import admin
 
-from .accounts import LimitedAdminAuthenticationForm
-from .models import ApiToken, Comparison, Result, ResultImage
-
-# The admin's login counts against the same limits as the app's (the backend enforces them; this
-# form says so when a login was refused for that reason).
-admin.site.login_form = LimitedAdminAuthenticationForm
+from compare.models import Comparison, Result, ResultImage
 
 
 class ResultInline(admin.TabularInline):
@@ -32,9 +29,3 @@ class ResultAdmin(admin.ModelAdmin):
 @admin.register(ResultImage)
 class ResultImageAdmin(admin.ModelAdmin):
     list_display = ("id", "result", "width", "height", "format", "bytes")
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "user", "created_at", "last_used_at", "expires_at")
-    readonly_fields = ("key_hash", "prefix", "created_at", "last_used_at")

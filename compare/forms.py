@@ -9,13 +9,15 @@ from PIL import Image
 
 from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, InputImage, parse_size
 
-from . import limits, pricing
-from . import routes as route_catalog
-from .images import ImageRejected, check_image
-from .image_requests import stored_references
-from .models import Comparison, SubmitRefused, Team
-from .params import BadParameter, object_id
-from .uploads import RefusedUpload
+from compare.engine import limits
+from compare import pricing
+from compare import catalog as route_catalog
+from compare.images import ImageRejected, check_image
+from compare.engine.requests import stored_references
+from compare.models import Comparison
+from compare.teams.models import SubmitRefused, Team
+from compare.params import BadParameter, object_id
+from compare.uploads import RefusedUpload
 
 SIZE_CHOICES = [
     ("square", "Square 1024×1024"),

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from PIL import Image, ImageChops, ImageOps, ImageStat, UnidentifiedImageError
 
-from .images import ACCEPTED_FORMATS, ImageRejected
+from compare.images import ACCEPTED_FORMATS, ImageRejected
 
 MAX_DIFF_SIDE = 1024
 THRESHOLD = 24  # of 255: a per-pixel luminance difference at or under this counts as "the same"

@@ -159,7 +159,7 @@ def check_images(datas) -> list[CheckedImage]:
 def in_image_processes(function, *args):
     """``function(*args)`` in the image processes (a module-level function: it is pickled), or in
     this thread when IMAGE_PROCESSES is 0 or no process can be started: Pillow work done after a
-    result is stored (compare/checks.py) keeps off the threads still timing provider calls."""
+    result is stored (compare/checks/checks.py) keeps off the threads still timing provider calls."""
     processes = settings.IMAGE_PROCESSES
     if processes <= 0:
         return function(*args)

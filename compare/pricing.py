@@ -10,7 +10,8 @@ from django.conf import settings
 from providers import registry
 from providers.base import ImageRequest, Route
 
-from .models import CallCost, EstimateSource, TeamPrice
+from compare.teams.models import CallCost, TeamPrice
+from compare.models import EstimateSource
 
 
 def team_prices(team):

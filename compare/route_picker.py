@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, parse_size
 
-from . import pricing
-from . import routes as route_catalog
-from .forms import SIZE_CHOICES
-from .prompt_sets import all_sets, find_set
+from compare import pricing
+from compare import catalog as route_catalog
+from compare.forms import SIZE_CHOICES
+from compare.batches.prompt_sets import all_sets, find_set
 
 
 def picker_context(form):

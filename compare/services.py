@@ -1,6 +1,6 @@
 """Orchestration that crosses boundaries: create a comparison with its rows and inputs, enqueue its calls.
 
-compare/tasks.py sends the calls to the workers; compare/execution.py runs each."""
+compare/tasks.py sends the calls to the workers; compare/engine/execution.py runs each."""
 
 import logging
 import secrets
@@ -9,10 +9,14 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from . import limits, logs, notifications, pricing, tasks
-from . import routes as route_catalog
-from .image_requests import image_request
-from .models import Comparison, ReferenceImage, Result, Status, Team
+from compare.engine import limits
+from compare.ops import logs
+from compare.notifications import notifications
+from compare import pricing, tasks
+from compare import catalog as route_catalog
+from compare.engine.requests import image_request
+from compare.models import Comparison, ReferenceImage, Result, Status
+from compare.teams.models import Team
 
 log = logging.getLogger(__name__)
 

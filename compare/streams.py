@@ -22,8 +22,9 @@ from django.db import connections
 from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import aget_object_or_404
 
-from . import eventbus
-from .models import Batch, Comparison, Result, ResultEvent, Status
+from compare import eventbus
+from compare.batches.models import Batch
+from compare.models import Comparison, Result, ResultEvent, Status
 
 log = logging.getLogger(__name__)
 FIELDS = ("id", "comparison_id", "result_id", "status")

@@ -1,8 +1,8 @@
 """Every Celery task of a result and all scheduling: runs, long-job checks, teams' turns, the reaper.
 
-Each step of a result's run says what should happen next (compare/execution.py returns a Next);
+Each step of a result's run says what should happen next (compare/engine/execution.py returns a Next);
 this module sends it. Also the image checks' task. A task takes an id, claims or exits, and
-calls one function. (The benchmarks' beat tick is in compare/benchmark_tasks.py.)"""
+calls one function. (The benchmarks' beat tick is in compare/benchmarks/tasks.py.)"""
 
 import contextlib
 import logging
@@ -14,11 +14,14 @@ from celery.signals import worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections
 
-from . import checks, execution, health, limits, logs, notifications, reaper
-from .models import TERMINAL, Result, Status
+from compare.checks import checks
+from compare.engine import execution, limits, reaper
+from compare.ops import health, logs
+from compare.notifications import notifications
+from compare.models import TERMINAL, Result, Status
 # The notification tasks live with their rules; imported here so that every worker registers them
-# (the benchmarks' beat tick is in compare/benchmark_tasks.py, registered by CELERY_IMPORTS).
-from .notifications import deliver_webhook, send_event_email  # noqa: F401
+# (the benchmarks' beat tick is in compare/benchmarks/tasks.py, registered by CELERY_IMPORTS).
+from compare.notifications.notifications import deliver_webhook, send_event_email  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +117,7 @@ def log_outcome(result_id):
 
 @shared_task(ignore_result=True, acks_late=True)
 def run_checks(result_id):
-    """The automatic checks of a stored result's images (compare/checks.py), after its timing."""
+    """The automatic checks of a stored result's images (compare/checks/checks.py), after its timing."""
     with logs.scope(result=result_id, request_id=None):
         checks.run_checks(result_id)
 
@@ -129,7 +132,7 @@ def enqueue_checks(result_id):
 
 
 def reap_stale():
-    """One pass of the reaper (compare/reaper.py): end what a lost worker left running, and send
+    """One pass of the reaper (compare/engine/reaper.py): end what a lost worker left running, and send
     what a lost message left behind: lost long-job checks, lost run messages at once, results
     never sent within their team's fair share (dispatch). Returns (ended, rechecked, resent)."""
     found = reaper.find_stale()

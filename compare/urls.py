@@ -1,41 +1,15 @@
+"""URLs of the compare pages: the form, a comparison and its results, images, history."""
+
 from django.urls import include, path
 
-from . import accounts, credentials, prices, streams, teams, views
+from compare import streams, views
 
 app_name = "compare"
 
 urlpatterns = [
-    path("", include("compare.review_urls")),
-    path("", include("compare.share_urls")),
-    path("", include("compare.insight_urls")),
-    path("", include("compare.sidebyside_urls")),
-    path("", include("compare.batch_urls")),
-    path("", include("compare.benchmark_urls")),
-    path("", include("compare.check_urls")),
-    path("", include("compare.ops_urls")),
-    path("", include("compare.notification_urls")),
     path("", views.new_comparison, name="new"),
     path("comparisons/", views.history, name="history"),
     path("routes/", views.route_list, name="routes"),
-    path("tokens/", accounts.token_list, name="tokens"),
-    path("tokens/new", accounts.create_token, name="token-create"),
-    path("tokens/<int:pk>/revoke", accounts.revoke_token, name="token-revoke"),
-    path("team/", teams.team_detail, name="team"),
-    path("team/switch", teams.switch_team, name="team-switch"),
-    path("team/new", teams.create_team, name="team-create"),
-    path("teams/<int:pk>/", teams.team_detail, name="team-detail"),
-    path("teams/<int:pk>/members", teams.add_member, name="team-add-member"),
-    path("teams/<int:pk>/members/<int:user_id>/remove", teams.remove_member, name="team-remove-member"),
-    path("teams/<int:pk>/leave", teams.leave_team, name="team-leave"),
-    path("teams/<int:pk>/invites", teams.create_invite, name="team-invite"),
-    path("teams/<int:pk>/budget", teams.set_budget, name="team-budget"),
-    path("teams/<int:pk>/prices", prices.save_price, name="team-price"),
-    path("teams/<int:pk>/prices/<int:price_id>/delete", prices.delete_price, name="team-price-delete"),
-    path("teams/<int:pk>/invites/<int:invite_id>/revoke", teams.revoke_invite, name="team-revoke-invite"),
-    path("join/<str:token>", teams.accept_invite, name="invite"),
-    path("invitations/<int:invite_id>/decline", teams.decline_invite, name="invite-decline"),
-    path("teams/<int:pk>/credentials", credentials.edit_credentials, name="team-credentials"),
-    path("teams/<int:pk>/credentials/test", credentials.test_credential, name="team-credential-test"),
     path("comparisons/<int:pk>/", views.comparison_detail, name="detail"),
     path("comparisons/<int:pk>/summary", views.comparison_summary, name="summary"),
     path("comparisons/<int:pk>/events", streams.comparison_events, name="events"),

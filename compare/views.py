@@ -13,16 +13,19 @@ from django_htmx.http import HttpResponseStopPolling
 
 from providers.base import SIZE_PRESETS, parse_size
 
-from . import image_requests, services, teams
-from . import routes as route_catalog
-from .api.auth import session_or_token
-from .forms import ComparisonForm, rerun_form
-from .models import Comparison, ReferenceImage, Result, ResultEvent, ResultImage, Status, SubmitRefused
-from .models import reviews as reviewing
-from .models.reviews import Review
-from .route_picker import picker_context
-from .templatetags import viewing
-from .visibility import Visibility
+from compare.engine import requests as image_requests
+from compare import services
+from compare.teams import views as teams
+from compare import catalog as route_catalog
+from compare.api.auth import session_or_token
+from compare.forms import ComparisonForm, rerun_form
+from compare.models import Comparison, ReferenceImage, Result, ResultEvent, ResultImage, Status
+from compare.teams.models import SubmitRefused
+from compare.review import models as reviewing
+from compare.review.models import Review
+from compare.route_picker import picker_context
+from compare.templatetags import viewing
+from compare.review.visibility import Visibility
 
 
 def new_comparison(request):
@@ -41,7 +44,7 @@ def new_comparison(request):
         else:
             initial = _initial_from(request.GET.get("from"), request.user)
             if request.GET.get("prompt_from"):  # a prompt picked from a set (compare/batches.py)
-                from .batches import initial_from_prompt
+                from compare.batches.prompt_sets import initial_from_prompt
 
                 initial.update(initial_from_prompt(request.GET["prompt_from"], teams.current_team(request)))
             if request.GET.get("try") == "sandbox":  # the newcomer's one click: the free offline routes ticked
@@ -86,7 +89,7 @@ def route_list(request):
                                                    "unsupported": UNSUPPORTED})
 
 
-PARTS = {"bar": "compare/_verdict_bar.html", "picker": "compare/sidebyside.html#picker"}
+PARTS = {"bar": "review/_verdict_bar.html", "picker": "review/sidebyside.html#picker"}
 
 
 def comparison_detail(request, pk):
@@ -95,7 +98,7 @@ def comparison_detail(request, pk):
     events_after = ResultEvent.latest_id([comparison.pk])
     context = _summary_context(comparison)
     context["events_after"] = events_after
-    # Blind mode: the cards come in this reviewer's own order, labelled A, B, C (compare/models/reviews.py).
+    # Blind mode: the cards come in this reviewer's own order, labelled A, B, C (compare/review/models.py).
     review = Review(comparison, request.user)
     # ?sort= reorders the cards and the race timeline (never for a blind reviewer: it would tell).
     sort = viewing.sort_choice(request.GET.get("sort", ""), review)

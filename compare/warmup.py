@@ -9,14 +9,14 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.template.loader import get_template
 from django.urls import get_resolver
 
-from . import routes as route_catalog
-from . import tasks
-from .models import Result
+from compare import catalog as route_catalog
+from compare import tasks
+from compare.models import Result
 
 log = logging.getLogger(__name__)
 # The pages a team opens first: compiled once here (the cached template loader keeps them).
 TEMPLATES = ("base.html", "compare/new.html", "compare/detail.html", "compare/history.html",
-             "compare/batch_detail.html")
+             "batches/batch_detail.html")
 
 
 def warm_web():

@@ -110,11 +110,20 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "compare",
+    "compare.teams",
+    "compare.review",
+    "compare.sharing",
+    "compare.insights",
+    "compare.batches",
+    "compare.benchmarks",
+    "compare.notifications",
+    "compare.checks",
+    "compare.ops",
 ]
 
 MIDDLEWARE = [
-    "compare.logs.RequestIdMiddleware",  # first: every answer carries its X-Request-ID
-    "compare.probes.ProbeMiddleware",  # /healthz, /metrics: before the host check and HTTPS redirect
+    "compare.ops.logs.RequestIdMiddleware",  # first: every answer carries its X-Request-ID
+    "compare.ops.probes.ProbeMiddleware",  # /healthz, /metrics: before the host check and HTTPS redirect
     "django.middleware.security.SecurityMiddleware",
     "compare.uploads.RequestSizeMiddleware",  # a body over MAX_REQUEST_BYTES: 413, unread
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -143,7 +152,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "compare.teams.team_context",
+                "compare.teams.views.team_context",
             ],
         },
     },
@@ -204,9 +213,9 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
-# --- accounts: logins, sessions, teams on the request (compare/accounts.py, compare/middleware.py) ---
+# --- accounts: logins, sessions, teams on the request (compare/teams/accounts.py, compare/teams/middleware.py) ---
 # Every login (the app's, the admin's) goes through this backend, which applies the limits below.
-AUTHENTICATION_BACKENDS = ["compare.accounts.LimitedModelBackend"]
+AUTHENTICATION_BACKENDS = ["compare.teams.accounts.LimitedModelBackend"]
 # Failed logins before a pause of the rest of the window: per name (normalised as authentication
 # normalises it) and address, and per address over all names (password spraying). Counted in the
 # cache: shared across web processes when CACHE_URL points at Redis, per process otherwise.
@@ -221,9 +230,9 @@ SESSION_IDLE_TIMEOUT_SECONDS = env_int("SESSION_IDLE_TIMEOUT_SECONDS", 24 * 3600
 SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT_SECONDS
 # request.team / request.role are set once, right after the user is known.
 MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-                  "compare.middleware.IdleSessionMiddleware")
-MIDDLEWARE.insert(MIDDLEWARE.index("compare.middleware.IdleSessionMiddleware") + 1,
-                  "compare.middleware.TeamMiddleware")
+                  "compare.teams.middleware.IdleSessionMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("compare.teams.middleware.IdleSessionMiddleware") + 1,
+                  "compare.teams.middleware.TeamMiddleware")
 # --- end of accounts ---------------------------------------------------------------------------
 
 # --- visibility ------------------------------------------------------------------------------
@@ -299,18 +308,16 @@ CELERY_WORKER_POOL = env_str("CELERY_WORKER_POOL", "threads")
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 32)
 # Celery beat (one process per deployment; `make run` embeds it in its worker): every
 # BENCHMARK_TICK_SECONDS it starts the scheduled benchmarks that are due and judges finished runs
-# (compare/benchmarks.py). The schedules themselves live in the database (Benchmark.next_run_at).
+# (compare/benchmarks/runs.py). The schedules themselves live in the database (Benchmark.next_run_at).
 BENCHMARK_TICK_SECONDS = env_float("BENCHMARK_TICK_SECONDS", 15.0)
-CELERY_BEAT_SCHEDULE = {"benchmarks": {"task": "compare.benchmark_tasks.benchmark_tick", "schedule": BENCHMARK_TICK_SECONDS}}
-# Task modules besides compare/tasks.py that every worker registers (autodiscovery finds only that one).
-CELERY_IMPORTS = ["compare.benchmark_tasks"]
+CELERY_BEAT_SCHEDULE = {"benchmarks": {"task": "compare.benchmarks.tasks.benchmark_tick", "schedule": BENCHMARK_TICK_SECONDS}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # A finished benchmark run waits this long for its images' automatic checks before it is judged
 # without the ones still missing (docs/benchmarks.md).
 BENCHMARK_CHECKS_WAIT_SECONDS = env_int("BENCHMARK_CHECKS_WAIT_SECONDS", 300)
 
 # --- the product -------------------------------------------------------------------------------
-# Read by compare.routes; the provider package receives them as a plain mapping.
+# Read by compare.catalog; the provider package receives them as a plain mapping.
 SANDBOX_ROUTES = env_str("SANDBOX_ROUTES", "")
 SANDBOX_LATENCY_SCALE = env_float("SANDBOX_LATENCY_SCALE", 1.0)
 PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 10.0)
@@ -324,14 +331,14 @@ LONGEST_DEADLINE_SECONDS = 600.0  # the cap of every route default (the reaper w
 # and the first backoff in seconds (doubling, with jitter; Retry-After wins when longer).
 PROVIDER_MAX_ATTEMPTS = env_int("PROVIDER_MAX_ATTEMPTS", 3)
 PROVIDER_BACKOFF_SECONDS = env_float("PROVIDER_BACKOFF_SECONDS", 1.0)
-# Per-route limits shared by all workers: "KEY=CONCURRENT/PER_MINUTE; provider:*=..." (compare/limits.py).
+# Per-route limits shared by all workers: "KEY=CONCURRENT/PER_MINUTE; provider:*=..." (compare/engine/limits.py).
 ROUTE_LIMITS = env_str("ROUTE_LIMITS", "")
 ROUTE_LIMIT_RETRY_SECONDS = env_float("ROUTE_LIMIT_RETRY_SECONDS", 2.0)
 # Budgets (compare/pricing.py): a route with no known price (no team price, not in the catalog)
 # counts this many USD per image asked for against a team's budget, reserved at submit.
 UNPRICED_CALL_CEILING_USD = env_float("UNPRICED_CALL_CEILING_USD", 0.50)
 # Fair share: calls (routes x n, duplicates included) one comparison and one batch may hold, and
-# calls of one team sent to the workers at once (shared by every worker, compare/limits.py).
+# calls of one team sent to the workers at once (shared by every worker, compare/engine/limits.py).
 MAX_CALLS_PER_COMPARISON = env_int("MAX_CALLS_PER_COMPARISON", 40)
 MAX_CALLS_PER_BATCH = env_int("MAX_CALLS_PER_BATCH", 400)
 TEAM_MAX_IN_FLIGHT = env_int("TEAM_MAX_IN_FLIGHT", 16)
@@ -446,9 +453,9 @@ EVENTS_KEEP_SECONDS = env_int("EVENTS_KEEP_SECONDS", 86400)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # compare/logs.py: the context fields on every record; secrets cleaned from every line.
-    "filters": {"context": {"()": "compare.logs.ContextFilter"}},
-    "formatters": {"text": {"()": "compare.logs.TextFormatter"}, "json": {"()": "compare.logs.JsonFormatter"}},
+    # compare/ops/logs.py: the context fields on every record; secrets cleaned from every line.
+    "filters": {"context": {"()": "compare.ops.logs.ContextFilter"}},
+    "formatters": {"text": {"()": "compare.ops.logs.TextFormatter"}, "json": {"()": "compare.ops.logs.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"], "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Django's own console handler (DEBUG) would print some lines twice, uncleaned: they reach

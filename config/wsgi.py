@@ -1,3 +1,5 @@
+"""The WSGI entry point (the ASGI one, config/asgi.py, is what production runs)."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

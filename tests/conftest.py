@@ -1,6 +1,7 @@
 import pytest
 
-from compare.models import Membership, Role, Team
+from compare.teams.models import Membership, Role, Team
+from tests.compare.factories import finished
 from tests.every_url import one_of_everything
 
 
@@ -28,7 +29,7 @@ def alice_client(client, alice):
 
 @pytest.fixture
 def alice_token(alice):
-    from compare.models import ApiToken
+    from compare.teams.models import ApiToken
 
     return ApiToken.issue(alice)[1]
 
@@ -47,3 +48,9 @@ def studio(alice, django_user_model):
 def alices(alice):
     """Alice's team with one of everything (tests/every_url.py)."""
     return one_of_everything(alice)
+
+
+@pytest.fixture
+def fox(studio):
+    """A comparison of Studio's on three sandbox routes, every one run to the end."""
+    return finished(studio)

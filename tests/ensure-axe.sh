@@ -1,5 +1,5 @@
 #!/bin/sh
-# The accessibility check (tests/e2e/test_accessibility.py) runs axe-core in the page. It comes
+# The accessibility check (tests/e2e/chromium/test_accessibility.py) runs axe-core in the page. It comes
 # from the npm registry, pinned in tests/axe/package-lock.json; never served by the app.
 [ -f tests/axe/node_modules/axe-core/axe.min.js ] && exit 0
 if command -v npm >/dev/null 2>&1; then

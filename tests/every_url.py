@@ -1,15 +1,18 @@
 """Alice's team with one of everything, and a URL of hers for every pattern of the app: what the
-isolation tests (tests/compare/test_isolation.py) and the malformed-input tests walk."""
+isolation tests (tests/security/test_isolation.py) and the malformed-input tests walk."""
 
 import re
 import secrets
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from compare import execution
-from compare.models import ApiToken, Comparison, Invite, ShareLink
+from compare.engine import execution
+from compare.teams.models import ApiToken, Invite
+from compare.models import Comparison
+from compare.sharing.models import ShareLink
 from tests.helpers import image_bytes
 
 SECRET = "alice's secret fox"
@@ -30,6 +33,10 @@ NOT_OURS = {"login", "logout"}
 OPERATIONS = {"healthz", "metrics"}
 
 
+# The URL namespaces of our apps: compare, its feature apps and the API.
+OURS = {"api"} | {config.label for config in apps.get_app_configs() if config.name.split(".")[0] == "compare"}
+
+
 def app_patterns():
     """(name, route) of every URL of compare/, from the resolver."""
     def walk(patterns, prefix, namespace):
@@ -37,8 +44,8 @@ def app_patterns():
             if isinstance(item, URLResolver):
                 inner = item.namespace or namespace
                 yield from walk(item.url_patterns, prefix + str(item.pattern), inner)
-            elif isinstance(item, URLPattern) and namespace in ("compare", "api") and item.name:
-                name = item.name if namespace == "compare" else f"api:{item.name}"
+            elif isinstance(item, URLPattern) and namespace in OURS and item.name:
+                name = f"api:{item.name}" if namespace == "api" else item.name
                 yield name, prefix + str(item.pattern)
     return sorted(set(walk(get_resolver().url_patterns, "/", "")))
 
@@ -71,22 +78,22 @@ def extra_objects(client, team, alice):
     """Alice's saved prompt, prompt set and batch (issue 7), when those exist."""
     found = {}
     try:
-        from compare.models import Batch, Prompt, PromptSet
+        from compare.batches.models import Batch, Prompt, PromptSet
     except ImportError:
         return found
     prompt_set = PromptSet.objects.create(team=team, name=f"{SECRET} set")
     found["prompt"] = Prompt.objects.create(team=team, prompt_set=prompt_set, text=f"{SECRET} prompt")
     found["prompt_set"] = prompt_set
     found["batch"] = Batch.objects.create(team=team, name=f"{SECRET} batch", created_by=alice)
-    from compare.models import TeamPrice
+    from compare.teams.models import TeamPrice
 
     found["price"] = TeamPrice.objects.create(team=team, route_key="sandbox:fast", usd_per_image="0.01", entered_by=alice)
-    from compare.models import Benchmark
+    from compare.benchmarks.models import Benchmark
 
     found["benchmark"] = Benchmark.objects.create(team=team, name=f"{SECRET} benchmark", created_by=alice,
                                                   routes=["sandbox:fast"], prompts=[f"{SECRET} prompt"])
-    from compare.crypto import encrypt
-    from compare.models import Webhook
+    from compare.teams.crypto import encrypt
+    from compare.notifications.models import Webhook
 
     found["webhook"] = Webhook.objects.create(team=team, url=f"https://example.org/{SECRET.replace(' ', '-')}",
                                               events=["comparison.finished"], secret_ciphertext=encrypt(SECRET),

@@ -2,6 +2,8 @@
 
 import io
 import os
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -10,6 +12,7 @@ from django.test import Client
 from PIL import Image
 
 from providers import runner
+from providers.testing.stack import ROOT, UNIT_TEST_ENV
 from providers.testing.server import LoopbackServer
 
 HTMX = {"HX-Request": "true"}
@@ -71,3 +74,16 @@ def client_of(name):
 def leaks(text):
     """The BLIND_MARKERS found in ``text``."""
     return [marker for marker in BLIND_MARKERS if marker in text]
+
+
+def manage(env, *args):
+    """`manage.py ARGS` in a process of its own, with the environment `env` (see app_env)."""
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300, check=True)
+
+
+def app_env(var_dir, **extra):
+    """The environment of the app as `make run` starts it (not the unit tests'), its files in var_dir."""
+    env = {k: v for k, v in os.environ.items() if k not in UNIT_TEST_ENV}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(var_dir), **extra})
+    return env

@@ -4,19 +4,25 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from .. import batches
-from ..forms import form_from_json
-from ..models import Batch, Prompt, PromptSet, Team, checks_status
-from .auth import api_view, read_json, team_asked
-from .idempotency import idempotent
-from .presenters import absolute, checks_dict
+from compare.batches.matrix import build_matrix
+
+from compare.batches.planning import BatchRefused, cancel_batch, create_batch, plan_batch
+
+from compare.batches.prompt_sets import all_sets, find_set, save_prompt
+from compare.forms import form_from_json
+from compare.batches.models import Batch, Prompt, PromptSet
+from compare.teams.models import Team
+from compare.checks.models import checks_status
+from compare.api.auth import api_view, read_json, team_asked
+from compare.api.idempotency import idempotent
+from compare.api.presenters import absolute, checks_dict
 
 BATCH_FIELDS = {"prompt_set", "name", "use_prompt_sizes"}
 
 
 @api_view(["GET"])
 def prompt_sets(request):
-    return JsonResponse({"prompt_sets": [s.as_dict() for s in batches.all_sets(team_asked(request))]})
+    return JsonResponse({"prompt_sets": [s.as_dict() for s in all_sets(team_asked(request))]})
 
 
 PROMPT_FIELDS = {"text", "set", "title"}
@@ -43,10 +49,10 @@ def prompts(request):
             errors[name] = [f"{name} must be a string."]
     if errors:
         return JsonResponse({"errors": errors}, status=400)
-    saved, prompt_set = batches.save_prompt(team, request.user, text.strip(), payload.get("set", ""),
+    saved, prompt_set = save_prompt(team, request.user, text.strip(), payload.get("set", ""),
                                             payload.get("title", ""))
     return JsonResponse({"prompt": {"id": saved.pk, "title": saved.title, "text": saved.text},
-                         "prompt_set": batches.find_set(prompt_set.ref, team).as_dict()}, status=201)
+                         "prompt_set": find_set(prompt_set.ref, team).as_dict()}, status=201)
 
 
 def _delete_own(request, model, pk, what):
@@ -101,7 +107,7 @@ def batch_list(request):
     errors.update(form_errors or {})
     prompt_set = None
     if form is not None:
-        prompt_set = batches.find_set(payload.get("prompt_set"), form.team)
+        prompt_set = find_set(payload.get("prompt_set"), form.team)
         if prompt_set is None:
             errors["prompt_set"] = ["No prompt set of yours has that id (GET /api/prompt-sets lists them)."]
     if form is not None and form.files:
@@ -109,11 +115,11 @@ def batch_list(request):
     if errors:
         return JsonResponse({"errors": errors}, status=400)
     try:
-        planned = batches.plan_batch(team=form.team, user=request.user, prompt_set=prompt_set, data=form.data,
+        planned = plan_batch(team=form.team, user=request.user, prompt_set=prompt_set, data=form.data,
                                      use_prompt_sizes=use_sizes)
-        batch = batches.create_batch(user=request.user, team=form.team, prompt_set=prompt_set, planned=planned,
+        batch = create_batch(user=request.user, team=form.team, prompt_set=prompt_set, planned=planned,
                                      name=name, use_prompt_sizes=use_sizes)
-    except batches.BatchRefused as refused:
+    except BatchRefused as refused:
         return JsonResponse({"errors": refused.errors}, status=400)
     body = batch_dict(batch, request)
     body["comparison_ids"] = list(batch.items.values_list("comparison_id", flat=True))
@@ -132,7 +138,7 @@ def batch_cancel(request, pk):
     found = get_object_or_404(Batch.objects.visible_to(request.user).select_related("team", "created_by"), pk=pk)
     if not found.team.can_run(request.user):
         return JsonResponse({"error": f"Viewers of {found.team} cannot cancel batches."}, status=403)
-    cancelled, asked = batches.cancel_batch(found)
+    cancelled, asked = cancel_batch(found)
     body = batch_dict(found, request)
     body["cancel"] = {"cancelled": cancelled, "stopping": asked}
     return JsonResponse(body)
@@ -151,7 +157,7 @@ def batch_dict(batch, request, with_rows=True):
     }
     if not with_rows:
         return data
-    matrix = batches.build_matrix(batch, request.user)
+    matrix = build_matrix(batch, request.user)
     data["status"] = "done" if matrix.done else "running"
     data["routes"] = None if matrix.names_hidden else batch.route_keys
     data["rows"] = [_row_dict(row, request) for row in matrix.rows]

@@ -5,14 +5,15 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 
-from .. import params, services
-from .. import routes as route_catalog
-from ..forms import form_from_json, rerun_form
-from ..models import Comparison, SubmitRefused
-from ..visibility import Visibility
-from .auth import api_view, read_json, team_asked
-from .idempotency import idempotent
-from .presenters import comparison_dict
+from compare import params, services
+from compare import catalog as route_catalog
+from compare.forms import form_from_json, rerun_form
+from compare.models import Comparison
+from compare.teams.models import SubmitRefused
+from compare.review.visibility import Visibility
+from compare.api.auth import api_view, read_json, team_asked
+from compare.api.idempotency import idempotent
+from compare.api.presenters import comparison_dict
 
 
 @api_view(["GET"])

@@ -3,8 +3,8 @@
 from django.http import JsonResponse
 from django.shortcuts import render
 
-from . import openapi
-from .auth import api_view
+from compare.api import openapi
+from compare.api.auth import api_view
 
 
 @api_view(["GET"])

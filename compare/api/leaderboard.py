@@ -1,10 +1,10 @@
-"""The leaderboard endpoint (compare/leaderboard.py): the leaderboard page's rows as JSON, same filters."""
+"""The leaderboard endpoint (compare/insights/leaderboard.py): the leaderboard page's rows as JSON, same filters."""
 
 from django.http import JsonResponse
 
-from .. import insights, leaderboard
-from .auth import api_view, team_asked
-from .presenters import leaderboard_row_dict
+from compare.insights import views as insights, leaderboard
+from compare.api.auth import api_view, team_asked
+from compare.api.presenters import leaderboard_row_dict
 
 LEADERBOARD_FILTERS = ("from", "to", "quality", "size")
 

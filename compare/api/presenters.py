@@ -2,7 +2,7 @@
 
 One place: the API endpoints, the compare command, the export archive and the check badges all use it.
 
-What each field may show is asked of compare/visibility.py: until the requesting user has given a
+What each field may show is asked of compare/review/visibility.py: until the requesting user has given a
 verdict on a blind comparison, its results come in their blind order, named A, B, C, with nothing
 that names the route (key, label, cost, request id, notes, error text, timings); the team's votes
 and comments other than their own stay hidden. Held images are listed only once every route has
@@ -10,9 +10,9 @@ finished."""
 
 from django.urls import reverse
 
-from ..models import ResultCheck, checks_of, checks_status
-from ..models.reviews import Review
-from ..visibility import Visibility
+from compare.checks.models import ResultCheck, checks_of, checks_status
+from compare.review.models import Review
+from compare.review.visibility import Visibility
 
 # The fields each answer of the visibility policy hides (all of them can name the route).
 HIDDEN_UNLESS = {
@@ -93,7 +93,7 @@ def result_dict(result, request=None, review=None):
     return data
 
 
-# Per image, what the checks keep (compare/checks.py) and the API shows.
+# Per image, what the checks keep (compare/checks/checks.py) and the API shows.
 IMAGE_CHECK_FIELDS = ("index", "width", "height", "format", "asked_size", "size_matches", "sent_size",
                       "size_matches_sent", "sent_aspect_ratio", "aspect_matches_sent", "aspect_matches",
                       "asked_format", "format_matches", "blank", "stddev", "has_alpha", "transparent_fraction",
@@ -191,7 +191,7 @@ def _round(value):
 
 
 def leaderboard_row_dict(row):
-    """One route of the leaderboard (compare/leaderboard.py says what each number means), named as
+    """One route of the leaderboard (compare/insights/leaderboard.py says what each number means), named as
     in its CSV: rates are shares of settled calls (0-1), latencies in ms, costs per image in USD as
     strings, kept apart by where they come from; None where there is nothing to compute it from."""
     score = row.score

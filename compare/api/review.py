@@ -1,14 +1,15 @@
 """The review endpoints: thumbs, verdicts, comments and review mode.
 
-The rules are compare/models/reviews.py's; what each user sees is asked of compare/visibility.py."""
+The rules are compare/review/models.py's; what each user sees is asked of compare/review/visibility.py."""
 
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 
-from ..models import Comment, Comparison, Result, Thumb
-from ..models.reviews import Review, ReviewRefused, VerdictKind, give_verdict, rate, set_review_mode
-from .auth import api_view, read_json
-from .presenters import comparison_dict, result_dict, review_dict
+from compare.review.models import Comment, Thumb
+from compare.models import Comparison, Result
+from compare.review.models import Review, ReviewRefused, VerdictKind, give_verdict, rate, set_review_mode
+from compare.api.auth import api_view, read_json
+from compare.api.presenters import comparison_dict, result_dict, review_dict
 
 THUMBS = {"up": Thumb.UP, "down": Thumb.DOWN, None: None}
 

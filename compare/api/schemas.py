@@ -4,16 +4,20 @@ compare/api/openapi.py puts them together; the enums of the schemas come from th
 
 from providers.base import QUALITIES, SIZE_PRESETS
 
-from ..benchmark_series import WINDOWS
-from ..benchmarks import MAX_PROMPTS, MAX_REPEATS
-from ..drift import RULES
-from ..forms import API_PARAMS
-from ..models import CostSource, Role, RunStatus, ShareKind, Status, VerdictKind
-from ..models.comparisons import COST_TITLES, EstimateSource
-from ..models.checks import TextStatus
-from ..models.notifications import DeliveryStatus, WebhookFormat
-from ..notifications import EVENTS
-from .presenters import IMAGE_CHECK_FIELDS
+from compare.benchmarks.series import WINDOWS
+from compare.benchmarks.runs import MAX_PROMPTS, MAX_REPEATS
+from compare.benchmarks.drift import RULES
+from compare.forms import API_PARAMS
+from compare.models import CostSource, Status
+from compare.teams.models import Role
+from compare.benchmarks.models import RunStatus
+from compare.sharing.models import ShareKind
+from compare.review.models import VerdictKind
+from compare.models import COST_TITLES, EstimateSource
+from compare.checks.models import TextStatus
+from compare.notifications.models import DeliveryStatus, WebhookFormat
+from compare.notifications.models import EVENTS
+from compare.api.presenters import IMAGE_CHECK_FIELDS
 
 # --- Small builders ---------------------------------------------------------------------------
 
@@ -143,7 +147,7 @@ CHECKS = obj({
     "size_matches": nullable(BOOLEAN), "size_matches_sent": nullable(BOOLEAN), "aspect_matches": nullable(BOOLEAN),
     "format_matches": nullable(BOOLEAN), "blank": nullable(BOOLEAN), "has_alpha": nullable(BOOLEAN),
     "images": array(obj({name: {} for name in IMAGE_CHECK_FIELDS}, required=[],
-                        description="Per image, as compare/checks.py measured it (sizes and formats left out "
+                        description="Per image, as compare/checks/checks.py measured it (sizes and formats left out "
                                     "where the viewer may not see them).")),
     "duration_ms": nullable(NUMBER), "checked_at": DATETIME,
 }, description="What the automatic checks found (null until they are done, and while images are held).")
@@ -315,7 +319,7 @@ LEADERBOARD_ROW = obj({
     "unknown_cost_calls": INTEGER,
     "checked": INTEGER, "text_scored": INTEGER, "text_accuracy_mean": RATE, "blank": INTEGER,
     "size_mismatches": INTEGER,
-}, description="One route over the period (compare/leaderboard.py), named as in the leaderboard CSV: rates are "
+}, description="One route over the period (compare/insights/leaderboard.py), named as in the leaderboard CSV: rates are "
                "shares (0-1) of settled calls; score is Bradley-Terry on the Elo scale with its 95 % bootstrap "
                "band; costs per image are kept apart by source (from the provider's answer, or estimated), and "
                "calls of unknown cost are counted, never priced at $0; checked, text_scored, blank and "
@@ -350,7 +354,7 @@ BENCHMARK_SUMMARY = obj({
                                             "differ."}),
     "text_accuracy": nullable(NUMBER), "text_scored": INTEGER,
     "check_failure_rate": nullable(NUMBER), "checked": INTEGER,
-}, description="One route over some runs (compare/benchmark_series.py summarise): calls are the ended calls (cancelled "
+}, description="One route over some runs (compare/benchmarks/series.py summarise): calls are the ended calls (cancelled "
                "ones left out); median_ms and p95_ms over succeeded calls; rates are shares (0-1); text_scored "
                "counts the calls whose quoted text was read back, checked those whose image checks ran "
                "(docs/checks.md).")

@@ -3,10 +3,11 @@
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 
-from .. import credentials, notifications
-from ..models import Team
-from ..models.budgets import parse_usd
-from .auth import api_view, read_json
+from compare.teams import credentials
+from compare.notifications import notifications
+from compare.teams.models import Team
+from compare.teams.models import parse_usd
+from compare.api.auth import api_view, read_json
 
 
 @api_view(["GET"])

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import batches, benchmarks, comparisons, docs, leaderboard, review, share_links, teams
+from compare.api import batches, benchmarks, comparisons, docs, leaderboard, review, share_links, teams
 
 app_name = "api"
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 def backfill(apps, schema_editor):
     """Fold the existing results and patterns in (the current code's functions: at this
     migration the schema is the current one). A fresh database has nothing to do."""
-    from compare.models import rollups
+    from compare.insights import models as rollups
 
     using = schema_editor.connection.alias
     rollups.fold_pending(using=using)

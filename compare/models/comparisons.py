@@ -1,8 +1,5 @@
 """Comparisons and their results (history filters, claim, finish), their images, and API tokens."""
 
-import hashlib
-from datetime import timedelta
-import secrets
 
 from django.conf import settings
 from django.db import models, transaction
@@ -10,7 +7,7 @@ from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 
-from .events import ResultEvent
+from compare.models.events import ResultEvent
 
 
 class Status(models.TextChoices):
@@ -98,7 +95,7 @@ class Comparison(models.Model):
     prompt = models.TextField()
     # size "WxH", quality, output_format, n, seed: the common parameters sent to every route.
     params = models.JSONField(default=dict)
-    team = models.ForeignKey("compare.Team", on_delete=models.CASCADE, related_name="comparisons")
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="comparisons")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
@@ -196,12 +193,12 @@ class Result(models.Model):
     # "received": [...]}, "seed": {"asked": 42, "supported": false}, ..., "revised_prompt": [...]}
     # ("sent" only where the adapter sends the parameter as such; see compare/execution.parameters).
     parameters = models.JSONField(default=dict, blank=True)
-    # Folded into the leaderboard's rollups (compare/models/rollups.py): NULL until then.
+    # Folded into the leaderboard's rollups (compare/insights/models.py): NULL until then.
     rolled_up = models.BooleanField(null=True, blank=True, default=None)
 
     class Meta:
         ordering = ["position", "id"]
-        # The leaderboard (compare/leaderboard.py) reads results through these covering indexes
+        # The leaderboard (compare/insights/leaderboard.py) reads results through these covering indexes
         # rather than the wide rows: its aggregates in route order, the latencies ranked per
         # route, and the few retried calls.
         indexes = [
@@ -212,7 +209,7 @@ class Result(models.Model):
             models.Index(fields=["comparison", "status", "route_key", "id"], name="result_comparison_status"),
             # The few results not folded into the rollups yet (queued, running, just finished).
             models.Index(fields=["status"], condition=models.Q(rolled_up__isnull=True), name="result_unfolded"),
-            # /metrics reads the results that finished in its recent window (compare/metrics.py).
+            # /metrics reads the results that finished in its recent window (compare/ops/metrics.py).
             models.Index(fields=["finished_at"], condition=models.Q(finished_at__isnull=False), name="result_finished"),
         ]
 
@@ -362,54 +359,3 @@ class ResultImage(models.Model):
 
     def get_thumbnail_url(self):
         return reverse("compare:thumbnail", args=[self.pk])
-
-
-def _hash_token(token):
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class ApiTokenQuerySet(models.QuerySet):
-    def find(self, token):
-        """The token row of an active user (expired or not), or None. Marks a live token as used."""
-        found = self.filter(key_hash=_hash_token(token), user__is_active=True).select_related("user").first()
-        if found is None or found.expired:
-            return found
-        now = timezone.now()
-        if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=1):
-            ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)  # not a write per request
-        return found
-
-    def user_for(self, token):
-        """The active user owning this live (unexpired) token, or None. Marks the token as used."""
-        found = self.find(token)
-        return found.user if found is not None and not found.expired else None
-
-
-class ApiToken(models.Model):
-    """A per-user API token. Only its SHA-256 is stored; the token is shown once. It may expire."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    key_hash = models.CharField(max_length=64, unique=True)
-    prefix = models.CharField(max_length=12)
-    name = models.CharField(max_length=80, blank=True)  # what it is for, e.g. "CI" or "judge script"
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)  # None: until revoked
-
-    objects = ApiTokenQuerySet.as_manager()
-
-    def __str__(self):
-        return f"{self.name or self.prefix + '…'} ({self.user})"
-
-    @classmethod
-    def issue(cls, user, expires_in=None, name=""):
-        """Create a token for user, valid for the timedelta expires_in (None: until revoked),
-        named for what it is for; returns (ApiToken, the plain token to show once)."""
-        token = "ipc_" + secrets.token_urlsafe(32)
-        expires_at = timezone.now() + expires_in if expires_in is not None else None
-        return cls.objects.create(user=user, key_hash=_hash_token(token), prefix=token[:8],
-                                  name=" ".join(name.split())[:80], expires_at=expires_at), token
-
-    @property
-    def expired(self):
-        return self.expires_at is not None and self.expires_at <= timezone.now()

@@ -5,7 +5,7 @@ that reads the rows after an id misses nothing and sees nothing that did not hap
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from .. import eventbus
+from compare import eventbus
 
 # Any constant: the key of the PostgreSQL advisory lock that orders the event rows' commits.
 ORDER_LOCK = 7_140_001

@@ -29,9 +29,9 @@ class RouteMinute(models.Model):
 
 class TeamSlot(models.Model):
     """One of a team's TEAM_MAX_IN_FLIGHT call slots; ``result`` holds it while a worker runs
-    the call, so one team's flood cannot take every worker (compare/limits.py)."""
+    the call, so one team's flood cannot take every worker (compare/engine/limits.py)."""
 
-    team = models.ForeignKey("compare.Team", on_delete=models.CASCADE, related_name="slots")
+    team = models.ForeignKey("teams.Team", on_delete=models.CASCADE, related_name="slots")
     index = models.PositiveSmallIntegerField()
     result = models.OneToOneField("compare.Result", null=True, blank=True, on_delete=models.SET_NULL,
                                   related_name="team_slot")

@@ -6,7 +6,7 @@ import math
 from datetime import datetime
 from django import template
 
-from .compare_tags import usd
+from compare.templatetags.compare_tags import usd
 
 register = template.Library()
 
@@ -80,7 +80,7 @@ def latency_chart(rows):
     scale = Scale(0, top, _seconds)
     lines = []
     for i, row in enumerate(measured):
-        # The rows carry the order statistics these need, not every latency (compare/leaderboard.py).
+        # The rows carry the order statistics these need, not every latency (compare/insights/leaderboard.py).
         q1, median, q3, p5, p95 = (row.latency_percentile(p) / 1000 for p in (25, 50, 75, 5, 95))
         y = TOP + ROW * i + ROW / 2
         dots = [{"x": scale.x(v / 1000), "y": round(y + ((k * 7) % 11 - 5) * 0.9, 1)}

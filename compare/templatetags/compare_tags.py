@@ -1,3 +1,5 @@
+"""Template filters every page uses: dollars, milliseconds, pretty JSON, an item of a mapping."""
+
 from decimal import Decimal
 
 from django import template

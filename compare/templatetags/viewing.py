@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from compare.models import Status
 
-from .charts import nice_step
-from .compare_tags import ms, usd
+from compare.templatetags.charts import nice_step
+from compare.templatetags.compare_tags import ms, usd
 
 register = template.Library()
 

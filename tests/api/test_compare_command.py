@@ -7,8 +7,10 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from compare import execution
-from compare.models import Batch, Comparison, Result, Team
+from compare.engine import execution
+from compare.batches.models import Batch
+from compare.models import Comparison, Result
+from compare.teams.models import Team
 from tests.helpers import image_bytes
 
 pytestmark = pytest.mark.django_db
@@ -79,11 +81,11 @@ def test_a_bad_or_missing_input_file_is_a_clear_error_and_nothing_runs(alice, tm
 
 
 def test_a_prompt_set_runs_a_batch(capsys, alice):
-    from compare import batches
+    from compare.batches.prompt_sets import find_set
 
     body = run_json(capsys, "--prompt-set", "typography", "--route", "sandbox:fast", "--quality", "low")
     batch = Batch.objects.get()
-    prompts = batches.find_set("typography", None).prompts
+    prompts = find_set("typography", None).prompts
     assert body["id"] == batch.pk and body["prompt_set"] == {"id": "typography", "name": batch.source_name}
     assert len(body["comparison_ids"]) == len(prompts) == len(body["rows"])
     assert [c.prompt for c in Comparison.objects.order_by("batch_item__position")] == [p.text for p in prompts]

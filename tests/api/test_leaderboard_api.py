@@ -1,4 +1,4 @@
-"""The leaderboard as JSON: the page's rows (compare/leaderboard.py), the page's filters, a bad
+"""The leaderboard as JSON: the page's rows (compare/insights/leaderboard.py), the page's filters, a bad
 filter a 400 naming it, and another team's numbers out of reach."""
 
 from datetime import timedelta
@@ -7,8 +7,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from compare import leaderboard
-from compare.models import Comparison, Result, Team, Verdict
+from compare.insights import leaderboard
+from compare.models import Comparison, Result
+from compare.teams.models import Team
+from compare.review.models import Verdict
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +77,7 @@ def test_a_bad_filter_is_a_400_naming_each(client, alice_token, board):
 
 
 def test_another_teams_leaderboard_is_a_404_and_bobs_own_is_empty(client, board, bob):
-    from compare.models import ApiToken
+    from compare.teams.models import ApiToken
 
     token = ApiToken.issue(bob)[1]
     headers = {"Authorization": f"Bearer {token}"}

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from compare.models import ApiToken, Comment, Rating, Team, Verdict
+from compare.teams.models import ApiToken, Team
+from compare.review.models import Comment, Rating, Verdict
 from tests.compare.factories import THREE_ROUTES, finished
 from tests.helpers import user
 
@@ -166,15 +167,16 @@ def test_a_viewer_sees_the_review_but_cannot_change_it(api, studio):
 
 
 def test_a_batch_is_cancelled_through_the_api_by_members_only(api, studio, alice):
-    from compare import batches
+    from compare.batches.planning import create_batch, plan_batch
+    from compare.batches.prompt_sets import find_set
     from compare.forms import form_from_json
 
     form, errors = form_from_json({"prompt": "(each)", "routes": ["sandbox:fast", "sandbox:steady"], "team": studio.pk,
                                    "params": {"size": "1024x1024", "quality": "low"}}, alice)
     assert not errors and form.is_valid(), form.errors
-    prompt_set = batches.find_set("typography", studio)
-    planned = batches.plan_batch(team=studio, user=alice, prompt_set=prompt_set, data=form.data, use_prompt_sizes=False)
-    batch = batches.create_batch(user=alice, team=studio, prompt_set=prompt_set, planned=planned, name="",
+    prompt_set = find_set("typography", studio)
+    planned = plan_batch(team=studio, user=alice, prompt_set=prompt_set, data=form.data, use_prompt_sizes=False)
+    batch = create_batch(user=alice, team=studio, prompt_set=prompt_set, planned=planned, name="",
                                  use_prompt_sizes=False)
     cells = len(prompt_set.prompts) * 2
     assert api("vic").call("post", f"/api/batches/{batch.pk}/cancel").status_code == 403
@@ -189,16 +191,17 @@ def test_a_batch_is_cancelled_through_the_api_by_members_only(api, studio, alice
 
 
 def test_the_batch_list_counts_cells_still_running(api, studio, alice):
-    from compare import batches
+    from compare.batches.planning import create_batch, plan_batch
+    from compare.batches.prompt_sets import find_set
     from compare.forms import form_from_json
 
     form, _ = form_from_json({"prompt": "(each)", "routes": ["sandbox:fast"], "team": studio.pk,
                               "params": {"quality": "low"}}, alice)
     assert form.is_valid(), form.errors
-    prompt_set = batches.find_set("typography", studio)
-    planned = batches.plan_batch(team=studio, user=alice, prompt_set=prompt_set, data=form.data,
+    prompt_set = find_set("typography", studio)
+    planned = plan_batch(team=studio, user=alice, prompt_set=prompt_set, data=form.data,
                                  use_prompt_sizes=False)
-    batches.create_batch(user=alice, team=studio, prompt_set=prompt_set, planned=planned, use_prompt_sizes=False)
+    create_batch(user=alice, team=studio, prompt_set=prompt_set, planned=planned, use_prompt_sizes=False)
     listed = api("alice").call("get", f"/api/batches?team={studio.pk}").json()["batches"]
     assert len(listed) == 1 and listed[0]["status"] == "running"
     assert listed[0]["running"] == listed[0]["cells"] == listed[0]["prompts"] == len(prompt_set.prompts)
@@ -240,7 +243,7 @@ def test_an_id_too_large_for_a_row_is_a_json_404(client, alice_token):
 
 
 def test_prompts_are_saved_into_a_set_and_deleted_by_members_of_the_team_only(api, studio, bob, client):
-    from compare.models import Prompt, PromptSet
+    from compare.batches.models import Prompt, PromptSet
 
     carol = api("carol")
     saved = carol.call("post", f"/api/prompts?team={studio.pk}", {"text": "  a neon sign  ", "set": "Signs"})

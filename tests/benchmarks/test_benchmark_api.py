@@ -6,8 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from compare import checks, execution
-from compare.models import ApiToken, Batch, Benchmark, BenchmarkRun, Membership, Result, Role, Status, Team
+from compare.checks import checks
+from compare.engine import execution
+from compare.teams.models import ApiToken, Membership, Role, Team
+from compare.batches.models import Batch
+from compare.benchmarks.models import Benchmark, BenchmarkRun
+from compare.models import Result, Status
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +50,7 @@ def test_create_list_get_run_patch_delete(alice, client, alice_token):
     assert batch.route_keys == ROUTES
     execute_all(batch)
 
-    from compare import benchmarks
+    from compare.benchmarks import runs as benchmarks
     benchmarks.finish_runs()
     got = call(client, "get", f"/api/benchmarks/{pk}", alice_token).json()
     assert got["runs"][0] == {**got["runs"][0], "id": run.json()["id"], "status": "done", "batch": batch.pk}
@@ -80,7 +84,7 @@ def test_a_team_set_or_builtin_set_can_be_the_prompts(client, alice_token):
     response = call(client, "post", "/api/benchmarks", alice_token, body)
     assert response.status_code == 201 and response.json()["prompt_set"] == "typography"
     run = call(client, "post", f"/api/benchmarks/{response.json()['id']}/run", alice_token).json()
-    typography = 6  # compare/prompt_sets.json
+    typography = 6  # compare/batches/prompt_sets.json
     assert Batch.objects.get(pk=run["batch"]).items.count() == typography * 2
 
 

@@ -8,9 +8,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from compare import checks, execution
-from compare.management.commands import benchmark as command
-from compare.models import Benchmark, BenchmarkRun, Result, ResultCheck, RunStatus, Status
+from compare.checks import checks
+from compare.engine import execution
+from compare.benchmarks.management.commands import benchmark as command
+from compare.benchmarks.models import Benchmark, BenchmarkRun, RunStatus
+from compare.models import Result, Status
+from compare.checks.models import ResultCheck
 
 pytestmark = pytest.mark.django_db
 

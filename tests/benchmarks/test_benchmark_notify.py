@@ -1,4 +1,4 @@
-"""Benchmark events through the notifications (compare/notifications.py emit): a finished run
+"""Benchmark events through the notifications (compare/notifications/notifications.py emit): a finished run
 and a refused one announce benchmark.run_finished once; an opened alert announces
 benchmark.regressed once."""
 
@@ -6,8 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from compare import benchmarks, checks, execution, notifications
-from compare.models import Benchmark, NotificationEvent, Result, Status, Team
+from compare.benchmarks import runs as benchmarks
+from compare.checks import checks
+from compare.engine import execution
+from compare.notifications import notifications
+from compare.benchmarks.models import Benchmark
+from compare.notifications.models import NotificationEvent
+from compare.models import Result, Status
+from compare.teams.models import Team
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from compare import benchmark_tasks, benchmarks, checks, execution
-from compare.models import Batch, Benchmark, BenchmarkAlert, BenchmarkRun, Result, RunStatus, Status, Team
+from compare.benchmarks import tasks as benchmark_tasks, runs as benchmarks
+from compare.checks import checks
+from compare.engine import execution
+from compare.batches.models import Batch
+from compare.benchmarks.models import Benchmark, BenchmarkAlert, BenchmarkRun, RunStatus
+from compare.models import Result, Status
+from compare.teams.models import Team
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +81,7 @@ def test_a_scheduled_run_over_budget_is_recorded_as_refused_not_skipped(alice, m
 
 
 def test_a_creator_who_is_now_a_viewer_cannot_have_runs_started_for_them(alice, bob):
-    from compare.models import Membership, Role
+    from compare.teams.models import Membership, Role
 
     team = Team.objects.create(name="Shared")
     Membership.objects.create(team=team, user=alice, role=Role.VIEWER)

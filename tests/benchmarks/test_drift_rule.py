@@ -1,9 +1,9 @@
-"""The drift rule (compare/drift.py) on synthetic series: it fires on a real shift, stays quiet on
+"""The drift rule (compare/benchmarks/drift.py) on synthetic series: it fires on a real shift, stays quiet on
 noise, needs its minimum runs, and does not flap (hysteresis)."""
 
 import random
 
-from compare import drift
+from compare.benchmarks import drift
 
 
 def runs(rng, count, centre, spread=0.15, calls=4):

@@ -1,7 +1,9 @@
 """Comparisons for tests: made through the service as the new-comparison form would, and run."""
 
-from compare import execution, services
-from compare.models import Comparison, Role
+from compare.engine import execution
+from compare import services
+from compare.models import Comparison
+from compare.teams.models import Role
 
 PARAMS = {"size": "1024x1024", "quality": "low", "output_format": "png", "n": 1, "seed": None}
 THREE_ROUTES = ("sandbox:fast", "sandbox:steady", "sandbox:slow")

@@ -1,13 +1,15 @@
 """Recomputations from the rows, in plain Python, that the leaderboard and its rollups must match
-(tests/compare/test_leaderboard.py, and test_history_scale.py in processes of their own)."""
+(tests/insights/test_leaderboard.py, and test_history_scale.py in processes of their own)."""
 
 import statistics
 from decimal import Decimal
 
 import pytest
 
-from compare import leaderboard
-from compare.models import Comparison, JudgedComparison, Result, RouteDay, rollups
+from compare.insights import leaderboard
+from compare.models import Comparison, Result
+from compare.insights.models import JudgedComparison, RouteDay
+from compare.insights import models as rollups
 
 
 def cells_of(team):
@@ -36,7 +38,7 @@ def judged_of(team):
 
 
 def reference(team):
-    """Per route, from every row read into Python: what compare/leaderboard.py must report."""
+    """Per route, from every row read into Python: what compare/insights/leaderboard.py must report."""
     out = {}
     for r in Result.objects.filter(comparison__team=team).select_related("comparison"):
         row = out.setdefault(r.route_key, {"comparisons": set(), "succeeded": 0, "settled": 0, "latencies": [],

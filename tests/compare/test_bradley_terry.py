@@ -1,4 +1,4 @@
-"""The Bradley-Terry fit and its bootstrap band (compare/bradley_terry.py), in plain Python: no
+"""The Bradley-Terry fit and its bootstrap band (compare/insights/bradley_terry.py), in plain Python: no
 database, no Django. The fixture worked out by hand lives in test_leaderboard.py."""
 
 import bisect
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from compare import bradley_terry
+from compare.insights import bradley_terry
 
 
 def per_vote_fit(units, routes):
@@ -34,7 +34,7 @@ def synthetic_units(seed=3, comparisons=400):
 
 
 def test_the_module_imports_no_django():
-    code = "import sys, compare.bradley_terry; sys.exit(any(m.split('.')[0] == 'django' for m in sys.modules))"
+    code = "import sys, compare.insights.bradley_terry; sys.exit(any(m.split('.')[0] == 'django' for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], env={}, cwd=Path(__file__).parents[2]).returncode == 0
 
 

@@ -1,7 +1,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from compare.models import ApiToken, Comparison
+from compare.teams.models import ApiToken
+from compare.models import Comparison
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from compare import execution, image_requests
+from compare.engine import execution, requests as image_requests
 from compare.models import Comparison, ReferenceImage, Result
 from tests.helpers import image_bytes
 
@@ -49,7 +49,7 @@ def test_an_edit_keeps_its_references_and_every_route_gets_them(alice_client):
 
 
 def test_a_route_that_cannot_edit_is_named(alice_client, monkeypatch):
-    from compare import routes as route_catalog
+    from compare import catalog as route_catalog
     from providers.base import Capabilities, Route
     from providers.sandbox import SandboxProvider
 
@@ -124,7 +124,7 @@ def test_references_get_an_expiring_public_link_only_when_site_url_is_set(alice_
 
 
 def test_a_route_that_fetches_references_by_url_needs_site_url(alice_client, monkeypatch, settings):
-    from compare import routes as route_catalog
+    from compare import catalog as route_catalog
     from providers.base import Capabilities, Route
     from providers.sandbox import SandboxProvider
 

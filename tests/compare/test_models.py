@@ -1,6 +1,7 @@
 import pytest
 
-from compare.models import ApiToken, Comparison, Result, Status
+from compare.teams.models import ApiToken
+from compare.models import Comparison, Result, Status
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,11 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from compare import execution, image_requests, imagediff
-from compare import routes as route_catalog
-from compare.models import Result, Team, TeamPrice
+from compare.engine import execution, requests as image_requests
+from compare import imagediff
+from compare import catalog as route_catalog
+from compare.models import Result
+from compare.teams.models import Team, TeamPrice
 from compare.templatetags.viewing import segments
 from providers import pricing, registry, runner, sandbox
 from providers.base import GeneratedImage, ImageRequest, ImageResult, Usage

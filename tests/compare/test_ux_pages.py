@@ -5,8 +5,9 @@ import httpx
 import pytest
 from django.test import Client
 
-from compare import credentials, execution
-from compare.models import Team
+from compare.teams import credentials
+from compare.engine import execution
+from compare.teams.models import Team
 from providers.testing.openai import FakeOpenAI
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +59,8 @@ def test_a_connection_test_answers_on_the_variables_own_row(owner, alice, monkey
 
 
 def test_the_leaderboard_says_how_it_ranks_in_a_line_and_names_its_columns(alice_client):
-    from compare import execution, services
+    from compare.engine import execution
+    from compare import services
 
     team = Team.personal_for(__import__("django.contrib.auth", fromlist=["get_user_model"]).get_user_model()
                              .objects.get(username="alice"))
@@ -163,7 +165,8 @@ def test_what_changed_calls_one_run_against_one_noise_and_colours_a_change_past_
 
 
 def test_what_changed_compares_the_images_by_perceptual_hash(alice, alice_client):
-    from compare import execution, services
+    from compare.engine import execution
+    from compare import services
 
     team = Team.personal_for(alice)
     params = {"size": "1024x1024", "quality": "low", "output_format": "png", "n": 1, "seed": None}

@@ -9,8 +9,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from compare import execution
-from compare.models import Comparison, Rating, Result
+from compare.engine import execution
+from compare.models import Comparison, Result
+from compare.review.models import Rating
 from compare.templatetags.viewing import segments
 from tests.compare.factories import finished, results_of
 from tests.helpers import HTMX, client_of, leaks, user

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from compare import execution
+from compare.engine import execution
 from compare.models import Comparison, Result
 from tests.compare import factories
 
@@ -168,7 +168,7 @@ def test_the_summary_counts_and_status_come_from_one_read_of_the_results(alice, 
 def test_the_review_panel_keeps_polling_when_a_result_finished_after_it_was_read(alice_client, alice, monkeypatch):
     """The panel used to stop polling on a second, later read of the status, leaving a verdict
     form without the last winner (seen in the browser test under load)."""
-    from compare import reviews
+    from compare.review import views as reviews
 
     comparison = factories.comparison(user=alice, routes=("sandbox:fast", "sandbox:steady"))
     first, second = comparison.results.order_by("pk")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from providers.testing.stack import Stack
-from tests.e2e.browser import log_in, screenshots
+from tests.e2e.chromium.browser import log_in, screenshots
 
 pytestmark = [pytest.mark.e2e]
 ROUTES = ["sandbox:fast", "sandbox:steady", "sandbox:slow", "sandbox:flaky"]

@@ -1,7 +1,7 @@
 import httpx
 import pytest
 
-from compare import notifications
+from compare.notifications import notifications
 from providers.testing.server import LoopbackServer
 
 

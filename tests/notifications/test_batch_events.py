@@ -7,8 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from compare import execution, notifications
-from compare.models import Batch, Delivery, DeliveryStatus, NotificationEvent, Result, Status, Team
+from compare.engine import execution
+from compare.notifications import notifications
+from compare.batches.models import Batch
+from compare.notifications.models import Delivery, DeliveryStatus, NotificationEvent
+from compare.models import Result, Status
+from compare.teams.models import Team
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from compare import execution, notifications
-from compare.models import EmailSubscription, NotificationEvent, Team, TeamPrice
+from compare.engine import execution
+from compare.notifications import notifications
+from compare.notifications.models import EmailSubscription, NotificationEvent
+from compare.teams.models import Team, TeamPrice
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,10 @@ get which events; a blind comparison's e-mail names no route."""
 import pytest
 from django.test import Client
 
-from compare import execution, services
-from compare.models import EmailSubscription, Membership, Role, Team
+from compare.engine import execution
+from compare import services
+from compare.notifications.models import EmailSubscription
+from compare.teams.models import Membership, Role, Team
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

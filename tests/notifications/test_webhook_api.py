@@ -5,7 +5,8 @@ import json
 import pytest
 from django.test import Client
 
-from compare.models import Delivery, Membership, Role, Team, Webhook
+from compare.notifications.models import Delivery, Webhook
+from compare.teams.models import Membership, Role, Team
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,6 @@
 """The backup and restore commands of docs/deploy.md, run as written on a real history: the copy has
 every row, is consistent, and the app runs on it (no migration missing)."""
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -9,21 +8,10 @@ import uuid
 
 import pytest
 
-from providers.testing.stack import ROOT, UNIT_TEST_ENV, reachable
-from tests.helpers import skip_or_fail
+from providers.testing.stack import reachable
+from tests.helpers import app_env, manage, skip_or_fail
 
 TABLES = ("compare_comparison", "compare_result", "compare_team", "auth_user")
-
-
-def manage(env, *args):
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300, check=True)
-
-
-def app_env(var_dir, **extra):
-    env = {k: v for k, v in os.environ.items() if k not in UNIT_TEST_ENV}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(var_dir), **extra})
-    return env
 
 
 def sqlite_counts(path):

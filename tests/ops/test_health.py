@@ -9,8 +9,8 @@ import pytest
 from django.db import OperationalError, connections
 from django.utils import timezone
 
-from compare import health
-from compare.models import WorkerHeartbeat
+from compare.ops import health
+from compare.ops.models import WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
 CHECKS = {"database", "broker", "workers", "storage"}

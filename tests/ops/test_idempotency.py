@@ -14,7 +14,10 @@ import pytest
 from django.utils import timezone
 
 from compare import services
-from compare.models import ApiToken, Batch, Comparison, IdempotencyKey, Result
+from compare.teams.models import ApiToken
+from compare.batches.models import Batch
+from compare.models import Comparison, Result
+from compare.ops.models import IdempotencyKey
 from tests.helpers import skip_or_fail
 
 pytestmark = pytest.mark.django_db
@@ -125,7 +128,9 @@ from django.core.management import call_command
 from django.db import connections
 from django.test import Client
 from compare import services
-from compare.models import ApiToken, Comparison, IdempotencyKey
+from compare.teams.models import ApiToken
+from compare.models import Comparison
+from compare.ops.models import IdempotencyKey
 call_command("migrate", verbosity=0)
 user = get_user_model().objects.create_user("racer")
 token = ApiToken.issue(user)[1]

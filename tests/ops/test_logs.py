@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from compare import logs, tasks
-from compare import routes as route_catalog
+from compare.ops import logs
+from compare import tasks
+from compare import catalog as route_catalog
 from compare.models import Comparison, Result, Status
 from providers.base import Capabilities, Provider, Route
 from tests.compare import factories

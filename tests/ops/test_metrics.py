@@ -10,7 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from compare.models import Comparison, Result, Status, Team, WorkerHeartbeat
+from compare.models import Comparison, Result, Status
+from compare.teams.models import Team
+from compare.ops.models import WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-token-for-tests-0123456789"

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from compare import health
+from compare.ops import health
 from config.storage import S3_BACKEND, SIGNED_URL_SECONDS, media_storage, parse_storage_url
 from providers.testing.stack import free_port
 

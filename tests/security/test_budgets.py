@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from compare import execution
-from compare.models import Batch, Comparison, Membership, Result, Role, Status, Team, TeamPrice
+from compare.engine import execution
+from compare.batches.models import Batch
+from compare.models import Comparison, Result, Status
+from compare.teams.models import Membership, Role, Team, TeamPrice
 from tests.compare import factories
 from tests.helpers import skip_or_fail
 
@@ -138,7 +140,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from compare import services
 from compare.forms import ComparisonForm, _as_querydict
-from compare.models import Comparison, Team
+from compare.models import Comparison
+from compare.teams.models import Team
 
 mode, work = sys.argv[1], Path(sys.argv[2])
 if mode == "setup":

@@ -4,8 +4,11 @@ route, and one team's flood of calls in front of another team's single call."""
 import json
 
 import pytest
-from compare import execution, limits, services, tasks
-from compare.models import Batch, Comparison, Result, Status, Team, TeamSlot
+from compare.engine import execution, limits
+from compare import services, tasks
+from compare.batches.models import Batch
+from compare.models import Comparison, Result, Status, TeamSlot
+from compare.teams.models import Team
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,10 @@ import pytest
 from django.core.files.uploadhandler import FileUploadHandler
 from django.test import Client
 
-from compare import credentials, crypto
-from compare.models import Comparison, Team, TeamCredential
-from compare.routes import _routes_cache
+from compare.teams import credentials, crypto
+from compare.models import Comparison
+from compare.teams.models import Team, TeamCredential
+from compare.catalog import _routes_cache
 from tests.every_url import LISTS, NOT_OURS, app_patterns, url_for
 
 pytestmark = pytest.mark.django_db
@@ -323,7 +324,7 @@ def test_var_files_are_owner_only(tmp_path):
 def test_no_redirect_built_from_the_request_leaves_the_site(alice, alice_client):
     """Every redirect that takes its address from the request checks it with
     url_has_allowed_host_and_scheme (the team switcher's is tested with the team pages)."""
-    from compare.models import ShareLink
+    from compare.sharing.models import ShareLink
     from tests.compare.factories import comparison
 
     fox = comparison(user=alice)
@@ -337,7 +338,7 @@ def test_no_redirect_built_from_the_request_leaves_the_site(alice, alice_client)
 
 def test_csp_header_is_sent(alice, alice_client):
     """Every page and the public share page carry the policy: this origin only, no inline script."""
-    from compare.models import ShareLink
+    from compare.sharing.models import ShareLink
     from tests.compare.factories import comparison
 
     fox = comparison(user=alice)

@@ -10,9 +10,11 @@ import httpx
 import pytest
 from django.test import Client
 
-from compare import crypto, execution
-from compare import routes as route_catalog
-from compare.models import Membership, Result, Role, Team, TeamCredential
+from compare.teams import crypto
+from compare.engine import execution
+from compare import catalog as route_catalog
+from compare.teams.models import Membership, Role, Team, TeamCredential
+from compare.models import Result
 from providers import compatible
 from providers.base import ConfigurationError, UnusableProvider
 from providers.testing.server import LoopbackServer

@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from compare.models import ApiToken
+from compare.teams.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +163,7 @@ import sys
 import django
 django.setup()
 from django.test import RequestFactory
-from compare.accounts import LoginLimits
+from compare.teams.accounts import LoginLimits
 request = RequestFactory().post("/login/", REMOTE_ADDR=sys.argv[1])
 for _ in range(3):
     LoginLimits(request, sys.argv[2]).failed()
@@ -181,7 +181,7 @@ def test_failures_in_one_process_lock_the_name_in_another(alice):
 
     from django.test import RequestFactory, override_settings
 
-    from compare.accounts import LoginLimits
+    from compare.teams.accounts import LoginLimits
     from tests.helpers import skip_or_fail
     from providers.testing.stack import reachable
 

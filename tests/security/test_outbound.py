@@ -9,8 +9,10 @@ import threading
 import httpx
 import pytest
 
-from compare import clients, crypto, execution
-from compare.models import Result, Team, TeamCredential
+from compare.engine import clients, execution
+from compare.teams import crypto
+from compare.models import Result
+from compare.teams.models import Team, TeamCredential
 from providers import fal
 from providers.base import ImageRequest
 from providers.testing.fal import FakeFal

@@ -6,8 +6,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.test import Client, RequestFactory
 
-from compare import teams
-from compare.models import Invite, Membership, Role, Team
+from compare.teams import views as teams
+from compare.teams.models import Invite, Membership, Role, Team
 
 pytestmark = pytest.mark.django_db
 

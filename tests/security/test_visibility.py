@@ -1,4 +1,4 @@
-"""Who sees what (compare/visibility.py), as a table: every surface x every viewer, asserting what
+"""Who sees what (compare/review/visibility.py), as a table: every surface x every viewer, asserting what
 each may and may not see of a blind comparison ("fox": route names, latency, costs, sizes,
 images, the team's verdict, outside votes) and that the images of a held comparison ("held":
 hold images until all finish, one route still queued) appear nowhere. Then the named attacks of
@@ -18,8 +18,12 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from compare import execution, share_preview
-from compare.models import Batch, BatchItem, ExternalVote, ResultImage, ShareLink, Verdict
+from compare.engine import execution
+from compare.sharing import preview as share_preview
+from compare.batches.models import Batch, BatchItem
+from compare.sharing.models import ExternalVote, ShareLink
+from compare.models import ResultImage
+from compare.review.models import Verdict
 from tests.compare.factories import finished, results_of
 from tests.helpers import HTMX, client_of, user
 
@@ -382,7 +386,7 @@ def test_clearing_the_cookie_does_not_give_another_vote(fox):
 
 
 def test_behind_a_trusted_proxy_each_client_address_votes_once(fox, settings):
-    """The limit is per client address as compare/addresses.py reads it: behind one trusted proxy,
+    """The limit is per client address as compare/teams/addresses.py reads it: behind one trusted proxy,
     two people are two addresses; one person clearing the cookie is still one."""
     settings.TRUSTED_PROXY_COUNT = 1
     link = ShareLink.objects.create(team=fox.team, comparison=fox, blind=True, kind="vote")

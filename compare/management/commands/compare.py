@@ -15,12 +15,18 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils.datastructures import MultiValueDict
 
-from compare import batches, services
+from compare import services
+
+from compare.batches.planning import BatchRefused, create_batch, plan_batch
+
+from compare.batches.prompt_sets import all_sets, find_set
 from compare.api import idempotency
 from compare.api.presenters import comparison_dict
 from compare.api.batches import batch_dict
 from compare.forms import ComparisonForm, _as_querydict
-from compare.models import Batch, Comparison, SubmitRefused, Team
+from compare.batches.models import Batch
+from compare.models import Comparison
+from compare.teams.models import SubmitRefused, Team
 from compare.templatetags.compare_tags import ms, usd
 
 
@@ -122,18 +128,18 @@ class Command(BaseCommand):
 
     def run_batch(self, author, team, name, data, use_prompt_sizes, wait, timeout):
         """Every prompt of the set as its own comparison, validated like the batch form."""
-        prompt_set = batches.find_set(name, team) or next(
-            (s for s in batches.all_sets(team) if s.name.casefold() == name.casefold()), None)
+        prompt_set = find_set(name, team) or next(
+            (s for s in all_sets(team) if s.name.casefold() == name.casefold()), None)
         if prompt_set is None:
-            known = ", ".join(f"{s.ref} ({s.name})" for s in batches.all_sets(team))
+            known = ", ".join(f"{s.ref} ({s.name})" for s in all_sets(team))
             raise CommandError(f"No prompt set {name!r} in {team}: use one of {known}.")
         data = {**data, "prompt": "(each prompt of the set)"}  # replaced prompt by prompt in plan_batch
         try:
-            planned = batches.plan_batch(team=team, user=author, prompt_set=prompt_set, data=_as_querydict(data),
+            planned = plan_batch(team=team, user=author, prompt_set=prompt_set, data=_as_querydict(data),
                                          use_prompt_sizes=use_prompt_sizes)
-            batch = batches.create_batch(user=author, team=team, prompt_set=prompt_set, planned=planned,
+            batch = create_batch(user=author, team=team, prompt_set=prompt_set, planned=planned,
                                          use_prompt_sizes=use_prompt_sizes)
-        except batches.BatchRefused as refused:
+        except BatchRefused as refused:
             raise CommandError("Invalid batch:\n  " + "\n  ".join(refused.problems)) from None
         if not self.as_json:
             self.stdout.write(f"Batch #{batch.pk}: {len(planned)} comparison(s) of {prompt_set.name}: "

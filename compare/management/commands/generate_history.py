@@ -32,8 +32,10 @@ from django.utils import timezone
 
 from collections import defaultdict
 
-from compare.models import Comparison, CostSource, JudgedComparison, Result, RouteDay, Status, Verdict, VerdictKind
-from compare.models import rollups
+from compare.models import Comparison, CostSource, Result, Status
+from compare.insights.models import JudgedComparison, RouteDay
+from compare.review.models import Verdict, VerdictKind
+from compare.insights import models as rollups
 
 ROUTES = [
     ("openai:gpt-image-2", "OpenAI (gpt-image-2)"),
@@ -139,7 +141,7 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=username).first()
             if user is None:
                 raise CommandError(f"No user named {username!r}.")
-        from compare.models import Team
+        from compare.teams.models import Team
 
         # Comparisons belong to a team: the owner's personal team (the one its history page
         # shows), else a team made for the generated history.
@@ -154,7 +156,7 @@ class Command(BaseCommand):
         statuses = [s for s, _ in STATUS_WEIGHTS]
         cum_weights = [sum(weights[:i + 1]) for i in range(len(weights))]
         route_weight = {key: len(ROUTES) - i for i, (key, _) in enumerate(ROUTES)}  # earlier routes win more
-        # The leaderboard's rollups of these rows (compare/models/rollups.py), summed as they are
+        # The leaderboard's rollups of these rows (compare/insights/models.py), summed as they are
         # made with the fold's own arithmetic, written at the end; the results are written folded.
         cells = defaultdict(rollups.Sums)
         made = 0

@@ -1,0 +1,1 @@
+"""Prompt sets and batch runs: the library, planning a batch, its matrix."""

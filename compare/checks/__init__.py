@@ -1,0 +1,1 @@
+"""Automatic checks on every stored image: text read back by OCR, spec checks on pixels."""

@@ -1,0 +1,325 @@
+"""What a worker does with one result: claim it, call its provider once, store it, say what comes next.
+
+It ends the result in a terminal state and returns what should happen next (a Next, which
+compare/tasks.py schedules: this module sends no task). Long-running protocols (OpenAI's Batch API) are submitted once and then checked by scheduled
+tasks, so no worker thread waits for hours."""
+
+import logging
+import time
+from dataclasses import dataclass
+
+import httpx
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import close_old_connections, transaction
+
+from providers import runner
+from providers.base import LongRunningProvider, ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
+from providers.registry import UnknownRoute
+
+from compare.engine import limits
+from compare.ops import logs
+from compare import catalog as route_catalog
+from compare.engine.clients import http_client, ssl_context
+from compare.images import ImageRejected, check_images, start_image_processes
+from compare.models import CostSource, EstimateSource, Result, ResultEvent, ResultImage, Status
+from compare.engine.requests import request_for
+
+log = logging.getLogger(__name__)
+FAILURE_STATUS = {ProviderTimeoutError: Status.TIMED_OUT, ProviderCancelledError: Status.CANCELLED}
+
+
+@dataclass(frozen=True)
+class Next:
+    """What should happen after one step of a result's run; compare/tasks.py does it.
+    ``retry_in``: send the result's run again after that many seconds (it stayed queued at a limit);
+    ``check_in``: check its long-running job after that many seconds;
+    ``turn_of``: the team whose next waiting result should be sent (one of its calls ended)."""
+
+    retry_in: float | None = None
+    check_in: float | None = None
+    turn_of: int | None = None
+
+
+def call_deadline(route, request):
+    """PROVIDER_DEADLINE_SECONDS when set (every route), else the route's own by quality."""
+    if settings.PROVIDER_DEADLINE_SECONDS is not None:
+        return settings.PROVIDER_DEADLINE_SECONDS
+    return route.default_deadline(request)
+
+
+def warm_up():
+    """Run once when a worker starts, so the first comparison does not pay for it: import
+    every provider module (and build the routes), build the TLS context, open the database
+    connection, start the image processes."""
+    route_catalog.available_routes()
+    ssl_context()
+    Result.objects.exists()
+    start_image_processes()
+
+
+class Attempt:
+    """One result's provider, built with an HTTP client and its secrets known for redaction."""
+
+    def __init__(self, result):
+        self.result = result
+        team = result.comparison.team
+        self.route = route_catalog.get_route(result.route_key, team)
+        self.request = request_for(result.comparison)
+        self.deadline = call_deadline(self.route, self.request)
+        access = route_catalog.route_access(self.route, team)
+        if not access.configured:
+            raise route_catalog.NotConfigured(self.route, access)
+        self.client = http_client(self.deadline, trusted_base_url=access.trusted_base_url)
+        self.provider = self.route.build(client=self.client, env=access.env, deadline=self.deadline)
+        self.provider.sleep = cancellable_sleep(result)
+        # The provider's secrets (Provider.secret_names) are blanked in everything we keep;
+        # endpoints stay readable.
+        self.secrets = self.provider.secrets()
+        logs.add_secrets(self.secrets)  # log lines of this task are cleaned of them too
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.client.close()
+
+    def fail(self, exc):
+        """End the result for a ProviderError, or for a crash of the adapter itself."""
+        if isinstance(exc, ProviderError):
+            self.result.finish(FAILURE_STATUS.get(type(exc), Status.FAILED), error_code=exc.code,
+                               error=redact(exc.message, self.secrets), latency_ms=exc.elapsed_ms,
+                               attempts=redact(list(exc.attempts[:-1]), self.secrets),
+                               parameters=parameters(self.request, self.route))
+        else:
+            log.exception("route %s crashed on result %s", self.result.route_key, self.result.pk, exc_info=exc)
+            self.result.finish(Status.FAILED, error_code="internal",
+                               error=f"The {self.route.provider.name} adapter crashed ({type(exc).__name__}); "
+                                     "see the worker log.")
+
+
+def _attempt(result):
+    try:
+        return Attempt(result)
+    except UnknownRoute:
+        result.finish(Status.FAILED, error_code="unknown_route",
+                      error=f"The route {result.route_key} is not available on this installation any more.")
+        return None
+    except route_catalog.NotConfigured as exc:
+        result.finish(Status.FAILED, error_code="not_configured", error=exc.message)
+        return None
+
+
+def execute_result(result_id, worker=""):
+    """Claim a result, call its provider once, store what came back, end in a terminal state;
+    return what should happen next (a Next, or None when nothing should).
+    A result whose team (TEAM_MAX_IN_FLIGHT) or route (ROUTE_LIMITS) is at its limit holds no
+    worker: it stays queued and its run is retried shortly. When a call ends, its team's turn
+    passes on (the next of the team's waiting results is sent: compare/tasks.py dispatch)."""
+    result = Result.objects.select_related("comparison__team").filter(pk=result_id).first()
+    if result is None:
+        return None  # gone
+    team_id = result.comparison.team_id
+    if result.status != Status.QUEUED:
+        return Next(turn_of=team_id)  # another delivery has it, or it was cancelled: its place goes to the next
+    logs.bind(result=result.pk, comparison=result.comparison_id, team=team_id, route=result.route_key)
+    if not limits.acquire_team(result, team_id):
+        # the team has its share of calls running: stay queued, try again shortly
+        return Next(retry_in=settings.ROUTE_LIMIT_RETRY_SECONDS)
+    if not limits.acquire(result):
+        limits.release_team(result)
+        return Next(retry_in=settings.ROUTE_LIMIT_RETRY_SECONDS)  # the route is at its limit: the same
+    check_in = None
+    try:
+        if result.claim(worker):
+            check_in = _execute_claimed(result)
+    finally:
+        limits.release(result)
+        limits.release_team(result)
+    return Next(check_in=check_in, turn_of=team_id)
+
+
+def _execute_claimed(result):
+    """Run a claimed result; returns when to check its long-running job, if it submitted one."""
+    attempt = _attempt(result)
+    if attempt is None:
+        return None
+    with attempt:
+        if isinstance(attempt.provider, LongRunningProvider):
+            return _submit_long_job(attempt)
+        # Give the database connection back while the provider works (seconds to minutes): on
+        # PostgreSQL, a worker with many threads would otherwise hold one connection per call.
+        close_old_connections()
+        try:
+            outcome = runner.execute(attempt.provider, attempt.request, max_image_bytes=settings.MAX_IMAGE_BYTES,
+                                     allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS,
+                                     max_attempts=settings.PROVIDER_MAX_ATTEMPTS,
+                                     backoff_base=settings.PROVIDER_BACKOFF_SECONDS)
+        except Exception as exc:  # a bug in an adapter must not leave the card spinning either
+            attempt.fail(exc)
+            return None
+    store_outcome(result, outcome, attempt.request, attempt.secrets, route=attempt.route)
+    return None
+
+
+def _submit_long_job(attempt):
+    """Submit the job once and store it; returns when to check it first."""
+    try:
+        job = runner.submit(attempt.provider, attempt.request)
+    except Exception as exc:
+        attempt.fail(exc)
+        return None
+    job = {**job, "submitted_at": time.time(), "deadline_at": time.time() + attempt.provider.long_deadline_seconds,
+           "poll_interval": attempt.provider.poll_interval, "checked_at": time.time()}
+    with transaction.atomic():  # the card now says the job was submitted
+        Result.objects.filter(pk=attempt.result.pk).update(job=job)
+        ResultEvent.record([(attempt.result.pk, attempt.result.comparison_id, Status.RUNNING)])
+    return attempt.provider.poll_interval
+
+
+def check_long_job(result_id):
+    """One scheduled check of a long-running job: finish it, or return a Next asking for the
+    next check."""
+    result = Result.objects.select_related("comparison").filter(pk=result_id, status=Status.RUNNING).first()
+    if result is None or not result.job:
+        return None  # finished, cancelled, or never submitted
+    logs.bind(result=result.pk, comparison=result.comparison_id, team=result.comparison.team_id, route=result.route_key)
+    attempt = _attempt(result)
+    if attempt is None:
+        return None
+    job = result.job
+    with attempt:
+        provider = attempt.provider
+        try:
+            if result.cancel_requested() or time.time() > job["deadline_at"]:
+                cancelled_by_user = result.cancel_requested()
+                try:
+                    provider.cancel(job)
+                    where = "; we cancelled it at the provider"
+                except (ProviderError, httpx.HTTPError):
+                    where = "; cancelling it at the provider failed"
+                kind = ProviderCancelledError if cancelled_by_user else ProviderTimeoutError
+                raise kind(("Cancelled by the user" if cancelled_by_user else
+                            "The provider's job did not finish before our deadline") + where)
+            outcome = provider.check(job, attempt.request)
+            Result.objects.filter(pk=result.pk).update(job={**job, "checked_at": time.time()})
+            if outcome is None:
+                return Next(check_in=provider.poll_interval)
+            outcome = runner.complete(provider, outcome, submitted_at=job["submitted_at"],
+                                      max_image_bytes=settings.MAX_IMAGE_BYTES,
+                                      allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS)
+        except Exception as exc:
+            if isinstance(exc, ProviderError) and exc.elapsed_ms is None:
+                exc.elapsed_ms = (time.time() - job["submitted_at"]) * 1000
+            attempt.fail(exc)
+            return None
+    outcome_notes = (f"Long-running job: checked every {provider.poll_interval:g} s, so our latency "
+                     f"(submit to result, wall clock) may be up to that much late.",)
+    store_outcome(result, outcome, attempt.request, attempt.secrets, extra_notes=outcome_notes, route=attempt.route)
+    return None
+
+
+def parameters(request, route, outcome=None, checked=()):
+    """What the route did with each common parameter (Result.parameters): asked, sent where the
+    adapter says what it sent (ImageResult.sent), received (the images as Pillow read them);
+    the seed is sent only by a route whose Capabilities.seed says it takes one."""
+    asked = {"size": request.size, "quality": request.quality, "output_format": request.output_format,
+             "n": request.n, "seed": request.seed}
+    sent = dict(outcome.sent) if outcome is not None else {}
+    found = {name: {"asked": value, **({"sent": sent[name]} if name in sent else {})} for name, value in asked.items()}
+    if route is not None:
+        found["seed"]["supported"] = route.capabilities.seed
+        if not route.capabilities.seed:
+            found["seed"]["sent"] = None  # never passed on, whatever the adapter's body says
+    if checked:
+        found["size"]["received"] = [f"{c.width}x{c.height}" for c in checked]
+        found["output_format"]["received"] = [c.format for c in checked]
+        found["n"]["received"] = len(checked)
+    if outcome is not None and outcome.revised_prompts:
+        found["revised_prompt"] = list(outcome.revised_prompts)
+    return found
+
+
+def store_outcome(result, outcome, request, secrets, extra_notes=(), route=None):
+    """Check every image with Pillow, keep originals and thumbnails, record timings, cost and
+    what makes the result reproducible; end the result succeeded (or failed for a bad image)."""
+    common = dict(
+        latency_ms=outcome.timings.total_ms,
+        provider_timings=outcome.timings.as_dict(),
+        usage=_usage_dict(outcome.usage),
+        request_sent=redact(dict(outcome.request_sent), secrets),
+        provider_request_id=(outcome.request_id or "")[:200],
+        response_headers=redact(dict(outcome.response_headers), secrets),
+        notes=list(outcome.notes) + list(extra_notes),
+        attempts=redact(list(outcome.attempts), secrets),
+        parameters=redact(parameters(request, route, outcome), secrets),
+    )
+    if outcome.usage is not None and outcome.usage.cost_usd is not None:
+        cost = dict(cost_usd=outcome.usage.cost_usd, cost_source=CostSource(outcome.usage.basis))
+    elif result.estimated_cost_usd is not None:
+        cost = dict(cost_usd=result.estimated_cost_usd, cost_source=(
+            CostSource.TEAM_PRICE if result.estimate_source == EstimateSource.TEAM_PRICE else CostSource.ESTIMATED))
+    else:
+        cost = dict(cost_usd=None, cost_source=CostSource.UNKNOWN)
+
+    try:
+        # In the image processes, after the call's timing was taken (runner.execute), so that
+        # this result's Pillow work lands in no provider's latency (BENCHMARKS.md, F2).
+        checked = check_images(image.data for image in outcome.images)
+    except ImageRejected as exc:
+        # The provider was paid for the call, so its timing and cost are kept with the failure.
+        result.finish(Status.FAILED, error_code="bad_image", error=str(exc), **common, **cost)
+        return
+
+    common["parameters"] = redact(parameters(request, route, outcome, checked), secrets)
+    stored = []
+    for index, (image, check) in enumerate(zip(outcome.images, checked)):
+        row = ResultImage(result=result, index=index, width=check.width, height=check.height,
+                          format=check.format, bytes=check.bytes, sha256=check.sha256,
+                          source_url=(image.url or "")[:2000])
+        row.original.save(f"{index}.{check.format}", ContentFile(check.data), save=False)
+        row.thumbnail.save(f"{index}-thumb.webp", ContentFile(check.thumbnail), save=False)
+        row.save()
+        stored.append(row)
+    mismatched = [f"#{i + 1} is {c.width}x{c.height}" for i, c in enumerate(checked)
+                  if (c.width, c.height) != (request.width, request.height)]
+    if mismatched:
+        common["notes"].append(f"Asked for {request.size}; received " + ", ".join(mismatched) + ".")
+    if result.cancel_requested():
+        common["notes"].append("Cancel was asked while this provider was answering; its call could not be "
+                               "interrupted, so the answer it gave (and billed) is kept.")
+    if not result.finish(Status.SUCCEEDED, **common, **cost):
+        for row in stored:  # cancelled meanwhile: keep nothing half-done
+            row.original.delete(save=False)
+            row.thumbnail.delete(save=False)
+            row.delete()
+
+
+def cancellable_sleep(result, *, slice_seconds=0.5, sleep=time.sleep):
+    """The sleep an adapter waits with between polls (and the sandbox's simulated latency): it
+    looks at the database every half second and raises ProviderCancelledError once the user has
+    cancelled, so the adapter cancels the job at the provider."""
+
+    def wait(seconds):
+        end = time.monotonic() + seconds
+        while True:
+            if result.cancel_requested():
+                raise ProviderCancelledError("Cancelled by the user while the provider was working")
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            sleep(min(slice_seconds, left))
+
+    return wait
+
+
+def _usage_dict(usage):
+    if usage is None:
+        return {}
+    return {
+        "cost_usd": None if usage.cost_usd is None else str(usage.cost_usd),
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "basis": usage.basis,
+        "raw": dict(usage.raw),
+    }

@@ -1,0 +1,1 @@
+"""What the history says: the leaderboard and its rollups, what changed between runs, exports."""

@@ -1,0 +1,1 @@
+"""Share links: read-only public pages of a comparison or a set, their previews and outside votes."""
