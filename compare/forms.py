@@ -11,7 +11,7 @@ from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, Input
 
 from compare.engine import limits
 from compare import pricing
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.images import ImageRejected, check_image
 from compare.engine.requests import stored_references
 from compare.models import Comparison
@@ -95,7 +95,7 @@ class ComparisonForm(forms.Form):
     def __init__(self, *args, team=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.team, self.user = team, user
-        self.route_map = route_catalog.available_routes(team)
+        self.route_map = catalog.available_routes(team)
         self.fields["routes"].choices = [(key, route.label) for key, route in self.route_map.items()]
 
     def clean_mask(self):
@@ -176,7 +176,7 @@ class ComparisonForm(forms.Form):
             self.add_error(None, str(refused))
         for key in keys:
             route = self.route_map[key]
-            found = route_catalog.route_access(route, self.team)
+            found = catalog.route_access(route, self.team)
             if not found.configured:
                 self.add_error("routes", found.problem or f"{key} is not configured: set {', '.join(found.missing)}.")
             limit = route.capabilities.prompt_limit

@@ -9,7 +9,7 @@ from decimal import Decimal
 from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, parse_size
 
 from compare import pricing
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.forms import SIZE_CHOICES
 from compare.batches.prompt_sets import all_sets, find_set
 
@@ -17,7 +17,7 @@ from compare.batches.prompt_sets import all_sets, find_set
 def picker_context(form):
     """Routes with their estimated cost for whatever parameters the form holds right now."""
     draft = draft_request(form.data if form.is_bound else form.initial)
-    choices = route_catalog.route_choices(draft, team=form.team)
+    choices = catalog.route_choices(draft, team=form.team)
     prices = pricing.team_prices(form.team)
     for choice in choices:  # the team's own price, where it entered one, wins over the catalog
         choice.cost = pricing.call_cost(choice.route, draft, prices.get(choice.key))

@@ -13,7 +13,7 @@ from compare.engine import limits
 from compare.ops import logs
 from compare.notifications import notifications
 from compare import pricing, tasks
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.engine.requests import image_request
 from compare.models import Comparison, ReferenceImage, Result, Status
 from compare.teams.models import Team
@@ -33,7 +33,7 @@ def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=N
     request = image_request(prompt, params)
     author = user if user is not None and user.is_authenticated else None
     team = team or Team.personal_for(author)
-    route_map = route_catalog.available_routes(team)
+    route_map = catalog.available_routes(team)
     limits.check_calls(len(route_keys) * request.n)
     costs = pricing.call_costs(team, route_map, route_keys, request)
     with transaction.atomic():

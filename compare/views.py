@@ -16,7 +16,7 @@ from providers.base import SIZE_PRESETS, parse_size
 from compare.engine import requests as image_requests
 from compare import services
 from compare.teams import views as teams
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.api.auth import session_or_token
 from compare.forms import ComparisonForm, rerun_form
 from compare.models import Comparison, ReferenceImage, Result, ResultEvent, ResultImage, Status
@@ -62,7 +62,7 @@ def new_comparison(request):
 
 def _sandbox_keys(team, most=3):
     """The first few configured sandbox routes: a first comparison that costs nothing."""
-    return [key for key, route in route_catalog.available_routes(team).items() if route.sandbox][:most]
+    return [key for key, route in catalog.available_routes(team).items() if route.sandbox][:most]
 
 
 def _initial_from(pk, user):
@@ -85,7 +85,7 @@ def route_list(request):
     from; and the sellers we cannot call, with the reason."""
     from providers.unsupported import UNSUPPORTED
 
-    return render(request, "compare/routes.html", {"choices": route_catalog.route_choices(team=teams.current_team(request)),
+    return render(request, "compare/routes.html", {"choices": catalog.route_choices(team=teams.current_team(request)),
                                                    "unsupported": UNSUPPORTED})
 
 
@@ -165,7 +165,7 @@ def rerun_comparison(request, pk):
     if not comparison.team.can_run(request.user):
         messages.error(request, f"Viewers of {comparison.team} cannot run comparisons.")
         return redirect(comparison)
-    unavailable = set(comparison.route_keys) - set(route_catalog.available_routes(comparison.team))
+    unavailable = set(comparison.route_keys) - set(catalog.available_routes(comparison.team))
     if unavailable:
         messages.error(request, f"Cannot run again: {', '.join(sorted(unavailable))} is not available any more.")
         return redirect(comparison)
@@ -240,7 +240,7 @@ def history(request):
         row.seen = Visibility.for_member(row, request.user, has_verdict=row.reviewed_by_me,
                                          results=row.results.all(), can_run=can_run)
         row.strip = _strip(row, request.user)
-    known_routes = sorted(set(route_catalog.available_routes(team)) | set(_routes_used_by(team)))
+    known_routes = sorted(set(catalog.available_routes(team)) | set(_routes_used_by(team)))
     context = {"page": page, "q": query, "route": route, "status": status, "known_routes": known_routes,
                # "running" (some route unfinished) and "done" (all finished), then each route's end state
                "statuses": ["running", "done"] + [s.value for s in Status if s not in (Status.QUEUED, Status.RUNNING)],

@@ -9,7 +9,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.template.loader import get_template
 from django.urls import get_resolver
 
-from compare import catalog as route_catalog
+from compare import catalog
 from compare import tasks
 from compare.models import Result
 
@@ -27,7 +27,7 @@ def warm_web():
     started = time.perf_counter()
     try:
         get_resolver().url_patterns
-        route_catalog.available_routes()
+        catalog.available_routes()
         for name in TEMPLATES:
             get_template(name)
         staticfiles_storage.url("css/app.css")

@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 
 from compare import params, services
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.forms import form_from_json, rerun_form
 from compare.models import Comparison
 from compare.teams.models import SubmitRefused
@@ -19,7 +19,7 @@ from compare.api.presenters import comparison_dict
 @api_view(["GET"])
 def routes(request):
     team = team_asked(request)
-    return JsonResponse({"routes": [choice.as_dict() for choice in route_catalog.route_choices(team=team)]})
+    return JsonResponse({"routes": [choice.as_dict() for choice in catalog.route_choices(team=team)]})
 
 
 @api_view(["GET", "POST"])

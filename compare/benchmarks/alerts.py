@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from compare.benchmarks import drift
 from compare import imagediff
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.benchmarks.series import results_by_run, samples
 from compare.images import ImageRejected
 from compare.benchmarks.models import BenchmarkAlert, BenchmarkRun, RunStatus
@@ -59,7 +59,7 @@ def _seeded(benchmark, route):
     if benchmark.params.get("seed") is None:
         return False
     try:
-        return route_catalog.get_route(route, benchmark.team).capabilities.seed
+        return catalog.get_route(route, benchmark.team).capabilities.seed
     except Exception:  # a route gone from the catalogue: nothing to judge
         return False
 

@@ -19,7 +19,7 @@ from providers.registry import UnknownRoute
 
 from compare.engine import limits
 from compare.ops import logs
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.engine.clients import http_client, ssl_context
 from compare.images import ImageRejected, check_images, start_image_processes
 from compare.models import CostSource, EstimateSource, Result, ResultEvent, ResultImage, Status
@@ -52,7 +52,7 @@ def warm_up():
     """Run once when a worker starts, so the first comparison does not pay for it: import
     every provider module (and build the routes), build the TLS context, open the database
     connection, start the image processes."""
-    route_catalog.available_routes()
+    catalog.available_routes()
     ssl_context()
     Result.objects.exists()
     start_image_processes()
@@ -64,12 +64,12 @@ class Attempt:
     def __init__(self, result):
         self.result = result
         team = result.comparison.team
-        self.route = route_catalog.get_route(result.route_key, team)
+        self.route = catalog.get_route(result.route_key, team)
         self.request = request_for(result.comparison)
         self.deadline = call_deadline(self.route, self.request)
-        access = route_catalog.route_access(self.route, team)
+        access = catalog.route_access(self.route, team)
         if not access.configured:
-            raise route_catalog.NotConfigured(self.route, access)
+            raise catalog.NotConfigured(self.route, access)
         self.client = http_client(self.deadline, trusted_base_url=access.trusted_base_url)
         self.provider = self.route.build(client=self.client, env=access.env, deadline=self.deadline)
         self.provider.sleep = cancellable_sleep(result)
@@ -105,7 +105,7 @@ def _attempt(result):
         result.finish(Status.FAILED, error_code="unknown_route",
                       error=f"The route {result.route_key} is not available on this installation any more.")
         return None
-    except route_catalog.NotConfigured as exc:
+    except catalog.NotConfigured as exc:
         result.finish(Status.FAILED, error_code="not_configured", error=exc.message)
         return None
 

@@ -7,7 +7,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.teams.models import TeamPrice
 from compare.teams.models import parse_usd
 from compare.teams.views import _owned
@@ -22,7 +22,7 @@ def save_price(request, pk):
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect("teams:team-detail", team.pk)
-    if key not in route_catalog.available_routes(team):
+    if key not in catalog.available_routes(team):
         messages.error(request, f"No route {key!r} on this installation for {team} (Routes lists them).")
     elif usd is None:
         messages.error(request, "Enter a price per image in USD, like 0.04.")

@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from compare import params, pricing
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.teams.models import Invite, Membership, Role, Team
 from compare.teams.models import parse_usd
 
@@ -112,7 +112,7 @@ def team_detail(request, pk=None):
         "invites": team.invites.filter(used_at__isnull=True).select_related("created_by", "invitee") if owner else [],
         "invitations": Invite.objects.pending_for(request.user).select_related("team", "created_by"),
         "prices": team.prices.select_related("entered_by"), "ceiling": pricing.ceiling(),
-        "route_keys": sorted(route_catalog.available_routes(team)) if owner else [],
+        "route_keys": sorted(catalog.available_routes(team)) if owner else [],
     }
     return render(request, "teams/team.html", context)
 

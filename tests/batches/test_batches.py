@@ -314,16 +314,16 @@ def test_cancelling_a_batch_ends_every_queued_cell_and_only_members_may(alices_b
 
 
 def test_the_form_shows_what_the_set_would_cost_as_a_batch(alice_client):
-    from compare import catalog as route_catalog
+    from compare import catalog
     from providers.base import ImageRequest, parse_size
 
     prompt_set = find_set("formats", None)
     draft = ImageRequest(prompt="", quality="high")
-    route = next(c.route for c in route_catalog.route_choices(draft) if c.estimate_usd)  # a priced route
+    route = next(c.route for c in catalog.route_choices(draft) if c.estimate_usd)  # a priced route
     expected = Decimal(0)
     for prompt in prompt_set.prompts:
         width, height = parse_size(prompt.size or "1024x1024")
-        expected += route_catalog.estimate(route, ImageRequest(prompt="", width=width, height=height, quality="high"))
+        expected += catalog.estimate(route, ImageRequest(prompt="", width=width, height=height, quality="high"))
     response = alice_client.get("/", {"routes": [route.key], "size": "square", "quality": "high", "n": "1",
                                       "prompt_set": "formats", "use_prompt_sizes": "on"}, headers={"HX-Request": "true"})
     html = response.content.decode()

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from compare.checks import checks, pixels, textcheck
 from compare.engine import execution
 from compare import tasks
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.batches.models import Batch
 from compare.models import Result, Status
 from compare.checks.models import ResultCheck
@@ -294,7 +294,7 @@ class Drawn(Provider):
 def provider_draws(monkeypatch):
     def use(*images, sent=None):
         route = Route("sandbox:fast", Drawn, "m", "Drawn", Capabilities(), {"images": images, "sent": sent or {}})
-        monkeypatch.setattr(route_catalog, "get_route", lambda key, team=None: route)
+        monkeypatch.setattr(catalog, "get_route", lambda key, team=None: route)
 
     return use
 

@@ -49,13 +49,13 @@ def test_an_edit_keeps_its_references_and_every_route_gets_them(alice_client):
 
 
 def test_a_route_that_cannot_edit_is_named(alice_client, monkeypatch):
-    from compare import catalog as route_catalog
+    from compare import catalog
     from providers.base import Capabilities, Route
     from providers.sandbox import SandboxProvider
 
     plain = Route("sandbox:plain", SandboxProvider, "plain", "Plain", Capabilities(), {"latency": (0, 0)})
-    real = route_catalog.available_routes
-    monkeypatch.setattr(route_catalog, "available_routes", lambda team=None: {**real(team), "sandbox:plain": plain})
+    real = catalog.available_routes
+    monkeypatch.setattr(catalog, "available_routes", lambda team=None: {**real(team), "sandbox:plain": plain})
     response = post(alice_client, routes=["sandbox:plain"], reference_images=[upload()])
     assert response.status_code == 400
     assert "sandbox:plain cannot do edits with reference images" in response.content.decode()
@@ -124,14 +124,14 @@ def test_references_get_an_expiring_public_link_only_when_site_url_is_set(alice_
 
 
 def test_a_route_that_fetches_references_by_url_needs_site_url(alice_client, monkeypatch, settings):
-    from compare import catalog as route_catalog
+    from compare import catalog
     from providers.base import Capabilities, Route
     from providers.sandbox import SandboxProvider
 
     by_url = Route("sandbox:byurl", SandboxProvider, "byurl", "By URL",
                    Capabilities(edit=True, edit_needs_public_url=True), {"latency": (0, 0)})
-    real = route_catalog.available_routes
-    monkeypatch.setattr(route_catalog, "available_routes", lambda team=None: {**real(team), "sandbox:byurl": by_url})
+    real = catalog.available_routes
+    monkeypatch.setattr(catalog, "available_routes", lambda team=None: {**real(team), "sandbox:byurl": by_url})
     settings.SITE_URL = ""
     response = post(alice_client, routes=["sandbox:byurl"], reference_images=[upload()])
     assert "sandbox:byurl fetches reference images by URL: set SITE_URL" in response.content.decode()

@@ -15,7 +15,7 @@ from PIL import Image
 
 from compare.engine import execution, requests as image_requests
 from compare import imagediff
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.models import Result
 from compare.teams.models import Team, TeamPrice
 from compare.templatetags.viewing import segments
@@ -172,10 +172,10 @@ def test_a_result_priced_from_the_team_price_says_team_price_not_est(alice, alic
 @pytest.fixture
 def unresolved_sandbox(monkeypatch):
     """The sandbox's catalog price, marked unresolved as WaveSpeed's is."""
-    catalog = dict(pricing._catalog())
-    catalog["sandbox:*"] = dataclasses.replace(catalog["sandbox:*"], per_image={"*": {"*": Decimal("0.10")}},
-                                               unresolved=True)
-    monkeypatch.setattr(pricing, "_catalog", lambda: catalog)
+    prices = dict(pricing._catalog())
+    prices["sandbox:*"] = dataclasses.replace(prices["sandbox:*"], per_image={"*": {"*": Decimal("0.10")}},
+                                              unresolved=True)
+    monkeypatch.setattr(pricing, "_catalog", lambda: prices)
 
 
 @pytest.mark.django_db
@@ -233,13 +233,13 @@ def test_old_reported_rows_become_billed_or_usage_by_what_they_recorded():
 def test_a_seed_on_a_route_that_takes_none_is_never_shown_as_applied(alice, alice_client, monkeypatch):
     """The sandbox routes take a seed; made here to take none, as every OpenAI-shaped route: the
     card says so, the viewer's facts carry no seed, the API says it was not sent."""
-    real = route_catalog.get_route
+    real = catalog.get_route
 
     def without_seed(key, team=None):
         route = real(key, team)
         return dataclasses.replace(route, capabilities=dataclasses.replace(route.capabilities, seed=False))
 
-    monkeypatch.setattr(route_catalog, "get_route", without_seed)
+    monkeypatch.setattr(catalog, "get_route", without_seed)
     comparison = factories.comparison(alice, routes=["sandbox:fast"], seed=42)
     result = comparison.results.get()
     execution.execute_result(result.pk)

@@ -13,7 +13,7 @@ import pytest
 
 from compare.ops import logs
 from compare import tasks
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.models import Comparison, Result, Status
 from providers.base import Capabilities, Provider, Route
 from tests.compare import factories
@@ -98,7 +98,7 @@ def test_a_provider_failure_carrying_a_key_is_logged_redacted_with_its_context(a
     key = "team-credential-Zq81xPL0w"  # no recognisable shape: only knowing the route's key redacts it
     monkeypatch.setenv("LEAKY_API_KEY", key)
     route = Route("sandbox:fast", Leaky, "m", "Leaky", Capabilities(), {})
-    monkeypatch.setattr(route_catalog, "get_route", lambda route_key, team=None: route)
+    monkeypatch.setattr(catalog, "get_route", lambda route_key, team=None: route)
     result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
 
     before = logs.current()

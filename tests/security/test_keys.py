@@ -12,7 +12,7 @@ from django.test import Client
 
 from compare.teams import crypto
 from compare.engine import execution
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.teams.models import Membership, Role, Team, TeamCredential
 from compare.models import Result
 from providers import compatible
@@ -130,8 +130,8 @@ def test_a_teams_compatible_route_cannot_read_another_providers_server_key(owner
     routes = json.dumps([{"name": "mine", "base_url": capture.url + "/v1", "model": "m",
                           "api_key_env": "MINE_API_KEY"}])
     store(team, "COMPATIBLE_ROUTES", routes)
-    route = route_catalog.get_route("compatible:mine", team)
-    found = route_catalog.route_access(route, team)
+    route = catalog.get_route("compatible:mine", team)
+    found = catalog.route_access(route, team)
     assert found.missing == ["MINE_API_KEY"]
     refused = json.dumps([{"name": "x", "base_url": capture.url + "/v1", "model": "m", "api_key_env": "OPENAI_API_KEY"}])
     assert "another provider" in save(owner, team, "COMPATIBLE_ROUTES", refused).content.decode()

@@ -7,7 +7,7 @@ from django.test import Client
 
 from compare.teams import credentials, crypto
 from compare.engine import execution
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.teams.models import Membership, Role, Team, TeamCredential
 from compare.models import Result
 from providers.testing.openai import FakeOpenAI
@@ -41,9 +41,9 @@ def test_a_saved_key_is_encrypted_and_only_its_last_four_are_shown(owner, alice)
 
 def test_the_key_configures_the_route_for_that_team_only(owner, alice, bob):
     save(owner, Team.personal_for(alice), "OPENAI_API_KEY", KEY)
-    assert route_catalog.get_route("openai:gpt-image-2", Team.personal_for(alice)).missing_credentials(
-        route_catalog.provider_env(Team.personal_for(alice))) == []
-    bobs = route_catalog.provider_env(Team.personal_for(bob))
+    assert catalog.get_route("openai:gpt-image-2", Team.personal_for(alice)).missing_credentials(
+        catalog.provider_env(Team.personal_for(alice))) == []
+    bobs = catalog.provider_env(Team.personal_for(bob))
     assert "OPENAI_API_KEY" not in bobs or bobs["OPENAI_API_KEY"] != KEY
 
 
@@ -74,9 +74,9 @@ def test_removing_a_value_falls_back_to_the_environment(owner, alice, monkeypatc
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-environment")
     team = Team.personal_for(alice)
     save(owner, team, "OPENAI_API_KEY", KEY)
-    assert route_catalog.provider_env(team)["OPENAI_API_KEY"] == KEY
+    assert catalog.provider_env(team)["OPENAI_API_KEY"] == KEY
     owner.post(f"/teams/{team.pk}/credentials", {"name": "OPENAI_API_KEY", "delete": "1"})
-    assert route_catalog.provider_env(team)["OPENAI_API_KEY"] == "sk-from-the-environment"
+    assert catalog.provider_env(team)["OPENAI_API_KEY"] == "sk-from-the-environment"
 
 
 def test_keys_rotate_without_losing_a_credential(owner, alice, settings):
@@ -111,8 +111,8 @@ def test_a_team_adds_its_own_custom_routes(owner, alice, bob):
     team = Team.personal_for(alice)
     save(owner, team, "FAL_KEY", "fal-alices-key")
     save(owner, team, "FAL_MODELS", "fal-ai/flux/dev")
-    assert "fal:fal-ai/flux/dev" in route_catalog.available_routes(team)
-    assert "fal:fal-ai/flux/dev" not in route_catalog.available_routes(Team.personal_for(bob))
+    assert "fal:fal-ai/flux/dev" in catalog.available_routes(team)
+    assert "fal:fal-ai/flux/dev" not in catalog.available_routes(Team.personal_for(bob))
 
 
 @pytest.mark.parametrize("name,value", [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.engine import execution
 from compare.models import Result, Status
 from providers.base import (
@@ -44,7 +44,7 @@ def scripted(monkeypatch):
 
     def use(answer):
         route = Route("sandbox:fast", Scripted, "m", "Scripted", Capabilities(), {"answer": answer})
-        monkeypatch.setattr(route_catalog, "get_route", lambda key, team=None: route)
+        monkeypatch.setattr(catalog, "get_route", lambda key, team=None: route)
 
     return use
 

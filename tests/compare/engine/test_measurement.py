@@ -11,7 +11,7 @@ import pytest
 from compare.teams import crypto
 from compare.engine import execution
 from compare import images
-from compare import catalog as route_catalog
+from compare import catalog
 from compare.models import Result, Status
 from compare.teams.models import Team, TeamCredential
 from providers import registry
@@ -32,7 +32,7 @@ class Instant(Provider):
 def test_checking_and_storing_images_is_not_part_of_the_latency(alice, monkeypatch, settings):
     settings.IMAGE_PROCESSES = 0  # in this thread, so that the slow check below applies
     route = Route("sandbox:fast", Instant, "m", "Instant", Capabilities(), {})
-    monkeypatch.setattr(route_catalog, "get_route", lambda key, team=None: route)
+    monkeypatch.setattr(catalog, "get_route", lambda key, team=None: route)
     real = images._inspect
 
     def slow_inspect(*args):
@@ -85,34 +85,34 @@ def test_no_image_processes_means_checking_in_the_calling_thread(settings, monke
 
 @pytest.mark.django_db
 def test_routes_are_built_once_per_environment_and_again_when_a_team_changes_them(alice, monkeypatch):
-    route_catalog._routes_cache.clear()
+    catalog._routes_cache.clear()
     built = []
     real = registry.all_routes
     monkeypatch.setattr(registry, "all_routes", lambda env: built.append(1) or real(env))
     team = Team.personal_for(alice)
 
-    first = route_catalog.available_routes(team)
-    route_catalog.get_route("sandbox:fast", team)
-    route_catalog.route_choices(team=team)
+    first = catalog.available_routes(team)
+    catalog.get_route("sandbox:fast", team)
+    catalog.route_choices(team=team)
     assert len(built) == 1 and "compatible:mine" not in first
 
     config = '[{"name": "mine", "base_url": "http://127.0.0.1:9/v1", "model": "m"}]'
     TeamCredential.objects.create(team=team, name="COMPATIBLE_ROUTES", ciphertext=crypto.encrypt(config),
                                   last4=config[-4:])
-    assert "compatible:mine" in route_catalog.available_routes(team)
-    assert route_catalog.get_route("compatible:mine", team).model == "m"
+    assert "compatible:mine" in catalog.available_routes(team)
+    assert catalog.get_route("compatible:mine", team).model == "m"
     assert len(built) == 2
-    assert "compatible:mine" not in route_catalog.available_routes(None)  # other teams: unchanged
+    assert "compatible:mine" not in catalog.available_routes(None)  # other teams: unchanged
 
     TeamCredential.objects.filter(team=team).delete()
     with pytest.raises(registry.UnknownRoute):
-        route_catalog.get_route("compatible:mine", team)
+        catalog.get_route("compatible:mine", team)
 
 
 def test_the_cached_routes_cannot_be_changed_through_an_answer():
-    routes = route_catalog.routes_for({})
+    routes = catalog.routes_for({})
     routes.pop("sandbox:fast")
-    assert "sandbox:fast" in route_catalog.routes_for({})
+    assert "sandbox:fast" in catalog.routes_for({})
 
 
 def test_images_are_checked_in_the_thread_when_no_process_can_be_started(settings, monkeypatch):

@@ -61,7 +61,7 @@ def test_a_long_job_whose_check_was_lost_gets_a_new_check(alice, sent):
 
 def test_retried_attempts_are_kept_and_shown(alice, alice_client, monkeypatch, settings):
     settings.PROVIDER_BACKOFF_SECONDS = 0.01
-    from compare import catalog as route_catalog
+    from compare import catalog
     from providers.base import Capabilities, GeneratedImage, ImageResult, Provider, RateLimitError, Route
     from tests.helpers import image_bytes
 
@@ -75,7 +75,7 @@ def test_retried_attempts_are_kept_and_shown(alice, alice_client, monkeypatch, s
             return ImageResult(images=(GeneratedImage(data=image_bytes()),))
 
     route = Route("sandbox:fast", RefusesOnce, "m", "Refuses once", Capabilities())
-    monkeypatch.setattr(route_catalog, "get_route", lambda key, team=None: route)
+    monkeypatch.setattr(catalog, "get_route", lambda key, team=None: route)
     result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
     execution.execute_result(result.pk)
     result.refresh_from_db()
