@@ -43,7 +43,7 @@ def new_comparison(request):
             form = ComparisonForm(request.GET, team=teams.current_team(request), user=request.user)
         else:
             initial = _initial_from(request.GET.get("from"), request.user)
-            if request.GET.get("prompt_from"):  # a prompt picked from a set (compare/batches.py)
+            if request.GET.get("prompt_from"):  # a prompt picked from a set (compare/batches/prompt_sets.py)
                 from compare.batches.prompt_sets import initial_from_prompt
 
                 initial.update(initial_from_prompt(request.GET["prompt_from"], teams.current_team(request)))

@@ -1,4 +1,4 @@
-"""Warm start for the web process, as compare/execution.warm_up is for a worker: do once at
+"""Warm start for the web process, as compare/engine/execution.py warm_up is for a worker: do once at
 start what the first request would otherwise pay for (about 0.4 to 1 s on the first submit)."""
 
 import logging

@@ -1,4 +1,4 @@
-"""The prompt-set and batch endpoints (compare/batches.py): saved prompts, batches and their matrix as JSON."""
+"""The prompt-set and batch endpoints (compare/batches/): saved prompts, batches and their matrix as JSON."""
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404

@@ -1,4 +1,4 @@
-"""Comparisons and their results (history filters, claim, finish), their images, and API tokens."""
+"""Comparisons and their results (history filters, claim, finish), and their images."""
 
 
 from django.conf import settings
@@ -27,7 +27,7 @@ NOT_BILLED = ("auth", "invalid_request", "insufficient_credit", "rate_limited", 
 
 
 # Sent (sender=Comparison, comparison_id=...) once one or more of a comparison's results have
-# ended, whoever ended them (a worker, the reaper, a cancel): notifications listen (compare/signals.py).
+# ended, whoever ended them (a worker, the reaper, a cancel): notifications listen (compare/notifications/signals.py).
 results_ended = Signal()
 
 

@@ -1,7 +1,7 @@
 """Teams, their members and invites, and the one budget rule (Team.check_budget).
 
 A team shares a history, credentials, prices, a budget and reviews. Every user belongs to at
-least one team: a personal team is made for each new user (compare/signals.py), however the
+least one team: a personal team is made for each new user (compare/teams/signals.py), however the
 user was created (sign-up, admin, createsuperuser, a shell), so isolation always holds."""
 
 import secrets
