@@ -2,6 +2,7 @@
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 
@@ -9,11 +10,13 @@ import httpx
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from PIL import Image
+from PIL import Image, ImageFont
 
 from providers import runner
-from providers.testing.stack import ROOT, UNIT_TEST_ENV
 from providers.testing.server import LoopbackServer
+from providers.testing.stack import ROOT, UNIT_TEST_ENV
+
+from compare.checks import textcheck
 
 HTMX = {"HX-Request": "true"}
 # What a blind page must not show before the viewer's own verdict: the route's name and cost, and
@@ -87,3 +90,27 @@ def app_env(var_dir, **extra):
     env = {k: v for k, v in os.environ.items() if k not in UNIT_TEST_ENV}
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(var_dir), **extra})
     return env
+
+
+# The fonts the OCR tests draw with, and the Tesseract language that reads each script.
+FONTS = {
+    "latin": "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "han": "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "devanagari": "/usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf",
+    "bengali": "/usr/share/fonts/truetype/noto/NotoSansBengali-Regular.ttf",
+}
+LANGUAGE = {"latin": "eng", "han": "chi_sim", "devanagari": "hin", "bengali": "ben"}
+
+
+def needs_ocr(script="latin"):
+    """Skip (or, with REQUIRE_OCR=1, fail) unless Tesseract, the script's language data and the
+    font the test draws with are all installed (config/ensure-ocr.sh installs them)."""
+    textcheck.forget_languages()
+    if shutil.which("tesseract") is None:
+        skip_or_fail("Tesseract is not installed (sh config/ensure-ocr.sh)", "REQUIRE_OCR")
+    if LANGUAGE[script] not in textcheck.installed_languages():
+        skip_or_fail(f"Tesseract has no {LANGUAGE[script]} data (sh config/ensure-ocr.sh)", "REQUIRE_OCR")
+    try:
+        ImageFont.truetype(FONTS[script], 20)
+    except OSError:
+        skip_or_fail(f"the font {FONTS[script]} is not installed (sh config/ensure-ocr.sh)", "REQUIRE_OCR")

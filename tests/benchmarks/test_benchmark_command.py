@@ -14,6 +14,7 @@ from compare.benchmarks.management.commands import benchmark as command
 from compare.benchmarks.models import Benchmark, BenchmarkRun, RunStatus
 from compare.models import Result, Status
 from compare.checks.models import ResultCheck
+from tests.helpers import needs_ocr
 
 pytestmark = pytest.mark.django_db
 
@@ -96,6 +97,7 @@ def test_a_bad_file_is_refused_with_the_reason_and_runs_nothing(alice, tmp_path,
 
 
 def test_text_accuracy_and_check_failures_come_from_the_automatic_checks(alice, worker, tmp_path, capsys):
+    needs_ocr("latin")  # the text accuracy is Tesseract's reading of the sandbox's drawn quote
     body = {"name": "CI text", "routes": ["sandbox:fast"], "prompts": ['A shop sign that reads "OPEN LATE"'],
             "params": {"quality": "low"}, "thresholds": {"text_accuracy": 0.9, "check_failure_rate": 0}}
     run(tmp_path, json.dumps(body), ".json")  # the sandbox draws the quoted text: OCR reads it back

@@ -4,7 +4,6 @@ shown. Provider-free. Tests that need Tesseract skip (with the reason) where it 
 is missing; with REQUIRE_OCR=1 (.ci/run) they fail instead."""
 
 import io
-import shutil
 from decimal import Decimal
 
 import pytest
@@ -19,30 +18,7 @@ from compare.models import Result, Status
 from compare.checks.models import ResultCheck
 from providers.base import Capabilities, GeneratedImage, ImageResult, Provider, Route, Usage
 from tests.compare import factories
-from tests.helpers import skip_or_fail
-
-FONTS = {
-    "latin": "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "han": "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "devanagari": "/usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf",
-    "bengali": "/usr/share/fonts/truetype/noto/NotoSansBengali-Regular.ttf",
-}
-LANGUAGE = {"latin": "eng", "han": "chi_sim", "devanagari": "hin", "bengali": "ben"}
-
-
-def needs_ocr(script):
-    """Skip (or, with REQUIRE_OCR=1, fail) unless Tesseract, the script's language data and the
-    font the test draws with are all installed (config/ensure-ocr.sh installs them)."""
-    textcheck.forget_languages()
-    if shutil.which("tesseract") is None:
-        skip_or_fail("Tesseract is not installed (sh config/ensure-ocr.sh)", "REQUIRE_OCR")
-    if LANGUAGE[script] not in textcheck.installed_languages():
-        skip_or_fail(f"Tesseract has no {LANGUAGE[script]} data (sh config/ensure-ocr.sh)", "REQUIRE_OCR")
-    try:
-        ImageFont.truetype(FONTS[script], 20)
-    except OSError:
-        skip_or_fail(f"the font {FONTS[script]} is not installed (sh config/ensure-ocr.sh)", "REQUIRE_OCR")
-
+from tests.helpers import FONTS, needs_ocr
 
 def drawn(text, script, size=(1024, 1024), fmt="PNG", background=(250, 245, 230)):
     """An image with ``text`` drawn in dark ink, large, in the script's font (Pillow with Raqm
