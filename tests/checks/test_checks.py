@@ -18,7 +18,7 @@ from compare.models import Result, Status
 from compare.checks.models import ResultCheck
 from providers.base import Capabilities, GeneratedImage, ImageResult, Provider, Route, Usage
 from tests.compare import factories
-from tests.helpers import FONTS, needs_ocr
+from tests.helpers import FONTS, LANGUAGE, needs_ocr
 
 def drawn(text, script, size=(1024, 1024), fmt="PNG", background=(250, 245, 230)):
     """An image with ``text`` drawn in dark ink, large, in the script's font (Pillow with Raqm
