@@ -30,6 +30,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.figures import pct  # noqa: E402
 from compare.teams.models import ApiToken
 from compare.models import Comparison, Result
 from compare.review.models import Verdict  # noqa: E402
@@ -37,12 +38,6 @@ from compare.review.models import Verdict  # noqa: E402
 TIMED = int(os.environ.get("BENCH_HISTORY_REPS", "20"))
 WARMUP = 2
 BUDGET_S = float(os.environ.get("BENCH_HISTORY_BUDGET_S", "6"))
-
-
-def pct(values, p):
-    values = sorted(values)
-    rank = max(1, min(len(values), int(round(p / 100 * len(values) + 0.4999))))
-    return values[rank - 1]
 
 
 def explain(sql, params):

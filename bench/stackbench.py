@@ -1,4 +1,4 @@
-"""Items 1-5 and the page-weight half of 7: the real stack (providers/testing/stack.py's Stack: `manage.py
+"""Items 1-5 and the page-weight half of 7, measured on the real stack (bench/harness.py: `manage.py
 serve` with its Celery worker, or web + N `celery worker` processes) against bench/fake.py.
 
 All times that are compared with each other come from one clock in one process: the submit time
@@ -9,192 +9,20 @@ Durations compared with our latency_ms are perf_counter differences on each side
 
 import json
 import re
-import shutil
 import statistics
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 
 from bench.fake import API_KEY, BenchFake, RemoteFake
-from providers.testing.stack import Stack, parse_time, reachable
-
-ROOT = Path(__file__).resolve().parents[1]
-PARAMS = {"size": "1024x1024", "quality": "low", "n": 1, "output_format": "png"}
-MAX_ROUTES = 50
-
-
-def log(*args):
-    print(time.strftime("%H:%M:%S"), *args, flush=True)
-
-
-def pct(values, p):
-    """The p-th percentile (nearest rank) of values; None when empty."""
-    values = sorted(values)
-    if not values:
-        return None
-    rank = max(1, min(len(values), int(round(p / 100 * len(values) + 0.4999))))
-    return values[rank - 1]
-
-
-# --- processes -------------------------------------------------------------------------------
-
-
-def children(pid):
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return found
-
-
-def rss_mb(pid, field="VmRSS"):
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def worker_pids(stack):
-    """Celery worker main processes: the serve process's child, or the worker processes."""
-    if stack.workers:
-        return [p.pid for p in stack.processes if p.log_name.startswith("worker")]
-    serve = stack.processes[0].pid
-    return children(serve)
-
-
-class RssSampler:
-    """Samples the RSS of some processes every 0.25 s in a thread (bounded by stop())."""
-
-    def __init__(self, pids):
-        self.pids = pids
-        self.peak = {pid: rss_mb(pid) or 0 for pid in pids}
-        self.start_rss = dict(self.peak)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self.stopped.wait(0.25):
-            for pid in self.pids:
-                value = rss_mb(pid)
-                if value:
-                    self.peak[pid] = max(self.peak[pid], value)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopped.set()
-        self.thread.join(timeout=2)
-
-
-# --- the stack -------------------------------------------------------------------------------
-
-
-class BenchStack(Stack):
-    def start(self, timeout=120):
-        super().start(timeout=timeout)
-        self.http.timeout = httpx.Timeout(60)
-        return self
-
-    def submit_timed(self, prompt, routes, params=PARAMS):
-        submitted = time.time()
-        response = self.http.post("/api/comparisons", json={"prompt": prompt, "routes": routes, "params": params})
-        answered = time.time()
-        if response.status_code != 201:
-            raise RuntimeError(f"submit failed: {response.status_code} {response.text[:500]}")
-        return response.json(), submitted, answered
-
-    def wait_done_timed(self, comparison_id, timeout, interval=0.05):
-        """Poll the API until the comparison is done; (body, time the done answer arrived)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            body = self.http.get(f"/api/comparisons/{comparison_id}").json()
-            if body["status"] == "done":
-                return body, time.time()
-            if time.monotonic() > deadline:
-                return body, None
-            time.sleep(interval)
-
-    def session(self):
-        """A logged-in browser-like client (session cookie), as the page's htmx uses."""
-        client = httpx.Client(base_url=self.url, timeout=30)
-        client.get("/login/")
-        client.post("/login/", data={"username": "admin", "password": self.local_password(),
-                                     "csrfmiddlewaretoken": client.cookies.get("csrftoken")},
-                    headers={"Referer": f"{self.url}/login/"})
-        if "sessionid" not in client.cookies:
-            raise RuntimeError("could not log in to the bench stack")
-        return client
-
-
-def start_stack(name, fake, *, workers=0, concurrency=32, env=None):
-    var_dir = ROOT / "var" / "bench" / f"{name}-{uuid.uuid4().hex[:6]}"
-    var_dir.mkdir(parents=True)
-    # One team's load against the whole stack: the fair-share caps between teams (a comparison's
-    # calls, a team's calls in flight) would measure those caps instead of the stack.
-    base_env = {"COMPATIBLE_ROUTES": fake.routes_config(MAX_ROUTES), "BENCH_FAKE_KEY": API_KEY,
-                "MAX_CALLS_PER_COMPARISON": str(MAX_ROUTES), "TEAM_MAX_IN_FLIGHT": "0"}
-    base_env.update(env or {})
-    stack = BenchStack(var_dir, env=base_env, workers=workers, worker_concurrency=concurrency)
-    started = time.monotonic()
-    try:
-        stack.start()
-    except Exception:
-        stack.stop()
-        raise
-    log(f"stack {name} up in {time.monotonic() - started:.1f} s at {stack.url}")
-    return stack
-
-
-LOG_EVENTS = []  # alarming lines found in the stacks' logs, for the report
-
-
-def stop_stack(stack, keep=False):
-    stack.stop()
-    for path in sorted(stack.var_dir.glob("*.log")):
-        for line in path.read_text(errors="replace").splitlines():
-            if "Unrecoverable error" in line or "worker_lost" in line:
-                LOG_EVENTS.append(f"{stack.var_dir.name.rsplit('-', 1)[0]}-{path.name}: {line.strip()[:300]}")
-    logs = ROOT / "var" / "bench" / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    for path in stack.var_dir.glob("*.log"):  # kept for the reader: var/bench/logs/<stack>-<process>.log
-        shutil.copy(path, logs / f"{stack.var_dir.name.rsplit('-', 1)[0]}-{path.name}")
-    if not keep:
-        shutil.rmtree(stack.var_dir, ignore_errors=True)
-
-
-def routes(n):
-    return [BenchFake.route_key(i) for i in range(n)]
-
-
-def model_index(model):
-    return int(model.rsplit("-", 1)[1])
-
-
-def by_route(body):
-    return {r["route"]: r for r in body["results"]}
-
-
-def truth_samples(fake, prompt, body):
-    """latency_ms (ours) minus the fake's server-side ms, per call of one comparison."""
-    results = by_route(body)
-    out = []
-    for record in fake.records_for(prompt):
-        result = results.get(BenchFake.route_key(model_index(record["model"])))
-        if result and result["latency_ms"] is not None and result["status"] == "succeeded":
-            out.append(result["latency_ms"] - record["server_ms"])
-    return out
+from bench.harness import (LOG_EVENTS, PARAMS, ROOT, RssSampler, log, routes, rss_mb, start_stack, stop_stack,
+                           truth_samples, worker_pids)
+from bench.figures import pct
+from providers.testing.stack import parse_time, reachable
 
 
 # --- 1. fan-out skew -------------------------------------------------------------------------

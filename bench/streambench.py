@@ -32,8 +32,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.fake import BenchFake, RemoteFake  # noqa: E402
+from bench.harness import routes, start_stack, stop_stack  # noqa: E402
+from bench.figures import pct  # noqa: E402
 from bench.report import write_kept  # noqa: E402
-from bench.stackbench import CardPoller, pct, routes, start_stack, stop_stack  # noqa: E402
+from bench.stackbench import CardPoller  # noqa: E402
 from providers.testing.stack import parse_time  # noqa: E402
 
 
