@@ -1,4 +1,7 @@
-"""The compare pages: the form, a comparison's results and cards, cancel, run again, history, images."""
+"""The compare pages: the form, a comparison's results and cards, cancel, run again, history, images;
+and member_action, the gate of every page's POST that acts on a comparison."""
+
+import functools
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -145,12 +148,27 @@ def result_card(request, pk):
     return HttpResponseStopPolling(response.content) if result.is_terminal and not review.held else response
 
 
+def member_action(doing):
+    """The view acts on a comparison (URL argument pk) as an owner or member: it gets the comparison
+    the user sees instead of pk (another team's: 404); a viewer is told they cannot `doing` and sent
+    back to the comparison (teams.viewer_refusal)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(request, pk, *args, **kwargs):
+            comparison = get_object_or_404(Comparison.objects.visible_to(request.user), pk=pk)
+            if refused := teams.viewer_refusal(request, comparison.team, doing, comparison):
+                return refused
+            return view(request, comparison, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
 @require_POST
-def cancel_comparison(request, pk):
-    comparison = get_object_or_404(Comparison.objects.visible_to(request.user), pk=pk)
-    if not comparison.team.can_run(request.user):
-        messages.error(request, f"Viewers of {comparison.team} cannot cancel comparisons.")
-        return redirect(comparison)
+@member_action("cancel comparisons")
+def cancel_comparison(request, comparison):
     cancelled, asked = comparison.cancel()
     if cancelled or asked:
         messages.info(request, f"Cancelled {cancelled} queued route(s); asked {asked} running route(s) to stop.")
@@ -160,11 +178,8 @@ def cancel_comparison(request, pk):
 
 
 @require_POST
-def rerun_comparison(request, pk):
-    comparison = get_object_or_404(Comparison.objects.visible_to(request.user), pk=pk)
-    if not comparison.team.can_run(request.user):
-        messages.error(request, f"Viewers of {comparison.team} cannot run comparisons.")
-        return redirect(comparison)
+@member_action("run comparisons")
+def rerun_comparison(request, comparison):
     unavailable = set(comparison.route_keys) - set(catalog.available_routes(comparison.team))
     if unavailable:
         messages.error(request, f"Cannot run again: {', '.join(sorted(unavailable))} is not available any more.")

@@ -31,6 +31,11 @@ def absolute(request, path):
     return request.build_absolute_uri(path) if request is not None else path
 
 
+def _sizes(image):
+    """An image's or a reference's pixel size, format and bytes, as read by Pillow (SIZE_FIELDS)."""
+    return {name: getattr(image, name) for name in SIZE_FIELDS}
+
+
 def result_dict(result, request=None, review=None):
     data = {
         "id": result.pk,
@@ -64,10 +69,7 @@ def result_dict(result, request=None, review=None):
             {
                 "url": absolute(request, image.get_absolute_url()),
                 "thumbnail_url": absolute(request, image.get_thumbnail_url()),
-                "width": image.width,
-                "height": image.height,
-                "format": image.format,
-                "bytes": image.bytes,
+                **_sizes(image),
                 "sha256": image.sha256,
             }
             for image in result.images.all()
@@ -167,8 +169,7 @@ def comparison_dict(comparison, request=None, with_results=True):
         "rerun_of": comparison.rerun_of_id,
         "blind": comparison.blind,
         "references": [
-            {"role": ref.role, "url": absolute(request, ref.get_absolute_url()), "width": ref.width,
-             "height": ref.height, "format": ref.format, "bytes": ref.bytes}
+            {"role": ref.role, "url": absolute(request, ref.get_absolute_url()), **_sizes(ref)}
             for ref in comparison.references.all()
         ],
     }

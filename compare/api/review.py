@@ -34,6 +34,14 @@ def _json_object(request, fields):
     return payload, None
 
 
+def _member_payload(request, comparison, fields):
+    """(payload, None) when the user may vote and comment on the comparison (an owner or a member)
+    and sent a JSON object with exactly these keys, else (None, the 403 or 400 to answer)."""
+    if not comparison.team.can_run(request.user):
+        return None, _viewer_refused(comparison)
+    return _json_object(request, fields)
+
+
 def review_state(comparison, request):
     """The review as the requesting member may see it: verdicts, comments, each result's thumbs."""
     review = Review(comparison, request.user)
@@ -59,9 +67,7 @@ def rate_result(request, pk):
     visible = Comparison.objects.visible_to(request.user)
     found = get_object_or_404(Result.objects.filter(comparison__in=visible).select_related("comparison__team"), pk=pk)
     comparison = found.comparison
-    if not comparison.team.can_run(request.user):
-        return _viewer_refused(comparison)
-    payload, error = _json_object(request, ["thumb"])
+    payload, error = _member_payload(request, comparison, ["thumb"])
     if error:
         return error
     if not isinstance(payload["thumb"], (str, type(None))) or payload["thumb"] not in THUMBS:
@@ -79,9 +85,7 @@ def verdict(request, pk):
     """POST {"winner": RESULT_ID | "tie" | "all_bad"}: the user's one verdict (again: replaces it).
     On a blind comparison it reveals the routes to this user: the answer is the comparison."""
     comparison = _visible_comparison(request, pk)
-    if not comparison.team.can_run(request.user):
-        return _viewer_refused(comparison)
-    payload, error = _json_object(request, ["winner"])
+    payload, error = _member_payload(request, comparison, ["winner"])
     if error:
         return error
     choice = payload["winner"]
@@ -103,9 +107,7 @@ def verdict(request, pk):
 def comments(request, pk):
     """POST {"text": "..."}: a comment (plain text, 1 to 4,000 characters)."""
     comparison = _visible_comparison(request, pk)
-    if not comparison.team.can_run(request.user):
-        return _viewer_refused(comparison)
-    payload, error = _json_object(request, ["text"])
+    payload, error = _member_payload(request, comparison, ["text"])
     if error:
         return error
     text = payload["text"].strip() if isinstance(payload["text"], str) else None

@@ -34,9 +34,8 @@ def batch_cancel(request, pk):
     """Cancel every comparison of the batch still running: queued cells end cancelled at once,
     running ones at their next wait (as on a comparison's own page)."""
     batch = _visible_batch(request, pk)
-    if not batch.team.can_run(request.user):
-        messages.error(request, f"Viewers of {batch.team} cannot cancel batches.")
-        return redirect(batch)
+    if refused := teams.viewer_refusal(request, batch.team, "cancel batches", batch):
+        return refused
     cancelled, asked = cancel_batch(batch)
     if cancelled or asked:
         messages.info(request, f"Cancelled {cancelled} queued cell(s); asked {asked} running cell(s) to stop.")

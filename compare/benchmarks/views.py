@@ -51,9 +51,8 @@ def benchmark_detail(request, pk):
 @require_POST
 def benchmark_run_now(request, pk):
     benchmark = _visible(request, pk)
-    if not benchmark.team.can_run(request.user):
-        messages.error(request, f"Viewers of {benchmark.team} cannot run benchmarks.")
-        return redirect(benchmark)
+    if refused := teams.viewer_refusal(request, benchmark.team, "run benchmarks", benchmark):
+        return refused
     run = start_run(benchmark, trigger="manual", user=request.user)
     if run.status == RunStatus.REFUSED:
         messages.error(request, f"The run was refused: {run.reason}")

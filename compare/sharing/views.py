@@ -23,6 +23,7 @@ from django.views.decorators.http import require_POST
 from compare.teams import views as teams
 from compare.teams.addresses import client_address
 from compare.models import Comparison, ResultImage, Status
+from compare.views import member_action
 from compare.sharing.models import ExternalVote, ShareKind, ShareLink
 from compare.sharing.models import Ballot, VoteRefused
 from compare.sharing.preview import preview_png
@@ -85,11 +86,15 @@ def share_page(request, token):
     if not link.is_set:
         return _comparison_page(request, link, link.comparison)
     link.mark_opened()
-    comparisons = link.comparisons().prefetch_related("results")
-    context = {"link": link, "comparisons": [(c, link.comparison_url(c)) for c in comparisons],
-               "seen": Visibility.for_link(link, _ballot(request, link)),
+    comparisons = [(c, link.comparison_url(c)) for c in link.comparisons().prefetch_related("results")]
+    seen = Visibility.for_link(link, _ballot(request, link))
+    context = {"link": link, "comparisons": comparisons, "seen": seen,
                "page_url": absolute(request, link.get_absolute_url()),
-               "preview_url": absolute(request, reverse("sharing:share-preview", args=[link.token]))}
+               "preview_url": absolute(request, reverse("sharing:share-preview", args=[link.token])),
+               "og_title": f"{len(comparisons)} image comparisons",
+               "og_description": "Prompts sent to several image routes, compared side by side"
+                                 + ("" if seen.route_names else " (route names hidden)") + ".",
+               "og_image_alt": "Contact sheet of the shared comparisons"}
     return _public(render(request, "sharing/share_set.html", context))
 
 
@@ -128,6 +133,7 @@ def _comparison_page(request, link, comparison, notice="", status=200):
         "og_description": (f"{len(cards)} image routes compared side by side · {comparison.params.get('size')}"
                            f" · quality {comparison.params.get('quality')}"
                            + ("" if Visibility.for_preview(link, comparison).route_names else " · route names hidden")),
+        "og_image_alt": f"Contact sheet of the {len(cards)} results",
     }
     response = render(request, "sharing/share_comparison.html", context, status=status)
     if issued:
@@ -212,11 +218,8 @@ def share_preview(request, token, pk=None):
 # --- the team's side -------------------------------------------------------------------------------
 
 @require_POST
-def create_share_link(request, pk):
-    comparison = get_object_or_404(Comparison.objects.visible_to(request.user), pk=pk)
-    if not comparison.team.can_run(request.user):
-        messages.error(request, f"Viewers of {comparison.team} cannot make share links.")
-        return redirect(comparison)
+@member_action("make share links")
+def create_share_link(request, comparison):
     try:
         options = _form_options(request.POST)
     except ValueError as exc:
@@ -262,9 +265,8 @@ def team_links(request):
 
 
 def _create_set_link(request, team):
-    if not team.can_run(request.user):
-        messages.error(request, f"Viewers of {team} cannot make share links.")
-        return redirect("sharing:team-links")
+    if refused := teams.viewer_refusal(request, team, "make share links", "sharing:team-links"):
+        return refused
     try:
         options = _form_options(request.POST)
     except ValueError as exc:

@@ -1,6 +1,7 @@
 """Team pages: the switcher, members and roles, invitations and invite links. Owners manage;
 everyone sees; nobody joins without accepting. Also where request.team and request.role are
-decided (attach_team, called by compare.teams.middleware.TeamMiddleware) and checked (team_role)."""
+decided (attach_team, called by compare.teams.middleware.TeamMiddleware) and checked (team_role,
+viewer_refusal)."""
 
 import functools
 
@@ -73,6 +74,15 @@ def team_role(needed, url_kwarg=None):
     return decorator
 
 
+def viewer_refusal(request, team, doing, back):
+    """None when the user may act in the team (an owner or a member); for a viewer, the reason as
+    a message ("Viewers of T cannot <doing>.") and a redirect to `back`, for the view to return."""
+    if team.can_run(request.user):
+        return None
+    messages.error(request, f"Viewers of {team} cannot {doing}.")
+    return redirect(back)
+
+
 def team_context(request):
     """For base.html: the switcher, and how many invitations wait for the user."""
     if not request.user.is_authenticated:
@@ -134,15 +144,14 @@ def create_team(request):
 @team_role(Role.OWNER, url_kwarg="pk")
 def add_member(request, team):
     """A member's role changes at once; anyone else is invited, and joins only by accepting."""
-    role = request.POST.get("role") if request.POST.get("role") in Role.values else Role.MEMBER
+    role = Role.chosen(request.POST.get("role"))
     user = get_user_model().objects.filter(username=(request.POST.get("username") or "").strip()).first()
     if user is None:
         messages.error(request, "No user has that username.")
     elif team.memberships.filter(user=user).update(role=role):
         messages.success(request, f"{user.get_username()} is now {role} of {team}.")
     else:
-        team.invites.filter(invitee=user, used_at__isnull=True).delete()
-        Invite.objects.create(team=team, role=role, created_by=request.user, invitee=user)
+        team.invite(role, request.user, invitee=user)
         messages.success(request, f"{user.get_username()} is invited as {role}: they join {team} when they "
                                   "accept (on their Team page).")
     return redirect("teams:team-detail", team.pk)
@@ -197,8 +206,7 @@ def set_budget(request, pk):
 @require_POST
 @team_role(Role.OWNER, url_kwarg="pk")
 def create_invite(request, team):
-    role = request.POST.get("role") if request.POST.get("role") in Role.values else Role.MEMBER
-    invite = Invite.objects.create(team=team, role=role, created_by=request.user)
+    invite = team.invite(Role.chosen(request.POST.get("role")), request.user)
     link = request.build_absolute_uri(invite_url(invite))
     messages.success(request, f"Invite link (valid 7 days, once): {link}")
     return redirect("teams:team-detail", team.pk)

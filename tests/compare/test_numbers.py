@@ -250,6 +250,8 @@ def test_a_seed_on_a_route_that_takes_none_is_never_shown_as_applied(alice, alic
     assert "seed not supported by this route" in html
     assert not re.search(r"data-facts=\"[^\"]*seed 42", html)  # no image claims the seed
     assert not re.search(r'<span class="chip"[^>]*>seed 42</span>', html)  # the header says "asked"
+    assert ('<span class="chip" title="Asked of every route; only routes that take a seed send it (each card says)">'
+            "seed 42 asked</span>") in html
     api = alice_client.get(f"/api/comparisons/{comparison.pk}").json()["results"][0]
     assert api["seed"] == "seed not supported by this route" and api["parameters"]["seed"]["sent"] is None
 

@@ -190,6 +190,10 @@ def test_a_set_link_shares_the_filtered_comparisons_frozen_at_creation(alice_cli
     assert "a red fox in snow" in html and f"/s/{link.token}/c/{fox.pk}" in html
     for absent in ("an owl", "bob's red fox", "a later fox"):
         assert absent not in html
+    assert '<meta property="og:title" content="1 image comparisons">' in html
+    description = "Prompts sent to several image routes, compared side by side."
+    assert f'<meta property="og:description" content="{description}">' in html
+    assert f'<meta name="twitter:description" content="{description}">' in html
     assert Client().get(f"/s/{link.token}/c/{fox.pk}").status_code == 200
     for other in (owl, bobs, later):
         assert Client().get(f"/s/{link.token}/c/{other.pk}").status_code == 404

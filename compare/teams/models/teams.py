@@ -23,6 +23,11 @@ class Role(models.TextChoices):
     MEMBER = "member"
     VIEWER = "viewer"
 
+    @classmethod
+    def chosen(cls, value):
+        """The role a form's value names; a member when it names none (invites and role changes)."""
+        return value if value in cls.values else cls.MEMBER
+
 
 class TeamQuerySet(models.QuerySet):
     def of(self, user):
@@ -105,6 +110,13 @@ class Team(models.Model):
         raise OverBudget(f"Over budget: {what} is estimated at ${total:.4f} for {calls}{note}; {self} has spent "
                          f"${state.spent:.4f} of its ${self.monthly_budget_usd:.2f} this month{reserved}, "
                          f"${max(state.left, Decimal(0)):.4f} left.")
+
+    def invite(self, role, by, invitee=None):
+        """A new invite to the team with the role, made by `by`. One naming an invitee (an owner added
+        them by username) replaces any invite of theirs still pending, so they see one."""
+        if invitee is not None:
+            self.invites.filter(invitee=invitee, used_at__isnull=True).delete()
+        return Invite.objects.create(team=self, role=role, created_by=by, invitee=invitee)
 
     @classmethod
     def personal_for(cls, user):
