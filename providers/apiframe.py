@@ -32,23 +32,9 @@ from typing import Any, Mapping
 import httpx
 
 from . import http
-from .base import (
-    MIME_TYPES,
-    BadResponseError,
-    Capabilities,
-    ContentPolicyError,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    Provider,
-    ProviderCancelledError,
-    ProviderError,
-    ProviderTimeoutError,
-    Route,
-    Timings,
-    Usage,
-    snap_aspect_ratio,
-)
+from .base import (MIME_TYPES, BadResponseError, Capabilities, ContentPolicyError, GeneratedImage, ImageRequest,
+                   ImageResult, Provider, ProviderCancelledError, ProviderError, ProviderTimeoutError, Route, Timings,
+                   Usage, snap_aspect_ratio)
 
 ASPECT_RATIOS = ("1:1", "3:2", "2:3")
 # input_images has no maxItems in Apiframe's schema; GPT Image 2 itself takes up to 16 [I].
@@ -127,7 +113,7 @@ class ApiframeProvider(Provider):
             timings=Timings(provider_generation_ms=duration_ms(job.get("createdAt"), job.get("completedAt"))),
             request_id=str(job_id),
             request_sent={"method": "POST", "url": url, "json": kept_body, "poll": f"GET {job_url}"},
-            response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
+            response_headers=http.kept_headers(response, KEPT_HEADERS),
             notes=tuple(notes),
         )
 

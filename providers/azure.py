@@ -37,18 +37,8 @@ from typing import Any, Mapping
 import httpx
 
 from . import http
-from .base import (
-    SIZE_PRESETS,
-    AuthenticationError,
-    Capabilities,
-    ContentPolicyError,
-    ImageRequest,
-    InvalidRequestError,
-    ImageResult,
-    Provider,
-    RateLimitError,
-    Route,
-)
+from .base import (SIZE_PRESETS, AuthenticationError, Capabilities, ContentPolicyError, ImageRequest,
+                   InvalidRequestError, ImageResult, Provider, RateLimitError, Route)
 from .openai import CAPABILITIES, edit_parts, images_body, images_result, raise_for_openai_error
 
 DEFAULT_API_VERSION = "2025-04-01-preview"

@@ -26,30 +26,11 @@ from urllib.parse import quote
 import httpx
 
 from . import http
-from .base import (
-    ConfigurationError,
-    GPT_IMAGE_2_SIZES,
-    MIME_TYPES,
-    AuthenticationError,
-    BadResponseError,
-    Capabilities,
-    ContentPolicyError,
-    GeneratedImage,
-    ImageRequest,
-    InputImage,
-    ImageResult,
-    InsufficientCreditError,
-    InvalidRequestError,
-    Provider,
-    ProviderError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
-    Route,
-    SizeRule,
-    Timings,
-    sent_parameters,
-)
+from .base import (GPT_IMAGE_2_SIZES, MIME_TYPES, AuthenticationError, BadResponseError, Capabilities,
+                   ContentPolicyError, GeneratedImage, ImageRequest, InputImage, ImageResult, InsufficientCreditError,
+                   InvalidRequestError, Provider, ProviderError, ProviderTimeoutError, ProviderUnavailableError,
+                   RateLimitError, Route, Timings, sent_parameters)
+from .custom import custom_routes, listed_ids
 
 ENDPOINT = "openai/gpt-image-2"
 EDIT_SUBPATH = "edit"  # openai/gpt-image-2/edit (fal's docs)
@@ -68,12 +49,8 @@ INVALID_TYPES = ("bad_request",)
 CREDIT_WORDS = ("exhausted balance", "reason: top_up", "top up your balance")
 
 
-# Custom routes: honest and permissive. The three standard sizes, any other up to 2048 a side in
-# multiples of 8 (what most fal image models take as {width, height}) [I]; no edits; a seed is
-# sent as fal's usual ``seed`` input.
-CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
-                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False,
-                                   seed=True)
+# Custom routes take custom.CUSTOM_CAPABILITIES: sizes go as {width, height} (what most fal image
+# models take) [I], a seed as fal's usual ``seed`` input.
 # owner/alias[/sub/path]: letters, digits, '.', '_', '-' per segment.
 ENDPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)+$")
 
@@ -81,24 +58,13 @@ ENDPOINT_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)+$")
 
 def custom_endpoint_ids(env: Mapping[str, str]) -> list[str]:
     """The endpoint ids in ``FAL_MODELS``, checked, without repeats nor the built-in GPT Image 2 one."""
-    found = []
-    for entry in http.comma_list(env, "FAL_MODELS"):
-        endpoint = entry.strip("/")
-        if not endpoint:
-            continue
-        if not ENDPOINT_ID_RE.match(endpoint) or "requests" in endpoint.split("/"):
-            raise ConfigurationError(f"FAL_MODELS: {entry!r} is not a fal endpoint id like 'fal-ai/flux/dev'.")
-        if endpoint != ENDPOINT and endpoint not in found:
-            found.append(endpoint)
-    return found
+    return listed_ids(env, "FAL_MODELS", ENDPOINT_ID_RE, "a fal endpoint id like 'fal-ai/flux/dev'",
+                      slashes=True, refused_segment="requests", built_in=ENDPOINT)
 
 
 def routes(env: Mapping[str, str]) -> list[Route]:
-    found = [Route(f"fal:{ENDPOINT}", FalProvider, ENDPOINT, "fal.ai GPT Image 2 (queue)", CAPABILITIES)]
-    found += [Route(f"fal:{endpoint}", FalCustomProvider, endpoint, f"fal.ai {endpoint} (custom route)",
-                    CUSTOM_CAPABILITIES, options={"custom": True})
-              for endpoint in custom_endpoint_ids(env)]
-    return found
+    return [Route(f"fal:{ENDPOINT}", FalProvider, ENDPOINT, "fal.ai GPT Image 2 (queue)", CAPABILITIES),
+            *custom_routes("fal", FalCustomProvider, "fal.ai", custom_endpoint_ids(env))]
 
 
 class FalProvider(Provider):
@@ -259,9 +225,7 @@ def input_url(image: InputImage) -> str:
 def kept_body(body: Mapping[str, Any], request: ImageRequest) -> dict[str, Any]:
     """The body as sent, minus the reference bytes: data: URIs become their prefix and size,
     links lose their query and most of their signed last segment."""
-    kept = dict(body)
-    if "image_urls" in kept:
-        kept["image_urls"] = [image.describe(url) for url, image in zip(body["image_urls"], request.images)]
+    kept = http.described_references(body, "image_urls", request)
     if "mask_url" in kept and request.mask is not None:
         kept["mask_url"] = request.mask.describe(body["mask_url"])
     return kept
@@ -377,7 +341,7 @@ def inference_ms(status: Mapping[str, Any]) -> float | None:
 def kept_headers(*responses: httpx.Response) -> dict[str, str]:
     kept = {}
     for response in responses:
-        kept.update({k.lower(): v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS})
+        kept.update(http.kept_headers(response, KEPT_HEADERS))
     return kept
 
 

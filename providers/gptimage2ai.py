@@ -24,22 +24,8 @@ from urllib.parse import quote
 import httpx
 
 from . import http
-from .base import (
-    GPT_IMAGE_2_SIZES,
-    BadResponseError,
-    Capabilities,
-    ContentPolicyError,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    InsufficientCreditError,
-    Provider,
-    ProviderError,
-    Route,
-    Usage,
-    resolution_tier,
-    snap_aspect_ratio,
-)
+from .base import (GPT_IMAGE_2_SIZES, BadResponseError, Capabilities, GeneratedImage, ImageRequest, ImageResult,
+                   Provider, ProviderError, Route, Usage, resolution_tier, snap_aspect_ratio)
 
 RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:4")
 CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, qualities=("auto",), max_n=4,
@@ -75,14 +61,12 @@ class GPTImage2AIProvider(Provider):
         deadline_at = self.clock() + self.deadline
         body, notes = request_body(request)
         url = f"{self.base_url}/generate"
-        sent: dict[str, Any] = {"method": "POST", "url": url, "json": body}
         if request.is_edit or request.mask is not None:
             body.update(mode="image-to-image", imageUrls=http.reference_urls(request))
-            sent = {"method": "POST", "url": url, "json": {**body, "imageUrls": [i.describe(u) for u, i in
-                                                                              zip(body["imageUrls"], request.images)]}}
+        sent = {"method": "POST", "url": url, "json": http.described_references(body, "imageUrls", request)}
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_error)
         payload = _unwrap(http.json_object(response, "gptimage2.ai"))
-        kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+        kept = http.kept_headers(response, KEPT_HEADERS)
         job_id = _job_id(payload)
         images = _images_unless_failed(payload)
         if not images:
@@ -136,13 +120,7 @@ def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
 
 def raise_for_error(response: httpx.Response) -> None:
     """Refusals and missing credit are recognised by their words; the status mapping does the rest."""
-    status = response.status_code
-    message = http.error_message(response)
-    text = f"HTTP {status}: {message}"
-    if status in (400, 403, 422) and POLICY_WORDS.search(message):
-        raise ContentPolicyError(text, status=status)
-    if status == 402 or (status in (400, 403) and CREDIT_WORDS.search(message)):
-        raise InsufficientCreditError(text, status=status)
+    http.raise_for_words(response, policy=POLICY_WORDS, credit=CREDIT_WORDS)
 
 
 def failure_error(message: str) -> ProviderError:

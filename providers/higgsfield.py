@@ -27,23 +27,10 @@ from urllib.parse import quote
 import httpx
 
 from . import http
-from .base import (
-    ConfigurationError,
-    GPT_IMAGE_2_SIZES,
-    BadResponseError,
-    Capabilities,
-    ContentPolicyError,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    InsufficientCreditError,
-    InvalidRequestError,
-    Provider,
-    ProviderUnavailableError,
-    Route,
-    resolution_tier,
-    snap_aspect_ratio,
-)
+from .base import (GPT_IMAGE_2_SIZES, BadResponseError, Capabilities, ContentPolicyError, GeneratedImage, ImageRequest,
+                   ImageResult, InsufficientCreditError, InvalidRequestError, Provider, ProviderUnavailableError, Route,
+                   resolution_tier, snap_aspect_ratio)
+from .custom import listed_ids
 
 RATIOS = ("1:1", "3:2", "2:3", "4:3", "3:4", "16:9", "9:16")  # Higgsfield image models' common set [I]
 CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=1)  # one image per request [I]
@@ -56,15 +43,8 @@ PAIR_NAMES = ("HF_API_KEY", "HF_API_SECRET")
 
 
 def model_paths(env: Mapping[str, str]) -> list[str]:
-    paths = []
-    for entry in http.comma_list(env, "HIGGSFIELD_MODEL_PATHS"):
-        path = entry.strip("/")
-        if not path:
-            continue
-        if not PATH_RE.match(path) or ".." in path.split("/"):
-            raise ConfigurationError(f"HIGGSFIELD_MODEL_PATHS: {entry!r} is not a model path like 'vendor/model/text-to-image'.")
-        paths.append(path)
-    return paths
+    return listed_ids(env, "HIGGSFIELD_MODEL_PATHS", PATH_RE, "a model path like 'vendor/model/text-to-image'",
+                      slashes=True, refused_segment="..")
 
 
 def routes(env: Mapping[str, str]) -> list[Route]:

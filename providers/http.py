@@ -7,6 +7,8 @@ Retry policy is not here: a failed call raises with ``retryable`` set, and the c
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import email.utils
 import re
@@ -15,19 +17,9 @@ from typing import Any, Callable, Mapping
 
 import httpx
 
-from .base import (
-    AuthenticationError,
-    BadResponseError,
-    ContentPolicyError,
-    ImageRequest,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderCancelledError,
-    ProviderError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
-)
+from .base import (AuthenticationError, BadResponseError, ContentPolicyError, GeneratedImage, ImageRequest,
+                   InsufficientCreditError, InvalidRequestError, ProviderCancelledError, ProviderError,
+                   ProviderTimeoutError, ProviderUnavailableError, RateLimitError)
 from .outbound import same_origin
 
 MAX_MESSAGE = 500
@@ -121,6 +113,20 @@ def failed_job_error(text: str, message: str | None = None, *, policy: Words = (
     return ProviderUnavailableError(text)
 
 
+def raise_for_words(response: httpx.Response, *, policy: Words, credit: Words) -> None:
+    """For providers whose error bodies carry no codes: a 400, 403 or 422 whose message has one of
+    the ``policy`` words is a refusal (ContentPolicyError); a 402, or a 400 or 403 with one of the
+    ``credit`` words, is missing credit (InsufficientCreditError). Anything else returns (``send``
+    then maps the status)."""
+    status = response.status_code
+    message = error_message(response)
+    text = f"HTTP {status}: {message}"
+    if status in (400, 403, 422) and mentions(message, policy):
+        raise ContentPolicyError(text, status=status)
+    if status == 402 or (status in (400, 403) and mentions(message, credit)):
+        raise InsufficientCreditError(text, status=status)
+
+
 def send(client: httpx.Client, method: str, url: str, *,
          raise_for: Callable[[httpx.Response], None] | None = None, **kwargs) -> httpx.Response:
     """Send one request; a status >= 400 raises the mapped error (``raise_for`` may raise a more
@@ -146,6 +152,27 @@ def reference_urls(request: ImageRequest) -> list[str]:
     (``Capabilities.edit_needs_public_url``): the runner has refused a request with a reference
     without one (``Provider.problems``)."""
     return [image.url for image in request.images]
+
+
+def kept_headers(response: httpx.Response, names: tuple[str, ...]) -> dict[str, str]:
+    """The answer's headers worth keeping with a result: those among ``names`` (lower-case)."""
+    return {k: v for k, v in response.headers.items() if k.lower() in names}
+
+
+def described_references(body: Mapping[str, Any], field: str, request: ImageRequest) -> dict[str, Any]:
+    """``body`` as we keep it: the reference links in ``field``, when it has one, as
+    ``InputImage.describe`` shows them (no signed query, no data: bytes)."""
+    if field not in body:
+        return dict(body)
+    return {**body, field: [image.describe(url) for url, image in zip(body[field], request.images)]}
+
+
+def decoded_image(b64_json: str, mime: str | None, who: str = "The provider") -> GeneratedImage:
+    """An image sent as base64; BadResponseError ("{who}'s b64_json does not decode.") when it is not."""
+    try:
+        return GeneratedImage(data=base64.b64decode(b64_json), mime=mime)
+    except (binascii.Error, ValueError):
+        raise BadResponseError(f"{who}'s b64_json does not decode.") from None
 
 
 def json_object(response: httpx.Response, who: str = "The provider") -> dict[str, Any]:

@@ -28,23 +28,9 @@ from typing import Any, Mapping
 import httpx
 
 from . import http
-from .base import (
-    GPT_IMAGE_2_SIZES,
-    BadResponseError,
-    Capabilities,
-    ContentPolicyError,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    Provider,
-    ProviderError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    Route,
-    Timings,
-    resolution_tier,
-    snap_aspect_ratio,
-)
+from .base import (GPT_IMAGE_2_SIZES, BadResponseError, Capabilities, ContentPolicyError, GeneratedImage, ImageRequest,
+                   ImageResult, Provider, ProviderError, ProviderTimeoutError, ProviderUnavailableError, Route, Timings,
+                   resolution_tier, snap_aspect_ratio)
 
 MODEL = "gpt-image-2-text-to-image"
 EDIT_MODEL = "gpt-image-2-image-to-image"
@@ -133,7 +119,7 @@ def run_jobs(provider: Provider, request: ImageRequest, api_key: str) -> ImageRe
             if not task_id:
                 raise BadResponseError(f"{name} accepted the task but gave no taskId: {response.text[:200]!r}")
             task_ids.append(str(task_id))
-            kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+            kept = http.kept_headers(response, KEPT_HEADERS)
 
     records: dict[str, dict] = {}
     gave_up = []

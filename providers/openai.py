@@ -11,34 +11,15 @@ instead of inheriting from this class.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import httpx
 
 from . import http
-from .base import (
-    GPT_IMAGE_2_SIZES,
-    MIME_TYPES,
-    AuthenticationError,
-    BadResponseError,
-    Capabilities,
-    ContentPolicyError,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    Provider,
-    RateLimitError,
-    Route,
-    Timings,
-    Usage,
-    sent_parameters,
-)
+from .base import (GPT_IMAGE_2_SIZES, MIME_TYPES, AuthenticationError, BadResponseError, Capabilities,
+                   ContentPolicyError, GeneratedImage, ImageRequest, ImageResult, InputImage, InsufficientCreditError,
+                   InvalidRequestError, Provider, RateLimitError, Route, Timings, Usage, sent_parameters)
 from .pricing import price_for
 
 # Edits: up to 16 reference images and a PNG mask on the first (OpenAI's docs).
@@ -49,6 +30,16 @@ CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limi
 KEPT_HEADERS = ("x-request-id", "openai-processing-ms", "openai-version", "openai-model",
                 "x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens", "x-litellm-response-cost",
                 "x-litellm-model-api-base", "apim-request-id", "x-ms-region")
+
+
+def openai_headers(credentials: Mapping[str, str]) -> dict[str, str]:
+    """Bearer auth with OPENAI_API_KEY, and the organisation and project headers when they are set."""
+    headers = {"Authorization": f"Bearer {credentials['OPENAI_API_KEY']}"}
+    if credentials.get("OPENAI_ORG_ID"):
+        headers["OpenAI-Organization"] = credentials["OPENAI_ORG_ID"]
+    if credentials.get("OPENAI_PROJECT_ID"):
+        headers["OpenAI-Project"] = credentials["OPENAI_PROJECT_ID"]
+    return headers
 
 
 def routes(env: Mapping[str, str]) -> list[Route]:
@@ -65,12 +56,7 @@ class OpenAIProvider(Provider):
     default_base_url = "https://api.openai.com/v1"
 
     def headers(self) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.credentials['OPENAI_API_KEY']}"}
-        if self.credentials.get("OPENAI_ORG_ID"):
-            headers["OpenAI-Organization"] = self.credentials["OPENAI_ORG_ID"]
-        if self.credentials.get("OPENAI_PROJECT_ID"):
-            headers["OpenAI-Project"] = self.credentials["OPENAI_PROJECT_ID"]
-        return headers
+        return openai_headers(self.credentials)
 
     def verify(self) -> str:
         """``GET /models``: free, and answers 401 for a bad key."""
@@ -197,10 +183,7 @@ def images_result(response: httpx.Response, request: ImageRequest, route: Route,
             continue
         mime = item.get("media_type") or MIME_TYPES.get(str(payload.get("output_format") or request.output_format))
         if item.get("b64_json"):
-            try:
-                images.append(GeneratedImage(data=base64.b64decode(item["b64_json"]), mime=mime))
-            except (binascii.Error, ValueError):
-                raise BadResponseError("The provider's b64_json does not decode.") from None
+            images.append(http.decoded_image(item["b64_json"], mime))
         elif item.get("url"):
             images.append(GeneratedImage(url=item["url"], mime=mime))
     if not images:
@@ -208,7 +191,7 @@ def images_result(response: httpx.Response, request: ImageRequest, route: Route,
 
     usage_raw = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
     usage = usage_from(route.options.get("price_key") or route.key, usage_raw, reported_cost)
-    headers = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+    headers = http.kept_headers(response, KEPT_HEADERS)
     processing = response.headers.get("openai-processing-ms")
     notes = echo_notes(request, payload)
     revised = tuple(item["revised_prompt"] for item in payload.get("data") or []

@@ -25,16 +25,9 @@ from typing import Any, Mapping
 import httpx
 
 from . import http
-from .base import (
-    BadResponseError,
-    ImageRequest,
-    ImageResult,
-    LongRunningProvider,
-    ProviderCancelledError,
-    ProviderTimeoutError,
-    Route,
-)
-from .openai import CAPABILITIES, images_body, images_result, raise_for_openai_error
+from .base import (BadResponseError, ImageRequest, ImageResult, LongRunningProvider, ProviderCancelledError,
+                   ProviderTimeoutError, Route)
+from .openai import CAPABILITIES, OpenAIProvider, images_body, images_result, openai_headers, raise_for_openai_error
 
 ENDPOINT = "/v1/images/generations"
 CUSTOM_ID = "image-provider-compare"
@@ -51,11 +44,12 @@ def routes(env: Mapping[str, str]) -> list[Route]:
 class OpenAIBatchProvider(LongRunningProvider):
     slug = "openai-batch"
     name = "OpenAI Batch API"
-    credential_names = ("OPENAI_API_KEY",)
-    optional_names = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
-    base_url_name = "OPENAI_BASE_URL"
-    secret_names = ("OPENAI_API_KEY",)
-    default_base_url = "https://api.openai.com/v1"
+    # The same key, organisation, project and base URL as the direct route.
+    credential_names = OpenAIProvider.credential_names
+    optional_names = OpenAIProvider.optional_names
+    base_url_name = OpenAIProvider.base_url_name
+    secret_names = OpenAIProvider.secret_names
+    default_base_url = OpenAIProvider.default_base_url
     # A batch is given 24 hours; we give it 25 before we cancel it and call it timed out.
     long_deadline_seconds = 25 * 3600
 
@@ -64,12 +58,7 @@ class OpenAIBatchProvider(LongRunningProvider):
         return self.route.options.get("poll_interval", 60.0)
 
     def headers(self) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.credentials['OPENAI_API_KEY']}"}
-        if self.credentials.get("OPENAI_ORG_ID"):
-            headers["OpenAI-Organization"] = self.credentials["OPENAI_ORG_ID"]
-        if self.credentials.get("OPENAI_PROJECT_ID"):
-            headers["OpenAI-Project"] = self.credentials["OPENAI_PROJECT_ID"]
-        return headers
+        return openai_headers(self.credentials)
 
     def submit(self, request: ImageRequest) -> dict[str, Any]:
         """Upload the request as a batch of one and start it; returns the job to keep."""

@@ -29,38 +29,18 @@ price. No edits.
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 import httpx
 
-from . import http
-from .base import (
-    ConfigurationError,
-    GPT_IMAGE_2_SIZES,
-    MIME_TYPES,
-    AuthenticationError,
-    BadResponseError,
-    Capabilities,
-    ContentPolicyError,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    InsufficientCreditError,
-    InvalidRequestError,
-    Provider,
-    ProviderError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
-    Route,
-    SizeRule,
-    Usage,
-    sent_parameters,
-    snap_aspect_ratio,
-)
+from . import http, openai
+from .base import (GPT_IMAGE_2_SIZES, MIME_TYPES, AuthenticationError, BadResponseError, Capabilities,
+                   ContentPolicyError, GeneratedImage, ImageRequest, ImageResult, InsufficientCreditError,
+                   InvalidRequestError, Provider, ProviderError, ProviderTimeoutError, ProviderUnavailableError,
+                   RateLimitError, Route, Usage, sent_parameters, snap_aspect_ratio)
+from .custom import custom_routes, listed_ids
 
 # The ratios of ImageGenerationRequest.aspect_ratio in OpenRouter's OpenAPI (its "auto" aside).
 ASPECT_RATIOS = ("1:1", "1:2", "1:4", "1:8", "2:1", "2:3", "3:2", "3:4", "4:1", "4:3", "4:5", "5:4", "8:1",
@@ -78,11 +58,8 @@ MODERATION_WORDS = ("moderation", "flagged", "guardrail", "safety system", "cont
 
 
 BUILT_IN_MODEL = "openai/gpt-image-2"
-# Custom routes: honest and permissive. The three standard sizes, others up to 2048 in multiples
-# of 8 (sent as the nearest aspect ratio, noted); no edits; a seed is sent as the spec's ``seed``.
-CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
-                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False,
-                                   seed=True)
+# Custom routes take custom.CUSTOM_CAPABILITIES: a size goes as the nearest aspect ratio (noted), a
+# seed as the spec's ``seed``.
 # author/slug, optionally with a variant (":free", ":nitro").
 MODEL_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
 
@@ -90,22 +67,14 @@ MODEL_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(:[\w.-]+)?$")
 
 def custom_models(env: Mapping[str, str]) -> list[str]:
     """The model ids in ``OPENROUTER_MODELS``, checked, without repeats nor the built-in one."""
-    found = []
-    for model in http.comma_list(env, "OPENROUTER_MODELS"):
-        if not MODEL_RE.match(model):
-            raise ConfigurationError(f"OPENROUTER_MODELS: {model!r} is not an OpenRouter model id like 'author/slug'.")
-        if model != BUILT_IN_MODEL and model not in found:
-            found.append(model)
-    return found
+    return listed_ids(env, "OPENROUTER_MODELS", MODEL_RE, "an OpenRouter model id like 'author/slug'",
+                      built_in=BUILT_IN_MODEL)
 
 
 def routes(env: Mapping[str, str]) -> list[Route]:
-    found = [Route("openrouter:openai/gpt-image-2", OpenRouterProvider, "openai/gpt-image-2",
-                   "OpenRouter · GPT Image 2", CAPABILITIES)]
-    found += [Route(f"openrouter:{model}", OpenRouterCustomProvider, model, f"OpenRouter · {model} (custom route)",
-                    CUSTOM_CAPABILITIES, options={"custom": True})
-              for model in custom_models(env)]
-    return found
+    return [Route("openrouter:openai/gpt-image-2", OpenRouterProvider, "openai/gpt-image-2",
+                  "OpenRouter · GPT Image 2", CAPABILITIES),
+            *custom_routes("openrouter", OpenRouterCustomProvider, "OpenRouter ·", custom_models(env))]
 
 
 class OpenRouterProvider(Provider):
@@ -135,7 +104,7 @@ class OpenRouterProvider(Provider):
             usage=usage,
             request_id=payload.get("id") or response.headers.get("x-generation-id") or response.headers.get("x-request-id"),
             request_sent={"method": "POST", "url": url, "json": kept_body(body, request)},
-            response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
+            response_headers=http.kept_headers(response, KEPT_HEADERS),
             notes=tuple(notes + usage_notes),
             sent=sent_parameters(body),  # a custom route's aspect_ratio is not a size: left out
         )
@@ -143,16 +112,9 @@ class OpenRouterProvider(Provider):
 
 def images_body(model: str, request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
     """The request body and the notes on what could not be expressed exactly."""
-    body = {
-        "model": model,
-        "prompt": request.prompt,
-        "n": request.n,
-        # Explicit pixels, authoritative for OpenRouter; no aspect_ratio or resolution beside them
-        # (a mismatched one is refused with a 400, and GPT Image 2 takes the pixels themselves).
-        "size": request.size,
-        "quality": request.quality,
-        "output_format": request.output_format,
-    }
+    # OpenAI's fields. The size as explicit pixels, authoritative for OpenRouter; no aspect_ratio or
+    # resolution beside them (a mismatched one is refused with a 400, and GPT Image 2 takes the pixels).
+    body = openai.images_body(model, request)
     if request.images:
         body["input_references"] = [{"type": "image_url", "image_url": {"url": image.url or image.data_url()}}
                                     for image in request.images]
@@ -216,10 +178,7 @@ def parse_images(payload: Mapping[str, Any], request: ImageRequest) -> list[Gene
         if isinstance(encoded, str) and encoded.startswith("data:"):
             images.append(GeneratedImage(url=encoded, mime=mime))
         elif encoded:
-            try:
-                images.append(GeneratedImage(data=base64.b64decode(encoded), mime=mime))
-            except (binascii.Error, ValueError):
-                raise BadResponseError("OpenRouter's b64_json does not decode.") from None
+            images.append(http.decoded_image(encoded, mime, "OpenRouter"))
         elif item.get("url"):
             images.append(GeneratedImage(url=item["url"], mime=mime))
     if not images:

@@ -32,15 +32,7 @@ from typing import Any, Mapping
 import httpx
 
 from . import http
-from .base import (
-    GPT_IMAGE_2_SIZES,
-    Capabilities,
-    ImageRequest,
-    ImageResult,
-    InsufficientCreditError,
-    Provider,
-    Route,
-)
+from .base import (GPT_IMAGE_2_SIZES, Capabilities, ImageRequest, ImageResult, InsufficientCreditError, Provider, Route)
 from .openai import MAX_EDIT_IMAGES, edit_parts, images_body, images_result, raise_for_openai_error
 
 CAPABILITIES = Capabilities(custom_size=GPT_IMAGE_2_SIZES, max_n=10, prompt_limit=32_000,

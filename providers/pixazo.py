@@ -19,8 +19,6 @@ same optional fields as text-to-image are sent with it [I], and the answer is re
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Any, Mapping
 from urllib.parse import quote
@@ -28,20 +26,8 @@ from urllib.parse import quote
 import httpx
 
 from . import http
-from .base import (
-    MIME_TYPES,
-    BadResponseError,
-    Capabilities,
-    ContentPolicyError,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    InsufficientCreditError,
-    Provider,
-    ProviderError,
-    RateLimitError,
-    Route,
-)
+from .base import (MIME_TYPES, BadResponseError, Capabilities, GeneratedImage, ImageRequest, ImageResult, Provider,
+                   ProviderError, RateLimitError, Route)
 
 SUBMIT_PATH = "/gpt-image-2/v1/text-to-image"
 EDIT_PATH = "/gpt-image-2-image-to-image/v1/gpt-image-2-image-to-image/generate"
@@ -80,15 +66,13 @@ class PixazoProvider(Provider):
         deadline_at = self.clock() + self.deadline
         body, notes = request_body(request)
         url = f"{self.base_url}{SUBMIT_PATH}"
-        sent: dict[str, Any] = {"method": "POST", "url": url, "json": body}
         if request.is_edit or request.mask is not None:
             body["input_images"] = http.reference_urls(request)
             url = f"{self.base_url}{EDIT_PATH}"
-            sent = {"method": "POST", "url": url, "json": {**body, "input_images": [i.describe(u) for u, i in
-                                                                                zip(body["input_images"], request.images)]}}
+        sent = {"method": "POST", "url": url, "json": http.described_references(body, "input_images", request)}
         response = http.send(self.client, "POST", url, json=body, headers=self.headers(), raise_for=raise_for_pixazo_error)
         payload = http.json_object(response, "Pixazo")
-        kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+        kept = http.kept_headers(response, KEPT_HEADERS)
         request_id = payload.get("request_id") or payload.get("id")
         images = images_in(payload)
         if not images:
@@ -144,15 +128,10 @@ def request_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
 def raise_for_pixazo_error(response: httpx.Response) -> None:
     """APIM's own ``{statusCode, message}`` (401 key, 429 throttling, 403 quota) and the
     backend's ``{error|message}``; refusals and missing balance are recognised by their words."""
-    status = response.status_code
+    http.raise_for_words(response, policy=POLICY_WORDS, credit=CREDIT_WORDS)
     message = http.error_message(response)
-    text = f"HTTP {status}: {message}"
-    if status in (400, 403, 422) and POLICY_WORDS.search(message):
-        raise ContentPolicyError(text, status=status)
-    if status == 402 or (status in (400, 403) and CREDIT_WORDS.search(message)):
-        raise InsufficientCreditError(text, status=status)
-    if status == 403 and "quota" in message.lower():  # APIM "Out of call volume quota"
-        raise RateLimitError(text, status=status, retry_after=http.retry_after(response.headers))
+    if response.status_code == 403 and "quota" in message.lower():  # APIM "Out of call volume quota"
+        raise RateLimitError(f"HTTP 403: {message}", status=403, retry_after=http.retry_after(response.headers))
 
 
 def failure_error(message: str) -> ProviderError:
@@ -179,10 +158,7 @@ def images_in(payload: Any, depth: int = 0) -> list[GeneratedImage]:
     if not isinstance(payload, dict):
         return []
     if payload.get("b64_json"):
-        try:
-            return [GeneratedImage(data=base64.b64decode(payload["b64_json"]), mime=payload.get("content_type"))]
-        except (binascii.Error, ValueError):
-            raise BadResponseError("Pixazo's b64_json does not decode.") from None
+        return [http.decoded_image(payload["b64_json"], payload.get("content_type"), "Pixazo")]
     for key in IMAGE_KEYS:
         found = images_in(payload.get(key), depth + 1)
         if found:

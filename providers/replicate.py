@@ -44,27 +44,10 @@ from typing import Any, Mapping, Sequence
 import httpx
 
 from . import http
-from .base import (
-    ConfigurationError,
-    MIME_TYPES,
-    BadResponseError,
-    Capabilities,
-    ContentPolicyError,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    InputImage,
-    Provider,
-    ProviderCancelledError,
-    ProviderError,
-    ProviderUnavailableError,
-    Route,
-    SizeRule,
-    Timings,
-    Usage,
-    redact,
-    snap_aspect_ratio,
-)
+from .base import (ConfigurationError, MIME_TYPES, BadResponseError, Capabilities, ContentPolicyError, GeneratedImage,
+                   ImageRequest, ImageResult, InputImage, Provider, ProviderCancelledError, ProviderError,
+                   ProviderUnavailableError, Route, Timings, Usage, redact, snap_aspect_ratio)
+from .custom import CUSTOM_CAPABILITIES
 
 # (width, height) -> the aspect_ratio value both schema versions accept (Replicate's docs).
 ASPECT_RATIOS = {(1024, 1024): "1:1", (1536, 1024): "3:2", (1024, 1536): "2:3"}
@@ -82,12 +65,9 @@ POLICY_WORDS = ("safety system", "moderation_blocked", "content policy", "conten
 
 
 BUILT_IN_MODEL = "openai/gpt-image-2"
-# Custom routes: honest and permissive (the model's schema decides what is sent, its own checks
-# refuse what it cannot do): the three standard sizes, others up to 2048 in multiples of 8; no edits;
-# a seed is sent when the model's schema has a ``seed`` input (a note says so when it has none).
-CUSTOM_CAPABILITIES = Capabilities(custom_size=SizeRule(multiple=8, min_side=256, max_side=2048, max_ratio=3.0,
-                                                        max_pixels=2048 * 2048), max_n=4, edit=False, mask=False,
-                                   seed=True)
+# Custom routes take custom.CUSTOM_CAPABILITIES; the model's schema decides what is sent and its own
+# checks refuse what it cannot do; a seed is sent when the schema has a ``seed`` input (a note says
+# so when it has none).
 MODEL_RE = re.compile(r"^([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?::([0-9a-f]{64}))?$")
 # Count inputs, in the order they are looked for in a schema.
 COUNT_FIELDS = ("num_outputs", "number_of_images", "num_images", "n", "batch_size")
@@ -175,7 +155,7 @@ class ReplicateProvider(Provider):
             request_id=prediction_id or None,
             request_sent={**self.kept_request(url, headers["Prefer"], body, list(kept_references), list(uploads)),
                           **(extra_sent or {})},
-            response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
+            response_headers=http.kept_headers(response, KEPT_HEADERS),
             notes=tuple(redact(notes, self.secrets())),
         )
 

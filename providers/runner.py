@@ -28,17 +28,8 @@ import time
 
 import httpx
 
-from .base import (
-    BadResponseError,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    LongRunningProvider,
-    Provider,
-    ProviderError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-)
+from .base import (BadResponseError, GeneratedImage, ImageRequest, ImageResult, LongRunningProvider, Provider,
+                   ProviderError, ProviderTimeoutError, ProviderUnavailableError)
 from .urls import check_download_url, decode_data_url
 
 MAX_IMAGE_BYTES = 50 * 1024 * 1024

@@ -25,19 +25,8 @@ from decimal import Decimal
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .base import (
-    GPT_IMAGE_2_SIZES,
-    Capabilities,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    MIME_TYPES,
-    Provider,
-    ProviderUnavailableError,
-    Route,
-    Timings,
-    Usage,
-)
+from .base import (GPT_IMAGE_2_SIZES, Capabilities, GeneratedImage, ImageRequest, ImageResult, MIME_TYPES, Provider,
+                   ProviderUnavailableError, Route, Timings, Usage)
 
 DEFAULT_SPEC = "fast=0.8-2; steady=3-5 presets; slow=6-12; flaky=1-3 fail=0.34"
 

@@ -32,22 +32,9 @@ from typing import Any, Mapping
 import httpx
 
 from . import http
-from .base import (
-    GPT_IMAGE_2_SIZES,
-    AuthenticationError,
-    Capabilities,
-    ContentPolicyError,
-    ImageRequest,
-    ImageResult,
-    InsufficientCreditError,
-    InvalidRequestError,
-    Provider,
-    ProviderError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
-    Route,
-)
+from .base import (GPT_IMAGE_2_SIZES, AuthenticationError, Capabilities, ContentPolicyError, ImageRequest, ImageResult,
+                   InsufficientCreditError, InvalidRequestError, Provider, ProviderError, ProviderTimeoutError,
+                   ProviderUnavailableError, RateLimitError, Route)
 from .openai import images_body, images_result, usage_from
 
 # Aspect ratios 1:3 to 3:1 and up to 10 outputs per call (Vercel's model page).
@@ -96,7 +83,7 @@ class VercelGatewayProvider(Provider):
             usage=usage,
             request_id=gateway.get("generationId") or payload.get("generationId") or result.request_id
             or response.headers.get("x-vercel-id"),
-            response_headers={k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS},
+            response_headers=http.kept_headers(response, KEPT_HEADERS),
             notes=tuple(notes),
         )
 

@@ -38,26 +38,10 @@ from typing import Any, Mapping
 import httpx
 
 from . import http
-from .base import (
-    GPT_IMAGE_2_SIZES,
-    MIME_TYPES,
-    AuthenticationError,
-    BadResponseError,
-    Capabilities,
-    ContentPolicyError,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    InsufficientCreditError,
-    Provider,
-    ProviderCancelledError,
-    ProviderError,
-    ProviderTimeoutError,
-    Route,
-    Timings,
-    resolution_tier,
-    snap_aspect_ratio,
-)
+from .base import (GPT_IMAGE_2_SIZES, MIME_TYPES, AuthenticationError, BadResponseError, Capabilities,
+                   ContentPolicyError, GeneratedImage, ImageRequest, ImageResult, InsufficientCreditError, Provider,
+                   ProviderCancelledError, ProviderError, ProviderTimeoutError, Route, Timings, resolution_tier,
+                   snap_aspect_ratio)
 
 # The text-to-image page lists these ten. WaveSpeed's docs say the edit page adds 1:2, 2:1, 1:3, 3:1
 # and 9:21, but WaveSpeed's edit docs page lists these ten only: edits use the same ten.
@@ -150,7 +134,7 @@ class WaveSpeedProvider(Provider):
             request_id=",".join(ids),
             request_sent={"method": "POST", "url": url, "json": kept_body, "requests": len(ids),
                           "poll": f"GET {self.base_url}/predictions/{{id}}/result"},
-            response_headers={k: v for k, v in submitted.headers.items() if k.lower() in KEPT_HEADERS},
+            response_headers=http.kept_headers(submitted, KEPT_HEADERS),
             notes=tuple(notes),
         )
 

@@ -256,15 +256,22 @@ class FakeReplicate:
         else:
             width, height = CUSTOM_RATIO_SIZES.get(given.get("aspect_ratio", "1:1"), (1024, 1024))
         fmt = {"jpg": "jpeg"}.get(given.get("output_format"), given.get("output_format", model["default_format"]))
-        count = given.get("num_outputs", 1)
+        urls = self.publish_outputs(state, given.get("num_outputs", 1), "out-", (width, height, fmt, given["prompt"]))
+        prediction.update(status="succeeded", output=urls, completed_at=completed, metrics=metrics)
+
+    def publish_outputs(self, state, count, stem, drawing):
+        """Draw ``count`` images (``drawing``: width, height, format, text; at most ``cap_outputs``,
+        garbage in the "garbage" scenario), serve them as /files/<prediction id>/<stem><index>.<format>
+        on the prediction's origin, and return their URLs."""
         if self.cap_outputs:
             count = min(count, self.cap_outputs)
+        fmt = drawing[2]
         urls = []
         for index in range(count):
-            name = f"/files/{prediction['id']}/out-{index}.{fmt}"
-            self.files[name] = b"not an image at all" if self.scenario == "garbage" else draw(width, height, fmt, given["prompt"])
+            name = f"/files/{state['prediction']['id']}/{stem}{index}.{fmt}"
+            self.files[name] = b"not an image at all" if self.scenario == "garbage" else draw(*drawing)
             urls.append(f"{state['origin']}{name}")
-        prediction.update(status="succeeded", output=urls, completed_at=completed, metrics=metrics)
+        return urls
 
     # --- endpoints ------------------------------------------------------------------------
 
@@ -391,18 +398,11 @@ class FakeReplicate:
         fmt = given.get("output_format", "webp")  # the model's default format
         ratio = given.get("aspect_ratio", "1:1")
         width, height = RATIO_SIZES.get(ratio) or tuple(int(x) for x in ratio.split("x"))
-        count = given.get("number_of_images", 1)
-        if self.cap_outputs:
-            count = min(count, self.cap_outputs)
-        urls = []
-        for index in range(count):
-            name = f"/files/{prediction['id']}/output_{index}.{fmt}"
-            text = f"edit of {len(inputs)}: {given['prompt']}" if inputs else given["prompt"]
-            self.files[name] = b"not an image at all" if self.scenario == "garbage" else draw(width, height, fmt, text)
-            urls.append(f"{state['origin']}{name}")
+        text = f"edit of {len(inputs)}: {given['prompt']}" if inputs else given["prompt"]
+        urls = self.publish_outputs(state, given.get("number_of_images", 1), "output_", (width, height, fmt, text))
         output = urls[0] if self.output_shape == "string" else urls
         prediction.update(status="succeeded", output=output, completed_at=completed, metrics=metrics,
-                          logs=f"Generating image...\nGenerated {count} images\n")
+                          logs=f"Generating image...\nGenerated {len(urls)} images\n")
 
     def resolve(self, urls):
         """([what each input was], the failed prediction's error or None)."""

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from providers import openai, openrouter, registry
+from providers import custom, openai, registry
 from providers.base import (
     PROBLEM_CODES,
     REFUSED_PROBLEMS,
@@ -98,7 +98,7 @@ def test_capabilities_say_whether_the_route_passes_a_seed_on():
     assert Capabilities().seed is False and Capabilities().as_dict()["seed"] is False
     assert Capabilities(seed=True).as_dict()["seed"] is True
     assert openai.CAPABILITIES.seed is False  # GPT Image 2 takes no seed
-    assert openrouter.CUSTOM_CAPABILITIES.seed is True  # sent as OpenRouter's seed field
+    assert custom.CUSTOM_CAPABILITIES.seed is True  # custom routes send it in the protocol's own field
     sandbox = [route for route in registry.all_routes({}).values() if route.sandbox]
     assert sandbox and all(route.capabilities.seed for route in sandbox)
 

@@ -7,6 +7,7 @@ from PIL import Image
 
 from providers import fal, registry, runner
 from providers.base import (
+    ConfigurationError,
     ContentPolicyError,
     ImageRequest,
     InputImage,
@@ -415,7 +416,7 @@ class TestFalCustomRoute(ProviderContract):
 
     @pytest.mark.parametrize("bad", ["flux", "fal-ai/../secrets", "fal-ai/flux/requests/abc", "fal ai/flux"])
     def test_a_malformed_endpoint_id_is_a_configuration_error(self, bad):
-        with pytest.raises(fal.ConfigurationError, match="FAL_MODELS"):
+        with pytest.raises(ConfigurationError, match="FAL_MODELS"):
             fal.routes({"FAL_MODELS": bad})
 
     def test_the_capabilities_are_permissive_but_honest(self):

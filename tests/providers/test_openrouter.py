@@ -10,6 +10,7 @@ from PIL import Image
 from providers import openrouter, registry, runner
 from providers.base import (
     AuthenticationError,
+    ConfigurationError,
     ContentPolicyError,
     ImageRequest,
     InputImage,
@@ -309,7 +310,7 @@ class TestOpenRouterCustomRoute(ProviderContract):
 
     @pytest.mark.parametrize("bad", ["gemini", "google/gemini image", "/gemini"])
     def test_a_malformed_model_id_is_a_configuration_error(self, bad):
-        with pytest.raises(openrouter.ConfigurationError, match="OPENROUTER_MODELS"):
+        with pytest.raises(ConfigurationError, match="OPENROUTER_MODELS"):
             openrouter.routes({"OPENROUTER_MODELS": bad})
 
     def test_the_common_parameters_go_as_openrouters_fields_and_pass_through_extras(self, fake):
