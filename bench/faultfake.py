@@ -37,8 +37,7 @@ import uuid
 
 import httpx
 
-from providers.testing.fal import ENDPOINT as FAL_ENDPOINT
-from providers.testing.fal import JOB_FAILURES, SUBMIT_ERRORS, FakeFal
+from providers.testing.fal import ENDPOINT as FAL_ENDPOINT, JOB_FAILURES, SUBMIT_ERRORS, FakeFal
 from providers.testing.openai import FakeOpenAI
 from providers.testing.server import LoopbackServer
 

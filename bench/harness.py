@@ -10,8 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.fake import API_KEY, BenchFake
 from providers.testing.stack import Stack
+
+from bench.fake import API_KEY, BenchFake
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = {"size": "1024x1024", "quality": "low", "n": 1, "output_format": "png"}

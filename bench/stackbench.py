@@ -18,11 +18,23 @@ import uuid
 
 import httpx
 
-from bench.fake import API_KEY, BenchFake, RemoteFake
-from bench.harness import (LOG_EVENTS, PARAMS, ROOT, RssSampler, log, routes, rss_mb, start_stack, stop_stack,
-                           truth_samples, worker_pids)
-from bench.figures import pct
 from providers.testing.stack import parse_time, reachable
+
+from bench.fake import API_KEY, BenchFake, RemoteFake
+from bench.figures import pct
+from bench.harness import (
+    LOG_EVENTS,
+    PARAMS,
+    ROOT,
+    RssSampler,
+    log,
+    routes,
+    rss_mb,
+    start_stack,
+    stop_stack,
+    truth_samples,
+    worker_pids,
+)
 
 
 # --- 1. fan-out skew -------------------------------------------------------------------------

@@ -9,14 +9,13 @@ from PIL import Image
 
 from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, InputImage, parse_size
 
+from compare import catalog, pricing
 from compare.engine import limits
-from compare import pricing
-from compare import catalog
-from compare.images import ImageRejected, check_image
 from compare.engine.requests import stored_references
+from compare.images import ImageRejected, check_image
 from compare.models import Comparison
-from compare.teams.models import SubmitRefused, Team
 from compare.params import BadParameter, object_id
+from compare.teams.models import SubmitRefused, Team
 from compare.uploads import RefusedUpload
 
 SIZE_CHOICES = [

@@ -10,8 +10,8 @@ from django.conf import settings
 from providers import registry
 from providers.base import ImageRequest, Route
 
-from compare.teams.models import CallCost, TeamPrice
 from compare.models import EstimateSource
+from compare.teams.models import CallCost, TeamPrice
 
 
 def team_prices(team):

@@ -8,10 +8,9 @@ from decimal import Decimal
 
 from providers.base import FORMATS, QUALITIES, SIZE_PRESETS, ImageRequest, parse_size
 
-from compare import pricing
-from compare import catalog
-from compare.forms import SIZE_CHOICES
+from compare import catalog, pricing
 from compare.batches.prompt_sets import all_sets, find_set
+from compare.forms import SIZE_CHOICES
 
 
 def picker_context(form):

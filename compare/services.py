@@ -9,13 +9,12 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from compare import catalog, pricing, tasks
 from compare.engine import limits
-from compare.ops import logs
-from compare.notifications import notifications
-from compare import pricing, tasks
-from compare import catalog
 from compare.engine.requests import image_request
 from compare.models import Comparison, ReferenceImage, Result, Status
+from compare.notifications import notifications
+from compare.ops import logs
 from compare.teams.models import Team
 
 log = logging.getLogger(__name__)

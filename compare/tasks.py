@@ -16,9 +16,9 @@ from django.db import close_old_connections
 
 from compare.checks import checks
 from compare.engine import execution, limits, reaper
-from compare.ops import health, logs
-from compare.notifications import notifications
 from compare.models import TERMINAL, Result, Status
+from compare.notifications import notifications
+from compare.ops import health, logs
 # The notification tasks live with their rules; imported here so that every worker registers them
 # (the benchmarks' beat tick is in compare/benchmarks/tasks.py, registered by CELERY_IMPORTS).
 from compare.notifications.notifications import deliver_webhook, send_event_email  # noqa: F401

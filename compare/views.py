@@ -4,31 +4,30 @@ and member_action, the gate of every page's POST that acts on a comparison."""
 import functools
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
-from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
 from django.db.models import prefetch_related_objects
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from providers.base import SIZE_PRESETS, parse_size
 
-from compare.engine import requests as image_requests
-from compare import services
-from compare.teams import views as teams
-from compare import catalog
+from compare import catalog, services
 from compare.api.auth import session_or_token
+from compare.engine import requests as image_requests
 from compare.forms import ComparisonForm, rerun_form
 from compare.models import Comparison, ReferenceImage, Result, ResultEvent, ResultImage, Status
-from compare.teams.models import SubmitRefused
 from compare.review import models as reviewing
 from compare.review.models import Review
-from compare.route_picker import picker_context
-from compare.templatetags import viewing
 from compare.review.visibility import Visibility
+from compare.route_picker import picker_context
+from compare.teams import views as teams
+from compare.teams.models import SubmitRefused
+from compare.templatetags import viewing
 
 
 def new_comparison(request):

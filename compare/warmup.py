@@ -9,8 +9,7 @@ from django.contrib.staticfiles.storage import staticfiles_storage
 from django.template.loader import get_template
 from django.urls import get_resolver
 
-from compare import catalog
-from compare import tasks
+from compare import catalog, tasks
 from compare.models import Result
 
 log = logging.getLogger(__name__)

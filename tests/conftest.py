@@ -1,6 +1,7 @@
 import pytest
 
 from compare.teams.models import Membership, Role, Team
+
 from tests.compare.factories import finished
 from tests.every_url import one_of_everything
 

@@ -10,9 +10,10 @@ from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from compare.engine import execution
-from compare.teams.models import ApiToken, Invite
 from compare.models import Comparison
 from compare.sharing.models import ShareLink
+from compare.teams.models import ApiToken, Invite
+
 from tests.helpers import image_bytes
 
 SECRET = "alice's secret fox"

@@ -12,9 +12,9 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 
+from compare.params import MAX_ID, BadParameter, object_id
 from compare.teams import views as teams
 from compare.teams.models import ApiToken, Team
-from compare.params import MAX_ID, BadParameter, object_id
 
 
 def bearer_user(request):

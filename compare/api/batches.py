@@ -4,18 +4,16 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from compare.batches.matrix import build_matrix
-
-from compare.batches.planning import BatchRefused, cancel_batch, create_batch, plan_batch
-
-from compare.batches.prompt_sets import all_sets, find_set, save_prompt
-from compare.forms import form_from_json
-from compare.batches.models import Batch, Prompt, PromptSet
-from compare.teams.models import Team
-from compare.checks.models import checks_status
 from compare.api.auth import api_view, read_json, team_asked
 from compare.api.idempotency import idempotent
 from compare.api.presenters import absolute, checks_dict
+from compare.batches.matrix import build_matrix
+from compare.batches.models import Batch, Prompt, PromptSet
+from compare.batches.planning import BatchRefused, cancel_batch, create_batch, plan_batch
+from compare.batches.prompt_sets import all_sets, find_set, save_prompt
+from compare.checks.models import checks_status
+from compare.forms import form_from_json
+from compare.teams.models import Team
 
 BATCH_FIELDS = {"prompt_set", "name", "use_prompt_sizes"}
 

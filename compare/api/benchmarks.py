@@ -3,11 +3,11 @@
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 
+from compare.api.auth import api_view, read_json, team_asked
+from compare.api.idempotency import idempotent
 from compare.benchmarks import runs as benchmarks
 from compare.benchmarks.models import Benchmark
 from compare.teams.models import Team
-from compare.api.auth import api_view, read_json, team_asked
-from compare.api.idempotency import idempotent
 
 
 def _benchmark_team(request, payload):

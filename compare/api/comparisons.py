@@ -5,15 +5,14 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 
-from compare import params, services
-from compare import catalog
-from compare.forms import form_from_json, rerun_form
-from compare.models import Comparison
-from compare.teams.models import SubmitRefused
-from compare.review.visibility import Visibility
+from compare import catalog, params, services
 from compare.api.auth import api_view, read_json, team_asked
 from compare.api.idempotency import idempotent
 from compare.api.presenters import comparison_dict
+from compare.forms import form_from_json, rerun_form
+from compare.models import Comparison
+from compare.review.visibility import Visibility
+from compare.teams.models import SubmitRefused
 
 
 @api_view(["GET"])

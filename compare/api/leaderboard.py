@@ -2,9 +2,9 @@
 
 from django.http import JsonResponse
 
-from compare.insights import views as insights, leaderboard
 from compare.api.auth import api_view, team_asked
 from compare.api.presenters import leaderboard_row_dict
+from compare.insights import leaderboard, views as insights
 
 LEADERBOARD_FILTERS = ("from", "to", "quality", "size")
 

@@ -12,8 +12,6 @@ import json
 
 from providers.base import QUALITIES, SIZE_PRESETS
 
-from compare.models import Status
-from compare.review.models import VerdictKind
 from compare.api.schemas import (
     BAD_REQUEST,
     BOOLEAN,
@@ -32,6 +30,8 @@ from compare.api.schemas import (
     query,
     ref,
 )
+from compare.models import Status
+from compare.review.models import VerdictKind
 
 # --- Paths --------------------------------------------------------------------------------------
 

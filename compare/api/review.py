@@ -5,11 +5,19 @@ The rules are compare/review/models.py's; what each user sees is asked of compar
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 
-from compare.review.models import Comment, Thumb
-from compare.models import Comparison, Result
-from compare.review.models import Review, ReviewRefused, VerdictKind, give_verdict, rate, set_review_mode
 from compare.api.auth import api_view, read_json
 from compare.api.presenters import comparison_dict, result_dict, review_dict
+from compare.models import Comparison, Result
+from compare.review.models import (
+    Comment,
+    Review,
+    ReviewRefused,
+    Thumb,
+    VerdictKind,
+    give_verdict,
+    rate,
+    set_review_mode,
+)
 
 THUMBS = {"up": Thumb.UP, "down": Thumb.DOWN, None: None}
 

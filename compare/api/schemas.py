@@ -4,20 +4,18 @@ compare/api/openapi.py puts them together; the enums of the schemas come from th
 
 from providers.base import QUALITIES, SIZE_PRESETS
 
-from compare.benchmarks.series import WINDOWS
-from compare.benchmarks.runs import MAX_PROMPTS, MAX_REPEATS
-from compare.benchmarks.drift import RULES
-from compare.forms import API_PARAMS
-from compare.models import CostSource, Status
-from compare.teams.models import Role
-from compare.benchmarks.models import RunStatus
-from compare.sharing.models import ShareKind
-from compare.review.models import VerdictKind
-from compare.models import COST_TITLES, EstimateSource
-from compare.checks.models import TextStatus
-from compare.notifications.models import DeliveryStatus, WebhookFormat
-from compare.notifications.models import EVENTS
 from compare.api.presenters import IMAGE_CHECK_FIELDS
+from compare.benchmarks.drift import RULES
+from compare.benchmarks.models import RunStatus
+from compare.benchmarks.runs import MAX_PROMPTS, MAX_REPEATS
+from compare.benchmarks.series import WINDOWS
+from compare.checks.models import TextStatus
+from compare.forms import API_PARAMS
+from compare.models import COST_TITLES, CostSource, EstimateSource, Status
+from compare.notifications.models import EVENTS, DeliveryStatus, WebhookFormat
+from compare.review.models import VerdictKind
+from compare.sharing.models import ShareKind
+from compare.teams.models import Role
 
 # --- Small builders ---------------------------------------------------------------------------
 

@@ -4,11 +4,11 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from compare.api.auth import api_view, read_json
 from compare.models import Comparison
+from compare.review.visibility import Visibility
 from compare.sharing.models import ShareLink
 from compare.sharing.views import absolute, blind_refusal, link_options, names_routes, public_url
-from compare.review.visibility import Visibility
-from compare.api.auth import api_view, read_json
 
 
 def link_dict(request, link):

@@ -3,11 +3,10 @@
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 
-from compare.teams import credentials
-from compare.notifications import notifications
-from compare.teams.models import Team
-from compare.teams.models import parse_usd
 from compare.api.auth import api_view, read_json
+from compare.notifications import notifications
+from compare.teams import credentials
+from compare.teams.models import Team, parse_usd
 
 
 @api_view(["GET"])

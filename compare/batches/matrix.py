@@ -8,11 +8,10 @@ from decimal import Decimal
 
 from django.db.models import Prefetch
 
-from compare.models import TERMINAL, Result, Status
 from compare.batches.models import Batch, BatchItem
 from compare.checks.models import ResultCheck, checks_of, checks_status
+from compare.models import COST_WORDS, TERMINAL, Result, Status
 from compare.review.models import Verdict
-from compare.models import COST_WORDS
 from compare.review.visibility import Visibility
 
 CSV_HEADER = ["position", "title", "comparison", "size", "route", "status", "latency_ms", "cost_usd",

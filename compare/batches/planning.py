@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from providers.base import parse_size
 
-from compare.engine import limits
 from compare import services
-from compare.forms import ComparisonForm
 from compare.batches.models import Batch, BatchItem
-from compare.teams.models import SubmitRefused, Team
 from compare.batches.prompt_sets import PromptView
+from compare.engine import limits
+from compare.forms import ComparisonForm
+from compare.teams.models import SubmitRefused, Team
 
 EDIT_FIELDS = ("reference_images", "mask", "references_from")
 EDITS_REFUSED = ("A batch runs text-to-image prompts: remove the reference images and mask, "

@@ -12,8 +12,7 @@ from django.http import Http404
 
 from providers.base import SIZE_PRESETS, parse_size
 
-from compare.batches.models import Prompt, PromptSet
-from compare.batches.models import DEFAULT_SET_NAME
+from compare.batches.models import DEFAULT_SET_NAME, Prompt, PromptSet
 
 BUILTIN_PATH = Path(__file__).with_name("prompt_sets.json")
 

@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from compare.batches import views as batch_views
 from compare import streams
+from compare.batches import views as batch_views
 
 app_name = "batches"
 

@@ -8,12 +8,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from compare.teams import views as teams
 from compare.batches.matrix import build_matrix, write_csv
-from compare.batches.planning import EDITS_REFUSED, BatchRefused, cancel_batch, create_batch, plan_batch
-from compare.forms import ComparisonForm
 from compare.batches.models import Batch, Prompt, PromptSet
-from compare.models import ResultEvent
+from compare.batches.planning import EDITS_REFUSED, BatchRefused, cancel_batch, create_batch, plan_batch
 from compare.batches.prompt_sets import (
     all_sets,
     builtin_sets,
@@ -22,7 +19,10 @@ from compare.batches.prompt_sets import (
     save_prompt,
     team_sets,
 )
+from compare.forms import ComparisonForm
+from compare.models import ResultEvent
 from compare.route_picker import picker_context
+from compare.teams import views as teams
 
 
 def _visible_batch(request, pk):

@@ -7,12 +7,11 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from compare import catalog, imagediff
 from compare.benchmarks import drift
-from compare import imagediff
-from compare import catalog
+from compare.benchmarks.models import BenchmarkAlert, BenchmarkRun, RunStatus
 from compare.benchmarks.series import results_by_run, samples
 from compare.images import ImageRejected
-from compare.benchmarks.models import BenchmarkAlert, BenchmarkRun, RunStatus
 from compare.models import ResultImage
 
 BASELINE = timedelta(days=7)  # the trailing baseline a route's latest runs are judged against

@@ -12,15 +12,15 @@ from django.conf import settings
 from django.http import QueryDict
 from django.utils import timezone
 
-from compare.notifications import notifications
 from compare.batches.planning import BatchItemForm, BatchRefused, create_batch, plan_batch
+from compare.batches.prompt_sets import PromptSetView, PromptView, find_set, title_of
 from compare.benchmarks.alerts import evaluate
+from compare.benchmarks.models import Benchmark, BenchmarkRun, RunStatus
 from compare.benchmarks.schedule import Cron, next_run
 from compare.benchmarks.series import results_by_run, samples, series, summarise
 from compare.forms import API_PARAMS
 from compare.models import TERMINAL, Result, Status
-from compare.benchmarks.models import Benchmark, BenchmarkRun, RunStatus
-from compare.batches.prompt_sets import PromptSetView, PromptView, find_set, title_of
+from compare.notifications import notifications
 
 log = logging.getLogger(__name__)
 

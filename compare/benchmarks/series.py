@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from compare.benchmarks.models import BenchmarkRun
 from compare.insights.bradley_terry import percentile
 from compare.models import TERMINAL, Result, Status
-from compare.benchmarks.models import BenchmarkRun
 
 WINDOWS = {"24h": (timedelta(hours=24), timedelta(hours=1)), "7d": (timedelta(days=7), timedelta(hours=6)),
            "30d": (timedelta(days=30), timedelta(days=1))}  # window: (length, one chart point)

@@ -8,10 +8,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from compare.benchmarks import drift
-from compare.teams import views as teams
-from compare.benchmarks.series import WINDOWS, series
-from compare.benchmarks.runs import start_run
 from compare.benchmarks.models import Benchmark, RunStatus
+from compare.benchmarks.runs import start_run
+from compare.benchmarks.series import WINDOWS, series
+from compare.teams import views as teams
 from compare.teams.models import Team
 
 CHART_METRICS = (("median_ms", "median latency"), ("p95_ms", "p95 latency"), ("success_rate", "success rate"),

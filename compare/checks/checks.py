@@ -23,12 +23,12 @@ from django_htmx.http import HttpResponseStopPolling
 from providers.base import parse_size
 
 from compare.checks import textcheck
-from compare.images import in_image_processes
-from compare.models import Comparison, Result, Status
 from compare.checks.models import ResultCheck, TextStatus, checks_status
-from compare.review.models import Review
 from compare.checks.pixels import inspect_pixels
 from compare.engine.requests import image_request
+from compare.images import in_image_processes
+from compare.models import Comparison, Result, Status
+from compare.review.models import Review
 
 log = logging.getLogger(__name__)
 

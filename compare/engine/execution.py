@@ -14,16 +14,22 @@ from django.core.files.base import ContentFile
 from django.db import close_old_connections, transaction
 
 from providers import runner
-from providers.base import LongRunningProvider, ProviderCancelledError, ProviderError, ProviderTimeoutError, redact
+from providers.base import (
+    LongRunningProvider,
+    ProviderCancelledError,
+    ProviderError,
+    ProviderTimeoutError,
+    redact,
+)
 from providers.registry import UnknownRoute
 
-from compare.engine import limits
-from compare.ops import logs
 from compare import catalog
+from compare.engine import limits
 from compare.engine.clients import http_client, ssl_context
+from compare.engine.requests import request_for
 from compare.images import ImageRejected, check_images, start_image_processes
 from compare.models import CostSource, EstimateSource, Result, ResultEvent, ResultImage, Status
-from compare.engine.requests import request_for
+from compare.ops import logs
 
 log = logging.getLogger(__name__)
 FAILURE_STATUS = {ProviderTimeoutError: Status.TIMED_OUT, ProviderCancelledError: Status.CANCELLED}

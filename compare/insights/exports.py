@@ -17,8 +17,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.text import slugify
 
-from compare.insights import leaderboard
 from compare.api import presenters
+from compare.insights import leaderboard
 from compare.insights.views import parse_filters, refuse_masked, team_comparisons
 from compare.models import Comparison, Result, Status
 from compare.review.visibility import Visibility

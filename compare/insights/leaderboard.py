@@ -58,6 +58,8 @@ from django.utils import timezone
 
 from providers.pricing import price_for
 
+from compare.checks.models import ResultCheck
+from compare.insights import models as rollups
 from compare.insights.bradley_terry import (
     Score,
     bradley_terry_with_band,
@@ -65,12 +67,9 @@ from compare.insights.bradley_terry import (
     tie_outcomes,
     winner_outcomes,
 )
+from compare.insights.models import SUM_FIELDS, JudgedComparison, RouteDay
 from compare.models import TERMINAL, Result
-from compare.insights.models import JudgedComparison, RouteDay
-from compare.checks.models import ResultCheck
 from compare.review.models import VerdictKind
-from compare.insights import models as rollups
-from compare.insights.models import SUM_FIELDS
 
 MIN_VOTES = 5
 CONTENT_REFUSAL = "content_policy"

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from providers.base import QUALITIES, SIZE_PRESETS
 
-from compare.insights import bradley_terry, leaderboard
 from compare import params
-from compare.teams import views as teams
+from compare.insights import bradley_terry, leaderboard
 from compare.models import Comparison
+from compare.teams import views as teams
 
 PERIODS = [("7 days", 7), ("30 days", 30), ("90 days", 90), ("1 year", 365)]
 

@@ -35,9 +35,11 @@ from django.utils import timezone
 
 from providers.outbound import DestinationRefusedError, OutboundTransport, Policy, origin
 
-from compare.teams.crypto import decrypt, encrypt
+from compare.batches.models import BatchItem
+from compare.models import TERMINAL, Comparison, Result, Status
 from compare.notifications.models import (
     EVENTS,
+    TEST_EVENT,
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
@@ -46,11 +48,9 @@ from compare.notifications.models import (
     Webhook,
     WebhookFormat,
 )
-from compare.models import TERMINAL, Comparison, Result, Status
-from compare.batches.models import BatchItem
-from compare.teams.models import Team
-from compare.notifications.models import TEST_EVENT
 from compare.review.visibility import Visibility
+from compare.teams.crypto import decrypt, encrypt
+from compare.teams.models import Team
 
 log = logging.getLogger(__name__)
 EMITTED = ("comparison.finished", "batch.finished", "budget.threshold", "benchmark.run_finished",

@@ -30,10 +30,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.utils import floatToGoString
 
-from compare.ops.health import alive_workers
-from compare.models import Result, Status
-from compare.insights.models import RouteDay
 from compare.insights import models as rollups
+from compare.insights.models import RouteDay
+from compare.models import Result, Status
+from compare.ops.health import alive_workers
 
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600)  # seconds
 QUEUE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)

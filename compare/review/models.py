@@ -10,8 +10,8 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from compare.review.visibility import Visibility, images_held
 from compare.models import Comparison, Result, Status
+from compare.review.visibility import Visibility, images_held
 
 # Sent (sender=Verdict, comparison_id=...) once a member's verdict is given or replaced; it is
 # stored with an UPDATE, which sends no post_save. The leaderboard's rollups listen

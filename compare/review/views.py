@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from compare.teams import views as teams
 from compare.models import Comparison, Result
 from compare.review.models import (
     Comment,
@@ -24,6 +23,7 @@ from compare.review.models import (
     set_review_mode,
 )
 from compare.review.visibility import Visibility
+from compare.teams import views as teams
 
 THUMBS = {"up": Thumb.UP, "down": Thumb.DOWN, "clear": None}
 

@@ -20,14 +20,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
+from compare.models import Comparison, ResultImage, Status
+from compare.review.visibility import Visibility
+from compare.sharing.models import Ballot, ExternalVote, ShareKind, ShareLink, VoteRefused
+from compare.sharing.preview import preview_png
 from compare.teams import views as teams
 from compare.teams.addresses import client_address
-from compare.models import Comparison, ResultImage, Status
 from compare.views import member_action
-from compare.sharing.models import ExternalVote, ShareKind, ShareLink
-from compare.sharing.models import Ballot, VoteRefused
-from compare.sharing.preview import preview_png
-from compare.review.visibility import Visibility
 
 # The ballot cookie, one per vote link (path /s/TOKEN). Not "ipc_visitor", the unsigned cookie of
 # before, still held for path /s/ by earlier visitors: with two of one name, one would hide the other.

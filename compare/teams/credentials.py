@@ -17,11 +17,11 @@ from providers import access, registry
 from providers.base import BadResponseError
 from providers.urls import check_download_url
 
+from compare.catalog import provider_env, route_access, server_env
 from compare.engine.clients import http_client
+from compare.notifications.models import Webhook
 from compare.teams.crypto import cipher, encrypt, team_env
 from compare.teams.models import Team, TeamCredential
-from compare.notifications.models import Webhook
-from compare.catalog import provider_env, route_access, server_env
 
 
 def settable_names(values=None) -> list[tuple[str, list[str]]]:

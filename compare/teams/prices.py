@@ -8,8 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from compare import catalog
-from compare.teams.models import TeamPrice
-from compare.teams.models import parse_usd
+from compare.teams.models import TeamPrice, parse_usd
 from compare.teams.views import _owned
 
 

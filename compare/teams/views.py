@@ -14,10 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from compare import params, pricing
-from compare import catalog
-from compare.teams.models import Invite, Membership, Role, Team
-from compare.teams.models import parse_usd
+from compare import catalog, params, pricing
+from compare.teams.models import Invite, Membership, Role, Team, parse_usd
 
 
 RANKS = {Role.VIEWER: 1, Role.MEMBER: 2, Role.OWNER: 3}

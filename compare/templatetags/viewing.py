@@ -8,7 +8,6 @@ from django import template
 from django.utils import timezone
 
 from compare.models import Status
-
 from compare.templatetags.charts import nice_step
 from compare.templatetags.compare_tags import ms, usd
 

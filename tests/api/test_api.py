@@ -3,6 +3,7 @@ import json
 import pytest
 
 from compare.models import Comparison
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

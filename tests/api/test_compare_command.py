@@ -7,10 +7,11 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from compare.engine import execution
 from compare.batches.models import Batch
+from compare.engine import execution
 from compare.models import Comparison, Result
 from compare.teams.models import Team
+
 from tests.helpers import image_bytes
 
 pytestmark = pytest.mark.django_db

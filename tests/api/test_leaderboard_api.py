@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from compare.insights import leaderboard
 from compare.models import Comparison, Result
-from compare.teams.models import Team
 from compare.review.models import Verdict
+from compare.teams.models import Team
 
 pytestmark = pytest.mark.django_db
 

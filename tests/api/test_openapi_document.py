@@ -12,13 +12,14 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from openapi_spec_validator import validate
 
+from compare.api import openapi
 from compare.benchmarks import runs as benchmarks
+from compare.benchmarks.models import BenchmarkAlert
 from compare.checks import checks
 from compare.engine import execution
-from compare.api import openapi
-from compare.teams.models import ApiToken, Membership, Role
-from compare.benchmarks.models import BenchmarkAlert
 from compare.models import Result, Status
+from compare.teams.models import ApiToken, Membership, Role
+
 from tests.helpers import image_bytes
 
 pytestmark = pytest.mark.django_db

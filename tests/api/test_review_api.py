@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from compare.teams.models import ApiToken, Team
 from compare.review.models import Comment, Rating, Verdict
+from compare.teams.models import ApiToken, Team
+
 from tests.compare.factories import THREE_ROUTES, finished
 from tests.helpers import user
 

@@ -9,14 +9,14 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from compare.batches.prompt_sets import find_set
-from compare.engine import execution
-from compare.teams.models import ApiToken, Membership, Role, Team
 from compare.batches.models import Batch
-from compare.models import Comparison, Result, Status
+from compare.batches.prompt_sets import find_set
 from compare.checks.models import ResultCheck
-from compare.review.models import Verdict
-from compare.review.models import VerdictKind
+from compare.engine import execution
+from compare.models import Comparison, Result, Status
+from compare.review.models import Verdict, VerdictKind
+from compare.teams.models import ApiToken, Membership, Role, Team
+
 from tests.helpers import HTMX
 
 pytestmark = pytest.mark.django_db

@@ -6,10 +6,12 @@ import re
 import pytest
 from django.test import Client
 
+from providers.base import parse_size
+
+from compare.batches.models import Prompt, PromptSet
 from compare.batches.prompt_sets import builtin_sets, find_set
 from compare.teams.models import Membership, Role, Team
-from compare.batches.models import Prompt, PromptSet
-from providers.base import parse_size
+
 from tests.helpers import HTMX
 
 pytestmark = pytest.mark.django_db

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from compare.checks import checks
-from compare.engine import execution
-from compare.teams.models import ApiToken, Membership, Role, Team
 from compare.batches.models import Batch
 from compare.benchmarks.models import Benchmark, BenchmarkRun
+from compare.checks import checks
+from compare.engine import execution
 from compare.models import Result, Status
+from compare.teams.models import ApiToken, Membership, Role, Team
 
 pytestmark = pytest.mark.django_db
 

@@ -8,12 +8,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from compare.checks import checks
-from compare.engine import execution
 from compare.benchmarks.management.commands import benchmark as command
 from compare.benchmarks.models import Benchmark, BenchmarkRun, RunStatus
-from compare.models import Result, Status
+from compare.checks import checks
 from compare.checks.models import ResultCheck
+from compare.engine import execution
+from compare.models import Result, Status
+
 from tests.helpers import needs_ocr
 
 pytestmark = pytest.mark.django_db

@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 
 from compare.benchmarks import runs as benchmarks
+from compare.benchmarks.models import Benchmark
 from compare.checks import checks
 from compare.engine import execution
-from compare.notifications import notifications
-from compare.benchmarks.models import Benchmark
-from compare.notifications.models import NotificationEvent
 from compare.models import Result, Status
+from compare.notifications import notifications
+from compare.notifications.models import NotificationEvent
 from compare.teams.models import Team
 
 pytestmark = pytest.mark.django_db

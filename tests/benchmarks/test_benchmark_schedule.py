@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from compare.benchmarks import tasks as benchmark_tasks, runs as benchmarks
+from compare.batches.models import Batch
+from compare.benchmarks import runs as benchmarks, tasks as benchmark_tasks
+from compare.benchmarks.models import Benchmark, BenchmarkAlert, BenchmarkRun, RunStatus
 from compare.checks import checks
 from compare.engine import execution
-from compare.batches.models import Batch
-from compare.benchmarks.models import Benchmark, BenchmarkAlert, BenchmarkRun, RunStatus
 from compare.models import Result, Status
 from compare.teams.models import Team
 

@@ -9,14 +9,15 @@ from decimal import Decimal
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from compare.checks import checks, pixels, textcheck
-from compare.engine import execution
-from compare import tasks
-from compare import catalog
-from compare.batches.models import Batch
-from compare.models import Result, Status
-from compare.checks.models import ResultCheck
 from providers.base import Capabilities, GeneratedImage, ImageResult, Provider, Route, Usage
+
+from compare import catalog, tasks
+from compare.batches.models import Batch
+from compare.checks import checks, pixels, textcheck
+from compare.checks.models import ResultCheck
+from compare.engine import execution
+from compare.models import Result, Status
+
 from tests.compare import factories
 from tests.helpers import FONTS, LANGUAGE, needs_ocr
 

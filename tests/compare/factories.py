@@ -1,7 +1,7 @@
 """Comparisons for tests: made through the service as the new-comparison form would, and run."""
 
-from compare.engine import execution
 from compare import services
+from compare.engine import execution
 from compare.models import Comparison
 from compare.teams.models import Role
 

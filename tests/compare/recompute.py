@@ -6,10 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from compare.insights import leaderboard
-from compare.models import Comparison, Result
+from compare.insights import leaderboard, models as rollups
 from compare.insights.models import JudgedComparison, RouteDay
-from compare.insights import models as rollups
+from compare.models import Comparison, Result
 
 
 def cells_of(team):

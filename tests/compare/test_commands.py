@@ -1,8 +1,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from compare.teams.models import ApiToken
 from compare.models import Comparison
+from compare.teams.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 

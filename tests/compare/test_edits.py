@@ -10,6 +10,7 @@ from PIL import Image
 
 from compare.engine import execution, requests as image_requests
 from compare.models import Comparison, ReferenceImage, Result
+
 from tests.helpers import image_bytes
 
 pytestmark = pytest.mark.django_db

@@ -7,10 +7,11 @@ import random
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from compare import imagediff
-from compare.images import ImageRejected
 from providers.base import ImageRequest
 from providers.sandbox import draw
+
+from compare import imagediff
+from compare.images import ImageRejected
 
 
 def encode(image, fmt="PNG", **options):

@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 from compare.images import ImageRejected, check_image
+
 from tests.helpers import image_bytes
 
 

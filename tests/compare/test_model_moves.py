@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from providers.testing.stack import reachable
+
 from tests.helpers import app_env, manage, skip_or_fail
 
 BEFORE_THE_MOVE = "0034_merge_benchmarks_token_name"

@@ -1,7 +1,8 @@
 import pytest
 
-from compare.teams.models import ApiToken
 from compare.models import Comparison, Result, Status
+from compare.teams.models import ApiToken
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

@@ -13,14 +13,15 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
+from providers import pricing, registry, runner, sandbox
+from providers.base import GeneratedImage, ImageRequest, ImageResult, Usage
+
+from compare import catalog, imagediff
 from compare.engine import execution, requests as image_requests
-from compare import imagediff
-from compare import catalog
 from compare.models import Result
 from compare.teams.models import Team, TeamPrice
 from compare.templatetags.viewing import segments
-from providers import pricing, registry, runner, sandbox
-from providers.base import GeneratedImage, ImageRequest, ImageResult, Usage
+
 from tests.compare import factories
 from tests.compare.factories import finished
 from tests.helpers import client_of

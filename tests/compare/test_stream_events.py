@@ -13,6 +13,7 @@ from django.test import AsyncClient, Client
 
 from compare.models import Comparison, Result, ResultEvent, Status
 from compare.review.models import Verdict
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db(transaction=True)

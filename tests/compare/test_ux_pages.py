@@ -5,10 +5,11 @@ import httpx
 import pytest
 from django.test import Client
 
-from compare.teams import credentials
-from compare.engine import execution
-from compare.teams.models import Team
 from providers.testing.openai import FakeOpenAI
+
+from compare.engine import execution
+from compare.teams import credentials
+from compare.teams.models import Team
 
 pytestmark = pytest.mark.django_db
 KEY = "sk-alices-team-key-1234"

@@ -13,6 +13,7 @@ from compare.engine import execution
 from compare.models import Comparison, Result
 from compare.review.models import Rating
 from compare.templatetags.viewing import segments
+
 from tests.compare.factories import finished, results_of
 from tests.helpers import HTMX, client_of, leaks, user
 

@@ -4,6 +4,7 @@ import pytest
 
 from compare.engine import execution
 from compare.models import Comparison, Result
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

@@ -15,6 +15,7 @@ from providers.testing.openai_batch import FakeOpenAIBatch
 from providers.testing.openrouter import SPEC_RATIOS, FakeOpenRouter
 from providers.testing.replicate import FakeReplicate
 from providers.testing.wavespeed import FakeWaveSpeed
+
 from tests.conformance import spec
 from tests.helpers import FakeClock, image_bytes
 

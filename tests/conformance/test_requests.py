@@ -13,6 +13,7 @@ import pytest
 
 from providers import apiframe, azure, fal, openai, openai_batch, openrouter
 from providers.base import ImageRequest, InputImage
+
 from tests.conformance import spec
 from tests.helpers import image_bytes
 

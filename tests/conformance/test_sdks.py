@@ -19,6 +19,7 @@ from providers.testing.azure import FakeAzureOpenAI
 from providers.testing.openai import FakeOpenAI, is_multipart, read_multipart
 from providers.testing.openai_batch import FakeOpenAIBatch
 from providers.testing.replicate import FakeReplicate
+
 from tests.helpers import FakeClock, image_bytes
 
 KEY = "sk-test-key"

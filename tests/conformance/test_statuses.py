@@ -19,6 +19,7 @@ from providers.base import (
     ProviderTimeoutError,
 )
 from providers.runner import may_retry
+
 from tests.conformance import spec
 from tests.helpers import FakeClock
 

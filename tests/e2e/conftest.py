@@ -9,6 +9,7 @@ from providers.testing.openai_batch import FakeOpenAIBatch, OpenAIPlatform
 from providers.testing.replicate import FakeReplicate
 from providers.testing.server import LoopbackServer
 from providers.testing.stack import Stack, reachable
+
 from tests.helpers import skip_or_fail
 
 TEN_ROUTES = "; ".join(f"r{n}=1-1" for n in range(10))

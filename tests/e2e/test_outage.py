@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from providers.testing.stack import Stack, free_port, reachable
+
 from tests.helpers import skip_or_fail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]

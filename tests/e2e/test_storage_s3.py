@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 from PIL import Image
 
 from providers.testing.stack import ROOT, Stack, free_port, reachable
+
 from tests.helpers import skip_or_fail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]

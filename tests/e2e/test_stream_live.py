@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from providers.testing.stack import Stack
+
 from tests.e2e.chromium.browser import log_in, screenshots
 
 pytestmark = [pytest.mark.e2e]

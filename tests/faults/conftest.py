@@ -12,6 +12,7 @@ import pytest
 from providers.testing.openai import FakeOpenAI
 from providers.testing.server import LoopbackServer
 from providers.testing.stack import Stack, reachable
+
 from tests.helpers import skip_or_fail
 
 KEY = "sk-faults-key"

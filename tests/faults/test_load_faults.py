@@ -13,6 +13,7 @@ import pytest
 
 from bench.faultfake import COMPATIBLE_ORDER, FAL_ID, FaultFakes
 from bench.faultload import LoadStack, ServicesMissing, evaluate, run_load, run_probes
+
 from tests.helpers import skip_or_fail
 
 pytestmark = pytest.mark.e2e

@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from compare.insights import bradley_terry, leaderboard
 from compare.models import Comparison, Result
-from compare.teams.models import Membership, Role, Team
 from compare.review.models import Verdict
+from compare.teams.models import Membership, Role, Team
+
 from tests.compare.recompute import cells_of, check_against_reference, judged_of
 
 pytestmark = pytest.mark.django_db

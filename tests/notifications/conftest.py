@@ -1,8 +1,9 @@
 import httpx
 import pytest
 
-from compare.notifications import notifications
 from providers.testing.server import LoopbackServer
+
+from compare.notifications import notifications
 
 
 class Receiver:

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from compare.engine import execution
-from compare.notifications import notifications
 from compare.batches.models import Batch
-from compare.notifications.models import Delivery, DeliveryStatus, NotificationEvent
+from compare.engine import execution
 from compare.models import Result, Status
+from compare.notifications import notifications
+from compare.notifications.models import Delivery, DeliveryStatus, NotificationEvent
 from compare.teams.models import Team
 
 pytestmark = pytest.mark.django_db

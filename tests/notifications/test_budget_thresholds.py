@@ -9,6 +9,7 @@ from compare.engine import execution
 from compare.notifications import notifications
 from compare.notifications.models import EmailSubscription, NotificationEvent
 from compare.teams.models import Team, TeamPrice
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

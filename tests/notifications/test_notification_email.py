@@ -4,10 +4,11 @@ get which events; a blind comparison's e-mail names no route."""
 import pytest
 from django.test import Client
 
-from compare.engine import execution
 from compare import services
+from compare.engine import execution
 from compare.notifications.models import EmailSubscription
 from compare.teams.models import Membership, Role, Team
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

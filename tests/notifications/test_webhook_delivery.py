@@ -9,12 +9,13 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 
+from compare import services
 from compare.engine import execution
 from compare.notifications import notifications
-from compare import services
-from compare.teams.crypto import decrypt
 from compare.notifications.models import Delivery, DeliveryStatus, NotificationEvent
+from compare.teams.crypto import decrypt
 from compare.teams.models import Team
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

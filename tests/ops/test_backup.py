@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from providers.testing.stack import reachable
+
 from tests.helpers import app_env, manage, skip_or_fail
 
 TABLES = ("compare_comparison", "compare_result", "compare_team", "auth_user")

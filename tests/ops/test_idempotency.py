@@ -14,10 +14,11 @@ import pytest
 from django.utils import timezone
 
 from compare import services
-from compare.teams.models import ApiToken
 from compare.batches.models import Batch
 from compare.models import Comparison, Result
 from compare.ops.models import IdempotencyKey
+from compare.teams.models import ApiToken
+
 from tests.helpers import skip_or_fail
 
 pytestmark = pytest.mark.django_db

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from compare.ops import logs
-from compare import tasks
-from compare import catalog
-from compare.models import Comparison, Result, Status
 from providers.base import Capabilities, Provider, Route
+
+from compare import catalog, tasks
+from compare.models import Comparison, Result, Status
+from compare.ops import logs
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

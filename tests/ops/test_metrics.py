@@ -11,8 +11,8 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from compare.models import Comparison, Result, Status
-from compare.teams.models import Team
 from compare.ops.models import WorkerHeartbeat
+from compare.teams.models import Team
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-token-for-tests-0123456789"

@@ -11,9 +11,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from compare.ops import health
-from config.storage import S3_BACKEND, SIGNED_URL_SECONDS, media_storage, parse_storage_url
 from providers.testing.stack import free_port
+
+from compare.ops import health
+
+from config.storage import S3_BACKEND, SIGNED_URL_SECONDS, media_storage, parse_storage_url
 
 KEYS = {"AWS_ACCESS_KEY_ID": "testing-key", "AWS_SECRET_ACCESS_KEY": "testing-secret"}
 

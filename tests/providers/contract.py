@@ -22,7 +22,6 @@ import pytest
 from PIL import Image
 
 from providers import runner
-from providers.pricing import price_for
 from providers.base import (
     AuthenticationError,
     ContentPolicyError,
@@ -33,6 +32,7 @@ from providers.base import (
     Provider,
     ProviderError,
 )
+from providers.pricing import price_for
 
 # The words credentials were once judged secret by, before adapters declared their secrets: every
 # value they caught must still be among the declared ones (redaction never weakens).

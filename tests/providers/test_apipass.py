@@ -7,6 +7,7 @@ from PIL import Image
 from providers import apipass, kie, runner
 from providers.base import AuthenticationError, InputImage, InsufficientCreditError, InvalidRequestError
 from providers.testing.kie import GENERATION_MS, FakeKie
+
 from tests.helpers import image_bytes
 from tests.providers.contract import ProviderContract
 

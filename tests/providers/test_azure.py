@@ -15,6 +15,7 @@ from providers.base import (
 )
 from providers.testing.azure import FakeAzureOpenAI
 from providers.testing.openai import RED, mask, reference
+
 from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
 

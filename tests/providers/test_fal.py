@@ -18,6 +18,7 @@ from providers.base import (
     RateLimitError,
 )
 from providers.testing.fal import FakeFal
+
 from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

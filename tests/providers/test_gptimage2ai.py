@@ -18,6 +18,7 @@ from providers.base import (
     RateLimitError,
 )
 from providers.testing.gptimage2ai import FakeGPTImage2AI
+
 from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

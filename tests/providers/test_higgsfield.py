@@ -15,6 +15,7 @@ from providers.base import (
     RateLimitError,
 )
 from providers.testing.higgsfield import FakeHiggsfield
+
 from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

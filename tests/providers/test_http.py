@@ -12,6 +12,7 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
+
 from tests.helpers import FakeClock
 
 

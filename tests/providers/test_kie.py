@@ -17,6 +17,7 @@ from providers.base import (
     RateLimitError,
 )
 from providers.testing.kie import GENERATION_MS, FakeKie
+
 from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

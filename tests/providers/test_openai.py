@@ -15,6 +15,7 @@ from providers.base import (
     RateLimitError,
 )
 from providers.testing.openai import RED, FakeOpenAI, mask, mask_png, reference
+
 from tests.helpers import image_bytes
 from tests.providers.contract import ProviderContract
 

@@ -4,13 +4,9 @@ import httpx
 import pytest
 
 from providers import openai_batch, runner
-from providers.base import (
-    InputImage,
-    InvalidRequestError,
-    ProviderCancelledError,
-    ProviderTimeoutError,
-)
+from providers.base import InputImage, InvalidRequestError, ProviderCancelledError, ProviderTimeoutError
 from providers.testing.openai_batch import FakeOpenAIBatch
+
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-openai.test/v1"

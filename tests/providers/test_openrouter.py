@@ -21,6 +21,7 @@ from providers.base import (
     RateLimitError,
 )
 from providers.testing.openrouter import FakeOpenRouter
+
 from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

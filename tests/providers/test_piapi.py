@@ -10,6 +10,7 @@ from providers import piapi, pricing
 from providers.base import AuthenticationError, InsufficientCreditError, InvalidRequestError, RateLimitError
 from providers.testing.openai import RED, mask, reference
 from providers.testing.piapi import FakePiAPI
+
 from tests.helpers import run_over_loopback
 from tests.providers.contract import ProviderContract
 

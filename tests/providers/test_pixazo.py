@@ -17,6 +17,7 @@ from providers.base import (
     RateLimitError,
 )
 from providers.testing.pixazo import FakePixazo
+
 from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

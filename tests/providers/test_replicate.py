@@ -15,12 +15,13 @@ from providers.base import (
     InputImage,
     InsufficientCreditError,
     InvalidRequestError,
-    ProviderTimeoutError,
     ProviderCancelledError,
+    ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
 )
 from providers.testing.replicate import FakeReplicate
+
 from tests.helpers import FakeClock, image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 

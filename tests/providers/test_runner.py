@@ -6,6 +6,7 @@ import pytest
 from providers import runner
 from providers.base import (
     BadResponseError,
+    Capabilities,
     GeneratedImage,
     ImageRequest,
     ImageResult,
@@ -13,9 +14,9 @@ from providers.base import (
     ProviderTimeoutError,
     ProviderUnavailableError,
     Route,
-    Capabilities,
     Timings,
 )
+
 from tests.helpers import FakeClock, image_bytes
 
 

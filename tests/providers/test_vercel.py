@@ -14,8 +14,9 @@ from providers.base import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from tests.helpers import image_bytes, run_over_loopback
 from providers.testing.vercel import FakeVercelGateway
+
+from tests.helpers import image_bytes, run_over_loopback
 from tests.providers.contract import ProviderContract
 
 BASE = "https://fake-gateway.test/v1"

@@ -11,7 +11,16 @@ import httpx
 import pytest
 
 from providers import runner
-from providers.base import BadResponseError, Capabilities, GeneratedImage, ImageRequest, ImageResult, Provider, Route
+from providers.base import (
+    BadResponseError,
+    Capabilities,
+    GeneratedImage,
+    ImageRequest,
+    ImageResult,
+    Provider,
+    Route,
+)
+
 from tests.helpers import image_bytes
 
 PNG = image_bytes()

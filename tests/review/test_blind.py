@@ -8,8 +8,9 @@ from django.test import Client
 
 from compare.engine import execution
 from compare.models import Comparison, Result
-from compare.teams.models import Membership, Role
 from compare.review.models import Review, blind_label
+from compare.teams.models import Membership, Role
+
 from tests.compare.factories import finished, results_of
 from tests.helpers import HTMX, client_of, leaks, user
 

@@ -6,9 +6,9 @@ alice (owner) and carol (member) review in "Studio"; vic is its viewer; bob has 
 import pytest
 from django.test import Client
 
+from compare.review.models import Verdict, review_queue
 from compare.teams.models import Team
-from compare.review.models import Verdict
-from compare.review.models import review_queue
+
 from tests.compare.factories import finished
 from tests.helpers import user
 

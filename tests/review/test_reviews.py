@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from compare.engine import execution
-from compare.review.models import Comment, Rating, Verdict
-from compare.review.models import team_summary
+from compare.review.models import Comment, Rating, Verdict, team_summary
+
 from tests.compare import factories
 from tests.compare.factories import finished, results_of
 from tests.helpers import HTMX, client_of, user

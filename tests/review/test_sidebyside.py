@@ -13,8 +13,9 @@ from django.core.files.storage import default_storage
 from PIL import Image
 
 from compare import imagediff
-from compare.review import sidebyside
 from compare.models import Comparison, Result, ResultImage
+from compare.review import sidebyside
+
 from tests.compare.factories import finished, results_of
 from tests.helpers import client_of, leaks, user
 

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from compare.engine import execution
 from compare.batches.models import Batch
+from compare.engine import execution
 from compare.models import Comparison, Result, Status
 from compare.teams.models import Membership, Role, Team, TeamPrice
+
 from tests.compare import factories
 from tests.helpers import skip_or_fail
 

@@ -4,11 +4,12 @@ route, and one team's flood of calls in front of another team's single call."""
 import json
 
 import pytest
-from compare.engine import execution, limits
 from compare import services, tasks
 from compare.batches.models import Batch
+from compare.engine import execution, limits
 from compare.models import Comparison, Result, Status, TeamSlot
 from compare.teams.models import Team
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,11 @@ import pytest
 from django.core.files.uploadhandler import FileUploadHandler
 from django.test import Client
 
-from compare.teams import credentials, crypto
-from compare.models import Comparison
-from compare.teams.models import Team, TeamCredential
 from compare.catalog import _routes_cache
+from compare.models import Comparison
+from compare.teams import credentials, crypto
+from compare.teams.models import Team, TeamCredential
+
 from tests.every_url import LISTS, NOT_OURS, app_patterns, url_for
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,10 @@ fails the coverage test instead of going untested."""
 import pytest
 from django.test import Client
 
-from compare.teams.models import ApiToken, Invite
 from compare.models import Comparison
 from compare.sharing.models import ShareLink
+from compare.teams.models import ApiToken, Invite
+
 from tests.every_url import LISTS, NOT_OURS, OPERATIONS, SECRET, app_patterns, url_for
 
 pytestmark = pytest.mark.django_db

@@ -10,14 +10,16 @@ import httpx
 import pytest
 from django.test import Client
 
-from compare.teams import crypto
-from compare.engine import execution
-from compare import catalog
-from compare.teams.models import Membership, Role, Team, TeamCredential
-from compare.models import Result
 from providers import compatible
 from providers.base import ConfigurationError, UnusableProvider
 from providers.testing.server import LoopbackServer
+
+from compare import catalog
+from compare.engine import execution
+from compare.models import Result
+from compare.teams import crypto
+from compare.teams.models import Membership, Role, Team, TeamCredential
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

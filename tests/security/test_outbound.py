@@ -9,16 +9,18 @@ import threading
 import httpx
 import pytest
 
-from compare.engine import clients, execution
-from compare.teams import crypto
-from compare.models import Result
-from compare.teams.models import Team, TeamCredential
 from providers import fal
 from providers.base import ImageRequest
 from providers.testing.fal import FakeFal
 from providers.testing.openai import FakeOpenAI
 from providers.testing.server import LoopbackServer
 from providers.urls import check_download_url
+
+from compare.engine import clients, execution
+from compare.models import Result
+from compare.teams import crypto
+from compare.teams.models import Team, TeamCredential
+
 from tests.compare import factories
 
 SERVER_KEY = "sk-the-servers-own-openai-key-QZXW"

@@ -18,12 +18,13 @@ import pytest
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from compare.engine import execution
-from compare.sharing import preview as share_preview
 from compare.batches.models import Batch, BatchItem
-from compare.sharing.models import ExternalVote, ShareLink
+from compare.engine import execution
 from compare.models import ResultImage
 from compare.review.models import Verdict
+from compare.sharing import preview as share_preview
+from compare.sharing.models import ExternalVote, ShareLink
+
 from tests.compare.factories import finished, results_of
 from tests.helpers import HTMX, client_of, user
 

@@ -11,9 +11,10 @@ from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
+from compare.review.models import Verdict
 from compare.sharing.models import ExternalVote, ShareLink
 from compare.teams.models import Membership, Role, Team
-from compare.review.models import Verdict
+
 from tests.compare.factories import finished
 
 pytestmark = pytest.mark.django_db

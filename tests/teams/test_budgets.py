@@ -5,6 +5,7 @@ from django.test import Client
 
 from compare.models import Result
 from compare.teams.models import Team
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

@@ -5,12 +5,14 @@ import pytest
 from cryptography.fernet import Fernet
 from django.test import Client
 
-from compare.teams import credentials, crypto
-from compare.engine import execution
-from compare import catalog
-from compare.teams.models import Membership, Role, Team, TeamCredential
-from compare.models import Result
 from providers.testing.openai import FakeOpenAI
+
+from compare import catalog
+from compare.engine import execution
+from compare.models import Result
+from compare.teams import credentials, crypto
+from compare.teams.models import Membership, Role, Team, TeamCredential
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

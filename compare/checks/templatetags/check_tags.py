@@ -2,8 +2,8 @@
 
 from django import template
 
-from compare.checks.models import checks_status
 from compare.api.presenters import checks_dict
+from compare.checks.models import checks_status
 
 register = template.Library()
 

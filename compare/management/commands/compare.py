@@ -16,15 +16,13 @@ from django.db import transaction
 from django.utils.datastructures import MultiValueDict
 
 from compare import services
-
-from compare.batches.planning import BatchRefused, create_batch, plan_batch
-
-from compare.batches.prompt_sets import all_sets, find_set
 from compare.api import idempotency
-from compare.api.presenters import comparison_dict
 from compare.api.batches import batch_dict
-from compare.forms import ComparisonForm, _as_querydict
+from compare.api.presenters import comparison_dict
 from compare.batches.models import Batch
+from compare.batches.planning import BatchRefused, create_batch, plan_batch
+from compare.batches.prompt_sets import all_sets, find_set
+from compare.forms import ComparisonForm, _as_querydict
 from compare.models import Comparison
 from compare.teams.models import SubmitRefused, Team
 from compare.templatetags.compare_tags import ms, usd

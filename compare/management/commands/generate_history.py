@@ -32,10 +32,10 @@ from django.utils import timezone
 
 from collections import defaultdict
 
-from compare.models import Comparison, CostSource, Result, Status
-from compare.insights.models import JudgedComparison, RouteDay
-from compare.review.models import Verdict, VerdictKind
 from compare.insights import models as rollups
+from compare.insights.models import JudgedComparison, RouteDay
+from compare.models import Comparison, CostSource, Result, Status
+from compare.review.models import Verdict, VerdictKind
 
 ROUTES = [
     ("openai:gpt-image-2", "OpenAI (gpt-image-2)"),

@@ -14,8 +14,8 @@ from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from compare.teams.models.budgets import BudgetState, OverBudget
 from compare.models import TERMINAL, Result
+from compare.teams.models.budgets import BudgetState, OverBudget
 
 
 class Role(models.TextChoices):

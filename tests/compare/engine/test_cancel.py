@@ -1,9 +1,11 @@
 import pytest
 from django.utils import timezone
 
+from providers.base import ProviderCancelledError
+
 from compare.engine import execution
 from compare.models import Result, Status
-from providers.base import ProviderCancelledError
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,10 @@ overrides it for every route; and the client it gets enforces it (providers/dead
 
 import pytest
 
-from compare.engine import execution
 from providers.deadline import DeadlineTransport
+
+from compare.engine import execution
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

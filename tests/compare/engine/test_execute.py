@@ -2,9 +2,6 @@
 
 import pytest
 
-from compare import catalog
-from compare.engine import execution
-from compare.models import Result, Status
 from providers.base import (
     Capabilities,
     ContentPolicyError,
@@ -14,6 +11,11 @@ from providers.base import (
     Route,
     Usage,
 )
+
+from compare import catalog
+from compare.engine import execution
+from compare.models import Result, Status
+
 from tests.compare import factories
 from tests.helpers import image_bytes
 

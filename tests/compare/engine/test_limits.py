@@ -2,9 +2,10 @@
 
 import pytest
 
-from compare.engine import execution, limits
 from compare import tasks
+from compare.engine import execution, limits
 from compare.models import Result, RouteSlot, Status
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

@@ -7,10 +7,12 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from compare.engine import execution
-from compare import tasks
-from compare.models import Result, Status
 from providers.testing.openai_batch import FakeOpenAIBatch
+
+from compare import tasks
+from compare.engine import execution
+from compare.models import Result, Status
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db

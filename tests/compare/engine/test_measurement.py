@@ -8,14 +8,15 @@ import time
 
 import pytest
 
-from compare.teams import crypto
-from compare.engine import execution
-from compare import images
-from compare import catalog
-from compare.models import Result, Status
-from compare.teams.models import Team, TeamCredential
 from providers import registry
 from providers.base import Capabilities, GeneratedImage, ImageResult, Provider, Route
+
+from compare import catalog, images
+from compare.engine import execution
+from compare.models import Result, Status
+from compare.teams import crypto
+from compare.teams.models import Team, TeamCredential
+
 from tests.compare import factories
 from tests.helpers import image_bytes
 

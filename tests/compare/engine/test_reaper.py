@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from compare.engine import execution
 from compare import tasks
+from compare.engine import execution
 from compare.models import Result, Status
+
 from tests.compare import factories
 
 pytestmark = pytest.mark.django_db
