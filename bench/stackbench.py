@@ -23,17 +23,8 @@ from providers.testing.stack import parse_time, reachable
 from bench.fake import API_KEY, BenchFake, RemoteFake
 from bench.figures import pct
 from bench.harness import (
-    LOG_EVENTS,
-    PARAMS,
-    ROOT,
-    RssSampler,
-    log,
-    routes,
-    rss_mb,
-    start_stack,
-    stop_stack,
-    truth_samples,
-    worker_pids,
+    LOG_EVENTS, PARAMS, ROOT, RssSampler, log, routes, rss_mb, start_stack, stop_stack,
+    truth_samples, worker_pids,
 )
 
 

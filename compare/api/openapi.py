@@ -13,22 +13,8 @@ import json
 from providers.base import QUALITIES, SIZE_PRESETS
 
 from compare.api.schemas import (
-    BAD_REQUEST,
-    BOOLEAN,
-    DATETIME,
-    ID,
-    SCHEMAS,
-    STRING,
-    TEAM_QUERY,
-    answer,
-    array,
-    json_body,
-    nullable,
-    obj,
-    operation,
-    path_id,
-    query,
-    ref,
+    BAD_REQUEST, BOOLEAN, DATETIME, ID, SCHEMAS, STRING, TEAM_QUERY, answer, array, json_body,
+    nullable, obj, operation, path_id, query, ref,
 )
 from compare.models import Status
 from compare.review.models import VerdictKind

@@ -9,14 +9,7 @@ from compare.api.auth import api_view, read_json
 from compare.api.presenters import comparison_dict, result_dict, review_dict
 from compare.models import Comparison, Result
 from compare.review.models import (
-    Comment,
-    Review,
-    ReviewRefused,
-    Thumb,
-    VerdictKind,
-    give_verdict,
-    rate,
-    set_review_mode,
+    Comment, Review, ReviewRefused, Thumb, VerdictKind, give_verdict, rate, set_review_mode,
 )
 
 THUMBS = {"up": Thumb.UP, "down": Thumb.DOWN, None: None}

@@ -12,12 +12,7 @@ from compare.batches.matrix import build_matrix, write_csv
 from compare.batches.models import Batch, Prompt, PromptSet
 from compare.batches.planning import EDITS_REFUSED, BatchRefused, cancel_batch, create_batch, plan_batch
 from compare.batches.prompt_sets import (
-    all_sets,
-    builtin_sets,
-    find_set,
-    initial_from_prompt,
-    save_prompt,
-    team_sets,
+    all_sets, builtin_sets, find_set, initial_from_prompt, save_prompt, team_sets,
 )
 from compare.forms import ComparisonForm
 from compare.models import ResultEvent

@@ -15,11 +15,7 @@ from django.db import close_old_connections, transaction
 
 from providers import runner
 from providers.base import (
-    LongRunningProvider,
-    ProviderCancelledError,
-    ProviderError,
-    ProviderTimeoutError,
-    redact,
+    LongRunningProvider, ProviderCancelledError, ProviderError, ProviderTimeoutError, redact,
 )
 from providers.registry import UnknownRoute
 

@@ -61,11 +61,7 @@ from providers.pricing import price_for
 from compare.checks.models import ResultCheck
 from compare.insights import models as rollups
 from compare.insights.bradley_terry import (
-    Score,
-    bradley_terry_with_band,
-    closest_ranks,
-    tie_outcomes,
-    winner_outcomes,
+    Score, bradley_terry_with_band, closest_ranks, tie_outcomes, winner_outcomes,
 )
 from compare.insights.models import SUM_FIELDS, JudgedComparison, RouteDay
 from compare.models import TERMINAL, Result

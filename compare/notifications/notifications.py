@@ -38,15 +38,8 @@ from providers.outbound import DestinationRefusedError, OutboundTransport, Polic
 from compare.batches.models import BatchItem
 from compare.models import TERMINAL, Comparison, Result, Status
 from compare.notifications.models import (
-    EVENTS,
-    TEST_EVENT,
-    Delivery,
-    DeliveryAttempt,
-    DeliveryStatus,
-    EmailSubscription,
-    NotificationEvent,
-    Webhook,
-    WebhookFormat,
+    EVENTS, TEST_EVENT, Delivery, DeliveryAttempt, DeliveryStatus, EmailSubscription,
+    NotificationEvent, Webhook, WebhookFormat,
 )
 from compare.review.visibility import Visibility
 from compare.teams.crypto import decrypt, encrypt

@@ -12,14 +12,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from compare.models import Comparison, Result
 from compare.review.models import (
-    Comment,
-    Review,
-    ReviewRefused,
-    Thumb,
-    VerdictKind,
-    give_verdict,
-    rate,
-    review_queue,
+    Comment, Review, ReviewRefused, Thumb, VerdictKind, give_verdict, rate, review_queue,
     set_review_mode,
 )
 from compare.review.visibility import Visibility

@@ -12,11 +12,7 @@ import pytest
 
 from providers import apiframe, fal, openai_batch, replicate, wavespeed
 from providers.base import (
-    BadResponseError,
-    ImageRequest,
-    ProviderCancelledError,
-    ProviderError,
-    ProviderTimeoutError,
+    BadResponseError, ImageRequest, ProviderCancelledError, ProviderError, ProviderTimeoutError,
 )
 from providers.runner import may_retry
 

@@ -23,14 +23,8 @@ from PIL import Image
 
 from providers import runner
 from providers.base import (
-    AuthenticationError,
-    ContentPolicyError,
-    ImageRequest,
-    InputImage,
-    InvalidRequestError,
-    LongRunningProvider,
-    Provider,
-    ProviderError,
+    AuthenticationError, ContentPolicyError, ImageRequest, InputImage, InvalidRequestError,
+    LongRunningProvider, Provider, ProviderError,
 )
 from providers.pricing import price_for
 

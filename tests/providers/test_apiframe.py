@@ -7,15 +7,8 @@ from PIL import Image
 
 from providers import apiframe
 from providers.base import (
-    BadResponseError,
-    ContentPolicyError,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderCancelledError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
+    BadResponseError, ContentPolicyError, InputImage, InsufficientCreditError, InvalidRequestError,
+    ProviderCancelledError, ProviderTimeoutError, ProviderUnavailableError, RateLimitError,
 )
 from providers.testing.apiframe import FakeApiframe
 

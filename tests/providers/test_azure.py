@@ -7,10 +7,7 @@ from PIL import Image
 
 from providers import azure, registry
 from providers.base import (
-    AuthenticationError,
-    ContentPolicyError,
-    InvalidRequestError,
-    ProviderUnavailableError,
+    AuthenticationError, ContentPolicyError, InvalidRequestError, ProviderUnavailableError,
     RateLimitError,
 )
 from providers.testing.azure import FakeAzureOpenAI

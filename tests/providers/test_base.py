@@ -5,17 +5,8 @@ import pytest
 
 from providers import custom, openai, registry
 from providers.base import (
-    PROBLEM_CODES,
-    REFUSED_PROBLEMS,
-    Capabilities,
-    ImageRequest,
-    InputImage,
-    Problem,
-    Provider,
-    Route,
-    SizeRule,
-    parse_size,
-    redact,
+    PROBLEM_CODES, REFUSED_PROBLEMS, Capabilities, ImageRequest, InputImage, Problem, Provider,
+    Route, SizeRule, parse_size, redact,
 )
 
 

@@ -7,15 +7,8 @@ from PIL import Image
 
 from providers import fal, registry, runner
 from providers.base import (
-    ConfigurationError,
-    ContentPolicyError,
-    ImageRequest,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
+    ConfigurationError, ContentPolicyError, ImageRequest, InputImage, InsufficientCreditError,
+    InvalidRequestError, ProviderTimeoutError, ProviderUnavailableError, RateLimitError,
 )
 from providers.testing.fal import FakeFal
 

@@ -7,15 +7,8 @@ from PIL import Image
 
 from providers import gptimage2ai
 from providers.base import (
-    BadResponseError,
-    ContentPolicyError,
-    ImageRequest,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
+    BadResponseError, ContentPolicyError, ImageRequest, InputImage, InsufficientCreditError,
+    InvalidRequestError, ProviderTimeoutError, ProviderUnavailableError, RateLimitError,
 )
 from providers.testing.gptimage2ai import FakeGPTImage2AI
 

@@ -6,13 +6,8 @@ from PIL import Image
 
 from providers import higgsfield, registry, runner
 from providers.base import (
-    ContentPolicyError,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
+    ContentPolicyError, InputImage, InsufficientCreditError, InvalidRequestError,
+    ProviderTimeoutError, ProviderUnavailableError, RateLimitError,
 )
 from providers.testing.higgsfield import FakeHiggsfield
 

@@ -3,14 +3,8 @@ import pytest
 
 from providers import http
 from providers.base import (
-    AuthenticationError,
-    BadResponseError,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderCancelledError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
+    AuthenticationError, BadResponseError, InsufficientCreditError, InvalidRequestError,
+    ProviderCancelledError, ProviderTimeoutError, ProviderUnavailableError, RateLimitError,
 )
 
 from tests.helpers import FakeClock

@@ -6,15 +6,8 @@ from PIL import Image
 
 from providers import kie, runner
 from providers.base import (
-    AuthenticationError,
-    BadResponseError,
-    ContentPolicyError,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
+    AuthenticationError, BadResponseError, ContentPolicyError, InputImage, InsufficientCreditError,
+    InvalidRequestError, ProviderTimeoutError, ProviderUnavailableError, RateLimitError,
 )
 from providers.testing.kie import GENERATION_MS, FakeKie
 

@@ -8,11 +8,7 @@ from PIL import Image
 
 from providers import compatible, openai, registry, runner
 from providers.base import (
-    ContentPolicyError,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    RateLimitError,
+    ContentPolicyError, InputImage, InsufficientCreditError, InvalidRequestError, RateLimitError,
 )
 from providers.testing.openai import RED, FakeOpenAI, mask, mask_png, reference
 

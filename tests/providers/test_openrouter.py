@@ -9,15 +9,8 @@ from PIL import Image
 
 from providers import openrouter, registry, runner
 from providers.base import (
-    AuthenticationError,
-    ConfigurationError,
-    ContentPolicyError,
-    ImageRequest,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
+    AuthenticationError, ConfigurationError, ContentPolicyError, ImageRequest, InputImage,
+    InsufficientCreditError, InvalidRequestError, ProviderTimeoutError, ProviderUnavailableError,
     RateLimitError,
 )
 from providers.testing.openrouter import FakeOpenRouter

@@ -6,15 +6,8 @@ from PIL import Image
 
 from providers import pixazo
 from providers.base import (
-    BadResponseError,
-    ContentPolicyError,
-    ImageRequest,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
+    BadResponseError, ContentPolicyError, ImageRequest, InputImage, InsufficientCreditError,
+    InvalidRequestError, ProviderTimeoutError, ProviderUnavailableError, RateLimitError,
 )
 from providers.testing.pixazo import FakePixazo
 

@@ -8,17 +8,9 @@ from PIL import Image
 
 from providers import registry, replicate
 from providers.base import (
-    AuthenticationError,
-    BadResponseError,
-    ContentPolicyError,
-    ImageRequest,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderCancelledError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    RateLimitError,
+    AuthenticationError, BadResponseError, ContentPolicyError, ImageRequest, InputImage,
+    InsufficientCreditError, InvalidRequestError, ProviderCancelledError, ProviderTimeoutError,
+    ProviderUnavailableError, RateLimitError,
 )
 from providers.testing.replicate import FakeReplicate
 

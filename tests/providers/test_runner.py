@@ -5,16 +5,8 @@ import pytest
 
 from providers import runner
 from providers.base import (
-    BadResponseError,
-    Capabilities,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    Provider,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
-    Route,
-    Timings,
+    BadResponseError, Capabilities, GeneratedImage, ImageRequest, ImageResult, Provider,
+    ProviderTimeoutError, ProviderUnavailableError, Route, Timings,
 )
 
 from tests.helpers import FakeClock, image_bytes

@@ -6,13 +6,8 @@ from PIL import Image
 
 from providers import vercel
 from providers.base import (
-    AuthenticationError,
-    ContentPolicyError,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderUnavailableError,
-    RateLimitError,
+    AuthenticationError, ContentPolicyError, InputImage, InsufficientCreditError,
+    InvalidRequestError, ProviderUnavailableError, RateLimitError,
 )
 from providers.testing.vercel import FakeVercelGateway
 

@@ -6,14 +6,8 @@ from PIL import Image
 
 from providers import wavespeed
 from providers.base import (
-    AuthenticationError,
-    ContentPolicyError,
-    InputImage,
-    InsufficientCreditError,
-    InvalidRequestError,
-    ProviderCancelledError,
-    ProviderTimeoutError,
-    ProviderUnavailableError,
+    AuthenticationError, ContentPolicyError, InputImage, InsufficientCreditError,
+    InvalidRequestError, ProviderCancelledError, ProviderTimeoutError, ProviderUnavailableError,
     RateLimitError,
 )
 from providers.testing.wavespeed import FakeWaveSpeed, size_for

@@ -12,13 +12,7 @@ import pytest
 
 from providers import runner
 from providers.base import (
-    BadResponseError,
-    Capabilities,
-    GeneratedImage,
-    ImageRequest,
-    ImageResult,
-    Provider,
-    Route,
+    BadResponseError, Capabilities, GeneratedImage, ImageRequest, ImageResult, Provider, Route,
 )
 
 from tests.helpers import image_bytes

@@ -3,13 +3,7 @@
 import pytest
 
 from providers.base import (
-    Capabilities,
-    ContentPolicyError,
-    GeneratedImage,
-    ImageResult,
-    Provider,
-    Route,
-    Usage,
+    Capabilities, ContentPolicyError, GeneratedImage, ImageResult, Provider, Route, Usage,
 )
 
 from compare import catalog
