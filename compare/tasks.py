@@ -10,12 +10,12 @@ import threading
 import time
 
 from celery import shared_task
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections
 
 from compare.checks import checks
-from compare.engine import execution, limits, reaper
+from compare.engine import callpool, execution, limits, reaper
 from compare.models import TERMINAL, Result, Status
 from compare.notifications import notifications
 from compare.ops import health, logs
@@ -24,11 +24,28 @@ from compare.ops import health, logs
 from compare.notifications.notifications import deliver_webhook, send_event_email  # noqa: F401
 
 log = logging.getLogger(__name__)
+_calls = None  # this worker process's CallPool, once it is a worker (tests and the web run calls inline)
+
+
+def start_call_pool():
+    """This process carries its provider calls in a CallPool (compare/engine/callpool.py) from now
+    on; WORKER_CALLS=0 keeps one Celery slot per call (the call runs inside its task)."""
+    global _calls
+    if _calls is None and settings.WORKER_CALLS > 0:
+        _calls = callpool.CallPool(settings.WORKER_CALLS, settings.WORKER_STORE_THREADS,
+                                   cancel_poll_seconds=settings.WORKER_CANCEL_POLL_SECONDS)
+    return _calls
+
+
+@worker_process_init.connect
+def child_started(**kwargs):  # a prefork pool's child process: its own pool
+    start_call_pool()
 
 
 @worker_ready.connect
 def warm_up(sender=None, **kwargs):
     start_reaper()  # first: it must run even if the warm-up fails (e.g. before migrations)
+    start_call_pool()
     health.start_heartbeat(getattr(sender, "hostname", "") or "worker")  # /healthz counts the live workers
     try:
         execution.warm_up()
@@ -38,6 +55,9 @@ def warm_up(sender=None, **kwargs):
 
 @worker_shutdown.connect
 def stopped(sender=None, **kwargs):
+    if _calls is not None and not _calls.drain(settings.WORKER_DRAIN_SECONDS):
+        log.warning("stopping with %s provider call(s) still in flight: the reaper will end them "
+                    "(they are not called again)", _calls.in_flight())
     try:
         health.stop_heartbeat(getattr(sender, "hostname", "") or "worker")
     except Exception:
@@ -46,17 +66,28 @@ def stopped(sender=None, **kwargs):
 
 @shared_task(bind=True, ignore_result=True, acks_late=True)
 def run_result(self, result_id):
+    """Claim the result and hand its call to this worker's call pool (the task ends at once: its
+    Celery slot goes to the next claim); without a pool, the call runs here."""
     with logs.scope(result=result_id, request_id=None):
         try:
-            step = execution.execute_result(result_id, worker=self.request.hostname or "")
+            started = execution.start_result(result_id, worker=self.request.hostname or "")
+            if isinstance(started, execution.Call) and _calls is not None:
+                _calls.submit(started, then=ended)
+                return
+            step = started.run() if isinstance(started, execution.Call) else started
         except Exception:
             # A crash after the claim: the team's turn still passes on, as when a call ends; the
             # error is raised as it was (if even this fails, the reaper sends the turn later).
             with contextlib.suppress(Exception):
                 pass_turn(Result.objects.filter(pk=result_id).values_list("comparison__team_id", flat=True).first())
             raise
-        follow(result_id, step)
-        log_outcome(result_id)
+        ended(result_id, step)
+
+
+def ended(result_id, step):
+    """After a step of a result's run: what it asked for, its log line, its image checks."""
+    follow(result_id, step)
+    log_outcome(result_id)
     enqueue_checks(result_id)
 
 

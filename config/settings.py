@@ -303,9 +303,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Provider calls are I/O-bound: the worker runs a threads pool with high concurrency.
+# A Celery task only claims a result and hands its call to the worker process's call pool
+# (compare/engine/callpool.py), so a few Celery threads serve any number of calls in flight.
 CELERY_WORKER_POOL = env_str("CELERY_WORKER_POOL", "threads")
-CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 32)
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 8)
+# Provider calls one worker process carries at once (threads that wait on sockets; 0: one Celery
+# slot per call, as before), the threads that store their answers (each holds one database
+# connection), how often cancel requests are looked up, how long a stopping worker waits for them.
+WORKER_CALLS = env_int("WORKER_CALLS", 1000)
+WORKER_STORE_THREADS = env_int("WORKER_STORE_THREADS", 4)
+WORKER_CANCEL_POLL_SECONDS = env_float("WORKER_CANCEL_POLL_SECONDS", 0.5)
+WORKER_DRAIN_SECONDS = env_float("WORKER_DRAIN_SECONDS", 60.0)
 # Celery beat (one process per deployment; `make run` embeds it in its worker): every
 # BENCHMARK_TICK_SECONDS it starts the scheduled benchmarks that are due and judges finished runs
 # (compare/benchmarks/runs.py). The schedules themselves live in the database (Benchmark.next_run_at).

@@ -5,6 +5,8 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -14,7 +16,7 @@ from PIL import Image, ImageFont
 
 from providers import runner
 from providers.testing.server import LoopbackServer
-from providers.testing.stack import ROOT, UNIT_TEST_ENV
+from providers.testing.stack import ROOT, UNIT_TEST_ENV, reachable
 
 from compare.checks import textcheck
 
@@ -114,3 +116,26 @@ def needs_ocr(script="latin"):
         ImageFont.truetype(FONTS[script], 20)
     except OSError:
         skip_or_fail(f"the font {FONTS[script]} is not installed (sh config/ensure-ocr.sh)", "REQUIRE_OCR")
+
+
+@contextmanager
+def scale_out_env(prefix):
+    """A PostgreSQL database and a Redis queue of their own for a stack (skipped with the reason
+    where the services are missing, failed with REQUIRE_SERVICES=1): yields (env, admin), admin
+    being an autocommit connection to the server; the queue is named as the database
+    (env["CELERY_QUEUE"]), which is dropped afterwards."""
+    for name, port in (("PostgreSQL", 5432), ("Redis", 6379)):
+        if not reachable("127.0.0.1", port):
+            skip_or_fail(f"{name} is not reachable at 127.0.0.1:{port}", "REQUIRE_SERVICES")
+    import psycopg
+
+    database = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True)
+    admin.execute(f'CREATE DATABASE "{database}"')
+    env = {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+           "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "CELERY_QUEUE": database}
+    try:
+        yield env, admin
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()

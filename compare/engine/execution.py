@@ -1,8 +1,10 @@
 """What a worker does with one result: claim it, call its provider once, store it, say what comes next.
 
 It ends the result in a terminal state and returns what should happen next (a Next, which
-compare/tasks.py schedules: this module sends no task). Long-running protocols (OpenAI's Batch API) are submitted once and then checked by scheduled
-tasks, so no worker thread waits for hours."""
+compare/tasks.py schedules: this module sends no task). A claimed call (``Call``) is in two steps,
+the provider's (network only) and ours (store, in the database), so that a worker can carry many
+calls at once (compare/engine/callpool.py). Long-running protocols (OpenAI's Batch API) are
+submitted once and then checked by scheduled tasks, so no worker thread waits for hours."""
 
 import logging
 import time
@@ -114,7 +116,15 @@ def _attempt(result):
 
 def execute_result(result_id, worker=""):
     """Claim a result, call its provider once, store what came back, end in a terminal state;
-    return what should happen next (a Next, or None when nothing should).
+    return what should happen next (a Next, or None when nothing should). In one go, in this
+    thread: a worker hands the claimed call to its call pool instead (compare/engine/callpool.py)."""
+    started = start_result(result_id, worker)
+    return started.run() if isinstance(started, Call) else started
+
+
+def start_result(result_id, worker=""):
+    """Claim a result and build its provider: a Call ready to run, or a Next (or None) when
+    there is nothing to call.
     A result whose team (TEAM_MAX_IN_FLIGHT) or route (ROUTE_LIMITS) is at its limit holds no
     worker: it stays queued and its run is retried shortly. When a call ends, its team's turn
     passes on (the next of the team's waiting results is sent: compare/tasks.py dispatch)."""
@@ -131,52 +141,76 @@ def execute_result(result_id, worker=""):
     if not limits.acquire(result):
         limits.release_team(result)
         return Next(retry_in=settings.ROUTE_LIMIT_RETRY_SECONDS)  # the route is at its limit: the same
-    check_in = None
+    attempt = None
     try:
         if result.claim(worker):
-            check_in = _execute_claimed(result)
+            attempt = _attempt(result)
     finally:
-        limits.release(result)
-        limits.release_team(result)
-    return Next(check_in=check_in, turn_of=team_id)
-
-
-def _execute_claimed(result):
-    """Run a claimed result; returns when to check its long-running job, if it submitted one."""
-    attempt = _attempt(result)
+        if attempt is None:
+            limits.release(result)
+            limits.release_team(result)
     if attempt is None:
-        return None
-    with attempt:
-        if isinstance(attempt.provider, LongRunningProvider):
-            return _submit_long_job(attempt)
-        # Give the database connection back while the provider works (seconds to minutes): on
-        # PostgreSQL, a worker with many threads would otherwise hold one connection per call.
+        return Next(turn_of=team_id)
+    return Call(attempt, team_id)
+
+
+class Call:
+    """A claimed result with its provider built and its limit slots held. ``perform`` talks to
+    the provider and nothing else (no database: a worker carries hundreds of these at once);
+    ``conclude`` stores what came back, gives the slots back and says what comes next."""
+
+    def __init__(self, attempt, team_id):
+        self.attempt, self.team_id = attempt, team_id
+        self.result = attempt.result
+        self.outcome = self.job = self.error = None
+
+    def run(self):
+        """Both steps in this thread, the database connection given back while the provider works
+        (seconds to minutes): on PostgreSQL a thread per call would otherwise hold one each."""
         close_old_connections()
+        self.perform()
+        return self.conclude()
+
+    def perform(self):
+        attempt = self.attempt
         try:
-            outcome = runner.execute(attempt.provider, attempt.request, max_image_bytes=settings.MAX_IMAGE_BYTES,
-                                     allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS,
-                                     max_attempts=settings.PROVIDER_MAX_ATTEMPTS,
-                                     backoff_base=settings.PROVIDER_BACKOFF_SECONDS)
+            if isinstance(attempt.provider, LongRunningProvider):
+                self.job = {**runner.submit(attempt.provider, attempt.request), "submitted_at": time.time()}
+            else:
+                self.outcome = runner.execute(attempt.provider, attempt.request,
+                                              max_image_bytes=settings.MAX_IMAGE_BYTES,
+                                              allow_private_urls=settings.ALLOW_PRIVATE_PROVIDER_URLS,
+                                              max_attempts=settings.PROVIDER_MAX_ATTEMPTS,
+                                              backoff_base=settings.PROVIDER_BACKOFF_SECONDS)
         except Exception as exc:  # a bug in an adapter must not leave the card spinning either
-            attempt.fail(exc)
-            return None
-    store_outcome(result, outcome, attempt.request, attempt.secrets, route=attempt.route)
-    return None
+            self.error = exc
+        finally:
+            attempt.client.close()
+
+    def conclude(self):
+        attempt, check_in = self.attempt, None
+        try:
+            if self.error is not None:
+                attempt.fail(self.error)
+            elif self.job is not None:
+                check_in = _store_long_job(attempt, self.job)
+            else:
+                store_outcome(self.result, self.outcome, attempt.request, attempt.secrets, route=attempt.route)
+        finally:
+            limits.release(self.result)
+            limits.release_team(self.result)
+        return Next(check_in=check_in, turn_of=self.team_id)
 
 
-def _submit_long_job(attempt):
-    """Submit the job once and store it; returns when to check it first."""
-    try:
-        job = runner.submit(attempt.provider, attempt.request)
-    except Exception as exc:
-        attempt.fail(exc)
-        return None
-    job = {**job, "submitted_at": time.time(), "deadline_at": time.time() + attempt.provider.long_deadline_seconds,
-           "poll_interval": attempt.provider.poll_interval, "checked_at": time.time()}
+def _store_long_job(attempt, job):
+    """Store a submitted job; returns when to check it first."""
+    provider = attempt.provider
+    job = {**job, "deadline_at": job["submitted_at"] + provider.long_deadline_seconds,
+           "poll_interval": provider.poll_interval, "checked_at": time.time()}
     with transaction.atomic():  # the card now says the job was submitted
         Result.objects.filter(pk=attempt.result.pk).update(job=job)
         ResultEvent.record([(attempt.result.pk, attempt.result.comparison_id, Status.RUNNING)])
-    return attempt.provider.poll_interval
+    return provider.poll_interval
 
 
 def check_long_job(result_id):

@@ -1,5 +1,4 @@
 import json
-import uuid
 
 import pytest
 
@@ -8,9 +7,9 @@ from providers.testing.openai import FakeOpenAI
 from providers.testing.openai_batch import FakeOpenAIBatch, OpenAIPlatform
 from providers.testing.replicate import FakeReplicate
 from providers.testing.server import LoopbackServer
-from providers.testing.stack import Stack, reachable
+from providers.testing.stack import Stack
 
-from tests.helpers import skip_or_fail
+from tests.helpers import scale_out_env, skip_or_fail
 
 TEN_ROUTES = "; ".join(f"r{n}=1-1" for n in range(10))
 FAKE_KEY = "sk-e2e-fake-key"
@@ -70,28 +69,17 @@ def embedded_stack(tmp_path_factory, fake_openai, fake_fal, fake_replicate):
 @pytest.fixture(scope="session")
 def postgres_redis_stack(tmp_path_factory):
     """The scale-out setup: PostgreSQL, a Redis broker, the web server and three worker processes."""
-    for name, port in (("PostgreSQL", 5432), ("Redis", 6379)):
-        if not reachable("127.0.0.1", port):
-            skip_or_fail(f"{name} is not reachable at 127.0.0.1:{port}", "REQUIRE_SERVICES")
-    import psycopg
-
-    database = f"ipc_e2e_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True)
-    admin.execute(f'CREATE DATABASE "{database}"')
-    stack = Stack(tmp_path_factory.mktemp("scaleout"), workers=3, worker_concurrency=4, env={
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
-        "CELERY_QUEUE": database,  # a queue of its own on the shared Redis
-        # Three-second calls: the test shows they ran side by side with a margin a loaded machine keeps.
-        "SANDBOX_ROUTES": "; ".join(f"r{n}=3-3" for n in range(10)),
-    })
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
-        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
+    with scale_out_env("ipc_e2e") as (env, _):
+        stack = Stack(tmp_path_factory.mktemp("scaleout"), workers=3, worker_concurrency=4, env={
+            **env,
+            # Three-second calls: the test shows they ran side by side with a margin a loaded machine keeps.
+            "SANDBOX_ROUTES": "; ".join(f"r{n}=3-3" for n in range(10)),
+        })
+        try:
+            stack.start()
+            yield stack
+        finally:
+            stack.stop()
 
 
 CHROMIUM = "/usr/bin/chromium"

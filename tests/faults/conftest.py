@@ -3,17 +3,17 @@ a worker killed mid-call, work submitted while no worker runs. On the embedded s
 and on PostgreSQL + Redis where they run (in CI they must)."""
 
 import base64
+import contextlib
 import json
-import uuid
 
 import httpx
 import pytest
 
 from providers.testing.openai import FakeOpenAI
 from providers.testing.server import LoopbackServer
-from providers.testing.stack import Stack, reachable
+from providers.testing.stack import Stack
 
-from tests.helpers import skip_or_fail
+from tests.helpers import scale_out_env
 
 KEY = "sk-faults-key"
 
@@ -74,26 +74,14 @@ FAULT_ENV = {
 @pytest.fixture(scope="session", params=["embedded", "postgres+redis"])
 def fault_stack(request, tmp_path_factory, faulty_openai):
     env = {**FAULT_ENV, "OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": f"{faulty_openai.url}/v1"}
-    admin = database = None
-    if request.param == "postgres+redis":
-        for name, port in (("PostgreSQL", 5432), ("Redis", 6379)):
-            if not reachable("127.0.0.1", port):
-                skip_or_fail(f"{name} is not reachable at 127.0.0.1:{port}", "REQUIRE_SERVICES")
-        import psycopg
-
-        database = f"ipc_faults_{uuid.uuid4().hex[:10]}"
-        admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True)
-        admin.execute(f'CREATE DATABASE "{database}"')
-        env.update({"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
-                    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "CELERY_QUEUE": database})
-    stack = Stack(tmp_path_factory.mktemp(f"faults-{request.param.replace('+', '-')}"), workers=1,
-                  worker_concurrency=8, env=env)
-    stack.setup = request.param
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
-        if admin is not None:
-            admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            admin.close()
+    with contextlib.ExitStack() as services:
+        if request.param == "postgres+redis":
+            env.update(services.enter_context(scale_out_env("ipc_faults"))[0])
+        stack = Stack(tmp_path_factory.mktemp(f"faults-{request.param.replace('+', '-')}"), workers=1,
+                      worker_concurrency=8, env=env)
+        stack.setup = request.param
+        try:
+            stack.start()
+            yield stack
+        finally:
+            stack.stop()

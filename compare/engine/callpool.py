@@ -1,0 +1,149 @@
+"""A worker process's provider calls in flight: call threads, a few store threads, one cancel watcher.
+
+A Celery task claims a result and hands its Call (compare/engine/execution.py) to this pool, then
+returns: its Celery slot is free for the next claim at once, so the calls in flight of a worker
+are not bounded by its Celery concurrency but by WORKER_CALLS (threads that only wait on sockets
+and parse answers: they never touch the database). When a call has its answer, one of
+WORKER_STORE_THREADS threads stores it (image checks in the image processes, files, rows) and
+sends what comes next; those threads are the only ones that hold a database connection for the
+calls, so 1,000 calls in flight mean a handful of PostgreSQL connections, not 1,000.
+
+Cancelling: one watcher thread asks the database every WORKER_CANCEL_POLL_SECONDS which of this
+process's calls were cancelled (one query for all of them) and wakes their adapters' sleeps, which
+raise ProviderCancelledError so the adapter cancels its job at the provider.
+
+Guarantees kept: the result was claimed before it came here (a second delivery of its task finds
+it running and does nothing); a worker that dies with calls in flight leaves them running, and the
+reaper ends them without calling the provider again (compare/engine/reaper.py); a worker that
+stops gracefully waits for its calls (``drain``, up to WORKER_DRAIN_SECONDS)."""
+
+import contextvars
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import close_old_connections
+
+from providers.base import ProviderCancelledError
+
+from compare.engine.execution import Next
+from compare.models import Result
+
+log = logging.getLogger(__name__)
+CHUNK = 500  # ids per cancel query (SQLite's variable limit is far above; a query stays small)
+
+
+class CancelWatch:
+    """Which of this process's calls the user cancelled, asked of the database for all at once."""
+
+    def __init__(self, interval):
+        self.interval = interval
+        self.events = {}
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = None
+
+    def sleep_for(self, result_id):
+        """The sleep of one call's adapter: returns after ``seconds``, or raises
+        ProviderCancelledError as soon as the watcher sees the user's cancel."""
+        event = threading.Event()
+        with self.lock:
+            self.events[result_id] = event
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, name="cancel-watch", daemon=True)
+                self.thread.start()
+
+        def wait(seconds):
+            if event.wait(max(0.0, seconds)):
+                raise ProviderCancelledError("Cancelled by the user while the provider was working")
+
+        return wait
+
+    def forget(self, result_id):
+        with self.lock:
+            self.events.pop(result_id, None)
+
+    def stop(self):
+        self.stopped.set()
+
+    def _loop(self):
+        while not self.stopped.wait(self.interval):
+            try:
+                self.look()
+            except Exception:
+                log.exception("could not look for cancelled calls; trying again")
+            finally:
+                close_old_connections()
+
+    def look(self):
+        """One look: wake the sleeps of the calls whose result has a cancel request."""
+        with self.lock:
+            ids = list(self.events)
+        for start in range(0, len(ids), CHUNK):
+            cancelled = (Result.objects.filter(pk__in=ids[start:start + CHUNK], cancel_requested_at__isnull=False)
+                         .values_list("pk", flat=True))
+            for pk in cancelled:
+                with self.lock:
+                    event = self.events.get(pk)
+                if event is not None:
+                    event.set()
+
+
+class CallPool:
+    """``submit(call, then)``: run ``call.perform()`` on a call thread, then ``call.conclude()`` and
+    ``then(result_id, step)`` on a store thread (both in the log context of the submitting task)."""
+
+    def __init__(self, calls, stores, cancel_poll_seconds=0.5):
+        self.calls = ThreadPoolExecutor(max_workers=calls, thread_name_prefix="call")
+        self.stores = ThreadPoolExecutor(max_workers=stores, thread_name_prefix="store")
+        self.watch = CancelWatch(cancel_poll_seconds)
+        self.limit = calls
+        self.pending = set()
+        self.lock = threading.Condition()
+
+    def in_flight(self):
+        """Calls handed to this pool and not yet stored."""
+        with self.lock:
+            return len(self.pending)
+
+    def submit(self, call, then):
+        pk = call.result.pk
+        call.attempt.provider.sleep = self.watch.sleep_for(pk)
+        with self.lock:
+            self.pending.add(pk)
+        self.calls.submit(contextvars.copy_context().run, self._perform, call, then)
+
+    def _perform(self, call, then):
+        try:
+            call.perform()
+        finally:
+            self.watch.forget(call.result.pk)
+            # a copy: a context is entered by one thread at a time, and this one is still in it
+            self.stores.submit(contextvars.copy_context().run, self._conclude, call, then)
+
+    def _conclude(self, call, then):
+        pk = call.result.pk
+        try:
+            step = call.conclude()
+        except Exception:
+            log.exception("storing result %s failed", pk)
+            step = Next(turn_of=call.team_id)  # the team's turn still passes on, as when a call ends
+        try:
+            then(pk, step)
+        except Exception:
+            log.exception("could not send what comes after result %s; the reaper will", pk)
+        finally:
+            close_old_connections()
+            with self.lock:
+                self.pending.discard(pk)
+                self.lock.notify_all()
+
+    def drain(self, timeout):
+        """Wait until every call handed here is stored, or ``timeout`` seconds; True if all were."""
+        with self.lock:
+            return self.lock.wait_for(lambda: not self.pending, timeout=timeout)
+
+    def shutdown(self):
+        self.watch.stop()
+        self.calls.shutdown(wait=False)
+        self.stores.shutdown(wait=False)

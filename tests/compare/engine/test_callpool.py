@@ -1,0 +1,129 @@
+"""A worker's call pool: calls in flight are not Celery slots, nor database connections."""
+
+import threading
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from providers.base import Capabilities, GeneratedImage, ImageResult, Provider, Route
+
+from compare import catalog, tasks
+from compare.engine import callpool, execution
+from compare.models import Result, Status
+
+from tests.compare import factories
+from tests.helpers import image_bytes
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the pool's threads have their own connections
+IN_FLIGHT = 60
+
+
+class Gathered(Provider):
+    """Answers only once ``IN_FLIGHT`` calls are inside generate at the same moment (a barrier),
+    and records whether the thread it runs on holds a database connection."""
+
+    slug = "gathered"
+    name = "Gathered"
+    barrier = None
+    connected = []
+
+    def generate(self, request):
+        Gathered.connected.append(connections["default"].connection is not None)
+        Gathered.barrier.wait(timeout=30)
+        return ImageResult(images=(GeneratedImage(data=image_bytes()),))
+
+
+class Waiting(Provider):
+    """Waits a minute through its sleep (the cancellable one), then answers."""
+
+    slug = "waiting"
+    name = "Waiting"
+
+    def generate(self, request):
+        self.sleep(60)
+        return ImageResult(images=(GeneratedImage(data=image_bytes()),))
+
+
+@pytest.fixture
+def route(monkeypatch):
+    def use(adapter):
+        made = Route("sandbox:fast", adapter, "m", adapter.name, Capabilities(), {})
+        monkeypatch.setattr(catalog, "get_route", lambda key, team=None: made)
+
+    return use
+
+
+@pytest.fixture
+def pool():
+    # One store thread: the unit tests' SQLite database is in memory (shared cache), where two
+    # writing connections fail with "table is locked" instead of waiting as a file database does.
+    made = callpool.CallPool(calls=200, stores=1, cancel_poll_seconds=0.05)
+    yield made
+    made.shutdown()
+
+
+def hand_over(pool, results, ended):
+    for result in results:
+        started = execution.start_result(result.pk, worker="w1")
+        assert isinstance(started, execution.Call)
+        pool.submit(started, then=lambda pk, step: ended.append((pk, step)))
+
+
+def test_sixty_calls_are_in_flight_at_once_with_one_store_thread_and_no_connection(alice, route, pool, settings):
+    settings.TEAM_MAX_IN_FLIGHT = 0  # the team's fair share is not what is tried here
+    Gathered.barrier, Gathered.connected = threading.Barrier(IN_FLIGHT), []
+    route(Gathered)
+    results = [factories.comparison(alice, routes=["sandbox:fast"], prompt=f"p{i}").results.get()
+               for i in range(IN_FLIGHT)]
+    ended = []
+    hand_over(pool, results, ended)
+    assert pool.drain(timeout=60)
+    # every call was inside its provider at the same moment (else the barrier breaks: failed cards)
+    assert not Gathered.barrier.broken
+    assert Result.objects.filter(status=Status.SUCCEEDED).count() == IN_FLIGHT
+    assert Gathered.connected == [False] * IN_FLIGHT  # the call threads never opened one
+    assert sorted(pk for pk, _ in ended) == sorted(r.pk for r in results)
+    assert all(step.turn_of == alice.memberships.get().team_id for _, step in ended)
+    assert pool.in_flight() == 0
+
+
+def test_a_cancel_wakes_the_sleeping_adapter_within_the_watch_interval(alice, route, pool):
+    route(Waiting)
+    result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
+    ended = []
+    hand_over(pool, [result], ended)
+    assert not pool.drain(timeout=0.3)  # still waiting at its provider
+    Result.objects.filter(pk=result.pk).update(cancel_requested_at=timezone.now())
+    assert pool.drain(timeout=20)  # not the adapter's 60 s
+    result.refresh_from_db()
+    assert (result.status, result.error_code) == (Status.CANCELLED, "cancelled")
+    assert ended[0][0] == result.pk
+
+
+def test_the_task_hands_its_call_to_the_pool_and_returns(alice, route, settings, monkeypatch):
+    settings.WORKER_CALLS, settings.WORKER_STORE_THREADS = 10, 1
+    monkeypatch.setattr(tasks, "_calls", None)
+    running = tasks.start_call_pool()
+    try:
+        Gathered.barrier, Gathered.connected = threading.Barrier(2), []
+        route(Gathered)
+        result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
+        tasks.run_result.run(result.pk)  # returns with the call still at its provider
+        assert Result.objects.get(pk=result.pk).status == Status.RUNNING
+        Gathered.barrier.wait(timeout=10)  # the provider answers
+        assert running.drain(timeout=30)
+        assert Result.objects.get(pk=result.pk).status == Status.SUCCEEDED
+    finally:
+        running.shutdown()
+
+
+def test_without_a_pool_the_task_runs_its_call_itself(alice, route, settings, monkeypatch):
+    settings.WORKER_CALLS = 0
+    monkeypatch.setattr(tasks, "_calls", None)
+    assert tasks.start_call_pool() is None
+    Gathered.barrier, Gathered.connected = threading.Barrier(1), []
+    route(Gathered)
+    result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
+    tasks.run_result.run(result.pk)
+    assert Result.objects.get(pk=result.pk).status == Status.SUCCEEDED
