@@ -95,7 +95,8 @@ def settings_for(calls, workers, defaults, forced=None):
                 "why": "the code's defaults (calls on the worker's call threads)"}
     needed = math.ceil(calls / max(workers, 1)) + 20
     if needed <= defaults["celery_threads"] or calls < 100:
-        return {"threads": defaults["celery_threads"], "env": env, "why": "the code's defaults, as `make run` starts them"}
+        return {"threads": defaults["celery_threads"], "env": env,
+                "why": "the code's defaults, as `make run` starts them"}
     return {"threads": needed, "env": env,
             "why": f"one Celery thread per call in this code: {needed} per worker process for {calls} calls"}
 
