@@ -1,10 +1,11 @@
 """BENCHMARKS.md from one run's results (var/bench/results-*.json), and the summary table on stdout.
 
 This module lays out the document; its parts are written by bench/report_targets.py (the table
-against issue 6's targets), bench/report_items.py (the sections of items 1-7) and
-bench/report_findings.py (the findings). Every number in them comes from the results file; the
-explanations are conditional on them where the outcome could go either way, and otherwise state
-what the code does (with file and line of thought) so a reviewer can check them."""
+against issue 6's targets), bench/report_items.py (the sections of items 1-7),
+bench/report_findings.py (the findings) and bench/report_engine.py (issue 14's engine targets).
+Every number in them comes from the results file; the explanations are conditional on them where
+the outcome could go either way, and otherwise state what the code does (with file and line of
+thought) so a reviewer can check them."""
 
 import json
 import re
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from bench.faultload import markdown as faultload_markdown  # issue 5's load test with injected faults
 from bench.figures import f
+from bench.report_engine import markdown as engine_markdown  # issue 14's engine targets
 from bench.report_findings import findings
 from bench.report_items import item_sections
 from bench.report_targets import cause_for, target_rows, target_table
@@ -99,6 +101,8 @@ def render(r):
     lines.extend(item_sections(r))
 
     lines.extend(faultload_markdown(r.get("faultload")))
+
+    lines.extend(engine_markdown(r.get("engine")))
 
     # ---- findings
     add("## Findings (design problems still open) and the changes proposed")

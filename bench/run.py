@@ -1,6 +1,8 @@
-"""`make bench`: every benchmark of issue 6 in one run, then BENCHMARKS.md and a table on stdout.
+"""`make bench`: every benchmark of issue 6 (with issue 5's faults and issue 14's engine) in one run,
+then BENCHMARKS.md and a table on stdout.
 
-    python -m bench.run [--history-n N] [--no-services] [--only images,stack,history,faultload] [--out FILE]
+    python -m bench.run [--history-n N] [--no-services] [--only images,stack,history,faultload,engine]
+                        [--engine-quick] [--out FILE]
     python -m bench.run --report-only var/bench/latest.json   # re-render a saved run
 
 Numbers go to var/bench/results-<time>.json (and var/bench/latest.json); the report is written
@@ -76,7 +78,9 @@ def main(argv=None):
                         help=f"comparisons in the generated history (default {DEFAULT_HISTORY_N:,}, the issue's "
                              "full size; HISTORY_N overrides it, e.g. 20000 for a quicker run)")
     parser.add_argument("--no-services", action="store_true", help="skip PostgreSQL and Redis runs")
-    parser.add_argument("--only", default="images,stack,history,faultload")
+    parser.add_argument("--only", default="images,stack,history,faultload,engine")
+    parser.add_argument("--engine-quick", action="store_true",
+                        help="the engine part at its --quick size (200 calls in flight, not 1,000)")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--report-only", metavar="RESULTS_JSON")
     args = parser.parse_args(argv)
@@ -140,6 +144,15 @@ def main(argv=None):
             monitor.section("faultload")
             faultload.run(results, services=services)
             section_times["faultload"] = time.monotonic() - t
+            save()
+        if "engine" in only:  # issue 14: burst, fan-out, calls in flight, beside the asyncio.gather floor
+            from bench import enginebench
+
+            t = time.monotonic()
+            monitor.section("engine")
+            enginebench.run(results, setups=("embedded", "services") if services else ("embedded",),
+                            quick=args.engine_quick)
+            section_times["engine"] = time.monotonic() - t
     finally:
         monitor.stop()
         results["load"] = monitor.summary()
