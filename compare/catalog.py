@@ -29,12 +29,13 @@ def server_env():
     return env
 
 
-def provider_env(team=None):
+def provider_env(team=None, values=None):
     """The mapping routes are defined from (which routes exist: FAL_MODELS, COMPATIBLE_ROUTES,
     ...): the server's configuration with the team's own values laid over it. Never build a
-    provider from it: which key goes to which origin is ``route_access``'s decision."""
+    provider from it: which key goes to which origin is ``route_access``'s decision.
+    ``values``: the team's values when the caller already has them."""
     env = server_env()
-    env.update(team_env(team))
+    env.update(team_env(team) if values is None else values)
     return env
 
 
@@ -85,9 +86,9 @@ def available_routes(team=None):
     return routes_for(provider_env(team))
 
 
-def get_route(key, team=None):
+def get_route(key, team=None, values=None):
     try:
-        return routes_for(provider_env(team))[key]
+        return routes_for(provider_env(team, values))[key]
     except KeyError:
         raise registry.UnknownRoute(key) from None
 

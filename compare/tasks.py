@@ -24,6 +24,9 @@ from compare.ops import health, logs
 from compare.notifications.notifications import deliver_webhook, send_event_email  # noqa: F401
 
 log = logging.getLogger(__name__)
+# Results claimed by one message: enough that a comparison's claims share a transaction and its
+# credentials, few enough that several Celery threads (and workers) share a large comparison.
+CLAIM_CHUNK = 5
 _calls = None  # this worker process's CallPool, once it is a worker (tests and the web run calls inline)
 
 
@@ -68,20 +71,52 @@ def stopped(sender=None, **kwargs):
 def run_result(self, result_id):
     """Claim the result and hand its call to this worker's call pool (the task ends at once: its
     Celery slot goes to the next claim); without a pool, the call runs here."""
-    with logs.scope(result=result_id, request_id=None):
+    start([result_id], self.request.hostname or "")
+
+
+@shared_task(bind=True, ignore_result=True, acks_late=True)
+def run_results(self, result_ids):
+    """``run_result`` for several results in one message: claimed in one transaction, their
+    calls handed to the pool one by one as their providers are built (dispatch sends a team's
+    turns this way, CLAIM_CHUNK at a time)."""
+    start(list(result_ids), self.request.hostname or "")
+
+
+def start(result_ids, worker):
+    """Claim the results and hand each claimed call to this worker's call pool as soon as it is
+    built (without a pool, each runs here in turn), then do what each one's step asks. A full
+    pool makes the task wait before it claims anything (CallPool.reserve)."""
+    calls = _calls
+    size = calls.limit if calls is not None else len(result_ids)
+    for at in range(0, len(result_ids), size):  # a message never holds more than the pool at once
+        part = result_ids[at:at + size]
+        unused = calls.reserve(len(part)) if calls is not None else 0
         try:
-            started = execution.start_result(result_id, worker=self.request.hostname or "")
-            if isinstance(started, execution.Call) and _calls is not None:
-                _calls.submit(started, then=ended)
-                return
-            step = started.run() if isinstance(started, execution.Call) else started
-        except Exception:
-            # A crash after the claim: the team's turn still passes on, as when a call ends; the
-            # error is raised as it was (if even this fails, the reaper sends the turn later).
-            with contextlib.suppress(Exception):
-                pass_turn(Result.objects.filter(pk=result_id).values_list("comparison__team_id", flat=True).first())
-            raise
-        ended(result_id, step)
+            with logs.scope(result=part[0], request_id=None):  # each claimed one binds its own fields
+                started = execution.start_results(part, worker=worker)
+                for result_id in part:
+                    _, step = next(started)
+                    if calls is not None:  # its place goes to its call, or back to the pool
+                        if isinstance(step, execution.Call):
+                            calls.submit(step, then=ended)
+                            unused -= 1
+                            continue
+                        calls.release()
+                        unused -= 1
+                    try:
+                        step = step.run() if isinstance(step, execution.Call) else step
+                    except Exception:
+                        # A crash after the claim: the team's turn still passes on, as when a call
+                        # ends; the error is raised as it was (if even this fails, the reaper
+                        # sends the turn later).
+                        with contextlib.suppress(Exception):
+                            pass_turn(Result.objects.filter(pk=result_id)
+                                      .values_list("comparison__team_id", flat=True).first())
+                        raise
+                    ended(result_id, step)
+        finally:
+            if unused > 0:
+                calls.release(unused)
 
 
 def ended(result_id, step):
@@ -117,13 +152,19 @@ def follow(result_id, step):
 
 def dispatch(team_id, only=None):
     """Send the team's oldest waiting results to the broker, as many as it has free of
-    TEAM_MAX_IN_FLIGHT (limits.take_turns), one task each. The rest wait in the database, holding
-    no broker message nor worker: so another team's first call is never queued behind this team's
-    flood. Called when results are enqueued (services.enqueue), when one of the team's calls ends
-    and by the reaper. ``only``: consider just these result ids. Returns how many were sent."""
+    TEAM_MAX_IN_FLIGHT (limits.take_turns), CLAIM_CHUNK to a message (one each when calls run
+    inside their task: WORKER_CALLS=0). The rest wait in the database, holding no broker message
+    nor worker: so another team's first call is never queued behind this team's flood. Called
+    when results are enqueued (services.enqueue), when one of the team's calls ends and by the
+    reaper. ``only``: consider just these result ids. Returns how many were sent."""
     ids = limits.take_turns(team_id, only=only)
-    for pk in ids:
-        run_result.apply_async((pk,))
+    chunk = min(CLAIM_CHUNK, settings.WORKER_CALLS) if settings.WORKER_CALLS > 0 else 1
+    for start_at in range(0, len(ids), chunk):
+        part = ids[start_at:start_at + chunk]
+        if len(part) == 1:
+            run_result.apply_async((part[0],))
+        else:
+            run_results.apply_async((part,))
     return len(ids)
 
 

@@ -98,6 +98,7 @@ class CallPool:
         self.stores = ThreadPoolExecutor(max_workers=stores, thread_name_prefix="store")
         self.watch = CancelWatch(cancel_poll_seconds)
         self.limit = calls
+        self.free = calls  # places not reserved
         self.pending = set()
         self.lock = threading.Condition()
 
@@ -106,7 +107,26 @@ class CallPool:
         with self.lock:
             return len(self.pending)
 
+    def reserve(self, count):
+        """Wait until ``count`` places are free and take them all at once (all or none: two
+        tasks each holding half of what they need would wait for each other forever). A task
+        reserves before it claims, so that a full pool leaves results unclaimed, in the broker,
+        rather than claimed and waiting in this process (where a crash would lose them)."""
+        count = min(count, self.limit)
+        with self.lock:
+            self.lock.wait_for(lambda: self.free >= count)
+            self.free -= count
+        return count
+
+    def release(self, count=1):
+        """Give back places reserved for results that did not become calls."""
+        with self.lock:
+            self.free += count
+            self.lock.notify_all()
+
     def submit(self, call, then):
+        """Run a call in a place reserved for it (``reserve``); the place is free again once the
+        call is stored."""
         pk = call.result.pk
         call.attempt.provider.sleep = self.watch.sleep_for(pk)
         with self.lock:
@@ -136,6 +156,7 @@ class CallPool:
             close_old_connections()
             with self.lock:
                 self.pending.discard(pk)
+                self.free += 1
                 self.lock.notify_all()
 
     def drain(self, timeout):

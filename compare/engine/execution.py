@@ -28,6 +28,7 @@ from compare.engine.requests import request_for
 from compare.images import ImageRejected, check_images, start_image_processes
 from compare.models import CostSource, EstimateSource, Result, ResultEvent, ResultImage, Status
 from compare.ops import logs
+from compare.teams.crypto import team_env
 
 log = logging.getLogger(__name__)
 FAILURE_STATUS = {ProviderTimeoutError: Status.TIMED_OUT, ProviderCancelledError: Status.CANCELLED}
@@ -62,16 +63,36 @@ def warm_up():
     start_image_processes()
 
 
+class Shared:
+    """What the results started together share: each team's stored values (decrypted once) and
+    each comparison's request (its reference images read once)."""
+
+    def __init__(self):
+        self.values, self.requests = {}, {}
+
+    def team_values(self, team):
+        if team.pk not in self.values:
+            self.values[team.pk] = team_env(team)
+        return self.values[team.pk]
+
+    def request(self, comparison):
+        if comparison.pk not in self.requests:
+            self.requests[comparison.pk] = request_for(comparison)
+        return self.requests[comparison.pk]
+
+
 class Attempt:
     """One result's provider, built with an HTTP client and its secrets known for redaction."""
 
-    def __init__(self, result):
+    def __init__(self, result, shared=None):
+        shared = shared or Shared()
         self.result = result
         team = result.comparison.team
-        self.route = catalog.get_route(result.route_key, team)
-        self.request = request_for(result.comparison)
+        values = shared.team_values(team)
+        self.route = catalog.get_route(result.route_key, team, values=values)
+        self.request = shared.request(result.comparison)
         self.deadline = call_deadline(self.route, self.request)
-        access = catalog.route_access(self.route, team)
+        access = catalog.route_access(self.route, team, values=values)
         if not access.configured:
             raise catalog.NotConfigured(self.route, access)
         self.client = http_client(self.deadline, trusted_base_url=access.trusted_base_url)
@@ -102,15 +123,20 @@ class Attempt:
                                      "see the worker log.")
 
 
-def _attempt(result):
+def _attempt(result, shared=None):
     try:
-        return Attempt(result)
+        return Attempt(result, shared)
     except UnknownRoute:
         result.finish(Status.FAILED, error_code="unknown_route",
                       error=f"The route {result.route_key} is not available on this installation any more.")
         return None
     except catalog.NotConfigured as exc:
         result.finish(Status.FAILED, error_code="not_configured", error=exc.message)
+        return None
+    except Exception as exc:  # a bug building the adapter: this card ends, the others go on
+        log.exception("route %s could not be built for result %s", result.route_key, result.pk)
+        result.finish(Status.FAILED, error_code="internal", error=f"The {result.route_key} route could not be "
+                      f"built ({type(exc).__name__}); see the worker log.")
         return None
 
 
@@ -123,35 +149,61 @@ def execute_result(result_id, worker=""):
 
 
 def start_result(result_id, worker=""):
-    """Claim a result and build its provider: a Call ready to run, or a Next (or None) when
-    there is nothing to call.
+    """``start_results`` for one result: its Call, or its Next (or None)."""
+    return next(start_results([result_id], worker))[1]
+
+
+def start_results(result_ids, worker=""):
+    """Claim results and build their providers; yields (id, Call ready to run), or (id, Next or
+    None) when there is nothing to call, in the order given, each Call as soon as it is built.
+    The claims are one transaction, and the results share their teams' values and their
+    comparisons' requests (``Shared``), so that a message of many results costs little more
+    than one (the last call of a 50-route comparison starts soon after the first).
     A result whose team (TEAM_MAX_IN_FLIGHT) or route (ROUTE_LIMITS) is at its limit holds no
     worker: it stays queued and its run is retried shortly. When a call ends, its team's turn
     passes on (the next of the team's waiting results is sent: compare/tasks.py dispatch)."""
-    result = Result.objects.select_related("comparison__team").filter(pk=result_id).first()
-    if result is None:
-        return None  # gone
-    team_id = result.comparison.team_id
-    if result.status != Status.QUEUED:
-        return Next(turn_of=team_id)  # another delivery has it, or it was cancelled: its place goes to the next
-    logs.bind(result=result.pk, comparison=result.comparison_id, team=team_id, route=result.route_key)
-    if not limits.acquire_team(result, team_id):
-        # the team has its share of calls running: stay queued, try again shortly
-        return Next(retry_in=settings.ROUTE_LIMIT_RETRY_SECONDS)
-    if not limits.acquire(result):
-        limits.release_team(result)
-        return Next(retry_in=settings.ROUTE_LIMIT_RETRY_SECONDS)  # the route is at its limit: the same
-    attempt = None
-    try:
-        if result.claim(worker):
-            attempt = _attempt(result)
-    finally:
-        if attempt is None:
-            limits.release(result)
+    found = {r.pk: r for r in Result.objects.select_related("comparison__team").filter(pk__in=result_ids)}
+    held, steps = [], {}
+    for pk in result_ids:
+        result = found.get(pk)
+        if result is None:
+            steps[pk] = None  # gone
+        elif result.status != Status.QUEUED:
+            # another delivery has it, or it was cancelled: its place goes to the next
+            steps[pk] = Next(turn_of=result.comparison.team_id)
+        elif not limits.acquire_team(result, result.comparison.team_id):
+            # the team has its share of calls running: stay queued, try again shortly
+            steps[pk] = Next(retry_in=settings.ROUTE_LIMIT_RETRY_SECONDS)
+        elif not limits.acquire(result):
             limits.release_team(result)
-    if attempt is None:
-        return Next(turn_of=team_id)
-    return Call(attempt, team_id)
+            steps[pk] = Next(retry_in=settings.ROUTE_LIMIT_RETRY_SECONDS)  # the route is at its limit: the same
+        else:
+            held.append(result)
+    won = set()
+    try:
+        won = {r.pk for r in Result.claim_all(held, worker)}
+    finally:
+        for result in held:
+            if result.pk not in won:
+                limits.release(result)
+                limits.release_team(result)
+    shared = Shared()
+    for pk in result_ids:
+        result = found.get(pk)
+        if pk in steps or result is None:
+            yield pk, steps.get(pk)
+            continue
+        team_id = result.comparison.team_id
+        attempt = None
+        if pk in won:
+            logs.bind(result=pk, comparison=result.comparison_id, team=team_id, route=result.route_key)
+            try:
+                attempt = _attempt(result, shared)
+            finally:
+                if attempt is None:
+                    limits.release(result)
+                    limits.release_team(result)
+        yield pk, (Next(turn_of=team_id) if attempt is None else Call(attempt, team_id))
 
 
 class Call:

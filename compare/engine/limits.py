@@ -101,7 +101,8 @@ def check_calls(calls: int, what="this comparison"):
 def in_flight(team_id) -> int:
     """The team's calls sent to the workers and not yet ended: sent and still queued, or running
     in a worker (holding a team slot)."""
-    sent = Result.objects.filter(comparison__team_id=team_id, status=Status.QUEUED, sent_at__isnull=False).count()
+    sent = (Result.objects.filter(comparison__team_id=team_id, status=Status.QUEUED, sent_at__isnull=False)
+            .filter(team_slot__isnull=True).count())  # one holding a slot, not claimed yet, is counted there
     return sent + TeamSlot.objects.filter(team_id=team_id, result__isnull=False).count()
 
 

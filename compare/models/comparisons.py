@@ -222,18 +222,30 @@ class Result(models.Model):
 
     def claim(self, worker=""):
         """queued -> running, atomically. False if another delivery already claimed it."""
-        now = timezone.now()
+        return bool(Result.claim_all([self], worker))
+
+    @staticmethod
+    def claim_all(results, worker=""):
+        """queued -> running for each of ``results``, in one transaction (one commit and one batch
+        of events for a whole message of them); each by a conditional UPDATE, so a result another
+        delivery has claimed is left out. Returns the ones won, with their started_at, worker and
+        queue_ms (our queue wait: enqueue -> claim) set."""
+        if not results:
+            return []
+        now, worker = timezone.now(), worker[:200]
+        won = []
         with transaction.atomic():
-            won = (Result.objects.filter(pk=self.pk, status=Status.QUEUED)
-                   .update(status=Status.RUNNING, started_at=now, worker=worker[:200]))
-            if won:
-                ResultEvent.record([(self.pk, self.comparison_id, Status.RUNNING)])
-        if won:
-            self.refresh_from_db()
-            if self.enqueued_at:
-                self.queue_ms = (self.started_at - self.enqueued_at).total_seconds() * 1000
-                Result.objects.filter(pk=self.pk).update(queue_ms=self.queue_ms)
-        return bool(won)
+            enqueued = dict(Result.objects.filter(pk__in=[r.pk for r in results]).values_list("pk", "enqueued_at"))
+            for result in results:
+                at = enqueued.get(result.pk)
+                queue_ms = (now - at).total_seconds() * 1000 if at else None
+                if (Result.objects.filter(pk=result.pk, status=Status.QUEUED)
+                        .update(status=Status.RUNNING, started_at=now, worker=worker, queue_ms=queue_ms)):
+                    result.status, result.started_at, result.worker = Status.RUNNING, now, worker
+                    result.enqueued_at, result.queue_ms = at, queue_ms
+                    won.append(result)
+            ResultEvent.record([(r.pk, r.comparison_id, Status.RUNNING) for r in won])
+        return won
 
     def finish(self, status, **fields):
         """running -> a terminal status with the given fields; False if it was not running."""

@@ -271,7 +271,7 @@ class Drawn(Provider):
 def provider_draws(monkeypatch):
     def use(*images, sent=None):
         route = Route("sandbox:fast", Drawn, "m", "Drawn", Capabilities(), {"images": images, "sent": sent or {}})
-        monkeypatch.setattr(catalog, "get_route", lambda key, team=None: route)
+        monkeypatch.setattr(catalog, "get_route", lambda key, team=None, **_: route)
 
     return use
 

@@ -236,8 +236,8 @@ def test_a_seed_on_a_route_that_takes_none_is_never_shown_as_applied(alice, alic
     card says so, the viewer's facts carry no seed, the API says it was not sent."""
     real = catalog.get_route
 
-    def without_seed(key, team=None):
-        route = real(key, team)
+    def without_seed(key, team=None, **options):
+        route = real(key, team, **options)
         return dataclasses.replace(route, capabilities=dataclasses.replace(route.capabilities, seed=False))
 
     monkeypatch.setattr(catalog, "get_route", without_seed)

@@ -77,6 +77,8 @@ def outage_stack(tmp_path_factory):
         # here so the test is bounded (300 s and 60 s by default).
         "REQUEUE_AFTER_SECONDS": "8", "REAPER_INTERVAL_SECONDS": "2",
         "WORKER_HEARTBEAT_SECONDS": "2", "HEALTH_TIMEOUT_SECONDS": "1",
+        # Four calls of the team at a time: the other four wait their turn (sent as calls end).
+        "TEAM_MAX_IN_FLIGHT": "4",
     })
     stack.redis, stack.database, stack.admin = redis, database, admin
     try:
@@ -174,15 +176,17 @@ def test_the_database_goes_away_and_comes_back(outage_stack):
 
 def test_a_worker_restart_for_an_upgrade_loses_nothing(outage_stack):
     """docs/deploy.md's upgrade: SIGTERM the worker (warm shutdown) with calls running and more
-    waiting in the broker, migrate, start a new worker: every call ends once, none as lost."""
+    waiting, migrate, start a new worker: every call ends once, none as lost."""
     stack = outage_stack
     wait_for(lambda: healthz(stack)[0] == 200, 60, "a healthy start")
-    routes = [f"sandbox:r{n}" for n in range(8)]  # 8 calls, 4 threads: 4 run, 4 wait in Redis
+    routes = [f"sandbox:r{n}" for n in range(8)]  # 8 calls, the team's 4 at a time: 4 run, 4 wait
     pk = stack.submit("across an upgrade", routes, quality="low")["id"]
     wait_for(lambda: statuses(stack, pk).count("running") == 4, 60, "four calls to start")
     worker = next(p for p in stack.processes if p.log_name.startswith("worker") and p.poll() is None)
     os.killpg(worker.pid, signal.SIGTERM)
-    worker.wait(timeout=60)  # the warm shutdown waits for the calls in flight
+    worker.wait(timeout=60)  # the warm shutdown waits for the calls in its call pool
+    # the four in flight finished and were stored; as they ended, the other four were sent to
+    # Redis for the next worker (the stopping one takes no new message)
     assert statuses(stack, pk).count("succeeded") == 4 and statuses(stack, pk).count("queued") == 4
 
     stack.manage("migrate", "--noinput")

@@ -99,7 +99,7 @@ def test_a_provider_failure_carrying_a_key_is_logged_redacted_with_its_context(a
     key = "team-credential-Zq81xPL0w"  # no recognisable shape: only knowing the route's key redacts it
     monkeypatch.setenv("LEAKY_API_KEY", key)
     route = Route("sandbox:fast", Leaky, "m", "Leaky", Capabilities(), {})
-    monkeypatch.setattr(catalog, "get_route", lambda route_key, team=None: route)
+    monkeypatch.setattr(catalog, "get_route", lambda route_key, team=None, **_: route)
     result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
 
     before = logs.current()

@@ -17,10 +17,13 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def sent(monkeypatch):
-    """The run_result tasks sent to the broker, in order, as (result id, countdown)."""
+    """The results sent to the broker to run, in order, as (result id, countdown): one per
+    run_result message, each of a run_results message."""
     record = []
     monkeypatch.setattr(tasks.run_result, "apply_async",
                         lambda args, countdown=None, **options: record.append((args[0], countdown)))
+    monkeypatch.setattr(tasks.run_results, "apply_async",
+                        lambda args, countdown=None, **options: record.extend((pk, countdown) for pk in args[0]))
     return record
 
 

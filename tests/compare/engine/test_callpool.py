@@ -49,7 +49,7 @@ class Waiting(Provider):
 def route(monkeypatch):
     def use(adapter):
         made = Route("sandbox:fast", adapter, "m", adapter.name, Capabilities(), {})
-        monkeypatch.setattr(catalog, "get_route", lambda key, team=None: made)
+        monkeypatch.setattr(catalog, "get_route", lambda key, team=None, **_: made)
 
     return use
 
@@ -127,3 +127,45 @@ def test_without_a_pool_the_task_runs_its_call_itself(alice, route, settings, mo
     result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
     tasks.run_result.run(result.pk)
     assert Result.objects.get(pk=result.pk).status == Status.SUCCEEDED
+
+
+def test_a_full_pool_leaves_the_next_result_unclaimed_until_a_place_frees(alice, route, settings, monkeypatch):
+    settings.WORKER_CALLS, settings.WORKER_STORE_THREADS, settings.TEAM_MAX_IN_FLIGHT = 1, 1, 0
+    monkeypatch.setattr(tasks, "_calls", None)
+    running = tasks.start_call_pool()
+    try:
+        Gathered.barrier, Gathered.connected = threading.Barrier(2), []
+        route(Gathered)
+        first, second = factories.comparison(alice, routes=["sandbox:fast", "sandbox:fast"]).results.all()
+        tasks.run_result.run(first.pk)  # at its provider, holding the pool's one place
+        waiting = threading.Thread(target=tasks.run_result.run, args=(second.pk,), daemon=True)
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive()  # the task waits for a place...
+        assert Result.objects.get(pk=second.pk).status == Status.QUEUED  # ...before it claims
+        Gathered.barrier.wait(timeout=10)  # the first call's provider answers and it is stored
+        waiting.join(timeout=30)
+        assert not waiting.is_alive()
+        Gathered.barrier.wait(timeout=10)  # the second's
+        assert running.drain(timeout=30)
+        assert set(Result.objects.values_list("status", flat=True)) == {Status.SUCCEEDED}
+    finally:
+        running.shutdown()
+
+
+def test_places_are_taken_all_at_once_or_not_at_all():
+    pool = callpool.CallPool(calls=3, stores=1)
+    try:
+        assert pool.reserve(2) == 2
+        taken = []
+        wanting = threading.Thread(target=lambda: taken.append(pool.reserve(2)), daemon=True)
+        wanting.start()
+        wanting.join(timeout=0.3)
+        assert wanting.is_alive() and taken == []  # one place is free, not two: it took none
+        pool.release(1)
+        wanting.join(timeout=5)
+        assert taken == [2] and pool.free == 0
+        pool.release(3)
+        assert pool.reserve(10) == 3  # a message larger than the pool takes the whole pool, not more
+    finally:
+        pool.shutdown()

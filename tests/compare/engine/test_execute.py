@@ -40,7 +40,7 @@ def scripted(monkeypatch):
 
     def use(answer):
         route = Route("sandbox:fast", Scripted, "m", "Scripted", Capabilities(), {"answer": answer})
-        monkeypatch.setattr(catalog, "get_route", lambda key, team=None: route)
+        monkeypatch.setattr(catalog, "get_route", lambda key, team=None, **_: route)
 
     return use
 

@@ -57,3 +57,16 @@ def test_the_reaper_frees_slots_a_dead_worker_held(alice, settings):
     result.claim()
     result.finish(Status.FAILED, error_code="worker_lost")
     assert limits.free_lost_slots() == 1
+
+
+def test_a_sent_result_holding_its_team_slot_before_its_claim_counts_once(alice, settings):
+    """A worker takes the team's slots of a whole message before it claims them: in between, each
+    is still queued and sent, and must not count twice (the team's next comparison would wait)."""
+    settings.TEAM_MAX_IN_FLIGHT = 16
+    comparison = factories.comparison(alice, routes=["sandbox:fast", "sandbox:steady"])
+    team_id = comparison.team_id
+    assert tasks.dispatch(team_id) == 2
+    assert limits.in_flight(team_id) == 2
+    for result in comparison.results.all():
+        assert limits.acquire_team(result, team_id)
+    assert limits.in_flight(team_id) == 2

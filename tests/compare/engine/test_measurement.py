@@ -33,7 +33,7 @@ class Instant(Provider):
 def test_checking_and_storing_images_is_not_part_of_the_latency(alice, monkeypatch, settings):
     settings.IMAGE_PROCESSES = 0  # in this thread, so that the slow check below applies
     route = Route("sandbox:fast", Instant, "m", "Instant", Capabilities(), {})
-    monkeypatch.setattr(catalog, "get_route", lambda key, team=None: route)
+    monkeypatch.setattr(catalog, "get_route", lambda key, team=None, **_: route)
     real = images._inspect
 
     def slow_inspect(*args):

@@ -19,6 +19,8 @@ def sent(monkeypatch):
     """Tasks the reaper sends, recorded instead of going to a broker."""
     record = []
     monkeypatch.setattr(tasks.run_result, "apply_async", lambda args, **kw: record.append(("run", args)))
+    monkeypatch.setattr(tasks.run_results, "apply_async",
+                        lambda args, **kw: record.extend(("run", (pk,)) for pk in args[0]))
     monkeypatch.setattr(tasks.check_result, "apply_async", lambda args, **kw: record.append(("check", args)))
     return record
 
@@ -76,7 +78,7 @@ def test_retried_attempts_are_kept_and_shown(alice, alice_client, monkeypatch, s
             return ImageResult(images=(GeneratedImage(data=image_bytes()),))
 
     route = Route("sandbox:fast", RefusesOnce, "m", "Refuses once", Capabilities())
-    monkeypatch.setattr(catalog, "get_route", lambda key, team=None: route)
+    monkeypatch.setattr(catalog, "get_route", lambda key, team=None, **_: route)
     result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
     execution.execute_result(result.pk)
     result.refresh_from_db()
