@@ -8,12 +8,16 @@ The worker checks images in a small pool of processes of its own (``check_images
 ``IMAGE_PROCESSES``, default 2): decoding, resampling and WebP encoding are CPU work, and in the
 worker's threads they held the interpreter lock that the threads still waiting on a provider need
 to read their answer, which added our work to other routes' latency (BENCHMARKS.md, F2).
+The automatic checks after a result is stored (``in_image_processes``) run in one more process of
+their own, at a lower OS priority: a burst of results is checked and stored first, its checks
+come after, so they never delay a result's card.
 """
 
 import hashlib
 import io
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -81,36 +85,45 @@ def _inspect(data: bytes, max_pixels: int, max_bytes: int, thumbnail_size: int):
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageRejected(f"The image is damaged or truncated ({exc}).") from None
         # In place (F6): the decoded frame is not needed afterwards, so no full-size copy is made.
-        image.thumbnail((thumbnail_size, thumbnail_size))
+        # reducing_gap=1.0: a box reduction by whole factors first, then the resample; and WebP's
+        # method 2: together about half the CPU of Pillow's defaults and method 4 (a burst of
+        # results is stored at the rate of this function), for a thumbnail that looks the same.
+        image.thumbnail((thumbnail_size, thumbnail_size), reducing_gap=1.0)
         thumb = image
         if thumb.mode not in ("RGB", "RGBA"):
             thumb = thumb.convert("RGBA" if "A" in thumb.getbands() or "transparency" in thumb.info else "RGB")
         out = io.BytesIO()
-        thumb.save(out, "WEBP", quality=80, method=4)
+        thumb.save(out, "WEBP", quality=80, method=2)
     return width, height, fmt, hashlib.sha256(data).hexdigest(), out.getvalue()
 
 
 # --- the image processes ---------------------------------------------------------------------
 
 log = logging.getLogger(__name__)
-_pool = None
+_pools = {}  # "store": IMAGE_PROCESSES processes; "later": one process at a lower priority
 _pool_lock = threading.Lock()
+LATER_NICENESS = 10
 
 
-def _executor(processes):
-    global _pool
+def _executor(processes, kind="store"):
     with _pool_lock:
-        if _pool is None:
+        if kind not in _pools:
             # spawn, not fork: the worker has many threads, and a forked child could inherit a held lock
-            _pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
-        return _pool
+            _pools[kind] = ProcessPoolExecutor(
+                max_workers=processes if kind == "store" else 1, mp_context=multiprocessing.get_context("spawn"),
+                initializer=None if kind == "store" else _lower_priority)
+        return _pools[kind]
+
+
+def _lower_priority():
+    os.nice(LATER_NICENESS)
 
 
 def _discard(pool):
-    global _pool
     with _pool_lock:
-        if _pool is pool:
-            _pool = None
+        for kind, known in list(_pools.items()):
+            if known is pool:
+                del _pools[kind]
     pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -123,8 +136,8 @@ def start_image_processes():
     for them to import Pillow."""
     processes = settings.IMAGE_PROCESSES
     if processes > 0:
-        pool = _executor(processes)
-        for future in [pool.submit(_ready) for _ in range(processes)]:
+        pool, later = _executor(processes), _executor(processes, "later")
+        for future in [pool.submit(_ready) for _ in range(processes)] + [later.submit(_ready)]:
             future.result(timeout=60)
 
 
@@ -157,15 +170,16 @@ def check_images(datas) -> list[CheckedImage]:
 
 
 def in_image_processes(function, *args):
-    """``function(*args)`` in the image processes (a module-level function: it is pickled), or in
-    this thread when IMAGE_PROCESSES is 0 or no process can be started: Pillow work done after a
-    result is stored (compare/checks/checks.py) keeps off the threads still timing provider calls."""
+    """``function(*args)`` in the image process for later work (a module-level function: it is
+    pickled), or in this thread when IMAGE_PROCESSES is 0 or no process can be started: Pillow
+    work done after a result is stored (compare/checks/checks.py) keeps off the threads still
+    timing provider calls, and behind the checks of results being stored (a lower priority)."""
     processes = settings.IMAGE_PROCESSES
     if processes <= 0:
         return function(*args)
     pool = None
     try:
-        pool = _executor(processes)
+        pool = _executor(processes, "later")
         return pool.submit(function, *args).result()
     except BrokenProcessPool:
         log.warning("an image process died; starting new ones")

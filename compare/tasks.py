@@ -24,9 +24,6 @@ from compare.ops import health, logs
 from compare.notifications.notifications import deliver_webhook, send_event_email  # noqa: F401
 
 log = logging.getLogger(__name__)
-# Results claimed by one message: enough that a comparison's claims share a transaction and its
-# credentials, few enough that several Celery threads (and workers) share a large comparison.
-CLAIM_CHUNK = 5
 _calls = None  # this worker process's CallPool, once it is a worker (tests and the web run calls inline)
 
 
@@ -78,7 +75,7 @@ def run_result(self, result_id):
 def run_results(self, result_ids):
     """``run_result`` for several results in one message: claimed in one transaction, their
     calls handed to the pool one by one as their providers are built (dispatch sends a team's
-    turns this way, CLAIM_CHUNK at a time)."""
+    turns this way, CLAIM_BATCH at a time)."""
     start(list(result_ids), self.request.hostname or "")
 
 
@@ -152,13 +149,13 @@ def follow(result_id, step):
 
 def dispatch(team_id, only=None):
     """Send the team's oldest waiting results to the broker, as many as it has free of
-    TEAM_MAX_IN_FLIGHT (limits.take_turns), CLAIM_CHUNK to a message (one each when calls run
+    TEAM_MAX_IN_FLIGHT (limits.take_turns), CLAIM_BATCH to a message (one each when calls run
     inside their task: WORKER_CALLS=0). The rest wait in the database, holding no broker message
     nor worker: so another team's first call is never queued behind this team's flood. Called
     when results are enqueued (services.enqueue), when one of the team's calls ends and by the
     reaper. ``only``: consider just these result ids. Returns how many were sent."""
     ids = limits.take_turns(team_id, only=only)
-    chunk = min(CLAIM_CHUNK, settings.WORKER_CALLS) if settings.WORKER_CALLS > 0 else 1
+    chunk = max(1, min(settings.CLAIM_BATCH, settings.WORKER_CALLS)) if settings.WORKER_CALLS > 0 else 1
     for start_at in range(0, len(ids), chunk):
         part = ids[start_at:start_at + chunk]
         if len(part) == 1:
@@ -189,9 +186,15 @@ def log_outcome(result_id):
 
 @shared_task(ignore_result=True, acks_late=True)
 def run_checks(result_id):
-    """The automatic checks of a stored result's images (compare/checks/checks.py), after its timing."""
+    """The automatic checks of a stored result's images (compare/checks/checks.py), after its timing:
+    in a worker, on its call pool's thread for later work (so that a burst of checks never holds
+    the Celery threads that claim results; a check lost with its worker shows as missing, and
+    `manage.py check_images` runs it); elsewhere, here."""
     with logs.scope(result=result_id, request_id=None):
-        checks.run_checks(result_id)
+        if _calls is not None:
+            _calls.later(checks.run_checks, result_id)
+        else:
+            checks.run_checks(result_id)
 
 
 def enqueue_checks(result_id):

@@ -314,6 +314,10 @@ WORKER_CALLS = env_int("WORKER_CALLS", 1000)
 WORKER_STORE_THREADS = env_int("WORKER_STORE_THREADS", 4)
 WORKER_CANCEL_POLL_SECONDS = env_float("WORKER_CANCEL_POLL_SECONDS", 0.5)
 WORKER_DRAIN_SECONDS = env_float("WORKER_DRAIN_SECONDS", 60.0)
+# Results sent in one message and claimed together (one transaction, each team's credentials and
+# each comparison's request read once): enough to make a large comparison's claims cheap, few
+# enough that several Celery threads and workers share it.
+CLAIM_BATCH = env_int("CLAIM_BATCH", 5)
 # Celery beat (one process per deployment; `make run` embeds it in its worker): every
 # BENCHMARK_TICK_SECONDS it starts the scheduled benchmarks that are due and judges finished runs
 # (compare/benchmarks/runs.py). The schedules themselves live in the database (Benchmark.next_run_at).

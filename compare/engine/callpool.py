@@ -96,6 +96,9 @@ class CallPool:
     def __init__(self, calls, stores, cancel_poll_seconds=0.5):
         self.calls = ThreadPoolExecutor(max_workers=calls, thread_name_prefix="call")
         self.stores = ThreadPoolExecutor(max_workers=stores, thread_name_prefix="store")
+        # Work that follows a stored result and may wait (its automatic checks): one thread, so
+        # that it never holds a Celery thread that should be claiming the next results.
+        self.after = ThreadPoolExecutor(max_workers=1, thread_name_prefix="after")
         self.watch = CancelWatch(cancel_poll_seconds)
         self.limit = calls
         self.free = calls  # places not reserved
@@ -159,6 +162,20 @@ class CallPool:
                 self.free += 1
                 self.lock.notify_all()
 
+    def later(self, function, *args):
+        """``function(*args)`` on the thread for work after a result (its checks), in the log
+        context of the caller; its exception is logged, its database connection given back."""
+
+        def run():
+            try:
+                function(*args)
+            except Exception:
+                log.exception("%s%r failed", getattr(function, "__name__", function), args)
+            finally:
+                close_old_connections()
+
+        self.after.submit(contextvars.copy_context().run, run)
+
     def drain(self, timeout):
         """Wait until every call handed here is stored, or ``timeout`` seconds; True if all were."""
         with self.lock:
@@ -168,3 +185,4 @@ class CallPool:
         self.watch.stop()
         self.calls.shutdown(wait=False)
         self.stores.shutdown(wait=False)
+        self.after.shutdown(wait=False)

@@ -14,6 +14,7 @@ import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import close_old_connections, transaction
+from django.urls import get_resolver
 
 from providers import runner
 from providers.base import (
@@ -56,11 +57,12 @@ def call_deadline(route, request):
 def warm_up():
     """Run once when a worker starts, so the first comparison does not pay for it: import
     every provider module (and build the routes), build the TLS context, open the database
-    connection, start the image processes."""
+    connection, start the image processes, load the URL patterns."""
     catalog.available_routes()
     ssl_context()
     Result.objects.exists()
     start_image_processes()
+    get_resolver().reverse_dict  # the URL patterns, which the first result's notifications would load
 
 
 class Shared:

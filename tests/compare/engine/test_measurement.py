@@ -80,7 +80,7 @@ def test_a_killed_image_process_is_replaced(image_processes):
 
 def test_no_image_processes_means_checking_in_the_calling_thread(settings, monkeypatch):
     settings.IMAGE_PROCESSES = 0
-    monkeypatch.setattr(images, "_executor", lambda processes: pytest.fail("no pool expected"))
+    monkeypatch.setattr(images, "_executor", lambda processes, kind="store": pytest.fail("no pool expected"))
     assert images.check_images([image_bytes(10, 20)])[0].height == 20
 
 
@@ -119,7 +119,7 @@ def test_the_cached_routes_cannot_be_changed_through_an_answer():
 def test_images_are_checked_in_the_thread_when_no_process_can_be_started(settings, monkeypatch):
     settings.IMAGE_PROCESSES = 1
 
-    def cannot_start(processes):
+    def cannot_start(processes, kind="store"):
         raise OSError("fork: resource temporarily unavailable")
 
     monkeypatch.setattr(images, "_executor", cannot_start)
