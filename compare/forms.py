@@ -15,6 +15,7 @@ from compare.engine.requests import stored_references
 from compare.images import ImageRejected, check_image
 from compare.models import Comparison
 from compare.params import BadParameter, object_id
+from compare.teams.crypto import team_env
 from compare.teams.models import SubmitRefused, Team
 from compare.uploads import RefusedUpload
 
@@ -173,9 +174,10 @@ class ComparisonForm(forms.Form):
             self.add_error("routes", str(refused))
         except SubmitRefused as refused:
             self.add_error(None, str(refused))
+        values = team_env(self.team)  # the team's credentials, decrypted once for every route
         for key in keys:
             route = self.route_map[key]
-            found = catalog.route_access(route, self.team)
+            found = catalog.route_access(route, self.team, values=values)
             if not found.configured:
                 self.add_error("routes", found.problem or f"{key} is not configured: set {', '.join(found.missing)}.")
             limit = route.capabilities.prompt_limit

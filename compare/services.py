@@ -51,15 +51,14 @@ def create_comparison(*, user, prompt, route_keys, params, team=None, rerun_of=N
             row.save()
         # Rows are inserted in a random order, so a result's id says nothing of its route's place
         # (a blind reviewer could otherwise read the route order from ids; blind may be set later).
+        # One INSERT for them all (bulk_create keeps the list's order, so the ids stay shuffled).
         rows = list(enumerate(zip(route_keys, costs)))
         secrets.SystemRandom().shuffle(rows)
-        for position, (key, cost) in rows:
-            route = route_map[key]
-            Result.objects.create(
-                comparison=comparison, position=position, route_key=key, route_label=route.label,
-                sandbox=route.sandbox, estimated_cost_usd=pricing.estimate_of(cost),
-                estimate_source=pricing.estimate_source_of(cost), charge_usd=cost.usd,
-            )
+        Result.objects.bulk_create([
+            Result(comparison=comparison, position=position, route_key=key, route_label=route_map[key].label,
+                   sandbox=route_map[key].sandbox, estimated_cost_usd=pricing.estimate_of(cost),
+                   estimate_source=pricing.estimate_source_of(cost), charge_usd=cost.usd)
+            for position, (key, cost) in rows])
         transaction.on_commit(lambda: enqueue(comparison.pk))
         if locked.monthly_budget_usd:  # reservations count: a threshold may be reached at submit already
             transaction.on_commit(lambda: notifications.check_budget_of(team.pk), robust=True)
