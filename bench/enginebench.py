@@ -103,7 +103,7 @@ def settings_for(calls, workers, defaults, forced=None):
 
 def describe(settings, workers):
     env = " ".join(f"{k}={v}" for k, v in sorted(settings["env"].items()))
-    procs = f"{workers} worker processes" if workers else "`serve`'s worker"
+    procs = f"{workers} worker processes" if workers else "`serve`'s workers (SERVE_WORKERS unless given)"
     return f"{procs}, CELERY_WORKER_CONCURRENCY={settings['threads']}, {env} ({settings['why']})"
 
 
@@ -430,6 +430,8 @@ def run_setup(name, fake, sizes, defaults, forced=None, photo=False):
         i = sizes["in_flight"]
         for calls in i["counts"]:
             s = settings_for(calls, setup.workers, defaults, forced)
+            if not setup.workers:  # the target is calls in flight in one worker process
+                s = {**s, "env": {**s["env"], "SERVE_WORKERS": "1"}, "why": s["why"] + "; one worker process"}
             guarded(out, f"in_flight_{calls}", lambda: {
                 **in_flight(setup.get(s), fake, calls, i["comparisons"], i["low_s"], i["high_s"], name,
                             database=setup.database, photo=photo), "settings": describe(s, setup.workers)})
@@ -470,6 +472,15 @@ def run(results, setups=("embedded", "services"), quick=False, forced=None, phot
     return section
 
 
+def keep(section):
+    """Write the section into BENCHMARKS.md as its kept block (bench/report.py keeps it when `make
+    bench` rewrites the rest)."""
+    from bench.report import write_kept
+    from bench.report_engine import markdown
+
+    write_kept(ROOT / "BENCHMARKS.md", "engine", "\n".join(markdown(section)))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setup", choices=("embedded", "services", "both"), default="both")
@@ -485,6 +496,7 @@ def main(argv=None):
     from bench.report_engine import markdown
 
     print("\n".join(markdown(section)))
+    keep(section)
     out = ROOT / "var" / "bench" / f"engine-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str))

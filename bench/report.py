@@ -2,7 +2,8 @@
 
 This module lays out the document; its parts are written by bench/report_targets.py (the table
 against issue 6's targets), bench/report_items.py (the sections of items 1-7),
-bench/report_findings.py (the findings) and bench/report_engine.py (issue 14's engine targets).
+bench/report_findings.py (the findings); issue 14's engine targets are a kept section (bench/report_engine.py,
+written by bench/enginebench.py).
 Every number in them comes from the results file; the explanations are conditional on them where
 the outcome could go either way, and otherwise state what the code does (with file and line of
 thought) so a reviewer can check them."""
@@ -13,7 +14,6 @@ from pathlib import Path
 
 from bench.faultload import markdown as faultload_markdown  # issue 5's load test with injected faults
 from bench.figures import f
-from bench.report_engine import markdown as engine_markdown  # issue 14's engine targets
 from bench.report_findings import findings
 from bench.report_items import item_sections
 from bench.report_targets import cause_for, target_rows, target_table
@@ -101,8 +101,6 @@ def render(r):
     lines.extend(item_sections(r))
 
     lines.extend(faultload_markdown(r.get("faultload")))
-
-    lines.extend(engine_markdown(r.get("engine")))
 
     # ---- findings
     add("## Findings (design problems still open) and the changes proposed")

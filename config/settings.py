@@ -295,6 +295,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    if CELERY_BROKER_URL.startswith("redis://"):
+        CELERY_BROKER_TRANSPORT = "config.broker:RedisTransport"  # survives an ack lost with the broker
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "compare")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -318,6 +320,9 @@ WORKER_DRAIN_SECONDS = env_float("WORKER_DRAIN_SECONDS", 60.0)
 # each comparison's request read once): enough to make a large comparison's claims cheap, few
 # enough that several Celery threads and workers share it.
 CLAIM_BATCH = env_int("CLAIM_BATCH", 5)
+# Worker processes `make run` (manage.py serve) starts: one per core, up to two (each process's
+# claims and stores run under its own interpreter lock).
+SERVE_WORKERS = env_int("SERVE_WORKERS", max(1, min(2, os.cpu_count() or 1)))
 # Celery beat (one process per deployment; `make run` embeds it in its worker): every
 # BENCHMARK_TICK_SECONDS it starts the scheduled benchmarks that are due and judges finished runs
 # (compare/benchmarks/runs.py). The schedules themselves live in the database (Benchmark.next_run_at).

@@ -54,15 +54,20 @@ def test_serve_starts_the_worker_again_when_it_exits():
         def poll(self):
             return 1
 
+    class Running:
+        def poll(self):
+            return None
+
     started = []
     command = Command(stdout=io.StringIO(), stderr=io.StringIO())
-    command.worker, command.stopping = Exited(), threading.Event()
+    command.workers, command.stopping = [Running(), Exited()], threading.Event()
 
-    def start_worker():
-        started.append(True)
+    def start_worker(n):
+        started.append(n)
         command.stopping.set()  # one restart is enough for the test
-        return Exited()
+        return Running()
 
     command.start_worker = start_worker
     command.keep_worker_alive()
-    assert started == [True] and "starting it again" in command.stderr.getvalue()
+    assert started == [1] and "starting it again" in command.stderr.getvalue()  # the one that exited
+    assert isinstance(command.workers[1], Running)

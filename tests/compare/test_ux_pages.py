@@ -88,7 +88,7 @@ def test_serve_ends_with_the_url_and_the_login_in_a_box_after_the_worker_is_read
     assert rows[0] == rows[-1] == "+" + "-" * 61 + "+" and all(len(row) == len(rows[0]) for row in rows)
 
     command = Command(stdout=io.StringIO(), stderr=io.StringIO())
-    command.worker, command.worker_ready = object(), threading.Event()
+    command.workers, command.worker_ready = [object()], threading.Event()
     said = threading.Thread(target=command.say_when_ready, args=(["Log in as 'admin'"],))
     said.start()
     said.join(0.3)

@@ -1,5 +1,6 @@
-"""`make run`: migrate, make a local account, start a Celery worker (with Celery beat embedded: it
-starts scheduled benchmarks) and the web server (uvicorn serving config.asgi) together."""
+"""`make run`: migrate, make a local account, start the Celery workers (SERVE_WORKERS processes, the
+first with Celery beat embedded: it starts scheduled benchmarks) and the web server (uvicorn
+serving config.asgi) together."""
 
 import os
 import secrets
@@ -32,17 +33,20 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         login = self.ensure_local_account()
-        self.worker = None if no_worker else self.start_worker()
+        self.worker_ready = threading.Event()
+        self.workers = [] if no_worker else [self.start_worker(n) for n in range(settings.SERVE_WORKERS)]
         self.stopping = threading.Event()
-        if self.worker:
+        if self.workers:
             threading.Thread(target=self.keep_worker_alive, name="worker-watch", daemon=True).start()
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         url = f"http://{host}:{port}/"
         lines = [f"Image Provider Compare is running at {url}", f"Log in as {login}"]
-        if self.worker:
-            lines.append(f"Celery worker pid {self.worker.pid}: pool={settings.CELERY_WORKER_POOL}, "
-                         f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, broker={_safe_broker()}, "
-                         f"with beat (scheduled benchmarks, every {settings.BENCHMARK_TICK_SECONDS:g} s)")
+        if self.workers:
+            pids = ", ".join(str(worker.pid) for worker in self.workers)
+            lines.append(f"Celery worker pid {pids}: pool={settings.CELERY_WORKER_POOL}, "
+                         f"concurrency={settings.CELERY_WORKER_CONCURRENCY}, calls={settings.WORKER_CALLS} each, "
+                         f"broker={_safe_broker()}, with beat (scheduled benchmarks, every "
+                         f"{settings.BENCHMARK_TICK_SECONDS:g} s)")
         lines.append("Press Ctrl+C to stop.")
         # Said last, after the worker's own banner (which would otherwise scroll the login away).
         threading.Thread(target=self.say_when_ready, args=(lines,), name="ready-box", daemon=True).start()
@@ -54,40 +58,44 @@ class Command(BaseCommand):
                         lifespan="off", timeout_graceful_shutdown=STREAMS_GRACE_SECONDS)
         finally:
             self.stopping.set()
-            worker = self.worker
-            if worker and worker.poll() is None:
+            running = [worker for worker in self.workers if worker.poll() is None]
+            for worker in running:
                 worker.terminate()
+            for worker in running:
                 try:
                     worker.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     worker.kill()
 
     def say_when_ready(self, lines, wait=20.0):
-        """The URL and the login in a box, once the worker says it is ready (or after `wait`
+        """The URL and the login in a box, once a worker says it is ready (or after `wait`
         seconds, or at once without a worker)."""
-        if self.worker is not None:
+        if self.workers:
             self.worker_ready.wait(wait)
         self.stdout.write(self.style.SUCCESS(box(lines)))
 
     def keep_worker_alive(self):
-        """Start the worker again if it exits while the server runs (a crash must not leave the
+        """Start a worker again if it exits while the server runs (a crash must not leave the
         app accepting comparisons that nobody runs)."""
         while not self.stopping.wait(1.0):
-            if self.worker.poll() is not None and not self.stopping.is_set():
-                self.stderr.write(f"The Celery worker exited with {self.worker.returncode}; starting it again.")
-                self.worker = self.start_worker()
+            for n, worker in enumerate(self.workers):
+                if worker.poll() is not None and not self.stopping.is_set():
+                    self.stderr.write(f"The Celery worker exited with {worker.returncode}; starting it again.")
+                    self.workers[n] = self.start_worker(n)
 
-    def start_worker(self):
+    def start_worker(self, n=0):
+        """Worker process ``n``: each carries its own provider calls (WORKER_CALLS) on its own
+        interpreter, so SERVE_WORKERS of them use that many cores for claims and stores."""
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
+            sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "-n", f"w{n}@%h",
             "--pool", settings.CELERY_WORKER_POOL, "--concurrency", str(settings.CELERY_WORKER_CONCURRENCY),
             "--without-gossip", "--without-mingle", "--without-heartbeat",
-            # Celery beat inside this worker (tried with the filesystem broker and the threads
+        ]
+        if n == 0:
+            # Celery beat inside the first worker (tried with the filesystem broker and the threads
             # pool): every BENCHMARK_TICK_SECONDS it starts the benchmarks that are due. A
             # scale-out runs one `celery -A config beat` instead (README).
-            "--beat",
-        ]
-        self.worker_ready = threading.Event()
+            command.append("--beat")
         worker = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True, errors="replace")
         threading.Thread(target=self.relay, args=(worker,), name="worker-output", daemon=True).start()

@@ -30,6 +30,8 @@ def test_a_user_watches_a_race_and_steps_through_the_images_full_size(embedded_s
     # The page settles without a reload: no Cancel once done, and the verdict form offers the winners.
     expect(page.locator("#cancel-action")).to_have_count(0, timeout=5_000)
     expect(page.locator("form.verdict input[name=verdict]")).to_have_count(3 + 2, timeout=5_000)  # 3 winners, tie, all bad
+    # The race settles too: its last refresh (every second and on each change) has every route ended.
+    expect(page.locator("#race[hx-get]")).to_have_count(0, timeout=10_000)
     expect(page.locator("#race svg.timeline g.race-row")).to_have_count(3)
     expect(page.locator("#race svg.costs")).to_be_visible()
     check_timeline_against_the_api(page, stack.wait_done(comparison["id"]))
