@@ -445,7 +445,8 @@ def run(results, setups=("embedded", "services"), quick=False, forced=None, phot
     sizes = QUICK if quick else FULL
     defaults = code_defaults()
     section = results.setdefault("engine", {})
-    section.update(command=command or results.get("command"), quick=quick, sizes=sizes, defaults=defaults,
+    section.update(command=command or results.get("command"),
+                   started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), quick=quick, sizes=sizes, defaults=defaults,
                    worker_calls=WORKER_CALLS, latency_at=LATENCY_AT, photo=photo, setups={})
     log(f"engine: the code's defaults {defaults}")
     fake = RemoteFake().start()
@@ -488,8 +489,8 @@ def main(argv=None):
     parser.add_argument("--celery-threads", type=int, help="force CELERY_WORKER_CONCURRENCY per worker process")
     parser.add_argument("--photo", action="store_true", help="photo-like 1.4 MB PNGs in the in-flight runs")
     args = parser.parse_args(argv)
-    command = os.environ.get("BENCH_COMMAND") or "python -m bench.enginebench " + shlex.join(
-        sys.argv[1:] if argv is None else argv)
+    command = os.environ.get("BENCH_COMMAND") or " ".join(
+        ["python -m bench.enginebench", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     setups = ("embedded", "services") if args.setup == "both" else (args.setup,)
     results = {"command": command, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     section = run(results, setups, quick=args.quick, forced=args.celery_threads, photo=args.photo, command=command)
