@@ -68,7 +68,7 @@ def carry(stack, gate):
 def test_one_worker_with_four_celery_threads_carries_300_calls_at_once(tmp_path):
     gate = Gate(CALLS)
     with LoopbackServer(gate) as server:
-        stack = Stack(tmp_path, env=stack_env(server.url), worker_concurrency=4)
+        stack = Stack(tmp_path, env={**stack_env(server.url), "SERVE_WORKERS": "1"}, worker_concurrency=4)
         try:
             stack.start()
             results = carry(stack, gate)
