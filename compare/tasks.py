@@ -198,8 +198,14 @@ def run_checks(result_id):
 
 
 def enqueue_checks(result_id):
-    """Once a result has succeeded and been stored, its checks go to a task of their own."""
+    """Once a result has succeeded and been stored, its checks follow: in a worker, on its call
+    pool's thread for later work, handed there at once (a broker message that would come back to
+    this process for the same thread cost every stored result a message written and read); elsewhere
+    in a task of their own."""
     if Result.objects.filter(pk=result_id, status=Status.SUCCEEDED, image_checks__isnull=True).exists():
+        if _calls is not None:
+            _calls.later(checks.run_checks, result_id)
+            return
         try:
             run_checks.apply_async((result_id,))
         except Exception:  # the result is stored; its checks show "missing" later (manage.py check_images)

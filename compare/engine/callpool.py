@@ -22,7 +22,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import close_old_connections
+from django.db import connections
 
 from providers.base import ProviderCancelledError
 
@@ -31,6 +31,32 @@ from compare.models import Result
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # ids per cancel query (SQLite's variable limit is far above; a query stays small)
+
+
+def kept_connection():
+    """The database connections of this thread, kept between stores rather than closed after each
+    (as DB_CONN_MAX_AGE=0 would): the pool's threads that use the database are a fixed few (store
+    threads, the cancel watcher, the thread for later work), so keeping theirs bounds nothing, and
+    opening one per stored result cost SQLite a file open and PostgreSQL a backend process start.
+    Called before each use: a connection that an error left in a transaction, or that stopped
+    answering (the database restarted), is closed, and the next query opens a new one."""
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is None:
+            continue
+        if conn.in_atomic_block or conn.get_autocommit() != conn.settings_dict["AUTOCOMMIT"] or not _answers(conn):
+            conn.close()
+        else:
+            conn.errors_occurred = False
+
+
+def _answers(conn):
+    """One round trip (Django's SQLite backend calls every connection usable, even a closed one)."""
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - whatever the driver raises, this connection is done
+        return False
 
 
 class CancelWatch:
@@ -69,11 +95,10 @@ class CancelWatch:
     def _loop(self):
         while not self.stopped.wait(self.interval):
             try:
+                kept_connection()
                 self.look()
             except Exception:
                 log.exception("could not look for cancelled calls; trying again")
-            finally:
-                close_old_connections()
 
     def look(self):
         """One look: wake the sleeps of the calls whose result has a cancel request."""
@@ -147,6 +172,7 @@ class CallPool:
     def _conclude(self, call, then):
         pk = call.result.pk
         try:
+            kept_connection()
             step = call.conclude()
         except Exception:
             log.exception("storing result %s failed", pk)
@@ -156,7 +182,6 @@ class CallPool:
         except Exception:
             log.exception("could not send what comes after result %s; the reaper will", pk)
         finally:
-            close_old_connections()
             with self.lock:
                 self.pending.discard(pk)
                 self.free += 1
@@ -164,15 +189,14 @@ class CallPool:
 
     def later(self, function, *args):
         """``function(*args)`` on the thread for work after a result (its checks), in the log
-        context of the caller; its exception is logged, its database connection given back."""
+        context of the caller; its exception is logged, its database connection kept (``kept_connection``)."""
 
         def run():
             try:
+                kept_connection()
                 function(*args)
             except Exception:
                 log.exception("%s%r failed", getattr(function, "__name__", function), args)
-            finally:
-                close_old_connections()
 
         self.after.submit(contextvars.copy_context().run, run)
 

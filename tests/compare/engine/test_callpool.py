@@ -1,6 +1,8 @@
 """A worker's call pool: calls in flight are not Celery slots, nor database connections."""
 
+import contextlib
 import threading
+import types
 
 import pytest
 from django.db import connections
@@ -43,6 +45,17 @@ class Waiting(Provider):
     def generate(self, request):
         self.sleep(60)
         return ImageResult(images=(GeneratedImage(data=image_bytes()),))
+
+
+ENQUEUE_CHECKS = tasks.enqueue_checks
+
+
+@pytest.fixture(autouse=True)
+def no_checks(monkeypatch):
+    """A stored result's checks run on the pool's later thread, beside the store thread: the unit
+    tests' in-memory database refuses two writers at once (a file database waits), so the tests
+    that are not about the checks leave them out."""
+    monkeypatch.setattr(tasks, "enqueue_checks", lambda result_id: None)
 
 
 @pytest.fixture
@@ -169,3 +182,73 @@ def test_places_are_taken_all_at_once_or_not_at_all():
         assert pool.reserve(10) == 3  # a message larger than the pool takes the whole pool, not more
     finally:
         pool.shutdown()
+
+
+def test_a_store_thread_keeps_its_connection_between_stores(alice, route, pool, settings):
+    settings.TEAM_MAX_IN_FLIGHT = 0
+    Gathered.barrier, Gathered.connected = threading.Barrier(1), []
+    route(Gathered)
+    seen = []
+    for index in range(3):
+        result = factories.comparison(alice, routes=["sandbox:fast"], prompt=f"p{index}").results.get()
+        # on the store thread, after the store: the connection it used
+        pool.submit(execution.start_result(result.pk, worker="w1"),
+                    then=lambda pk, step: seen.append(connections["default"].connection))
+        assert pool.drain(timeout=30)
+    assert Result.objects.filter(status=Status.SUCCEEDED).count() == 3
+    assert seen[0] is not None and seen[0] is seen[1] is seen[2]  # kept, not opened per result
+
+
+class Conn:
+    """A stand-in for one of Django's connections, as kept_connection looks at them."""
+
+    def __init__(self, answers=True, in_atomic_block=False, autocommit=True):
+        self.connection, self.in_atomic_block, self.autocommit = object(), in_atomic_block, autocommit
+        self.settings_dict, self.errors_occurred, self.closed, self.answers = {"AUTOCOMMIT": True}, True, False, answers
+
+    def get_autocommit(self):
+        return self.autocommit
+
+    def cursor(self):
+        if not self.answers:
+            raise OSError("server closed the connection unexpectedly")
+        return contextlib.nullcontext(types.SimpleNamespace(execute=lambda sql: None))
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_kept_connection_that_stopped_answering_or_was_left_in_a_transaction_is_closed(monkeypatch):
+    healthy, gone, left_open, not_autocommit = Conn(), Conn(answers=False), Conn(in_atomic_block=True), Conn(
+        autocommit=False)
+    monkeypatch.setattr(callpool, "connections", types.SimpleNamespace(
+        all=lambda initialized_only: [healthy, gone, left_open, not_autocommit]))
+    callpool.kept_connection()
+    assert (healthy.closed, gone.closed, left_open.closed, not_autocommit.closed) == (False, True, True, True)
+    assert healthy.errors_occurred is False  # it answered: the error that marked it is behind it
+
+
+def test_a_stored_result_s_checks_go_to_the_pool_s_later_thread_without_a_broker_message(
+        alice, route, settings, monkeypatch):
+    settings.WORKER_CALLS, settings.WORKER_STORE_THREADS, settings.IMAGE_PROCESSES = 10, 1, 0
+    monkeypatch.setattr(tasks, "_calls", None)
+    monkeypatch.setattr(tasks, "enqueue_checks", ENQUEUE_CHECKS)
+    sent = []
+    monkeypatch.setattr(tasks.run_checks, "apply_async", lambda *args, **kwargs: sent.append(args))
+    running = tasks.start_call_pool()
+    try:
+        Gathered.barrier, Gathered.connected = threading.Barrier(1), []
+        route(Gathered)
+        # The later thread waits until the store is done: the unit tests' in-memory database
+        # refuses two writers at once (a file database waits).
+        stored = threading.Event()
+        running.after.submit(stored.wait, 30)
+        result = factories.comparison(alice, routes=["sandbox:fast"]).results.get()
+        tasks.run_result.run(result.pk)
+        assert running.drain(timeout=30)
+        stored.set()
+        running.after.submit(lambda: None).result(timeout=60)  # the later thread has done what it was given
+        assert Result.objects.get(pk=result.pk).image_checks is not None
+        assert sent == []
+    finally:
+        running.shutdown()
