@@ -2,6 +2,7 @@
 measured in the same run against the same fake with the same delays.
 
     python -m bench.enginebench [--setup embedded|services|both] [--quick] [--celery-threads N] [--photo]
+                                [--only burst|fanout|in_flight|scaling ...] [--calls N ...]
 
 Also `make bench` (part "engine": `python -m bench.run --only engine`), rendered into BENCHMARKS.md
 by bench/report_engine.py. The measures:
@@ -14,7 +15,14 @@ by bench/report_engine.py. The measures:
    10-30 s so that they overlap; the peak in flight counted at the fake): succeeded, late
    (finished_at - submit - delay) max and p95, the worker processes' peak RSS, and on
    PostgreSQL the peak number of the database's connections;
-4. our latency_ms minus the fake's server time (bench/harness.py's truth_samples) at 200 in flight.
+4. our latency_ms minus the fake's server time (bench/harness.py's truth_samples) at 200 in flight;
+5. scaling: the burst again on 1 and 2 worker processes (the store rate decides its ratio).
+
+The burst and in-flight measures also count the CPU the stack's processes spent (bench/harness.py
+CpuMeter: web, workers, image processes, and on PostgreSQL + Redis the database's backends and
+redis-server), per stored result. The bench asks the API for results only once the providers'
+time has passed (finished_at is the server's clock), so its own polling takes no CPU from the
+stores it measures.
 
 The floor of each: the same bodies (same delays, prompts of its own) sent at once by bench/floor.py
 in a process of its own; its last call's arrival at the fake after its start, its wall / slowest
@@ -52,7 +60,7 @@ if str(ROOT) not in sys.path:
 from bench.fake import BenchFake, RemoteFake  # noqa: E402
 from bench.figures import pct  # noqa: E402
 from bench.harness import (  # noqa: E402
-    LOG_EVENTS, PARAMS, RssSampler, log, routes, rss_mb, start_stack, stop_stack, truth_samples, worker_pids,
+    LOG_EVENTS, PARAMS, CpuMeter, RssSampler, log, routes, rss_mb, start_stack, stop_stack, truth_samples, worker_pids,
 )
 from bench.load import LoadMonitor  # noqa: E402
 from bench.stackbench import InFlight, run_floor  # noqa: E402
@@ -116,8 +124,11 @@ class Setup:
         self.name, self.fake, self.workers = name, fake, SETUPS[name]
         self.stack, self.key, self.database = None, None, None
 
-    def get(self, settings):
-        key = (settings["threads"], tuple(sorted(settings["env"].items())))
+    def get(self, settings, workers=None):
+        """The stack for these settings; ``workers``: separate worker processes instead of the
+        setup's own (services; embedded ones take SERVE_WORKERS in the env)."""
+        workers = self.workers if workers is None else workers
+        key = (settings["threads"], tuple(sorted(settings["env"].items())), workers)
         if key != self.key:
             self.close()
             env = dict(settings["env"])
@@ -125,7 +136,7 @@ class Setup:
                 self.database = create_database()
                 env.update({"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{self.database}",
                             "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "CELERY_QUEUE": self.database})
-            self.stack = start_stack(f"engine-{self.name}", self.fake, workers=self.workers,
+            self.stack = start_stack(f"engine-{self.name}", self.fake, workers=workers,
                                      concurrency=settings["threads"], env=env)
             self.key = key
         return self.stack
@@ -293,14 +304,22 @@ def statuses(bodies):
     return out
 
 
-def burst(stack, fake, comparisons, routes, delay_s, label):
+def cpu_figures(meter, calls):
+    """The stack's CPU seconds by role and, per result, in milliseconds."""
+    spent = meter.by_role
+    return {"cpu_s": spent, "cpu_ms_per_result": {role: round(seconds * 1000 / calls, 1) for role, seconds in spent.items()},
+            "cpu_ms_per_result_total": round(sum(spent.values()) * 1000 / calls, 1)}
+
+
+def burst(stack, fake, comparisons, routes, delay_s, label, database=None):
     plans = {f"engine burst {label} c={c} {uuid.uuid4().hex[:8]}": {BenchFake.model(i): delay_s for i in range(routes)}
              for c in range(comparisons)}
     for prompt, delays in plans.items():  # every plan set first: nothing but submits in the burst
         fake.set_plan(prompt, delays)
-    submitted = submit_all(stack, plans)
-    wait_providers(submitted, delay_s)
-    bodies = wait_all(stack, submitted, timeout=delay_s + 120, interval=0.25)
+    with CpuMeter(stack, database) as meter:
+        submitted = submit_all(stack, plans)
+        wait_providers(submitted, delay_s)
+        bodies = wait_all(stack, submitted, timeout=delay_s + 120, interval=0.25)
     lasts, arrived, done, lag = [], 0, [], []
     for prompt, (_, at) in submitted.items():
         records = fake.records_for(prompt)
@@ -318,6 +337,7 @@ def burst(stack, fake, comparisons, routes, delay_s, label):
            "last_after_submit_median_s": statistics.median(lasts) if lasts else None,
            "done_after_last_submit_s": done_after, "ratio": done_after / delay_s if done_after else None,
            "store_lag_median_s": pct(lag, 50), "store_lag_max_s": max(lag) if lag else None,
+           **cpu_figures(meter, comparisons * routes),
            "floor": floor(fake, {floor_prompt("burst", c): delays for c, delays in enumerate(plans.values())})}
     log(f"burst {label}: {comparisons} submits in {out['submit_span_s']:.2f} s; worst last call "
         f"{out['last_after_submit_max_s']:.3f} s after its submit, all done "
@@ -367,13 +387,16 @@ def in_flight(stack, fake, calls, comparisons, low_s, high_s, label, database=No
         fake.set_plan(prompt, delays)
     pids, web = worker_pids(stack), stack.processes[0].pid
     idle = {pid: rss_mb(pid) for pid in pids}
-    with RssSampler(pids + [web]) as sampler, InFlight(fake) as seen, pg_connections(database) as pg:
+    with RssSampler(pids + [web]) as sampler, InFlight(fake) as seen, pg_connections(database) as pg, \
+            CpuMeter(stack, database) as meter:
         submitted = submit_all(stack, plans)
-        bodies = wait_all(stack, submitted, timeout=high_s + 180, interval=2.0)
-    late, arrivals, truth, lag = [], [], [], []
+        wait_providers(submitted, high_s)  # finished_at is the server's: asking sooner only takes CPU
+        bodies = wait_all(stack, submitted, timeout=180, interval=1.0)
+    late, arrivals, truth, lag, claims = [], [], [], [], []
     for prompt, (_, at) in submitted.items():
         records = {r["model"]: r for r in fake.records_for(prompt)}
         lag += store_lag(records.values(), bodies[prompt])
+        claims += [parse_time(r["started_at"]) - at for r in bodies[prompt]["results"] if r.get("started_at")]
         for result in bodies[prompt]["results"]:
             record = records.get(BenchFake.model(int(result["route"].rsplit("b", 1)[1])))
             if record is None:
@@ -387,6 +410,7 @@ def in_flight(stack, fake, calls, comparisons, low_s, high_s, label, database=No
     out = {"calls": calls, "comparisons": comparisons, "routes": per, "delays_s": [low_s, high_s], "photo": photo,
            "statuses": statuses(bodies), "succeeded": len(late), "peak_in_flight": seen.peak,
            "submit_span_s": max(spans) - min(spans), "arrival_max_s": max(arrivals) if arrivals else None,
+           "claim_max_s": max(claims) if claims else None,
            "late_max_s": max(late) if late else None, "late_p95_s": pct(late, 95),
            "late_over_half_s": sum(x > 0.5 for x in late),
            "store_lag_p95_s": pct(lag, 95), "store_lag_max_s": max(lag) if lag else None,
@@ -394,7 +418,7 @@ def in_flight(stack, fake, calls, comparisons, low_s, high_s, label, database=No
            "web_peak_rss_mb": sampler.peak[web], "pg_peak_connections": pg["peak"],
            "too_many_clients": text.count("too many clients"),
            "truth_p95_ms": pct(truth, 95), "truth_min_ms": min(truth) if truth else None,
-           "truth_negative": sum(x < 0 for x in truth), "truth_n": len(truth),
+           "truth_negative": sum(x < 0 for x in truth), "truth_n": len(truth), **cpu_figures(meter, calls),
            "floor": floor(fake, {floor_prompt(f"inflight {calls}", c): d for c, d in enumerate(plans.values())})}
     log(f"in flight {label} {calls}: {out['succeeded']}/{calls} succeeded, peak {seen.peak} at the fake, late max "
         f"{out['late_max_s']} p95 {out['late_p95_s']}, worker peak RSS {out['worker_peak_rss_mb']} MB, "
@@ -417,32 +441,60 @@ def guarded(out, key, function, *args, **kwargs):
     return out[key]
 
 
-def run_setup(name, fake, sizes, defaults, forced=None, photo=False):
+MEASURES = ("burst", "fanout", "in_flight", "scaling")
+SCALING_WORKERS = (1, 2)  # worker processes the burst is repeated with (this machine has 2 cores)
+
+
+def scaling(setup, fake, sizes, settings, name):
+    """The burst again on 1 and 2 worker processes: how the store rate, which decides the burst's
+    ratio, grows with worker processes (each has its own interpreter lock and image processes),
+    and the CPU each stored result costs, by process."""
+    out = {}
+    for workers in SCALING_WORKERS:
+        if setup.workers:  # services: separate worker processes
+            stack = setup.get(settings, workers=workers)
+        else:  # embedded: `serve`'s own
+            stack = setup.get({**settings, "env": {**settings["env"], "SERVE_WORKERS": str(workers)}})
+        out[str(workers)] = burst(stack, fake, label=f"{name} {workers} workers", database=setup.database,
+                                  **sizes["burst"])
+    return out
+
+
+def run_setup(name, fake, sizes, defaults, forced=None, photo=False, measures=MEASURES):
     setup, out = Setup(name, fake), {"workers": SETUPS[name]}
     try:
         b, fo = sizes["burst"], sizes["fanout"]
-        s = settings_for(b["comparisons"] * b["routes"], setup.workers, defaults, forced)
-        guarded(out, "burst", lambda: {**burst(setup.get(s), fake, label=name, **b),
-                                       "settings": describe(s, setup.workers)})
-        s = settings_for(fo["routes"], setup.workers, defaults, forced)
-        guarded(out, "fanout", lambda: {**fanout(setup.get(s), fake, fo["routes"], fo["delay_s"], fo["reps"], name),
-                                        "settings": describe(s, setup.workers)})
+        if "burst" in measures:
+            s = settings_for(b["comparisons"] * b["routes"], setup.workers, defaults, forced)
+            guarded(out, "burst", lambda: {**burst(setup.get(s), fake, label=name, database=setup.database, **b),
+                                           "settings": describe(s, setup.workers)})
+        if "fanout" in measures:
+            s = settings_for(fo["routes"], setup.workers, defaults, forced)
+            guarded(out, "fanout", lambda: {**fanout(setup.get(s), fake, fo["routes"], fo["delay_s"], fo["reps"],
+                                                     name), "settings": describe(s, setup.workers)})
         i = sizes["in_flight"]
-        for calls in i["counts"]:
+        for calls in i["counts"] if "in_flight" in measures else ():
             s = settings_for(calls, setup.workers, defaults, forced)
             if not setup.workers:  # the target is calls in flight in one worker process
                 s = {**s, "env": {**s["env"], "SERVE_WORKERS": "1"}, "why": s["why"] + "; one worker process"}
             guarded(out, f"in_flight_{calls}", lambda: {
                 **in_flight(setup.get(s), fake, calls, i["comparisons"], i["low_s"], i["high_s"], name,
                             database=setup.database, photo=photo), "settings": describe(s, setup.workers)})
+        if "scaling" in measures:
+            s = settings_for(b["comparisons"] * b["routes"], setup.workers, defaults, forced)
+            guarded(out, "scaling", lambda: {"workers": scaling(setup, fake, sizes, s, name),
+                                             "settings": describe(s, setup.workers)})
     finally:
         setup.close()
     return out
 
 
-def run(results, setups=("embedded", "services"), quick=False, forced=None, photo=False, command=None):
+def run(results, setups=("embedded", "services"), quick=False, forced=None, photo=False, command=None,
+        measures=MEASURES, calls=None):
     """The `make bench` part: results["engine"] = {setup: {measure: numbers}, ...}."""
     sizes = QUICK if quick else FULL
+    if calls:
+        sizes = {**sizes, "in_flight": {**sizes["in_flight"], "counts": tuple(calls)}}
     defaults = code_defaults()
     section = results.setdefault("engine", {})
     section.update(command=command or results.get("command"),
@@ -459,7 +511,7 @@ def run(results, setups=("embedded", "services"), quick=False, forced=None, phot
                 section["setups"][name] = {"skipped": f"{' and '.join(missing)} not reachable on 127.0.0.1"}
                 continue
             try:
-                section["setups"][name] = run_setup(name, fake, sizes, defaults, forced, photo)
+                section["setups"][name] = run_setup(name, fake, sizes, defaults, forced, photo, measures)
             except Exception as exc:  # noqa: BLE001 - recorded and reported, the bench goes on
                 log(f"engine {name} failed: {exc!r}")
                 section["setups"][name] = {"error": f"{type(exc).__name__}: {exc}"[:1000]}
@@ -488,16 +540,23 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="200 calls in flight (not 1,000), one fan-out rep")
     parser.add_argument("--celery-threads", type=int, help="force CELERY_WORKER_CONCURRENCY per worker process")
     parser.add_argument("--photo", action="store_true", help="photo-like 1.4 MB PNGs in the in-flight runs")
+    parser.add_argument("--only", action="append", choices=MEASURES,
+                        help="run only this measure (may be given again); the section is then not written to "
+                             "BENCHMARKS.md")
+    parser.add_argument("--calls", type=int, action="append",
+                        help="the in-flight measure's calls (may be given again; default 200 and 1000)")
     args = parser.parse_args(argv)
     command = os.environ.get("BENCH_COMMAND") or " ".join(
         ["python -m bench.enginebench", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     setups = ("embedded", "services") if args.setup == "both" else (args.setup,)
     results = {"command": command, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    section = run(results, setups, quick=args.quick, forced=args.celery_threads, photo=args.photo, command=command)
+    section = run(results, setups, quick=args.quick, forced=args.celery_threads, photo=args.photo, command=command,
+                  measures=tuple(args.only or MEASURES), calls=args.calls)
     from bench.report_engine import markdown
 
     print("\n".join(markdown(section)))
-    keep(section)
+    if not args.only and not args.calls:  # a part of the measures is a probe, not the section
+        keep(section)
     out = ROOT / "var" / "bench" / f"engine-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str))

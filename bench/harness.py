@@ -2,6 +2,7 @@
 bench/fake.py's routes and stopped with its logs kept, the workers' memory sampled from /proc, and
 the helpers that match a comparison's results to the fake's records of its calls."""
 
+import os
 import shutil
 import threading
 import time
@@ -52,6 +53,74 @@ def worker_pids(stack):
         return [p.pid for p in stack.processes if p.log_name.startswith("worker")]
     serve = stack.processes[0].pid
     return children(serve)
+
+
+def cpu_seconds(pid):
+    """user + system CPU seconds of one process so far (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def process_role(pid, database=None):
+    """What a stack's process is, from its command line: web, worker, image (a worker's image
+    process), database (a PostgreSQL backend serving ``database``), broker (redis-server); None
+    for anything else."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    if "manage.py serve" in command:
+        return "web"
+    if "celery" in command and " worker" in command:
+        return "worker"
+    if "multiprocessing.spawn" in command:
+        return "image"
+    if database and command.startswith("postgres:") and f" {database} " in command:
+        return "database"
+    if command.startswith("redis-server"):
+        return "broker"
+    return None
+
+
+class CpuMeter:
+    """CPU seconds the stack's processes spent while the block ran, by role (process_role): the
+    stack's processes and their descendants, and with ``database`` the PostgreSQL backends serving
+    it and redis-server (which serve nothing else here while a bench runs)."""
+
+    def __init__(self, stack, database=None):
+        self.roots = [p.pid for p in stack.processes]
+        self.database = database
+        self.by_role = {}
+
+    def _snapshot(self):
+        pids, todo = set(), list(self.roots)
+        while todo:
+            pid = todo.pop()
+            if pid not in pids:
+                pids.add(pid)
+                todo += children(pid)
+        if self.database:
+            pids |= {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}
+        out = {}
+        for pid in pids:
+            role = process_role(pid, self.database)
+            seconds = cpu_seconds(pid) if role else None
+            if seconds is not None:
+                out[pid] = (role, seconds)
+        return out
+
+    def __enter__(self):
+        self.before = self._snapshot()
+        return self
+
+    def __exit__(self, *exc):
+        for pid, (role, seconds) in self._snapshot().items():
+            spent = seconds - self.before.get(pid, (role, 0.0))[1]
+            self.by_role[role] = round(self.by_role.get(role, 0.0) + spent, 3)
+        return False
 
 
 class RssSampler:
