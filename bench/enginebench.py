@@ -452,11 +452,12 @@ def scaling(setup, fake, sizes, settings, name):
     out = {}
     for workers in SCALING_WORKERS:
         if setup.workers:  # services: separate worker processes
-            stack = setup.get(settings, workers=workers)
+            used, separate = settings, workers
         else:  # embedded: `serve`'s own
-            stack = setup.get({**settings, "env": {**settings["env"], "SERVE_WORKERS": str(workers)}})
-        out[str(workers)] = burst(stack, fake, label=f"{name} {workers} workers", database=setup.database,
-                                  **sizes["burst"])
+            used, separate = {**settings, "env": {**settings["env"], "SERVE_WORKERS": str(workers)}}, 0
+        stack = setup.get(used, workers=separate)
+        out[str(workers)] = {**burst(stack, fake, label=f"{name} {workers} workers", database=setup.database,
+                                     **sizes["burst"]), "settings": describe(used, separate)}
     return out
 
 
@@ -482,8 +483,7 @@ def run_setup(name, fake, sizes, defaults, forced=None, photo=False, measures=ME
                             database=setup.database, photo=photo), "settings": describe(s, setup.workers)})
         if "scaling" in measures:
             s = settings_for(b["comparisons"] * b["routes"], setup.workers, defaults, forced)
-            guarded(out, "scaling", lambda: {"workers": scaling(setup, fake, sizes, s, name),
-                                             "settings": describe(s, setup.workers)})
+            guarded(out, "scaling", lambda: {"workers": scaling(setup, fake, sizes, s, name)})
     finally:
         setup.close()
     return out

@@ -56,8 +56,7 @@ def rows(section):
                         f"per result ({_cpu(x)})",
                         f"{f(x['ratio'], 3)}; {_s(x.get('store_lag_median_s'))} / {_s(x.get('store_lag_max_s'))}; "
                         f"{_ms(x.get('cpu_ms_per_result_total'))}",
-                        f"{f(x['floor']['ratio'], 3)}", "(how the store rate scales)", "measured",
-                        sc["settings"].replace("2 worker processes", f"{workers} worker processes")))
+                        f"{f(x['floor']['ratio'], 3)}", "(how the store rate scales)", "measured", x["settings"]))
         fo = measures.get("fanout") or {}
         if failed(fo):
             out.append((name, "fan-out", fo.get("error"), "", "", "**not measured**", ""))

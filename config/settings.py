@@ -318,8 +318,10 @@ WORKER_CANCEL_POLL_SECONDS = env_float("WORKER_CANCEL_POLL_SECONDS", 0.5)
 WORKER_DRAIN_SECONDS = env_float("WORKER_DRAIN_SECONDS", 60.0)
 # Results sent in one message and claimed together (one transaction, each team's credentials and
 # each comparison's request read once): enough to make a large comparison's claims cheap, few
-# enough that several Celery threads and workers share it.
-CLAIM_BATCH = env_int("CLAIM_BATCH", 5)
+# enough that several Celery threads and workers share it. 10 rather than 5: a 50-route
+# comparison's last call started ~0.16 s after its submit instead of ~0.20 s (median of 6, fewer
+# claim transactions queued on SQLite's one writer; BENCHMARKS.md, engine section).
+CLAIM_BATCH = env_int("CLAIM_BATCH", 10)
 # Worker processes `make run` (manage.py serve) starts: one per core, up to two (each process's
 # claims and stores run under its own interpreter lock).
 SERVE_WORKERS = env_int("SERVE_WORKERS", max(1, min(2, os.cpu_count() or 1)))
