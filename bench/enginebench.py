@@ -252,11 +252,12 @@ def submit_all(stack, plans, answered=None):
     return submitted
 
 
-def wait_providers(submitted, delay_s):
-    """Sleep until the providers' time after the last submit has passed: nothing asks the server
-    while they work (an open page would be on its one event stream; the done time is read from
-    finished_at), so the bench's own polling does not take the 2 cores the claims and stores need."""
-    time.sleep(max(0.0, max(at for _, at in submitted.values()) + delay_s - time.time()))
+def wait_providers(submitted, delay_s, grace_s=1.0):
+    """Sleep until the providers' time after the last submit, and ``grace_s`` more, has passed:
+    nothing asks the server while they work and the answers are stored (an open page would be on
+    its one event stream; the done time is read from finished_at, the server's clock), so the
+    bench's own polling does not take the 2 cores the claims and stores need."""
+    time.sleep(max(0.0, max(at for _, at in submitted.values()) + delay_s + grace_s - time.time()))
 
 
 def wait_all(stack, submitted, timeout, interval):

@@ -106,10 +106,10 @@ def rows(section):
     return out
 
 
-def _cpu(x):
+def _cpu(x, without=()):
     """The stack's CPU per result by process, e.g. "web 3.1 ms, worker 9.8 ms, image 12.0 ms"."""
     roles = x.get("cpu_ms_per_result") or {}
-    order = ("web", "worker", "image", "database", "broker")
+    order = [role for role in ("web", "worker", "image", "database", "broker") if role not in without]
     return ", ".join(f"{role} {_ms(roles[role])}" for role in order if role in roles) or "not measured"
 
 
@@ -178,24 +178,30 @@ def why_missed(section):
         if burst.get("ratio") and burst["ratio"] > 1.05:
             span = burst.get("submit_span_s") or 0
             rate = burst["calls"] / span if span else None
-            cpu = burst.get("cpu_ms_per_result_total")
-            cores = rate * cpu / 1000 if rate and cpu else None
+            roles = burst.get("cpu_ms_per_result") or {}
+            store = sum(v for role, v in roles.items() if role != "web") or None
+            cores = rate * store / 1000 if rate and store else None
             line = (f"- {name}, burst: every call started on time (worst {_s(burst.get('last_after_submit_max_s'))} "
                     f"after its submit, target met); what is late is storing. The {burst['calls']} answers came "
-                    f"back as they were submitted, within {_s(span)} ({f(rate, 0)} a second); each cost the stack "
-                    f"{_ms(cpu)} of CPU in all ({_cpu(burst)}: the image decoded, checked and thumbnailed, its "
-                    f"rows and files written, the next turn and the checks sent), which is {f(cores, 1)} cores' "
-                    "worth while they arrive, on 2 cores shared with the fake and the bench; so the last ones "
-                    f"wait (finished_at a median {_s(burst.get('store_lag_median_s'))} after the fake's last byte, "
-                    f"max {_s(burst.get('store_lag_max_s'))}). The floor stores nothing.")
+                    f"back as they had been submitted, within {_s(span)} ({f(rate, 0)} a second). Past the web's "
+                    f"part (the submits, before any answer), each result cost {_ms(store)} of CPU "
+                    f"({_cpu(burst, without=('web',))}): "
+                    "its image decoded, checked and thumbnailed, its rows and files written, the next turn sent, "
+                    "then its automatic checks (at a lower priority). At that rate the answers bring "
+                    f"{f(cores, 1)} cores' worth of work a second to a machine of 2 cores, which also runs the "
+                    "fake and the bench; so the last ones wait (finished_at a median "
+                    f"{_s(burst.get('store_lag_median_s'))} after the fake's last byte, max "
+                    f"{_s(burst.get('store_lag_max_s'))}). The floor stores nothing.")
             if len(scaled) > 1:
-                line += (" With more worker processes: " + "; ".join(
+                line += (" Measured again on each number of worker processes: " + "; ".join(
                     f"{w} worker process{'es' if w != '1' else ''}: ratio {f(x['ratio'], 3)}, store lag max "
-                    f"{_s(x.get('store_lag_max_s'))}" for w, x in sorted(scaled.items()))
-                    + ". Storing runs in each worker process (its own interpreter lock, its own image processes), "
-                    "so it grows with worker processes as long as there are cores for them; here 2 cores are the "
-                    "ceiling, and a machine with more cores (or a second worker machine on the services setup) "
-                    "stores a burst like this one proportionally faster.")
+                    f"{_s(x.get('store_lag_max_s'))}, CPU per result {_ms(x.get('cpu_ms_per_result_total'))}"
+                    for w, x in sorted(scaled.items()))
+                    + ". A second worker process does not store this burst faster here: both cores are already "
+                    "busy, and it adds its own image processes and database connections. Each worker process "
+                    "stores under its own interpreter lock with its own image processes, so on a machine with "
+                    "more cores (or more worker machines) the store rate grows with worker processes; this "
+                    "machine has 2, so that is not measured here.")
             out.append(line)
         reps = fan.get("reps") or []
         if fan.get("last_max_s") and fan["last_max_s"] > 0.2 and reps:
@@ -216,15 +222,17 @@ def why_missed(section):
             out.append(f"- {name}, {big['calls']} in flight: every call was at the provider at once (peak "
                        f"{big.get('peak_in_flight')} at the fake). Late max {_s(big['late_max_s'])} is the call's "
                        f"start plus its store: the last call reached the fake {_s(big.get('arrival_max_s'))} after "
-                       f"its comparison's submit (the last claim was {_s(big.get('claim_max_s'))} after it; the "
-                       f"{big['comparisons']} submits took {_s(big.get('submit_span_s'))}, while the web process, the "
-                       f"worker and the fake started {big['calls']} calls on 2 cores: the stack's CPU per call "
-                       f"{_ms(big.get('cpu_ms_per_result_total'))}, {_cpu(big)}), and results were stored a p95 {_s(big.get('store_lag_p95_s'))} "
+                       f"its comparison's submit (the last claim was {_s(big.get('claim_max_s'))} after it: in the "
+                       f"{_s(big.get('submit_span_s'))} the {big['comparisons']} submits took, the web answered them, "
+                       f"the {'worker' if name == 'embedded' else 'workers'} claimed and started {big['calls']} "
+                       "calls and the fake accepted as many "
+                       f"connections, all on 2 cores), and results were stored a p95 {_s(big.get('store_lag_p95_s'))} "
                        f"(max {_s(big.get('store_lag_max_s'))}) after the fake's last byte. The floor, which only "
                        f"sends, is itself late {_s(fl.get('late_max_s'))} (its last call reached the fake "
                        f"{_s(fl.get('last_arrival_s'))} after its start): the fake accepts {big['calls']} connections "
-                       "and starts a thread for each on the same 2 cores, so on this machine no client's calls are "
-                       "all at the fake within 0.5 s.")
+                       "and starts a thread for each on the same 2 cores, so on this machine even the floor cannot "
+                       f"have {big['calls']} calls at this fake within 0.5 s. Over the whole run each call cost the "
+                       f"stack {_ms(big.get('cpu_ms_per_result_total'))} of CPU ({_cpu(big)}).")
     if out:
         return ["**Missed targets, and where the time goes** (from this run's numbers):", ""] + out + [""]
     return []
