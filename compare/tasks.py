@@ -6,6 +6,7 @@ calls one function. (The benchmarks' beat tick is in compare/benchmarks/tasks.py
 
 import contextlib
 import logging
+import math
 import threading
 import time
 
@@ -153,9 +154,11 @@ def dispatch(team_id, only=None):
     inside their task: WORKER_CALLS=0). The rest wait in the database, holding no broker message
     nor worker: so another team's first call is never queued behind this team's flood. Called
     when results are enqueued (services.enqueue), when one of the team's calls ends and by the
-    reaper. ``only``: consider just these result ids. Returns how many were sent."""
+    reaper. ``only``: consider just these result ids. Returns how many were sent.
+    Several results go in two messages at least (``message_size``), so that two worker processes
+    share even a small comparison's claims and stores."""
     ids = limits.take_turns(team_id, only=only)
-    chunk = max(1, min(settings.CLAIM_BATCH, settings.WORKER_CALLS)) if settings.WORKER_CALLS > 0 else 1
+    chunk = message_size(len(ids))
     for start_at in range(0, len(ids), chunk):
         part = ids[start_at:start_at + chunk]
         if len(part) == 1:
@@ -163,6 +166,15 @@ def dispatch(team_id, only=None):
         else:
             run_results.apply_async((part,))
     return len(ids)
+
+
+def message_size(count):
+    """Results to a message when ``count`` are sent at once: CLAIM_BATCH at most (one each when
+    calls run inside their task, WORKER_CALLS=0), and no more than half of them, so that they are
+    at least two messages (a 6-route comparison: 3 + 3; 50 routes: 5 messages of 10)."""
+    if settings.WORKER_CALLS <= 0:
+        return 1
+    return max(1, min(settings.CLAIM_BATCH, settings.WORKER_CALLS, math.ceil(count / 2)))
 
 
 def pass_turn(team_id):

@@ -317,10 +317,10 @@ WORKER_STORE_THREADS = env_int("WORKER_STORE_THREADS", 4)
 WORKER_CANCEL_POLL_SECONDS = env_float("WORKER_CANCEL_POLL_SECONDS", 0.5)
 WORKER_DRAIN_SECONDS = env_float("WORKER_DRAIN_SECONDS", 60.0)
 # Results sent in one message and claimed together (one transaction, each team's credentials and
-# each comparison's request read once): enough to make a large comparison's claims cheap, few
-# enough that several Celery threads and workers share it. 10 rather than 5: a 50-route
-# comparison's last call started ~0.16 s after its submit instead of ~0.20 s (median of 6, fewer
-# claim transactions queued on SQLite's one writer; BENCHMARKS.md, engine section).
+# each comparison's request read once), at most: enough to make a large comparison's claims cheap
+# (10 rather than 5: a 50-route comparison's last call ~0.16 s after submit instead of ~0.24 s on
+# PostgreSQL + Redis), and never more than half of what is sent at once, so that two worker
+# processes share even a small comparison (compare/tasks.py message_size).
 CLAIM_BATCH = env_int("CLAIM_BATCH", 10)
 # Worker processes `make run` (manage.py serve) starts: one per core, up to two (each process's
 # claims and stores run under its own interpreter lock).

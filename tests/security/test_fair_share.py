@@ -137,3 +137,17 @@ def test_a_call_that_crashes_after_its_claim_still_passes_its_teams_turn_on(alic
         tasks.run_result(running)
     waiting = ({first.pk, second.pk} - {running}).pop()
     assert sent[1:] == [(waiting, None)] and not TeamSlot.objects.filter(result__isnull=False).exists()
+
+
+def test_results_sent_at_once_go_in_two_messages_at_least_and_claim_batch_at_most(settings, monkeypatch):
+    settings.CLAIM_BATCH, settings.WORKER_CALLS = 10, 1000
+    assert [tasks.message_size(n) for n in (1, 2, 3, 6, 20, 50)] == [1, 1, 2, 3, 10, 10]
+    settings.WORKER_CALLS = 0  # calls inside their task: one result to a message
+    assert tasks.message_size(50) == 1
+    settings.WORKER_CALLS = 1000
+    messages = []
+    monkeypatch.setattr(tasks.limits, "take_turns", lambda team_id, only=None: list(range(1, 7)))
+    monkeypatch.setattr(tasks.run_results, "apply_async", lambda args, **options: messages.append(list(args[0])))
+    monkeypatch.setattr(tasks.run_result, "apply_async", lambda args, **options: messages.append([args[0]]))
+    assert tasks.dispatch(team_id=1) == 6
+    assert messages == [[1, 2, 3], [4, 5, 6]]  # a 6-route comparison: two worker processes can share it
