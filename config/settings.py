@@ -165,7 +165,8 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's SQLite backend, its writers handed over at once (config/sqlite/base.py)
+            "ENGINE": "config.sqlite",
             "NAME": VAR_DIR / "db.sqlite3",
             "OPTIONS": {
                 # WAL lets the web server read while a worker writes; IMMEDIATE transactions
