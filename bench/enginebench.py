@@ -22,7 +22,10 @@ The burst and in-flight measures also count the CPU the stack's processes spent 
 CpuMeter: web, workers, image processes, and on PostgreSQL + Redis the database's backends and
 redis-server), per stored result. The bench asks the API for results only once the providers'
 time has passed (finished_at is the server's clock), so its own polling takes no CPU from the
-stores it measures.
+stores it measures. Each burst, in-flight run and fan-out rep starts on an idle stack (harness.settle:
+its processes, and PostgreSQL and Redis, under 0.2 cores for 0.5 s; 20 s at most, the wait is
+recorded as ``settled_s``): the previous measure's automatic checks, which run after its results
+are stored, are not measured with the next.
 
 The floor of each: the same bodies (same delays, prompts of its own) sent at once by bench/floor.py
 in a process of its own; its last call's arrival at the fake after its start, its wall / slowest
@@ -60,7 +63,8 @@ if str(ROOT) not in sys.path:
 from bench.fake import BenchFake, RemoteFake  # noqa: E402
 from bench.figures import pct  # noqa: E402
 from bench.harness import (  # noqa: E402
-    LOG_EVENTS, PARAMS, CpuMeter, RssSampler, log, routes, rss_mb, start_stack, stop_stack, truth_samples, worker_pids,
+    LOG_EVENTS, PARAMS, CpuMeter, RssSampler, log, routes, rss_mb, settle, start_stack, stop_stack, truth_samples,
+    worker_pids,
 )
 from bench.load import LoadMonitor  # noqa: E402
 from bench.stackbench import InFlight, run_floor  # noqa: E402
@@ -225,6 +229,7 @@ def floor(fake, plans):
             truth_sent.append(latency - send - record["server_ms"])
     slowest = max(d for delays in plans.values() for d in delays.values())
     return {"calls": len(bodies), "arrived": len(arrivals), "last_arrival_s": max(arrivals) if arrivals else None,
+            "send_max_s": max(out["send_ms"]) / 1000 if out["send_ms"] else None,
             "wall_s": out["wall_s"], "ratio": out["wall_s"] / slowest,
             "late_max_s": max(late), "late_p95_s": pct(late, 95),
             # latency - server time, the call's timer started with the gather (its wait for its
@@ -317,6 +322,7 @@ def burst(stack, fake, comparisons, routes, delay_s, label, database=None):
              for c in range(comparisons)}
     for prompt, delays in plans.items():  # every plan set first: nothing but submits in the burst
         fake.set_plan(prompt, delays)
+    settled = settle(stack, database)
     with CpuMeter(stack, database) as meter:
         submitted = submit_all(stack, plans)
         wait_providers(submitted, delay_s)
@@ -333,7 +339,7 @@ def burst(stack, fake, comparisons, routes, delay_s, label, database=None):
     first_submit = min(at for _, at in submitted.values())
     done_after = (max(done) - last_submit) if done else None
     out = {"comparisons": comparisons, "routes": routes, "delay_s": delay_s, "calls": comparisons * routes,
-           "arrived": arrived, "statuses": statuses(bodies), "submit_span_s": last_submit - first_submit,
+           "settled_s": settled, "arrived": arrived, "statuses": statuses(bodies), "submit_span_s": last_submit - first_submit,
            "last_after_submit_max_s": max(lasts) if lasts else None,
            "last_after_submit_median_s": statistics.median(lasts) if lasts else None,
            "done_after_last_submit_s": done_after, "ratio": done_after / delay_s if done_after else None,
@@ -347,12 +353,13 @@ def burst(stack, fake, comparisons, routes, delay_s, label, database=None):
     return out
 
 
-def fanout(stack, fake, routes, delay_s, reps, label):
+def fanout(stack, fake, routes, delay_s, reps, label, database=None):
     rows = []
     delays = {BenchFake.model(i): delay_s for i in range(routes)}
     for rep in range(reps):
         prompt = f"engine fanout {label} N={routes} rep={rep} {uuid.uuid4().hex[:8]}"
         fake.set_plan(prompt, delays)
+        settled = settle(stack, database)
         answered = {}
         submitted = submit_all(stack, {prompt: delays}, answered)
         wait_providers(submitted, delay_s)
@@ -361,13 +368,12 @@ def fanout(stack, fake, routes, delay_s, reps, label):
         at = submitted[prompt][1]
         last = max(r["arrived_wall"] for r in records) - at if records else None
         claims = [parse_time(r["started_at"]) - at for r in body["results"] if r.get("started_at")]
-        rows.append({"rep": rep, "arrived": len(records), "last_s": last,
+        rows.append({"rep": rep, "settled_s": settled, "arrived": len(records), "last_s": last,
                      "submit_answered_s": answered[prompt] - at, "last_claim_s": max(claims) if claims else None,
                      "succeeded": sum(r["status"] == "succeeded" for r in body["results"])})
         log(f"fanout {label} N={routes} rep={rep}: last call {last:.3f} s after submit ({len(records)} calls; "
             f"the API answered the submit after {rows[-1]['submit_answered_s']:.3f} s, last claim "
-            f"{rows[-1]['last_claim_s']:.3f} s)")
-        time.sleep(0.3)
+            f"{rows[-1]['last_claim_s']:.3f} s; {settled:.1f} s waited for an idle stack first)")
     lasts = [r["last_s"] for r in rows if r["last_s"] is not None]
     floors = [floor(fake, {floor_prompt("fanout", rep): delays}) for rep in range(reps)]
     return {"routes": routes, "delay_s": delay_s, "reps": rows, "last_max_s": max(lasts) if lasts else None,
@@ -388,6 +394,7 @@ def in_flight(stack, fake, calls, comparisons, low_s, high_s, label, database=No
         fake.set_plan(prompt, delays)
     pids, web = worker_pids(stack), stack.processes[0].pid
     idle = {pid: rss_mb(pid) for pid in pids}
+    settled = settle(stack, database)
     with RssSampler(pids + [web]) as sampler, InFlight(fake) as seen, pg_connections(database) as pg, \
             CpuMeter(stack, database) as meter:
         submitted = submit_all(stack, plans)
@@ -409,6 +416,7 @@ def in_flight(stack, fake, calls, comparisons, low_s, high_s, label, database=No
     spans = [at for _, at in submitted.values()]
     text = stack.logs()
     out = {"calls": calls, "comparisons": comparisons, "routes": per, "delays_s": [low_s, high_s], "photo": photo,
+           "settled_s": settled,
            "statuses": statuses(bodies), "succeeded": len(late), "peak_in_flight": seen.peak,
            "submit_span_s": max(spans) - min(spans), "arrival_max_s": max(arrivals) if arrivals else None,
            "claim_max_s": max(claims) if claims else None,
@@ -473,7 +481,7 @@ def run_setup(name, fake, sizes, defaults, forced=None, photo=False, measures=ME
         if "fanout" in measures:
             s = settings_for(fo["routes"], setup.workers, defaults, forced)
             guarded(out, "fanout", lambda: {**fanout(setup.get(s), fake, fo["routes"], fo["delay_s"], fo["reps"],
-                                                     name), "settings": describe(s, setup.workers)})
+                                                     name, setup.database), "settings": describe(s, setup.workers)})
         i = sizes["in_flight"]
         for calls in i["counts"] if "in_flight" in measures else ():
             s = settings_for(calls, setup.workers, defaults, forced)

@@ -17,23 +17,28 @@ The fake runs in a process of its own (``RemoteFake`` starts ``python -m bench.f
 its timestamps are not delayed by the bench's pollers and samplers competing for one GIL; the
 bench sets delays and reads records through ``/_bench/...`` endpoints on the same server.
 
-It is served by providers/testing/server.py's LoopbackServer (a listen backlog of 1024: a burst
-of 50-200 connects would overflow socketserver's default of 5 and cost dropped SYNs and 1 s
-retransmits, which would be the fake's delay, not ours), timed: ``BenchFake.answered`` records
-each call with the server's ``Timing``.
+It is served by uvicorn (a pinned dependency) on one asyncio event loop, not by
+providers/testing/server.py's thread per connection: at 1,000 calls at once that server's single
+accepting thread and its 1,000 sleeping threads were the floor's own bottleneck (the plain
+asyncio.gather was 0.8 s late at the fake, not at our engine). The delay is an ``asyncio.sleep``;
+FakeOpenAI builds the answer after it (delay 0). The listen backlog is 2048, so a burst of
+connects never waits for a SYN retransmit.
 """
 
+import asyncio
 import functools
 import io
 import json
+import socket
 import threading
+import time
 
 import httpx
+import uvicorn
 from PIL import Image, ImageChops
 
 import providers.testing.openai as fake_openai_module
 from providers.testing.openai import FakeOpenAI
-from providers.testing.server import LoopbackServer
 
 API_KEY = "sk-bench-fake-key"
 DEFAULT_DELAY = 1.0
@@ -78,8 +83,8 @@ class BenchFake:
         self.lock = threading.Lock()
         self.active = 0  # requests being served right now (arrived, last byte not yet written)
         self.peak_active = 0
-        self.fake = FakeOpenAI(api_key=API_KEY, delay=self._delay)
-        self.server = None
+        self.fake = FakeOpenAI(api_key=API_KEY)  # the delay is the event loop's sleep, see __call__
+        self.url = None
 
     def _delay(self, body):
         if not isinstance(body, dict):
@@ -106,15 +111,48 @@ class BenchFake:
 
     # --- serving -----------------------------------------------------------------------------
 
-    def handle(self, request):
-        """The ``/_bench/...`` control endpoints, or a call for the OpenAI fake (counted in flight
-        from here until its last byte is written, see ``answered``)."""
-        if request.url.path.startswith("/_bench/"):
-            return httpx.Response(200, json=self._control(request.url.path, json.loads(request.content or b"null")))
+    async def __call__(self, scope, receive, send):
+        """The ASGI app: the ``/_bench/...`` control endpoints, or a call for the OpenAI fake,
+        counted in flight from its arrival (request line and headers read) until its last byte is
+        handed to the socket, and recorded then on the server's clocks."""
+        if scope["type"] != "http":
+            return
+        arrived_wall, arrived = time.time(), time.perf_counter()
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        request = httpx.Request(scope["method"], f"http://127.0.0.1{scope['path']}", headers=headers, content=body)
+        if scope["path"].startswith("/_bench/"):
+            answer = json.dumps(self._control(scope["path"], json.loads(body or b"null"))).encode()
+            await respond(send, 200, [(b"content-type", b"application/json")], answer)
+            return
+        try:
+            parsed = json.loads(body) if body else {}
+        except ValueError:
+            parsed = {}
         with self.lock:
             self.active += 1
             self.peak_active = max(self.peak_active, self.active)
-        return self.fake.handle(request)
+        try:
+            await asyncio.sleep(self._delay(parsed))
+            response = self.fake.handle(request)
+            content = response.read()
+            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
+                       if k.lower() not in ("content-length", "transfer-encoding", "connection")]
+            last_byte = await respond(send, response.status_code, headers, content)
+        finally:
+            with self.lock:
+                self.active -= 1
+        with self.lock:
+            self.records.append({
+                "prompt": parsed.get("prompt"), "model": parsed.get("model"), "status": response.status_code,
+                "arrived_wall": arrived_wall, "done_wall": time.time(),
+                "server_ms": (last_byte - arrived) * 1000, "server_done_ms": (time.perf_counter() - arrived) * 1000,
+                "delay": self._delay(parsed), "bytes": len(content)})
 
     def _control(self, path, body):
         with self.lock:
@@ -131,32 +169,37 @@ class BenchFake:
                 return answer
         return {"error": "unknown"}
 
-    def answered(self, request, response, content, timing):
-        """LoopbackServer's ``on_answered``: the record of one call, on the server's clocks."""
-        if request.url.path.startswith("/_bench/"):
-            return
-        try:
-            parsed = json.loads(request.content) if request.content else {}
-        except ValueError:
-            parsed = {}
-        with self.lock:
-            self.active -= 1
-            self.records.append({
-                "prompt": parsed.get("prompt"), "model": parsed.get("model"), "status": response.status_code,
-                "arrived_wall": timing.arrived_wall, "done_wall": timing.done_wall,
-                "server_ms": (timing.last_byte - timing.arrived) * 1000,
-                "server_done_ms": (timing.done - timing.arrived) * 1000,
-                "delay": self._delay(parsed), "bytes": len(content)})
+    def serve(self, ready):
+        """Serve on 127.0.0.1 (a free port) until SIGTERM; ``ready(url)`` once it listens."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.url = "http://127.0.0.1:%d" % sock.getsockname()[1]
+        config = uvicorn.Config(self, loop="asyncio", http="h11", lifespan="off", access_log=False,
+                                log_level="warning", backlog=2048, timeout_keep_alive=60,
+                                timeout_graceful_shutdown=1)
+        server = uvicorn.Server(config)
 
-    def start(self):
-        self.server = LoopbackServer(self, on_answered=self.answered).__enter__()
-        self.url = self.server.url
-        return self
+        async def main():
+            task = asyncio.ensure_future(server.serve(sockets=[sock]))
+            while not server.started and not task.done():
+                await asyncio.sleep(0.01)
+            ready(self.url)
+            await task
 
-    def stop(self):
-        if self.server is not None:
-            self.server.__exit__(None, None, None)
-            self.server = None
+        asyncio.run(main())  # uvicorn stops on SIGTERM (its own handler)
+
+
+async def respond(send, status, headers, content):
+    """Send one answer, its last byte on its own: returns the perf_counter just before that byte
+    was handed to the transport (the earliest a client could have read it all)."""
+    await send({"type": "http.response.start", "status": status,
+                "headers": headers + [(b"content-length", str(len(content)).encode())]})
+    if len(content) > 1:
+        await send({"type": "http.response.body", "body": content[:-1], "more_body": True})
+    last_byte = time.perf_counter()
+    await send({"type": "http.response.body", "body": content[-1:]})
+    return last_byte
 
 
 class RemoteFake:
@@ -212,15 +255,6 @@ class RemoteFake:
 
 
 if __name__ == "__main__":
-    import signal
-    import sys
-
     photo_like(1024, 1024, "png")  # drawn before the first request, not during it
     _flat(1024, 1024, "png")
-    fake = BenchFake().start()
-    print(fake.url, flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait(3600)  # bounded: the bench stops it long before
-    fake.stop()
-    sys.exit(0)
+    BenchFake().serve(lambda url: print(url, flush=True))

@@ -123,6 +123,21 @@ class CpuMeter:
         return False
 
 
+def settle(stack, database=None, idle_cores=0.2, window=0.5, longest=20.0):
+    """Wait until the stack is idle (its processes, and with ``database`` PostgreSQL and Redis, used
+    under ``idle_cores`` of CPU over ``window`` seconds) or ``longest`` seconds have passed; returns
+    the seconds waited. A measure starts on a quiet stack: the previous one's automatic checks run
+    after its results are stored (at a lower priority, but they still write rows), and a fan-out
+    submitted into them measures them, not itself."""
+    started = time.monotonic()
+    while time.monotonic() - started < longest:
+        with CpuMeter(stack, database) as meter:
+            time.sleep(window)
+        if sum(meter.by_role.values()) / window < idle_cores:
+            break
+    return round(time.monotonic() - started, 2)
+
+
 class RssSampler:
     """Samples the RSS of some processes every 0.25 s in a thread (bounded by stop())."""
 
