@@ -49,7 +49,9 @@ def test_pages_load_without_csp_violations(production_server, tmp_path):
         # the team switcher submits on change without its old inline onchange handler
         page.goto(url + "/team/")
         page.fill("input[name=name]", "Studio")
-        page.click("form[action$='/team/new'] button[type=submit]")
+        with page.expect_navigation():  # the new team's page, with the switcher, before it is read
+            page.click("form[action$='/team/new'] button[type=submit]")
+        page.wait_for_selector("select[data-autosubmit]")
         other = page.eval_on_selector_all("select[data-autosubmit] option",
                                           "options => options.filter(o => !o.selected).map(o => o.value)")[0]
         with page.expect_navigation():
