@@ -174,10 +174,11 @@ class ComparisonForm(forms.Form):
             self.add_error("routes", str(refused))
         except SubmitRefused as refused:
             self.add_error(None, str(refused))
-        values = team_env(self.team)  # the team's credentials, decrypted once for every route
+        # the team's credentials, decrypted once, and the server's environment, read once, for every route
+        values, server = team_env(self.team), catalog.server_env()
         for key in keys:
             route = self.route_map[key]
-            found = catalog.route_access(route, self.team, values=values)
+            found = catalog.route_access(route, self.team, values=values, server=server)
             if not found.configured:
                 self.add_error("routes", found.problem or f"{key} is not configured: set {', '.join(found.missing)}.")
             limit = route.capabilities.prompt_limit

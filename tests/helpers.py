@@ -119,6 +119,25 @@ def needs_ocr(script="latin"):
 
 
 @contextmanager
+def postgres_database(prefix):
+    """A PostgreSQL database of its own, dropped afterwards (skipped with the reason where
+    PostgreSQL is missing, failed with REQUIRE_SERVICES=1): yields (its DATABASE_URL, admin),
+    admin being an autocommit connection to the server."""
+    if not reachable("127.0.0.1", 5432):
+        skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")
+    import psycopg
+
+    database = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True)
+    admin.execute(f'CREATE DATABASE "{database}"')
+    try:
+        yield f"postgres://postgres@127.0.0.1:5432/{database}", admin
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
+
+
+@contextmanager
 def scale_out_env(prefix):
     """A PostgreSQL database and a Redis queue of their own for a stack (skipped with the reason
     where the services are missing, failed with REQUIRE_SERVICES=1): yields (env, admin), admin
@@ -127,15 +146,6 @@ def scale_out_env(prefix):
     for name, port in (("PostgreSQL", 5432), ("Redis", 6379)):
         if not reachable("127.0.0.1", port):
             skip_or_fail(f"{name} is not reachable at 127.0.0.1:{port}", "REQUIRE_SERVICES")
-    import psycopg
-
-    database = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True)
-    admin.execute(f'CREATE DATABASE "{database}"')
-    env = {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
-           "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "CELERY_QUEUE": database}
-    try:
-        yield env, admin
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
+    with postgres_database(prefix) as (url, admin):
+        yield {"DATABASE_URL": url, "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+               "CELERY_QUEUE": url.rsplit("/", 1)[1]}, admin

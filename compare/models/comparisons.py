@@ -226,25 +226,37 @@ class Result(models.Model):
 
     @staticmethod
     def claim_all(results, worker=""):
-        """queued -> running for each of ``results``, in one transaction (one commit and one batch
-        of events for a whole message of them); each by a conditional UPDATE, so a result another
-        delivery has claimed is left out. Returns the ones won, with their started_at, worker and
-        queue_ms (our queue wait: enqueue -> claim) set."""
+        """queued -> running for each of ``results`` still queued, in one transaction of a few
+        statements whatever their number (one commit and one batch of events for a message of
+        them): the queued ones are read and locked (SELECT ... FOR UPDATE on PostgreSQL, so a
+        delivery racing this one waits, then finds them running; SQLite's write transaction
+        already excludes it), then marked running, one UPDATE for those enqueued together. A
+        result another delivery has claimed, or that was cancelled, is left out. Returns the ones
+        won, with their started_at, worker and queue_ms (our queue wait: enqueue -> claim) set.
+        Few statements matter: each one gives up the interpreter lock, and under load (claims
+        beside hundreds of call threads) getting it back costs milliseconds while the database's
+        write lock is held; the claim of a message of 10 went from 6.2 to 3.1 ms of CPU."""
         if not results:
             return []
         now, worker = timezone.now(), worker[:200]
-        won = []
         with transaction.atomic():
-            enqueued = dict(Result.objects.filter(pk__in=[r.pk for r in results]).values_list("pk", "enqueued_at"))
-            for result in results:
-                at = enqueued.get(result.pk)
-                queue_ms = (now - at).total_seconds() * 1000 if at else None
-                if (Result.objects.filter(pk=result.pk, status=Status.QUEUED)
-                        .update(status=Status.RUNNING, started_at=now, worker=worker, queue_ms=queue_ms)):
-                    result.status, result.started_at, result.worker = Status.RUNNING, now, worker
-                    result.enqueued_at, result.queue_ms = at, queue_ms
-                    won.append(result)
+            queued = dict(Result.objects.select_for_update()
+                          .filter(pk__in=[r.pk for r in results], status=Status.QUEUED)
+                          .order_by("pk").values_list("pk", "enqueued_at"))
+            queue_ms = {pk: (now - at).total_seconds() * 1000 if at else None for pk, at in queued.items()}
+            # Results enqueued together share their enqueued_at, hence their queue wait: one UPDATE
+            # for each distinct wait (a message holds one or a few), no per-row expression.
+            by_wait = {}
+            for pk, ms in queue_ms.items():
+                by_wait.setdefault(ms, []).append(pk)
+            for ms, pks in by_wait.items():
+                Result.objects.filter(pk__in=pks, status=Status.QUEUED).update(
+                    status=Status.RUNNING, started_at=now, worker=worker, queue_ms=ms)
+            won = [r for r in results if r.pk in queued]
             ResultEvent.record([(r.pk, r.comparison_id, Status.RUNNING) for r in won])
+        for result in won:
+            result.status, result.started_at, result.worker = Status.RUNNING, now, worker
+            result.enqueued_at, result.queue_ms = queued[result.pk], queue_ms[result.pk]
         return won
 
     def finish(self, status, **fields):

@@ -9,13 +9,11 @@ point at) keeps its id."""
 
 import json
 import subprocess
-import uuid
 
 import pytest
 
-from providers.testing.stack import reachable
 
-from tests.helpers import app_env, manage, skip_or_fail
+from tests.helpers import app_env, manage, postgres_database
 
 BEFORE_THE_MOVE = "0034_merge_benchmarks_token_name"
 
@@ -176,15 +174,5 @@ def test_models_moved_to_the_feature_apps_keep_every_row_on_sqlite(tmp_path):
 
 @pytest.mark.services
 def test_models_moved_to_the_feature_apps_keep_every_row_on_postgresql(tmp_path):
-    if not reachable("127.0.0.1", 5432):
-        skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")
-    import psycopg
-
-    database = f"ipc_moves_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True)
-    admin.execute(f'CREATE DATABASE "{database}"')
-    try:
-        upgrade(app_env(tmp_path / "var", DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{database}"))
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
+    with postgres_database("ipc_moves") as (url, _):
+        upgrade(app_env(tmp_path / "var", DATABASE_URL=url))

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.compare.recompute import add_retries_and_refusals, cells_of, check_against_reference, judged_of
-from tests.helpers import skip_or_fail
+from tests.helpers import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,20 +103,8 @@ def test_the_leaderboard_matches_a_python_recomputation_on_a_sqlite_file(tmp_pat
 
 @pytest.mark.services
 def test_the_leaderboard_sql_matches_a_python_recomputation_on_postgresql(tmp_path):
-    from providers.testing.stack import reachable
-
-    if not reachable("127.0.0.1", 5432):
-        skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")
-    import psycopg
-
-    database = f"ipc_unit_board_{uuid.uuid4().hex[:8]}"
-    admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True)
-    admin.execute(f'CREATE DATABASE "{database}"')
-    try:
-        run_in_own_process(tmp_path, f"postgres://postgres@127.0.0.1:5432/{database}")
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
+    with postgres_database("ipc_unit_board") as (url, _):
+        run_in_own_process(tmp_path, url)
 
 
 CONCURRENT_SCRIPT = """
@@ -168,19 +155,10 @@ print(json.dumps({"counts": counts}))
 @pytest.mark.services
 @pytest.mark.parametrize("without_lock", [False, True])
 def test_two_connections_folding_at_once_count_each_result_once_on_postgresql(tmp_path, without_lock):
-    from providers.testing.stack import reachable
-
-    if not reachable("127.0.0.1", 5432):
-        skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")
-    import psycopg
-
-    database = f"ipc_unit_fold_{uuid.uuid4().hex[:8]}"
-    admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True)
-    admin.execute(f'CREATE DATABASE "{database}"')
-    try:
+    with postgres_database("ipc_unit_fold") as (url, _):
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VAR_DIR")}
         env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path), "LOG_LEVEL": "WARNING",
-                    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}"})
+                    "DATABASE_URL": url})
         if without_lock:
             env["FOLD_WITHOUT_LOCK"] = "1"
         done = subprocess.run([sys.executable, "-c", CONCURRENT_SCRIPT], cwd=ROOT, env=env, capture_output=True,
@@ -188,6 +166,3 @@ def test_two_connections_folding_at_once_count_each_result_once_on_postgresql(tm
         assert done.returncode == 0, done.stderr[-3000:]
         counts = json.loads(done.stdout.strip().splitlines()[-1])["counts"]
         assert sum(counts) == 1200
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from compare.models import Comparison, Result
 from compare.ops.models import IdempotencyKey
 from compare.teams.models import ApiToken
 
-from tests.helpers import skip_or_fail
+from tests.helpers import postgres_database
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,20 +184,8 @@ def test_two_requests_at_once_with_one_key_start_the_work_once_on_sqlite(tmp_pat
 
 @pytest.mark.services
 def test_two_requests_at_once_with_one_key_start_the_work_once_on_postgresql(tmp_path):
-    from providers.testing.stack import reachable
-
-    if not reachable("127.0.0.1", 5432):
-        skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")
-    import psycopg
-
-    database = f"ipc_ops_idem_{uuid.uuid4().hex[:8]}"
-    admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True)
-    admin.execute(f'CREATE DATABASE "{database}"')
-    try:
-        run_race(tmp_path, f"postgres://postgres@127.0.0.1:5432/{database}")
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
+    with postgres_database("ipc_ops_idem") as (url, _):
+        run_race(tmp_path, url)
 
 
 def test_manage_py_compare_runs_once_per_key(alice, capsys):

@@ -5,11 +5,9 @@ and the budget JSON API."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from compare.models import Comparison, Result, Status
 from compare.teams.models import Membership, Role, Team, TeamPrice
 
 from tests.compare import factories
-from tests.helpers import skip_or_fail
+from tests.helpers import postgres_database
 
 pytestmark = pytest.mark.django_db
 
@@ -212,28 +210,12 @@ def test_two_submits_at_once_cannot_both_pass(tmp_path):
     check_race(*race(tmp_path, {}))
 
 
-def reachable(port):
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_two_submits_at_once_cannot_both_pass_on_postgresql(tmp_path):
     """The same on PostgreSQL (the team row locked with SELECT ... FOR UPDATE), in a database of its own."""
-    if not reachable(5432):
-        skip_or_fail("PostgreSQL is not reachable at 127.0.0.1:5432", "REQUIRE_SERVICES")
-    import psycopg
-
-    database = f"ipc_money_{uuid.uuid4().hex[:10]}"
-    admin = psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True)
-    admin.execute(f'CREATE DATABASE "{database}"')
-    try:
-        check_race(*race(tmp_path, {"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}"}))
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.close()
+    with postgres_database("ipc_money") as (url, _):
+        check_race(*race(tmp_path, {"DATABASE_URL": url}))
 
 
 # --- Reservations settle to what the call really cost ----------------------------------------

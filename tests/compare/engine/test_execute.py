@@ -128,3 +128,21 @@ def test_creating_a_comparison_enqueues_only_after_commit(alice, django_capture_
     with django_capture_on_commit_callbacks() as callbacks:
         factories.comparison(alice, routes=["sandbox:fast", "sandbox:slow", "sandbox:steady"])
     assert len(callbacks) == 1
+
+
+def test_a_message_of_results_reads_the_server_environment_once_and_builds_each_call(alice, monkeypatch):
+    """Copying os.environ per route was a third of building a call: a message shares one copy."""
+    comparison = factories.comparison(alice, routes=["sandbox:fast", "sandbox:steady", "sandbox:slow", "sandbox:fast"])
+    ids = list(comparison.results.values_list("pk", flat=True))
+    reads = []
+    real = catalog.server_env
+    monkeypatch.setattr(catalog, "server_env", lambda: reads.append(1) or real())
+
+    steps = dict(execution.start_results(ids, worker="w1"))
+
+    assert len(reads) == 1
+    assert all(isinstance(step, execution.Call) for step in steps.values())
+    assert sorted(step.attempt.route.key for step in steps.values()) == sorted(
+        ["sandbox:fast", "sandbox:steady", "sandbox:slow", "sandbox:fast"])
+    for step in steps.values():
+        step.attempt.client.close()
