@@ -156,11 +156,14 @@ def review_dict(review):
 
 
 def comparison_dict(comparison, request=None, with_results=True):
+    user = getattr(request, "user", None)
+    review = Review(comparison, user) if with_results and user is not None and user.is_authenticated else None
     data = {
         "id": comparison.pk,
         "prompt": comparison.prompt,
         "params": comparison.params,
-        "status": comparison.status,
+        # from the results the review has read already (a 50-route submit read them twice)
+        "status": comparison.status if review is None else comparison.status_of(review.results),
         "team": {"id": comparison.team_id, "name": comparison.team.name},
         "created_at": comparison.created_at,
         "created_by": comparison.created_by.get_username() if comparison.created_by else None,
@@ -173,9 +176,7 @@ def comparison_dict(comparison, request=None, with_results=True):
             for ref in comparison.references.all()
         ],
     }
-    user = getattr(request, "user", None)
-    if with_results and user is not None and user.is_authenticated:
-        review = Review(comparison, user)
+    if review is not None:
         data["results"] = [result_dict(r, request, review) for r in review.results]
         data["review"] = review_dict(review)
     elif with_results:

@@ -119,7 +119,12 @@ class Comparison(models.Model):
 
     @property
     def status(self):
-        statuses = [r.status for r in self.results.all()]
+        return self.status_of(self.results.all())
+
+    @staticmethod
+    def status_of(results):
+        """"done" once every one of the comparison's results is terminal, else "running"."""
+        statuses = [r.status for r in results]
         return "done" if statuses and all(s in TERMINAL for s in statuses) else "running"
 
     @property

@@ -157,7 +157,7 @@ class Review:
         self.comparison, self.user = comparison, user
         results = list(comparison.results.select_related("image_checks").prefetch_related("images")
                        if results is None else results)
-        self.done = bool(results) and all(r.is_terminal for r in results)
+        self.done = Comparison.status_of(results) == "done"
         self.can_review = comparison.team.can_run(user)
         verdicts = list(comparison.verdicts.select_related("user", "winner").order_by("updated_at", "id"))
         self.my_verdict = next((v for v in verdicts if v.user_id == user.pk), None)
