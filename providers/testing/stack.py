@@ -36,6 +36,7 @@ def reachable(host, port, timeout=0.5):
 class Stack:
     def __init__(self, var_dir, env=None, workers=0, worker_concurrency=32, worker_env=None):
         """workers=0: `serve` runs its own worker; workers=N: web only, plus N worker processes.
+        worker_concurrency: Celery threads per worker process (None: the settings' default).
         worker_env: {n: {...}} set on top of env for worker n (its own VAR_DIR, as on another machine)."""
         self.var_dir = Path(var_dir)
         self.port = free_port()
@@ -47,8 +48,12 @@ class Stack:
         self.env = {k: v for k, v in os.environ.items() if k not in UNIT_TEST_ENV}
         self.env.update({
             "DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(self.var_dir), "PYTHONUNBUFFERED": "1",
-            "CELERY_WORKER_CONCURRENCY": str(worker_concurrency), "LOCAL_USERNAME": "admin",
+            "LOCAL_USERNAME": "admin",
         })
+        if worker_concurrency is None:  # the settings' default, as `make run` has it
+            self.env.pop("CELERY_WORKER_CONCURRENCY", None)
+        else:
+            self.env["CELERY_WORKER_CONCURRENCY"] = str(worker_concurrency)
         self.env.update(env or {})
         self.processes = []
         self.log_path = self.var_dir / "stack.log"
@@ -85,9 +90,12 @@ class Stack:
 
     def spawn_worker(self, n):
         return self._spawn([sys.executable, "-m", "celery", "-A", "config", "worker", "-n", f"w{n}@%h",
-                            "--pool", "threads", "--concurrency", str(self.worker_concurrency), "--loglevel", "INFO",
+                            "--pool", "threads", *self._concurrency(), "--loglevel", "INFO",
                             "--without-gossip", "--without-mingle", "--without-heartbeat"], f"worker{n}",
                            self.worker_env.get(n))
+
+    def _concurrency(self):
+        return [] if self.worker_concurrency is None else ["--concurrency", str(self.worker_concurrency)]
 
     def kill_workers(self):
         """SIGKILL every worker process, as a crash would: no cleanup, no acknowledgement."""
@@ -125,10 +133,28 @@ class Stack:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def poll(self, path, attempts=3):
+        """GET ``path`` as a client polling the API does. A connection the server dropped before
+        answering is asked again while the web process lives (a GET is safe to repeat: the
+        keep-alive race of a connection closed as the next request was sent, which a browser
+        also retries); once the web process has exited, its exit and the logs are the error."""
+        for attempt in range(attempts):
+            try:
+                return self.http.get(path)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError) as error:
+                web = self.processes[0] if self.processes else None
+                if web is not None and web.poll() is not None:
+                    raise RuntimeError(f"the web process exited with {web.returncode} while GET {path} "
+                                       f"was asked:\n{self.logs()}") from error
+                if attempt == attempts - 1:
+                    raise
+                print(f"GET {path}: {error!r} from a live web process; asked again", file=sys.stderr)
+                time.sleep(0.2)
+
     def wait_done(self, comparison_id, timeout=60):
         deadline = time.monotonic() + timeout
         while True:
-            body = self.http.get(f"/api/comparisons/{comparison_id}").json()
+            body = self.poll(f"/api/comparisons/{comparison_id}").json()
             if body["status"] == "done":
                 return body
             if time.monotonic() > deadline:

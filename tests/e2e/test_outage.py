@@ -99,7 +99,7 @@ def healthz(stack):
 
 
 def statuses(stack, pk):
-    return [r["status"] for r in stack.http.get(f"/api/comparisons/{pk}").json()["results"]]
+    return [r["status"] for r in stack.poll(f"/api/comparisons/{pk}").json()["results"]]
 
 
 def stored(stack, pk):
@@ -135,7 +135,7 @@ def test_the_broker_goes_away_and_comes_back(outage_stack):
                                                        "params": {"quality": "low"}})
     assert during.status_code == 201, during.text
     during = during.json()["id"]
-    wait_for(lambda: stack.http.get(f"/api/comparisons/{before}").json()["status"] == "done", 60,
+    wait_for(lambda: stack.poll(f"/api/comparisons/{before}").json()["status"] == "done", 60,
              "the calls in flight to finish with the broker down")
     assert statuses(stack, before) == ["succeeded"] * len(ROUTES)
     assert statuses(stack, during) == ["queued"] * len(ROUTES)
