@@ -45,7 +45,6 @@ import math
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -63,12 +62,13 @@ if str(ROOT) not in sys.path:
 from bench.fake import BenchFake, RemoteFake  # noqa: E402
 from bench.figures import pct  # noqa: E402
 from bench.harness import (  # noqa: E402
+    code_defaults,
     LOG_EVENTS, PARAMS, CpuMeter, RssSampler, log, routes, rss_mb, settle, start_stack, stop_stack, truth_samples,
     worker_pids,
 )
 from bench.load import LoadMonitor  # noqa: E402
 from bench.stackbench import InFlight, run_floor  # noqa: E402
-from providers.testing.stack import UNIT_TEST_ENV, parse_time, reachable  # noqa: E402
+from providers.testing.stack import parse_time, reachable  # noqa: E402
 
 WORKER_CALLS = 1000  # the target's calls in flight in one worker process (the setting's default)
 FULL = {"burst": {"comparisons": 20, "routes": 3, "delay_s": 3.0},
@@ -81,19 +81,6 @@ SETUPS = {"embedded": 0, "services": 2}  # setup -> separate worker processes (0
 
 
 # --- the stack's settings ------------------------------------------------------------------------
-
-
-def code_defaults():
-    """The worker settings this code defaults to: config.settings read in a subprocess, in the
-    environment a stack gets (WORKER_CALLS is None where the settings do not know it)."""
-    env = {k: v for k, v in os.environ.items() if k not in UNIT_TEST_ENV and k not in
-           ("CELERY_WORKER_CONCURRENCY", "WORKER_CALLS")}
-    out = subprocess.run([sys.executable, "-c", "import json, config.settings as s; print(json.dumps("
-                          "[s.CELERY_WORKER_CONCURRENCY, getattr(s, 'WORKER_CALLS', None)]))"],
-                         cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
-                         capture_output=True, text=True, timeout=60, check=True)
-    threads, calls = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"celery_threads": threads, "worker_calls": calls}
 
 
 def settings_for(calls, workers, defaults, forced=None):
@@ -124,8 +111,8 @@ class Setup:
     it, stopped when the next needs other settings). services: each stack on a PostgreSQL
     database and a Redis queue of its own, dropped when it stops."""
 
-    def __init__(self, name, fake):
-        self.name, self.fake, self.workers = name, fake, SETUPS[name]
+    def __init__(self, name, fake, prefix="engine"):
+        self.name, self.fake, self.workers, self.prefix = name, fake, SETUPS[name], prefix
         self.stack, self.key, self.database = None, None, None
 
     def get(self, settings, workers=None):
@@ -140,7 +127,7 @@ class Setup:
                 self.database = create_database()
                 env.update({"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{self.database}",
                             "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "CELERY_QUEUE": self.database})
-            self.stack = start_stack(f"engine-{self.name}", self.fake, workers=workers,
+            self.stack = start_stack(f"{self.prefix}-{self.name}", self.fake, workers=workers,
                                      concurrency=settings["threads"], env=env)
             self.key = key
         return self.stack

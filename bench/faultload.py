@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.faultfake import FAL_ID, KINDS, PROBES, REFUSALS, FaultFakes, make_plan  # noqa: E402
+from bench.harness import code_defaults  # noqa: E402
 from providers.testing.stack import Stack, reachable  # noqa: E402
 
 SEED = 5
@@ -66,7 +67,7 @@ class LoadStack:
         self.setup, self.var_dir = setup, Path(var_dir)
         self.admin = self.database = None
         env = {**RUN_ENV, **fakes.env()}
-        kwargs = {}
+        kwargs = {"worker_concurrency": None}  # embedded: `serve`'s own workers with the code's defaults
         if setup == "postgres+redis":
             missing = [name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not reachable("127.0.0.1", port)]
             if missing:
@@ -87,8 +88,11 @@ class LoadStack:
             self.close()
             raise
         self.startup_s = time.monotonic() - started
-        self.workers = workers if setup == "postgres+redis" else 1
-        self.concurrency = concurrency if setup == "postgres+redis" else 32
+        if setup == "postgres+redis":
+            self.workers, self.concurrency = workers, concurrency
+        else:
+            defaults = code_defaults()
+            self.workers, self.concurrency = defaults["serve_workers"], defaults["celery_threads"]
 
     def close(self):
         self.stack.stop()

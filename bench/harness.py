@@ -2,8 +2,11 @@
 bench/fake.py's routes and stopped with its logs kept, the workers' memory sampled from /proc, and
 the helpers that match a comparison's results to the fake's records of its calls."""
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from providers.testing.stack import Stack
+from providers.testing.stack import UNIT_TEST_ENV, Stack
 
 from bench.fake import API_KEY, BenchFake
 
@@ -204,7 +207,23 @@ class BenchStack(Stack):
         return client
 
 
-def start_stack(name, fake, *, workers=0, concurrency=32, env=None):
+def code_defaults():
+    """The worker settings this code defaults to, as `make run` has them: config.settings read in a
+    subprocess, in the environment a stack gets (WORKER_CALLS is None where the settings do not know it)."""
+    env = {k: v for k, v in os.environ.items() if k not in UNIT_TEST_ENV and k not in
+           ("CELERY_WORKER_CONCURRENCY", "WORKER_CALLS", "SERVE_WORKERS", "WORKER_STORE_THREADS")}
+    out = subprocess.run([sys.executable, "-c", "import json, config.settings as s; print(json.dumps("
+                          "[s.CELERY_WORKER_CONCURRENCY, getattr(s, 'WORKER_CALLS', None), s.SERVE_WORKERS, "
+                          "getattr(s, 'WORKER_STORE_THREADS', None)]))"],
+                         cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+                         capture_output=True, text=True, timeout=60, check=True)
+    threads, calls, serve_workers, stores = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"celery_threads": threads, "worker_calls": calls, "serve_workers": serve_workers, "store_threads": stores}
+
+
+def start_stack(name, fake, *, workers=0, concurrency=None, env=None):
+    """A stack against ``fake``; ``concurrency``: Celery threads per worker process (None: the
+    code's default, as `make run` has it)."""
     var_dir = ROOT / "var" / "bench" / f"{name}-{uuid.uuid4().hex[:6]}"
     var_dir.mkdir(parents=True)
     # One team's load against the whole stack: the fair-share caps between teams (a comparison's

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from bench.faultload import markdown as faultload_markdown  # issue 5's load test with injected faults
-from bench.figures import f
+from bench.figures import f, setups
 from bench.report_findings import findings
 from bench.report_items import item_sections
 from bench.report_targets import cause_for, target_rows, target_table
@@ -78,9 +78,8 @@ def render(r):
                 "are pessimistic; ratios within one run (items 2 and 4, the floor beside the app) are less "
                 "affected, and each number below says which setup and load produced it.")
             add("")
-    add("How: `bench/run.py` starts the real stack with `providers/testing/stack.py` (`manage.py serve` = runserver + "
-        "its Celery worker, exactly what `make run` starts: SQLite in WAL mode, the filesystem broker, the "
-        "threads pool with 32 threads), each in its own `VAR_DIR`, and 50 `compatible:b0..b49` routes pointing "
+    add(f"How: `bench/run.py` starts the real stack with `providers/testing/stack.py` ({setups(r)['engine']}), "
+        "each in its own `VAR_DIR`, and 50 `compatible:b0..b49` routes pointing "
         "at one loopback fake of the OpenAI Images API (`bench/fake.py`: `providers/testing/openai.py`'s FakeOpenAI in "
         "a process of its own, a listen backlog of 1024, a server-side delay per call chosen from the prompt and "
         "the route's model name, and a record of each call's arrival and last byte). Submit times, the fake's "

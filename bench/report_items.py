@@ -1,7 +1,7 @@
 """The detail sections 1-7 of BENCHMARKS.md, one function per item of issue 6: how each was measured,
 its numbers by setup, and what they show."""
 
-from bench.figures import f, failed, get, pct
+from bench.figures import f, failed, get, pct, setups
 from bench.report_targets import truth_groups
 
 
@@ -35,9 +35,9 @@ def fanout_section(r, add):
         add("")
         add("| setup | N | first call (median) | last call (median) | last call (worst) | submit HTTP (median) | wall to done (median) |")
         add("|---|---|---|---|---|---|---|")
-        for label, data in (("`make run` default: 1 worker x 32 threads, SQLite, filesystem broker", fan),
-                            ("1 worker x 220 threads, SQLite, filesystem broker", f220),
-                            ("PostgreSQL + Redis, 2 workers x 110 threads", get(svc, "fanout"))):
+        names = setups(r)
+        for label, data in ((names["embedded"], fan), ("1 worker x 220 threads, SQLite, filesystem broker", f220),
+                            (names["services"], get(svc, "fanout"))):
             if not data or failed(data):
                 continue
             for n, s in data["summary"].items():
@@ -53,7 +53,10 @@ def fanout_section(r, add):
             + (f"At N = 50 the last call starts {f(s50['last_max_s'], 2)} s late: the default worker has 32 "
                "threads, so 18 calls wait until the first 1 s calls finish and are stored. That is "
                "configuration, not code: with `CELERY_WORKER_CONCURRENCY=220` the same 50 calls all start within "
-               f"{f(get(f220, 'summary', '50', 'last_max_s'), 2)} s. " if s50 else "")
+               f"{f(get(f220, 'summary', '50', 'last_max_s'), 2)} s. " if s50 and f220 else
+               f"At N = 50 the last call starts {f(s50['last_max_s'], 2)} s after submit at worst: no call waits "
+               "for a Celery thread (each worker process carries its calls on its call pool), and issue 14's "
+               "engine section below sets it beside the `asyncio.gather` floor. " if s50 else "")
             + "Note the wall time to done when all calls end at the same moment (every delay 1 s): storing N "
             "results at once in one worker process is not free (see item 4 and the findings).")
         add("")
@@ -96,7 +99,10 @@ def visible_section(r, add):
     if v1:
         iv = page_interval
         lag = ovh.get("db_lag_s", [])
-        add("From the fake's last byte of a call to the moment the page's live update shows that card terminal. "
+        add(("Since issue 14 an open page receives its cards over one server-sent event stream, measured in "
+             "\"Results pushed (issue 14)\" below; what is measured here is the polling that stays as its "
+             "fallback when the stream is not available. " if r.get("stack_settings") else "")
+            + "From the fake's last byte of a call to the moment the page's live update shows that card terminal. "
             "The bench does what the browser does on the results page: it loads the permalink right after "
             f"submit, reads the cards' poll interval from that page (`hx-trigger=\"every ...\"` on each "
             f"`/results/ID/card` element; here {f(iv, 1)} s, from the {ovh.get('interval_source')}), then for each "
@@ -213,9 +219,8 @@ def capacity_section(r, add):
         add("")
         add("| setup | calls | peak in flight at the fake | succeeded | worst lateness | p95 lateness | latest start | worker RSS idle -> peak | PostgreSQL connections (peak / max) |")
         add("|---|---|---|---|---|---|---|---|---|")
-        for label, c in (("SQLite + filesystem broker, 1 worker x 220 threads", cap),
-                         ("PostgreSQL + Redis, 2 workers x 110 threads", within),
-                         ("PostgreSQL + Redis, 2 workers x 110 threads", full)):
+        names = setups(r)
+        for label, c in ((names["capacity"], cap), (names["services"], within), (names["services"], full)):
             if not c or failed(c):
                 continue
             idle = "+".join(f(v, 0) for v in c["worker_idle_rss_mb"].values())
@@ -226,9 +231,16 @@ def capacity_section(r, add):
                 f"{c['peak_in_flight']} | {c['finished']} {c['statuses']} | {f(c['late_max_s'], 3)} s | "
                 f"{f(c['late_p95_s'], 3)} s | {f(c['arrival_max_s'], 3)} s | {idle} -> {peak} MB | {conns} |")
         add("")
-        add("The worker needs more threads than the default 32 to hold 200 calls at once "
-            "(`CELERY_WORKER_CONCURRENCY=220`); with 32 the other 168 would wait in the queue for a free thread. "
-            "Memory is not the limit: threads, answers and images in flight stay well under 1 GB.")
+        if not r.get("stack_settings"):  # a run from before the call pool
+            add("The worker needs more threads than the default 32 to hold 200 calls at once "
+                "(`CELERY_WORKER_CONCURRENCY=220`); with 32 the other 168 would wait in the queue for a free thread. "
+                "Memory is not the limit: threads, answers and images in flight stay well under 1 GB.")
+        else:
+            peak = max(cap["worker_peak_rss_mb"].values())
+            add(f"The default setup holds the {cap['calls']} calls at once (peak {cap['peak_in_flight']} at the fake): "
+                "a Celery thread only claims results and hands their calls to its worker process's call pool "
+                f"(`compare/engine/callpool.py`), so no call waits for one. Worker RSS peaked at {f(peak, 0)} MB "
+                "(a process). Issue 14's engine section below carries 1,000 calls in flight.")
         if full and not failed(full):
             add("")
             trouble = full["submit_errors"] or full["statuses"].get("queued", 0) or full["finished"] < full["calls"]
@@ -241,9 +253,12 @@ def capacity_section(r, add):
             else:
                 add(f"On PostgreSQL the 200 calls in flight used at most {full.get('pg_peak_connections')} of "
                     f"{svc.get('pg_max_connections')} connections (the logs hold "
-                    f"{svc.get('too_many_clients_errors')} `too many clients` errors): `compare/engine/execution.py` "
-                    "`execute_result` gives its connection back (`close_old_connections()`) before the provider "
-                    "call, so connections no longer grow with calls in flight.")
+                    f"{svc.get('too_many_clients_errors')} `too many clients` errors): "
+                    + ("`compare/engine/execution.py` `execute_result` gives its connection back "
+                       "(`close_old_connections()`) before the provider call, so connections no longer grow with "
+                       "calls in flight." if not r.get("stack_settings") else
+                       "the calls wait on sockets in each worker's call pool without a connection; only the "
+                       "Celery threads that claim and the store threads (`compare/engine/callpool.py`) hold one."))
         add("")
 
 

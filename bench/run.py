@@ -1,7 +1,7 @@
-"""`make bench`: every benchmark of issue 6 (with issue 5's faults and issue 14's engine) in one run,
+"""`make bench`: every benchmark of issue 6 (with issue 5's faults and issue 14's engine and pushed results) in one run,
 then BENCHMARKS.md and a table on stdout.
 
-    python -m bench.run [--history-n N] [--no-services] [--only images,stack,history,faultload,engine]
+    python -m bench.run [--history-n N] [--no-services] [--only images,stack,history,faultload,engine,stream]
                         [--engine-quick] [--out FILE]
     python -m bench.run --report-only var/bench/latest.json   # re-render a saved run
 
@@ -78,7 +78,7 @@ def main(argv=None):
                         help=f"comparisons in the generated history (default {DEFAULT_HISTORY_N:,}, the issue's "
                              "full size; HISTORY_N overrides it, e.g. 20000 for a quicker run)")
     parser.add_argument("--no-services", action="store_true", help="skip PostgreSQL and Redis runs")
-    parser.add_argument("--only", default="images,stack,history,faultload,engine")
+    parser.add_argument("--only", default="images,stack,history,faultload,engine,stream")
     parser.add_argument("--engine-quick", action="store_true",
                         help="the engine part at its --quick size (200 calls in flight, not 1,000)")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
@@ -154,6 +154,17 @@ def main(argv=None):
                             quick=args.engine_quick)
             enginebench.keep(results["engine"])  # its own section of BENCHMARKS.md, as `bench.enginebench` writes it
             section_times["engine"] = time.monotonic() - t
+            save()
+        if "stream" in only:  # issue 14: results pushed over one event stream, and the warm start
+            from bench import streambench
+
+            t = time.monotonic()
+            monitor.section("stream")
+            results["stream"] = {"command": command, "made_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "n": 20,
+                                 "reps": 3, "setups": streambench.run(("embedded", "services") if services
+                                                                      else ("embedded",))}
+            streambench.keep(results["stream"])  # its own section of BENCHMARKS.md, as `bench.streambench` writes it
+            section_times["stream"] = time.monotonic() - t
     finally:
         monitor.stop()
         results["load"] = monitor.summary()
