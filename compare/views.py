@@ -241,7 +241,7 @@ def history(request):
         comparisons = comparisons.filter(Visibility.named_for(request.user))
     # Everything a row shows in a fixed number of queries, whatever the page size: the results and
     # their images (the thumbnail strip), the verdicts, and the batch a comparison came from.
-    comparisons = comparisons.select_related("created_by", "batch_item__batch").prefetch_related(
+    comparisons = comparisons.select_related("created_by", "team", "batch_item__batch").prefetch_related(
         "results__images", "verdicts")
     if review == "mine":
         comparisons = reviewing.needing_review_by(comparisons, request.user) if team.can_run(request.user) \
@@ -249,10 +249,7 @@ def history(request):
     comparisons = reviewing.with_rating(reviewing.with_winner(comparisons, winner, request.user), rating)
     comparisons = reviewing.with_my_verdict(comparisons, request.user)
     page = Paginator(comparisons, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    can_run = team.can_run(request.user)
-    for row in page.object_list:
-        row.seen = Visibility.for_member(row, request.user, has_verdict=row.reviewed_by_me,
-                                         results=row.results.all(), can_run=can_run)
+    for row in Visibility.for_rows(page.object_list, request.user):
         row.strip = _strip(row, request.user)
     known_routes = sorted(set(catalog.available_routes(team)) | set(_routes_used_by(team)))
     context = {"page": page, "q": query, "route": route, "status": status, "known_routes": known_routes,

@@ -11,6 +11,7 @@ from compare.api.idempotency import idempotent
 from compare.api.presenters import comparison_dict
 from compare.forms import form_from_json, rerun_form
 from compare.models import Comparison
+from compare.review.models import with_my_verdict
 from compare.review.visibility import Visibility
 from compare.teams.models import SubmitRefused
 
@@ -33,9 +34,11 @@ def comparisons(request):
                     .select_related("created_by", "team").prefetch_related("results", "references"))
         if request.GET.get("route"):  # a search by route names no route of an unjudged blind comparison
             queryset = queryset.filter(Visibility.named_for(request.user))
-        page = Paginator(queryset, settings.HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+        page = Paginator(with_my_verdict(queryset, request.user), settings.HISTORY_PAGE_SIZE).get_page(
+            request.GET.get("page"))
+        rows = Visibility.for_rows(page.object_list, request.user)
         return JsonResponse({
-            "comparisons": [comparison_dict(c, request, with_results=False) for c in page],
+            "comparisons": [comparison_dict(c, request, with_results=False, seen=c.seen) for c in rows],
             "page": page.number, "pages": page.paginator.num_pages, "count": page.paginator.count,
         })
     payload, error = read_json(request)

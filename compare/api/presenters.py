@@ -155,7 +155,9 @@ def review_dict(review):
     }
 
 
-def comparison_dict(comparison, request=None, with_results=True):
+def comparison_dict(comparison, request=None, with_results=True, seen=None):
+    """The comparison as the API shows it to the request's user; ``seen``: their Visibility of it,
+    when the caller has it (a list page reads them together: Visibility.for_rows)."""
     user = getattr(request, "user", None)
     review = Review(comparison, user) if with_results and user is not None and user.is_authenticated else None
     data = {
@@ -183,7 +185,7 @@ def comparison_dict(comparison, request=None, with_results=True):
         data["results"] = [result_dict(r, request) for r in comparison.results.all()]
     else:
         # No request: server-side, unmasked.
-        masked = user is not None and Visibility.for_member(comparison, user).masked
+        masked = user is not None and (seen or Visibility.for_member(comparison, user)).masked
         data["routes"] = None if masked else comparison.route_keys
     return data
 

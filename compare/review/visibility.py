@@ -60,6 +60,20 @@ class Visibility:
                    sizes=True, images=not images_held(comparison, results), team_verdict=sees,
                    outside_votes=sees, named_links=sees and can_run)
 
+    @classmethod
+    def for_rows(cls, rows, user):
+        """for_member on each comparison of a page (history, the API's list), set as ``row.seen``:
+        the rows come annotated by ``with_my_verdict`` (reviewed_by_me), with their results
+        prefetched and their team joined, and the reader's role is read once per team, so a
+        page costs the same queries whatever its size."""
+        roles = {}
+        for row in rows:
+            if row.team_id not in roles:
+                roles[row.team_id] = row.team.can_run(user)
+            row.seen = cls.for_member(row, user, has_verdict=row.reviewed_by_me, results=row.results.all(),
+                                      can_run=roles[row.team_id])
+        return rows
+
     @staticmethod
     def named_for(user):
         """Comparisons whose route names this member sees, as a filter: a search by route or by

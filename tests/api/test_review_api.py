@@ -269,3 +269,38 @@ def test_prompts_are_saved_into_a_set_and_deleted_by_members_of_the_team_only(ap
     assert carol.call("delete", f"/api/prompt-sets/{set_id}").status_code == 204
     assert not PromptSet.objects.filter(name="Signs").exists()
     assert carol.call("delete", f"/api/prompt-sets/{set_id}").status_code == 404
+
+
+def test_the_history_list_masks_each_blind_comparison_by_the_readers_own_verdict(api, studio, alice):
+    """GET /api/comparisons: a blind comparison's routes for whoever has given it a verdict, none
+    for the others (a viewer included), whatever else is on the page; in a number of queries that
+    does not grow with the page (it read two per comparison before)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from compare.review.models import give_verdict
+
+    judged, unjudged, open_one = (finished(studio, prompt=p, blind=b) for p, b in
+                                  (("judged", True), ("unjudged", True), ("open", False)))
+    give_verdict(judged, user("carol"), "tie")
+    carol, vic = api("carol"), api("vic")
+
+    def routes_by_prompt(reader):
+        with CaptureQueriesContext(connection) as queries:
+            body = reader.call("get", "/api/comparisons").json()
+        return {c["prompt"]: c["routes"] for c in body["comparisons"]}, len(queries)
+
+    seen, small = routes_by_prompt(carol)
+    assert seen == {"judged": list(THREE_ROUTES), "unjudged": None, "open": list(THREE_ROUTES)}
+    seen, _ = routes_by_prompt(vic)
+    assert seen == {"judged": None, "unjudged": None, "open": list(THREE_ROUTES)}
+    # A second team of carol's on the same page, and more comparisons of each kind.
+    other = Team.objects.create(name="Other")
+    other.memberships.create(user=user("carol"), role="owner")
+    for n in range(3):
+        finished(other, prompt=f"other {n}", blind=n == 0)
+        finished(studio, prompt=f"more {n}", blind=n == 1)
+    seen, large = routes_by_prompt(carol)
+    assert seen["other 0"] is None and seen["other 1"] == list(THREE_ROUTES) and seen["more 1"] is None
+    assert seen["judged"] == list(THREE_ROUTES) and seen["unjudged"] is None
+    assert large <= small + 1, (small, large)  # one more at most: the second team's role
