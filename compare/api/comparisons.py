@@ -26,7 +26,7 @@ def routes(request):
 @idempotent  # Idempotency-Key on POST (compare/api/idempotency.py)
 def comparisons(request):
     if request.method == "GET":
-        queryset = Comparison.objects.visible_to(request.user)
+        queryset = Comparison.objects.listed_for(request.user)
         if request.GET.get("team"):
             queryset = queryset.filter(team_id=params.object_id(request.GET["team"], "team"))
         queryset = (queryset.search(request.GET.get("q", "").strip())

@@ -68,6 +68,16 @@ class ComparisonQuerySet(models.QuerySet):
             return self.none()
         return self.filter(team__memberships__user=user)
 
+    def listed_for(self, user):
+        """visible_to(user) for a list read page by page, newest first: the same comparisons,
+        picked by the ids of the user's teams read first, so that the database walks the
+        (team, -created_at) index to the page instead of sorting every comparison the user may
+        see (SQLite's planner does that for the join: 280 ms at 100,000 comparisons, not 3)."""
+        if not user.is_authenticated:
+            return self.none()
+        teams = self.model._meta.get_field("team").related_model.objects.filter(memberships__user=user)
+        return self.filter(team_id__in=list(teams.values_list("pk", flat=True)))
+
     def search(self, text):
         return self.filter(prompt__icontains=text) if text else self
 

@@ -73,3 +73,23 @@ def test_an_api_token_is_stored_hashed_and_finds_its_user(alice):
     alice.is_active = False
     alice.save()
     assert ApiToken.objects.user_for(token) is None
+
+
+def test_listed_for_is_visible_to_read_by_team_ids(alice, bob, studio):
+    """The API's list picks comparisons by the ids of the reader's teams (listed_for, for the
+    database's plan); they are exactly the comparisons visible_to the reader, newest first."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from tests.helpers import user
+
+    mine = factories.comparison(alice)  # alice's own team
+    studios = [factories.finished(studio, prompt=f"studio {n}", run=False) for n in range(3)]
+    bobs = factories.comparison(bob)
+    carol, vic = user("carol"), user("vic")
+    for reader in (alice, bob, carol, vic, AnonymousUser()):
+        listed = list(Comparison.objects.listed_for(reader))
+        assert listed == list(Comparison.objects.visible_to(reader)), reader
+    assert set(Comparison.objects.listed_for(alice)) == {mine, *studios}
+    assert list(Comparison.objects.listed_for(carol)) == studios[::-1]  # newest first
+    assert list(Comparison.objects.listed_for(bob)) == [bobs]
+    assert not Comparison.objects.listed_for(AnonymousUser()).exists()
