@@ -206,8 +206,10 @@ def warm_start(setup, submits=6):
 SETTINGS = {"threads": None, "env": {}}  # the code's defaults, as `make run` and the README's recipe have them
 
 
-def run(setups=("embedded", "services"), n=20, reps=3, warm=True):
-    """{setup: {"visibility": ..., "submits_s": [...]}, or {"skipped"/"error": why}} for each setup."""
+def run(setups=("embedded", "services"), n=20, reps=3, warm=True, command="python -m bench.streambench"):
+    """The section's numbers: {command, made_at, n, reps, setups: {setup: {"visibility": ...,
+    "submits_s": [...]}, or {"skipped"/"error": why}}}."""
+    made_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     out = {}
     fake = RemoteFake().start()
     try:
@@ -228,7 +230,7 @@ def run(setups=("embedded", "services"), n=20, reps=3, warm=True):
                 setup.close()
     finally:
         fake.stop()
-    return out
+    return {"command": command, "made_at": made_at, "n": n, "reps": reps, "setups": out}
 
 
 def main(argv=None):
@@ -240,9 +242,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     setups = ("embedded", "services") if args.setup == "both" else (args.setup,)
     command = "python -m bench.streambench " + " ".join(sys.argv[1:] if argv is None else argv)
-    section = {"command": command.strip(), "made_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "n": args.n,
-               "reps": args.reps, "setups": run(setups, args.n, args.reps, warm=not args.no_warm)}
-    keep(section)
+    keep(run(setups, args.n, args.reps, warm=not args.no_warm, command=command.strip()))
 
 
 def keep(section):
