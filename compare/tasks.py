@@ -11,7 +11,7 @@ import threading
 import time
 
 from celery import shared_task
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import task_prerun, worker_process_init, worker_ready, worker_shutdown
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -19,7 +19,7 @@ from compare.checks import checks
 from compare.engine import callpool, execution, limits, reaper
 from compare.models import TERMINAL, Result, Status
 from compare.notifications import notifications
-from compare.ops import health, logs
+from compare.ops import health, heap, logs
 # The notification tasks live with their rules; imported here so that every worker registers them
 # (the benchmarks' beat tick is in compare/benchmarks/tasks.py, registered by CELERY_IMPORTS).
 from compare.notifications.notifications import deliver_webhook, send_event_email  # noqa: F401
@@ -41,6 +41,7 @@ def start_call_pool():
 @worker_process_init.connect
 def child_started(**kwargs):  # a prefork pool's child process: its own pool
     start_call_pool()
+    heap.freeze_after_warm_up("worker process")
 
 
 @worker_ready.connect
@@ -52,6 +53,16 @@ def warm_up(sender=None, **kwargs):
         execution.warm_up()
     except Exception:
         logging.getLogger(__name__).exception("warm-up failed; the first comparison will be slower")
+    heap.freeze_after_warm_up("worker")
+
+
+@task_prerun.connect
+def reuse_connection(task=None, **kwargs):
+    """Before each task on a worker thread: its database connection, kept from the last task
+    (CELERY_DB_REUSE_MAX), is checked as the call pool's are (callpool.kept_connection: closed
+    if it was left in a transaction or stopped answering; the task's first query opens another)."""
+    if task is not None and not getattr(task.request, "is_eager", False):
+        callpool.kept_connection()
 
 
 @worker_shutdown.connect

@@ -11,6 +11,7 @@ from django.urls import get_resolver
 
 from compare import catalog, tasks
 from compare.models import Result
+from compare.ops import heap
 
 log = logging.getLogger(__name__)
 # The pages a team opens first: compiled once here (the cached template loader keeps them).
@@ -42,5 +43,6 @@ def warm_web():
     except Exception:
         log.exception("warming up the web process failed; the first request will be slower")
     took = time.perf_counter() - started
+    heap.freeze_after_warm_up("web process")
     log.info("web process warmed up in %.0f ms", took * 1000, extra={"event": "web_warm_up"})
     return took

@@ -310,6 +310,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (compare/engine/callpool.py), so a few Celery threads serve any number of calls in flight.
 CELERY_WORKER_POOL = env_str("CELERY_WORKER_POOL", "threads")
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 8)
+# Celery's Django fixup closes a task thread's database connections before and after every task
+# unless this is set: each claim then opened a connection (PostgreSQL starts a backend process for
+# it, ~20 ms before the claim's first query). The Celery threads keep theirs for this many tasks
+# instead, checked before each task (compare/tasks.py reuse_connection); they are a fixed few.
+CELERY_DB_REUSE_MAX = 1000
 # Provider calls one worker process carries at once (threads that wait on sockets; 0: one Celery
 # slot per call, as before), the threads that store their answers (each holds one database
 # connection), how often cancel requests are looked up, how long a stopping worker waits for them.

@@ -252,3 +252,34 @@ def test_a_stored_result_s_checks_go_to_the_pool_s_later_thread_without_a_broker
         assert sent == []
     finally:
         running.shutdown()
+
+
+class Task:
+    def __init__(self, eager):
+        self.request = types.SimpleNamespace(is_eager=eager)
+
+
+@pytest.mark.django_db
+def test_a_celery_thread_keeps_its_database_connection_from_one_task_to_the_next():
+    """Celery's Django fixup closes a task thread's connections around every task unless
+    CELERY_DB_REUSE_MAX says otherwise: with ours, the connection a task used is the next one's."""
+    from celery.fixups.django import DjangoWorkerFixup
+
+    from config.celery import app
+
+    fixup = DjangoWorkerFixup(app)
+    Result.objects.exists()
+    used = connections["default"].connection
+    for _ in range(3):  # a task ends, the next starts, and so on
+        fixup.on_task_postrun(sender=Task(eager=False))
+        fixup.on_task_prerun(sender=Task(eager=False))
+    assert used is not None and connections["default"].connection is used
+
+
+def test_each_worker_task_starts_on_a_checked_connection_and_eager_ones_are_left_alone(monkeypatch):
+    checked = []
+    monkeypatch.setattr(callpool, "kept_connection", lambda: checked.append(True))
+    tasks.reuse_connection(task=Task(eager=True))  # a test's or the web's inline task: its connection is not ours
+    assert checked == []
+    tasks.reuse_connection(task=Task(eager=False))
+    assert checked == [True]
