@@ -1,8 +1,8 @@
 """The garbage collector of a long-running process (a web or worker process), set once it has warmed up.
 
 CPython's full (generation 2) collection walks every tracked object in the process: a warmed-up
-web or worker process holds about a million (Django, Celery, every provider module, the route
-catalog), so each full collection held the interpreter lock for 70 to 180 ms on this machine,
+web or worker process holds about 140,000 (Django, Celery, every provider module, the route
+catalog; its log says how many at the freeze), and beside what a burst makes, each full collection held the interpreter lock for 70 to 180 ms on this machine,
 every thread of the process stopped. A worker claiming a 50-route comparison when one came found
 its claims and the start of its calls late by that much (bench/enginebench.py's fan-out: the
 second comparison after a start was the slowest, every run). ``gc.freeze()`` moves what exists
