@@ -315,6 +315,9 @@ CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 8)
 # it, ~20 ms before the claim's first query). The Celery threads keep theirs for this many tasks
 # instead, checked before each task (compare/tasks.py reuse_connection); they are a fixed few.
 CELERY_DB_REUSE_MAX = 1000
+# Web and worker processes keep what they hold after their warm start out of the garbage
+# collector's walks (compare/ops/heap.py); off in the unit tests, whose one process runs thousands of tests.
+FREEZE_HEAP_AFTER_WARM_UP = True
 # Provider calls one worker process carries at once (threads that wait on sockets; 0: one Celery
 # slot per call, as before), the threads that store their answers (each holds one database
 # connection), how often cancel requests are looked up, how long a stopping worker waits for them.

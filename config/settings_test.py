@@ -16,3 +16,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# One process runs every unit test (and imports config.asgi, which warms up the web): its heap is
+# not a server's, so it is not frozen (compare/ops/heap.py); the e2e stacks run the real settings.
+FREEZE_HEAP_AFTER_WARM_UP = False

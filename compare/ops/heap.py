@@ -14,11 +14,16 @@ import gc
 import logging
 import time
 
+from django.conf import settings
+
 log = logging.getLogger(__name__)
 
 
 def freeze_after_warm_up(process):
-    """Collect once, then keep every object that exists now out of later collections."""
+    """Collect once, then keep every object that exists now out of later collections
+    (FREEZE_HEAP_AFTER_WARM_UP: off in the unit tests' settings)."""
+    if not settings.FREEZE_HEAP_AFTER_WARM_UP:
+        return
     started = time.perf_counter()
     gc.collect()
     gc.freeze()

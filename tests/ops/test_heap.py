@@ -17,7 +17,8 @@ class Node:
 
 
 @pytest.fixture
-def thawed():
+def thawed(settings):
+    settings.FREEZE_HEAP_AFTER_WARM_UP = True  # a server's setting (the unit tests' is off)
     yield
     gc.unfreeze()  # the rest of the test run's objects are collected as usual
 
@@ -58,3 +59,9 @@ def test_the_web_and_the_worker_freeze_once_warmed_up(monkeypatch):
     monkeypatch.setattr(tasks.execution, "warm_up", lambda: None)
     tasks.warm_up(sender=None)
     assert frozen == ["web process", "worker"]
+
+
+def test_the_unit_tests_process_is_not_frozen(caplog):
+    before = gc.get_freeze_count()
+    heap.freeze_after_warm_up("test process")
+    assert gc.get_freeze_count() == before and "objects kept out" not in caplog.text
